@@ -1,0 +1,389 @@
+"""The controller: one thread owns the state; everyone else posts events or reads snapshots.
+
+Buttons, the web and the system only :meth:`Controller.post` events. The controller thread
+looks each one up in :data:`appliance.states.TRANSITIONS`, changes state and performs the
+action. After every change it publishes an immutable :class:`Status` to its subscribers
+(the LED, the dashboard's live stream).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.config import Config
+from appliance.library import Library, StorageFigures
+from appliance.mp4 import recover
+from appliance.ports import Camera, CameraInfo, Clock
+from appliance.recorder import Recorder, SegmentInfo
+from appliance.states import Action, Event, State, next_transition
+
+log = logging.getLogger(__name__)
+
+#: An internal wake-up: publish a fresh snapshot (not a state-machine event).
+_REFRESH = "refresh"
+
+#: Seconds between attempts to bring a failed camera back.
+RETRY_INTERVAL_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """One immutable snapshot of the appliance, published after every change.
+
+    ``notice`` names the one-off effect that produced this snapshot ("photo", "protect"),
+    so the LED can flash for it; it is ``None`` otherwise.
+    """
+
+    version: int
+    state: State
+    since_wall: float
+    recording: bool
+    segment: str | None
+    segment_seq: int | None
+    segment_elapsed_s: float | None
+    last_still: int | None
+    counts: dict[str, int]
+    storage: StorageFigures
+    camera: CameraInfo
+    last_error: str | None
+    frames_dropped: int
+    notice: str | None = None
+    wants_recording: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["state"] = self.state.value
+        return data
+
+
+Subscriber = Callable[[Status], None]
+
+
+class Controller:
+    """Owns the state machine, the recorder and the camera's life cycle.
+
+    Args:
+        config: The appliance's configuration.
+        camera: A camera backend (simulated, replay, Picamera2).
+        library: The card's library (not yet scanned; :meth:`start` scans it).
+        clock: Wall and monotonic clocks.
+        power_off: Called once the shutdown has closed everything (the Pi powers off);
+            ``None`` just ends the controller.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        camera: Camera,
+        library: Library,
+        *,
+        clock: Clock | None = None,
+        power_off: Callable[[], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.camera = camera
+        self.library = library
+        self.clock = clock or Clock()
+        self._power_off = power_off
+        self._events: queue.SimpleQueue[tuple[Event, Any]] = queue.SimpleQueue()
+        self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")
+        self.recorder = Recorder(
+            library,
+            camera.info,
+            segment_seconds=config.segment_seconds,
+            jobs=self._jobs,
+            on_segment=self._segment_closed,
+            on_storage_full=lambda: self.post(Event.STORAGE_FULL),
+            on_error=lambda exc: self.post(Event.RECORDER_FAILED, exc),
+            on_change=lambda: self.post(_REFRESH),
+        )
+        self.recorder.headroom_bytes = self._segment_bytes_estimate()
+        self._state = State.STARTING
+        self._since = self.clock.wall()
+        self._last_error: str | None = None
+        self._last_still: int | None = None
+        self._resume = False  # record again after an error clears
+        self._camera_failed = False
+        self._next_retry = 0.0
+        self._next_prune = 0.0
+        self._version = 0
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._subscribers: list[Subscriber] = []
+        self._segment_listeners: list[Callable[[SegmentInfo], None]] = []
+        self._status = self._build(None)
+        self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
+        self.stopped = threading.Event()
+
+    # --- public interface -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Scan the card, start the camera and the controller thread; record if autostart."""
+        partials = self.library.scan()
+        self._thread.start()
+        try:
+            self.camera.start(self.recorder.put, self._camera_error)
+        except Exception as exc:  # noqa: BLE001 - the state machine shows it
+            self._camera_error(exc)
+        else:
+            self.post(Event.READY)
+            if self.config.autostart:
+                self.post(Event.START_RECORDING)
+        for path in partials:
+            self._jobs.submit(self._recover_partial, path)
+
+    def post(self, event: Event | str, detail: Any = None) -> None:
+        """Queue an event for the controller thread. Safe from any thread; never blocks."""
+        self._events.put((event, detail))
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def status(self) -> Status:
+        """The newest snapshot, with the open segment's elapsed time brought up to now."""
+        status = self._status
+        started = self.recorder.status.segment_started_mono
+        if status.segment_seq is not None and started is not None:
+            status = dataclasses.replace(
+                status, segment_elapsed_s=round(time.monotonic() - started, 3)
+            )
+        return status
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(status)`` after every change (on the controller thread; be quick).
+
+        Returns:
+            A function that unsubscribes.
+        """
+        with self._lock:
+            self._subscribers.append(callback)
+        callback(self._status)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def on_segment(self, callback: Callable[[SegmentInfo], None]) -> None:
+        """Call ``callback(info)`` for every segment the recorder closes."""
+        self._segment_listeners.append(callback)
+
+    def wait_for_change(self, after_version: int, timeout_s: float) -> Status:
+        """Block until a snapshot newer than ``after_version`` exists, or the timeout."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._status.version > after_version, timeout_s)
+            return self._status
+
+    def wait_for_state(self, *states: State, timeout_s: float = 10.0) -> bool:
+        """Block until the state is one of ``states``. True if it got there in time."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while self._state not in states:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+        return True
+
+    def shutdown(self, timeout_s: float = 15.0) -> None:
+        """Ask for a safe shutdown and wait until everything is closed."""
+        self.post(Event.SHUTDOWN)
+        self.stopped.wait(timeout_s)
+
+    def apply_config(self, config: Config) -> None:
+        """Take settings that apply without a restart (segment length, reserve, autostart)."""
+        self.config = config
+        self.recorder.segment_seconds = config.segment_seconds
+        self.recorder.headroom_bytes = self._segment_bytes_estimate()
+        self.library.set_policy(
+            min_free_bytes=config.min_free_bytes,
+            min_free_percent=config.min_free_percent,
+            loop_quota_bytes=config.loop_quota_bytes,
+            protected_quota_percent=config.protected_quota_percent,
+        )
+        self.post(_REFRESH)
+
+    # --- the controller thread ------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                event, detail = self._events.get(timeout=self._tick_s())
+            except queue.Empty:
+                self._tick()
+                continue
+            try:
+                if self._dispatch(event, detail):
+                    break
+            except Exception:  # noqa: BLE001 - the controller thread must survive
+                log.exception("handling %s failed", event)
+                self._last_error = f"internal error while handling {event.value}"
+                self._publish(None)
+            self._tick()
+        self._jobs.shutdown(wait=True)
+        self.stopped.set()
+
+    def _tick_s(self) -> float:
+        return 0.5 if self._state in (State.ERROR, State.STORAGE_FULL) else 1.0
+
+    def _dispatch(self, event: Event, detail: Any) -> bool:
+        if event is _REFRESH:
+            self._publish(None)
+            return False
+        transition = next_transition(self._state, event)
+        if transition is None:
+            log.info("event %s ignored in state %s", event.value, self._state.value)
+            return False
+        if event in (Event.CAMERA_FAILED, Event.RECORDER_FAILED) and detail is not None:
+            self._last_error = f"{event.value}: {detail}"
+        log.info("%s --%s--> %s", self._state.value, event.value, transition.target.value)
+        notice = self._perform(transition.action)
+        if transition.target is not self._state:
+            self._state = transition.target
+            self._since = self.clock.wall()
+        self._publish(notice)
+        resumable = event in (Event.READY, Event.CAMERA_RECOVERED)
+        if self._state is State.IDLE and resumable and self._resume:
+            self.post(Event.START_RECORDING)
+        if self._state is State.SHUTTING_DOWN and transition.action is Action.SHUT_DOWN:
+            self.post(Event.SHUTDOWN_DONE)
+        return transition.action is Action.FINISH
+
+    def _perform(self, action: Action) -> str | None:
+        rec = self.recorder
+        if action is Action.START_RECORDING:
+            self._resume = True
+            self.camera.request_keyframe()
+            rec.start_recording()
+        elif action is Action.STOP_RECORDING:
+            self._resume = False
+            rec.stop_recording()
+        elif action is Action.PAUSE_RECORDING:
+            rec.stop_recording()
+        elif action is Action.TAKE_PHOTO:
+            self._jobs.submit(self._take_photo)
+        elif action is Action.PROTECT:
+            open_seq = rec.status.seq if rec.status.recording else None
+            items = self.library.protect_incident(open_seq)
+            log.info("protected %s (open segment %s)", [i.seq for i in items], open_seq)
+            return "protect"
+        elif action is Action.SHUT_DOWN:
+            rec.close()
+            self.camera.stop()
+        elif action is Action.FINISH and self._power_off is not None:
+            self._power_off()
+        return None
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if self._state is State.ERROR and now >= self._next_retry:
+            self._next_retry = now + RETRY_INTERVAL_S
+            self._retry()
+        if self._state in (State.RECORDING, State.STORAGE_FULL) and now >= self._next_prune:
+            self._next_prune = now + self.config.prune_interval_s
+            writing = self.recorder.status.seq
+            result = self.library.prune(writing=writing, headroom_bytes=0)
+            if self._state is State.STORAGE_FULL and result.ok:
+                free_now = self.library.storage().free
+                if free_now >= self.library.reserve_bytes() + self.recorder.headroom_bytes:
+                    self.post(Event.STORAGE_OK)
+            elif self._state is State.RECORDING and not result.ok:
+                self.post(Event.STORAGE_FULL)
+            if result.deleted:
+                self._publish(None)
+
+    def _retry(self) -> None:
+        if self._camera_failed:
+            try:
+                self.camera.stop()
+                self.camera.start(self.recorder.put, self._camera_error)
+            except Exception as exc:  # noqa: BLE001
+                self._last_error = f"camera restart failed: {exc}"
+                log.warning("camera restart failed: %s", exc)
+                return
+            self._camera_failed = False
+        self.post(Event.CAMERA_RECOVERED)
+
+    # --- effects and callbacks ------------------------------------------------------
+
+    def _camera_error(self, exc: BaseException) -> None:
+        log.error("camera failed: %s", exc)
+        self._camera_failed = True
+        self.post(Event.CAMERA_FAILED, exc)
+
+    def _take_photo(self) -> None:
+        try:
+            jpeg = self.camera.capture_still()
+            item = self.library.add_photo(jpeg)
+        except Exception as exc:  # noqa: BLE001 - a failed still is reported, not fatal
+            log.error("photo failed: %s", exc)
+            self._last_error = f"photo failed: {exc}"
+            self._publish(None)
+            return
+        self._last_still = item.seq
+        self._publish("photo")
+
+    def _segment_closed(self, info: SegmentInfo) -> None:
+        for listener in self._segment_listeners:
+            listener(info)
+
+    def _recover_partial(self, path: str) -> None:
+        recovered = recover(path)
+        item = self.library.adopt_partial(path, recovered.duration_s if recovered else None)
+        if item is None:
+            log.warning("nothing in %s decodes; moved aside", path)
+        else:
+            log.info("recovered %s: %d frames", item.name, recovered.frames)
+        self._publish(None)
+
+    def _segment_bytes_estimate(self) -> int:
+        return int(self.config.video_bitrate / 8 * self.config.segment_seconds * 1.5)
+
+    # --- snapshots ------------------------------------------------------------------
+
+    def _build(self, notice: str | None) -> Status:
+        rec = self.recorder.status
+        seq = rec.seq if rec.recording else None
+        started = rec.segment_started_mono
+        return Status(
+            version=self._version,
+            state=self._state,
+            since_wall=self._since,
+            recording=rec.recording,
+            segment=f"{seq:08d}" if seq is not None else None,
+            segment_seq=seq,
+            segment_elapsed_s=round(time.monotonic() - started, 3) if started else None,
+            last_still=self._last_still,
+            counts={k.value: v for k, v in self.library.counts().items()},
+            storage=self.library.storage(),
+            camera=self.camera.info,
+            last_error=self._last_error,
+            frames_dropped=rec.frames_dropped,
+            notice=notice,
+            wants_recording=self.recorder.wants_recording,
+        )
+
+    def _publish(self, notice: str | None) -> None:
+        with self._changed:
+            self._version += 1
+            self._status = self._build(notice)
+            status = self._status
+            subscribers = list(self._subscribers)
+            self._changed.notify_all()
+        for callback in subscribers:
+            try:
+                callback(status)
+            except Exception:  # noqa: BLE001 - a subscriber never breaks the controller
+                log.exception("status subscriber failed")

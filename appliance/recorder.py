@@ -1,0 +1,263 @@
+"""The recorder: camera packets from a bounded queue into one-minute MP4 segments.
+
+The camera's thread only puts packets on the queue (never blocks: past the bound a packet
+is dropped and counted). The recorder's own thread writes them by stream copy. A segment
+opens at a keyframe and the next one opens at the first keyframe at or after
+``segment_seconds``: the packet that ends one segment starts the next, so no frame is
+lost or doubled between segments.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from appliance.library import Library, SegmentPlan
+from appliance.mp4 import SegmentWriter, thumbnail_jpeg
+from appliance.ports import PTS_PER_SECOND, CameraInfo, EncodedPacket
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    """A closed segment, as the recorder saw it."""
+
+    seq: int
+    path: str
+    first_frame_index: int
+    frames: int
+    duration_s: float
+    protected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderStatus:
+    recording: bool
+    seq: int | None
+    segment_started_mono: float | None
+    frames_written: int
+    frames_dropped: int
+
+
+class _Command:
+    __slots__ = ("name", "done")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.done = threading.Event()
+
+
+class Recorder:
+    """Writes the camera's packets into segments on its own thread.
+
+    Args:
+        library: Where segments are planned, pruned and indexed.
+        info: The camera's stream description.
+        segment_seconds: Target segment length.
+        queue_packets: Bound of the packet queue (frames); past it packets are dropped.
+        jobs: Runs thumbnails off the packet path.
+        on_segment: Called (on the recorder thread) with each closed :class:`SegmentInfo`.
+        on_storage_full: Called when pruning cannot make room for a new segment.
+        on_error: Called with an exception that stopped the recording.
+        on_change: Called whenever the status changes (segment opened or closed).
+    """
+
+    def __init__(
+        self,
+        library: Library,
+        info: CameraInfo,
+        *,
+        segment_seconds: float = 60.0,
+        queue_packets: int | None = None,
+        jobs: Executor | None = None,
+        on_segment: Callable[[SegmentInfo], None] | None = None,
+        on_storage_full: Callable[[], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self._library = library
+        self._info = info
+        self.segment_seconds = segment_seconds
+        self._max_queued = queue_packets or max(30, info.fps * 4)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queued = 0  # packets on the queue; commands are never dropped
+        self._jobs = jobs
+        self._on_segment = on_segment
+        self._on_storage_full = on_storage_full
+        self._on_error = on_error
+        self._on_change = on_change
+        self._want = False
+        self._writer: SegmentWriter | None = None
+        self._plan: SegmentPlan | None = None
+        self._started_mono: float | None = None
+        self.frames_written = 0
+        self.frames_dropped = 0
+        self.frames_seen = 0
+        self.headroom_bytes = 0  # room kept for the next segment on top of the reserve
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
+
+    # --- called from other threads -------------------------------------------------
+
+    def put(self, packet: EncodedPacket) -> None:
+        """The camera's packet sink. Never blocks; drops (and counts) past the bound."""
+        if self._queued >= self._max_queued:
+            self.frames_dropped += 1
+            return
+        self._queued += 1
+        self._queue.put(packet)
+
+    def start_recording(self, wait_s: float | None = None) -> bool:
+        """Open a segment at the next keyframe (ask the camera for one first)."""
+        return self._command("start", wait_s)
+
+    def stop_recording(self, wait_s: float | None = 10.0) -> bool:
+        """Close the open segment; with ``wait_s`` wait until it is closed and indexed."""
+        return self._command("stop", wait_s)
+
+    def close(self, wait_s: float = 10.0) -> None:
+        """Close the open segment and end the thread."""
+        if self._thread.is_alive():
+            self._command("quit", wait_s)
+            self._thread.join(wait_s)
+
+    @property
+    def status(self) -> RecorderStatus:
+        plan = self._plan
+        return RecorderStatus(
+            recording=self._writer is not None,
+            seq=plan.seq if plan else None,
+            segment_started_mono=self._started_mono,
+            frames_written=self.frames_written,
+            frames_dropped=self.frames_dropped,
+        )
+
+    @property
+    def wants_recording(self) -> bool:
+        return self._want
+
+    def _command(self, name: str, wait_s: float | None) -> bool:
+        cmd = _Command(name)
+        self._queue.put(cmd)
+        return cmd.done.wait(wait_s) if wait_s else True
+
+    # --- the recorder thread ---------------------------------------------------------
+
+    def _run(self) -> None:
+        get = self._queue.get
+        while True:
+            item = get()
+            if type(item) is _Command:
+                quit_ = self._handle(item)
+                item.done.set()
+                if quit_:
+                    return
+                continue
+            self._queued -= 1
+            self.frames_seen += 1
+            try:
+                self._packet(item)
+            except Exception as exc:  # noqa: BLE001 - any failure stops the recording
+                self._fail(exc)
+
+    def _handle(self, cmd: _Command) -> bool:
+        if cmd.name == "start":
+            self._want = True
+        elif cmd.name in ("stop", "quit"):
+            self._want = False
+            try:
+                self._close_segment()
+            except Exception as exc:  # noqa: BLE001
+                self._fail(exc)
+            self._library.recording_stopped()
+        return cmd.name == "quit"
+
+    def _packet(self, packet: EncodedPacket) -> None:
+        writer = self._writer
+        if writer is None:
+            if self._want and packet.keyframe:
+                self._open_segment(packet)
+            return
+        if (
+            packet.keyframe
+            and packet.pts_us - writer.first.pts_us
+            >= self.segment_seconds * PTS_PER_SECOND - PTS_PER_SECOND // (2 * self._info.fps)
+        ):
+            self._close_segment()
+            self._open_segment(packet)
+            return
+        writer.write(packet)
+        self.frames_written += 1
+
+    def _open_segment(self, first: EncodedPacket) -> None:
+        result = self._library.prune(writing=None, headroom_bytes=self.headroom_bytes)
+        if not result.ok:
+            log.warning("storage full: nothing left to prune; recording stops")
+            self._want = False
+            self._library.recording_stopped()
+            if self._on_storage_full:
+                self._on_storage_full()
+            return
+        plan = self._library.begin_segment()
+        self._writer = SegmentWriter(plan.partial_path, self._info, first)
+        self._plan = plan
+        self._started_mono = time.monotonic()
+        self.frames_written += 1
+        if self._on_change:
+            self._on_change()
+
+    def _close_segment(self) -> None:
+        writer, plan = self._writer, self._plan
+        if writer is None or plan is None:
+            return
+        self._writer = None
+        self._started_mono = None
+        try:
+            writer.close()
+        finally:
+            item = self._library.finish_segment(plan, writer.duration_s)
+            self._plan = None
+        info = SegmentInfo(
+            seq=item.seq,
+            path=item.path,
+            first_frame_index=writer.first.frame_index,
+            frames=writer.frames,
+            duration_s=writer.duration_s,
+            protected=item.kind != "loop",
+        )
+        keyframe = writer.first.data
+        if self._jobs is not None:
+            self._jobs.submit(self._thumbnail, item.seq, keyframe)
+        else:
+            self._thumbnail(item.seq, keyframe)
+        if self._on_segment:
+            self._on_segment(info)
+        if self._on_change:
+            self._on_change()
+
+    def _thumbnail(self, seq: int, keyframe: bytes) -> None:
+        try:
+            self._library.set_thumbnail(seq, thumbnail_jpeg(keyframe))
+        except Exception as exc:  # noqa: BLE001 - a thumbnail is never worth a crash
+            log.warning("thumbnail of %08d failed: %s", seq, exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        log.error("recording failed: %s", exc)
+        self._want = False
+        try:
+            self._close_segment()
+        except Exception as close_exc:  # noqa: BLE001
+            log.error("closing the segment after a failure failed too: %s", close_exc)
+            self._writer = None
+            self._plan = None
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC and self._on_storage_full:
+            self._on_storage_full()
+        elif self._on_error:
+            self._on_error(exc)
