@@ -1,0 +1,198 @@
+"""The panel: three buttons and one status LED, the driver's whole interface.
+
+Buttons only post events to the controller. The LED shows one pattern per state (the
+table :data:`STATE_PATTERNS`, documented in the README) and flashes briefly for a still or
+a protected incident (:data:`NOTICE_PATTERNS`). Everything is built with an injected
+gpiozero pin factory: lgpio on the Pi, ``MockFactory(pin_class=MockPWMPin)`` off it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gpiozero import PWMLED, Button
+
+from appliance.config import Config
+from appliance.controller import Status
+from appliance.states import Event, State
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """An LED pattern: steps of (brightness 0..1, seconds), repeated or played once."""
+
+    name: str
+    steps: tuple[tuple[float, float], ...]
+    repeat: bool = True
+
+
+def _blinks(n: int, on_s: float, off_s: float) -> tuple[tuple[float, float], ...]:
+    return ((1.0, on_s), (0.0, off_s)) * n
+
+
+#: One pattern per state. Keep the README's LED table in step with this one.
+STATE_PATTERNS: dict[State, Pattern] = {
+    State.STARTING: Pattern("fast blink", _blinks(1, 0.1, 0.1)),
+    State.IDLE: Pattern("heartbeat", ((1.0, 0.1), (0.0, 0.15), (1.0, 0.1), (0.0, 1.65))),
+    State.RECORDING: Pattern("solid", ((1.0, 1.0),)),
+    State.STORAGE_FULL: Pattern("slow blink", _blinks(1, 0.5, 0.5)),
+    State.ERROR: Pattern("triple blink", _blinks(3, 0.15, 0.15) + ((0.0, 0.9),)),
+    State.SHUTTING_DOWN: Pattern("dim", ((0.2, 1.0),)),
+    State.OFF: Pattern("off", ((0.0, 1.0),)),
+}
+
+#: Brief flashes over the state's pattern, then back to it.
+NOTICE_PATTERNS: dict[str, Pattern] = {
+    "photo": Pattern("double flash", ((0.0, 0.1), (1.0, 0.1), (0.0, 0.1), (1.0, 0.1)), False),
+    "protect": Pattern("5 fast blinks", ((0.0, 0.08), (1.0, 0.08)) * 5, False),
+}
+
+
+class LedDriver:
+    """Plays patterns on a PWMLED from its own thread; a change interrupts the step."""
+
+    def __init__(self, led: PWMLED, brightness: float = 1.0) -> None:
+        self.led = led
+        self.brightness = brightness
+        self._base = STATE_PATTERNS[State.STARTING]
+        self._overlay: Pattern | None = None
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="led", daemon=True)
+        self._thread.start()
+
+    @property
+    def pattern(self) -> Pattern:
+        return self._overlay or self._base
+
+    def show(self, pattern: Pattern) -> None:
+        if pattern is not self._base:
+            self._base = pattern
+            self._wake.set()
+
+    def flash(self, pattern: Pattern) -> None:
+        self._overlay = pattern
+        self._wake.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self._thread.join(2.0)
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.clear()
+            overlay = self._overlay
+            pattern = overlay or self._base
+            interrupted = False
+            for level, seconds in pattern.steps:
+                self.led.value = level * self.brightness
+                if self._wake.wait(seconds):
+                    interrupted = True
+                    break
+            if overlay is not None and not interrupted and self._overlay is overlay:
+                self._overlay = None
+            if not interrupted and pattern.repeat and len(pattern.steps) == 1:
+                self._wake.wait()  # a steady light: nothing to do until the next change
+        self.led.value = 0
+
+
+class Panel:
+    """Buttons and LED wired to the controller.
+
+    * record: a short press toggles recording (it starts on the press; it stops on the
+      release, so that holding for ``hold_time_s`` shuts down instead of stopping first);
+    * record held ``hold_time_s``: safe shutdown;
+    * photo: a still; protect: protect the incident.
+
+    Args:
+        config: Pins, hold time, debounce, LED brightness.
+        post: The controller's ``post``.
+        pin_factory: A gpiozero pin factory (see :func:`hw.pins.make_pin_factory`).
+        monotonic: Clock for the debounce.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        post: Callable[[Event], None],
+        *,
+        pin_factory,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._post = post
+        self._monotonic = monotonic
+        self.debounce_s = config.debounce_s
+        self._last_press: dict[str, float] = {}
+        self._state = State.STARTING
+        self._record_down = False
+        self._record_held = False
+        self._record_started = False
+        kw = {"pull_up": True, "bounce_time": None, "pin_factory": pin_factory}
+        self.record = Button(config.record_pin, hold_time=config.hold_time_s, **kw)
+        self.photo = Button(config.photo_pin, **kw)
+        self.protect = Button(config.protect_pin, **kw)
+        self.led = PWMLED(config.led_pin, pin_factory=pin_factory)
+        self.led_driver = LedDriver(self.led, config.led_brightness)
+        self.record.when_pressed = self._record_pressed
+        self.record.when_released = self._record_released
+        self.record.when_held = self._record_was_held
+        self.photo.when_pressed = lambda: self._press("photo", Event.PHOTO_PRESSED)
+        self.protect.when_pressed = lambda: self._press("protect", Event.PROTECT_PRESSED)
+
+    @property
+    def led_pattern(self) -> Pattern:
+        return self.led_driver.pattern
+
+    def show(self, status: Status) -> None:
+        """Status subscriber: the LED follows the state and flashes for notices."""
+        self._state = status.state
+        self.led_driver.show(STATE_PATTERNS[status.state])
+        if status.notice in NOTICE_PATTERNS:
+            self.led_driver.flash(NOTICE_PATTERNS[status.notice])
+
+    def set_brightness(self, brightness: float) -> None:
+        self.led_driver.brightness = brightness
+        self.led_driver._wake.set()
+
+    def close(self) -> None:
+        self.led_driver.close()
+        for device in (self.record, self.photo, self.protect, self.led):
+            device.close()
+
+    def _debounced(self, name: str) -> bool:
+        now = self._monotonic()
+        last = self._last_press.get(name)
+        if last is not None and now - last < self.debounce_s:
+            return False
+        self._last_press[name] = now
+        return True
+
+    def _press(self, name: str, event: Event) -> None:
+        if self._debounced(name):
+            self._post(event)
+
+    def _record_pressed(self) -> None:
+        if self._record_down or not self._debounced("record"):
+            return
+        self._record_down = True
+        self._record_held = False
+        # Starting never waits for the release: not one second of footage is missed.
+        self._record_started = self._state is State.IDLE
+        if self._record_started:
+            self._post(Event.RECORD_PRESSED)
+
+    def _record_was_held(self) -> None:
+        if self._record_down and not self._record_held:
+            self._record_held = True
+            self._post(Event.RECORD_HELD)
+
+    def _record_released(self) -> None:
+        if not self._record_down:
+            return
+        self._record_down = False
+        if not self._record_held and not self._record_started:
+            self._post(Event.RECORD_PRESSED)
