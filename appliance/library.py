@@ -775,7 +775,7 @@ class Library:
 
         Moves the newest closed clip before ``open_seq`` into PROTECTED now, marks the open
         segment and the next segment begun so they close into PROTECTED. With no recording
-        (``open_seq`` None) it protects the newest loop clip.
+        (``open_seq`` None) it protects the newest clip if that is still a loop clip.
 
         Returns:
             The items protected now (already protected ones are not repeated).
@@ -784,19 +784,27 @@ class Library:
         with self._lock:
             idx = self._index
             if open_seq is None:
-                if idx.by_kind[Kind.LOOP]:
-                    newest = idx.by_kind[Kind.LOOP][-1]
-                    protected.append(self._protect_locked(newest))
-                    self._incident.add(newest)
+                newest = self._newest_clip_before_locked(None)
+                if newest is not None:
+                    self._incident.add(newest.seq)
+                    if newest.kind is Kind.LOOP:
+                        protected.append(self._protect_locked(newest.seq))
             else:
-                # Open segments before open_seq (the previous one may still be closing).
-                for seq in self._open:
-                    if seq < open_seq and not self._open[seq].endswith(PHOTO_EXT + PARTIAL_SUFFIX):
-                        self._pending.add(seq)
-                        self._incident.add(seq)
-                # The newest closed clip before open_seq.
+                # The previous segment: the newest clip before open_seq, which may still be
+                # closing (open) or closed (indexed).
                 prev = self._newest_clip_before_locked(open_seq)
-                if prev is not None:
+                prev_open = max(
+                    (
+                        s
+                        for s, p in self._open.items()
+                        if s < open_seq and p.endswith(".mp4.partial")
+                    ),
+                    default=None,
+                )
+                if prev_open is not None and (prev is None or prev_open > prev.seq):
+                    self._pending.add(prev_open)
+                    self._incident.add(prev_open)
+                elif prev is not None:
                     self._incident.add(prev.seq)
                     if prev.kind is Kind.LOOP:
                         protected.append(self._protect_locked(prev.seq))
@@ -809,6 +817,8 @@ class Library:
                 self._protect_next = True
             shield = self._incident | self._pending | {it.seq for it in protected}
             victims = self._enforce_quota_locked(shield)
+            if not self._pending and not self._protect_next:
+                self._incident.clear()
         self._delete_files_soon(victims)
         log.info("incident: protected %s now", [it.id for it in protected])
         return protected
@@ -868,11 +878,12 @@ class Library:
         except KeyError:
             raise NotFound(f"no item {seq:08d}") from None
 
-    def _newest_clip_before_locked(self, seq: int) -> Item | None:
+    def _newest_clip_before_locked(self, seq: int | None) -> Item | None:
+        """The clip (loop or protected) with the highest seq below ``seq`` (None: any)."""
         best: Item | None = None
         for kind in (Kind.LOOP, Kind.PROTECTED):
             seqs = self._index.by_kind[kind]
-            i = bisect.bisect_left(seqs, seq)
+            i = len(seqs) if seq is None else bisect.bisect_left(seqs, seq)
             if i > 0 and (best is None or seqs[i - 1] > best.seq):
                 best = self._index.items[seqs[i - 1]]
         return best
