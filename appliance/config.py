@@ -90,10 +90,6 @@ class Config:
         _reject_unknown(changes)
         return dataclasses.replace(self, **changes)
 
-    @property
-    def reserve_summary(self) -> str:
-        return f"max({self.min_free_bytes} B, {self.min_free_percent} % of the card)"
-
 
 _FIELDS = {f.name: f for f in fields(Config)}
 
@@ -140,7 +136,10 @@ def _check(f: dataclasses.Field, value: Any) -> None:
 
 def from_mapping(data: dict[str, Any], *, source: str = "config") -> Config:
     """Build a :class:`Config` from a flat mapping (a parsed TOML file, web settings)."""
-    _reject_unknown(data)
+    try:
+        _reject_unknown(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     values = dict(data)
     for key in (
         "segment_seconds",

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Set-up and entry point for a fresh Debian / Raspberry Pi OS machine with Python 3.11+.
+#   ./dev.sh run [dashcam run options]   set up .venv, start the appliance in simulation
+#   ./dev.sh test [pytest options]       set up .venv (+ test packages), run every test
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+VENV=$ROOT/.venv
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+  echo "dev.sh: needs root for: $*" >&2; return 1; fi; }
+
+apt_install() {  # apt_install PACKAGE... : install the Debian packages that are missing
+  local missing=()
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "dev.sh: installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+python_bin() {
+  for py in python3.13 python3.12 python3.11 python3; do
+    if command -v "$py" >/dev/null && "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      echo "$py"; return 0; fi
+  done
+  echo "dev.sh: Python 3.11 or newer is needed" >&2; return 1
+}
+
+venv() {  # venv EXTRAS : make .venv and install the project (editable) with EXTRAS
+  local extras=$1 py stamp
+  py=$(python_bin)
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$py" -m venv "$VENV" 2>/dev/null || { apt_install python3-venv && rm -rf "$VENV" && "$py" -m venv "$VENV"; }
+  fi
+  stamp="$VENV/.installed-$extras-$(cat pyproject.toml | sha1sum | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+    rm -f "$VENV"/.installed-*; touch "$stamp"
+  fi
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  run)
+    venv cad
+    exec "$VENV/bin/dashcam" run --sim "$@"
+    ;;
+  test)
+    venv dev,cad
+    "$VENV/bin/ruff" check appliance hw web cad tests
+    "$VENV/bin/ruff" format --check appliance hw web cad tests
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./dev.sh run [options] | ./dev.sh test [pytest options]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,142 @@
+"""The ``dashcam`` command: the one composition root that wires hw + appliance + web.
+
+Imports are kept lazy so the camera records before anything slow (the web) is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+log = logging.getLogger("dashcam")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dashcam", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the appliance (records from start-up)")
+    run.add_argument("--sim", action="store_true", help="simulated camera and mock pins")
+    run.add_argument("--config", metavar="PATH", help="TOML config file")
+    run.add_argument("--camera", choices=("sim", "replay", "picamera2"), help="camera backend")
+    run.add_argument("--replay", metavar="MP4", help="H.264 MP4 for the replay camera")
+    run.add_argument("--storage", metavar="DIR", help="storage root (overrides the config)")
+    run.add_argument(
+        "--console",
+        action="store_true",
+        help="read button presses from standard input (on by default on a terminal in --sim)",
+    )
+    run.add_argument("--no-web", action="store_true", help="do not start the dashboard")
+    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ...")
+    check = sub.add_parser("check-config", help="validate a config file and print it")
+    check.add_argument("path", nargs="?", help="TOML config file (default locations if none)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from appliance.config import load
+    from appliance.errors import ConfigError
+
+    try:
+        config, source = load(getattr(args, "config", None) or getattr(args, "path", None))
+    except ConfigError as exc:
+        print(f"dashcam: config error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check-config":
+        from appliance.config import dump
+
+        print(f"# {source or 'defaults (no config file)'}")
+        print(dump(config) or "# all defaults")
+        return 0
+    return run(args, config, source)
+
+
+def _camera(args, config):
+    kind = args.camera or ("replay" if args.replay else None) or config.camera
+    if kind == "auto":
+        kind = "sim" if args.sim else "picamera2"
+    if kind == "sim":
+        from hw.camera_sim import SimulatedCamera
+
+        return SimulatedCamera(
+            width=config.video_width,
+            height=config.video_height,
+            fps=config.video_fps,
+            bitrate=config.video_bitrate,
+            keyframe_interval_s=config.keyframe_interval_s,
+            preview_width=config.preview_width,
+            preview_height=config.preview_height,
+            preview_fps=config.preview_fps,
+        )
+    if kind == "replay":
+        from hw.camera_replay import ReplayCamera
+
+        path = args.replay or config.replay_path
+        if not path:
+            raise SystemExit("dashcam: --replay MP4 (or replay_path in the config) is needed")
+        return ReplayCamera(path)
+    raise SystemExit(
+        "dashcam: the Picamera2 backend is not built yet; run with --sim on this machine"
+    )
+
+
+def run(args, config, source) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.storage:
+        config = config.replace(storage_root=os.path.abspath(args.storage))
+    from appliance.controller import Controller
+    from appliance.library import Library
+    from appliance.states import State
+    from hw.panel import Panel
+    from hw.pins import make_pin_factory
+
+    os.makedirs(config.storage_root, exist_ok=True)
+    camera = _camera(args, config)
+    library = Library(
+        config.storage_root,
+        min_free_bytes=config.min_free_bytes,
+        min_free_percent=config.min_free_percent,
+        loop_quota_bytes=config.loop_quota_bytes,
+        protected_quota_percent=config.protected_quota_percent,
+    )
+    controller = Controller(config, camera, library)
+    simulated = args.sim or args.camera in ("sim", "replay") or bool(args.replay)
+    panel = Panel(config, controller.post, pin_factory=make_pin_factory(simulated))
+    controller.subscribe(panel.show)
+    controller.start()
+    log.info("storage: %s; config: %s", config.storage_root, source or "defaults")
+
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        log.info("signal %d: closing the open segment and stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    if args.console or (simulated and sys.stdin.isatty()):
+        from hw.console import Console
+
+        Console(panel, controller, on_quit=stop.set).start()
+
+    # The web dashboard is not built yet (it starts here, after recording has started).
+    while not stop.is_set() and not controller.stopped.is_set():
+        stop.wait(0.5)
+    if not controller.stopped.is_set():
+        controller.shutdown()
+    panel.close()
+    ok = controller.state is State.OFF
+    log.info("stopped (%s)", controller.state.value)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
