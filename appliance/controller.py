@@ -207,12 +207,11 @@ class Controller:
         self.config = config
         self.recorder.segment_seconds = config.segment_seconds
         self.recorder.headroom_bytes = self._segment_bytes_estimate()
-        self.library.set_policy(
-            min_free_bytes=config.min_free_bytes,
-            min_free_percent=config.min_free_percent,
-            loop_quota_bytes=config.loop_quota_bytes,
-            protected_quota_percent=config.protected_quota_percent,
-        )
+        lib = self.library
+        lib.min_free_bytes = config.min_free_bytes
+        lib.min_free_percent = config.min_free_percent
+        lib.loop_quota_bytes = config.loop_quota_bytes
+        lib.protected_quota_percent = config.protected_quota_percent
         self.post(_REFRESH)
 
     # --- the controller thread ------------------------------------------------------
@@ -296,8 +295,8 @@ class Controller:
             writing = self.recorder.status.seq
             result = self.library.prune(writing=writing, headroom_bytes=0)
             if self._state is State.STORAGE_FULL and result.ok:
-                free_now = self.library.storage().free
-                if free_now >= self.library.reserve_bytes() + self.recorder.headroom_bytes:
+                figures = self.library.storage()
+                if figures.free >= figures.reserve + self.recorder.headroom_bytes:
                     self.post(Event.STORAGE_OK)
             elif self._state is State.RECORDING and not result.ok:
                 self.post(Event.STORAGE_FULL)

@@ -47,6 +47,10 @@ class SegmentWriter:
             format="mp4",
             options={"movflags": MOVFLAGS, "flush_packets": "1"},
         )
+        # Provenance: which camera frames this file holds (diagnostics, tests).
+        self._container.metadata["comment"] = (
+            f"first_frame={first.frame_index} first_pts_us={first.pts_us}"
+        )
         try:
             self._stream = self._container.add_mux_stream(
                 info.codec, rate=info.fps, width=info.width, height=info.height
@@ -95,6 +99,20 @@ class Recovered:
     frames: int
     duration_s: float
     cut_bytes: int  # torn tail removed
+
+
+def provenance(path: str) -> tuple[int, int] | None:
+    """The (first frame index, first camera pts in µs) a segment was written with."""
+    with av.open(path) as container:
+        fields = dict(
+            part.split("=", 1)
+            for part in container.metadata.get("comment", "").split()
+            if "=" in part
+        )
+    try:
+        return int(fields["first_frame"]), int(fields["first_pts_us"])
+    except (KeyError, ValueError):
+        return None
 
 
 def complete_length(path: str) -> int:
