@@ -221,16 +221,15 @@ class Controller:
             try:
                 event, detail = self._events.get(timeout=self._tick_s())
             except queue.Empty:
-                self._tick()
-                continue
+                event, detail = None, None
             try:
-                if self._dispatch(event, detail):
+                if event is not None and self._dispatch(event, detail):
                     break
-            except Exception:  # noqa: BLE001 - the controller thread must survive
+                self._tick()
+            except Exception as exc:  # noqa: BLE001 - the controller thread must survive
                 log.exception("handling %s failed", event)
-                self._last_error = f"internal error while handling {event.value}"
+                self._last_error = f"internal error ({event or 'tick'}): {exc}"
                 self._publish(None)
-            self._tick()
         self._jobs.shutdown(wait=True)
         self.stopped.set()
 
