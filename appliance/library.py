@@ -354,8 +354,8 @@ class Library:
         ):
             os.makedirs(path, exist_ok=True)
 
-        index = _Index()
         thumbs: set[int] = set()
+        found: list[tuple[int, Kind, str, int, str]] = []  # seq, kind, path, size, stamp
         partials: list[tuple[int, str]] = []
         max_seq = -1
 
@@ -369,49 +369,59 @@ class Library:
                 else:
                     log.warning("ignoring unexpected file in THUMB: %s", entry.name)
 
-        def take(entry: os.DirEntry[str], kind: Kind, ext: str) -> None:
+        def take(folder: str, kind: Kind, ext: str) -> None:
             nonlocal max_seq
-            m = _MEDIA_RE.match(entry.name)
-            if m is None or "." + m.group(3) != ext:
-                log.warning("ignoring file with an unexpected name: %s", entry.path)
-                return
-            seq = int(m.group(1))
-            max_seq = max(max_seq, seq)
-            if m.group(4):
-                if kind is Kind.PHOTO:
-                    self._move_to_lost(entry.path)
-                else:
-                    partials.append((seq, entry.path))
-                return
-            if seq in index.items:
-                log.warning("ignoring %s: sequence %d already indexed", entry.path, seq)
-                return
-            stamp = m.group(2)
-            thumb = os.path.join(self.thumb_dir, f"{seq:08d}.jpg") if seq in thumbs else None
-            index.add(
-                Item(seq, kind, entry.path, entry.stat().st_size, _day_of(stamp), stamp, thumb)
-            )
+            match = _MEDIA_RE.match
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    m = match(entry.name)
+                    if m is None or m.group(3) != ext:
+                        log.warning("ignoring file with an unexpected name: %s", entry.path)
+                        continue
+                    seq = int(m.group(1))
+                    if seq > max_seq:
+                        max_seq = seq
+                    if m.group(4):
+                        if kind is Kind.PHOTO:
+                            self._move_to_lost(entry.path)
+                        else:
+                            partials.append((seq, entry.path))
+                        continue
+                    found.append((seq, kind, entry.path, entry.stat().st_size, m.group(2)))
 
         def walk_days(top: str, kind: Kind, ext: str) -> None:
             with os.scandir(top) as days:
                 for day in days:
-                    if not (day.is_dir(follow_symlinks=False) and _DAY_RE.match(day.name)):
+                    if day.is_dir(follow_symlinks=False) and _DAY_RE.match(day.name):
+                        take(day.path, kind, ext)
+                    else:
                         log.warning("ignoring unexpected entry: %s", day.path)
-                        continue
-                    with os.scandir(day.path) as entries:
-                        for entry in entries:
-                            take(entry, kind, ext)
 
-        walk_days(self.loop_dir, Kind.LOOP, VIDEO_EXT)
-        with os.scandir(self.protected_dir) as entries:
-            for entry in entries:
-                take(entry, Kind.PROTECTED, VIDEO_EXT)
-        walk_days(self.photo_dir, Kind.PHOTO, PHOTO_EXT)
+        walk_days(self.loop_dir, Kind.LOOP, "mp4")
+        take(self.protected_dir, Kind.PROTECTED, "mp4")
+        walk_days(self.photo_dir, Kind.PHOTO, "jpg")
         with os.scandir(self.lost_dir) as entries:
             for entry in entries:  # numbers of lost files are never used again either
                 m = _LOST_RE.match(entry.name)
                 if m:
                     max_seq = max(max_seq, int(m.group(1)))
+
+        # Sorted by seq, every index list is built by appending.
+        found.sort(key=lambda row: row[0])
+        index = _Index()
+        days: dict[str, str] = {}
+        thumb_prefix = self.thumb_dir + os.sep
+        last = -1
+        for seq, kind, path, size, stamp in found:
+            if seq == last:
+                log.warning("ignoring %s: sequence %d already indexed", path, seq)
+                continue
+            last = seq
+            day = days.get(stamp[:8])
+            if day is None:
+                day = days[stamp[:8]] = _day_of(stamp)
+            thumb = f"{thumb_prefix}{seq:08d}.jpg" if seq in thumbs else None
+            index.add(Item(seq, kind, path, size, day, stamp, thumb))
 
         persisted = self._read_sequence()
         usage = self._disk_usage(self.root)
