@@ -331,7 +331,6 @@ class Library:
         self._pending: set[int] = set()  # open segments that go to PROTECTED when finished
         self._protect_next = False
         self._incident: set[int] = set()  # seqs of the incident still in progress
-        self._durations: dict[int, float] = {}
         self._total_bytes: int | None = None
         self._next_seq = 0
         self._scanned = False
@@ -539,11 +538,18 @@ class Library:
         m = _MEDIA_RE.match(name)
         if m is None or not m.group(4) or m.group(3) != "mp4":
             raise ValueError(f"not a partial segment: {partial_path}")
+        seq = int(m.group(1))
         if duration_s is None:
             self._move_to_lost(path)
+            with self._lock:
+                self._open.pop(seq, None)
+                self._pending.discard(seq)
+                had_thumb = seq in self._thumbs
+                self._thumbs.discard(seq)
+            if had_thumb:
+                _unlink(self._thumb_path(seq))
             return None
         final = path[: -len(PARTIAL_SUFFIX)]
-        seq = int(m.group(1))
         with self._lock:
             if seq in self._index.items:
                 raise ValueError(f"sequence {seq} is already indexed")

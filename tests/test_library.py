@@ -744,6 +744,27 @@ def test_left_over_partials_are_returned_and_adopted(tmp_path, clock, disk):
     assert make_lib(tmp_path, clock, disk).scan() == []
 
 
+def test_unrecoverable_partial_loses_its_thumbnail(tmp_path, clock, disk):
+    lib = make_lib(tmp_path, clock, disk)
+    plan = open_segment(lib)
+    lib.set_thumbnail(plan.seq, b"t")
+    thumb = tmp_path / "DCIM" / "THUMB" / f"{plan.seq:08d}.jpg"
+    assert thumb.exists()
+    again = make_lib(tmp_path, clock, disk)
+    assert again.adopt_partial(plan.partial_path, None) is None
+    assert not thumb.exists()
+
+
+def test_finish_segment_without_a_file_fails_cleanly(lib):
+    plan = lib.begin_segment()
+    with pytest.raises(FileNotFoundError):
+        lib.finish_segment(plan, 1.0)
+    with pytest.raises(ValueError):
+        lib.finish_segment(plan, 1.0)  # no longer open
+    assert lib.page() == []
+    assert record(lib).seq == plan.seq + 1
+
+
 def test_adopt_partial_refuses_other_names(tmp_path, lib):
     other = tmp_path / "DCIM" / "LOOP" / "notes.txt"
     other.write_text("x")
