@@ -847,7 +847,7 @@ class Library:
             if not self._pending:
                 self._incident.clear()
 
-    def prune(self, *, writing: int | None = None) -> PruneResult:
+    def prune(self, *, writing: int | None = None, headroom_bytes: int = 0) -> PruneResult:
         """Delete the oldest loop clips until the reserve holds and the loop quota is met.
 
         Never touches ``writing``, open segments, protected clips or photos. Free space is
@@ -855,10 +855,14 @@ class Library:
 
         Args:
             writing: Sequence number of the segment being written, if any.
+            headroom_bytes: Room wanted on top of the reserve (and under the loop quota)
+                for the segment about to be written, so that writing it keeps the reserve.
         """
         usage: DiskUsage = self._disk_usage(self.root)
-        reserve = self.reserve_bytes(usage.total)
+        reserve = self.reserve_bytes(usage.total) + headroom_bytes
         quota = self.loop_quota_bytes
+        if quota is not None:
+            quota = max(0, quota - headroom_bytes)
         victims: list[Item] = []
         with self._lock:
             self._total_bytes = usage.total
