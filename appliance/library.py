@@ -135,7 +135,8 @@ class PruneResult:
     Attributes:
         deleted: Sequence numbers of the loop clips deleted, oldest first.
         freed_bytes: Bytes of the clip files deleted (thumbnails not counted).
-        ok: False when the reserve still does not hold and no loop clip is left to delete.
+        ok: False when the reserve (plus any headroom asked for) still does not hold and no
+            loop clip is left to delete.
     """
 
     deleted: list[int]
@@ -859,6 +860,7 @@ class Library:
                 for the segment about to be written, so that writing it keeps the reserve.
         """
         usage: DiskUsage = self._disk_usage(self.root)
+        headroom_bytes = max(0, headroom_bytes)
         reserve = self.reserve_bytes(usage.total) + headroom_bytes
         quota = self.loop_quota_bytes
         if quota is not None:

@@ -640,6 +640,24 @@ def test_prune_frees_until_the_reserve_holds(tmp_path, clock):
     assert lib.storage().loop == 700
 
 
+def test_prune_keeps_headroom_on_top_of_the_reserve(tmp_path, clock):
+    disk = FakeDisk(total=10_000, free=10_000)
+    lib = make_lib(tmp_path, clock, disk, min_free_bytes=1000)
+    clips = [record(lib, 100) for _ in range(3)]
+    disk.free = 1000
+    result = lib.prune(headroom_bytes=150)
+    assert result == PruneResult([clips[0].seq, clips[1].seq], 200, True)
+    disk.free = 1000
+    assert lib.prune(headroom_bytes=500) == PruneResult([clips[2].seq], 100, False)
+
+
+def test_headroom_counts_against_the_loop_quota(tmp_path, clock, disk):
+    lib = make_lib(tmp_path, clock, disk, loop_quota_bytes=500)
+    clips = [record(lib, 100) for _ in range(5)]
+    assert lib.prune().deleted == []
+    assert lib.prune(headroom_bytes=250).deleted == [clips[0].seq, clips[1].seq, clips[2].seq]
+
+
 def test_prune_uses_the_percent_reserve(tmp_path, clock):
     disk = FakeDisk(total=10_000, free=10_000)
     lib = make_lib(tmp_path, clock, disk, min_free_bytes=10, min_free_percent=20.0)
