@@ -1,0 +1,428 @@
+"""Simulated camera: a drawn test pattern encoded to H.264 by libx264.
+
+The picture shows a large wall-clock time (HH:MM:SS.d), the frame index as digits and as a
+machine-readable bar along the top edge (24 bits, most significant first, one black or
+white block per bit; see :func:`read_frame_counter`), and a box sweeping across. Only the
+parts that change are redrawn; the background is drawn once.
+
+Encoding is libx264 ``ultrafast`` + ``zerolatency``: no B-frames, one packet per frame,
+delivered at once. Keyframes are IDR frames with SPS/PPS in-line (Annex B, no global
+header), as the Picamera2 hardware encoder gives them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from fractions import Fraction
+from typing import Any
+
+import av
+import numpy as np
+from av.video.frame import PictureType
+from PIL import Image, ImageDraw, ImageFont
+
+from appliance.errors import CameraError
+from appliance.ports import PTS_PER_SECOND, CameraInfo, EncodedPacket
+from hw.h264 import PREVIEW_JPEG_QUALITY, STILL_JPEG_QUALITY, ThreadedCamera, frame_to_jpeg
+
+#: Bits of the frame counter bar; the index is burned in modulo 2**24.
+COUNTER_BITS = 24
+#: Height of the counter bar as a fraction of the picture height.
+BAR_HEIGHT_FRACTION = 1 / 12
+#: Luma of a 0 bit and a 1 bit (limited range).
+_Y_BLACK = 16
+_Y_WHITE = 235
+#: One sweep of the moving box takes this long.
+_SWEEP_S = 2.0
+_MIN_WIDTH, _MIN_HEIGHT = 320, 240
+_MAX_SIZE = 4096
+
+
+def read_frame_counter(rgb: np.ndarray) -> int:
+    """Read the frame index burned into a picture of the simulated camera.
+
+    Works on a decoded frame, a still or a preview at any size, since the bar is laid out
+    in fractions of the picture size.
+
+    Args:
+        rgb: ``(height, width, 3)`` RGB or ``(height, width)`` grey ``uint8`` array.
+
+    Returns:
+        The frame index modulo ``2**24``.
+
+    Raises:
+        ValueError: A block of the bar is neither clearly black nor clearly white (the
+            picture has no bar, or it is damaged).
+    """
+    if rgb.ndim == 3:
+        luma = rgb[..., :3].mean(axis=2)
+    elif rgb.ndim == 2:
+        luma = rgb.astype(np.float32)
+    else:
+        raise ValueError(f"expected an (h, w) or (h, w, 3) array, got shape {rgb.shape}")
+    height, width = luma.shape
+    bar_h = height * BAR_HEIGHT_FRACTION
+    y0, y1 = int(bar_h * 0.25), max(int(bar_h * 0.75), int(bar_h * 0.25) + 1)
+    block_w = width / COUNTER_BITS
+    half = max(1, int(block_w / 4))
+    value = 0
+    for k in range(COUNTER_BITS):
+        xc = int((k + 0.5) * block_w)
+        level = float(luma[y0:y1, xc - half : xc + half].mean())
+        if 96 < level < 160:
+            raise ValueError(f"counter bit {k} unreadable (mean level {level:.0f})")
+        value = (value << 1) | (level >= 128)
+    return value
+
+
+def _rgb_to_yuv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    """BT.601 limited-range YCbCr of an 8-bit RGB colour."""
+    r, g, b = (c / 255 for c in rgb)
+    y = 16 + 65.481 * r + 128.553 * g + 24.966 * b
+    u = 128 - 37.797 * r - 74.203 * g + 112.0 * b
+    v = 128 + 112.0 * r - 93.786 * g - 18.214 * b
+    return round(y), round(u), round(v)
+
+
+def _font(size_px: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size_px)
+
+
+class _GlyphRow:
+    """Glyphs rendered once as luma arrays (white on black); digits share one width."""
+
+    def __init__(self, chars: str, size_px: int) -> None:
+        font = _font(size_px)
+        _, top, _, bottom = font.getbbox("0123456789:.#")
+        digit_w = max(math.ceil(font.getlength(c)) for c in "0123456789")
+        self.cell_h = bottom + (bottom - top) // 4
+        self.glyphs: dict[str, np.ndarray] = {}
+        for c in chars:
+            cell_w = digit_w if c.isdigit() else math.ceil(font.getlength(c)) + digit_w // 4
+            image = Image.new("L", (cell_w, self.cell_h), 0)
+            ImageDraw.Draw(image).text((cell_w / 2, bottom), c, fill=255, font=font, anchor="ms")
+            alpha = np.asarray(image, dtype=np.float32) / 255
+            self.glyphs[c] = (_Y_BLACK + alpha * (_Y_WHITE - _Y_BLACK)).astype(np.uint8)
+
+    def width(self, text: str) -> int:
+        """Width in pixels of ``text``."""
+        return sum(self.glyphs[c].shape[1] for c in text)
+
+    def draw(self, y_plane: np.ndarray, x0: int, y0: int, text: str) -> None:
+        """Write ``text`` into the luma plane with its top left corner at (x0, y0)."""
+        x = x0
+        for c in text:
+            glyph = self.glyphs[c]
+            y_plane[y0 : y0 + self.cell_h, x : x + glyph.shape[1]] = glyph
+            x += glyph.shape[1]
+
+
+class TestPattern:
+    """The simulated picture, drawn straight into yuv420p planes.
+
+    Args:
+        width: Picture width in pixels (even).
+        height: Picture height in pixels (even).
+        label: Text drawn once in the corner (the camera name).
+        fps: Frame rate, for the box speed.
+    """
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, width: int, height: int, label: str, fps: int) -> None:
+        self.width, self.height, self.fps = width, height, fps
+        self.bar_h = round(height * BAR_HEIGHT_FRACTION)
+        shift = (COUNTER_BITS - 1) - (np.arange(width) * COUNTER_BITS // width)
+        self._bar_shift = shift.astype(np.int64)
+
+        clock_px = max(12, min(int(height * 0.2), int(width * 0.9 / 8 / 0.62)))
+        self._clock = _GlyphRow("0123456789:.", clock_px)
+        self._counter = _GlyphRow("0123456789#", max(10, clock_px // 2))
+        clock_w = self._clock.width("00:00:00.0")
+        counter_w = self._counter.width("#00000000")
+        self._clock_xy = ((width - clock_w) // 2, int(height * 0.24))
+        self._counter_xy = (
+            (width - counter_w) // 2,
+            self._clock_xy[1] + self._clock.cell_h + self._counter.cell_h // 4,
+        )
+        self._box_w = max(16, (width // 10) & ~1)
+        self._box_h = max(16, (height // 8) & ~1)
+        self._box_y = (int(height * 0.74) - self._box_h // 2) & ~1
+        self._box_yuv = _rgb_to_yuv((255, 140, 0))
+        self._box_x: int | None = None
+        self._clock_text = ""
+        self._background = self._draw_background(label)
+        self.y = self.u = self.v = np.empty((0, 0), np.uint8)
+
+    def attach(self, frame: av.VideoFrame) -> None:
+        """Draw from now on into ``frame`` (yuv420p, pattern size), background first."""
+        self.y, self.u, self.v = (_plane_view(p) for p in frame.planes)
+        for plane, background in zip((self.y, self.u, self.v), self._background, strict=True):
+            plane[:] = background
+        self._box_x = None
+        self._clock_text = ""
+
+    def _draw_background(self, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        w, h = self.width, self.height
+        rows = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
+        top, bottom = np.array([20, 30, 70], np.float32), np.array([10, 70, 80], np.float32)
+        rgb = np.broadcast_to(top + (bottom - top) * rows, (h, w, 3)).astype(np.uint8).copy()
+        rgb[: self.bar_h] = 128
+        bars = [(235, 235, 235), (235, 235, 16), (16, 235, 235), (16, 235, 16)]
+        bars += [(235, 16, 235), (235, 16, 16), (16, 16, 235), (16, 16, 16)]
+        y_bars = h - max(8, h // 16)
+        for i, colour in enumerate(bars):
+            rgb[y_bars:, i * w // len(bars) : (i + 1) * w // len(bars)] = colour
+        pad = self._counter.cell_h // 4
+        x0, y0 = self._clock_xy
+        x1 = x0 + self._clock.width("00:00:00.0")
+        y1 = self._counter_xy[1] + self._counter.cell_h
+        rgb[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad] = 0
+        lane_y0, lane_y1 = self._box_y - 2, self._box_y + self._box_h + 2
+        rgb[lane_y0:lane_y1] = (40, 40, 40)
+
+        image = Image.fromarray(rgb)
+        small = _font(max(10, h // 24))
+        ImageDraw.Draw(image).text(
+            (w // 40, self.bar_h + h // 60), f"{label} {w}x{h}", fill=(220, 220, 220), font=small
+        )
+        frame = av.VideoFrame.from_image(image).reformat(format="yuv420p")
+        return tuple(_plane_view(p).copy() for p in frame.planes)  # type: ignore[return-value]
+
+    def draw(self, index: int, wall_s: float) -> None:
+        """Update the planes for frame ``index`` shown at wall-clock time ``wall_s``."""
+        code = index % (1 << COUNTER_BITS)
+        self.y[: self.bar_h] = ((code >> self._bar_shift) & 1).astype(np.uint8) * (
+            _Y_WHITE - _Y_BLACK
+        ) + _Y_BLACK
+
+        tenths = int(wall_s * 10)
+        text = time.strftime("%H:%M:%S", time.localtime(tenths // 10)) + f".{tenths % 10}"
+        if text != self._clock_text:
+            self._clock.draw(self.y, *self._clock_xy, text)
+            self._clock_text = text
+        self._counter.draw(self.y, *self._counter_xy, f"#{code:08d}")
+
+        sweep = max(2, round(_SWEEP_S * self.fps))
+        x = ((index % sweep) * (self.width - self._box_w) // (sweep - 1)) & ~1
+        if x != self._box_x:
+            self._paint_box(self._box_x, restore=True)
+            self._paint_box(x, restore=False)
+            self._box_x = x
+
+    def _paint_box(self, x: int | None, restore: bool) -> None:
+        if x is None:
+            return
+        y0, y1, x1 = self._box_y, self._box_y + self._box_h, x + self._box_w
+        cy0, cy1, cx0, cx1 = y0 // 2, y1 // 2, x // 2, x1 // 2
+        if restore:
+            bg_y, bg_u, bg_v = self._background
+            self.y[y0:y1, x:x1] = bg_y[y0:y1, x:x1]
+            self.u[cy0:cy1, cx0:cx1] = bg_u[cy0:cy1, cx0:cx1]
+            self.v[cy0:cy1, cx0:cx1] = bg_v[cy0:cy1, cx0:cx1]
+        else:
+            y, u, v = self._box_yuv
+            self.y[y0:y1, x:x1] = y
+            self.u[cy0:cy1, cx0:cx1] = u
+            self.v[cy0:cy1, cx0:cx1] = v
+
+
+def _plane_view(plane: Any) -> np.ndarray:
+    """A writable ``(height, width)`` numpy view of a PyAV video plane."""
+    buf = np.frombuffer(plane, dtype=np.uint8)
+    return buf.reshape(plane.height, plane.line_size)[:, : plane.width]
+
+
+def _check_size(name: str, value: int, low: int) -> None:
+    if not isinstance(value, int) or value < low or value > _MAX_SIZE or value % 2:
+        raise ValueError(f"{name} must be an even integer in {low}..{_MAX_SIZE}, got {value!r}")
+
+
+class SimulatedCamera(ThreadedCamera):
+    """A camera that draws a test pattern and encodes it with libx264.
+
+    Args:
+        width: Video width in pixels (even, 320..4096).
+        height: Video height in pixels (even, 240..4096).
+        fps: Frames per second, 1..120.
+        bitrate: Target video bit rate in bits per second.
+        keyframe_interval_s: Time between periodic IDR frames (at least one frame).
+        still_width: Still JPEG width; default the video width.
+        still_height: Still JPEG height; default the video height.
+        preview_width: Preview JPEG width.
+        preview_height: Preview JPEG height.
+        preview_fps: Most preview JPEGs per second, 0 < preview_fps <= fps.
+        realtime: Pace frames on a monotonic schedule; ``False`` runs as fast as possible.
+        name: Camera name (thread names, ``info.name``, the label in the picture).
+        fail_after_frames: Test hook: raise a :class:`CameraError` in the capture thread
+            after this many frames, as a broken sensor would.
+
+    Attributes:
+        keyframe_interval_s: Time between periodic keyframes.
+        max_keyframe_delay_s: Two frame intervals: a requested keyframe comes with the next
+            frame, or the one after if the request races with an encode.
+        preview_frames_encoded: Preview JPEGs encoded so far.
+        frames_encoded: Frames encoded so far.
+    """
+
+    def __init__(
+        self,
+        *,
+        width: int = 1280,
+        height: int = 720,
+        fps: int = 30,
+        bitrate: int = 2_000_000,
+        keyframe_interval_s: float = 1.0,
+        still_width: int | None = None,
+        still_height: int | None = None,
+        preview_width: int = 640,
+        preview_height: int = 360,
+        preview_fps: float = 10,
+        realtime: bool = True,
+        name: str = "simulated",
+        fail_after_frames: int | None = None,
+    ) -> None:
+        _check_size("width", width, _MIN_WIDTH)
+        _check_size("height", height, _MIN_HEIGHT)
+        still_width = width if still_width is None else still_width
+        still_height = height if still_height is None else still_height
+        _check_size("still_width", still_width, 16)
+        _check_size("still_height", still_height, 16)
+        _check_size("preview_width", preview_width, 16)
+        _check_size("preview_height", preview_height, 16)
+        if not isinstance(fps, int) or not 1 <= fps <= 120:
+            raise ValueError(f"fps must be an integer in 1..120, got {fps!r}")
+        if not isinstance(bitrate, int) or not 10_000 <= bitrate <= 100_000_000:
+            raise ValueError(f"bitrate must be an integer in 10000..100000000, got {bitrate!r}")
+        if not keyframe_interval_s * fps >= 1 or keyframe_interval_s > 60:
+            raise ValueError(
+                f"keyframe_interval_s must be one frame to 60 s, got {keyframe_interval_s!r}"
+            )
+        if not 0 < preview_fps <= fps:
+            raise ValueError(f"preview_fps must be in (0, fps], got {preview_fps!r}")
+        if fail_after_frames is not None and fail_after_frames < 0:
+            raise ValueError(f"fail_after_frames must be >= 0, got {fail_after_frames!r}")
+        if not name:
+            raise ValueError("name must not be empty")
+        super().__init__(name, preview_fps)
+        self._info = CameraInfo(
+            name=name,
+            width=width,
+            height=height,
+            fps=fps,
+            still_width=still_width,
+            still_height=still_height,
+            preview_width=preview_width,
+            preview_height=preview_height,
+        )
+        self._bitrate = bitrate
+        self._gop_frames = max(1, round(keyframe_interval_s * fps))
+        self.keyframe_interval_s = self._gop_frames / fps
+        self.max_keyframe_delay_s = 2 / fps
+        self._realtime = realtime
+        self._fail_after_frames = fail_after_frames
+        self._pattern = TestPattern(width, height, name, fps)
+        self._encoder: av.VideoCodecContext | None = None
+        self._keyframe_requested = False
+        self._next_index = 0
+        self._last_pts_us: int | None = None
+        self.frames_encoded = 0
+
+    @property
+    def info(self) -> CameraInfo:
+        """The stream description."""
+        return self._info
+
+    def request_keyframe(self) -> None:
+        """Make the next frame an IDR (or the one after, if an encode is under way)."""
+        self._keyframe_requested = True
+
+    def _open(self) -> None:
+        info = self._info
+        try:
+            encoder = av.CodecContext.create("libx264", "w")
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise CameraError(f"libx264 is not available: {exc}") from exc
+        encoder.width = info.width
+        encoder.height = info.height
+        encoder.pix_fmt = "yuv420p"
+        encoder.framerate = Fraction(info.fps, 1)
+        encoder.time_base = Fraction(1, info.fps)
+        encoder.bit_rate = self._bitrate
+        encoder.gop_size = self._gop_frames
+        encoder.options = {
+            "preset": "ultrafast",
+            "tune": "zerolatency",
+            "forced-idr": "1",
+        }
+        encoder.open()
+        self._encoder = encoder
+        self._keyframe_requested = False
+
+    def _close(self) -> None:
+        self._encoder = None
+
+    def _run(self) -> None:
+        encoder = self._encoder
+        assert encoder is not None
+        info = self._info
+        pattern = self._pattern
+        # One frame, drawn into in place: libx264 copies the picture during encode().
+        frame = av.VideoFrame(info.width, info.height, "yuv420p")
+        pattern.attach(frame)
+
+        base_index = self._next_index
+        start_mono_s = time.monotonic()
+        start_us = int(start_mono_s * PTS_PER_SECOND)
+        if self._last_pts_us is not None:
+            start_us = max(start_us, self._last_pts_us + 1)
+        period_s = 1.0 / info.fps
+        wall_base_s = time.time() - base_index * period_s
+        index = base_index
+        while not self._stop_event.is_set():
+            n = index - base_index
+            if self._realtime:
+                delay_s = start_mono_s + n * period_s - time.monotonic()
+                if delay_s > 0 and self._stop_event.wait(delay_s):
+                    break
+            if self._fail_after_frames is not None and index >= self._fail_after_frames:
+                raise CameraError(f"simulated sensor failure after {index} frames")
+            pattern.draw(index, wall_base_s + index * period_s)
+            frame.pts = n
+            if self._keyframe_requested:
+                self._keyframe_requested = False
+                frame.pict_type = PictureType.I
+            else:
+                frame.pict_type = PictureType.NONE
+            packets = encoder.encode(frame)
+            if len(packets) != 1:
+                raise CameraError(f"encoder gave {len(packets)} packets for frame {index}")
+            pts_us = start_us + n * PTS_PER_SECOND // info.fps
+            packet = EncodedPacket(
+                data=bytes(packets[0]),
+                pts_us=pts_us,
+                keyframe=packets[0].is_keyframe,
+                frame_index=index,
+            )
+            self.frames_encoded += 1
+            self._last_pts_us = pts_us
+            index += 1
+            self._next_index = index
+            self._deliver(packet, lambda p=pts_us: (self._snapshot(frame), p))
+
+    @staticmethod
+    def _snapshot(frame: av.VideoFrame) -> av.VideoFrame:
+        copy = av.VideoFrame(frame.width, frame.height, "yuv420p")
+        for dst, src in zip(copy.planes, frame.planes, strict=True):
+            _plane_view(dst)[:] = _plane_view(src)
+        return copy
+
+    def _still_jpeg(self, item: tuple[av.VideoFrame, int]) -> bytes:
+        info = self._info
+        return frame_to_jpeg(item[0], info.still_width, info.still_height, STILL_JPEG_QUALITY)
+
+    def _preview_jpeg(self, item: tuple[av.VideoFrame, int]) -> tuple[bytes, int]:
+        info = self._info
+        jpeg = frame_to_jpeg(item[0], info.preview_width, info.preview_height, PREVIEW_JPEG_QUALITY)
+        return jpeg, item[1]
