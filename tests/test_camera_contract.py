@@ -1,0 +1,316 @@
+"""The camera contract (see ``appliance.ports.Camera``), run against every backend that loads.
+
+To add a backend, write a factory ``make(request, *, realtime, fail_after_frames)`` that
+returns an unstarted camera (or calls ``pytest.skip``) with a preview rate of
+``PREVIEW_FPS``, and add it to ``FACTORIES``.
+
+Besides the :class:`Camera` interface a backend declares, as attributes:
+
+* ``keyframe_interval_s``: longest time between two keyframes;
+* ``max_keyframe_delay_s``: longest time from ``request_keyframe()`` to a keyframe;
+* ``preview_frames_encoded``: preview JPEGs encoded so far.
+
+The error test also needs ``fail_after_frames=N``: deliver N frames, then fail as the
+hardware would; a factory whose backend has no such hook skips that test.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from appliance.errors import CameraError
+from appliance.ports import PTS_PER_SECOND, Camera
+from hw.camera_replay import ReplayCamera
+from hw.camera_sim import SimulatedCamera
+from hw.h264 import NAL_IDR, NAL_PPS, NAL_SPS, nal_types
+from tests.camera_fixtures import Collector, JpegCollector, jpeg_image, make_sim_mp4, poll_until
+
+Factory = Callable[..., Camera]
+
+#: Every factory configures this preview rate.
+PREVIEW_FPS = 10
+
+
+def make_sim(
+    request: pytest.FixtureRequest, *, realtime: bool, fail_after_frames: int | None = None
+) -> Camera:
+    return SimulatedCamera(
+        width=320,
+        height=240,
+        fps=30,
+        keyframe_interval_s=1.0,
+        still_width=640,
+        still_height=480,
+        preview_width=160,
+        preview_height=120,
+        preview_fps=PREVIEW_FPS,
+        realtime=realtime,
+        name="sim-contract",
+        fail_after_frames=fail_after_frames,
+    )
+
+
+def make_replay(
+    request: pytest.FixtureRequest, *, realtime: bool, fail_after_frames: int | None = None
+) -> Camera:
+    path = request.getfixturevalue("replay_mp4")
+    return ReplayCamera(
+        path,
+        realtime=realtime,
+        loop=True,
+        name="replay-contract",
+        preview_width=160,
+        preview_height=120,
+        preview_fps=PREVIEW_FPS,
+        fail_after_frames=fail_after_frames,
+    )
+
+
+FACTORIES: dict[str, Factory] = {"sim": make_sim, "replay": make_replay}
+
+
+@pytest.fixture(scope="session")
+def replay_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2 s, 320x240, 30 fps H.264 MP4 with a keyframe every 0.5 s."""
+    return make_sim_mp4(tmp_path_factory.mktemp("replay") / "sim.mp4", frames=60)
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def make_camera(request: pytest.FixtureRequest):
+    """``make_camera(realtime=..., fail_after_frames=...)``; every camera is stopped after."""
+    factory = FACTORIES[request.param]
+    cameras: list[Camera] = []
+
+    def make(realtime: bool = False, fail_after_frames: int | None = None) -> Camera:
+        camera = factory(request, realtime=realtime, fail_after_frames=fail_after_frames)
+        cameras.append(camera)
+        return camera
+
+    yield make
+    for camera in cameras:
+        camera.stop()
+
+
+def frame_us(camera: Camera) -> float:
+    return PTS_PER_SECOND / camera.info.fps
+
+
+def start(camera: Camera, keep: int = 100_000) -> Collector:
+    collector = Collector(keep=keep)
+    camera.start(collector.on_packet, collector.on_error)
+    return collector
+
+
+def assert_contiguous(packets) -> None:
+    indices = [p.frame_index for p in packets]
+    first = indices[0]
+    assert indices == list(range(first, first + len(indices))), "frame_index skipped or repeated"
+
+
+def test_info_is_valid_before_start(make_camera) -> None:
+    info = make_camera().info
+    assert info.name
+    assert info.codec == "h264"
+    assert info.width > 0 and info.height > 0 and info.width % 2 == 0 and info.height % 2 == 0
+    assert 1 <= info.fps <= 120
+    assert info.still_width > 0 and info.still_height > 0
+    assert info.preview_width > 0 and info.preview_height > 0
+
+
+def test_packets_in_order_first_keyframe(make_camera) -> None:
+    camera = make_camera()
+    collector = start(camera)
+    assert collector.wait_for_count(100)
+    camera.stop()
+    packets = collector.snapshot()
+    assert not collector.errors
+    assert packets[0].keyframe
+    assert packets[0].frame_index == 0
+    assert_contiguous(packets)
+    step = frame_us(camera)
+    for a, b in zip(packets, packets[1:], strict=False):
+        assert abs((b.pts_us - a.pts_us) - step) <= 1, (a.frame_index, b.pts_us - a.pts_us)
+    for p in packets:
+        types = nal_types(p.data)
+        assert p.data.startswith((b"\x00\x00\x00\x01", b"\x00\x00\x01")), "not Annex B"
+        assert p.keyframe == (NAL_IDR in types), f"keyframe flag wrong at {p.frame_index}"
+        if p.keyframe:
+            assert NAL_SPS in types and NAL_PPS in types, "keyframe without in-line SPS/PPS"
+
+
+def test_packets_come_from_the_camera_thread(make_camera) -> None:
+    camera = make_camera()
+    collector = start(camera)
+    assert collector.wait_for_count(5)
+    camera.stop()
+    assert threading.current_thread().name not in collector.threads
+    assert len(collector.threads) == 1
+
+
+def test_keyframe_at_least_every_interval(make_camera) -> None:
+    camera = make_camera()
+    collector = start(camera)
+    interval_frames = round(camera.keyframe_interval_s * camera.info.fps)
+    assert collector.wait_for_count(3 * interval_frames + 1)
+    camera.stop()
+    keys = [p.frame_index for p in collector.snapshot() if p.keyframe]
+    assert len(keys) >= 3
+    gaps = [b - a for a, b in zip(keys, keys[1:], strict=False)]
+    assert max(gaps) <= interval_frames, gaps
+
+
+def test_request_keyframe_within_declared_delay(make_camera) -> None:
+    camera = make_camera(realtime=True)
+    collector = start(camera)
+    fps = camera.info.fps
+    allowed_frames = round(camera.max_keyframe_delay_s * fps)
+    assert allowed_frames >= 1
+    for _ in range(3):
+        # ask a few frames after the latest keyframe, so a periodic one cannot answer
+        assert collector.wait_until(
+            lambda: (
+                collector.count > 0
+                and not any(p.keyframe for p in collector.packets[-3:])
+                and collector.packets[-1].frame_index > 0
+            )
+        )
+        camera.request_keyframe()
+        asked_after = collector.packets[-1].frame_index
+        assert collector.wait_until(
+            lambda a=asked_after: any(p.keyframe and p.frame_index > a for p in collector.packets),
+            timeout_s=camera.max_keyframe_delay_s + 5,
+        )
+        key = next(p for p in collector.packets if p.keyframe and p.frame_index > asked_after)
+        assert key.frame_index - asked_after <= allowed_frames
+        assert collector.wait_for_count(key.frame_index + 4)
+    camera.stop()
+    assert not collector.errors
+
+
+def test_still_while_video_goes_on(make_camera) -> None:
+    camera = make_camera(realtime=True)
+    collector = start(camera)
+    assert collector.wait_for_count(3)
+    for _ in range(2):
+        before = collector.count
+        image = jpeg_image(camera.capture_still(timeout_s=5.0))
+        assert image.size == (camera.info.still_width, camera.info.still_height)
+        assert collector.count > before, "no video frame while the still was taken"
+    target = collector.count + 5
+    assert collector.wait_for_count(target)
+    camera.stop()
+    assert not collector.errors
+    assert_contiguous(collector.snapshot())
+
+
+def test_still_needs_a_running_camera(make_camera) -> None:
+    camera = make_camera()
+    with pytest.raises(CameraError):
+        camera.capture_still(timeout_s=1.0)
+
+
+def test_preview_only_while_a_sink_is_set(make_camera) -> None:
+    camera = make_camera(realtime=True)
+    collector = start(camera)
+    assert collector.wait_for_count(10)
+    assert camera.preview_frames_encoded == 0, "preview work without a sink"
+
+    sink = JpegCollector()
+    camera.set_preview_sink(sink)
+    started_s = time.monotonic()
+    assert sink.wait_for_count(4)
+    camera.set_preview_sink(None)
+    elapsed_s = sink.items[-1][2] - started_s
+    info = camera.info
+    pts = {p.pts_us for p in collector.snapshot()}
+    for jpeg, pts_us, _ in sink.items:
+        assert jpeg_image(jpeg).size == (info.preview_width, info.preview_height)
+        assert pts_us in pts, "preview pts is not the pts of a delivered frame"
+    allowed = math.floor(elapsed_s * PREVIEW_FPS) + 2
+    assert len(sink.items) <= allowed, "preview faster than its fps"
+
+    settle = collector.count + 3
+    assert collector.wait_for_count(settle)
+    encoded = camera.preview_frames_encoded
+    delivered = len(sink.items)
+    assert collector.wait_for_count(settle + 12)
+    camera.stop()
+    assert camera.preview_frames_encoded == encoded, "preview work after the sink was cleared"
+    assert len(sink.items) == delivered
+
+
+def test_stop_is_idempotent_and_joins_threads(make_camera) -> None:
+    camera = make_camera()
+    camera.stop()  # before start: harmless
+    before = set(threading.enumerate())
+    collector = start(camera)
+    camera.set_preview_sink(JpegCollector())
+    assert collector.wait_for_count(20)
+    camera.stop()
+    camera.stop()
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert left == []
+    count = collector.count
+    assert not poll_until(lambda: collector.count != count, timeout_s=0.2)
+    assert not collector.errors
+
+
+def test_error_in_the_backend_reaches_on_error_once(make_camera) -> None:
+    try:
+        camera = make_camera(fail_after_frames=5)
+    except TypeError:
+        pytest.skip("backend has no fail_after_frames hook")
+    before = set(threading.enumerate())
+    collector = start(camera)
+    assert collector.error_event.wait(5.0)
+    assert collector.count == 5
+    camera.stop()
+    camera.stop()
+    assert len(collector.errors) == 1
+    assert isinstance(collector.errors[0], Exception)
+    assert [t for t in set(threading.enumerate()) - before if t.is_alive()] == []
+
+
+def test_error_in_on_packet_reaches_on_error_once(make_camera) -> None:
+    camera = make_camera()
+    errors: list[BaseException] = []
+    failed = threading.Event()
+    calls = []
+
+    def on_packet(packet) -> None:
+        calls.append(packet.frame_index)
+        if len(calls) == 3:
+            raise RuntimeError("sink broke")
+
+    def on_error(exc: BaseException) -> None:
+        errors.append(exc)
+        failed.set()
+
+    camera.start(on_packet, on_error)
+    assert failed.wait(5.0)
+    camera.stop()
+    assert len(errors) == 1 and str(errors[0]) == "sink broke"
+    assert calls == [0, 1, 2]
+
+
+def test_realtime_pacing(make_camera) -> None:
+    camera = make_camera(realtime=True)
+    arrivals: list[float] = []
+    collector = Collector()
+
+    def on_packet(packet) -> None:
+        arrivals.append(time.monotonic())
+        collector.on_packet(packet)
+
+    camera.start(on_packet, collector.on_error)
+    assert collector.wait_for_count(16)
+    camera.stop()
+    expected_s = 15 / camera.info.fps
+    elapsed_s = arrivals[15] - arrivals[0]
+    assert 0.8 * expected_s <= elapsed_s <= 1.5 * expected_s + 0.1, elapsed_s
