@@ -56,7 +56,7 @@ class SegmentWriter:
                 info.codec, rate=info.fps, width=info.width, height=info.height
             )
             self._stream.time_base = _TIME_BASE
-            self._sync_fd = os.open(path, os.O_RDONLY)
+            self._sync_fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)  # same inode av writes
         except BaseException:
             self._container.close()
             raise

@@ -101,6 +101,7 @@ class Recorder:
         self.frames_dropped = 0
         self.frames_seen = 0
         self.headroom_bytes = 0  # room kept for the next segment on top of the reserve
+        self._last_segment_bytes = 0
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
 
@@ -197,7 +198,8 @@ class Recorder:
         self.frames_written += 1
 
     def _open_segment(self, first: EncodedPacket) -> None:
-        result = self._library.prune(writing=None, headroom_bytes=self.headroom_bytes)
+        headroom = max(self.headroom_bytes, self._last_segment_bytes * 3 // 2)
+        result = self._library.prune(writing=None, headroom_bytes=headroom)
         if not result.ok:
             log.warning("storage full: nothing left to prune; recording stops")
             self._want = False
@@ -224,6 +226,7 @@ class Recorder:
         finally:
             item = self._library.finish_segment(plan, writer.duration_s)
             self._plan = None
+        self._last_segment_bytes = item.size
         info = SegmentInfo(
             seq=item.seq,
             path=item.path,
