@@ -190,6 +190,18 @@ class TestPattern:
         frame = av.VideoFrame.from_image(image).reformat(format="yuv420p")
         return tuple(_plane_view(p).copy() for p in frame.planes)  # type: ignore[return-value]
 
+    @property
+    def clock_rect(self) -> tuple[int, int, int, int]:
+        """``(x0, y0, x1, y1)`` of the clock digits."""
+        x0, y0 = self._clock_xy
+        return x0, y0, x0 + self._clock.width("00:00:00.0"), y0 + self._clock.cell_h
+
+    def box_rect(self, index: int) -> tuple[int, int, int, int]:
+        """``(x0, y0, x1, y1)`` of the moving box in frame ``index``."""
+        sweep = max(2, round(_SWEEP_S * self.fps))
+        x = ((index % sweep) * (self.width - self._box_w) // (sweep - 1)) & ~1
+        return x, self._box_y, x + self._box_w, self._box_y + self._box_h
+
     def draw(self, index: int, wall_s: float) -> None:
         """Update the planes for frame ``index`` shown at wall-clock time ``wall_s``."""
         code = index % (1 << COUNTER_BITS)
@@ -204,8 +216,7 @@ class TestPattern:
             self._clock_text = text
         self._counter.draw(self.y, *self._counter_xy, f"#{code:08d}")
 
-        sweep = max(2, round(_SWEEP_S * self.fps))
-        x = ((index % sweep) * (self.width - self._box_w) // (sweep - 1)) & ~1
+        x = self.box_rect(index)[0]
         if x != self._box_x:
             self._paint_box(self._box_x, restore=True)
             self._paint_box(x, restore=False)
@@ -333,6 +344,11 @@ class SimulatedCamera(ThreadedCamera):
     def info(self) -> CameraInfo:
         """The stream description."""
         return self._info
+
+    @property
+    def pattern(self) -> TestPattern:
+        """The picture's layout (for tests that look at decoded frames)."""
+        return self._pattern
 
     def request_keyframe(self) -> None:
         """Make the next frame an IDR (or the one after, if an encode is under way)."""

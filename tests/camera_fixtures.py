@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from appliance.ports import PTS_PER_SECOND, EncodedPacket
-from hw.camera_sim import SimulatedCamera
+from hw.camera_sim import SimulatedCamera, read_frame_counter
 
 US = Fraction(1, PTS_PER_SECOND)
 
@@ -101,6 +101,11 @@ def jpeg_image(data: bytes) -> Image.Image:
     assert image.format == "JPEG"
     image.load()
     return image
+
+
+def read_counter_of_jpeg(data: bytes) -> int:
+    """The frame counter burned into a JPEG of the simulated picture."""
+    return read_frame_counter(np.asarray(jpeg_image(data).convert("RGB")))
 
 
 def decode_packets(packets: Iterable[EncodedPacket]) -> list[tuple[int, av.VideoFrame]]:

@@ -22,14 +22,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import av
 import pytest
 
 from appliance.errors import CameraError
-from appliance.ports import PTS_PER_SECOND, Camera
+from appliance.ports import PTS_PER_SECOND, Camera, EncodedPacket
 from hw.camera_replay import ReplayCamera
 from hw.camera_sim import SimulatedCamera
-from hw.h264 import NAL_IDR, NAL_PPS, NAL_SPS, nal_types
-from tests.camera_fixtures import Collector, JpegCollector, jpeg_image, make_sim_mp4, poll_until
+from hw.h264 import NAL_IDR, NAL_PPS, NAL_SPS, nal_types, parameter_sets, split_nal_units
+from tests.camera_fixtures import (
+    Collector,
+    JpegCollector,
+    jpeg_image,
+    poll_until,
+    read_counter_of_jpeg,
+    record_sim,
+    write_mp4,
+)
 
 Factory = Callable[..., Camera]
 
@@ -76,9 +85,16 @@ FACTORIES: dict[str, Factory] = {"sim": make_sim, "replay": make_replay}
 
 
 @pytest.fixture(scope="session")
-def replay_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2 s, 320x240, 30 fps H.264 MP4 with a keyframe every 0.5 s."""
-    return make_sim_mp4(tmp_path_factory.mktemp("replay") / "sim.mp4", frames=60)
+def replay_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[EncodedPacket]]:
+    """A 2 s, 320x240, 30 fps H.264 MP4 with a keyframe every 0.5 s, and its packets."""
+    packets = record_sim(60, 320, 240, fps=30, keyframe_interval_s=0.5)
+    path = write_mp4(tmp_path_factory.mktemp("replay") / "sim.mp4", packets, 320, 240, 30)
+    return path, packets
+
+
+@pytest.fixture(scope="session")
+def replay_mp4(replay_source: tuple[Path, list[EncodedPacket]]) -> Path:
+    return replay_source[0]
 
 
 @pytest.fixture(params=sorted(FACTORIES))
@@ -314,3 +330,62 @@ def test_realtime_pacing(make_camera) -> None:
     expected_s = 15 / camera.info.fps
     elapsed_s = arrivals[15] - arrivals[0]
     assert 0.8 * expected_s <= elapsed_s <= 1.5 * expected_s + 0.1, elapsed_s
+
+
+# -- replay specifics -------------------------------------------------------------------
+
+
+def test_replay_mp4_fixture_has_the_first_keyframe_headers(replay_source) -> None:
+    path, packets = replay_source
+    with av.open(str(path)) as container:
+        extradata = container.streams.video[0].codec_context.extradata
+    assert extradata and extradata[0] == 1, "no avcC extradata"
+    sps = split_nal_units(parameter_sets(packets[0].data))[0]
+    assert sps in extradata
+
+
+def test_replay_is_a_stream_copy_across_loops(replay_source) -> None:
+    path, source = replay_source
+    camera = ReplayCamera(path, realtime=False, loop=True)
+    assert (camera.info.width, camera.info.height, camera.info.fps) == (320, 240, 30)
+    assert camera.keyframe_interval_s == pytest.approx(0.5, abs=0.002)
+    collector = start(camera)
+    assert collector.wait_for_count(2 * len(source) + 10)
+    camera.stop()
+    packets = collector.snapshot()
+    loop_us = source[-1].pts_us - source[0].pts_us + PTS_PER_SECOND // 30  # as muxed
+    for p in packets:
+        loop, i = divmod(p.frame_index, len(source))
+        original = source[i]
+        assert split_nal_units(p.data) == split_nal_units(original.data), p.frame_index
+        assert p.keyframe == original.keyframe
+        expected_us = loop * loop_us + original.pts_us - source[0].pts_us
+        assert p.pts_us - packets[0].pts_us == expected_us, p.frame_index
+
+
+def test_replay_without_loop_ends_quietly(replay_source) -> None:
+    path, source = replay_source
+    camera = ReplayCamera(path, realtime=False, loop=False)
+    collector = start(camera)
+    assert camera.ended.wait(10.0)
+    camera.stop()
+    assert collector.count == len(source)
+    assert not collector.errors
+
+
+def test_replay_still_is_the_latest_delivered_frame(replay_source) -> None:
+    path, _ = replay_source
+    camera = ReplayCamera(path, realtime=True)
+    collector = start(camera)
+    try:
+        assert collector.wait_for_count(20)
+        asked_after = collector.packets[-1].frame_index
+        shown = read_counter_of_jpeg(camera.capture_still())
+        assert shown in {(asked_after + k) % 60 for k in range(1, 4)}, (asked_after, shown)
+    finally:
+        camera.stop()
+
+
+def test_replay_of_a_missing_file() -> None:
+    with pytest.raises(FileNotFoundError):
+        ReplayCamera("no-such-file.mp4")
