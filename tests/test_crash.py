@@ -1,0 +1,98 @@
+"""A recording process killed with SIGKILL loses at most the last second, and a restart
+recovers the open segment, indexes it and records on."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from appliance.library import Kind
+from appliance.mp4 import complete_length, provenance
+from appliance.ports import PTS_PER_SECOND
+from appliance.states import Event, State
+from tests.harness import Appliance, decode_counters, partials, wait_until
+
+CONFIG = """\
+video_width = 320
+video_height = 240
+video_fps = 30
+video_bitrate = 400000
+segment_seconds = 3.0
+min_free_bytes = 0
+min_free_percent = 0.0
+"""
+
+
+def closed_clips(root):
+    found = []
+    for folder, _dirs, files in os.walk(os.path.join(root, "DCIM", "LOOP")):
+        found += [os.path.join(folder, f) for f in files if f.endswith(".mp4")]
+    return sorted(found)
+
+
+def test_sigkill_loses_at_most_the_last_second_and_a_restart_recovers(tmp_path):
+    root = tmp_path / "card"
+    config = tmp_path / "dashcam.toml"
+    config.write_text(CONFIG)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "hw.cli", "run", "--sim", "--no-web"]
+        + ["--config", str(config), "--storage", str(root)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        # Wait for closed segments, then for the open one to complete two fragments.
+        def open_partial():
+            found = partials(root)
+            return found[0] if len(closed_clips(root)) >= 2 and found else None
+
+        assert wait_until(open_partial, 30), child.stderr.read1().decode() if child.poll() else ""
+        path = open_partial()
+        start = complete_length(path)
+        assert wait_until(lambda: complete_length(path) > start, 5)
+        grown = complete_length(path)
+        assert wait_until(lambda: complete_length(path) > grown, 5)
+        # The worst moment: just before the next fragment completes (keyframes every 1 s).
+        boundary = time.monotonic()
+        wait_until(lambda: time.monotonic() >= boundary + 0.9, 2)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        killed_at_us = time.monotonic() * PTS_PER_SECOND
+        child.wait(10)
+    assert child.returncode == -signal.SIGKILL
+
+    closed = closed_clips(root)
+    (partial,) = partials(root)
+    # Every closed segment decodes whole: frame counters contiguous, none missing.
+    for path in closed:
+        counters = decode_counters(path)
+        first, _ = provenance(path)
+        assert counters == list(range(first, first + len(counters))), path
+        assert complete_length(path) == os.path.getsize(path)
+
+    # The open one decodes up to at most 1 s (one keyframe interval) before the kill.
+    first_frame, first_pts_us = provenance(partial)
+
+    # Restart on the same card: the partial is recovered, indexed, and recording goes on.
+    with Appliance(root) as app:
+        ctl = app.controller
+        recovered_path = partial[: -len(".partial")]
+        assert wait_until(lambda: os.path.exists(recovered_path), 10)
+        assert not [p for p in partials(root) if p == partial]
+        counters = decode_counters(recovered_path)
+        assert counters == list(range(first_frame, first_frame + len(counters)))
+        last_frame_us = first_pts_us + (len(counters) * PTS_PER_SECOND) / 30
+        lost_s = (killed_at_us - last_frame_us) / PTS_PER_SECOND
+        print(f"lost {lost_s:.3f} s of video to SIGKILL")
+        assert lost_s <= 1.0 + 0.1, f"lost {lost_s:.3f} s of video"
+        item = next(
+            i for i in app.library.page(kinds={Kind.LOOP}, limit=100) if i.path == recovered_path
+        )
+        assert item.kind is Kind.LOOP
+        # Records on, with sequence numbers after the recovered one.
+        segments = app.wait_segments(2)
+        assert all(s.seq > item.seq for s in segments)
+        ctl.post(Event.STOP_RECORDING)
+        assert ctl.wait_for_state(State.IDLE)
