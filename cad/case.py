@@ -1,0 +1,702 @@
+"""The case: parameters, computed layout and the two printed shells.
+
+The case is a rounded box split across its depth. The front shell carries the lens window,
+the camera standoffs and four posts that reach back to the Pi's top face. The back shell
+carries the Pi standoffs, the button board posts, the button and LED openings, the vents
+and the action-camera prongs. Four M2.5 screws go in from the back, through the back
+standoffs and the Pi's holes, into heat-set inserts in the front posts: they clamp the Pi
+and close the case. A lip on the front shell slides into a rebate in the back shell.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from manifold3d import Manifold
+
+from cad.geometry import (
+    box,
+    cyl_y,
+    extrude_y,
+    polygon,
+    rounded_rect,
+    union,
+)
+from cad.parts import (
+    ACTION_MOUNT,
+    BOARDS,
+    BUTTONS,
+    CAMERAS,
+    FASTENERS,
+    LED,
+    Board,
+    Camera,
+    Fastener,
+)
+
+MIN_WALL_MM = 1.6
+MAX_WALL_MM = 4.0
+MIN_CLEARANCE_MM = 0.3
+MAX_CLEARANCE_MM = 1.0
+MIN_LIP_MM = 0.6
+BED_MM = 180.0
+MAX_BRIDGE_MM = 10.0
+
+#: Button board (a piece of 2.54 mm perfboard carrying the switches, LED and resistor).
+PERFBOARD_THICKNESS_MM = 1.6
+SOLDER_SIDE_MM = 1.5
+BUTTON_PITCH_MM = 14.0
+BUTTON_ROW_Z_MM = -4.0
+LED_ROW_Z_MM = 7.0
+BUTTON_POST_X_MM = 14.0
+PERFBOARD_MM = (44.0, 22.0)
+
+
+@dataclass(frozen=True)
+class CaseParams:
+    """Parameters of one case variant.
+
+    Attributes:
+        board: Board key in ``cad.parts.BOARDS``.
+        camera: Camera key in ``cad.parts.CAMERAS``.
+        wall_mm: Wall thickness.
+        clearance_mm: Gap between printed parts and the parts they hold or meet.
+        corner_radius_mm: Outer corner radius of the box (edges along y).
+        lip_height_mm: Depth of the lip-and-rim joint.
+        side_gap_mm: Gap between board edges and the inner walls.
+        ribbon_gap_mm: Room for the ribbon bend beside a board whose camera connector
+            is on the right short edge (Pi Zero).
+        camera_gap_mm: Room between the camera connector and the Pi's components.
+        lens_recess_mm: Lens front face behind the case front face.
+        vent_width_mm: Width of a vent slot (it is bridged when printed, keep it < 10).
+        vent_pitch_mm: Centre distance of vent slots.
+        segments: Segments for a full circle.
+    """
+
+    board: str = "zero2w"
+    camera: str = "cm3wide"
+    wall_mm: float = 2.4
+    clearance_mm: float = 0.3
+    corner_radius_mm: float = 4.0
+    lip_height_mm: float = 3.0
+    side_gap_mm: float = 1.0
+    ribbon_gap_mm: float = 5.0
+    camera_gap_mm: float = 1.0
+    lens_recess_mm: float = 0.6
+    vent_width_mm: float = 2.0
+    vent_pitch_mm: float = 5.0
+    segments: int = 32
+
+    def __post_init__(self):
+        if self.board not in BOARDS:
+            raise ValueError(f"board must be one of {sorted(BOARDS)}, got {self.board!r}")
+        if self.camera not in CAMERAS:
+            raise ValueError(f"camera must be one of {sorted(CAMERAS)}, got {self.camera!r}")
+        if not MIN_WALL_MM <= self.wall_mm <= MAX_WALL_MM:
+            raise ValueError(f"wall_mm must be in [{MIN_WALL_MM}, {MAX_WALL_MM}]")
+        if not MIN_CLEARANCE_MM <= self.clearance_mm <= MAX_CLEARANCE_MM:
+            raise ValueError(f"clearance_mm must be in [{MIN_CLEARANCE_MM}, {MAX_CLEARANCE_MM}]")
+        if (self.wall_mm - self.clearance_mm) / 2 < MIN_LIP_MM:
+            raise ValueError(
+                f"wall_mm - clearance_mm leaves a lip under {MIN_LIP_MM} mm; thicken the wall"
+            )
+        if not 0 <= self.corner_radius_mm <= 10:
+            raise ValueError("corner_radius_mm must be in [0, 10]")
+        if self.corner_radius_mm and self.corner_radius_mm < self.wall_mm:
+            raise ValueError("corner_radius_mm must be 0 or at least wall_mm")
+        if not 1.5 <= self.lip_height_mm <= 6:
+            raise ValueError("lip_height_mm must be in [1.5, 6]")
+        if self.side_gap_mm < self.clearance_mm:
+            raise ValueError("side_gap_mm must be at least clearance_mm")
+        if self.ribbon_gap_mm < 3:
+            raise ValueError("ribbon_gap_mm must be at least 3 (ribbon bend)")
+        if self.camera_gap_mm < 0.5:
+            raise ValueError("camera_gap_mm must be at least 0.5 (the ribbon passes there)")
+        if not 0.2 <= self.lens_recess_mm <= 2:
+            raise ValueError("lens_recess_mm must be in [0.2, 2]")
+        cam = CAMERAS[self.camera]
+        if self.wall_mm + self.clearance_mm > self.lens_recess_mm + cam.barrel_height_mm:
+            raise ValueError(
+                "wall_mm too thick for this lens: the lens block would touch the front wall"
+            )
+        if not 1.0 <= self.vent_width_mm < MAX_BRIDGE_MM:
+            raise ValueError(f"vent_width_mm must be in [1, {MAX_BRIDGE_MM})")
+        if self.vent_pitch_mm < self.vent_width_mm + 1.2:
+            raise ValueError("vent_pitch_mm must leave at least 1.2 mm between slots")
+        if not 12 <= self.segments <= 256 or self.segments % 4:
+            raise ValueError("segments must be a multiple of 4 in [12, 256]")
+
+    @property
+    def name(self) -> str:
+        """Variant name, e.g. ``zero2w-cm3wide``."""
+        return f"{self.board}-{self.camera}"
+
+
+VARIANTS: tuple[CaseParams, ...] = tuple(
+    CaseParams(board=b, camera=c) for b in BOARDS for c in CAMERAS
+)
+DEFAULT = CaseParams()
+
+
+def choose_screw(fastener: Fastener, grip_mm: float, min_engage_mm: float) -> tuple[int, float]:
+    """Longest stock screw that stays inside the insert.
+
+    Args:
+        fastener: Screw size.
+        grip_mm: Material between the head and the insert.
+        min_engage_mm: Least thread length in the insert.
+
+    Returns:
+        (length_mm, engagement_mm).
+
+    Raises:
+        ValueError: No stock length fits.
+    """
+    fits = [
+        n
+        for n in fastener.stock_lengths_mm
+        if min_engage_mm <= n - grip_mm <= fastener.insert_length_mm
+    ]
+    if not fits:
+        raise ValueError(f"no stock {fastener.key} screw for a {grip_mm:.1f} mm grip")
+    length = max(fits)
+    return length, length - grip_mm
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A rectangular opening through a side wall, cut as a notch from the shell rim.
+
+    Attributes:
+        name: What passes through.
+        wall: "bottom" or "left".
+        center: Centre of the opening along the wall (x for bottom, z for left).
+        width: Size along the wall.
+        y0: Front edge (towards the lens).
+        y1: Back edge.
+    """
+
+    name: str
+    wall: str
+    center: float
+    width: float
+    y0: float
+    y1: float
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Every position the shells and the assembly need, computed from CaseParams.
+
+    All figures are case coordinates in mm (see ``cad.geometry``).
+    """
+
+    params: CaseParams
+    board: Board = field(init=False)
+    camera: Camera = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "board", BOARDS[self.params.board])
+        object.__setattr__(self, "camera", CAMERAS[self.params.camera])
+
+    # --- outline -------------------------------------------------------------------
+    @property
+    def wall(self) -> float:
+        return self.params.wall_mm
+
+    @property
+    def right_gap(self) -> float:
+        p, b = self.params, self.board
+        if b.csi_edge == "right":
+            return p.ribbon_gap_mm
+        return b.right_overhang_mm + p.side_gap_mm
+
+    @property
+    def bottom_gap(self) -> float:
+        return max(self.params.side_gap_mm, self.board.power_overhang_mm + self.params.clearance_mm)
+
+    @property
+    def inner_width(self) -> float:
+        return self.params.side_gap_mm + self.board.width_mm + self.right_gap
+
+    @property
+    def inner_height(self) -> float:
+        h = self.bottom_gap + self.board.height_mm + self.params.side_gap_mm
+        return max(h, self.camera.height_mm + 2 * self.params.side_gap_mm)
+
+    @property
+    def width(self) -> float:
+        """Outer size along x."""
+        return self.inner_width + 2 * self.wall
+
+    @property
+    def height(self) -> float:
+        """Outer size along z (without the mount)."""
+        return self.inner_height + 2 * self.wall
+
+    # --- board ---------------------------------------------------------------------
+    @property
+    def board_x0(self) -> float:
+        return self.wall + self.params.side_gap_mm
+
+    @property
+    def board_z0(self) -> float:
+        return self.wall + self.bottom_gap
+
+    def board_point(self, x: float, y: float) -> tuple[float, float]:
+        """Case (x, z) of a point given in board drawing coordinates."""
+        return self.board_x0 + x, self.board_z0 + y
+
+    @property
+    def board_holes(self) -> list[tuple[float, float]]:
+        return [self.board_point(x, y) for x, y in self.board.holes_mm]
+
+    # --- camera --------------------------------------------------------------------
+    @property
+    def camera_x0(self) -> float:
+        return self.wall + self.inner_width / 2 - self.camera.width_mm / 2
+
+    @property
+    def camera_z_top(self) -> float:
+        return self.wall + self.inner_height / 2 + self.camera.height_mm / 2
+
+    def camera_point(self, x: float, y: float) -> tuple[float, float]:
+        """Case (x, z) of a point given in camera drawing coordinates."""
+        return self.camera_x0 + x, self.camera_z_top - y
+
+    @property
+    def lens_axis(self) -> tuple[float, float]:
+        return self.camera_point(self.camera.lens_x_mm, self.camera.lens_y_mm)
+
+    @property
+    def camera_holes(self) -> list[tuple[float, float]]:
+        return [self.camera_point(x, y) for x, y in self.camera.holes_mm]
+
+    # --- depth stack ----------------------------------------------------------------
+    @property
+    def y_lens_front(self) -> float:
+        return self.params.lens_recess_mm
+
+    @property
+    def y_camera_front(self) -> float:
+        return self.y_lens_front + self.camera.lens_height_mm
+
+    @property
+    def y_camera_back(self) -> float:
+        return self.y_camera_front + self.camera.thickness_mm
+
+    @property
+    def y_connector_back(self) -> float:
+        return self.y_camera_back + self.camera.connector_depth_mm
+
+    @property
+    def y_pi_top(self) -> float:
+        return self.y_connector_back + self.params.camera_gap_mm + self.board.top_height_mm
+
+    @property
+    def y_pi_back(self) -> float:
+        return self.y_pi_top + self.board.thickness_mm
+
+    @property
+    def y_solder(self) -> float:
+        """Back of the button board's solder side (nearest the Pi)."""
+        return self.y_pi_back + self.board.underside_mm + 1.0
+
+    @property
+    def y_perf_back(self) -> float:
+        return self.y_solder + SOLDER_SIDE_MM
+
+    @property
+    def y_perf_front(self) -> float:
+        """Component face of the button board (facing the back wall)."""
+        return self.y_perf_back + PERFBOARD_THICKNESS_MM
+
+    @property
+    def y_switch_top(self) -> float:
+        return self.y_perf_front + BUTTONS[0].body_height_mm
+
+    @property
+    def y_back_inner(self) -> float:
+        return self.y_switch_top + self.params.clearance_mm
+
+    @property
+    def depth(self) -> float:
+        """Outer size along y."""
+        return self.y_back_inner + self.wall
+
+    @property
+    def openings(self) -> list[Opening]:
+        """Power and SD openings (before being stretched to the split plane)."""
+        b, c = self.board, self.params.clearance_mm
+        px, _ = self.board_point(b.power_x_mm, 0)
+        py = self.y_pi_top - b.power_height_mm / 2
+        power = Opening(
+            "power",
+            "bottom",
+            px,
+            b.plug_width_mm + 2 * c,
+            py - b.plug_height_mm / 2 - c,
+            py + b.plug_height_mm / 2 + c,
+        )
+        sy = self.sd_card_y
+        sd_h = b.sd_card_thickness_mm + 3.0
+        sd = Opening(
+            "sd",
+            "left",
+            self.board_point(0, b.sd_center_y_mm)[1],
+            b.sd_card_width_mm + 2.0,
+            sy - sd_h / 2,
+            sy + sd_h / 2,
+        )
+        return [power, sd]
+
+    @property
+    def sd_card_y(self) -> float:
+        """Depth of the SD card's mid-plane."""
+        b = self.board
+        if b.sd_side == "top":
+            return self.y_pi_top - b.sd_slot_height_mm / 2
+        return self.y_pi_back + b.sd_slot_height_mm / 2
+
+    @property
+    def y_split(self) -> float:
+        """Plane where the shells meet (the back shell's rim face)."""
+        front_limit = self.y_connector_back + 1.0
+        first_opening = min(o.y0 for o in self.openings)
+        return max(front_limit, first_opening)
+
+    @property
+    def lip_thickness(self) -> float:
+        return (self.wall - self.params.clearance_mm) / 2
+
+    @property
+    def rim_thickness(self) -> float:
+        return self.wall - self.lip_thickness - self.params.clearance_mm
+
+    @property
+    def y_lip_end(self) -> float:
+        return self.y_split + self.params.lip_height_mm - self.params.clearance_mm
+
+    # --- fasteners ------------------------------------------------------------------
+    @cached_property
+    def case_screw(self) -> tuple[int, float]:
+        """(length, engagement) of the M2.5 screws that clamp the Pi and close the case.
+
+        The screw uses the whole insert; its head sinks at least its own height into the
+        back face.
+        """
+        f = FASTENERS["M2.5"]
+        longest = self.depth - self.y_pi_top - f.head_height_mm + f.insert_length_mm
+        fits = [n for n in f.stock_lengths_mm if n <= longest]
+        if not fits:
+            raise ValueError("no stock M2.5 screw fits the case")
+        length = max(fits)
+        head_room = self.depth - self.y_pi_back - 2.0
+        if self.depth - self.y_pi_top + f.insert_length_mm - length > head_room:
+            raise ValueError("no stock M2.5 screw fits the case")
+        return length, f.insert_length_mm
+
+    @property
+    def counterbore_depth(self) -> float:
+        """Depth of the screw head recess in the back face."""
+        length, engage = self.case_screw
+        return self.depth - self.y_pi_top + engage - length
+
+    @cached_property
+    def camera_screw(self) -> tuple[int, float]:
+        return choose_screw(FASTENERS["M2"], self.camera.thickness_mm, 2.0)
+
+    @cached_property
+    def button_screw(self) -> tuple[int, float]:
+        return choose_screw(FASTENERS["M2"], PERFBOARD_THICKNESS_MM, 2.0)
+
+    # --- button board ----------------------------------------------------------------
+    @property
+    def perfboard_center(self) -> tuple[float, float]:
+        return self.wall + self.inner_width / 2, self.wall + self.inner_height / 2
+
+    @property
+    def button_axes(self) -> list[tuple[float, float]]:
+        """Case (x, z) of each button, in BUTTONS order (driver's left to right)."""
+        cx, cz = self.perfboard_center
+        # The driver looks along -y, so the driver's left is +x.
+        offsets = (BUTTON_PITCH_MM, 0.0, -BUTTON_PITCH_MM)
+        return [(cx + dx, cz + BUTTON_ROW_Z_MM) for dx in offsets]
+
+    @property
+    def led_axis(self) -> tuple[float, float]:
+        cx, cz = self.perfboard_center
+        return cx, cz + LED_ROW_Z_MM
+
+    @property
+    def button_posts(self) -> list[tuple[float, float]]:
+        cx, cz = self.perfboard_center
+        return [
+            (cx - BUTTON_POST_X_MM, cz + LED_ROW_Z_MM),
+            (cx + BUTTON_POST_X_MM, cz + LED_ROW_Z_MM),
+        ]
+
+    # --- mount -----------------------------------------------------------------------
+    @property
+    def mount_height(self) -> float:
+        return ACTION_MOUNT.pivot_height_mm + ACTION_MOUNT.radius_mm
+
+    @property
+    def pivot(self) -> tuple[float, float]:
+        """Case (y, z) of the tilt axis (parallel to x)."""
+        v = ACTION_MOUNT.radius_mm * math.sin(math.radians(45))
+        return self.depth - v, self.height + ACTION_MOUNT.pivot_height_mm
+
+    # --- sizes -----------------------------------------------------------------------
+    @property
+    def front_size(self) -> tuple[float, float, float]:
+        """Bounding box size of the front shell in case axes."""
+        return self.width, max(self.y_lip_end, self.y_pi_top), self.height
+
+    @property
+    def back_size(self) -> tuple[float, float, float]:
+        """Bounding box size of the back shell in case axes."""
+        return self.width, self.depth - self.y_split, self.height + self.mount_height
+
+    @property
+    def post_diameters(self) -> dict[str, float]:
+        m2, m25 = FASTENERS["M2"], FASTENERS["M2.5"]
+        return {
+            "camera": m2.insert_hole_mm + 2.4,
+            "pi_front": 5.8,
+            "pi_back": 5.8,
+            "pi_boss": m25.head_diameter_mm + 1.0 + 3.0,
+            "button": m2.insert_hole_mm + 2.4,
+        }
+
+    def ribbon_length(self) -> float:
+        """Shortest ribbon path from the camera connector to the board connector (estimate)."""
+        cam_x, cam_z = self.camera_point(self.camera.width_mm / 2, self.camera.height_mm)
+        if self.board.csi_edge == "right":
+            bx, bz = self.board_point(self.board.width_mm, self.board.height_mm / 2)
+        else:
+            bx, bz = self.board_point(self.board.width_mm * 0.7, self.board.height_mm / 2)
+        dy = self.y_pi_top - self.y_camera_back
+        return abs(bx - cam_x) + abs(bz - cam_z) + dy + 10.0
+
+
+# ----------------------------------------------------------------------------------
+# Shells
+
+
+def _profile(lay: Layout, inset: float):
+    p = lay.params
+    return rounded_rect(
+        inset,
+        inset,
+        lay.width - inset,
+        lay.height - inset,
+        max(p.corner_radius_mm - inset, 0.0),
+        p.segments,
+    )
+
+
+def _opening_cutters(lay: Layout) -> list[Manifold]:
+    """Notch cutters for the power and SD openings, stretched to reach the split plane."""
+    cutters = []
+    w, y_split = lay.wall, lay.y_split
+    for o in lay.openings:
+        y0, y1 = min(o.y0, y_split - 0.01), max(o.y1, y_split + 0.01)
+        if o.wall == "bottom":
+            cutters.append(
+                box(o.center - o.width / 2, y0, -1, o.center + o.width / 2, y1, w + 0.01)
+            )
+        else:
+            cutters.append(
+                box(-1, y0, o.center - o.width / 2, w + 0.01, y1, o.center + o.width / 2)
+            )
+    return cutters
+
+
+def build_front_shell(params: CaseParams) -> Manifold:
+    """The front shell in case coordinates.
+
+    Prints front face down. Holds the camera (four M2 inserts) and the four M2.5 inserts
+    the case screws reach.
+    """
+    lay = Layout(params)
+    seg, w, c = params.segments, lay.wall, params.clearance_mm
+    outer, inner = _profile(lay, 0.0), _profile(lay, w)
+    lip_outer = _profile(lay, lay.rim_thickness + c)
+    parts = [
+        extrude_y(outer, 0.0, w),
+        extrude_y(outer - inner, w, lay.y_split),
+        extrude_y(lip_outer - inner, lay.y_split - 0.01, lay.y_lip_end),
+    ]
+    d = lay.post_diameters
+    for x, z in lay.camera_holes:
+        parts.append(cyl_y(x, z, d["camera"] / 2, w - 0.01, lay.y_camera_front, seg))
+    for x, z in lay.board_holes:
+        parts.append(cyl_y(x, z, d["pi_front"] / 2, w - 0.01, lay.y_pi_top, seg))
+    shell = union(parts)
+
+    cuts = _opening_cutters(lay)
+    lx, lz = lay.lens_axis
+    r_win = lay.camera.barrel_diameter_mm / 2 + c
+    chamfer = min(w / 2, 1.0)
+    cuts.append(cyl_y(lx, lz, r_win, -1.0, w + 1.0, seg * 2))
+    cuts.append(cyl_y(lx, lz, r_win + chamfer + 1.0, -1.0, chamfer, seg * 2, r_win))
+    m2, m25 = FASTENERS["M2"], FASTENERS["M2.5"]
+    depth = m2.insert_length_mm + 0.5
+    for x, z in lay.camera_holes:
+        cuts.append(
+            cyl_y(
+                x, z, m2.insert_hole_mm / 2, lay.y_camera_front - depth, lay.y_camera_front + 1, seg
+            )
+        )
+    depth = m25.insert_length_mm + 0.5
+    for x, z in lay.board_holes:
+        cuts.append(
+            cyl_y(x, z, m25.insert_hole_mm / 2, lay.y_pi_top - depth, lay.y_pi_top + 1, seg)
+        )
+    return Manifold.batch_boolean([shell, *cuts], _subtract())
+
+
+def _subtract():
+    from manifold3d import OpType
+
+    return OpType.Subtract
+
+
+def _prong_profile(segments: int, u0: float):
+    """Prong outline in (u, v): u up from the case top, v from the back face forwards.
+
+    The side of the disc that faces the bed when printed (v = 0) is cut at 45 degrees so
+    nothing overhangs; the pivot hole is a teardrop pointing up for the same reason.
+    """
+    m = ACTION_MOUNT
+    r, uc = m.radius_mm, m.pivot_height_mm
+    vc = r * math.sin(math.radians(45))
+    steps = max(9, segments * 3 // 8)
+    pts = [(u0, 0.0)]
+    for i in range(steps + 1):
+        a = math.radians(-45 + 135 * i / steps)
+        pts.append((uc + r * math.cos(a), vc + r * math.sin(a)))
+    pts.append((u0, vc + r))
+    hole_r = m.pivot_diameter_mm / 2
+    hole = []
+    hs = max(12, segments)
+    for i in range(hs * 3 // 4 + 1):
+        a = math.radians(135 + 270 * i / (hs * 3 // 4))
+        hole.append((uc + hole_r * math.cos(a), vc + hole_r * math.sin(a)))
+    hole.append((uc, vc + hole_r * math.sqrt(2)))
+    return polygon(pts) - polygon(hole)
+
+
+def _prongs(lay: Layout) -> Manifold:
+    m = ACTION_MOUNT
+    profile = _prong_profile(lay.params.segments, -min(1.0, lay.rim_thickness / 2))
+    solid = Manifold.extrude(profile, m.prong_thickness_mm)
+    cx = lay.width / 2
+    out = []
+    for x0 in (cx - m.gap_mm / 2 - m.prong_thickness_mm, cx + m.gap_mm / 2):
+        out.append(
+            solid.transform(
+                [[0, 0, 1, x0], [0, -1, 0, lay.depth], [1, 0, 0, lay.height]],
+            )
+        )
+    return union(out)
+
+
+def _vent_cutters(lay: Layout) -> list[Manifold]:
+    p = lay.params
+    y0 = lay.y_split + p.lip_height_mm + 1.0
+    y1 = lay.y_back_inner - 1.0
+    if y1 - y0 < 3.0:
+        return []
+    holes_x = sorted({x for x, _ in lay.board_holes})
+    boss = lay.post_diameters["pi_boss"] / 2 + 1.0
+    x_lo, x_hi = holes_x[0] + boss, holes_x[-1] - boss
+    power = next(o for o in lay.openings if o.name == "power")
+    m = ACTION_MOUNT
+    mount_half = m.gap_mm / 2 + m.prong_thickness_mm + 1.0
+    cutters = []
+    n = int((x_hi - x_lo - p.vent_width_mm) // p.vent_pitch_mm) + 1
+    start = (x_lo + x_hi) / 2 - (n - 1) * p.vent_pitch_mm / 2
+    w, hw = lay.wall, p.vent_width_mm / 2
+    for i in range(n):
+        x = start + i * p.vent_pitch_mm
+        if abs(x - power.center) > power.width / 2 + hw + 1.5:
+            cutters.append(box(x - hw, y0, -1.0, x + hw, y1, w + 0.01))
+        if abs(x - lay.width / 2) > mount_half + hw:
+            cutters.append(box(x - hw, y0, lay.height - w - 0.01, x + hw, y1, lay.height + 1.0))
+    return cutters
+
+
+def build_back_shell(params: CaseParams) -> Manifold:
+    """The back shell in case coordinates.
+
+    Prints back face down. Carries the Pi standoffs, the button board posts, the button
+    and LED openings, the vents and the two-prong mount.
+    """
+    lay = Layout(params)
+    seg, w = params.segments, lay.wall
+    depth, y_in = lay.depth, lay.y_back_inner
+    outer, inner = _profile(lay, 0.0), _profile(lay, w)
+    rim_inner = _profile(lay, lay.rim_thickness)
+    y_rim_end = lay.y_split + params.lip_height_mm
+    parts = [
+        extrude_y(outer - rim_inner, lay.y_split, y_rim_end + 0.01),
+        extrude_y(outer - inner, y_rim_end, y_in + 0.01),
+        extrude_y(outer, y_in, depth),
+    ]
+    d = lay.post_diameters
+    cb = lay.counterbore_depth
+    boss_h = max(0.0, cb + 1.5 - w)
+    for x, z in lay.board_holes:
+        parts.append(cyl_y(x, z, d["pi_back"] / 2, lay.y_pi_back, y_in + 0.01, seg))
+        if boss_h > 0:
+            parts.append(cyl_y(x, z, d["pi_boss"] / 2, y_in - boss_h, y_in + 0.01, seg))
+    for x, z in lay.button_posts:
+        parts.append(cyl_y(x, z, d["button"] / 2, lay.y_perf_front, y_in + 0.01, seg))
+    parts.append(_prongs(lay))
+    shell = union(parts)
+
+    m2, m25 = FASTENERS["M2"], FASTENERS["M2.5"]
+    c = params.clearance_mm
+    cuts = _opening_cutters(lay) + _vent_cutters(lay)
+    head_r = m25.head_diameter_mm / 2 + 0.5
+    for x, z in lay.board_holes:
+        cuts.append(cyl_y(x, z, m25.clearance_mm / 2, lay.y_pi_back - 1, depth + 1, seg))
+        cuts.append(cyl_y(x, z, head_r, depth - cb, depth + 1, seg))
+    for x, z in lay.button_posts:
+        top = lay.y_perf_front
+        cuts.append(
+            cyl_y(x, z, m2.insert_hole_mm / 2, top - 1, top + m2.insert_length_mm + 0.5, seg)
+        )
+    for (x, z), b in zip(lay.button_axes, BUTTONS, strict=True):
+        cuts.append(cyl_y(x, z, b.plunger_diameter_mm / 2 + c, y_in - 1, depth + 1, seg))
+    lx, lz = lay.led_axis
+    cuts.append(cyl_y(lx, lz, LED.body_diameter_mm / 2 + c, y_in - 1, depth + 1, seg))
+    return Manifold.batch_boolean([shell, *cuts], _subtract())
+
+
+def print_pose(name: str, lay: Layout) -> list[list[float]]:
+    """Affine transform from case coordinates to the print bed (z up, on z = 0).
+
+    Args:
+        name: "front_shell" (front face down) or "back_shell" (back face down).
+        lay: Layout of the variant.
+    """
+    if name == "front_shell":
+        # (x, y, z) -> (x, H - z, y)
+        return [[1, 0, 0, 0], [0, 0, -1, lay.height], [0, 1, 0, 0]]
+    if name == "back_shell":
+        # (x, y, z) -> (x, z, depth - y)
+        return [[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, lay.depth]]
+    raise ValueError(f"unknown part {name!r}")
+
+
+PARTS = {"front_shell": build_front_shell, "back_shell": build_back_shell}
+
+
+def build_parts(params: CaseParams) -> dict[str, Manifold]:
+    """Both shells in case coordinates, keyed by part name."""
+    return {name: build(params) for name, build in PARTS.items()}

@@ -1,0 +1,172 @@
+"""Simplified solids of the bought parts, placed where the case holds them.
+
+They are envelopes (boxes and cylinders at the part-table sizes), used by the fit tests
+and the previews; they are never printed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from manifold3d import CrossSection, Manifold
+
+from cad.case import PERFBOARD_MM, Layout
+from cad.geometry import box, circle_points, cyl_y, extrude_y, rounded_rect, union
+from cad.parts import BUTTONS, LED
+
+#: Keep-out ring around each Pi mounting hole on the top side (mechanical drawings).
+HOLE_KEEPOUT_MM = 6.0
+
+
+@dataclass(frozen=True)
+class Model:
+    """A placed bought part.
+
+    Attributes:
+        name: Part name.
+        solid: Its envelope in case coordinates.
+        color: RGB used by the previews.
+    """
+
+    name: str
+    solid: Manifold
+    color: tuple[int, int, int]
+
+
+def _circle(x: float, z: float, d: float, segments: int) -> CrossSection:
+    return CrossSection([circle_points(x, z, d / 2, segments)])
+
+
+def pi_models(lay: Layout) -> list[Model]:
+    """The Pi: PCB, top component envelope, SD card and power receptacle."""
+    b, seg = lay.board, lay.params.segments
+    x0, z0 = lay.board_x0, lay.board_z0
+    outline = rounded_rect(x0, z0, x0 + b.width_mm, z0 + b.height_mm, b.corner_radius_mm, seg)
+    holes = [_circle(x, z, b.hole_diameter_mm, seg) for x, z in lay.board_holes]
+    pcb = extrude_y(
+        outline - CrossSection.batch_boolean(holes, _add()), lay.y_pi_top, lay.y_pi_back
+    )
+    envelope = CrossSection([[(x0, z0), (x0 + b.width_mm + b.right_overhang_mm, z0),
+                              (x0 + b.width_mm + b.right_overhang_mm, z0 + b.height_mm),
+                              (x0, z0 + b.height_mm)]])  # fmt: skip
+    keepout = [_circle(x, z, HOLE_KEEPOUT_MM, seg) for x, z in lay.board_holes]
+    envelope = envelope - CrossSection.batch_boolean(keepout, _add())
+    parts = extrude_y(envelope, lay.y_pi_top - b.top_height_mm, lay.y_pi_top)
+    sd_z = z0 + b.sd_center_y_mm
+    card_y, t = lay.sd_card_y, b.sd_card_thickness_mm
+    card = box(x0 - b.sd_protrusion_mm, card_y - t / 2, sd_z - b.sd_card_width_mm / 2,
+               x0 + 12.0, card_y + t / 2, sd_z + b.sd_card_width_mm / 2)  # fmt: skip
+    models = [
+        Model("pi_pcb", pcb, (40, 120, 60)),
+        Model("pi_components", parts, (170, 170, 160)),
+        Model("sd_card", card, (40, 40, 40)),
+    ]
+    if b.sd_side == "bottom":
+        slot = box(x0, lay.y_pi_back, sd_z - 7.0, x0 + 14.0, lay.y_pi_back + b.sd_slot_height_mm,
+                   sd_z + 7.0)  # fmt: skip
+        models.append(Model("sd_slot", slot, (190, 190, 190)))
+    px = x0 + b.power_x_mm
+    power = box(px - b.power_width_mm / 2, lay.y_pi_top - b.power_height_mm,
+                z0 - b.power_overhang_mm, px + b.power_width_mm / 2, lay.y_pi_top,
+                z0 - b.power_overhang_mm + b.power_depth_mm)  # fmt: skip
+    models.append(Model("power", power, (200, 200, 205)))
+    return models
+
+
+def power_plug(lay: Layout) -> Manifold:
+    """Envelope of a plug pushed into the power receptacle, out to below the case."""
+    b = lay.board
+    px = lay.board_x0 + b.power_x_mm
+    py = lay.y_pi_top - b.power_height_mm / 2
+    z_face = lay.board_z0 - b.power_overhang_mm
+    return box(px - b.plug_width_mm / 2, py - b.plug_height_mm / 2, -10.0,
+               px + b.plug_width_mm / 2, py + b.plug_height_mm / 2, z_face)  # fmt: skip
+
+
+def camera_models(lay: Layout) -> list[Model]:
+    """The camera: PCB, lens block, lens barrel and ribbon connector."""
+    c, seg = lay.camera, lay.params.segments
+    x0, ztop = lay.camera_x0, lay.camera_z_top
+    pcb_outline = rounded_rect(x0, ztop - c.height_mm, x0 + c.width_mm, ztop, 1.0, seg)
+    holes = [_circle(x, z, c.hole_diameter_mm, seg) for x, z in lay.camera_holes]
+    pcb = extrude_y(
+        pcb_outline - CrossSection.batch_boolean(holes, _add()),
+        lay.y_camera_front,
+        lay.y_camera_back,
+    )
+    lx, lz = lay.lens_axis
+    h = c.block_mm / 2
+    y_block = lay.y_camera_front - c.block_height_mm
+    block = box(lx - h, y_block, lz - h, lx + h, lay.y_camera_front, lz + h)
+    barrel = cyl_y(lx, lz, c.barrel_diameter_mm / 2, lay.y_lens_front, y_block + 0.01, seg * 2)
+    cw = c.connector_width_mm / 2
+    zb = ztop - c.height_mm
+    conn = box(lx - cw, lay.y_camera_back, zb, lx + cw, lay.y_connector_back,
+               zb + c.connector_height_mm)  # fmt: skip
+    return [
+        Model("camera_pcb", pcb, (30, 110, 70)),
+        Model("lens_block", union([block, barrel]), (25, 25, 30)),
+        Model("camera_connector", conn, (200, 190, 150)),
+    ]
+
+
+def button_board_models(lay: Layout) -> list[Model]:
+    """The button board: perfboard, solder side, three switches and the LED."""
+    seg = lay.params.segments
+    cx, cz = lay.perfboard_center
+    w, h = PERFBOARD_MM
+    perf = box(cx - w / 2, lay.y_perf_back, cz - h / 2, cx + w / 2, lay.y_perf_front, cz + h / 2)
+    solder = box(cx - w / 2 + 1, lay.y_solder, cz - h / 2 + 1, cx + w / 2 - 1, lay.y_perf_back,
+                 cz + h / 2 - 1)  # fmt: skip
+    models = [
+        Model("perfboard", perf, (170, 120, 60)),
+        Model("solder_side", solder, (150, 150, 150)),
+    ]
+    for (x, z), b in zip(lay.button_axes, BUTTONS, strict=True):
+        s = b.body_mm / 2
+        body = box(x - s, lay.y_perf_front, z - s, x + s, lay.y_switch_top, z + s)
+        plunger = cyl_y(x, z, b.plunger_diameter_mm / 2, lay.y_switch_top - 0.01,
+                        lay.y_switch_top + b.plunger_height_mm, seg)  # fmt: skip
+        models.append(Model(f"button_{b.key}", union([body, plunger]), (30, 30, 35)))
+    lx, lz = lay.led_axis
+    flange = cyl_y(lx, lz, LED.flange_diameter_mm / 2, lay.y_perf_front,
+                   lay.y_perf_front + LED.flange_height_mm, seg)  # fmt: skip
+    body = cyl_y(lx, lz, LED.body_diameter_mm / 2, lay.y_perf_front + LED.flange_height_mm - 0.01,
+                 lay.y_perf_front + LED.height_mm, seg)  # fmt: skip
+    models.append(Model("led", union([flange, body]), (220, 40, 40)))
+    return models
+
+
+def bought_models(lay: Layout) -> list[Model]:
+    """Every bought part placed in the closed case."""
+    return pi_models(lay) + camera_models(lay) + button_board_models(lay)
+
+
+def screw_axes(lay: Layout) -> dict[str, list[tuple[float, float]]]:
+    """Case (x, z) of each screw axis (all screws run along y)."""
+    return {
+        "case": list(lay.board_holes),
+        "camera": list(lay.camera_holes),
+        "button_board": list(lay.button_posts),
+    }
+
+
+def _add():
+    from manifold3d import OpType
+
+    return OpType.Add
+
+
+def lens_clear_cone(lay: Layout, length_mm: float = 3.0) -> Manifold:
+    """Cone of the barrel's front face widening at the lens half angle (vignetting check).
+
+    Only the first ``length_mm`` in front of the lens are modelled: that is where the case
+    front face is.
+    """
+    c, seg = lay.camera, lay.params.segments
+    lx, lz = lay.lens_axis
+    half = math.radians(c.fov_diagonal_deg / 2)
+    r0 = c.barrel_diameter_mm / 2 * 0.5
+    r1 = r0 + length_mm * math.tan(half)
+    return cyl_y(lx, lz, r1, lay.y_lens_front - length_mm, lay.y_lens_front, seg * 2, r0)
