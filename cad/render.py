@@ -1,0 +1,142 @@
+"""A small deterministic software renderer (numpy + Pillow, no OpenGL).
+
+Orthographic projection, flat shading by face normal, painter's algorithm: triangles are
+split until no edge is longer than a limit, sorted by depth and drawn far to near with
+``ImageDraw.polygon``. The image is drawn at twice the size and reduced for smooth edges.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from cad.checks import mesh_arrays
+
+BACKGROUND = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class View:
+    """Where the eye is.
+
+    Attributes:
+        azimuth_deg: Rotation about z, 0 looking from -y (the front) towards +y.
+        elevation_deg: Angle above the horizontal.
+    """
+
+    azimuth_deg: float
+    elevation_deg: float
+
+    def basis(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(right, up, forward) unit vectors; forward points from the eye into the scene."""
+        az, el = math.radians(self.azimuth_deg), math.radians(self.elevation_deg)
+        eye = np.array([math.sin(az) * math.cos(el), -math.cos(az) * math.cos(el), math.sin(el)])
+        forward = -eye
+        right = np.cross(forward, [0.0, 0.0, 1.0])
+        right /= np.linalg.norm(right)
+        up = np.cross(right, forward)
+        return right, up, forward
+
+
+def _subdivide(tri: np.ndarray, max_edge: float) -> np.ndarray:
+    """Split triangles (M, 3, 3) into four until every edge is at most max_edge."""
+    out = []
+    work = tri
+    for _ in range(8):
+        e = np.stack(
+            [
+                np.linalg.norm(work[:, 1] - work[:, 0], axis=1),
+                np.linalg.norm(work[:, 2] - work[:, 1], axis=1),
+                np.linalg.norm(work[:, 0] - work[:, 2], axis=1),
+            ],
+            axis=1,
+        ).max(axis=1)
+        small = e <= max_edge
+        out.append(work[small])
+        big = work[~small]
+        if not len(big):
+            break
+        a, b, c = big[:, 0], big[:, 1], big[:, 2]
+        ab, bc, ca = (a + b) / 2, (b + c) / 2, (c + a) / 2
+        work = np.concatenate(
+            [
+                np.stack([a, ab, ca], 1),
+                np.stack([ab, b, bc], 1),
+                np.stack([ca, bc, c], 1),
+                np.stack([ab, bc, ca], 1),
+            ]
+        )
+    else:
+        out.append(work)
+    return np.concatenate(out) if out else tri
+
+
+def render(
+    items,
+    view: View,
+    size: tuple[int, int] = (900, 640),
+    max_edge_mm: float = 6.0,
+    margin: float = 0.06,
+) -> Image.Image:
+    """Render solids to an image.
+
+    Args:
+        items: Sequence of (solid, (r, g, b)) pairs, in case coordinates.
+        view: Eye direction.
+        size: Output size in pixels.
+        max_edge_mm: Triangles are split until their edges are no longer than this.
+        margin: Border left around the scene, as a fraction of the image size.
+
+    Returns:
+        RGB image.
+    """
+    right, up, forward = view.basis()
+    light = -np.array([-0.35, 0.55, -0.75])
+    light /= np.linalg.norm(light)
+    polys, colors, depths = [], [], []
+    for solid, color in items:
+        verts, tris = mesh_arrays(solid)
+        tri = _subdivide(verts[tris], max_edge_mm)
+        n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        length = np.linalg.norm(n, axis=1)
+        ok = length > 1e-12
+        tri, n = tri[ok], n[ok] / length[ok, None]
+        facing = n @ forward < 0
+        tri, n = tri[facing], n[facing]
+        shade = 0.35 + 0.65 * np.clip(n @ light, 0, 1) + 0.15 * np.clip(-(n @ forward), 0, 1)
+        rgb = np.clip(np.outer(shade, np.asarray(color, dtype=np.float64)), 0, 255)
+        polys.append(np.stack([tri @ right, tri @ up], axis=2))
+        colors.append(rgb.round().astype(np.int64))
+        depths.append((tri @ forward).mean(axis=1))
+    poly = np.concatenate(polys)
+    rgb = np.concatenate(colors)
+    depth = np.concatenate(depths)
+    w, h = size[0] * 2, size[1] * 2
+    lo = poly.reshape(-1, 2).min(axis=0)
+    hi = poly.reshape(-1, 2).max(axis=0)
+    scale = min(w * (1 - 2 * margin) / (hi[0] - lo[0]), h * (1 - 2 * margin) / (hi[1] - lo[1]))
+    centre = (lo + hi) / 2
+    px = (poly[:, :, 0] - centre[0]) * scale + w / 2
+    py = h / 2 - (poly[:, :, 1] - centre[1]) * scale
+    image = Image.new("RGB", (w, h), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    order = np.argsort(-depth, kind="stable")
+    for i in order:
+        pts = [(float(px[i, k]), float(py[i, k])) for k in range(3)]
+        draw.polygon(pts, fill=tuple(int(v) for v in rgb[i]))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def side_by_side(images: list[Image.Image]) -> Image.Image:
+    """Join images left to right."""
+    w = sum(i.width for i in images)
+    h = max(i.height for i in images)
+    out = Image.new("RGB", (w, h), BACKGROUND)
+    x = 0
+    for i in images:
+        out.paste(i, (x, 0))
+        x += i.width
+    return out
