@@ -291,8 +291,8 @@ class Controller:
             self._retry()
         if self._state in (State.RECORDING, State.STORAGE_FULL) and now >= self._next_prune:
             self._next_prune = now + self.config.prune_interval_s
-            writing = self.recorder.status.seq
-            result = self.library.prune(writing=writing, headroom_bytes=0)
+            # Open segments are never pruned; the newest closed one is kept too.
+            result = self.library.prune(writing=self.recorder.last_closed_seq)
             if self._state is State.STORAGE_FULL and result.ok:
                 figures = self.library.storage()
                 if figures.free >= figures.reserve + self.recorder.headroom_bytes:

@@ -855,7 +855,8 @@ class Library:
         read once; each deletion adds the clip's size to the expected free space.
 
         Args:
-            writing: Sequence number of the segment being written, if any.
+            writing: A sequence number never to delete: the segment being written, or the
+                newest closed one (the newest footage is always kept).
             headroom_bytes: Room wanted on top of the reserve (and under the loop quota)
                 for the segment about to be written, so that writing it keeps the reserve.
         """

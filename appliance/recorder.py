@@ -102,6 +102,7 @@ class Recorder:
         self.frames_seen = 0
         self.headroom_bytes = 0  # room kept for the next segment on top of the reserve
         self._last_segment_bytes = 0
+        self.last_closed_seq: int | None = None  # the newest footage: never pruned
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
 
@@ -199,7 +200,7 @@ class Recorder:
 
     def _open_segment(self, first: EncodedPacket) -> None:
         headroom = max(self.headroom_bytes, self._last_segment_bytes * 3 // 2)
-        result = self._library.prune(writing=None, headroom_bytes=headroom)
+        result = self._library.prune(writing=self.last_closed_seq, headroom_bytes=headroom)
         if not result.ok:
             log.warning("storage full: nothing left to prune; recording stops")
             self._want = False
@@ -227,6 +228,7 @@ class Recorder:
             item = self._library.finish_segment(plan, writer.duration_s)
             self._plan = None
         self._last_segment_bytes = item.size
+        self.last_closed_seq = item.seq
         info = SegmentInfo(
             seq=item.seq,
             path=item.path,
