@@ -224,7 +224,7 @@ class ThreadedCamera(Camera):
     # -- Camera interface -------------------------------------------------------------
 
     @property
-    def running(self) -> bool:
+    def is_running(self) -> bool:
         """True between ``start`` and ``stop`` while the capture thread lives."""
         thread = self._thread
         return thread is not None and thread.is_alive() and not self._stop_event.is_set()
@@ -232,8 +232,11 @@ class ThreadedCamera(Camera):
     def start(self, on_packet: PacketSink, on_error: ErrorSink | None = None) -> None:
         """Start the capture thread; packets go to ``on_packet`` from it.
 
+        A camera that failed must be stopped before it starts again.
+
         Raises:
-            CameraError: The camera is already running or cannot be opened.
+            CameraError: The camera is already started (or failed and is not yet
+                stopped), or it cannot be opened.
         """
         with self._lock:
             if self._thread is not None:
@@ -274,7 +277,7 @@ class ThreadedCamera(Camera):
         """
         request = _StillRequest()
         with self._lock:
-            if not self.running:
+            if not self.is_running:
                 raise CameraError(f"camera {self._name!r} is not running")
             self._stills.append(request)
         if not request.done.wait(timeout_s):
