@@ -1,0 +1,124 @@
+"""Exports: deterministic bytes, the committed files are what the generator writes."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+pytest.importorskip("manifold3d")
+pytest.importorskip("trimesh")
+
+import numpy as np  # noqa: E402
+import trimesh  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from cad.__main__ import main  # noqa: E402
+from cad.build import OUT_DIR, build_variant, posed_parts  # noqa: E402
+from cad.case import DEFAULT, CaseParams  # noqa: E402
+from cad.export import stl_bytes, threemf_bytes  # noqa: E402
+from cad.render import View, render  # noqa: E402
+
+PART_NAMES = ("front_shell", "back_shell")
+NS = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
+
+
+@pytest.fixture(scope="module")
+def fresh_default(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cad-out")
+    build_variant(DEFAULT, out, png=False)
+    return out
+
+
+@pytest.mark.parametrize("name", PART_NAMES)
+def test_committed_stl_is_exactly_what_the_generator_writes(fresh_default, name):
+    committed = OUT_DIR / f"{name}.stl"
+    assert committed.is_file(), "run python -m cad and commit cad/out"
+    assert (fresh_default / f"{name}.stl").read_bytes() == committed.read_bytes()
+
+
+def _model(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as zf:
+        return zf.read("3D/3dmodel.model")
+
+
+@pytest.mark.parametrize("name", PART_NAMES)
+def test_committed_3mf_holds_what_the_generator_writes(fresh_default, name):
+    assert _model(fresh_default / f"{name}.3mf") == _model(OUT_DIR / f"{name}.3mf")
+
+
+def test_exports_are_deterministic():
+    first = {n: (stl_bytes(s), threemf_bytes(s, n)) for n, s in posed_parts(DEFAULT).items()}
+    second = {n: (stl_bytes(s), threemf_bytes(s, n)) for n, s in posed_parts(DEFAULT).items()}
+    assert first == second
+
+
+def test_3mf_zip_has_fixed_timestamps(fresh_default):
+    with zipfile.ZipFile(fresh_default / "back_shell.3mf") as zf:
+        names = zf.namelist()
+        assert names == ["[Content_Types].xml", "_rels/.rels", "3D/3dmodel.model"]
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+@pytest.mark.parametrize("name", PART_NAMES)
+def test_written_stl_is_a_watertight_solid_of_the_part_size(fresh_default, name):
+    solid = posed_parts(DEFAULT)[name]
+    mesh = trimesh.load(fresh_default / f"{name}.stl")
+    assert mesh.is_watertight and mesh.is_winding_consistent
+    assert mesh.volume == pytest.approx(solid.volume(), rel=1e-4)
+    b = solid.bounding_box()
+    assert np.allclose(mesh.bounds.ravel(), [b[0], b[1], b[2], b[3], b[4], b[5]], atol=1e-3)
+
+
+@pytest.mark.parametrize("name", PART_NAMES)
+def test_written_3mf_is_a_watertight_solid(fresh_default, name):
+    root = ElementTree.fromstring(_model(fresh_default / f"{name}.3mf"))
+    assert root.get("unit") == "millimeter"
+    verts = np.array(
+        [[float(v.get(k)) for k in "xyz"] for v in root.iter(f"{NS}vertex")], dtype=np.float64
+    )
+    faces = np.array(
+        [[int(t.get(k)) for k in ("v1", "v2", "v3")] for t in root.iter(f"{NS}triangle")]
+    )
+    mesh = trimesh.Trimesh(verts, faces, process=False)
+    assert mesh.is_watertight and mesh.is_winding_consistent
+    assert mesh.volume == pytest.approx(posed_parts(DEFAULT)[name].volume(), rel=1e-4)
+
+
+def test_committed_output_is_small():
+    total = sum(p.stat().st_size for p in OUT_DIR.iterdir() if p.is_file())
+    assert total < 5_000_000
+
+
+def test_committed_previews_exist_and_are_not_blank():
+    for name in ("assembled.png", "exploded.png"):
+        with Image.open(OUT_DIR / name) as image:
+            assert image.width >= 1000 and image.height >= 400
+            pixels = np.asarray(image.convert("RGB"))
+            assert (pixels < 250).any(axis=2).mean() > 0.05
+
+
+def test_renderer_is_deterministic_and_draws_the_part():
+    solid = posed_parts(DEFAULT)["front_shell"]
+    a = render([(solid, (120, 120, 130))], View(-35, 25), (160, 120), max_edge_mm=20)
+    b = render([(solid, (120, 120, 130))], View(-35, 25), (160, 120), max_edge_mm=20)
+    assert a.tobytes() == b.tobytes()
+    pixels = np.asarray(a)
+    assert (pixels < 250).any(axis=2).mean() > 0.1
+
+
+def test_command_builds_a_variant(tmp_path, capsys):
+    assert main(["--board", "pi4", "--camera", "cm3", "--no-png", "--out", str(tmp_path)]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["back_shell.3mf", "back_shell.stl", "front_shell.3mf", "front_shell.stl"]
+    assert "pi4-cm3" in capsys.readouterr().out
+    expected = stl_bytes(posed_parts(CaseParams(board="pi4", camera="cm3"))["front_shell"])
+    assert (tmp_path / "front_shell.stl").read_bytes() == expected
+
+
+def test_command_refuses_bad_parameters(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["--wall-mm", "1.0", "--no-png", "--out", str(tmp_path)])
+    assert not any(tmp_path.iterdir())

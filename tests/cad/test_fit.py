@@ -1,0 +1,182 @@
+"""Fit: bought parts clear the shells, openings line up, screws line up, the shells close."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("manifold3d")
+pytest.importorskip("trimesh")
+
+from cad.checks import hole_at, intersection_volume, section_holes  # noqa: E402
+from cad.models import lens_clear_cone, power_plug, screw_axes  # noqa: E402
+from cad.parts import BUTTONS, FASTENERS  # noqa: E402
+
+ALIGN_MM = 0.5
+TOUCH_MM3 = 1e-6
+
+
+def test_bought_parts_do_not_intersect_the_shells(variant):
+    for model in variant["models"]:
+        for name, shell in variant["parts"].items():
+            assert intersection_volume(model.solid, shell) < TOUCH_MM3, (model.name, name)
+
+
+def test_bought_parts_do_not_intersect_each_other(variant):
+    def assembly(name):
+        if name.startswith(("camera", "lens")):
+            return "camera"
+        if name.startswith(("button", "led", "perfboard", "solder")):
+            return "button_board"
+        return "pi"
+
+    models = variant["models"]
+    for i, a in enumerate(models):
+        for b in models[i + 1 :]:
+            if assembly(a.name) != assembly(b.name):
+                assert intersection_volume(a.solid, b.solid) < TOUCH_MM3, (a.name, b.name)
+
+
+def test_the_shells_do_not_intersect(variant):
+    front, back = variant["parts"]["front_shell"], variant["parts"]["back_shell"]
+    assert intersection_volume(front, back) < TOUCH_MM3
+
+
+def test_shells_close_with_the_stated_clearance(variant):
+    """Lip-and-rim gap: moving the front shell sideways by the clearance makes them touch."""
+    c = variant["params"].clearance_mm
+    front, back = variant["parts"]["front_shell"], variant["parts"]["back_shell"]
+    for dx, dz in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        inside = front.translate((dx * (c - 0.02), 0, dz * (c - 0.02)))
+        beyond = front.translate((dx * (c + 0.05), 0, dz * (c + 0.05)))
+        assert intersection_volume(inside, back) < TOUCH_MM3, (dx, dz)
+        assert intersection_volume(beyond, back) > 0.1, (dx, dz)
+    # Seated: the rim faces meet, so any push further back overlaps.
+    assert intersection_volume(front.translate((0, 0.02, 0)), back) > 0.1
+
+
+def test_lens_lines_up_with_the_window(variant):
+    lay, front = variant["layout"], variant["parts"]["front_shell"]
+    lx, lz = lay.lens_axis
+    hole = hole_at(section_holes(front, "y", lay.wall - 0.05), lx, lz)
+    assert hole is not None
+    assert abs(hole.centroid[0] - lx) < ALIGN_MM
+    assert abs(hole.centroid[1] - lz) < ALIGN_MM
+    width = hole.bounds[2] - hole.bounds[0]
+    clearance = variant["params"].clearance_mm
+    assert width >= lay.camera.barrel_diameter_mm + 2 * clearance - 0.05
+
+
+def test_lens_field_of_view_is_not_cut_by_the_front(variant):
+    cone = lens_clear_cone(variant["layout"])
+    assert intersection_volume(cone, variant["parts"]["front_shell"]) < TOUCH_MM3
+
+
+def test_buttons_and_led_line_up_with_their_openings(variant):
+    lay, back = variant["layout"], variant["parts"]["back_shell"]
+    holes = section_holes(back, "y", lay.depth - 0.05)
+    clearance = variant["params"].clearance_mm
+    for (x, z), button in zip(lay.button_axes, BUTTONS, strict=True):
+        hole = hole_at(holes, x, z)
+        assert hole is not None, button.key
+        assert abs(hole.centroid[0] - x) < ALIGN_MM and abs(hole.centroid[1] - z) < ALIGN_MM
+        assert hole.bounds[2] - hole.bounds[0] >= button.plunger_diameter_mm + 2 * clearance - 0.05
+    x, z = lay.led_axis
+    hole = hole_at(holes, x, z)
+    assert hole is not None
+    assert abs(hole.centroid[0] - x) < ALIGN_MM and abs(hole.centroid[1] - z) < ALIGN_MM
+
+
+def test_plungers_reach_the_outside_and_the_led_sits_in_its_window(variant):
+    lay = variant["layout"]
+    models = {m.name: m.solid for m in variant["models"]}
+    for button in BUTTONS:
+        y_min = models[f"button_{button.key}"].bounding_box()[1]
+        assert y_min < lay.depth - lay.wall - 0.5  # body inside, plunger into the wall
+        y_max = models[f"button_{button.key}"].bounding_box()[4]
+        assert y_max > lay.depth  # the plunger stands proud of the back face
+    led_tip = models["led"].bounding_box()[4]
+    assert lay.depth - lay.wall < led_tip < lay.depth
+
+
+def test_power_connector_lines_up_with_its_opening(variant):
+    lay, parts = variant["layout"], variant["parts"]
+    b = lay.board
+    x = lay.board_x0 + b.power_x_mm
+    y = lay.y_pi_top - b.power_height_mm / 2
+    shells = [parts["front_shell"], parts["back_shell"]]
+    hole = hole_at(section_holes(shells, "z", lay.wall * 0.25), x, y)
+    assert hole is not None
+    assert abs((hole.bounds[0] + hole.bounds[2]) / 2 - x) < ALIGN_MM
+    assert hole.bounds[1] <= y - b.plug_height_mm / 2 and hole.bounds[3] >= y + b.plug_height_mm / 2
+    plug = power_plug(lay)
+    for shell in shells:
+        assert intersection_volume(plug, shell) < TOUCH_MM3
+
+
+def test_sd_card_lines_up_with_its_opening(variant):
+    lay, parts = variant["layout"], variant["parts"]
+    b = lay.board
+    z = lay.board_z0 + b.sd_center_y_mm
+    y = lay.sd_card_y
+    shells = [parts["front_shell"], parts["back_shell"]]
+    hole = hole_at(section_holes(shells, "x", lay.wall * 0.25), z, y)
+    assert hole is not None
+    assert abs((hole.bounds[0] + hole.bounds[2]) / 2 - z) < ALIGN_MM
+    assert hole.bounds[2] - hole.bounds[0] >= b.sd_card_width_mm + 1.0
+    card = next(m.solid for m in variant["models"] if m.name == "sd_card")
+    assert card.bounding_box()[0] < lay.wall  # the card's edge reaches into the opening
+
+
+def _axes_hit(holes, axes, diameter):
+    for x, z in axes:
+        hole = hole_at(holes, x, z)
+        assert hole is not None, (x, z)
+        assert abs(hole.centroid[0] - x) < ALIGN_MM and abs(hole.centroid[1] - z) < ALIGN_MM
+        assert hole.bounds[2] - hole.bounds[0] == pytest.approx(diameter, abs=0.1)
+
+
+def test_screw_holes_line_up_with_the_board_holes(variant):
+    lay, parts = variant["layout"], variant["parts"]
+    m2, m25 = FASTENERS["M2"], FASTENERS["M2.5"]
+    axes = screw_axes(lay)
+    # The Pi's own holes, read back from the PCB model.
+    pcb = next(m.solid for m in variant["models"] if m.name == "pi_pcb")
+    pcb_holes = section_holes(pcb, "y", (lay.y_pi_top + lay.y_pi_back) / 2)
+    _axes_hit(pcb_holes, axes["case"], lay.board.hole_diameter_mm)
+    # Back shell clearance holes through the standoffs, front shell insert holes.
+    back = section_holes(parts["back_shell"], "y", (lay.y_pi_back + lay.y_back_inner) / 2)
+    _axes_hit(back, axes["case"], m25.clearance_mm)
+    front = section_holes(parts["front_shell"], "y", lay.y_pi_top - 1.0)
+    _axes_hit(front, axes["case"], m25.insert_hole_mm)
+    # Camera holes and the camera posts' inserts.
+    cam = next(m.solid for m in variant["models"] if m.name == "camera_pcb")
+    cam_holes = section_holes(cam, "y", (lay.y_camera_front + lay.y_camera_back) / 2)
+    _axes_hit(cam_holes, axes["camera"], lay.camera.hole_diameter_mm)
+    front = section_holes(parts["front_shell"], "y", lay.y_camera_front - 1.0)
+    _axes_hit(front, axes["camera"], m2.insert_hole_mm)
+    # Button board posts.
+    back = section_holes(parts["back_shell"], "y", lay.y_perf_front + 1.0)
+    _axes_hit(back, axes["button_board"], m2.insert_hole_mm)
+
+
+def test_screws_are_stock_lengths_that_stay_in_their_inserts(variant):
+    lay = variant["layout"]
+    m2, m25 = FASTENERS["M2"], FASTENERS["M2.5"]
+    length, engage = lay.case_screw
+    assert length in m25.stock_lengths_mm
+    head_floor = lay.depth - lay.counterbore_depth
+    assert head_floor - length == pytest.approx(lay.y_pi_top - engage)
+    assert lay.counterbore_depth >= m25.head_height_mm
+    assert 2.0 <= engage <= m25.insert_length_mm
+    for length, engage in (lay.camera_screw, lay.button_screw):
+        assert length in m2.stock_lengths_mm
+        assert 2.0 <= engage <= m2.insert_length_mm
+
+
+def test_ribbon_length_is_available(variant):
+    from cad.parts import RIBBONS
+
+    lay = variant["layout"]
+    ribbon = RIBBONS["zero" if lay.board.csi_edge == "right" else "standard"]
+    assert lay.ribbon_length() < max(ribbon.stock_lengths_mm)
+    assert lay.params.camera_gap_mm > ribbon.thickness_mm

@@ -1,0 +1,115 @@
+"""Each printed part: one watertight solid, its computed size, printable without supports."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("manifold3d")
+pytest.importorskip("trimesh")
+
+import numpy as np  # noqa: E402
+import trimesh  # noqa: E402
+from manifold3d import Error, Manifold  # noqa: E402
+
+from cad.case import BED_MM, MAX_BRIDGE_MM, print_pose  # noqa: E402
+from cad.checks import mesh_arrays, overhangs  # noqa: E402
+from cad.geometry import box, cyl_x  # noqa: E402
+
+PART_NAMES = ("front_shell", "back_shell")
+
+
+def _sizes(variant, name):
+    lay = variant["layout"]
+    return lay.front_size if name == "front_shell" else lay.back_size
+
+
+@pytest.mark.parametrize("name", PART_NAMES)
+def test_part_is_one_watertight_manifold_solid(variant, name):
+    solid = variant["parts"][name]
+    assert solid.status() == Error.NoError
+    assert len(solid.decompose()) == 1
+    assert solid.volume() > 0
+    verts, tris = mesh_arrays(solid)
+    mesh = trimesh.Trimesh(verts, tris, process=True)
+    assert mesh.is_watertight
+    assert mesh.is_winding_consistent
+    assert mesh.volume == pytest.approx(solid.volume(), rel=1e-6)
+
+
+@pytest.mark.parametrize("name", PART_NAMES)
+def test_bounding_box_is_the_computed_outer_size(variant, name):
+    lay = variant["layout"]
+    b = variant["parts"][name].bounding_box()
+    size = tuple(b[i + 3] - b[i] for i in range(3))
+    assert size == pytest.approx(_sizes(variant, name), abs=1e-6)
+    assert (b[0], b[2]) == pytest.approx((0.0, 0.0), abs=1e-6)
+    y0 = 0.0 if name == "front_shell" else lay.y_split
+    assert b[1] == pytest.approx(y0, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", PART_NAMES)
+def test_part_fits_the_bed_in_its_print_orientation(variant, name):
+    posed = variant["parts"][name].transform(print_pose(name, variant["layout"]))
+    b = posed.bounding_box()
+    assert b[2] == pytest.approx(0.0, abs=1e-6)
+    w, d, h = _sizes(variant, name)
+    expected = (w, h, d)  # both shells stand on their outer face: case y becomes up
+    size = tuple(b[i + 3] - b[i] for i in range(3))
+    assert size == pytest.approx(expected, abs=1e-6)
+    assert max(size) <= BED_MM
+    assert posed.volume() == pytest.approx(variant["parts"][name].volume(), rel=1e-9)
+
+
+@pytest.mark.parametrize("name", PART_NAMES)
+def test_part_prints_without_supports(variant, name):
+    posed = variant["parts"][name].transform(print_pose(name, variant["layout"]))
+    report = overhangs(posed, max_angle_deg=45.0, bridge_max_mm=MAX_BRIDGE_MM)
+    assert report.steep_area_mm2 < 1e-6
+    assert not report.long_bridges_mm
+    assert report.ok
+
+
+def test_back_shell_bridges_are_the_vents_and_screw_recesses(variant):
+    posed = variant["parts"]["back_shell"].transform(print_pose("back_shell", variant["layout"]))
+    report = overhangs(posed)
+    assert report.bridges_mm, "vent slots and counterbores are bridged"
+    assert max(report.bridges_mm) < MAX_BRIDGE_MM
+
+
+# --- the overhang check itself must be able to fail -----------------------------------
+
+
+def test_overhang_check_flags_a_horizontal_round_hole():
+    block = box(0, 0, 0, 20, 20, 20) - cyl_x(10, 10, 4, -1, 21, 32)
+    report = overhangs(block)
+    assert report.steep_area_mm2 > 1.0
+    assert not report.ok
+
+
+def test_overhang_check_flags_a_long_bridge_but_not_a_short_one():
+    def table(span):
+        legs = [box(0, 0, 0, 3, 20, 10), box(3 + span, 0, 0, 6 + span, 20, 10)]
+        top = box(0, 0, 10, 6 + span, 20, 12)
+        return Manifold.batch_boolean([*legs, top], _add())
+
+    short, long = overhangs(table(8.0)), overhangs(table(14.0))
+    assert short.ok and short.bridges_mm == (8.0,)
+    assert not long.ok and long.long_bridges_mm == (14.0,)
+
+
+def test_overhang_check_allows_45_degrees_and_refuses_50():
+    def ramp(deg):
+        run = 10 * np.tan(np.radians(deg))
+        from manifold3d import CrossSection
+
+        profile = CrossSection([[(0, 0), (5, 0), (5 + run, 10), (0, 10)]])
+        return Manifold.extrude(profile, 10).transform([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0]])
+
+    assert overhangs(ramp(45.0)).ok
+    assert not overhangs(ramp(50.0)).ok
+
+
+def _add():
+    from manifold3d import OpType
+
+    return OpType.Add
