@@ -606,6 +606,8 @@ def _entries():
 
 def _format(value) -> str:
     if isinstance(value, tuple):
+        if value and isinstance(value[0], tuple):
+            return " ".join(f"({_format(v)})" for v in value)
         return ", ".join(_format(v) for v in value)
     if isinstance(value, float):
         return f"{value:g}"
