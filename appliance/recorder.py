@@ -213,6 +213,7 @@ class Recorder:
         self._plan = plan
         self._started_mono = time.monotonic()
         self.frames_written += 1
+        log.info("segment %08d opened at frame %d", plan.seq, first.frame_index)
         if self._on_change:
             self._on_change()
 
