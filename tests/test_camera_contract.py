@@ -27,9 +27,11 @@ import pytest
 
 from appliance.errors import CameraError
 from appliance.ports import PTS_PER_SECOND, Camera, EncodedPacket
+from hw.camera_picamera2 import Picamera2Camera
 from hw.camera_replay import ReplayCamera
 from hw.camera_sim import SimulatedCamera
 from hw.h264 import NAL_IDR, NAL_PPS, NAL_SPS, nal_types, parameter_sets, split_nal_units
+from tests import picamera2_standin
 from tests.camera_fixtures import (
     Collector,
     JpegCollector,
@@ -81,7 +83,35 @@ def make_replay(
     )
 
 
-FACTORIES: dict[str, Factory] = {"sim": make_sim, "replay": make_replay}
+def make_picamera2(
+    request: pytest.FixtureRequest, *, realtime: bool, fail_after_frames: int | None = None
+) -> Camera:
+    # The stand-in picamera2 (tests/picamera2_standin) plays the replay file's packets
+    # through its H264Encoder; a failure is the sensor going quiet, as with a loose cable.
+    board = picamera2_standin.Board(
+        source=request.getfixturevalue("replay_mp4"),
+        realtime=realtime,
+        fail_after_frames=fail_after_frames,
+    )
+    picamera2_standin.install_for(request, board)
+    return Picamera2Camera(
+        width=320,
+        height=240,
+        fps=30,
+        keyframe_interval_s=1.0,
+        preview_width=160,
+        preview_height=120,
+        preview_fps=PREVIEW_FPS,
+        frame_timeout_s=1.0,
+        name="picamera2-contract",
+    )
+
+
+FACTORIES: dict[str, Factory] = {
+    "sim": make_sim,
+    "replay": make_replay,
+    "picamera2": make_picamera2,
+}
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,155 @@
+"""A stand-in for the ``picamera2`` and ``libcamera`` packages, for tests off the Pi.
+
+The packages live in this directory, which is not on ``sys.path``: they are importable as
+``picamera2`` and ``libcamera`` only inside :func:`installed`. They speak the interface of
+picamera2 itself (``Picamera2``, ``H264Encoder``, ``MJPEGEncoder``, ``Output``,
+``libcamera.Transform`` and ``controls``), and the encoders call an ``Output`` as
+picamera2's do: ``outputframe(frame, keyframe, timestamp, packet, audio)`` from the
+encoder's own thread, ``timestamp`` in microseconds since the encoder's first frame.
+
+The :class:`Board` is the hardware: which cameras are attached and what the sensor sees,
+which is a real H.264 MP4 file whose packets the H.264 encoder gives out (Annex B, SPS/PPS
+before every IDR as picamera2's ``repeat=True``) and whose decoded pictures are the main
+and lores streams.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from av.bitstream import BitStreamFilterContext
+
+STANDIN_DIR = Path(__file__).resolve().parent
+_MODULES = ("picamera2", "libcamera")
+
+#: The board the stand-in modules use while installed.
+_active: list[Board] = []
+
+
+@dataclass
+class SourceFrame:
+    """One frame of the source file: the encoded access unit and the picture."""
+
+    data: bytes  # Annex B, SPS/PPS in-line before an IDR
+    keyframe: bool
+    yuv: np.ndarray  # yuv420p, (h * 3 // 2, w)
+
+
+_cache: dict[str, list[SourceFrame]] = {}
+
+
+def load_source(path: Path) -> list[SourceFrame]:
+    """Demux an H.264 MP4 into Annex B access units and decode each picture."""
+    key = str(path)
+    if key not in _cache:
+        frames: list[SourceFrame] = []
+        decoder = av.CodecContext.create("h264", "r")
+        with av.open(key) as container:
+            stream = container.streams.video[0]
+            bsf = BitStreamFilterContext("h264_mp4toannexb", stream)
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                keyframe = packet.is_keyframe  # read before the filter takes the packet
+                data = b"".join(bytes(out) for out in bsf.filter(packet))
+                pictures = decoder.decode(av.Packet(data))
+                assert len(pictures) == 1, "the source must not delay frames"
+                yuv = pictures[0].reformat(format="yuv420p").to_ndarray()
+                frames.append(SourceFrame(data, keyframe, yuv))
+        assert frames and frames[0].keyframe
+        _cache[key] = frames
+    return _cache[key]
+
+
+@dataclass
+class Board:
+    """The simulated Pi: attached cameras and what the sensor sees.
+
+    Attributes:
+        source: An H.264 MP4 (no B-frames, starting with a keyframe).
+        cameras: What ``Picamera2.global_camera_info()`` lists; empty means no camera.
+        has_autofocus: The camera offers ``AfMode`` (Camera Module 3).
+        realtime: Pace frames at the configured frame duration; else as fast as possible.
+        fail_after_frames: The sensor stops delivering after this many frames, as with a
+            loose ribbon cable (picamera2 reports nothing; frames just stop).
+        quiet: While set, the sensor delivers nothing (the cable came loose mid-run).
+        calls: What the backend asked of picamera2, in order, for assertions.
+        outputframe_args: The arguments of every ``outputframe`` call the H.264 encoder made.
+        hdr_mode: The IMX708 sensor HDR setting last written (None: never written).
+    """
+
+    source: Path
+    cameras: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {
+                "Model": "imx708_wide",
+                "Location": 2,
+                "Rotation": 180,
+                "Id": "/base/i2c@88000/imx708@1a",
+                "Num": 0,
+            }
+        ]
+    )
+    has_autofocus: bool = True
+    realtime: bool = True
+    fail_after_frames: int | None = None
+    quiet: bool = False
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    outputframe_args: list[tuple[Any, ...]] = field(default_factory=list)
+    hdr_mode: bool | None = None
+
+    @property
+    def frames(self) -> list[SourceFrame]:
+        return load_source(self.source)
+
+    def called(self, name: str) -> list[Any]:
+        """The arguments of every call named ``name``."""
+        return [args for n, args in self.calls if n == name]
+
+
+def active_board() -> Board:
+    """The board of the innermost :func:`installed` block."""
+    if not _active:
+        raise RuntimeError(
+            "the picamera2 stand-in is used outside tests.picamera2_standin.installed"
+        )
+    return _active[-1]
+
+
+@contextlib.contextmanager
+def installed(board: Board) -> Iterator[Board]:
+    """Make ``import picamera2`` and ``import libcamera`` give the stand-in, with ``board``."""
+    for name in _MODULES:
+        if name in sys.modules and not _is_standin(sys.modules[name]):
+            raise RuntimeError(f"a real {name} is already imported")
+    sys.path.insert(0, str(STANDIN_DIR))
+    _active.append(board)
+    try:
+        yield board
+    finally:
+        _active.remove(board)
+        if str(STANDIN_DIR) in sys.path:
+            sys.path.remove(str(STANDIN_DIR))
+        if not _active:
+            for name in list(sys.modules):
+                if name.split(".")[0] in _MODULES:
+                    del sys.modules[name]
+
+
+def _is_standin(module: Any) -> bool:
+    return str(getattr(module, "__file__", "") or "").startswith(str(STANDIN_DIR))
+
+
+def install_for(request: Any, board: Board) -> Board:
+    """Install the stand-in with ``board`` for the rest of a pytest test (``request``)."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(installed(board))
+    request.addfinalizer(stack.close)
+    return board
