@@ -71,8 +71,20 @@ class Config:
         default="auto", metadata={"check": ("choice", "auto", "picamera2", "sim", "replay")}
     )
     replay_path: str | None = field(default=None, metadata={"check": "path", "optional": True})
+    camera_rotation: int = field(default=0, metadata={"check": ("choice", 0, 180)})
+    camera_hflip: bool = field(default=False, metadata={"check": "bool"})
+    camera_vflip: bool = field(default=False, metadata={"check": "bool"})
+    camera_hdr: bool = field(default=False, metadata={"check": "bool"})
+    power_loss_pin: int | None = field(default=None, metadata={**_PIN, "optional": True})
+    power_loss_active_low: bool = field(default=True, metadata={"check": "bool"})
+    power_loss_grace_s: float = field(default=5.0, metadata=_float(0.0, 120.0))
+    power_off_command: tuple[str, ...] = field(
+        default=("sudo", "-n", "/usr/bin/systemctl", "poweroff"), metadata={"check": "argv"}
+    )
 
     def __post_init__(self) -> None:
+        if isinstance(self.power_off_command, list):  # from TOML: keep the config hashable
+            object.__setattr__(self, "power_off_command", tuple(self.power_off_command))
         for f in fields(self):
             _check(f, getattr(self, f.name))
         if (
@@ -82,6 +94,13 @@ class Config:
             raise ConfigError(
                 "record_pin, photo_pin, protect_pin and led_pin must be four different BCM pins"
             )
+        if self.power_loss_pin is not None and self.power_loss_pin in (
+            self.record_pin,
+            self.photo_pin,
+            self.protect_pin,
+            self.led_pin,
+        ):
+            raise ConfigError("power_loss_pin: must differ from the button and LED pins")
         if self.camera == "replay" and not self.replay_path:
             raise ConfigError("replay_path: required when camera = 'replay'")
 
@@ -110,6 +129,13 @@ def _check(f: dataclasses.Field, value: Any) -> None:
     if check == "bool":
         if not isinstance(value, bool):
             raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    elif check == "argv":
+        if (
+            not isinstance(value, list | tuple)
+            or not value
+            or not all(isinstance(a, str) and a and "\0" not in a for a in value)
+        ):
+            raise ConfigError(f"{name}: expected a list of non-empty strings, got {value!r}")
     elif check in ("str", "path"):
         if not isinstance(value, str) or not value or "\0" in value:
             raise ConfigError(f"{name}: expected a non-empty string, got {value!r}")
@@ -150,6 +176,7 @@ def from_mapping(data: dict[str, Any], *, source: str = "config") -> Config:
         "prune_interval_s",
         "hold_time_s",
         "debounce_s",
+        "power_loss_grace_s",
     ):
         if isinstance(values.get(key), int) and not isinstance(values.get(key), bool):
             values[key] = float(values[key])
@@ -205,11 +232,17 @@ def dump(config: Config) -> str:
         if isinstance(value, bool):
             text = "true" if value else "false"
         elif isinstance(value, str):
-            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            text = _toml_str(value)
+        elif isinstance(value, tuple):
+            text = "[" + ", ".join(_toml_str(v) for v in value) + "]"
         else:
             text = repr(value)
         lines.append(f"{f.name} = {text}")
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _toml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def save(config: Config, path: str | os.PathLike) -> None:

@@ -77,6 +77,8 @@ class Controller:
         clock: Wall and monotonic clocks.
         power_off: Called once the shutdown has closed everything (the Pi powers off);
             ``None`` just ends the controller.
+        on_tick: Called from the controller thread at least once a second while it runs
+            (the service watchdog's heartbeat); it must be quick and not raise.
     """
 
     def __init__(
@@ -87,12 +89,14 @@ class Controller:
         *,
         clock: Clock | None = None,
         power_off: Callable[[], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.camera = camera
         self.library = library
         self.clock = clock or Clock()
         self._power_off = power_off
+        self._on_tick = on_tick
         self._events: queue.SimpleQueue[tuple[Event, Any]] = queue.SimpleQueue()
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")
         self.recorder = Recorder(
@@ -230,6 +234,11 @@ class Controller:
                 log.exception("handling %s failed", event)
                 self._last_error = f"internal error ({event or 'tick'}): {exc}"
                 self._publish(None)
+            if self._on_tick is not None:
+                try:
+                    self._on_tick()
+                except Exception:  # noqa: BLE001 - a heartbeat never stops the controller
+                    log.exception("on_tick failed")
         self._jobs.shutdown(wait=True)
         self.stopped.set()
 
