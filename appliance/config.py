@@ -67,6 +67,8 @@ class Config:
     web_host: str = field(default="0.0.0.0", metadata={"check": "str"})
     web_port: int = field(default=8080, metadata=_int(1, 65535))
     web_threads: int = field(default=8, metadata=_int(2, 64))
+    web_password: str | None = field(default=None, metadata={"check": "str", "optional": True})
+    preview_max_viewers: int = field(default=3, metadata=_int(1, 16))
     camera: str = field(
         default="auto", metadata={"check": ("choice", "auto", "picamera2", "sim", "replay")}
     )
@@ -93,6 +95,12 @@ class Config:
         ):
             raise ConfigError(
                 "record_pin, photo_pin, protect_pin and led_pin must be four different BCM pins"
+            )
+        if self.web_threads < self.preview_max_viewers + 3:
+            raise ConfigError(
+                "web_threads: must be at least preview_max_viewers + 3 (room for the API "
+                f"and the live status), got {self.web_threads} with preview_max_viewers = "
+                f"{self.preview_max_viewers}"
             )
         if self.power_loss_pin is not None and self.power_loss_pin in (
             self.record_pin,

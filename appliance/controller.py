@@ -184,6 +184,10 @@ class Controller:
         """Call ``callback(info)`` for every segment the recorder closes."""
         self._segment_listeners.append(callback)
 
+    def refresh(self) -> None:
+        """Publish a fresh snapshot soon (after a change made outside the controller)."""
+        self.post(_REFRESH)
+
     def wait_for_change(self, after_version: int, timeout_s: float) -> Status:
         """Block until a snapshot newer than ``after_version`` exists, or the timeout."""
         with self._changed:

@@ -84,6 +84,52 @@ def _camera(args, config):
     )
 
 
+#: A preview viewer that reads slowly blocks once this much output is queued for it, and
+#: then skips to the newest frame instead of queueing more.
+WEB_OUTBUF_HIGH_WATERMARK = 256 * 1024
+
+
+def _start_web(controller, library, config, source, panel, simulated, power_wish):
+    """Build the dashboard and serve it with Waitress on a thread; returns (app, server)."""
+    from waitress import create_server
+
+    from web.app import create_app, default_config_path
+
+    def set_clock(epoch_s: float) -> None:
+        if simulated:
+            log.info("simulation: the clock would be set to %.0f (host clock left alone)", epoch_s)
+            return
+        from hw.system import set_system_clock
+
+        set_system_clock(epoch_s)
+
+    virtual = None
+    if simulated:
+        from hw.panel import VirtualPanel
+
+        virtual = VirtualPanel(panel)
+    app = create_app(
+        controller,
+        library,
+        config_path=source or default_config_path(),
+        panel=virtual,
+        set_led_brightness=panel.set_brightness,
+        set_clock=set_clock,
+        power=power_wish.append,
+    )
+    server = create_server(
+        app,
+        host=config.web_host,
+        port=config.web_port,
+        threads=config.web_threads,
+        outbuf_high_watermark=WEB_OUTBUF_HIGH_WATERMARK,
+        ident="dashcam",
+    )
+    threading.Thread(target=server.run, name="web", daemon=True).start()
+    log.info("dashboard: http://%s:%s/", config.web_host, server.effective_port)
+    return app, server
+
+
 def run(args, config, source) -> int:
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -127,12 +173,31 @@ def run(args, config, source) -> int:
 
         Console(panel, controller, on_quit=stop.set).start()
 
-    # The web dashboard is not built yet (it starts here, after recording has started).
+    power_wish: list[str] = []
+    web = None
+    if not args.no_web:
+        # After recording has started (or failed to): the web never delays the first frame.
+        wanted = (State.RECORDING,) if config.autostart else (State.IDLE,)
+        if not controller.wait_for_state(*wanted, State.ERROR, State.STORAGE_FULL, timeout_s=15):
+            log.warning("starting the dashboard although the appliance is %s", controller.state)
+        web = _start_web(controller, library, config, source, panel, simulated, power_wish)
+
     while not stop.is_set() and not controller.stopped.is_set():
         stop.wait(0.5)
     if not controller.stopped.is_set():
         controller.shutdown()
+    if web is not None:
+        app, server = web
+        app.close_streams()
+        server.close()
     panel.close()
+    if power_wish:
+        if simulated:
+            log.info("simulation: would %s now (nothing is powered off)", power_wish[-1])
+        else:
+            from hw.system import power_action
+
+            power_action(power_wish[-1])
     ok = controller.state is State.OFF
     log.info("stopped (%s)", controller.state.value)
     return 0 if ok else 1

@@ -196,3 +196,40 @@ class Panel:
         self._record_down = False
         if not self._record_held and not self._record_started:
             self._post(Event.RECORD_PRESSED)
+
+
+class VirtualPanel:
+    """The panel as the dashboard's simulation shows it: presses drive the same mock pins.
+
+    Args:
+        panel: A :class:`Panel` built on gpiozero's mock pin factory.
+    """
+
+    BUTTONS = ("record", "photo", "protect")
+
+    def __init__(self, panel: Panel) -> None:
+        self.panel = panel
+
+    def press(self, name: str, hold_s: float = 0.0) -> None:
+        """Press button ``name`` (drive its pin low, hold, release).
+
+        Raises:
+            KeyError: no such button.
+        """
+        if name not in self.BUTTONS:
+            raise KeyError(name)
+        pin = getattr(self.panel, name).pin
+        pin.drive_low()
+        if hold_s:
+            threading.Event().wait(hold_s)
+        pin.drive_high()
+
+    @property
+    def led_value(self) -> float:
+        """The LED's brightness now, 0..1."""
+        return float(self.panel.led.value)
+
+    @property
+    def led_pattern(self) -> str:
+        """The name of the pattern the LED plays."""
+        return self.panel.led_pattern.name

@@ -1,0 +1,81 @@
+"""Shared set-up for the dashboard tests: an appliance on simulated hardware plus the app.
+
+Fakes only at the boundary: the simulated camera and mock pins (from the harness), a clock
+the test can set, and recorders for the clock and power actions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appliance.ports import Clock
+from hw.panel import VirtualPanel
+from tests.harness import Appliance
+from web.app import DashboardApp, create_app
+
+
+class FakeClock(Clock):
+    """A wall clock the test sets (the appliance's clock is behind); monotonic is real."""
+
+    def __init__(self, wall_s: float) -> None:
+        self.wall_s = wall_s
+        self._lock = threading.Lock()
+
+    def wall(self) -> float:
+        with self._lock:
+            return self.wall_s
+
+    def set(self, wall_s: float) -> None:
+        with self._lock:
+            self.wall_s = wall_s
+
+
+@dataclass
+class Dashboard:
+    """An appliance, its dashboard app, and what the app's injected actions recorded."""
+
+    appliance: Appliance
+    app: DashboardApp
+    config_path: Path
+    clock: FakeClock
+    clock_sets: list[float] = field(default_factory=list)
+    power_calls: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def dashboard(tmp_path: Path, *, panel: bool = True, wall_s: float = 1.8e9, **overrides):
+    """An appliance on simulated hardware with its dashboard app (no server)."""
+    clock = FakeClock(wall_s)
+    appliance = Appliance(tmp_path / "card", clock=clock, **overrides)
+    config_path = tmp_path / "dashcam.toml"
+    dash: Dashboard | None = None
+
+    def set_clock(epoch_s: float) -> None:
+        dash.clock_sets.append(epoch_s)
+        clock.set(epoch_s)
+
+    with appliance:
+        app = create_app(
+            appliance.controller,
+            appliance.library,
+            config_path=config_path,
+            panel=VirtualPanel(appliance.panel) if panel else None,
+            set_led_brightness=appliance.panel.set_brightness,
+            set_clock=set_clock,
+            power=lambda action: dash.power_calls.append(action),
+        )
+        dash = Dashboard(appliance, app, config_path, clock)
+        try:
+            yield dash
+        finally:
+            app.close_streams()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,455 @@
+"""The JSON API's resources: status, commands, library, settings, system, virtual panel.
+
+Every resource works through the controller's and the library's public interfaces only.
+Commands post an event to the controller and answer 202; the change itself arrives on the
+live stream (``/api/events``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import falcon
+
+from appliance import config as config_mod
+from appliance.config import Config
+from appliance.controller import Controller
+from appliance.errors import ConfigError
+from appliance.library import Item, Kind, Library
+from appliance.preview import PreviewHub
+from appliance.states import Event
+from web.media import parse_id
+from web.security import SESSION_COOKIE, Guard, read_json
+
+log = logging.getLogger(__name__)
+
+#: Settings the dashboard may change, and whether each applies without a restart.
+SETTINGS: dict[str, bool] = {
+    "segment_seconds": True,
+    "video_bitrate": False,  # the quality
+    "video_width": False,
+    "video_height": False,
+    "video_fps": False,
+    "preview_fps": False,
+    "min_free_bytes": True,
+    "min_free_percent": True,
+    "loop_quota_bytes": True,
+    "protected_quota_percent": True,
+    "autostart": True,
+    "led_brightness": True,
+    "preview_max_viewers": True,
+}
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+#: The phone's clock must be ahead by more than this before the appliance's is moved.
+CLOCK_TOLERANCE_S = 2.0
+#: Earliest and latest clock a phone may set (2020-01-01, 2100-01-01).
+CLOCK_RANGE_MS = (1_577_836_800_000, 4_102_444_800_000)
+_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+BUTTONS = ("record", "photo", "protect")
+
+
+def _accepted(resp: falcon.Response, **body: Any) -> None:
+    resp.status = falcon.HTTP_202
+    resp.media = body
+
+
+def _reject_unknown(data: dict[str, Any], allowed: set[str] | frozenset[str]) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise falcon.HTTPUnprocessableEntity(
+            description=f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def item_dict(item: Item) -> dict[str, Any]:
+    """An item as the API shows it (no paths of the card)."""
+    return {
+        "id": item.id,
+        "seq": item.seq,
+        "kind": item.kind.value,
+        "video": item.is_video,
+        "name": item.name,
+        "size": item.size,
+        "day": item.day,
+        "stamp": item.stamp,
+        "duration_s": item.duration_s,
+        "url": f"/media/{item.id}",
+        "download_url": f"/media/{item.id}?download=1",
+        "thumb_url": f"/media/{item.id}/thumb" if item.thumb else None,
+    }
+
+
+class Health:
+    """``/api/health``: reachable without a session."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"ok": True, "state": self.controller.state.value}
+
+
+class Status:
+    """``/api/status``: the newest status snapshot."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = status_dict(self.controller)
+        resp.cache_control = ["no-store"]
+
+
+def status_dict(controller: Controller) -> dict[str, Any]:
+    """The status snapshot plus the appliance's wall clock in ms."""
+    data = controller.status.to_dict()
+    data["clock_ms"] = int(controller.clock.wall() * 1000)
+    return data
+
+
+class Recording:
+    """``/api/recording/start`` and ``/api/recording/stop``."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def on_post_start(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.controller.post(Event.START_RECORDING)
+        _accepted(resp, event=Event.START_RECORDING.value)
+
+    def on_post_stop(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.controller.post(Event.STOP_RECORDING)
+        _accepted(resp, event=Event.STOP_RECORDING.value)
+
+
+class Photos:
+    """``/api/photos``: take a still (as the photo button does)."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.controller.post(Event.PHOTO_PRESSED)
+        _accepted(resp, event=Event.PHOTO_PRESSED.value)
+
+
+class Incidents:
+    """``/api/incidents``: protect the incident (as the protect button does)."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.controller.post(Event.PROTECT_PRESSED)
+        _accepted(resp, event=Event.PROTECT_PRESSED.value)
+
+
+class Items:
+    """``/api/items``: the gallery, newest first, one page at a time."""
+
+    PARAMS = frozenset({"kind", "day", "before", "limit"})
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        unknown = sorted(set(req.params) - self.PARAMS)
+        if unknown:
+            raise falcon.HTTPBadRequest(
+                description=f"unknown parameter {unknown[0]!r}; allowed: day, kind, before, limit"
+            )
+        kinds = None
+        raw_kinds = req.get_param_as_list("kind")
+        if raw_kinds:
+            allowed = {k.value for k in Kind}
+            bad = [k for k in raw_kinds if k not in allowed]
+            if bad:
+                raise falcon.HTTPBadRequest(
+                    description=f"kind: expected loop, protected or photo, got {bad[0][:40]!r}"
+                )
+            kinds = {Kind(k) for k in raw_kinds}
+        day = req.get_param("day")
+        if day is not None and not _DAY_RE.match(day):
+            raise falcon.HTTPBadRequest(description=f"day: expected YYYY-MM-DD, got {day[:40]!r}")
+        before = req.get_param_as_int("before", min_value=1, max_value=10**12)
+        limit = req.get_param_as_int("limit", min_value=1, max_value=MAX_PAGE) or DEFAULT_PAGE
+        items = self.library.page(kinds=kinds, day=day, before=before, limit=limit)
+        resp.media = {
+            "items": [item_dict(i) for i in items],
+            "next_before": items[-1].seq if len(items) == limit else None,
+        }
+        resp.cache_control = ["no-store"]
+
+
+class Days:
+    """``/api/days``: the days that have items, newest first, and counts per kind."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {
+            "days": self.library.days(),
+            "counts": {k.value: n for k, n in self.library.counts().items()},
+        }
+        resp.cache_control = ["no-store"]
+
+
+class ItemResource:
+    """``/api/items/{item_id}``: one item; delete; ``.../protection`` PUT / DELETE."""
+
+    def __init__(self, library: Library, controller: Controller) -> None:
+        self.library = library
+        self.controller = controller
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: str) -> None:
+        resp.media = item_dict(self.library.get(parse_id(item_id)))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, item_id: str) -> None:
+        seq = parse_id(item_id)
+        try:
+            self.library.delete(seq)
+        except ValueError as exc:
+            raise falcon.HTTPConflict(description=str(exc)) from None
+        self.controller.refresh()
+        resp.status = falcon.HTTP_204
+
+    def on_put_protection(self, req: falcon.Request, resp: falcon.Response, item_id: str):
+        self._change(resp, item_id, self.library.protect)
+
+    def on_delete_protection(self, req: falcon.Request, resp: falcon.Response, item_id: str):
+        self._change(resp, item_id, self.library.unprotect)
+
+    def _change(self, resp: falcon.Response, item_id: str, change: Callable[[int], Item]) -> None:
+        seq = parse_id(item_id)
+        try:
+            item = change(seq)
+        except ValueError as exc:
+            raise falcon.HTTPConflict(description=str(exc)) from None
+        self.controller.refresh()
+        resp.media = item_dict(item)
+
+
+class Settings:
+    """``/api/settings``: read and change the settings the dashboard may change.
+
+    A change is validated by :mod:`appliance.config` (errors name the key), written to the
+    config file, and applied at once where the appliance can (``live``); the others
+    (``restart``) take effect at the next start.
+
+    Args:
+        controller: Its ``config`` is the running one; ``apply_config`` applies changes.
+        config_path: The file the change is persisted to.
+        set_led_brightness: Applies a new LED brightness (the panel's), if any.
+        hub: The preview hub whose viewer cap follows ``preview_max_viewers``.
+    """
+
+    def __init__(
+        self,
+        controller: Controller,
+        config_path: Path,
+        set_led_brightness: Callable[[float], None] | None,
+        hub: PreviewHub,
+    ) -> None:
+        self.controller = controller
+        self.config_path = config_path
+        self.set_led_brightness = set_led_brightness
+        self.hub = hub
+        self._lock = threading.Lock()
+
+    def _body(self, config: Config) -> dict[str, Any]:
+        return {
+            "settings": {k: getattr(config, k) for k in SETTINGS},
+            "live": sorted(k for k, live in SETTINGS.items() if live),
+            "restart": sorted(k for k, live in SETTINGS.items() if not live),
+            "password_set": config.web_password is not None,
+        }
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._body(self.controller.config)
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+        changes = read_json(req)
+        _reject_unknown(changes, SETTINGS.keys())
+        if not changes:
+            raise falcon.HTTPUnprocessableEntity(description="no setting given")
+        with self._lock:
+            running = self.controller.config
+            new_running = _merge(running, changes)
+            path = self.config_path
+            on_file = config_mod.load(path)[0] if path.is_file() else Config()
+            config_mod.save(_merge(on_file, changes), path)
+            pending = [k for k in changes if not SETTINGS[k] and changes[k] != getattr(running, k)]
+            applied = dataclasses.replace(new_running, **{k: getattr(running, k) for k in pending})
+            self.controller.apply_config(applied)
+            if self.set_led_brightness is not None:
+                self.set_led_brightness(applied.led_brightness)
+            self.hub.max_viewers = applied.preview_max_viewers
+        log.info("settings changed: %s (restart needed for %s)", sorted(changes), pending)
+        body = self._body(new_running)
+        body["restart_needed"] = sorted(pending)
+        resp.media = body
+
+
+def _merge(config: Config, changes: dict[str, Any]) -> Config:
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    return config_mod.from_mapping({**values, **changes}, source="settings")
+
+
+class Clock:
+    """``/api/system/clock``: move the appliance's clock forward to the phone's.
+
+    A Pi has no real-time clock; without network time it boots with an old date. Only a
+    phone clock ahead of the appliance's (by more than :data:`CLOCK_TOLERANCE_S`) is taken:
+    the clock never goes back, so names and days stay in order.
+    """
+
+    def __init__(self, controller: Controller, set_clock: Callable[[float], None] | None):
+        self.controller = controller
+        self.set_clock = set_clock
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        data = read_json(req)
+        _reject_unknown(data, {"epoch_ms"})
+        epoch_ms = data.get("epoch_ms")
+        if not isinstance(epoch_ms, int) or isinstance(epoch_ms, bool):
+            raise falcon.HTTPUnprocessableEntity(
+                description=f"epoch_ms: expected an integer, got {epoch_ms!r:.40}"
+            )
+        lo, hi = CLOCK_RANGE_MS
+        if not lo <= epoch_ms <= hi:
+            raise falcon.HTTPUnprocessableEntity(
+                description=f"epoch_ms: must be from {lo} to {hi}, got {epoch_ms}"
+            )
+        if self.set_clock is None:
+            raise falcon.HTTPNotImplemented(description="this appliance cannot set its clock")
+        now_s = self.controller.clock.wall()
+        behind_s = epoch_ms / 1000 - now_s
+        changed = behind_s > CLOCK_TOLERANCE_S
+        if changed:
+            log.info("clock set forward by %.1f s from the dashboard", behind_s)
+            self.set_clock(epoch_ms / 1000)
+        resp.media = {
+            "changed": changed,
+            "behind_s": round(behind_s, 3),
+            "clock_ms": int(self.controller.clock.wall() * 1000),
+        }
+
+
+class Power:
+    """``/api/system/restart`` and ``/api/system/shutdown``: a safe shutdown, then the action.
+
+    ``power(action)`` ("restart" or "shutdown") is called first; it only records the wish
+    (the composition root performs it once everything is closed). Then the controller
+    closes the open segment and stops.
+    """
+
+    def __init__(self, controller: Controller, power: Callable[[str], None] | None) -> None:
+        self.controller = controller
+        self.power = power
+
+    def _go(self, resp: falcon.Response, action: str) -> None:
+        if self.power is None:
+            raise falcon.HTTPNotImplemented(description=f"this appliance cannot {action}")
+        self.power(action)
+        threading.Thread(target=self.controller.shutdown, name="web-shutdown", daemon=True).start()
+        _accepted(resp, action=action)
+
+    def on_post_restart(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._go(resp, "restart")
+
+    def on_post_shutdown(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._go(resp, "shutdown")
+
+
+class Panel:
+    """``/api/panel``: the virtual panel of the simulation (buttons on the mock pins, LED).
+
+    Args:
+        panel: An object with ``press(name, hold_s)``, ``led_value`` (0..1) and
+            ``led_pattern`` (its name); None outside simulation (then 404).
+    """
+
+    MAX_HOLD_S = 10.0
+
+    def __init__(self, panel: Any) -> None:
+        self.panel = panel
+
+    def _need(self) -> Any:
+        if self.panel is None:
+            raise falcon.HTTPNotFound(description="no virtual panel: not in simulation")
+        return self.panel
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        panel = self._need()
+        resp.media = {"buttons": list(BUTTONS), "led": led_dict(panel)}
+        resp.cache_control = ["no-store"]
+
+    def on_post_press(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        panel = self._need()
+        if name not in BUTTONS:
+            raise falcon.HTTPNotFound(description=f"no button {name[:40]!r}; buttons: {BUTTONS}")
+        hold_s = 0.0
+        if req.content_length:
+            data = read_json(req)
+            _reject_unknown(data, {"hold_s"})
+            hold_s = data.get("hold_s", 0.0)
+            if not isinstance(hold_s, int | float) or isinstance(hold_s, bool):
+                raise falcon.HTTPUnprocessableEntity(
+                    description=f"hold_s: expected a number, got {hold_s!r:.40}"
+                )
+            if not 0 <= hold_s <= self.MAX_HOLD_S:
+                raise falcon.HTTPUnprocessableEntity(
+                    description=f"hold_s: must be from 0 to {self.MAX_HOLD_S}, got {hold_s}"
+                )
+        if hold_s:
+            threading.Thread(target=panel.press, args=(name, hold_s), daemon=True).start()
+        else:
+            panel.press(name, 0.0)
+        _accepted(resp, button=name, hold_s=hold_s)
+
+
+def led_dict(panel: Any) -> dict[str, Any]:
+    return {"value": round(float(panel.led_value), 3), "pattern": panel.led_pattern}
+
+
+class Session:
+    """``/api/session``: log in with the access password (POST), log out (DELETE)."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        data = read_json(req)
+        _reject_unknown(data, {"password"})
+        if not self.guard.check_password(data.get("password")):
+            raise falcon.HTTPUnauthorized(
+                description="wrong password", challenges=['Cookie realm="dashcam"']
+            )
+        resp.set_cookie(
+            SESSION_COOKIE,
+            self.guard.sessions.new(),
+            secure=False,  # plain HTTP on the car's Wi-Fi; the cookie is HttpOnly + Strict
+            http_only=True,
+            same_site="Strict",
+            path="/",
+        )
+        resp.status = falcon.HTTP_204
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
+        token = (req.get_cookie_values(SESSION_COOKIE) or [None])[0]
+        self.guard.sessions.drop(token)
+        resp.unset_cookie(SESSION_COOKIE, path="/")
+        resp.status = falcon.HTTP_204
+
+
+def config_error(req: falcon.Request, resp: falcon.Response, exc: ConfigError, params) -> None:
+    """ConfigError -> 422 with the message that names the key."""
+    raise falcon.HTTPUnprocessableEntity(description=str(exc))

@@ -1,0 +1,175 @@
+"""Long-lived responses: the live status (Server-Sent Events) and the MJPEG preview.
+
+Each open stream holds one Waitress worker thread, so both are capped (503 with
+Retry-After past the cap) and both write something at least every
+:data:`KEEPALIVE_S` seconds: Waitress only notices a client that went away when a write
+fails, and the stream then ends and frees its thread.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import falcon
+
+from appliance.controller import Controller
+from appliance.preview import HubFull, PreviewHub, Viewer
+from web.api import led_dict, status_dict
+
+KEEPALIVE_S = 2.0
+RETRY_AFTER_S = 5
+BOUNDARY = "dashcamframe"
+#: How often the simulated LED is looked at for the live stream.
+LED_POLL_S = 0.05
+
+
+class _Closing:
+    """An iterable response that runs ``on_close`` when the server closes it.
+
+    Unlike a bare generator it frees its slot even if the server never starts iterating.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], on_close) -> None:
+        self._chunks = chunks
+        self._on_close = on_close
+        self._closed = False
+
+    def __iter__(self) -> _Closing:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                close = getattr(self._chunks, "close", None)
+                if close is not None:
+                    close()
+            finally:
+                self._on_close()
+
+
+class Slots:
+    """A counter of open streams with a cap."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self.open = 0
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.open >= self.limit:
+                return False
+            self.open += 1
+            return True
+
+    def give(self) -> None:
+        with self._lock:
+            self.open -= 1
+
+
+def _busy(what: str, limit: int) -> falcon.HTTPServiceUnavailable:
+    return falcon.HTTPServiceUnavailable(
+        description=f"{limit} {what} open already (the most allowed); try again shortly",
+        retry_after=RETRY_AFTER_S,
+    )
+
+
+def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
+    """One Server-Sent Event."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+class Events:
+    """``/api/events``: every status change as an SSE ``status`` event (the newest first).
+
+    In simulation the virtual panel's LED is sent too (``led`` events) as it changes.
+
+    Args:
+        controller: Source of the snapshots (``wait_for_change``).
+        panel: The virtual panel or None.
+        max_streams: The cap on open streams.
+        stop: Set to end every stream (server shutdown).
+    """
+
+    def __init__(self, controller: Controller, panel: Any, max_streams: int, stop) -> None:
+        self.controller = controller
+        self.panel = panel
+        self.slots = Slots(max_streams)
+        self.stop = stop
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if not self.slots.take():
+            raise _busy("live streams", self.slots.limit)
+        resp.content_type = "text/event-stream"
+        resp.cache_control = ["no-store"]
+        resp.set_header("X-Accel-Buffering", "no")
+        resp.stream = _Closing(self._chunks(), self.slots.give)
+
+    def _chunks(self) -> Iterator[bytes]:
+        ctl = self.controller
+        yield b"retry: 1000\n\n"
+        version = -1
+        led = None
+        last_write = time.monotonic()
+        wait_s = LED_POLL_S if self.panel is not None else KEEPALIVE_S
+        while not self.stop.is_set():
+            status = ctl.wait_for_change(version, wait_s)
+            out = b""
+            if status.version > version:
+                version = status.version
+                out += sse("status", status_dict(ctl), version)
+            if self.panel is not None:
+                now_led = led_dict(self.panel)
+                if now_led != led:
+                    led = now_led
+                    out += sse("led", led)
+            if not out and time.monotonic() - last_write >= KEEPALIVE_S:
+                out = b": keep-alive\n\n"
+            if out:
+                last_write = time.monotonic()
+                yield out
+
+
+class Preview:
+    """``/api/preview.mjpeg``: the camera preview as ``multipart/x-mixed-replace``.
+
+    Every viewer shares the hub's one encode and always gets the newest frame. Each part
+    carries ``X-Frame-Seq`` (the hub's number) and ``X-Pts-Us`` (the camera's timestamp).
+    """
+
+    def __init__(self, hub: PreviewHub, stop) -> None:
+        self.hub = hub
+        self.stop = stop
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        try:
+            viewer = self.hub.join()
+        except HubFull:
+            raise _busy("preview viewers", self.hub.max_viewers) from None
+        resp.content_type = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+        resp.cache_control = ["no-store"]
+        resp.set_header("X-Accel-Buffering", "no")
+        resp.stream = _Closing(self._frames(viewer), viewer.leave)
+
+    def _frames(self, viewer: Viewer) -> Iterator[bytes]:
+        while not self.stop.is_set():
+            frame = viewer.next_frame(KEEPALIVE_S)
+            if frame is None:
+                frame = self.hub.latest  # nothing new: send the last again (finds a gone client)
+                if frame is None:
+                    continue
+            head = (
+                f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                f"Content-Length: {len(frame.jpeg)}\r\n"
+                f"X-Frame-Seq: {frame.seq}\r\nX-Pts-Us: {frame.pts_us}\r\n\r\n"
+            ).encode()
+            yield head + frame.jpeg + b"\r\n"
