@@ -81,7 +81,7 @@ class Config:
     power_loss_active_low: bool = field(default=True, metadata={"check": "bool"})
     power_loss_grace_s: float = field(default=5.0, metadata=_float(0.0, 120.0))
     power_off_command: tuple[str, ...] = field(
-        default=("sudo", "-n", "/usr/bin/systemctl", "poweroff"), metadata={"check": "argv"}
+        default=("systemctl", "poweroff"), metadata={"check": "argv"}
     )
 
     def __post_init__(self) -> None:

@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ...")
     check = sub.add_parser("check-config", help="validate a config file and print it")
     check.add_argument("path", nargs="?", help="TOML config file (default locations if none)")
+    doctor = sub.add_parser("doctor", help="check camera, pins, storage, clock and service")
+    doctor.add_argument("--config", metavar="PATH", help="TOML config file")
+    doctor.add_argument("--storage", metavar="DIR", help="storage root (overrides the config)")
+    doctor.add_argument("--sim", action="store_true", help="simulated camera and mock pins")
     return parser
 
 
@@ -52,7 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# {source or 'defaults (no config file)'}")
         print(dump(config) or "# all defaults")
         return 0
+    if args.command == "doctor":
+        return _doctor(args, config)
     return run(args, config, source)
+
+
+def _doctor(args, config) -> int:
+    from hw.doctor import Doctor, exit_code, format_report
+
+    if args.storage:
+        config = config.replace(storage_root=os.path.abspath(args.storage))
+    checks = Doctor(config, simulated=args.sim).run()
+    print(format_report(checks), end="")
+    return exit_code(checks)
 
 
 def _camera(args, config):
@@ -79,9 +95,43 @@ def _camera(args, config):
         if not path:
             raise SystemExit("dashcam: --replay MP4 (or replay_path in the config) is needed")
         return ReplayCamera(path)
-    raise SystemExit(
-        "dashcam: the Picamera2 backend is not built yet; run with --sim on this machine"
+    from hw.camera_picamera2 import Picamera2Camera
+
+    return Picamera2Camera(
+        width=config.video_width,
+        height=config.video_height,
+        fps=config.video_fps,
+        bitrate=config.video_bitrate,
+        keyframe_interval_s=config.keyframe_interval_s,
+        preview_width=config.preview_width,
+        preview_height=config.preview_height,
+        preview_fps=config.preview_fps,
+        rotation=config.camera_rotation,
+        hflip=config.camera_hflip,
+        vflip=config.camera_vflip,
+        hdr=config.camera_hdr,
     )
+
+
+def _power_off(config, simulated, restart_wanted, service_stopping):
+    """The controller's last action: power off (or restart), or only say so in simulation.
+
+    A stop of the service itself (SIGTERM from systemd, Ctrl-C) closes everything but
+    leaves the power on.
+    """
+    if simulated:
+        return lambda: log.info("simulation: the Pi would power off now (nothing is powered off)")
+    from hw.power import PowerOff
+
+    action = PowerOff(config.power_off_command, restart_wanted=restart_wanted)
+
+    def power_off() -> None:
+        if service_stopping():
+            log.info("the service was stopped: the power stays on")
+            return
+        action()
+
+    return power_off
 
 
 #: A preview viewer that reads slowly blocks once this much output is queued for it, and
@@ -152,11 +202,40 @@ def run(args, config, source) -> int:
         loop_quota_bytes=config.loop_quota_bytes,
         protected_quota_percent=config.protected_quota_percent,
     )
-    controller = Controller(config, camera, library)
+    from hw.power import PowerLossMonitor
+    from hw.watchdog import Watchdog, recorder_health
+
     simulated = args.sim or args.camera in ("sim", "replay") or bool(args.replay)
-    panel = Panel(config, controller.post, pin_factory=make_pin_factory(simulated))
+    pin_factory = make_pin_factory(simulated)
+    power_wish: list[str] = []  # the dashboard's wish: "restart" reboots instead
+    health = {}
+    watchdog = Watchdog(lambda: health["check"]())  # pings only under systemd
+    controller = Controller(
+        config,
+        camera,
+        library,
+        power_off=_power_off(
+            config,
+            simulated,
+            restart_wanted=lambda: power_wish[-1:] == ["restart"],
+            service_stopping=lambda: stop.is_set(),
+        ),
+        on_tick=watchdog.tick,
+    )
+    health["check"] = recorder_health(controller)
+    panel = Panel(config, controller.post, pin_factory=pin_factory)
+    power_loss = None
+    if config.power_loss_pin is not None:
+        power_loss = PowerLossMonitor(
+            config.power_loss_pin,
+            controller.post,
+            pin_factory=pin_factory,
+            grace_s=config.power_loss_grace_s,
+            active_low=config.power_loss_active_low,
+        )
     controller.subscribe(panel.show)
     controller.start()
+    watchdog.ready()
     log.info("storage: %s; config: %s", config.storage_root, source or "defaults")
 
     stop = threading.Event()
@@ -184,6 +263,7 @@ def run(args, config, source) -> int:
 
     while not stop.is_set() and not controller.stopped.is_set():
         stop.wait(0.5)
+    watchdog.stopping()
     if not controller.stopped.is_set():
         controller.shutdown()
     if web is not None:
@@ -191,6 +271,8 @@ def run(args, config, source) -> int:
         app.close_streams()
         server.close()
     panel.close()
+    if power_loss is not None:
+        power_loss.close()
     if power_wish:
         if simulated:
             log.info("simulation: would %s now (nothing is powered off)", power_wish[-1])

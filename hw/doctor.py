@@ -1,0 +1,375 @@
+"""``dashcam doctor``: checks the camera, pins, storage, clock and service; says what to fix.
+
+Every probe of the system is injected (camera listing, pin factory, mount table, disk
+usage, clock, the command runner), so the checks run the same on a Pi and in tests.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from appliance.config import Config
+from appliance.ports import Clock, DiskUsageFn, real_disk_usage
+
+OK, WARN, FAIL, SKIP = "ok", "WARN", "FAIL", "skip"
+
+#: Wall-clock times before this are not plausible (2024-01-01 UTC).
+EARLIEST_PLAUSIBLE_S = 1_704_067_200
+
+SERVICE = "dashcam.service"
+FAKE_HWCLOCK_DATA = "/etc/fake-hwclock.data"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of the report: what was checked, the verdict, what was found, the fix."""
+
+    name: str
+    status: str
+    found: str
+    fix: str = ""
+
+
+def probe_cameras() -> list[dict[str, Any]]:
+    """The cameras libcamera sees, through picamera2 (raises ImportError without it)."""
+    from picamera2 import Picamera2
+
+    return Picamera2.global_camera_info()
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+class Doctor:
+    """Runs the checks for one configuration.
+
+    Args:
+        config: The appliance's configuration.
+        simulated: Checking a simulated set-up (camera and pins simulated).
+        camera_probe: Lists the attached cameras (``Picamera2.global_camera_info``).
+        pin_factory: The gpiozero pin factory to claim the pins with.
+        disk_usage: Total and free bytes of the storage.
+        mounts_path: The mount table (``/proc/self/mounts`` format).
+        clock: Wall clock.
+        fake_hwclock_path: Where fake-hwclock keeps the time saved at shutdown.
+        run: Runs ``systemctl`` (``subprocess.run``'s interface).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        simulated: bool = False,
+        camera_probe: Callable[[], list[dict[str, Any]]] = probe_cameras,
+        pin_factory: Any = None,
+        disk_usage: DiskUsageFn = real_disk_usage,
+        mounts_path: str = "/proc/self/mounts",
+        clock: Clock | None = None,
+        fake_hwclock_path: str = FAKE_HWCLOCK_DATA,
+        run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+    ) -> None:
+        self.config = config
+        self.simulated = simulated
+        self._camera_probe = camera_probe
+        self._pin_factory = pin_factory
+        self._disk_usage = disk_usage
+        self._mounts_path = mounts_path
+        self._clock = clock or Clock()
+        self._fake_hwclock_path = fake_hwclock_path
+        self._run = run
+
+    def run(self) -> list[Check]:
+        """All checks, in report order."""
+        return [
+            self.check_camera(),
+            self.check_pins(),
+            *self.check_storage(),
+            self.check_clock(),
+            self.check_service(),
+        ]
+
+    # -- camera -----------------------------------------------------------------------
+
+    def check_camera(self) -> Check:
+        kind = self.config.camera
+        if kind in ("sim", "replay") or (kind == "auto" and self.simulated):
+            return Check("camera", SKIP, f"{'simulated' if kind != 'replay' else 'replay'} camera")
+        try:
+            cameras = self._camera_probe()
+        except ImportError:
+            return Check(
+                "camera",
+                FAIL,
+                "picamera2 is not installed (or the venv cannot see it)",
+                "sudo apt install python3-picamera2; the venv needs --system-site-packages "
+                "(hw/deploy/install.sh makes it so)",
+            )
+        except Exception as exc:  # noqa: BLE001 - libcamera's errors are the finding
+            return Check("camera", FAIL, f"libcamera failed: {exc}", "reboot; then check the cable")
+        if not cameras:
+            return Check(
+                "camera",
+                FAIL,
+                "no camera detected",
+                "power off, reseat the ribbon cable (contacts towards the board on the Pi, "
+                "the lock closed), then check with: rpicam-hello --list-cameras",
+            )
+        first = cameras[0]
+        model = first.get("Model", "unknown")
+        note = " (Camera Module 3: autofocus, HDR)" if str(model).startswith("imx708") else ""
+        return Check("camera", OK, f"{model}{note}, {len(cameras)} camera(s)")
+
+    # -- pins -------------------------------------------------------------------------
+
+    def check_pins(self) -> Check:
+        from gpiozero import PWMLED, Button, DigitalInputDevice
+
+        cfg = self.config
+        pins = {"record": cfg.record_pin, "photo": cfg.photo_pin, "protect": cfg.protect_pin}
+        listing = ", ".join(f"{k} {v}" for k, v in pins.items()) + f", LED {cfg.led_pin}"
+        if cfg.power_loss_pin is not None:
+            listing += f", power loss {cfg.power_loss_pin}"
+        devices = []
+        try:
+            factory = self._pin_factory
+            if factory is None:
+                from hw.pins import make_pin_factory
+
+                factory = make_pin_factory(self.simulated)
+            for pin in pins.values():
+                devices.append(Button(pin, pull_up=True, pin_factory=factory))
+            devices.append(PWMLED(cfg.led_pin, pin_factory=factory))
+            if cfg.power_loss_pin is not None:
+                devices.append(
+                    DigitalInputDevice(
+                        cfg.power_loss_pin, pull_up=cfg.power_loss_active_low, pin_factory=factory
+                    )
+                )
+        except Exception as exc:  # noqa: BLE001 - gpiozero/lgpio errors are the finding
+            text = str(exc) or type(exc).__name__
+            if "busy" in text.lower():
+                return Check(
+                    "pins",
+                    WARN,
+                    f"BCM {listing}: in use ({text})",
+                    "normal while the service runs; stop it to check the pins: "
+                    "sudo systemctl stop dashcam",
+                )
+            return Check(
+                "pins",
+                FAIL,
+                f"BCM {listing}: {text}",
+                "sudo apt install python3-lgpio; the service user must be in the gpio group",
+            )
+        finally:
+            for device in devices:
+                device.close()
+        kind = type(factory).__name__
+        return Check("pins", OK, f"BCM {listing} ({kind}, buttons with pull-ups)")
+
+    # -- storage ----------------------------------------------------------------------
+
+    def _mount_of(self, path: str) -> tuple[str, str, str, list[str]] | None:
+        """(device, mount point, file system, options) of the mount holding ``path``."""
+        try:
+            lines = Path(self._mounts_path).read_text().splitlines()
+        except OSError:
+            return None
+        real = os.path.realpath(path)
+        best = None
+        for line in lines:
+            parts = line.split()
+            if len(parts) < 4:
+                continue
+            device, mount_point, fstype, options = parts[:4]
+            mount_point = mount_point.replace("\\040", " ")
+            inside = real == mount_point or real.startswith(mount_point.rstrip("/") + "/")
+            if inside and (best is None or len(mount_point) >= len(best[1])):
+                best = (device, mount_point, fstype, options.split(","))
+        return best
+
+    def check_storage(self) -> list[Check]:
+        cfg = self.config
+        root = cfg.storage_root
+        if not os.path.isdir(root):
+            return [
+                Check(
+                    "storage",
+                    FAIL,
+                    f"{root} does not exist",
+                    "mount the card there, or set storage_root in /etc/dashcam/dashcam.toml",
+                )
+            ]
+        checks = []
+        mount = self._mount_of(root)
+        read_only = False
+        if mount is None:
+            checks.append(Check("file system", WARN, "mount table not readable"))
+        else:
+            device, mount_point, fstype, options = mount
+            where = f"{fstype} on {device}, mounted at {mount_point}"
+            if "ro" in options:
+                read_only = True
+                checks.append(
+                    Check(
+                        "file system",
+                        FAIL,
+                        f"{where}: read-only",
+                        "the kernel remounts a failing card read-only: back it up, run fsck "
+                        "(or replace the card), then reboot",
+                    )
+                )
+            elif fstype in ("tmpfs", "ramfs", "overlay"):
+                checks.append(
+                    Check(
+                        "file system",
+                        WARN,
+                        f"{where}: recordings vanish at power-off",
+                        "put storage_root on a real partition (outside the read-only overlay)",
+                    )
+                )
+            else:
+                checks.append(Check("file system", OK, where))
+        if not read_only:
+            probe = Path(root) / ".dashcam-doctor-probe"
+            try:
+                with open(probe, "wb") as fh:
+                    fh.write(b"probe")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                probe.unlink()
+            except OSError as exc:
+                checks.append(
+                    Check(
+                        "writable",
+                        FAIL,
+                        f"cannot write to {root}: {exc.strerror or exc}",
+                        "check the card and the owner of storage_root (the service user)",
+                    )
+                )
+            else:
+                checks.append(Check("writable", OK, f"{root} (write, fsync, delete)"))
+        checks.append(self._check_free(root))
+        return checks
+
+    def _check_free(self, root: str) -> Check:
+        cfg = self.config
+        usage = self._disk_usage(root)
+        reserve = max(cfg.min_free_bytes, int(usage.total * cfg.min_free_percent / 100))
+        segment = int(cfg.video_bitrate / 8 * cfg.segment_seconds * 1.5)
+        found = f"{_gib(usage.free)} free of {_gib(usage.total)} (reserve {_gib(reserve)})"
+        minutes = usage.total * 8 / cfg.video_bitrate / 60
+        if usage.free < reserve + segment:
+            return Check(
+                "free space",
+                FAIL,
+                f"card nearly full: {found}",
+                "the loop deletes its oldest clips by itself; if it cannot, protected clips "
+                "and photos fill the card: delete some from the dashboard or use a larger card",
+            )
+        if usage.free < 2 * (reserve + segment):
+            return Check("free space", WARN, f"{found}: little room", "delete protected clips")
+        return Check("free space", OK, f"{found}, ~{minutes:.0f} min of video")
+
+    # -- clock ------------------------------------------------------------------------
+
+    def check_clock(self) -> Check:
+        now_s = self._clock.wall()
+        shown = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now_s))
+        if now_s < EARLIEST_PLAUSIBLE_S:
+            return Check(
+                "clock",
+                FAIL,
+                f"{shown}: not a plausible date",
+                "set it from the phone (the dashboard offers it), or give the Pi internet "
+                "(NTP); sudo apt install fake-hwclock keeps it moving forward between boots",
+            )
+        saved = self._fake_hwclock_saved_s()
+        if saved is None:
+            if self.simulated:
+                return Check("clock", OK, shown)
+            return Check(
+                "clock",
+                WARN,
+                f"{shown}; fake-hwclock has saved no time",
+                "sudo apt install fake-hwclock (hw/deploy/install.sh does)",
+            )
+        if now_s + 60 < saved:
+            return Check(
+                "clock",
+                FAIL,
+                f"{shown} is behind the time saved at the last shutdown "
+                f"({time.strftime('%Y-%m-%d %H:%M', time.gmtime(saved))} UTC)",
+                "set it from the phone (the dashboard offers it)",
+            )
+        return Check("clock", OK, f"{shown} (fake-hwclock keeps it moving forward)")
+
+    def _fake_hwclock_saved_s(self) -> float | None:
+        try:
+            text = Path(self._fake_hwclock_path).read_text().strip()
+            return float(calendar.timegm(time.strptime(text, "%Y-%m-%d %H:%M:%S")))
+        except (OSError, ValueError):
+            return None
+
+    # -- service ----------------------------------------------------------------------
+
+    def check_service(self) -> Check:
+        def systemctl(*args: str) -> str:
+            result = self._run(
+                ["systemctl", *args, SERVICE], capture_output=True, text=True, timeout=10
+            )
+            errors = (result.stderr or "").strip().splitlines()
+            return (
+                (result.stdout or "").strip()
+                or (errors[-1] if errors else "")
+                or (f"exit {result.returncode}")
+            )
+
+        try:
+            enabled = systemctl("is-enabled")
+            active = systemctl("is-active")
+        except (OSError, subprocess.SubprocessError) as exc:
+            return Check("service", SKIP, f"systemctl not available ({exc})")
+        if enabled != "enabled":
+            return Check(
+                "service",
+                WARN,
+                f"{SERVICE} is {enabled}: it will not start at boot",
+                "sudo hw/deploy/install.sh",
+            )
+        if active != "active":
+            return Check(
+                "service",
+                FAIL,
+                f"{SERVICE} is enabled but {active}",
+                "journalctl -u dashcam -b  (shows why it stopped)",
+            )
+        return Check("service", OK, f"{SERVICE} enabled and active (watchdog on)")
+
+
+def format_report(checks: Sequence[Check]) -> str:
+    """The checks as a table, then the fixes, numbered."""
+    width = max(len(c.name) for c in checks)
+    lines = [f"{'CHECK':<{width}}  {'RESULT':<6}  FOUND", f"{'-' * width}  ------  -----"]
+    for c in checks:
+        lines.append(f"{c.name:<{width}}  {c.status:<6}  {c.found}")
+    fixes = [c for c in checks if c.fix and c.status in (FAIL, WARN)]
+    if fixes:
+        lines += ["", "To fix:"]
+        lines += [f"  {i}. {c.name}: {c.fix}" for i, c in enumerate(fixes, 1)]
+    else:
+        lines += ["", "Nothing to fix."]
+    return "\n".join(lines) + "\n"
+
+
+def exit_code(checks: Sequence[Check]) -> int:
+    """1 if any check failed, else 0."""
+    return 1 if any(c.status == FAIL for c in checks) else 0

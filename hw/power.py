@@ -1,0 +1,170 @@
+"""Power: the power-off action and the power-loss input of a UPS HAT.
+
+Every way to turn the appliance off goes through the controller's shutdown (the open
+segment closed and synced, the camera stopped) and then :class:`PowerOff`, which syncs the
+file systems once more and runs the configured command. Commands are argument lists run
+without a shell; the install's polkit rule lets the service user power off and reboot
+(``systemctl poweroff`` / ``reboot`` through logind) and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+
+from gpiozero import DigitalInputDevice
+
+from appliance.states import Event
+
+log = logging.getLogger(__name__)
+
+Run = Callable[..., subprocess.CompletedProcess]
+
+#: Restarting instead of powering off (the dashboard's "restart").
+REBOOT_COMMAND = ("systemctl", "reboot")
+
+
+class PowerOff:
+    """The controller's ``power_off`` action: sync, then run the power-off command.
+
+    Args:
+        command: Argument list, e.g. ``["systemctl", "poweroff"]``.
+        reboot_command: Argument list run instead when ``restart_wanted()`` says so.
+        restart_wanted: Whether the shutdown was asked for as a restart (the dashboard).
+        run: Runs the command (``subprocess.run``'s interface).
+        sync: Flushes the file systems.
+        timeout_s: Longest wait for the command.
+
+    Attributes:
+        calls: How often the action ran.
+        returncode: The command's exit status (None before the first run).
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        reboot_command: Sequence[str] = REBOOT_COMMAND,
+        restart_wanted: Callable[[], bool] = lambda: False,
+        run: Run = subprocess.run,
+        sync: Callable[[], None] = os.sync,
+        timeout_s: float = 30.0,
+    ) -> None:
+        for argv in (command, reboot_command):
+            if isinstance(argv, str) or not argv or not all(isinstance(a, str) and a for a in argv):
+                raise ValueError(f"commands must be non-empty lists of strings, got {argv!r}")
+        self.command = list(command)
+        self.reboot_command = list(reboot_command)
+        self._restart_wanted = restart_wanted
+        self._run = run
+        self._sync = sync
+        self._timeout_s = timeout_s
+        self.calls = 0
+        self.returncode: int | None = None
+
+    def __call__(self) -> None:
+        self.calls += 1
+        self._sync()
+        command = self.reboot_command if self._restart_wanted() else self.command
+        log.warning("powering off: %s", " ".join(command))
+        try:
+            result = self._run(command, check=False, timeout=self._timeout_s)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.error("power-off command failed: %s", exc)
+            return
+        self.returncode = result.returncode
+        if result.returncode != 0:
+            log.error("power-off command exited with %d", result.returncode)
+
+
+class PowerLossMonitor:
+    """Watches a UPS HAT's power-loss output; a loss that lasts ``grace_s`` shuts down.
+
+    The input uses the internal pull-up and is active low by default (the UPS pulls the
+    line to GND when external power goes). Power that comes back within the grace time
+    cancels: nothing is posted.
+
+    Args:
+        pin: BCM pin of the power-loss input.
+        post: The controller's ``post``; receives :attr:`Event.POWER_LOST`.
+        pin_factory: A gpiozero pin factory (see :func:`hw.pins.make_pin_factory`).
+        grace_s: How long power must stay lost before the shutdown starts.
+        active_low: True: pull-up, lost when low. False: pull-down, lost when high.
+
+    Attributes:
+        blips: Power losses that ended within the grace time.
+        posted: True once :attr:`Event.POWER_LOST` was posted.
+    """
+
+    def __init__(
+        self,
+        pin: int,
+        post: Callable[[Event], None],
+        *,
+        pin_factory,
+        grace_s: float = 5.0,
+        active_low: bool = True,
+    ) -> None:
+        if grace_s < 0:
+            raise ValueError(f"grace_s must be >= 0, got {grace_s!r}")
+        self._post = post
+        self.grace_s = grace_s
+        self._lock = threading.Lock()
+        self._restored: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
+        self.blips = 0
+        self.posted = False
+        self.input = DigitalInputDevice(pin, pull_up=active_low, pin_factory=pin_factory)
+        self.input.when_activated = self._lost
+        self.input.when_deactivated = self._back
+        if self.input.is_active:  # already lost at start-up
+            self._lost()
+
+    @property
+    def is_power_lost(self) -> bool:
+        """True while the input says external power is gone."""
+        return bool(self.input.is_active)
+
+    def close(self) -> None:
+        """Stop watching; a pending grace timer is cancelled."""
+        self._closed.set()
+        with self._lock:
+            restored, thread = self._restored, self._thread
+        if restored is not None:
+            restored.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        self.input.close()
+
+    def _lost(self) -> None:
+        with self._lock:
+            if self._restored is not None or self.posted or self._closed.is_set():
+                return
+            restored = self._restored = threading.Event()
+            self._thread = threading.Thread(
+                target=self._grace, args=(restored,), name="power-loss", daemon=True
+            )
+            self._thread.start()
+        log.warning("external power lost; shutting down in %.1f s unless it returns", self.grace_s)
+
+    def _back(self) -> None:
+        with self._lock:
+            restored, self._restored = self._restored, None
+        if restored is not None and not restored.is_set():
+            restored.set()
+
+    def _grace(self, restored: threading.Event) -> None:
+        if restored.wait(self.grace_s):
+            if not self._closed.is_set():
+                self.blips += 1
+                log.warning("external power back within %.1f s: shutdown cancelled", self.grace_s)
+            return
+        with self._lock:
+            if self._restored is not restored or self._closed.is_set():
+                return
+            self.posted = True
+        self._post(Event.POWER_LOST)

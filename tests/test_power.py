@@ -1,0 +1,289 @@
+"""Shutdown paths on mock pins with a fake power-off command, and the service watchdog.
+
+The power-off command is a real subprocess (a small Python program): when called it looks
+at the card and writes what it found, so the tests prove the open segment was closed and
+decodes *before* the power went. Nothing is ever powered off.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from appliance.config import Config
+from appliance.controller import Controller
+from appliance.library import Library
+from appliance.states import State
+from hw.camera_sim import SimulatedCamera
+from hw.panel import Panel
+from hw.power import PowerLossMonitor, PowerOff
+from hw.watchdog import Watchdog, notify, recorder_health, watchdog_interval_s
+from tests.harness import SMALL, wait_until
+
+POWER_LOSS_PIN = 26
+
+#: The fake power-off: records each call with the state of the card at that moment.
+CHECKER = """
+import glob, json, os, sys
+import av
+root, report = sys.argv[1], sys.argv[2]
+clips = sorted(glob.glob(os.path.join(root, "DCIM", "**", "*.mp4"), recursive=True))
+frames = {}
+for clip in clips:
+    with av.open(clip) as container:
+        frames[os.path.basename(clip)] = sum(1 for _ in container.decode(video=0))
+partials = glob.glob(os.path.join(root, "DCIM", "**", "*.partial"), recursive=True)
+with open(report, "a") as fh:
+    fh.write(json.dumps({"frames": frames, "partials": partials}) + "\\n")
+"""
+
+
+class Rig:
+    """Controller, panel and power-loss input on mock pins, a simulated camera, and the
+    fake power-off command."""
+
+    def __init__(self, root: Path, **overrides) -> None:
+        values = {
+            **SMALL,
+            "storage_root": str(root / "card"),
+            "segment_seconds": 60.0,
+            "hold_time_s": 0.5,
+            "power_loss_pin": POWER_LOSS_PIN,
+            "power_loss_grace_s": 0.4,
+            **overrides,
+        }
+        self.config = cfg = Config(**values)
+        Path(cfg.storage_root).mkdir(parents=True, exist_ok=True)
+        checker = root / "fake_poweroff.py"
+        checker.write_text(CHECKER)
+        self.report = root / "poweroff.jsonl"
+        self.power_off = PowerOff(
+            [sys.executable, str(checker), cfg.storage_root, str(self.report)]
+        )
+        self.camera = SimulatedCamera(
+            width=cfg.video_width,
+            height=cfg.video_height,
+            fps=cfg.video_fps,
+            bitrate=cfg.video_bitrate,
+        )
+        self.controller = Controller(
+            cfg, self.camera, Library(cfg.storage_root), power_off=self.power_off
+        )
+        self.factory = MockFactory(pin_class=MockPWMPin)
+        self.panel = Panel(cfg, self.controller.post, pin_factory=self.factory)
+        self.monitor = PowerLossMonitor(
+            cfg.power_loss_pin,
+            self.controller.post,
+            pin_factory=self.factory,
+            grace_s=cfg.power_loss_grace_s,
+        )
+        self.loss_pin = self.factory.pin(POWER_LOSS_PIN)
+
+    def start_recording(self) -> None:
+        self.controller.start()
+        assert self.controller.wait_for_state(State.RECORDING, timeout_s=5)
+        # a segment is open and has frames in it
+        assert wait_until(lambda: self.controller.recorder.status.frames_written >= 20, 10)
+
+    def calls(self) -> list[dict]:
+        if not self.report.exists():
+            return []
+        return [json.loads(line) for line in self.report.read_text().splitlines()]
+
+    def close(self) -> None:
+        self.monitor.close()
+        self.panel.close()
+        if not self.controller.stopped.is_set():
+            self.controller.shutdown()
+        self.camera.stop()
+
+
+@pytest.fixture
+def rig(tmp_path):
+    rig = Rig(tmp_path)
+    yield rig
+    rig.close()
+
+
+def assert_closed_and_decodable_at_power_off(rig: Rig) -> None:
+    assert rig.controller.stopped.wait(10), "the controller did not finish"
+    assert rig.controller.state is State.OFF
+    assert rig.power_off.calls == 1 and rig.power_off.returncode == 0
+    (call,) = rig.calls()
+    assert call["partials"] == [], "a segment was still open when the power went"
+    assert call["frames"], "no closed segment on the card"
+    assert min(call["frames"].values()) >= 20, call["frames"]
+    written = rig.controller.recorder.status.frames_written
+    assert sum(call["frames"].values()) == written, (call["frames"], written)
+
+
+def test_holding_record_powers_off_after_closing_the_segment(rig):
+    rig.start_recording()
+    rig.panel.record.pin.drive_low()
+    assert rig.controller.wait_for_state(State.SHUTTING_DOWN, State.OFF, timeout_s=5)
+    rig.panel.record.pin.drive_high()
+    assert_closed_and_decodable_at_power_off(rig)
+
+
+def test_power_loss_input_powers_off_after_the_grace_time(rig):
+    rig.start_recording()
+    rig.loss_pin.drive_low()  # the UPS pulls the line to GND: external power gone
+    assert rig.monitor.is_power_lost
+    assert rig.controller.wait_for_state(State.SHUTTING_DOWN, State.OFF, timeout_s=5)
+    assert_closed_and_decodable_at_power_off(rig)
+    assert rig.monitor.posted and rig.monitor.blips == 0
+
+
+def test_dashboard_shutdown_powers_off(rig):
+    rig.start_recording()
+    rig.controller.shutdown()  # what the dashboard's shutdown endpoint calls
+    assert_closed_and_decodable_at_power_off(rig)
+
+
+def test_a_short_power_blip_cancels_the_shutdown(rig):
+    rig.start_recording()
+    rig.loss_pin.drive_low()
+    rig.loss_pin.drive_high()  # back well within the 0.4 s grace
+    assert wait_until(lambda: rig.monitor.blips == 1, 5)
+    # past the grace time nothing happened: still recording, no power-off
+    assert not wait_until(lambda: rig.controller.state is not State.RECORDING, 1.0)
+    assert rig.power_off.calls == 0 and rig.calls() == []
+    assert not rig.monitor.posted
+    # a real loss afterwards still shuts down
+    rig.loss_pin.drive_low()
+    assert_closed_and_decodable_at_power_off(rig)
+
+
+def test_active_high_power_loss_input():
+    factory = MockFactory(pin_class=MockPWMPin)
+    posted = threading.Event()
+    monitor = PowerLossMonitor(
+        POWER_LOSS_PIN, lambda e: posted.set(), pin_factory=factory, grace_s=0.05, active_low=False
+    )
+    try:
+        assert not monitor.is_power_lost
+        factory.pin(POWER_LOSS_PIN).drive_high()
+        assert monitor.is_power_lost
+        assert posted.wait(5)
+    finally:
+        monitor.close()
+
+
+def test_power_off_runs_an_argument_list_after_sync():
+    order = []
+
+    def run(command, **kw):
+        order.append(("run", command))
+        return type("Done", (), {"returncode": 0})()
+
+    action = PowerOff(
+        ["systemctl", "poweroff; rm -rf /"], run=run, sync=lambda: order.append("sync")
+    )
+    action()
+    assert order == ["sync", ("run", ["systemctl", "poweroff; rm -rf /"])]
+    with pytest.raises(ValueError):
+        PowerOff([])
+    with pytest.raises(ValueError):
+        PowerOff(["systemctl", ""])
+    with pytest.raises(ValueError):
+        PowerOff("systemctl poweroff")  # a string is not an argument list
+
+
+# -- the service watchdog ----------------------------------------------------------------
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(5)
+    yield str(path), sock
+    sock.close()
+
+
+def receive(sock: socket.socket, want: str, timeout_s: float = 5) -> list[str]:
+    got = []
+    sock.settimeout(timeout_s)
+    while want not in got:
+        got.append(sock.recv(4096).decode())
+    return got
+
+
+def test_notify_speaks_the_sd_notify_datagram(notify_socket):
+    path, sock = notify_socket
+    assert notify("READY=1\nSTATUS=hello", path)
+    assert sock.recv(4096) == b"READY=1\nSTATUS=hello"
+    assert not notify("WATCHDOG=1", "")  # not started by systemd: nothing to do
+    assert watchdog_interval_s({"WATCHDOG_USEC": "30000000"}) == 15.0
+    assert watchdog_interval_s({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}, pid=2) is None
+    assert watchdog_interval_s({}) is None
+
+
+def test_watchdog_pings_from_the_controller_loop(tmp_path, notify_socket):
+    path, sock = notify_socket
+    config = Config(**{**SMALL, "storage_root": str(tmp_path)})
+    camera = SimulatedCamera(width=320, height=240, fps=30, bitrate=400_000)
+    holder = {}
+    watchdog = Watchdog(lambda: holder["health"](), socket_path=path, interval_s=0.05)
+    controller = Controller(config, camera, Library(str(tmp_path)), on_tick=watchdog.tick)
+    holder["health"] = recorder_health(controller, stall_s=5)
+    controller.start()
+    try:
+        receive(sock, "WATCHDOG=1")
+        receive(sock, "WATCHDOG=1")
+        assert watchdog.pings >= 2
+    finally:
+        controller.shutdown()
+        camera.stop()
+
+
+class WedgedCamera(SimulatedCamera):
+    """A camera that goes on running but whose packets stop arriving, reporting nothing."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.wedged = threading.Event()
+
+    def start(self, on_packet, on_error=None) -> None:
+        super().start(lambda p: None if self.wedged.is_set() else on_packet(p), on_error)
+
+
+def test_a_hung_recording_stops_the_watchdog_pings(tmp_path, notify_socket):
+    path, sock = notify_socket
+    config = Config(**{**SMALL, "storage_root": str(tmp_path)})
+    camera = WedgedCamera(width=320, height=240, fps=30, bitrate=400_000)
+    holder = {}
+    watchdog = Watchdog(lambda: holder["health"](), socket_path=path, interval_s=0.05)
+    controller = Controller(config, camera, Library(str(tmp_path)), on_tick=watchdog.tick)
+    holder["health"] = recorder_health(controller, stall_s=0.5)
+    controller.start()
+    try:
+        assert controller.wait_for_state(State.RECORDING)
+        receive(sock, "WATCHDOG=1")
+        camera.wedged.set()
+        messages: list[str] = []
+        assert wait_until(lambda: watchdog.problem is not None, 5)
+        assert "recorder stalled" in watchdog.problem
+        # drain what was sent before the stall was seen, then: no pings any more
+        sock.settimeout(0.05)
+        try:
+            while True:
+                messages.append(sock.recv(4096).decode())
+        except TimeoutError:
+            pass
+        assert any(m.startswith("STATUS=recorder stalled") for m in messages), messages
+        pings = watchdog.pings
+        assert not wait_until(lambda: watchdog.pings > pings, 1.0)
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(4096)
+    finally:
+        controller.shutdown()
+        camera.stop()
