@@ -191,12 +191,14 @@ def thumbnail_jpeg(keyframe: bytes, width: int = 320) -> bytes:
     import io
 
     decoder = av.CodecContext.create("h264", "r")
+    decoder.thread_count = 1  # one picture: frame threads would only cost memory
     frames = decoder.decode(av.Packet(keyframe)) or decoder.decode(None)
     if not frames:
         raise ValueError("keyframe did not decode")
-    image = frames[0].to_image()
-    height = max(2, round(image.height * width / image.width))
-    image = image.resize((width, height))
+    frame = frames[0]
+    height = max(2, round(frame.height * width / frame.width) // 2 * 2)
+    # Scale in swscale straight from YUV: no full-size RGB picture is ever made.
+    image = frame.reformat(width=width, height=height, format="rgb24").to_image()
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=80)
     return buf.getvalue()

@@ -87,7 +87,10 @@ class Recorder:
         self.segment_seconds = segment_seconds
         self._max_queued = queue_packets or max(30, info.fps * 4)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._queued = 0  # packets on the queue; commands are never dropped
+        # Packets put and taken: one writer each (camera thread, recorder thread), so the
+        # queue depth needs no lock. Commands are never dropped and not counted.
+        self._put = 0
+        self._taken = 0
         self._jobs = jobs
         self._on_segment = on_segment
         self._on_storage_full = on_storage_full
@@ -99,7 +102,6 @@ class Recorder:
         self._started_mono: float | None = None
         self.frames_written = 0
         self.frames_dropped = 0
-        self.frames_seen = 0
         self.headroom_bytes = 0  # room kept for the next segment on top of the reserve
         self._last_segment_bytes = 0
         self.last_closed_seq: int | None = None  # the newest footage: never pruned
@@ -109,11 +111,11 @@ class Recorder:
     # --- called from other threads -------------------------------------------------
 
     def put(self, packet: EncodedPacket) -> None:
-        """The camera's packet sink. Never blocks; drops (and counts) past the bound."""
-        if self._queued >= self._max_queued:
+        """The camera's packet sink (one camera thread). Never blocks; drops past the bound."""
+        if self._put - self._taken >= self._max_queued:
             self.frames_dropped += 1
             return
-        self._queued += 1
+        self._put += 1
         self._queue.put(packet)
 
     def start_recording(self, wait_s: float | None = None) -> bool:
@@ -142,6 +144,16 @@ class Recorder:
         )
 
     @property
+    def frames_seen(self) -> int:
+        """Packets the recorder thread has taken off the queue."""
+        return self._taken
+
+    @property
+    def queued(self) -> int:
+        """Packets waiting on the queue."""
+        return self._put - self._taken
+
+    @property
     def wants_recording(self) -> bool:
         return self._want
 
@@ -162,8 +174,7 @@ class Recorder:
                 if quit_:
                     return
                 continue
-            self._queued -= 1
-            self.frames_seen += 1
+            self._taken += 1
             try:
                 self._packet(item)
             except Exception as exc:  # noqa: BLE001 - any failure stops the recording

@@ -190,19 +190,22 @@ class ReplayCamera(ThreadedCamera):
             base_us = max(base_us, self._last_pts_us + 1)
         index = base_index
         loop_index = 0
-        while not self._stop_event.is_set():
-            with av.open(str(self._path)) as container:
-                stream = container.streams.video[0]
-                bsf = BitStreamFilterContext("h264_mp4toannexb", stream)
-                tb = stream.time_base
+        with av.open(str(self._path)) as container:
+            stream = container.streams.video[0]
+            bsf = BitStreamFilterContext("h264_mp4toannexb", stream)
+            # Integer arithmetic: Fraction maths per packet costs more than the demux.
+            tb_num = stream.time_base.numerator * PTS_PER_SECOND
+            tb_den = stream.time_base.denominator
+            while not self._stop_event.is_set():
                 for packet in container.demux(stream):
                     if packet.size == 0:
                         continue
                     ts = packet.pts if packet.pts is not None else packet.dts
-                    rel_us = round(ts * tb * PTS_PER_SECOND) - self._first_us
+                    rel_us = (ts * tb_num + tb_den // 2) // tb_den - self._first_us
                     offset_us = loop_index * self._loop_us + rel_us
                     keyframe = packet.is_keyframe
-                    data = b"".join(bytes(out) for out in bsf.filter(packet))
+                    outs = bsf.filter(packet)
+                    data = bytes(outs[0]) if len(outs) == 1 else b"".join(map(bytes, outs))
                     if self._realtime:
                         delay_s = start_mono_s + offset_us / PTS_PER_SECOND - time.monotonic()
                         if delay_s > 0 and self._stop_event.wait(delay_s):
@@ -225,10 +228,11 @@ class ReplayCamera(ThreadedCamera):
                         lambda g=gop, i=gop_id, n=count: (i, g, n),
                     )
                     index += 1
-            if not self._loop:
-                self.ended.set()
-                return
-            loop_index += 1
+                if not self._loop:
+                    self.ended.set()
+                    return
+                loop_index += 1
+                container.seek(0, stream=stream)  # loop without reopening the file
 
     @staticmethod
     def _decode(decoder: Any, entries: list[_GopEntry]) -> av.VideoFrame | None:

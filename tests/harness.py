@@ -50,6 +50,7 @@ class Appliance:
     """Controller + recorder + library + panel on mock pins, with a simulated camera."""
 
     def __init__(self, root, *, camera=None, clock=None, disk_usage=None, **overrides):
+        os.makedirs(root, exist_ok=True)
         values = {**SMALL, "storage_root": str(root), **overrides}
         self.config = Config(**values)
         cfg = self.config

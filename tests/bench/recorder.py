@@ -1,0 +1,302 @@
+"""Recorder benchmark: frames lost across rollovers, button-to-record latency, start-up
+time, CPU per frame against a bare remux, and peak memory of ``dashcam run --sim``.
+
+Run: ``.venv/bin/python tests/bench/recorder.py``. Progress goes to stderr; the last line
+of stdout is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import av  # noqa: E402
+
+from appliance.mp4 import MOVFLAGS, provenance  # noqa: E402
+from appliance.states import Event, State  # noqa: E402
+from tests.harness import Appliance, decode_counters, wait_until  # noqa: E402
+
+DASHCAM = [sys.executable, "-m", "hw.cli"]
+
+
+def say(*args) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+def frames_lost(workdir: Path, rollovers: int = 12) -> dict:
+    """Record ``rollovers`` + 1 one-second segments; count frames missing or doubled."""
+    with Appliance(workdir / "rollover") as app:
+        app.wait_segments(rollovers + 1, timeout_s=rollovers * 3 + 10)
+        app.controller.post(Event.STOP_RECORDING)
+        app.controller.wait_for_state(State.IDLE)
+    seen = []
+    for info in app.segments:
+        seen += decode_counters(info.path)
+    first = provenance(app.segments[0].path)[0]
+    expected = set(range(first, seen[-1] + 1))
+    lost = len(expected - set(seen))
+    doubled = len(seen) - len(set(seen))
+    return {"frames_lost": lost + doubled, "rollovers": len(app.segments) - 1}
+
+
+def button_to_record(workdir: Path, presses: int = 15) -> dict:
+    """Record press (mock pin) -> first packet in the new segment, in ms."""
+    latencies = []
+    with Appliance(workdir / "button", autostart=False, segment_seconds=60.0) as app:
+        ctl = app.controller
+        ctl.wait_for_state(State.IDLE)
+        opened = threading.Event()
+        ctl.subscribe(lambda s: opened.set() if s.segment_seq is not None else None)
+
+        def pause_as_a_hand_would():
+            # Past the debounce window, at a random phase against the camera's frames.
+            until = time.monotonic() + 0.1 + (time.monotonic_ns() % 33_000_000) / 1e9
+            wait_until(lambda: time.monotonic() >= until, 1)
+
+        for _ in range(presses):
+            pause_as_a_hand_would()
+            opened.clear()
+            pin = app.panel.record.pin
+            t0 = time.perf_counter()
+            pin.drive_low()  # the press: recording starts here
+            opened.wait(5)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            pin.drive_high()
+            wait_until(lambda: ctl.state is State.RECORDING, 5)
+            pause_as_a_hand_would()
+            app.press(app.panel.record)  # stop
+            wait_until(lambda: ctl.state is State.IDLE and not ctl.status.recording, 5)
+    return {
+        "button_to_record_ms_p50": round(statistics.median(latencies), 1),
+        "button_to_record_ms_max": round(max(latencies), 1),
+    }
+
+
+def start_to_record(workdir: Path, runs: int = 3) -> dict:
+    """Process start of ``dashcam run --sim`` -> the first segment opened (its log line)."""
+    config = workdir / "start.toml"
+    config.write_text("min_free_bytes = 0\nmin_free_percent = 0.0\n")
+    times = []
+    for i in range(runs):
+        t0 = time.perf_counter()
+        child = subprocess.Popen(
+            [
+                *DASHCAM,
+                "run",
+                "--sim",
+                "--config",
+                str(config),
+                "--storage",
+                str(workdir / f"s{i}"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        try:
+            buffer = b""
+            deadline = t0 + 30
+            while time.perf_counter() < deadline:
+                ready, _, _ = select.select([child.stderr], [], [], 0.5)
+                if ready:
+                    chunk = os.read(child.stderr.fileno(), 65536)
+                    if not chunk:
+                        break
+                    buffer += chunk
+                    if b"segment 00000001 opened" in buffer:
+                        times.append(time.perf_counter() - t0)
+                        break
+        finally:
+            child.send_signal(signal.SIGTERM)
+            child.wait(20)
+    return {"start_to_record_s": round(statistics.median(times), 3), "start_runs_s": times}
+
+
+def make_source(path: Path, seconds: int = 12) -> Path:
+    """A 1920x1080 H.264 MP4 from the simulated camera at 8 Mbit/s (the Pi's default)."""
+    from hw.camera_sim import SimulatedCamera
+
+    camera = SimulatedCamera(width=1920, height=1080, fps=30, bitrate=8_000_000, realtime=False)
+    packets = []
+    done = threading.Event()
+
+    def sink(packet):
+        if len(packets) < seconds * 30:
+            packets.append(packet)
+        else:
+            done.set()
+
+    camera.start(sink)
+    done.wait(120)
+    camera.stop()
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_mux_stream("h264", rate=30, width=1920, height=1080)
+        stream.time_base = Fraction(1, 90_000)
+        for p in packets:
+            pkt = av.Packet(p.data)
+            pkt.pts = pkt.dts = p.pts_us - packets[0].pts_us
+            pkt.time_base = Fraction(1, 1_000_000)
+            pkt.stream = stream
+            pkt.is_keyframe = p.keyframe
+            out.mux_one(pkt)
+    return path
+
+
+def bare_remux_cpu_per_frame(source: Path, out_dir: Path) -> float:
+    """CPU seconds per packet of a plain PyAV stream copy of ``source`` into fMP4."""
+    t0 = time.process_time()
+    frames = 0
+    with av.open(str(source)) as src:
+        in_stream = src.streams.video[0]
+        with av.open(
+            str(out_dir / "remux.mp4"),
+            "w",
+            format="mp4",
+            options={"movflags": MOVFLAGS, "flush_packets": "1"},
+        ) as out:
+            stream = out.add_stream_from_template(in_stream)
+            for packet in src.demux(in_stream):
+                if packet.dts is None:
+                    continue
+                packet.stream = stream
+                out.mux(packet)
+                frames += 1
+    return (time.process_time() - t0) / frames
+
+
+def _thread_cpu_s(name: str) -> float:
+    """CPU seconds (user + system) of this process's live thread called ``name``."""
+    (thread,) = [t for t in threading.enumerate() if t.name == name]
+    fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1]
+    utime, stime = fields.split()[11:13]
+    return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+
+
+def replay_path_cpu_per_frame(source: Path, out_dir: Path, frames: int = 3000) -> dict:
+    """CPU per recorded frame of the path camera -> queue -> recorder -> fMP4.
+
+    The replay camera runs as fast as possible; the CPU counted is that of the two threads
+    on the path (the camera's and the recorder's), read from /proc, so the appliance's
+    other threads (controller, LED, thumbnails) do not blur the comparison.
+    """
+    from hw.camera_replay import ReplayCamera
+
+    camera = ReplayCamera(source, realtime=False, loop=True)
+    with Appliance(out_dir / "replay", camera=camera, segment_seconds=60.0) as app:
+        rec = app.controller.recorder
+        wait_until(lambda: app.controller.status.recording, 10)
+        cam0, rec0 = _thread_cpu_s("camera-replay"), _thread_cpu_s("recorder")
+
+        def delivered():
+            return rec.frames_seen + rec.queued + rec.frames_dropped
+
+        seen0, written0, dropped0 = delivered(), rec.frames_written, rec.frames_dropped
+        wait_until(lambda: rec.frames_written - written0 >= frames, 120)
+        cam1, rec1 = _thread_cpu_s("camera-replay"), _thread_cpu_s("recorder")
+        seen1, written1 = delivered(), rec.frames_written
+        dropped = rec.frames_dropped - dropped0
+    camera_per_frame = (cam1 - cam0) / (seen1 - seen0)
+    recorder_per_frame = (rec1 - rec0) / (written1 - written0)
+    return {
+        "path_cpu_per_frame_ms": round((camera_per_frame + recorder_per_frame) * 1000, 4),
+        "camera_cpu_per_frame_ms": round(camera_per_frame * 1000, 4),
+        "recorder_cpu_per_frame_ms": round(recorder_per_frame * 1000, 4),
+        "path_frames": written1 - written0,
+        "path_frames_dropped_at_full_speed": dropped,
+    }
+
+
+def realtime_process_cpu_per_frame(source: Path, out_dir: Path) -> dict:
+    """Whole-process CPU per frame while recording the replay in real time (context)."""
+    from hw.camera_replay import ReplayCamera
+
+    camera = ReplayCamera(source, realtime=True, loop=False)
+    with Appliance(out_dir / "realtime", camera=camera, segment_seconds=60.0) as app:
+        rec = app.controller.recorder
+        wait_until(lambda: app.controller.status.recording, 10)
+        t0, written0 = time.process_time(), rec.frames_written
+        camera.ended.wait(60)
+        wait_until(lambda: rec.queued == 0, 5)
+        cpu, frames = time.process_time() - t0, rec.frames_written - written0
+    return {
+        "realtime_process_cpu_per_frame_ms": round(cpu / frames * 1000, 3),
+        "realtime_process_cpu_percent": round(cpu / (frames / 30) * 100, 1),
+    }
+
+
+def peak_rss(workdir: Path, source: Path, seconds: float = 15.0, web: bool = True) -> float:
+    """Peak resident memory (VmHWM, MB) of ``dashcam run --sim`` fed by the replay camera."""
+    config = workdir / "rss.toml"
+    config.write_text("min_free_bytes = 0\nmin_free_percent = 0.0\nsegment_seconds = 5.0\n")
+    child = subprocess.Popen(
+        [*DASHCAM, "run", "--sim", "--replay", str(source), "--config", str(config)]
+        + ["--storage", str(workdir / f"rss{web}")]
+        + ([] if web else ["--no-web"]),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    status = Path(f"/proc/{child.pid}/status")
+    peak_kb = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and child.poll() is None:
+        match = re.search(r"VmHWM:\s+(\d+) kB", status.read_text())
+        peak_kb = max(peak_kb, int(match.group(1))) if match else peak_kb
+        threading.Event().wait(0.2)
+    child.send_signal(signal.SIGTERM)
+    child.wait(20)
+    return round(peak_kb / 1024, 1)
+
+
+def main() -> None:
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        say("frames lost across rollovers ...")
+        results.update(frames_lost(work))
+        say("button to record ...")
+        results.update(button_to_record(work))
+        say("process start to recording ...")
+        results.update(start_to_record(work))
+        say("making a 1080p source clip ...")
+        source = make_source(work / "source.mp4")
+        say("replay path vs bare remux ...")
+        remux = statistics.median(bare_remux_cpu_per_frame(source, work) for _ in range(5))
+        path = replay_path_cpu_per_frame(source, work)
+        results.update(path)
+        results["remux_cpu_per_frame_ms"] = round(remux * 1000, 4)
+        results["cpu_per_frame_ratio_vs_remux"] = round(
+            path["path_cpu_per_frame_ms"] / 1000 / remux, 2
+        )
+        results.update(realtime_process_cpu_per_frame(source, work))
+        say("peak memory of dashcam run --sim with the replay camera ...")
+        results["peak_rss_mb"] = peak_rss(work, source)
+        results["peak_rss_mb_no_web"] = peak_rss(work, source, web=False)
+    results["targets"] = {
+        "frames_lost": 0,
+        "button_to_record_ms_p50": 150,
+        "start_to_record_s": 2.0,
+        "cpu_per_frame_ratio_vs_remux": 1.5,
+        "peak_rss_mb": 80,
+    }
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
