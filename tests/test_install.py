@@ -1,0 +1,190 @@
+"""hw/deploy/install.sh and uninstall.sh in a dry run: the files they write, the commands
+they would run, and ``systemd-analyze verify`` on the produced unit."""
+
+from __future__ import annotations
+
+import configparser
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from appliance.config import load
+
+DEPLOY = Path(__file__).resolve().parent.parent / "hw" / "deploy"
+INSTALL = DEPLOY / "install.sh"
+UNINSTALL = DEPLOY / "uninstall.sh"
+UNIT = "etc/systemd/system/dashcam.service"
+RULE = "etc/polkit-1/rules.d/50-dashcam.rules"
+CONFIG = "etc/dashcam/dashcam.toml"
+
+
+def sh(script: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(script), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def unit_sections(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None, comment_prefixes="#")
+    parser.optionxform = str  # keys are case-sensitive in units
+    parser.read(path)
+    return parser
+
+
+@pytest.fixture
+def installed(tmp_path) -> tuple[Path, str]:
+    root = tmp_path / "root"
+    result = sh(INSTALL, "--dry-run", "--root", str(root))
+    assert result.returncode == 0, result.stderr
+    return root, result.stdout
+
+
+def test_dry_run_prints_the_commands(installed):
+    _, out = installed
+    commands = [line[2:] for line in out.splitlines() if line.startswith("+ ")]
+    apt = next(c for c in commands if c.startswith("apt-get install"))
+    for package in ("python3-picamera2", "python3-lgpio", "fake-hwclock", "avahi-daemon"):
+        assert package in apt.split()
+    assert "python3 -m venv --system-site-packages /opt/dashcam/venv" in commands
+    assert any(c.startswith("/opt/dashcam/venv/bin/pip install --upgrade /") for c in commands)
+    assert any(c.startswith("useradd --system") and "video\\,gpio" in c for c in commands)
+    assert "systemctl enable fake-hwclock.service avahi-daemon.service" in commands
+    assert "hostnamectl set-hostname dashcam" in commands
+    assert commands[-2:] == ["systemctl daemon-reload", "systemctl enable --now dashcam.service"]
+
+
+def test_the_unit_is_a_watched_service_that_always_restarts(installed):
+    root, _ = installed
+    unit = unit_sections(root / UNIT)
+    service = unit["Service"]
+    assert service["Type"] == "notify"
+    assert service["Restart"] == "always"
+    assert service["WatchdogSec"] == "30"
+    assert service["User"] == "dashcam"
+    assert service["ExecStart"] == (
+        "/opt/dashcam/venv/bin/dashcam run --config /etc/dashcam/dashcam.toml"
+    )
+    assert service["AmbientCapabilities"] == "CAP_SYS_TIME"
+    assert service["ReadWritePaths"].split() == ["/var/lib/dashcam/data", "/etc/dashcam"]
+    assert unit["Unit"]["StartLimitIntervalSec"] == "0"
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+    assert "@" not in (root / UNIT).read_text(), "a template variable was left"
+
+
+def test_systemd_analyze_verifies_the_unit(installed):
+    systemd_analyze = shutil.which("systemd-analyze")
+    units = Path("/usr/lib/systemd/system")
+    if systemd_analyze is None or not (units / "multi-user.target").exists():
+        pytest.skip("systemd-analyze or the system's units are missing (apt install systemd)")
+    root, _ = installed
+    # The root needs the system's units (the unit's dependencies), and the entry point the
+    # dry run only logged: the venv's pip install would put it there.
+    shutil.copytree(units, root / "usr/lib/systemd/system", symlinks=True)
+    entry = root / "opt/dashcam/venv/bin/dashcam"
+    entry.parent.mkdir(parents=True)
+    entry.write_text("#!/bin/sh\n")
+    entry.chmod(0o755)
+    result = subprocess.run(
+        [systemd_analyze, f"--root={root}", "verify", "/" + UNIT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dashcam.service" not in result.stdout + result.stderr
+
+    entry.unlink()  # and verify does catch a wrong ExecStart
+    result = subprocess.run(
+        [systemd_analyze, f"--root={root}", "verify", "/" + UNIT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0 and "is not executable" in result.stderr
+
+
+def test_the_polkit_rule_allows_power_off_and_restart_only(installed):
+    root, _ = installed
+    rule = (root / RULE).read_text()
+    assert 'subject.user == "dashcam"' in rule
+    actions = {line.strip().strip('",') for line in rule.splitlines() if "org.freedesktop" in line}
+    assert actions == {
+        "org.freedesktop.login1.power-off",
+        "org.freedesktop.login1.power-off-multiple-sessions",
+        "org.freedesktop.login1.reboot",
+        "org.freedesktop.login1.reboot-multiple-sessions",
+    }
+    assert rule.count("{") == rule.count("}") and rule.count("(") == rule.count(")")
+    assert "polkit.Result.YES" in rule and "polkit.Result.AUTH" not in rule
+
+
+def test_the_config_it_writes_is_valid_and_kept_on_reinstall(installed):
+    root, _ = installed
+    config, _ = load(root / CONFIG)
+    assert config.storage_root == "/var/lib/dashcam/data"
+    (root / CONFIG).write_text('storage_root = "/media/card"\n')
+    again = sh(INSTALL, "--dry-run", "--root", str(root))
+    assert again.returncode == 0 and "kept /etc/dashcam/dashcam.toml" in again.stdout
+    assert load(root / CONFIG)[0].storage_root == "/media/card"
+
+
+def test_options_reach_every_file(tmp_path):
+    root = tmp_path / "root"
+    result = sh(
+        INSTALL,
+        "--dry-run",
+        "--root",
+        str(root),
+        "--user",
+        "car",
+        "--prefix",
+        "/srv/dc",
+        "--storage",
+        "/media/card",
+        "--keep-hostname",
+    )
+    assert result.returncode == 0, result.stderr
+    service = unit_sections(root / UNIT)["Service"]
+    assert service["User"] == "car"
+    assert service["ExecStart"].startswith("/srv/dc/venv/bin/dashcam run")
+    assert 'subject.user == "car"' in (root / RULE).read_text()
+    assert load(root / CONFIG)[0].storage_root == "/media/card"
+    assert "hostnamectl" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--dry-run"],  # no --root
+        ["--dry-run", "--root", "R", "--user", "bad user"],
+        ["--dry-run", "--root", "R", "--storage", "relative/path"],
+        ["--dry-run", "--root", "R", "--frobnicate"],
+    ],
+)
+def test_bad_arguments_are_refused(tmp_path, args):
+    args = [str(tmp_path / "r") if a == "R" else a for a in args]
+    result = sh(INSTALL, *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("install.sh:")
+    assert not (tmp_path / "r" / UNIT).exists()
+
+
+def test_uninstall_removes_the_service_and_keeps_the_recordings(installed):
+    root, _ = installed
+    (root / "opt/dashcam/venv/bin").mkdir(parents=True)
+    result = sh(UNINSTALL, "--dry-run", "--root", str(root))
+    assert result.returncode == 0, result.stderr
+    assert "+ systemctl disable --now dashcam.service" in result.stdout
+    assert not (root / UNIT).exists() and not (root / RULE).exists()
+    assert not (root / "opt/dashcam").exists()
+    assert (root / CONFIG).exists() and (root / "var/lib/dashcam/data").is_dir()
+
+    result = sh(UNINSTALL, "--dry-run", "--root", str(root), "--purge")
+    assert result.returncode == 0, result.stderr
+    assert not (root / "etc/dashcam").exists()
+    assert not (root / "var/lib/dashcam/data").exists()
+    assert "+ userdel dashcam" in result.stdout
