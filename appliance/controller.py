@@ -264,6 +264,8 @@ class Controller:
         if transition.target is not self._state:
             self._state = transition.target
             self._since = self.clock.wall()
+            if self._state is State.ERROR:  # the first retry comes after an interval too
+                self._next_retry = time.monotonic() + RETRY_INTERVAL_S
         self._publish(notice)
         resumable = event in (Event.READY, Event.CAMERA_RECOVERED)
         if self._state is State.IDLE and resumable and self._resume:
