@@ -35,8 +35,13 @@ venv() {  # venv EXTRAS : make .venv and install the project (editable) with EXT
   fi
   stamp="$VENV/.installed-$extras-$(cat pyproject.toml | sha1sum | cut -c1-12)"
   if [ ! -f "$stamp" ]; then
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+    echo "dev.sh: installing the project and its packages into .venv (log: .venv/install.log)"
+    if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
+           "$VENV/bin/python" -m pip install -e ".[$extras]"; } >"$VENV/install.log" 2>&1; then
+      tail -n 30 "$VENV/install.log" >&2
+      echo "dev.sh: installing failed; the whole log is in .venv/install.log" >&2
+      return 1
+    fi
     rm -f "$VENV"/.installed-*; touch "$stamp"
   fi
 }
