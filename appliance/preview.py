@@ -83,6 +83,7 @@ class PreviewHub:
         self._frame: Frame | None = None
         self._seq = 0
         self._viewers = 0
+        self._closed = False
         self.frames_received = 0
 
     @property
@@ -125,10 +126,17 @@ class PreviewHub:
         """Block until a frame with ``seq > after_seq`` exists; None on timeout."""
         with self._cond:
             self._cond.wait_for(
-                lambda: self._frame is not None and self._frame.seq > after_seq, timeout_s
+                lambda: self._closed or (self._frame is not None and self._frame.seq > after_seq),
+                timeout_s,
             )
             frame = self._frame
             return frame if frame is not None and frame.seq > after_seq else None
+
+    def close(self) -> None:
+        """Wake every waiting viewer for good (the server is stopping)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
     def _leave(self) -> None:
         with self._cond:

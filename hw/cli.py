@@ -134,16 +134,11 @@ def _power_off(config, simulated, restart_wanted, service_stopping):
     return power_off
 
 
-#: A preview viewer that reads slowly blocks once this much output is queued for it, and
-#: then skips to the newest frame instead of queueing more.
-WEB_OUTBUF_HIGH_WATERMARK = 256 * 1024
-
-
 def _start_web(controller, library, config, source, panel, simulated, power_wish):
     """Build the dashboard and serve it with Waitress on a thread; returns (app, server)."""
     from waitress import create_server
 
-    from web.app import create_app, default_config_path
+    from web.app import WAITRESS_OPTIONS, create_app, default_config_path, tune_server
 
     def set_clock(epoch_s: float) -> None:
         if simulated:
@@ -172,9 +167,9 @@ def _start_web(controller, library, config, source, panel, simulated, power_wish
         host=config.web_host,
         port=config.web_port,
         threads=config.web_threads,
-        outbuf_high_watermark=WEB_OUTBUF_HIGH_WATERMARK,
-        ident="dashcam",
+        **WAITRESS_OPTIONS,
     )
+    tune_server(server)
     threading.Thread(target=server.run, name="web", daemon=True).start()
     log.info("dashboard: http://%s:%s/", config.web_host, server.effective_port)
     return app, server
@@ -279,7 +274,7 @@ def run(args, config, source) -> int:
         else:
             from hw.system import power_action
 
-            power_action(power_wish[-1])
+            power_action(power_wish[-1], config.power_off_command)
     ok = controller.state is State.OFF
     log.info("stopped (%s)", controller.state.value)
     return 0 if ok else 1

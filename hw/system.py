@@ -12,7 +12,7 @@ import time
 
 log = logging.getLogger(__name__)
 
-POWER_COMMANDS = {"shutdown": ["systemctl", "poweroff"], "restart": ["systemctl", "reboot"]}
+REBOOT_COMMAND = ("systemctl", "reboot")
 
 
 def set_system_clock(epoch_s: float) -> None:
@@ -27,8 +27,13 @@ def set_system_clock(epoch_s: float) -> None:
         subprocess.run(["date", "-s", f"@{int(epoch_s)}"], check=True, timeout=10)
 
 
-def power_action(action: str) -> None:
-    """Power off or reboot the machine (``action`` is "shutdown" or "restart")."""
-    command = POWER_COMMANDS[action]
+def power_action(action: str, power_off_command: tuple[str, ...]) -> None:
+    """Power off or reboot the machine.
+
+    Args:
+        action: "shutdown" or "restart".
+        power_off_command: The configured power-off argument list (``power_off_command``).
+    """
+    command = list(power_off_command if action == "shutdown" else REBOOT_COMMAND)
     log.info("running %s", command)
     subprocess.run(command, check=False, timeout=60)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,16 +29,49 @@ from web.security import Guard, Sessions
 log = logging.getLogger(__name__)
 
 
+#: Waitress settings besides host, port and threads. A stream's writer waits until what it
+#: wrote before has gone to the socket (Waitress's default lets 16 MiB pile up), and the
+#: socket's send buffer is kept small, so a slow preview viewer skips to the newest frame
+#: instead of receiving a backlog of old ones.
+WAITRESS_OPTIONS: dict[str, Any] = {"outbuf_high_watermark": 1, "ident": "dashcam"}
+#: Set on every accepted connection (see :func:`tune_server`).
+SOCKET_OPTIONS = [
+    (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+    (socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024),
+]
+
+
+def tune_server(server: Any) -> Any:
+    """Apply :data:`SOCKET_OPTIONS` to a server made by ``waitress.create_server``."""
+    server.adj.socket_options = list(SOCKET_OPTIONS)
+    return server
+
+
 class DashboardApp(falcon.App):
     """The Falcon app plus what its owner needs: the preview hub and a way to end streams."""
 
     hub: PreviewHub
+    controller: Controller
+    event_slots: streams.Slots
     streams_stop: threading.Event
     config_path: Path
 
-    def close_streams(self) -> None:
-        """End every open live stream and preview (server shutdown)."""
+    def close_streams(self, timeout_s: float = 3.0) -> bool:
+        """End every open live stream and preview (server shutdown).
+
+        Returns:
+            True if all of them ended within ``timeout_s``.
+        """
         self.streams_stop.set()
+        self.hub.close()
+        self.controller.refresh()  # wakes the live streams at once
+        deadline = time.monotonic() + timeout_s
+        pause = threading.Event()
+        while self.hub.viewers or self.event_slots.open:
+            if time.monotonic() >= deadline:
+                return False
+            pause.wait(0.02)
+        return True
 
 
 def default_config_path() -> Path:
@@ -98,6 +133,7 @@ def create_app(
     guard = Guard(lambda: controller.config.web_password, sessions)
     app = DashboardApp(middleware=[guard])
     app.hub = hub
+    app.controller = controller
     app.streams_stop = threading.Event()
     app.config_path = Path(config_path) if config_path else default_config_path()
     app.req_options.strip_url_path_trailing_slash = False
@@ -129,6 +165,7 @@ def create_app(
         "login": pages.Login(),
         "static": pages.Static(),
     }
+    app.event_slots = resources["events"].slots
     for path, name, suffix in ROUTES:
         app.add_route(path, resources[name], **({"suffix": suffix} if suffix else {}))
     return app
