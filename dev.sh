@@ -55,6 +55,8 @@ case "$cmd" in
     ;;
   test)
     venv dev,cad
+    # The browser tests drive Debian's Chromium (Playwright's own download is not used).
+    apt_install chromium || echo "dev.sh: chromium could not be installed; browser tests will skip" >&2
     "$VENV/bin/ruff" check appliance hw web cad tests
     "$VENV/bin/ruff" format --check appliance hw web cad tests
     exec "$VENV/bin/python" -m pytest "$@"

@@ -58,7 +58,9 @@ function showStatus(s) {
   const used = st.total - st.free;
   const other = Math.max(0, used - st.loop - st.protected - st.photos);
   const pct = (v) => `${(100 * v / Math.max(1, st.total)).toFixed(2)}%`;
-  $("bar-loop").style.width = pct(st.loop + other);
+  $("bar-loop").style.width = pct(st.loop);
+  $("bar-other").style.width = pct(other);
+  $("lg-other").textContent = bytes(other);
   $("bar-protected").style.width = pct(st.protected);
   $("bar-photos").style.width = pct(st.photos);
   $("bar-free").style.width = pct(st.free);
@@ -161,7 +163,6 @@ for (const b of document.querySelectorAll(".vbtn")) {
 function setPreview(on) {
   const img = $("preview");
   $("preview-toggle").setAttribute("aria-pressed", String(on));
-  $("preview-toggle").textContent = on ? "Preview on" : "Preview off";
   $("preview-box").hidden = !on;
   $("preview-note").textContent = "";
   if (on) img.src = `/api/preview.mjpeg?t=${Date.now()}`;
