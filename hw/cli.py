@@ -247,7 +247,6 @@ def run(args, config, source) -> int:
 
         Console(panel, controller, on_quit=stop.set).start()
 
-    power_wish: list[str] = []
     web = None
     if not args.no_web:
         # After recording has started (or failed to): the web never delays the first frame.
@@ -268,13 +267,6 @@ def run(args, config, source) -> int:
     panel.close()
     if power_loss is not None:
         power_loss.close()
-    if power_wish:
-        if simulated:
-            log.info("simulation: would %s now (nothing is powered off)", power_wish[-1])
-        else:
-            from hw.system import power_action
-
-            power_action(power_wish[-1], config.power_off_command)
     ok = controller.state is State.OFF
     log.info("stopped (%s)", controller.state.value)
     return 0 if ok else 1

@@ -1,7 +1,7 @@
-"""The system actions the dashboard may ask for: set the clock, power off, reboot.
+"""Setting the system clock from the dashboard (power-off and reboot live in ``hw.power``).
 
-Commands are run with argument lists, never through a shell, and take no text from the
-network: the clock is an integer, the power action one of two fixed words.
+A command is run with an argument list, never through a shell, and takes no text from
+the network: only an integer of seconds.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import subprocess
 import time
 
 log = logging.getLogger(__name__)
-
-REBOOT_COMMAND = ("systemctl", "reboot")
 
 
 def set_system_clock(epoch_s: float) -> None:
@@ -25,15 +23,3 @@ def set_system_clock(epoch_s: float) -> None:
         time.clock_settime(time.CLOCK_REALTIME, float(epoch_s))
     except PermissionError:
         subprocess.run(["date", "-s", f"@{int(epoch_s)}"], check=True, timeout=10)
-
-
-def power_action(action: str, power_off_command: tuple[str, ...]) -> None:
-    """Power off or reboot the machine.
-
-    Args:
-        action: "shutdown" or "restart".
-        power_off_command: The configured power-off argument list (``power_off_command``).
-    """
-    command = list(power_off_command if action == "shutdown" else REBOOT_COMMAND)
-    log.info("running %s", command)
-    subprocess.run(command, check=False, timeout=60)

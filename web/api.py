@@ -335,7 +335,13 @@ class Clock:
         changed = behind_s > CLOCK_TOLERANCE_S
         if changed:
             log.info("clock set forward by %.1f s from the dashboard", behind_s)
-            self.set_clock(epoch_ms / 1000)
+            try:
+                self.set_clock(epoch_ms / 1000)
+            except Exception as exc:  # noqa: BLE001 - reported to the phone, not fatal
+                log.error("setting the clock failed: %s", exc)
+                raise falcon.HTTPInternalServerError(
+                    description=f"the clock could not be set: {exc}"
+                ) from None
         resp.media = {
             "changed": changed,
             "behind_s": round(behind_s, 3),
@@ -347,8 +353,8 @@ class Power:
     """``/api/system/restart`` and ``/api/system/shutdown``: a safe shutdown, then the action.
 
     ``power(action)`` ("restart" or "shutdown") is called first; it only records the wish
-    (the composition root performs it once everything is closed). Then the controller
-    closes the open segment and stops.
+    (the controller's power-off step performs it once the open segment is closed and
+    synced). Then the controller shuts down.
     """
 
     def __init__(self, controller: Controller, power: Callable[[str], None] | None) -> None:
