@@ -75,19 +75,6 @@ def _camera(args, config):
     kind = args.camera or ("replay" if args.replay else None) or config.camera
     if kind == "auto":
         kind = "sim" if args.sim else "picamera2"
-    if kind == "sim":
-        from hw.camera_sim import SimulatedCamera
-
-        return SimulatedCamera(
-            width=config.video_width,
-            height=config.video_height,
-            fps=config.video_fps,
-            bitrate=config.video_bitrate,
-            keyframe_interval_s=config.keyframe_interval_s,
-            preview_width=config.preview_width,
-            preview_height=config.preview_height,
-            preview_fps=config.preview_fps,
-        )
     if kind == "replay":
         from hw.camera_replay import ReplayCamera
 
@@ -95,17 +82,24 @@ def _camera(args, config):
         if not path:
             raise SystemExit("dashcam: --replay MP4 (or replay_path in the config) is needed")
         return ReplayCamera(path)
+    streams = {  # what the simulated and the real camera both take from the config
+        "width": config.video_width,
+        "height": config.video_height,
+        "fps": config.video_fps,
+        "bitrate": config.video_bitrate,
+        "keyframe_interval_s": config.keyframe_interval_s,
+        "preview_width": config.preview_width,
+        "preview_height": config.preview_height,
+        "preview_fps": config.preview_fps,
+    }
+    if kind == "sim":
+        from hw.camera_sim import SimulatedCamera
+
+        return SimulatedCamera(**streams)
     from hw.camera_picamera2 import Picamera2Camera
 
     return Picamera2Camera(
-        width=config.video_width,
-        height=config.video_height,
-        fps=config.video_fps,
-        bitrate=config.video_bitrate,
-        keyframe_interval_s=config.keyframe_interval_s,
-        preview_width=config.preview_width,
-        preview_height=config.preview_height,
-        preview_fps=config.preview_fps,
+        **streams,
         rotation=config.camera_rotation,
         hflip=config.camera_hflip,
         vflip=config.camera_vflip,
