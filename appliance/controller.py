@@ -288,7 +288,10 @@ class Controller:
         elif action is Action.TAKE_PHOTO:
             self._jobs.submit(self._take_photo)
         elif action is Action.PROTECT:
-            open_seq = rec.status.seq if rec.status.recording else None
+            status = rec.status
+            open_seq = status.seq if status.recording else None
+            if open_seq is None and rec.wants_recording:
+                open_seq = rec.last_closed_seq  # pressed as one segment closed, before the next
             items = self.library.protect_incident(open_seq)
             log.info("protected %s (open segment %s)", [i.seq for i in items], open_seq)
             return "protect"

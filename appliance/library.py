@@ -791,8 +791,11 @@ class Library:
         """Protect the clips around an incident (the protect button).
 
         Moves the newest closed clip before ``open_seq`` into PROTECTED now, marks the open
-        segment and the next segment begun so they close into PROTECTED. With no recording
-        (``open_seq`` None) it protects the newest clip if that is still a loop clip.
+        segment and the next segment so they close into PROTECTED. ``open_seq`` may also be
+        a segment that has just closed (the press came between two segments): it is
+        protected at once, and a segment already begun after it counts as the next. With
+        no recording (``open_seq`` None) it protects the newest clip if that is still a
+        loop clip.
 
         Returns:
             The items protected now (already protected ones are not repeated).
@@ -831,7 +834,14 @@ class Library:
                 elif open_seq in idx.items and idx.items[open_seq].kind is Kind.LOOP:
                     protected.append(self._protect_locked(open_seq))
                 self._incident.add(open_seq)
-                self._protect_next = True
+                # The next segment: already begun if the press came as segments switched
+                # (the caller saw ``open_seq`` just closed), else the next one to begin.
+                newer = [
+                    s for s, p in self._open.items() if s > open_seq and p.endswith(".mp4.partial")
+                ]
+                self._pending.update(newer)
+                self._incident.update(newer)
+                self._protect_next = not newer
             shield = self._incident | self._pending | {it.seq for it in protected}
             victims = self._enforce_quota_locked(shield)
             if not self._pending and not self._protect_next:

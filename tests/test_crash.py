@@ -18,7 +18,7 @@ video_width = 320
 video_height = 240
 video_fps = 30
 video_bitrate = 400000
-segment_seconds = 3.0
+segment_seconds = 4.0
 min_free_bytes = 0
 min_free_percent = 0.0
 """
@@ -29,6 +29,14 @@ def closed_clips(root):
     for folder, _dirs, files in os.walk(os.path.join(root, "DCIM", "LOOP")):
         found += [os.path.join(folder, f) for f in files if f.endswith(".mp4")]
     return sorted(found)
+
+
+def fragments_end(path):
+    """Bytes of whole fragments written so far (-1 once the file is renamed)."""
+    try:
+        return complete_length(path)
+    except FileNotFoundError:
+        return -1
 
 
 def test_sigkill_loses_at_most_the_last_second_and_a_restart_recovers(tmp_path):
@@ -43,17 +51,25 @@ def test_sigkill_loses_at_most_the_last_second_and_a_restart_recovers(tmp_path):
         stderr=subprocess.PIPE,
     )
     try:
-        # Wait for closed segments, then for the open one to complete two fragments.
-        def open_partial():
-            found = partials(root)
-            return found[0] if len(closed_clips(root)) >= 2 and found else None
+        # Closed segments first; then a partial that has just begun, so that the kill
+        # lands inside it (segments are 4 s; the kill comes under 3 s into it).
+        assert wait_until(lambda: len(closed_clips(root)) >= 2, 30), (
+            child.stderr.read1().decode() if child.poll() is not None else "no segments"
+        )
+        seen = partials(root)
+        fresh = {}
 
-        assert wait_until(open_partial, 30), child.stderr.read1().decode() if child.poll() else ""
-        path = open_partial()
-        start = complete_length(path)
-        assert wait_until(lambda: complete_length(path) > start, 5)
-        grown = complete_length(path)
-        assert wait_until(lambda: complete_length(path) > grown, 5)
+        def new_partial():
+            found = [p for p in partials(root) if p not in seen]
+            fresh.update(path=found[0]) if found else None
+            return bool(found)
+
+        assert wait_until(new_partial, 10)
+        path = fresh["path"]
+        start = fragments_end(path)
+        assert wait_until(lambda: fragments_end(path) > start, 5)
+        grown = fragments_end(path)
+        assert wait_until(lambda: fragments_end(path) > grown, 5)
         # The worst moment: just before the next fragment completes (keyframes every 1 s).
         boundary = time.monotonic()
         wait_until(lambda: time.monotonic() >= boundary + 0.9, 2)
@@ -65,6 +81,7 @@ def test_sigkill_loses_at_most_the_last_second_and_a_restart_recovers(tmp_path):
 
     closed = closed_clips(root)
     (partial,) = partials(root)
+    assert partial == path
     # Every closed segment decodes whole: frame counters contiguous, none missing.
     for path in closed:
         counters = decode_counters(path)

@@ -522,6 +522,18 @@ def test_incident_protects_previous_current_and_next(tmp_path, lib):
     ]
 
 
+def test_incident_pressed_as_segments_switch_keeps_the_one_already_begun(lib):
+    older = record(lib)
+    previous = record(lib)
+    just_closed = record(lib)
+    begun = open_segment(lib)  # the next segment began before the press was handled
+    now = lib.protect_incident(just_closed.seq)
+    assert sorted(it.seq for it in now) == [previous.seq, just_closed.seq]
+    assert lib.get(older.seq).kind is Kind.LOOP
+    assert finish(lib, begun).kind is Kind.PROTECTED  # the next segment, not the one after
+    assert finish(lib, open_segment(lib)).kind is Kind.LOOP
+
+
 def test_incident_while_the_previous_segment_is_still_closing(lib):
     previous = open_segment(lib)
     current = open_segment(lib)  # the recorder switched before finishing the previous
