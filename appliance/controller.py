@@ -278,8 +278,8 @@ class Controller:
         rec = self.recorder
         if action is Action.START_RECORDING:
             self._resume = True
+            rec.start_recording()  # queued first: the forced keyframe cannot overtake it
             self.camera.request_keyframe()
-            rec.start_recording()
         elif action is Action.STOP_RECORDING:
             self._resume = False
             rec.stop_recording()
