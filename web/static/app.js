@@ -234,7 +234,8 @@ function addTile(item) {
   }
   const tag = document.createElement("span");
   tag.className = "tag";
-  tag.textContent = `${item.kind === "photo" ? "📷" : item.kind === "protected" ? "🔒" : "▶"} ${stampText(item.stamp)}`;
+  // Plain text, not emoji: the label must show whatever fonts the phone has.
+  tag.textContent = `${item.kind === "photo" ? "photo" : item.kind === "protected" ? "protected" : "▶"} ${stampText(item.stamp)}`;
   tile.append(tag);
   tile.addEventListener("click", () => openItem(item));
   group.lastElementChild.append(tile);
