@@ -4,6 +4,7 @@ they would run, and ``systemd-analyze verify`` on the produced unit."""
 from __future__ import annotations
 
 import configparser
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_dry_run_prints_the_commands(installed):
     _, out = installed
     commands = [line[2:] for line in out.splitlines() if line.startswith("+ ")]
     apt = next(c for c in commands if c.startswith("apt-get install"))
-    for package in ("python3-picamera2", "python3-lgpio", "fake-hwclock", "avahi-daemon"):
+    for package in ("python3-picamera2", "python3-lgpio", "polkitd", "fake-hwclock"):
         assert package in apt.split()
     assert "python3 -m venv --system-site-packages /opt/dashcam/venv" in commands
     assert any(c.startswith("/opt/dashcam/venv/bin/pip install --upgrade /") for c in commands)
@@ -186,5 +187,77 @@ def test_uninstall_removes_the_service_and_keeps_the_recordings(installed):
     result = sh(UNINSTALL, "--dry-run", "--root", str(root), "--purge")
     assert result.returncode == 0, result.stderr
     assert not (root / "etc/dashcam").exists()
-    assert not (root / "var/lib/dashcam/data").exists()
+    assert not (root / "var/lib/dashcam").exists()
+
     assert "+ userdel dashcam" in result.stdout
+
+
+def test_the_service_runs_in_a_home_it_owns_with_lg_wd(installed):
+    root, out = installed
+    service = unit_sections(root / UNIT)["Service"]
+    assert service["WorkingDirectory"] == "/var/lib/dashcam"
+    environment = [
+        line.split("=", 1)[1]
+        for line in (root / UNIT).read_text().splitlines()
+        if line.startswith("Environment=")
+    ]
+    assert "LG_WD=/var/lib/dashcam" in " ".join(environment).split()
+
+    commands = [line[2:] for line in out.splitlines() if line.startswith("+ ")]
+    assert any(
+        c.startswith("useradd --system --home-dir /var/lib/dashcam --create-home") for c in commands
+    )
+    # Owned by the service user even when the user existed before the install.
+    assert "install -d -o dashcam -g dashcam -m 0755 /var/lib/dashcam /var/lib/dashcam/data" in (
+        commands
+    )
+    assert (root / "var/lib/dashcam").is_dir()
+
+
+def test_the_unit_starts_before_the_network(installed):
+    root, _ = installed
+    unit = unit_sections(root / UNIT)["Unit"]
+    ordering = " ".join(unit.get(key, "") for key in ("After", "Wants", "Requires", "BindsTo"))
+    assert ordering.split() == [
+        "local-fs.target",
+        "fake-hwclock.service",
+        "avahi-daemon.service",
+        "fake-hwclock.service",
+        "avahi-daemon.service",
+    ]
+    assert "network" not in ordering
+    assert "DefaultDependencies" not in unit  # the default: sysinit, basic, not the network
+
+
+@pytest.mark.parametrize("arch", ["armhf", "armel", "armv7l", "armv6l"])
+def test_a_32_bit_os_is_refused_before_anything_changes(tmp_path, arch):
+    root = tmp_path / "root"
+    result = subprocess.run(
+        ["bash", str(INSTALL), "--dry-run", "--root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=os.environ | {"DASHCAM_INSTALL_ARCH": arch},
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"install.sh: this is a 32-bit OS ({arch})")
+    assert "Raspberry Pi OS Lite (64-bit)" in result.stderr and "Zero 2 W" in result.stderr
+    assert "PyAV" in result.stderr and "Nothing was changed" in result.stderr
+    assert "+ " not in result.stdout and "wrote" not in result.stdout
+    assert not root.exists()
+
+
+@pytest.mark.parametrize("arch", ["arm64", "aarch64", "amd64"])
+def test_a_64_bit_os_is_installed(tmp_path, arch):
+    root = tmp_path / "root"
+    result = subprocess.run(
+        ["bash", str(INSTALL), "--dry-run", "--root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=os.environ | {"DASHCAM_INSTALL_ARCH": arch},
+    )
+    assert result.returncode == 0, result.stderr
+    assert (root / UNIT).exists()

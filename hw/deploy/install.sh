@@ -4,8 +4,9 @@
 #   sudo hw/deploy/install.sh                 # install and start
 #   hw/deploy/install.sh --dry-run --root DIR # write every file under DIR, print commands
 #
-# What it does: apt packages (picamera2, lgpio, fake-hwclock, avahi), a system user in the
-# video and gpio groups, a virtual environment with system site packages (picamera2 and
+# What it does: refuses a 32-bit OS before changing anything; apt packages (picamera2,
+# lgpio, polkitd, fake-hwclock, avahi), a system user in the video and gpio groups whose
+# home (the service's working directory) it owns, a virtual environment with system site packages (picamera2 and
 # libcamera come from apt) holding this project, /etc/dashcam/dashcam.toml (kept if
 # present), the systemd unit (Restart=always, WatchdogSec), a polkit rule that lets the
 # service power off and restart, the hostname "dashcam" (dashcam.local through avahi).
@@ -18,11 +19,13 @@ ROOT=""
 USER_NAME=dashcam
 PREFIX=/opt/dashcam
 STORAGE=/var/lib/dashcam/data
+# The service's home and working directory, where lgpio makes its notification pipe (LG_WD).
+STATE_DIR=/var/lib/dashcam
 HOSTNAME_WANTED=dashcam
 CONFIG_DIR=/etc/dashcam
 APT_PACKAGES=(
     python3-picamera2 python3-lgpio python3-venv python3-pip python3-numpy python3-pil
-    fake-hwclock avahi-daemon
+    polkitd fake-hwclock avahi-daemon
 )
 
 usage() {
@@ -80,10 +83,23 @@ run() {
     fi
 }
 
-# Render a template: @USER@ @PREFIX@ @STORAGE@ @CONFIG@ @CONFIG_DIR@.
+# Render a template: @USER@ @PREFIX@ @STORAGE@ @STATE_DIR@ @CONFIG@ @CONFIG_DIR@.
 render() {
     sed -e "s|@USER@|$USER_NAME|g" -e "s|@PREFIX@|$PREFIX|g" -e "s|@STORAGE@|$STORAGE|g" \
-        -e "s|@CONFIG@|$CONFIG_DIR/dashcam.toml|g" -e "s|@CONFIG_DIR@|$CONFIG_DIR|g" "$1"
+        -e "s|@STATE_DIR@|$STATE_DIR|g" -e "s|@CONFIG@|$CONFIG_DIR/dashcam.toml|g" \
+        -e "s|@CONFIG_DIR@|$CONFIG_DIR|g" "$1"
+}
+
+# The userland's architecture (a 32-bit OS may run a 64-bit kernel: dpkg knows, uname may
+# not). DASHCAM_INSTALL_ARCH overrides it; only the tests set it.
+architecture() {
+    if [ -n "${DASHCAM_INSTALL_ARCH:-}" ]; then
+        echo "$DASHCAM_INSTALL_ARCH"
+    elif command -v dpkg >/dev/null 2>&1; then
+        dpkg --print-architecture
+    else
+        uname -m
+    fi
 }
 
 # Write stdin to ROOT/path with the given mode, creating directories.
@@ -94,6 +110,19 @@ write_file() {
     chmod "$mode" "$path"
     echo "wrote $1"
 }
+
+ARCH=$(architecture)
+case "$ARCH" in
+    armhf|armel|armv6l|armv7l|arm|i386|i686)
+        cat >&2 <<MSG
+install.sh: this is a 32-bit OS ($ARCH); the dashcam needs a 64-bit one. PyAV has no
+32-bit ARM wheel, and Bookworm's python3-av (10.0) is too old for it. Nothing was changed.
+Fix: flash "Raspberry Pi OS Lite (64-bit)" with Raspberry Pi Imager and install again;
+every Pi since the 3 runs it, the Zero 2 W too (the Pi 1, the Zero and Zero W cannot).
+MSG
+        exit 1
+        ;;
+esac
 
 if [ "$DRY_RUN" = 0 ]; then
     if [ "$(id -u)" != 0 ]; then
@@ -115,11 +144,13 @@ run systemctl enable fake-hwclock.service avahi-daemon.service
 
 echo "== service user $USER_NAME"
 if [ "$DRY_RUN" = 1 ] || ! id "$USER_NAME" >/dev/null 2>&1; then
-    run useradd --system --home-dir /var/lib/dashcam --create-home --shell /usr/sbin/nologin \
+    run useradd --system --home-dir "$STATE_DIR" --create-home --shell /usr/sbin/nologin \
         --groups video,gpio "$USER_NAME"
 fi
-run install -d -o "$USER_NAME" -g "$USER_NAME" -m 0755 "$STORAGE"
-mkdir -p "$ROOT$STORAGE"
+# Owned by the service user even when that user existed before (lgpio writes its pipe here).
+run install -d -o "$USER_NAME" -g "$USER_NAME" -m 0755 "$STATE_DIR" "$STORAGE"
+mkdir -p "$ROOT$STATE_DIR" "$ROOT$STORAGE"
+
 
 echo "== virtual environment $PREFIX/venv"
 run python3 -m venv --system-site-packages "$PREFIX/venv"

@@ -13,6 +13,7 @@ PURGE=0
 USER_NAME=dashcam
 PREFIX=/opt/dashcam
 STORAGE=/var/lib/dashcam/data
+STATE_DIR=/var/lib/dashcam
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -61,6 +62,8 @@ remove "$PREFIX"
 if [ "$PURGE" = 1 ]; then
     remove /etc/dashcam
     remove "$STORAGE"
+    remove "$STATE_DIR"
+
     run userdel "$USER_NAME" || true
 else
     echo "kept /etc/dashcam and the recordings in $STORAGE (--purge removes them)"
