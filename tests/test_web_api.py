@@ -425,7 +425,12 @@ def test_without_power_and_clock_actions_the_system_endpoints_say_so(tmp_path):
     from web.app import create_app
 
     with dashboard(tmp_path, autostart=False) as d:
-        app = create_app(d.appliance.controller, d.appliance.library, config_path=d.config_path)
+        app = create_app(
+            d.appliance.controller,
+            d.appliance.library,
+            config_path=d.config_path,
+            allowed_hosts=["falconframework.org"],
+        )
         client = testing.TestClient(app, headers=SAME)
         assert_error(client.simulate_post("/api/system/shutdown"), 501, "cannot")
         assert_error(

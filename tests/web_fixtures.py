@@ -9,8 +9,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from falcon import testing as testing_helpers
 
 from appliance.ports import Clock
 from hw.panel import VirtualPanel
@@ -46,9 +49,26 @@ class Dashboard:
     power_calls: list[str] = field(default_factory=list)
 
 
+#: Host names the test apps answer to: falcon.testing's default ``Host`` (IP literals such
+#: as 127.0.0.1, which the real-server tests use, always pass).
+TEST_HOSTS = (testing_helpers.DEFAULT_HOST,)
+
+
 @contextlib.contextmanager
-def dashboard(tmp_path: Path, *, panel: bool = True, wall_s: float = 1.8e9, **overrides):
-    """An appliance on simulated hardware with its dashboard app (no server)."""
+def dashboard(
+    tmp_path: Path,
+    *,
+    panel: bool = True,
+    wall_s: float = 1.8e9,
+    allowed_hosts=TEST_HOSTS,
+    monotonic=time.monotonic,
+    **overrides,
+):
+    """An appliance on simulated hardware with its dashboard app (no server).
+
+    ``allowed_hosts`` and ``monotonic`` go to ``create_app``; the other keywords are config
+    overrides.
+    """
     clock = FakeClock(wall_s)
     appliance = Appliance(tmp_path / "card", clock=clock, **overrides)
     config_path = tmp_path / "dashcam.toml"
@@ -67,6 +87,8 @@ def dashboard(tmp_path: Path, *, panel: bool = True, wall_s: float = 1.8e9, **ov
             set_led_brightness=appliance.panel.set_brightness,
             set_clock=set_clock,
             power=lambda action: dash.power_calls.append(action),
+            allowed_hosts=allowed_hosts,
+            monotonic=monotonic,
         )
         dash = Dashboard(appliance, app, config_path, clock)
         try:

@@ -13,16 +13,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-from waitress import create_server
-
-from web.app import WAITRESS_OPTIONS, tune_server
+from web.app import make_server
 
 
 @contextlib.contextmanager
 def serve(app, threads: int = 8):
     """Serve ``app`` with Waitress on a loopback port; yields the base URL's (host, port)."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads, **WAITRESS_OPTIONS)
-    tune_server(server)
+    server = make_server(app, host="127.0.0.1", port=0, threads=threads)
     thread = threading.Thread(target=server.run, name="test-web", daemon=True)
     thread.start()
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 import threading
 from collections.abc import Callable
@@ -427,21 +428,37 @@ def led_dict(panel: Any) -> dict[str, Any]:
 
 
 class Session:
-    """``/api/session``: log in with the access password (POST), log out (DELETE)."""
+    """``/api/session``: log in with the access password (POST), log out (DELETE).
+
+    Wrong passwords from one address are slowed down (the guard's login throttle): past
+    the free tries the answer is 429 with Retry-After, and the password is not even
+    looked at until the wait is over.
+    """
 
     def __init__(self, guard: Guard) -> None:
         self.guard = guard
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        client = req.remote_addr or ""
+        throttle = self.guard.throttle
+        wait_s = throttle.wait_s(client)
+        if wait_s > 0:
+            raise _too_many(wait_s)
         data = read_json(req)
         _reject_unknown(data, {"password"})
+        password = self.guard.password
         if not self.guard.check_password(data.get("password")):
+            wait_s = throttle.failed(client)
+            if wait_s > 0:
+                raise _too_many(wait_s, "wrong password; ")
             raise falcon.HTTPUnauthorized(
                 description="wrong password", challenges=['Cookie realm="dashcam"']
             )
+        throttle.succeeded(client)
         resp.set_cookie(
             SESSION_COOKIE,
-            self.guard.sessions.new(),
+            self.guard.sessions.new(password),
+            max_age=int(self.guard.sessions.max_s),
             secure=False,  # plain HTTP on the car's Wi-Fi; the cookie is HttpOnly + Strict
             http_only=True,
             same_site="Strict",
@@ -452,8 +469,16 @@ class Session:
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         token = (req.get_cookie_values(SESSION_COOKIE) or [None])[0]
         self.guard.sessions.drop(token)
-        resp.unset_cookie(SESSION_COOKIE, path="/")
+        resp.unset_cookie(SESSION_COOKIE, path="/", same_site="Strict")
         resp.status = falcon.HTTP_204
+
+
+def _too_many(wait_s: float, prefix: str = "") -> falcon.HTTPTooManyRequests:
+    retry_s = max(1, math.ceil(wait_s))
+    return falcon.HTTPTooManyRequests(
+        description=f"{prefix}too many wrong passwords: try again in {retry_s} s",
+        retry_after=retry_s,
+    )
 
 
 def config_error(req: falcon.Request, resp: falcon.Response, exc: ConfigError, params) -> None:

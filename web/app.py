@@ -6,16 +6,21 @@ document (``/api/openapi.json``), so the document cannot drift from the app.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import falcon
+from waitress import create_server
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, MultiSocketServer
+from waitress.task import ErrorTask, WSGITask
 
 from appliance.config import DEFAULT_CONFIG_PATHS
 from appliance.controller import Controller
@@ -24,27 +29,97 @@ from appliance.library import Library
 from appliance.preview import PreviewHub
 from web import api, openapi, pages, streams
 from web.media import Media
-from web.security import Guard, Sessions
+from web.security import MAX_BODY_BYTES, Guard, LoginThrottle, Sessions
 
 log = logging.getLogger(__name__)
 
 
-#: Waitress settings besides host, port and threads. A stream's writer waits until what it
-#: wrote before has gone to the socket (Waitress's default lets 16 MiB pile up), and the
-#: socket's send buffer is kept small, so a slow preview viewer skips to the newest frame
-#: instead of receiving a backlog of old ones.
-WAITRESS_OPTIONS: dict[str, Any] = {"outbuf_high_watermark": 1, "ident": "dashcam"}
+#: Waitress settings besides host, port and threads. Ordinary responses use Waitress's own
+#: output buffering (a client that does not read never holds a worker thread); the live
+#: streams do their own back-pressure (see :mod:`web.streams`). A body over the API's limit
+#: is refused (413) from its headers, before it is read; the margin lets chunked framing of
+#: an allowed body through (the API checks the exact limit).
+WAITRESS_OPTIONS: dict[str, Any] = {
+    "ident": "dashcam",
+    "max_request_body_size": MAX_BODY_BYTES + 1024,
+    "max_request_header_size": 32 * 1024,
+}
 #: Set on every accepted connection (see :func:`tune_server`).
-SOCKET_OPTIONS = [
-    (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
-    (socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024),
-]
+SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+#: Most connections open at once from one client address. One phone browser opens up to 6
+#: per host (Chrome, Safari, Firefox), live status and preview included; 16 leaves room for
+#: a second browser or app on the same phone. More from one address are closed at once, so
+#: one client cannot use up Waitress's ``connection_limit`` (100) and lock the others out.
+MAX_CONNECTIONS_PER_CLIENT = 16
+#: The WSGI environ key under which the request's Waitress channel is found.
+CHANNEL_ENV = streams.CHANNEL_ENV
+_NOSNIFF = ("X-Content-Type-Options", "nosniff")
+
+
+class _Task(WSGITask):
+    """Waitress's WSGI task, plus the channel in the environ (for the streams' back-pressure)."""
+
+    def get_environment(self) -> dict[str, Any]:
+        environ = super().get_environment()
+        environ[CHANNEL_ENV] = self.channel
+        return environ
+
+
+class _ErrorTask(ErrorTask):
+    """Waitress's own error answers (bad request line, 413 from the headers) with nosniff."""
+
+    def execute(self) -> None:
+        self.response_headers.append(_NOSNIFF)
+        super().execute()
+
+
+class Channel(HTTPChannel):
+    """A Waitress connection whose WSGI environ carries the channel itself."""
+
+    task_class = _Task
+    error_task_class = _ErrorTask
+
+
+def open_channel(server: Any, conn: socket.socket, addr: Any, adj: Any, map=None) -> Any:
+    """Waitress's ``channel_class`` hook: a :class:`Channel`, unless the address has too many.
+
+    A connection from an address that already has :data:`MAX_CONNECTIONS_PER_CLIENT` open
+    is closed at once.
+    """
+    host = addr[0] if isinstance(addr, tuple) else addr
+    same = sum(
+        1
+        for ch in list(server.active_channels.values())
+        if isinstance(ch.addr, tuple) and ch.addr[0] == host
+    )
+    if same >= MAX_CONNECTIONS_PER_CLIENT:
+        log.debug("refused a connection from %s: %d open already", host, same)
+        with contextlib.suppress(OSError):
+            conn.close()
+        return None
+    return Channel(server, conn, addr, adj, map=map)
 
 
 def tune_server(server: Any) -> Any:
-    """Apply :data:`SOCKET_OPTIONS` to a server made by ``waitress.create_server``."""
-    server.adj.socket_options = list(SOCKET_OPTIONS)
+    """Fit a server made by ``waitress.create_server`` for the dashboard.
+
+    Sets :data:`SOCKET_OPTIONS` and the :func:`open_channel` hook on it (on every listening
+    socket, if it has several).
+    """
+    servers = [server]
+    if isinstance(server, MultiSocketServer):
+        servers = [s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
+    for one in servers:
+        one.adj.socket_options = list(SOCKET_OPTIONS)
+        one.channel_class = open_channel
     return server
+
+
+def make_server(app: Any, *, host: str, port: int, threads: int) -> Any:
+    """A Waitress server for ``app`` with :data:`WAITRESS_OPTIONS`, tuned (not yet running)."""
+    return tune_server(
+        create_server(app, host=host, port=port, threads=threads, **WAITRESS_OPTIONS)
+    )
 
 
 class DashboardApp(falcon.App):
@@ -113,6 +188,8 @@ def create_app(
     set_clock: Callable[[float], None] | None = None,
     power: Callable[[str], None] | None = None,
     hub: PreviewHub | None = None,
+    allowed_hosts: Iterable[str] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> DashboardApp:
     """Build the dashboard app.
 
@@ -126,11 +203,20 @@ def create_app(
         set_clock: Sets the system clock to the given epoch seconds.
         power: Records "restart" or "shutdown" to perform after the safe shutdown.
         hub: The preview hub; one is made over ``controller.camera`` if None.
+        allowed_hosts: Host names the dashboard answers to besides IP literals; None: this
+            machine's name, ``<name>.local`` and ``localhost``
+            (:func:`web.security.default_host_names`).
+        monotonic: The clock of session expiry and the login back-off.
     """
     config = controller.config
     hub = hub or PreviewHub(controller.camera, config.preview_max_viewers)
-    sessions = Sessions()
-    guard = Guard(lambda: controller.config.web_password, sessions)
+    sessions = Sessions(monotonic)
+    guard = Guard(
+        lambda: controller.config.web_password,
+        sessions,
+        host_names=allowed_hosts,
+        throttle=LoginThrottle(monotonic),
+    )
     app = DashboardApp(middleware=[guard])
     app.hub = hub
     app.controller = controller

@@ -1,33 +1,56 @@
 """Clips, photos and thumbnails over HTTP with byte ranges (Safari needs them to seek).
 
 A file is found by its sequence number in the library; a name from the URL is never
-joined into a path.
+joined into a path. Files are opened component by component below the library's root
+with ``O_NOFOLLOW``: a symlink anywhere on the way (a clip or thumbnail replaced by one,
+a folder swapped for one) is refused, as is anything but a regular file.
+
+Every file carries a strong ``ETag`` and ``Last-Modified``; ``If-None-Match`` and
+``If-Modified-Since`` answer 304, and ``If-Range`` with a stale validator serves the whole
+file. The body is the open file itself, positioned at the first byte and with the length
+set, so Waitress's ``wsgi.file_wrapper`` sends it from its main loop and no worker thread
+waits on a slow reader.
 """
 
 from __future__ import annotations
 
+import email.utils
+import errno
 import os
 import re
+import stat
+from datetime import UTC, datetime
 
 import falcon
 
 from appliance.errors import NotFound
 from appliance.library import Item, Library
 
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_ID_RE = re.compile(r"^\d{1,12}$")
+_RANGE_RE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
+_ID_RE = re.compile(r"[0-9]{1,12}", re.ASCII)
+#: Range positions with more significant digits than this are past the end of any file.
+MAX_RANGE_DIGITS = 15
+_RANGE_CAP = 10**MAX_RANGE_DIGITS
 CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def parse_id(raw: str) -> int:
-    """A sequence number from a URL segment ("00000123" or "123").
+    """A sequence number from a URL segment ("00000123" or "123"), ASCII digits only.
 
     Raises:
-        falcon.HTTPNotFound: anything but 1 to 12 digits.
+        falcon.HTTPNotFound: anything but 1 to 12 ASCII digits.
     """
-    if not _ID_RE.match(raw):
+    if not _ID_RE.fullmatch(raw):
         raise falcon.HTTPNotFound(description=f"no item {raw[:40]!r}: ids are 1 to 12 digits")
     return int(raw)
+
+
+def _position(digits: str) -> int:
+    """A range position; one too long to be a file position is capped (still past the end)."""
+    digits = digits.lstrip("0") or "0"
+    return _RANGE_CAP if len(digits) > MAX_RANGE_DIGITS else int(digits)
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -39,16 +62,16 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     Raises:
         falcon.HTTPRangeNotSatisfiable: the range starts past the end (or the file is empty).
     """
-    m = _RANGE_RE.match(header.strip())
+    m = _RANGE_RE.fullmatch(header.strip())
     if m is None or (not m.group(1) and not m.group(2)):
         return None
     if m.group(1):
-        first = int(m.group(1))
-        last = int(m.group(2)) if m.group(2) else max(first, size - 1)
+        first = _position(m.group(1))
+        last = _position(m.group(2)) if m.group(2) else max(first, size - 1)
         if last < first:
             return None  # syntactically invalid: ignored, as RFC 9110 says
     else:
-        suffix = int(m.group(2))
+        suffix = _position(m.group(2))
         if suffix == 0:
             raise falcon.HTTPRangeNotSatisfiable(size)
         first, last = max(0, size - suffix), size - 1
@@ -57,59 +80,157 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     return first, min(last, size - 1)
 
 
-class _Slice:
-    """A file object that reads at most ``length`` bytes from ``offset``."""
+def open_below(root: str, path: str) -> int:
+    """Open the regular file ``path`` below ``root`` without following any symlink.
 
-    def __init__(self, f, offset: int, length: int) -> None:
+    Returns:
+        A file descriptor open for reading.
+
+    Raises:
+        falcon.HTTPNotFound: the file is gone, is outside ``root``, is reached through a
+            symlink, or is not a regular file.
+    """
+    rel = os.path.relpath(path, root)
+    parts = rel.split(os.sep)
+    if rel.startswith(os.pardir) or os.path.isabs(rel) or "" in parts or ".." in parts:
+        raise falcon.HTTPNotFound(description="the file is not on the card")
+    fds: list[int] = []
+    try:
+        fds.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        for part in parts[:-1]:
+            fds.append(os.open(part, _OPEN_DIR, dir_fd=fds[-1]))
+        fd = os.open(parts[-1], _OPEN_FILE, dir_fd=fds[-1])
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise falcon.HTTPNotFound(description="refused: the file is a symbolic link") from None
+        raise falcon.HTTPNotFound(description="the file is gone from the card") from None
+    finally:
+        for dir_fd in fds:
+            os.close(dir_fd)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise falcon.HTTPNotFound(description="refused: not a regular file")
+    os.set_blocking(fd, True)
+    return fd
+
+
+class FileSlice:
+    """An open file that reads no further than ``end`` (exclusive), positioned at ``first``.
+
+    It keeps ``seek`` and ``tell``, so Waitress's ``wsgi.file_wrapper`` still treats it as
+    a file and sends it from its main loop (``prepare`` uses ``tell`` and the content
+    length); the bound serves servers that just read the stream to its end.
+    """
+
+    def __init__(self, f, first: int, end: int) -> None:
         self._f = f
-        self._left = length
-        f.seek(offset)
+        self._end = end
+        f.seek(first)
+        self.seek = f.seek
+        self.tell = f.tell
+        self.fileno = f.fileno
 
-    def read(self, n: int = -1) -> bytes:
-        if self._left <= 0:
+    def read(self, n: int | None = -1) -> bytes:
+        left = self._end - self._f.tell()
+        if left <= 0:
             return b""
-        n = self._left if n is None or n < 0 else min(n, self._left)
-        data = self._f.read(n)
-        self._left -= len(data)
-        return data
+        return self._f.read(left if n is None or n < 0 else min(n, left))
 
     def close(self) -> None:
         self._f.close()
 
 
-def send_file(req: falcon.Request, resp: falcon.Response, path: str, download_name: str | None):
-    """Answer with the file at ``path`` (a path from the library), honouring Range."""
+def _etag(st: os.stat_result) -> str:
+    return f"{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}"
+
+
+def _http_date(header: str | None) -> datetime | None:
+    """An HTTP date, or None if absent or invalid (an invalid one is ignored, RFC 9110)."""
+    if not header or len(header) > 100:
+        return None
     try:
-        f = open(path, "rb")  # noqa: SIM115 - Falcon closes the stream
-    except FileNotFoundError:
-        raise falcon.HTTPNotFound(description="the file is gone from the card") from None
-    size = os.fstat(f.fileno()).st_size
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _tags(header: str) -> list[str]:
+    """The entity tags of an If-None-Match header, weakness dropped (weak comparison)."""
+    out = []
+    for raw in header.split(","):
+        tag = raw.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        out.append(tag.strip('"'))
+    return out
+
+
+def _not_modified(req: falcon.Request, etag: str, modified: datetime) -> bool:
+    """True if the client's copy is current (RFC 9110 13.2.2: If-None-Match wins)."""
+    inm = req.get_header("If-None-Match")
+    if inm is not None:
+        tags = _tags(inm)
+        return "*" in tags or etag in tags
+    since = _http_date(req.get_header("If-Modified-Since"))
+    return since is not None and modified <= since
+
+
+def _range_applies(req: falcon.Request, etag: str, modified: datetime) -> bool:
+    """False if an If-Range validator is stale (then the whole file is served)."""
+    if_range = req.get_header("If-Range")
+    if if_range is None:
+        return True
+    if_range = if_range.strip()
+    if if_range.startswith(('"', "W/")):
+        return if_range == f'"{etag}"'  # strong comparison: a weak tag never matches
+    when = _http_date(if_range)
+    return when is not None and when == modified
+
+
+def send_file(
+    req: falcon.Request, resp: falcon.Response, root: str, path: str, download_name: str | None
+) -> None:
+    """Answer with the file at ``path`` below ``root``, honouring conditions and Range."""
+    fd = open_below(root, path)
+    f = os.fdopen(fd, "rb")
+    try:
+        _send(req, resp, f, path, download_name)
+    except BaseException:
+        f.close()
+        raise
+
+
+def _send(req, resp, f, path: str, download_name: str | None) -> None:
+    st = os.fstat(f.fileno())
+    size = st.st_size
+    etag = _etag(st)
+    modified = datetime.fromtimestamp(int(st.st_mtime), UTC)
     resp.content_type = CONTENT_TYPES.get(os.path.splitext(path)[1], "application/octet-stream")
     resp.accept_ranges = "bytes"
     resp.cache_control = ["private", "max-age=3600"]
+    resp.etag = etag
+    resp.last_modified = modified
     if download_name:
         resp.downloadable_as = download_name
+    if _not_modified(req, etag, modified):
+        f.close()
+        resp.status = falcon.HTTP_304
+        return
     wanted = None
-    if req.range_unit in (None, "bytes") and req.get_header("Range"):
-        try:
-            wanted = parse_range(req.get_header("Range"), size)
-        except falcon.HTTPRangeNotSatisfiable:
-            f.close()
-            raise
+    header = req.get_header("Range")
+    if header and _range_applies(req, etag, modified):
+        wanted = parse_range(header, size)
+    first, last = wanted if wanted is not None else (0, size - 1)
+    length = last - first + 1 if size else 0
+    if wanted is not None:
+        resp.status = falcon.HTTP_206
+        resp.content_range = (first, last, size)
     if req.method == "HEAD":
         f.close()
-        resp.content_length = size if wanted is None else wanted[1] - wanted[0] + 1
-        if wanted is not None:
-            resp.status = falcon.HTTP_206
-            resp.content_range = (wanted[0], wanted[1], size)
+        resp.content_length = length
         return
-    if wanted is None:
-        resp.set_stream(f, size)
-        return
-    first, last = wanted
-    resp.status = falcon.HTTP_206
-    resp.content_range = (first, last, size)
-    resp.set_stream(_Slice(f, first, last - first + 1), last - first + 1)
+    resp.set_stream(FileSlice(f, first, first + length), length)
 
 
 class Media:
@@ -125,7 +246,7 @@ class Media:
         item = self._item(item_id)
         name = f"dashcam_{item.stamp}_{item.id}{os.path.splitext(item.path)[1]}"
         download = req.get_param_as_bool("download", default=False)
-        send_file(req, resp, item.path, name if download else None)
+        send_file(req, resp, self.library.root, item.path, name if download else None)
 
     on_head = on_get
 
@@ -133,6 +254,6 @@ class Media:
         item = self._item(item_id)
         if item.thumb is None:
             raise NotFound(f"item {item.id} has no thumbnail yet")
-        send_file(req, resp, item.thumb, None)
+        send_file(req, resp, self.library.root, item.thumb, None)
 
     on_head_thumb = on_get_thumb

@@ -4,11 +4,20 @@ Each open stream holds one Waitress worker thread, so both are capped (503 with
 Retry-After past the cap) and both write something at least every
 :data:`KEEPALIVE_S` seconds: Waitress only notices a client that went away when a write
 fails, and the stream then ends and frees its thread.
+
+Back-pressure: a stream never queues output behind a client that does not keep up. On a
+Waitress server the request's channel is in the environ (``web.app.CHANNEL_ENV``); its
+socket gets a small send buffer (:data:`STREAM_SNDBUF_BYTES`), and while bytes written
+before are still unsent (``total_outbufs_len``) a preview frame is skipped and a status
+event waits, so the viewer gets the newest one once it reads again. Elsewhere (a test
+client without a channel) every frame is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +34,40 @@ RETRY_AFTER_S = 5
 BOUNDARY = "dashcamframe"
 #: How often the simulated LED is looked at for the live stream.
 LED_POLL_S = 0.05
+#: The send buffer of a stream's socket: what may be in flight to a slow viewer.
+STREAM_SNDBUF_BYTES = 64 * 1024
+#: How often a stream whose client is behind looks again whether it caught up.
+BACKLOG_POLL_S = 0.02
+#: The WSGI environ key of the Waitress channel (set by ``web.app``'s task class).
+CHANNEL_ENV = "dashcam.channel"
+
+
+class Outlet:
+    """A stream's view of its connection: is the client keeping up, is it still there.
+
+    Args:
+        channel: The Waitress channel of the request, or None (then always "keeping up").
+    """
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        if channel is not None:
+            with contextlib.suppress(OSError, AttributeError):  # a closed socket: left as is
+                channel.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF_BYTES)
+
+    @classmethod
+    def of(cls, req: falcon.Request) -> Outlet:
+        return cls(req.env.get(CHANNEL_ENV))
+
+    @property
+    def behind(self) -> bool:
+        """True while bytes written before are still waiting to go to the socket."""
+        return self.channel is not None and self.channel.total_outbufs_len > 0
+
+    @property
+    def gone(self) -> bool:
+        """True once the server saw the client go."""
+        return self.channel is not None and not self.channel.connected
 
 
 class _Closing:
@@ -112,16 +155,19 @@ class Events:
         resp.content_type = "text/event-stream"
         resp.cache_control = ["no-store"]
         resp.set_header("X-Accel-Buffering", "no")
-        resp.stream = _Closing(self._chunks(), self.slots.give)
+        resp.stream = _Closing(self._chunks(Outlet.of(req)), self.slots.give)
 
-    def _chunks(self) -> Iterator[bytes]:
+    def _chunks(self, outlet: Outlet) -> Iterator[bytes]:
         ctl = self.controller
         yield b"retry: 1000\n\n"
         version = -1
         led = None
         last_write = time.monotonic()
         wait_s = LED_POLL_S if self.panel is not None else KEEPALIVE_S
-        while not self.stop.is_set():
+        while not self.stop.is_set() and not outlet.gone:
+            if outlet.behind:  # what changes meanwhile is sent as one newest event
+                self.stop.wait(BACKLOG_POLL_S)
+                continue
             status = ctl.wait_for_change(version, wait_s)
             out = b""
             if status.version > version:
@@ -158,10 +204,13 @@ class Preview:
         resp.content_type = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
         resp.cache_control = ["no-store"]
         resp.set_header("X-Accel-Buffering", "no")
-        resp.stream = _Closing(self._frames(viewer), viewer.leave)
+        resp.stream = _Closing(self._frames(viewer, Outlet.of(req)), viewer.leave)
 
-    def _frames(self, viewer: Viewer) -> Iterator[bytes]:
-        while not self.stop.is_set():
+    def _frames(self, viewer: Viewer, outlet: Outlet) -> Iterator[bytes]:
+        while not self.stop.is_set() and not outlet.gone:
+            if outlet.behind:  # frames made meanwhile are skipped, not queued
+                self.stop.wait(BACKLOG_POLL_S)
+                continue
             frame = viewer.next_frame(KEEPALIVE_S)
             if frame is None:
                 frame = self.hub.latest  # nothing new: send the last again (finds a gone client)
