@@ -52,7 +52,8 @@ MAX_PAGE = 200
 CLOCK_TOLERANCE_S = 2.0
 #: Earliest and latest clock a phone may set (2020-01-01, 2100-01-01).
 CLOCK_RANGE_MS = (1_577_836_800_000, 4_102_444_800_000)
-_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_INT_PARAM_RE = re.compile(r"[0-9]{1,13}", re.ASCII)
 BUTTONS = ("record", "photo", "protect")
 
 
@@ -177,8 +178,14 @@ class Items:
                 )
             kinds = {Kind(k) for k in raw_kinds}
         day = req.get_param("day")
-        if day is not None and not _DAY_RE.match(day):
+        if day is not None and not _DAY_RE.fullmatch(day):
             raise falcon.HTTPBadRequest(description=f"day: expected YYYY-MM-DD, got {day[:40]!r}")
+        for name in ("before", "limit"):  # ASCII digits only (int() takes any script's)
+            raw = req.get_param(name)
+            if raw is not None and not _INT_PARAM_RE.fullmatch(raw):
+                raise falcon.HTTPBadRequest(
+                    description=f"{name}: expected a whole number, got {raw[:40]!r}"
+                )
         before = req.get_param_as_int("before", min_value=1, max_value=10**12)
         limit = req.get_param_as_int("limit", min_value=1, max_value=MAX_PAGE) or DEFAULT_PAGE
         items = self.library.page(kinds=kinds, day=day, before=before, limit=limit)

@@ -48,7 +48,7 @@ _ITEM_ID = {
     "in": "path",
     "required": True,
     "description": "The item's sequence number (1 to 12 digits)",
-    "schema": {"type": "string", "pattern": r"^\d{1,12}$"},
+    "schema": {"type": "string", "pattern": r"^[0-9]{1,12}$"},
 }
 
 _ACCEPTED = _resp("Accepted: the event is queued; the change arrives on /api/events", {})
@@ -144,7 +144,7 @@ def build() -> dict[str, Any]:
                     {
                         "name": "day",
                         "in": "query",
-                        "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+                        "schema": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
                     },
                     {
                         "name": "before",
