@@ -2,9 +2,20 @@
 
 * Video: the main stream (YUV420, ``width`` x ``height``) goes to picamera2's
   ``H264Encoder`` (Annex B, SPS/PPS repeated before every IDR, an IDR every
-  ``keyframe_interval_s``). Its packets reach the appliance through :class:`_PacketOutput`,
-  a picamera2 ``Output`` whose ``outputframe(frame, keyframe, timestamp, packet, audio)``
-  the encoder calls from its own thread.
+  ``keyframe_interval_s``), or with ``software_encoder`` to its ``LibavH264Encoder``. The
+  encoder calls ``outputframe(frame, keyframe, timestamp[, packet, audio])`` of a picamera2
+  ``Output`` (:class:`_PacketOutput`) from its own thread, or (``LibavH264Encoder``) from
+  the camera thread while holding ``Picamera2.lock``. That call only copies the buffer into
+  a bounded queue and returns; a delivery thread hands the packets to ``on_packet``, so a
+  slow disk never stalls the camera. Past the bound, buffers are dropped and counted
+  (``packets_dropped``) and delivery resumes at the next IDR.
+* Keyframes: a packet is a keyframe when it holds an IDR slice (NAL type 5), whatever the
+  encoder's flag says; its SPS/PPS are in-line (a buffer of SPS/PPS alone is merged into the
+  IDR that follows; an IDR without them gets the last ones seen).
+* Releases: ``H264Encoder.force_key_frame`` (picamera2 0.3.32) and ``Picamera2.wait(job,
+  timeout=)`` (0.3.17) are feature-tested; without them a requested keyframe is the next
+  periodic IDR and a still waits through a signal function. :func:`picamera2_features`
+  reports what the installed picamera2 offers (for ``dashcam doctor``).
 * Preview: the lores stream (YUV420, preview size) goes to picamera2's ``MJPEGEncoder``,
   started only while a preview sink is set and stopped when it is cleared.
 * Stills: ``capture_array("main")`` copies the next main-stream frame while the encoders
@@ -19,9 +30,12 @@ imports anywhere; off a Pi, tests put a stand-in ``picamera2`` package on the pa
 
 from __future__ import annotations
 
+import inspect
 import logging
+import queue
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import av
@@ -36,12 +50,106 @@ from appliance.ports import (
     JpegSink,
     PacketSink,
 )
-from hw.h264 import STILL_JPEG_QUALITY, frame_to_jpeg
+from hw.h264 import (
+    NAL_IDR,
+    NAL_PPS,
+    NAL_SLICE,
+    NAL_SPS,
+    STILL_JPEG_QUALITY,
+    frame_to_jpeg,
+    nal_types,
+    parameter_sets,
+)
 
 log = logging.getLogger(__name__)
 
 #: Longest wait for the first frame after start (sensor start-up, AE settling).
 FIRST_FRAME_TIMEOUT_S = 5.0
+
+#: Encoded buffers waiting for ``on_packet``, in seconds of video, before they are dropped.
+PACKET_QUEUE_S = 2.0
+
+#: Longest wait in :meth:`Picamera2Camera.stop` for the delivery thread (a stuck sink).
+DELIVERY_JOIN_TIMEOUT_S = 5.0
+
+#: Frame buffers at 720p and above: picamera2's default of 6 sets of raw + main + lores
+#: buffers, plus 16 x 512 KB for each V4L2 encoder, nearly fill the ~64 MB of CMA of a
+#: Zero 2 W at 1080p (picamera2 issue #972). Below 720p picamera2's 6 are kept.
+BUFFER_COUNT_HD = 4
+BUFFER_COUNT_SD = 6
+
+#: The IMX708's largest sensor mode without and with its sensor HDR: in HDR mode the
+#: sensor offers one mode, 2304x1296, so ``Picamera2.sensor_resolution`` shows the state.
+IMX708_FULL_SIZE = (4608, 2592)
+IMX708_HDR_SIZE = (2304, 1296)
+
+_keyframe_warning_given = False
+
+
+@dataclass(frozen=True)
+class Picamera2Features:
+    """What the installed picamera2 offers the backend.
+
+    Attributes:
+        available: picamera2 (and libcamera) import.
+        version: The installed release (``"0.3.31"``); None when not installed from a
+            package whose metadata names it.
+        force_key_frame: ``H264Encoder.force_key_frame`` exists (0.3.32 on): a requested
+            keyframe comes within ``max_keyframe_delay_s``; without it, with the next
+            periodic IDR (at most ``keyframe_interval_s`` later).
+        wait_timeout: ``Picamera2.wait`` takes ``timeout`` (0.3.17 on); without it the
+            backend bounds the wait for a still itself.
+        error: Why picamera2 is not available.
+    """
+
+    available: bool
+    version: str | None = None
+    force_key_frame: bool = False
+    wait_timeout: bool = False
+    error: str | None = None
+
+
+def _installed_version(module: Any) -> str | None:
+    """The version of the distribution that installed ``module`` (None if unknown)."""
+    from importlib import metadata
+    from pathlib import Path
+
+    try:
+        dist = metadata.distribution("picamera2")
+        origin = Path(str(dist.locate_file("picamera2/__init__.py"))).resolve()
+    except Exception:  # noqa: BLE001 - an apt or source install may carry no metadata
+        return None
+    if origin != Path(str(getattr(module, "__file__", ""))).resolve():
+        return None  # the imported picamera2 is not the one the metadata describes
+    return dist.version
+
+
+def _features_of(picamera2_module: Any, h264_class: Any, picamera2_class: Any) -> Picamera2Features:
+    try:
+        wait_timeout = "timeout" in inspect.signature(picamera2_class.wait).parameters
+    except (TypeError, ValueError):
+        wait_timeout = False
+    return Picamera2Features(
+        available=True,
+        version=_installed_version(picamera2_module),
+        force_key_frame=callable(getattr(h264_class, "force_key_frame", None)),
+        wait_timeout=wait_timeout,
+    )
+
+
+def picamera2_features() -> Picamera2Features:
+    """What the installed picamera2 offers (feature tests, never a version compare).
+
+    Returns:
+        The features; ``available=False`` with ``error`` when picamera2 does not import.
+    """
+    try:
+        import picamera2
+        from picamera2 import Picamera2
+        from picamera2.encoders import H264Encoder
+    except Exception as exc:  # noqa: BLE001 - ImportError, or libcamera failing to load
+        return Picamera2Features(available=False, error=f"{type(exc).__name__}: {exc}")
+    return _features_of(picamera2, H264Encoder, Picamera2)
 
 
 def yuv420_to_frame(array: np.ndarray, width: int, height: int) -> av.VideoFrame:
@@ -82,6 +190,7 @@ def _output_classes(output_base: type) -> tuple[type, type]:
             self._encoder = encoder
 
         def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
+            # Runs on the encoder's or the camera's thread: copy, queue, return.
             if audio or frame is None:
                 return
             self._camera._on_h264(frame, keyframe, timestamp, self._encoder)
@@ -128,12 +237,21 @@ class Picamera2Camera(Camera):
         camera_num: Which camera, as picamera2 numbers them.
         frame_timeout_s: No frame for this long while running is reported as an error.
         name: Camera name (``info.name``).
+        software_encoder: Encode with picamera2's ``LibavH264Encoder`` and
+            ``LibavMjpegEncoder`` (libx264 and libavcodec on the CPU) instead of the
+            platform's ``H264Encoder`` and ``MJPEGEncoder`` (which, on a Pi 5, are those).
+        buffer_count: Frame buffer sets; None: 4 at 720p and above, else 6.
+        packet_queue: Encoded buffers that may wait for ``on_packet``; None: 2 s of video.
 
     Attributes:
         keyframe_interval_s: Time between periodic keyframes.
-        max_keyframe_delay_s: Three frame intervals: a forced IDR applies to the next frame
-            the encoder takes; one or two may be in flight.
+        keyframe_on_request: After start: the encoder can force an IDR
+            (``force_key_frame``); False when a request waits for the next periodic IDR;
+            None before the first start.
+        hdr_active: After start on an IMX708: its sensor HDR is on; else None.
         preview_frames_encoded: Preview JPEGs the MJPEG encoder produced.
+        packets_dropped: Encoded buffers dropped because the queue to ``on_packet`` was
+            full, and those skipped after a drop until the next IDR.
     """
 
     def __init__(
@@ -155,6 +273,9 @@ class Picamera2Camera(Camera):
         camera_num: int = 0,
         frame_timeout_s: float = 2.0,
         name: str = "picamera2",
+        software_encoder: bool = False,
+        buffer_count: int | None = None,
+        packet_queue: int | None = None,
     ) -> None:
         for arg, value in (
             ("width", width),
@@ -176,6 +297,14 @@ class Picamera2Camera(Camera):
             )
         if not frame_timeout_s > 0:
             raise ValueError(f"frame_timeout_s must be > 0, got {frame_timeout_s!r}")
+        if buffer_count is None:
+            buffer_count = BUFFER_COUNT_HD if width * height >= 1280 * 720 else BUFFER_COUNT_SD
+        if not isinstance(buffer_count, int) or not 2 <= buffer_count <= 16:
+            raise ValueError(f"buffer_count must be an integer in 2..16, got {buffer_count!r}")
+        if packet_queue is None:
+            packet_queue = max(8, round(PACKET_QUEUE_S * fps))
+        if not isinstance(packet_queue, int) or packet_queue < 1:
+            raise ValueError(f"packet_queue must be a positive integer, got {packet_queue!r}")
         self._info = CameraInfo(
             name=name,
             width=width,
@@ -189,7 +318,11 @@ class Picamera2Camera(Camera):
         self._bitrate = bitrate
         self._gop_frames = max(1, round(keyframe_interval_s * fps))
         self.keyframe_interval_s = self._gop_frames / fps
-        self.max_keyframe_delay_s = 3 / fps
+        self.keyframe_on_request: bool | None = None
+        self.hdr_active: bool | None = None
+        self._software_encoder = bool(software_encoder)
+        self.buffer_count = buffer_count
+        self._packet_queue_size = packet_queue
         self._preview_fps = preview_fps
         self._hflip = bool(hflip) ^ (rotation == 180)
         self._vflip = bool(vflip) ^ (rotation == 180)
@@ -218,7 +351,26 @@ class Picamera2Camera(Camera):
         self._last_frame_mono: float | None = None
         self._seen_keyframe = False
         self.preview_frames_encoded = 0
+        self.packets_dropped = 0
         self.model: str | None = None
+        self._wait_timeout = True
+        self._queue: queue.Queue | None = None
+        self._deliver: threading.Thread | None = None
+        self._drops_unreported = 0
+        self._headers = b""  # the SPS/PPS of the latest IDR
+        self._pending = b""  # a buffer of parameter sets waiting for its IDR
+        self._resync = False  # packets were dropped: skipping to the next IDR
+
+    @property
+    def max_keyframe_delay_s(self) -> float:
+        """Longest time from :meth:`request_keyframe` to a keyframe.
+
+        Three frame intervals when the encoder can force an IDR (it applies to the next
+        frame the encoder takes; one or two may be in flight); else the periodic IDR's
+        interval plus those three.
+        """
+        frames = 3 if self.keyframe_on_request is not False else self._gop_frames + 3
+        return frames / self._info.fps
 
     # -- Camera interface -------------------------------------------------------------
 
@@ -243,15 +395,24 @@ class Picamera2Camera(Camera):
             if self._picam is not None:
                 raise CameraError(f"camera {self._info.name!r} is already running")
             try:
+                import picamera2
                 from libcamera import Transform, controls
                 from picamera2 import Picamera2
                 from picamera2.encoders import H264Encoder
                 from picamera2.outputs import Output
+
+                if self._software_encoder:
+                    from picamera2.encoders import LibavH264Encoder as H264Encoder
             except ImportError as exc:
                 raise CameraError(f"picamera2 is not available: {exc}") from exc
+            features = _features_of(picamera2, H264Encoder, Picamera2)
+            self._note_features(features)
             self._classes = _output_classes(Output)
             self._on_packet, self._on_error = on_packet, on_error
             self._error_reported = self._failed = self._seen_keyframe = False
+            self._headers = self._pending = b""
+            self._drops_unreported = 0
+            self._resync = False
             self._stop_event.clear()
             self._last_frame_mono = None
             self._last_preview_us = None
@@ -260,6 +421,16 @@ class Picamera2Camera(Camera):
                 picam = Picamera2(self._camera_num)
             except Exception as exc:  # noqa: BLE001 - IndexError when none, RuntimeError, ...
                 raise CameraError(f"no camera {self._camera_num}: {exc}") from exc
+            self._check_sensor_hdr(picam)
+            packets: queue.Queue = queue.Queue(maxsize=self._packet_queue_size)
+            self._queue = packets
+            self._deliver = threading.Thread(
+                target=self._deliver_packets,
+                args=(packets,),
+                name=f"camera-{self._info.name}-deliver",
+                daemon=True,
+            )
+            self._deliver.start()
             try:
                 self._configure(picam, Transform, controls)
                 encoder = H264Encoder(
@@ -276,7 +447,9 @@ class Picamera2Camera(Camera):
                     self._start_preview()
             except Exception as exc:  # noqa: BLE001 - whatever libcamera raises
                 self._picam = self._h264 = None
+                self._stop_event.set()
                 self._close_quietly(picam)
+                self._join_delivery()
                 raise CameraError(f"camera {self._camera_num} failed to start: {exc}") from exc
             self._watch = threading.Thread(
                 target=self._watch_frames, name=f"camera-{self._info.name}-watch", daemon=True
@@ -294,12 +467,23 @@ class Picamera2Camera(Camera):
             watch.join()
         if picam is not None:
             self._close_quietly(picam)
+        self._join_delivery()
 
     def request_keyframe(self) -> None:
-        """Ask the H.264 encoder for an IDR as soon as possible."""
+        """Ask the H.264 encoder for an IDR as soon as possible.
+
+        Without ``force_key_frame`` (picamera2 before 0.3.32) this does nothing: the next
+        periodic IDR, at most ``keyframe_interval_s`` away, is the answer (see
+        :attr:`max_keyframe_delay_s`). It never raises.
+        """
         encoder = self._h264
-        if encoder is not None:
-            encoder.force_key_frame()
+        force = getattr(encoder, "force_key_frame", None)
+        if force is None:
+            return
+        try:
+            force()
+        except Exception:  # noqa: BLE001 - the periodic IDR still comes
+            log.exception("force_key_frame failed")
 
     def capture_still(self, timeout_s: float = 5.0) -> bytes:
         """A JPEG of the next main-stream frame; the video goes on.
@@ -311,8 +495,15 @@ class Picamera2Camera(Camera):
         if picam is None or not self.is_running:
             raise CameraError(f"camera {self._info.name!r} is not running")
         try:
-            job = picam.capture_array("main", wait=False)
-            array = picam.wait(job, timeout=timeout_s)
+            if self._wait_timeout:
+                job = picam.capture_array("main", wait=False)
+                array = picam.wait(job, timeout=timeout_s)
+            else:  # picamera2 before 0.3.17: wait(job) cannot time out; bound it here
+                done = threading.Event()
+                job = picam.capture_array("main", signal_function=lambda _job: done.set())
+                if not done.wait(timeout_s):
+                    raise TimeoutError(f"no frame in {timeout_s} s")
+                array = picam.wait(job)
         except TimeoutError as exc:
             raise CameraError(f"camera gave no still in {timeout_s} s") from exc
         except Exception as exc:  # noqa: BLE001 - a failed still is a camera error
@@ -341,6 +532,21 @@ class Picamera2Camera(Camera):
 
     # -- internals --------------------------------------------------------------------
 
+    def _note_features(self, features: Picamera2Features) -> None:
+        """Take the installed picamera2's features; warn once if keyframes must wait."""
+        global _keyframe_warning_given
+        self.keyframe_on_request = features.force_key_frame
+        self._wait_timeout = features.wait_timeout
+        if not features.force_key_frame and not _keyframe_warning_given:
+            _keyframe_warning_given = True
+            log.warning(
+                "picamera2 %s: the H.264 encoder has no force_key_frame (picamera2 0.3.32 "
+                "and later have it); a new segment starts at the next periodic keyframe, "
+                "up to %.2f s later",
+                features.version or "(version unknown)",
+                self.keyframe_interval_s,
+            )
+
     def _set_sensor_hdr(self, picamera2_class: Any) -> None:
         """Switch the IMX708's sensor HDR to the wanted setting before the camera opens."""
         try:
@@ -359,6 +565,29 @@ class Picamera2Camera(Camera):
         except Exception as exc:  # noqa: BLE001 - HDR is a nicety
             log.warning("cannot set the IMX708 HDR mode: %s", exc)
 
+    def _check_sensor_hdr(self, picam: Any) -> None:
+        """Warn when the IMX708's sensor HDR is not what was asked for.
+
+        ``IMX708.set_sensor_hdr_mode`` only prints a failed ioctl, so the opened camera's
+        sensor modes are the truth: with HDR on, the largest is 2304x1296.
+        """
+        self.hdr_active = None
+        if not (self.model or "").startswith("imx708"):
+            return
+        try:
+            size = tuple(picam.sensor_resolution)
+        except Exception:  # noqa: BLE001 - no sensor mode known: nothing to tell
+            return
+        self.hdr_active = size == IMX708_HDR_SIZE
+        if self.hdr_active != bool(self._hdr):
+            log.warning(
+                "IMX708 sensor HDR is %s though %s was asked for (largest sensor mode %s); "
+                "the HDR control could not be written",
+                "on" if self.hdr_active else "off",
+                "on" if self._hdr else "off",
+                "x".join(str(v) for v in size),
+            )
+
     def _configure(self, picam: Any, transform_class: Any, controls: Any) -> None:
         info = self._info
         frame_us = round(1_000_000 / info.fps)
@@ -376,11 +605,15 @@ class Picamera2Camera(Camera):
             controls=wanted,
             encode="main",
             display=None,
+            buffer_count=self.buffer_count,
         )
         picam.configure(config)
 
     def _start_preview(self) -> None:
-        from picamera2.encoders import MJPEGEncoder
+        if self._software_encoder:
+            from picamera2.encoders import LibavMjpegEncoder as MJPEGEncoder
+        else:
+            from picamera2.encoders import MJPEGEncoder
 
         encoder = MJPEGEncoder()
         encoder.frame_skip_count = max(1, round(self._info.fps / self._preview_fps))
@@ -398,27 +631,105 @@ class Picamera2Camera(Camera):
                 log.exception("picamera2 %s failed", step)
 
     def _on_h264(self, frame: Any, keyframe: bool, timestamp_us: int | None, encoder: Any) -> None:
-        """Called by the encoder thread for every encoded buffer."""
+        """Called by the encoder (its thread, or the camera's) for every encoded buffer.
+
+        Copies the buffer into the delivery queue and returns at once; never blocks.
+        """
         if self._failed or self._stop_event.is_set():
             return
         self._last_frame_mono = time.monotonic()
-        keyframe = bool(keyframe)
+        packets = self._queue
+        if packets is None:
+            return
+        item = (bytes(frame), bool(keyframe), _sensor_us(encoder, timestamp_us))
+        try:
+            packets.put_nowait((*item, self._drops_unreported))
+        except queue.Full:
+            self._drops_unreported += 1
+            self.packets_dropped += 1
+            if self._drops_unreported == 1:
+                self.request_keyframe()  # delivery resumes at an IDR: ask for one now
+            return
+        self._drops_unreported = 0
+
+    def _deliver_packets(self, packets: queue.Queue) -> None:
+        """The delivery thread: packets from the queue to ``on_packet``, in order."""
+        while not self._stop_event.is_set():
+            try:
+                data, flag, pts_us, dropped_before = packets.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if self._stop_event.is_set() or self._failed:
+                return
+            if dropped_before:
+                log.warning(
+                    "camera %s: %d packets dropped (sink too slow)", self._info.name, dropped_before
+                )
+                self._seen_keyframe = False  # the stream broke: restart at an IDR
+                self._resync = True
+                self._pending = b""
+            packet = self._packet(data, flag, pts_us)
+            if packet is None:
+                continue
+            on_packet = self._on_packet
+            try:
+                if on_packet is not None:
+                    on_packet(packet)
+            except BaseException as exc:  # noqa: BLE001 - reported once, the thread ends
+                self._report_error(exc)
+                return
+
+    def _packet(self, data: bytes, flag: bool, pts_us: int) -> EncodedPacket | None:
+        """One encoded buffer as a packet, by the IDR rule; None when it is not one.
+
+        A keyframe is a buffer with an IDR slice, its SPS/PPS in-line: a buffer of
+        parameter sets alone (the V4L2 encoder emits one at low bit rates, and picamera2
+        before 0.3.27 flags it as a keyframe) is kept and put before the next buffer; an
+        IDR without SPS/PPS (picamera2 0.3.27 on drops that buffer) gets the last seen.
+        """
+        types = nal_types(data)
+        if NAL_IDR not in types and NAL_SLICE not in types:
+            if NAL_SPS in types or NAL_PPS in types:
+                self._pending += data
+            return None  # no picture: nothing to deliver yet
+        if self._pending:
+            data, self._pending = self._pending + data, b""
+            types = nal_types(data)
+        keyframe = NAL_IDR in types
+        if keyframe:
+            if NAL_SPS in types and NAL_PPS in types:
+                self._headers = parameter_sets(data)
+            elif self._headers:
+                data = self._headers + data
+            else:
+                keyframe = False  # no SPS/PPS known yet: it cannot start a segment
+        if flag and not keyframe:
+            log.debug("encoder flagged a buffer without an IDR as a keyframe")
         if not self._seen_keyframe:
             if not keyframe:
-                return  # a segment must start on an IDR with its SPS/PPS
+                self.packets_dropped += int(self._resync)
+                return None  # a segment must start on an IDR with its SPS/PPS
             self._seen_keyframe = True
-        pts_us = _sensor_us(encoder, timestamp_us)
+            self._resync = False
         if self._last_pts_us is not None and pts_us <= self._last_pts_us:
             pts_us = self._last_pts_us + 1
-        packet = EncodedPacket(bytes(frame), pts_us, keyframe, self._next_index)
+        packet = EncodedPacket(data, pts_us, keyframe, self._next_index)
         self._last_pts_us = pts_us
         self._next_index += 1
-        on_packet = self._on_packet
-        try:
-            if on_packet is not None:
-                on_packet(packet)
-        except BaseException as exc:  # noqa: BLE001 - reported once, never raised into picamera2
-            self._report_error(exc)
+        return packet
+
+    def _join_delivery(self) -> None:
+        deliver, self._deliver = self._deliver, None
+        self._queue = None
+        if deliver is None or deliver is threading.current_thread():
+            return
+        deliver.join(DELIVERY_JOIN_TIMEOUT_S)
+        if deliver.is_alive():
+            log.error(
+                "camera %s: on_packet did not return within %.0f s of stop",
+                self._info.name,
+                DELIVERY_JOIN_TIMEOUT_S,
+            )
 
     def _on_jpeg(self, frame: Any, timestamp_us: int | None, encoder: Any) -> None:
         """Called by the MJPEG encoder thread for every preview JPEG."""

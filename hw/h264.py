@@ -37,28 +37,28 @@ PREVIEW_JPEG_QUALITY = 75
 def split_nal_units(data: bytes) -> list[bytes]:
     """Split Annex B bytes into NAL units (start codes removed).
 
+    Start codes are found with ``bytes.find`` (emulation prevention keeps ``00 00 01`` out
+    of NAL payloads), so a large access unit is split at C speed on the camera's path.
+
     Args:
         data: Annex B bytes (``00 00 01`` or ``00 00 00 01`` start codes).
 
     Returns:
         The NAL units in order, each starting with its NAL header byte.
     """
+    data = bytes(data)
     units: list[bytes] = []
-    n = len(data)
     start = -1
-    i = 0
-    while i + 2 < n:
-        if data[i] == 0 and data[i + 1] == 0 and data[i + 2] == 1:
-            if start >= 0:
-                end = i
-                while end > start and data[end - 1] == 0:  # trailing zero of a 4-byte code
-                    end -= 1
-                units.append(data[start:end])
-            i += 3
-            start = i
-        else:
-            i += 1
-    if start >= 0 and start < n:
+    pos = data.find(b"\x00\x00\x01")
+    while pos >= 0:
+        if start >= 0:
+            end = pos
+            while end > start and data[end - 1] == 0:  # trailing zero of a 4-byte code
+                end -= 1
+            units.append(data[start:end])
+        start = pos + 3
+        pos = data.find(b"\x00\x00\x01", start)
+    if 0 <= start < len(data):
         units.append(data[start:])
     return units
 

@@ -16,6 +16,7 @@ hardware would; a factory whose backend has no such hook skips that test.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -83,15 +84,29 @@ def make_replay(
     )
 
 
+#: How the stand-in's encoder hands over each IDR's SPS/PPS, by release: in a buffer of
+#: their own (as the Pi's encoder does at low bit rates) from this source frame on, or
+#: in-line (None). Before 0.3.27 that buffer is flagged as a keyframe; from 0.3.27 on
+#: picamera2 drops it, and the IDR arrives without SPS/PPS (the first IDR keeps them).
+SPLIT_HEADERS_FROM = {"0.3.16": 0, "0.3.22": 0, "0.3.31": 1, "0.3.38": None}
+
+
 def make_picamera2(
-    request: pytest.FixtureRequest, *, realtime: bool, fail_after_frames: int | None = None
+    request: pytest.FixtureRequest,
+    *,
+    realtime: bool,
+    fail_after_frames: int | None = None,
+    release: str = picamera2_standin.CURRENT_RELEASE,
 ) -> Camera:
     # The stand-in picamera2 (tests/picamera2_standin) plays the replay file's packets
-    # through its H264Encoder; a failure is the sensor going quiet, as with a loose cable.
+    # through its H264Encoder, as the given picamera2 release would hand them over; a
+    # failure is the sensor going quiet, as with a loose cable.
     board = picamera2_standin.Board(
         source=request.getfixturevalue("replay_mp4"),
         realtime=realtime,
         fail_after_frames=fail_after_frames,
+        release=release,
+        split_headers_from=SPLIT_HEADERS_FROM[release],
     )
     picamera2_standin.install_for(request, board)
     return Picamera2Camera(
@@ -104,6 +119,8 @@ def make_picamera2(
         preview_fps=PREVIEW_FPS,
         frame_timeout_s=1.0,
         name="picamera2-contract",
+        # Not realtime, the stand-in's sensor runs far faster than any camera: queue all.
+        packet_queue=None if realtime else 100_000,
     )
 
 
@@ -111,6 +128,10 @@ FACTORIES: dict[str, Factory] = {
     "sim": make_sim,
     "replay": make_replay,
     "picamera2": make_picamera2,
+    **{
+        f"picamera2-{release}": functools.partial(make_picamera2, release=release)
+        for release in picamera2_standin.RELEASES[:-1]
+    },
 }
 
 

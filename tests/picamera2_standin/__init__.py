@@ -11,6 +11,17 @@ The :class:`Board` is the hardware: which cameras are attached and what the sens
 which is a real H.264 MP4 file whose packets the H.264 encoder gives out (Annex B, SPS/PPS
 before every IDR as picamera2's ``repeat=True``) and whose decoded pictures are the main
 and lores streams.
+
+``Board.release`` picks the picamera2 release whose behaviour the stand-in shows (checked
+against the upstream sources of each release):
+
+* before 0.3.17: ``Picamera2.wait(job)`` takes no ``timeout``;
+* before 0.3.25: encoders call ``out.outputframe(frame, keyframe, timestamp)``, three
+  arguments;
+* before 0.3.27: a buffer of the V4L2 encoder that holds only SPS/PPS (``split_headers``)
+  reaches the output flagged as a keyframe; from 0.3.27 on picamera2 drops such a buffer,
+  so the IDR that follows arrives without its SPS/PPS;
+* before 0.3.32: ``H264Encoder`` has no ``force_key_frame``.
 """
 
 from __future__ import annotations
@@ -28,6 +39,21 @@ from av.bitstream import BitStreamFilterContext
 
 STANDIN_DIR = Path(__file__).resolve().parent
 _MODULES = ("picamera2", "libcamera")
+
+#: The releases whose behaviour the stand-in can show; the last is the current one.
+RELEASES = ("0.3.16", "0.3.22", "0.3.31", "0.3.38")
+CURRENT_RELEASE = RELEASES[-1]
+
+#: The IMX708's largest sensor mode, without and with its sensor HDR (picamera2's
+#: ``sensor_resolution``; in HDR mode the sensor offers 2304x1296 only).
+IMX708_FULL_SIZE = (4608, 2592)
+IMX708_HDR_SIZE = (2304, 1296)
+
+
+def release_tuple(release: str) -> tuple[int, ...]:
+    """``"0.3.16"`` as ``(0, 3, 16)``."""
+    return tuple(int(part) for part in release.split("."))
+
 
 #: The board the stand-in modules use while installed.
 _active: list[Board] = []
@@ -83,6 +109,13 @@ class Board:
         calls: What the backend asked of picamera2, in order, for assertions.
         outputframe_args: The arguments of every ``outputframe`` call the H.264 encoder made.
         hdr_mode: The IMX708 sensor HDR setting last written (None: never written).
+        release: The picamera2 release whose behaviour the stand-in shows (see the module).
+        split_headers_from: From this source frame on, the V4L2 encoder hands each IDR's
+            SPS/PPS over in a buffer of its own, before the buffer with the IDR slice (as
+            the Pi's encoder does at low bit rates); None: always in-line.
+        sensor_hdr: The IMX708's sensor HDR is on (what the sensor modes show).
+        hdr_control_works: Writing the IMX708's HDR control succeeds; when it fails,
+            picamera2 only prints the error and the sensor keeps its mode.
     """
 
     source: Path
@@ -104,6 +137,14 @@ class Board:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     outputframe_args: list[tuple[Any, ...]] = field(default_factory=list)
     hdr_mode: bool | None = None
+    release: str = CURRENT_RELEASE
+    split_headers_from: int | None = None
+    sensor_hdr: bool = False
+    hdr_control_works: bool = True
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        return release_tuple(self.release)
 
     @property
     def frames(self) -> list[SourceFrame]:

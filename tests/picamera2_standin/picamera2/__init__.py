@@ -4,7 +4,8 @@ Covers what the dashcam's backend uses, with picamera2's signatures: ``global_ca
 ``camera_controls``, ``create_video_configuration``, ``configure``, ``start_recording``,
 ``start_encoder``, ``stop_encoder``, ``start``, ``stop``, ``stop_recording``,
 ``capture_array`` (YUV420 main or lores), ``wait`` and ``close``. Stream formats other than
-YUV420 are accepted by ``configure`` but cannot be captured.
+YUV420 are accepted by ``configure`` but cannot be captured. Before 0.3.17 ``wait`` takes
+no ``timeout``, as in picamera2.
 """
 
 from __future__ import annotations
@@ -17,15 +18,23 @@ import numpy as np
 from libcamera import Transform, controls
 from picamera2.encoders import H264Encoder
 
-from tests.picamera2_standin import active_board
+from tests.picamera2_standin import (
+    IMX708_FULL_SIZE,
+    IMX708_HDR_SIZE,
+    active_board,
+)
+
+_RELEASE = active_board().version
 
 
 class Job:
     """A request to the camera's event loop; ``get_result`` waits for it."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, signal_function=None) -> None:
         self.name = name
         self._future: Future = Future()
+        if signal_function is not None:
+            self._future.add_done_callback(lambda _: signal_function(self))
 
     def get_result(self, timeout=None):
         return self._future.result(timeout=timeout)
@@ -40,6 +49,7 @@ class _Request:
         self.request.metadata = {controls.SensorTimestamp: timestamp_ns}
         self._camera = camera
         self._index = index
+        self.index = index
 
     def picture(self, stream: str) -> np.ndarray:
         """The unpadded yuv420p picture of ``stream``."""
@@ -74,6 +84,11 @@ class Picamera2:
         self._thread: threading.Thread | None = None
         self._lores_cache: dict[tuple[int, int, int], np.ndarray] = {}
         self._frame_ns = 33_333_000
+        if info["Model"].startswith("imx708"):  # the largest sensor mode shows the HDR state
+            hdr = board.sensor_hdr
+            self.sensor_resolution = IMX708_HDR_SIZE if hdr else IMX708_FULL_SIZE
+        else:
+            self.sensor_resolution = (3280, 2464)
 
     @staticmethod
     def global_camera_info():
@@ -238,7 +253,7 @@ class Picamera2:
         self._board.calls.append(("close", None))
 
     def capture_array(self, name="main", wait=None, signal_function=None):
-        job = Job(name)
+        job = Job(name, signal_function)
         with self._lock:
             self._jobs.append(job)
         if wait is None:
@@ -247,8 +262,15 @@ class Picamera2:
             return job
         return job.get_result(timeout=None if wait is True else wait)
 
-    def wait(self, job, timeout=None):
-        return job.get_result(timeout=timeout)
+    if _RELEASE >= (0, 3, 17):
+
+        def wait(self, job, timeout=None):
+            return job.get_result(timeout=timeout)
+
+    else:
+
+        def wait(self, job):
+            return job.get_result()
 
     # -- the sensor and the event loop ---------------------------------------------------
 

@@ -3,7 +3,8 @@
 Like picamera2's V4L2 encoders, each encodes on its own thread and calls its outputs from
 there as ``out.outputframe(frame, keyframe, timestamp, packet, audio)``, with ``frame``
 the encoded bytes, ``timestamp`` in microseconds since the encoder's first frame,
-``packet=None`` and ``audio=False``.
+``packet=None`` and ``audio=False`` (before 0.3.25 with the first three only).
+``H264Encoder.force_key_frame`` exists from 0.3.32 on, as in picamera2.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from picamera2.outputs import Output
 from tests.picamera2_standin import active_board
 
 _NAL_SPS, _NAL_PPS = 7, 8
+
+#: The release of the board the modules were imported for (see tests.picamera2_standin).
+_RELEASE = active_board().version
 
 
 class Quality(enum.Enum):
@@ -99,10 +103,19 @@ class Encoder:
             for out in self._output:
                 out.stop()
 
-    def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
-        with self._output_lock:
-            for out in self._output:
-                out.outputframe(frame, keyframe, timestamp, packet, audio)
+    if _RELEASE >= (0, 3, 25):
+
+        def outputframe(self, frame, keyframe=True, timestamp=None, packet=None, audio=False):
+            with self._output_lock:
+                for out in self._output:
+                    out.outputframe(frame, keyframe, timestamp, packet, audio)
+
+    else:
+
+        def outputframe(self, frame, keyframe=True, timestamp=None):
+            with self._output_lock:
+                for out in self._output:
+                    out.outputframe(frame, keyframe, timestamp)
 
     def _timestamp(self, request):
         ts = int(request.request.metadata[controls.SensorTimestamp] / 1000)  # ns to us
@@ -159,8 +172,10 @@ class H264Encoder(Encoder):
             )
         )
 
-    def force_key_frame(self):
-        self._key_frames_requested += 1
+    if _RELEASE >= (0, 3, 32):
+
+        def force_key_frame(self):
+            self._key_frames_requested += 1
 
     def wants_keyframe(self) -> bool:
         """The next frame must be an IDR (a request, or the I-period is up)."""
@@ -177,7 +192,16 @@ class H264Encoder(Encoder):
         if source.keyframe and not self.repeat and self._sent_headers:
             data = _strip_parameter_sets(data)
         self._sent_headers = self._sent_headers or source.keyframe
-        self._queue.put((data, source.keyframe, self._timestamp(request)))
+        timestamp_us = self._timestamp(request)
+        split_from = active_board().split_headers_from
+        if source.keyframe and split_from is not None and request.index >= split_from:
+            headers = _parameter_sets(data)
+            data = _strip_parameter_sets(data)
+            # Flagged as a keyframe by the driver; from 0.3.27 picamera2 drops a buffer
+            # without a picture (V4L2Encoder._check_for_picture).
+            if headers and _RELEASE < (0, 3, 27):
+                self._queue.put((headers, True, timestamp_us))
+        self._queue.put((data, source.keyframe, timestamp_us))
 
     def _output_item(self, data, keyframe, timestamp_us):
         active_board().outputframe_args.append((type(data), keyframe, timestamp_us))
@@ -202,6 +226,13 @@ class MJPEGEncoder(Encoder):
         out = io.BytesIO()
         frame.to_image().save(out, format="JPEG", quality=70)
         self.outputframe(out.getvalue(), True, timestamp_us)
+
+
+def _parameter_sets(data: bytes) -> bytes:
+    from hw.h264 import nal_type, split_nal_units
+
+    units = [u for u in split_nal_units(data) if u and nal_type(u) in (_NAL_SPS, _NAL_PPS)]
+    return b"".join(b"\x00\x00\x00\x01" + u for u in units)
 
 
 def _strip_parameter_sets(data: bytes) -> bytes:

@@ -27,5 +27,10 @@ class IMX708:
         self.close()
 
     def set_sensor_hdr_mode(self, enable: bool):
+        """As picamera2's: a failed ioctl is printed, not raised; the sensor keeps its mode."""
         self._board.calls.append(("set_sensor_hdr_mode", bool(enable)))
         self._board.hdr_mode = bool(enable)
+        if self._board.hdr_control_works:
+            self._board.sensor_hdr = bool(enable)
+        else:
+            print("IMX708: Unable to set HDR control in the device node: [Errno 16] busy")
