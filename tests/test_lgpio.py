@@ -1,0 +1,185 @@
+"""The real lgpio package as the service runs it: in an unwritable working directory.
+
+On import, lgpio makes its notification pipe (``.lgd-nfyN``) in ``$LG_WD``, else in the
+current directory; a service started in ``/`` cannot, and the import fails. Each case runs
+a child process whose working directory is a read-only tmpfs (root ignores directory
+permissions, a read-only mount it does not). Off a Raspberry Pi there is no
+``/dev/gpiochip*``, so a pin factory stops at opening the chip, one step after the pipe;
+the pin itself is claimed only where a gpiochip exists.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+lgpio = pytest.importorskip("lgpio", reason="pip install lgpio (the dev extra has it)")
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTALL = ROOT / "hw" / "deploy" / "install.sh"
+UNIT = "etc/systemd/system/dashcam.service"
+HAS_GPIOCHIP = bool(glob.glob("/dev/gpiochip*"))
+
+
+@pytest.fixture
+def readonly_dir(tmp_path):
+    """A directory no one can write to, not even root: a tmpfs remounted read-only."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; this run is not root")
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not allowed here: {result.stderr.strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        assert not os.access(mount, os.W_OK)
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def child(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter in ``cwd``, without LG_WD unless given."""
+    environ = {k: v for k, v in os.environ.items() if k != "LG_WD"}
+    environ["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=environ | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def is_fifo(path: Path) -> bool:
+    return path.exists() and stat.S_ISFIFO(path.stat().st_mode)
+
+
+#: Make gpiozero's lgpio factory (this imports lgpio), then claim a button's pin.
+CLAIM_A_PIN = """
+from gpiozero.pins.lgpio import LGPIOFactory
+print("imported", flush=True)
+factory = LGPIOFactory(chip=0)
+print("chip opened", flush=True)
+from gpiozero import Button
+Button(17, pull_up=True, pin_factory=factory).close()
+print("pin claimed", flush=True)
+"""
+
+
+def assert_past_the_pipe(result: subprocess.CompletedProcess) -> None:
+    """The pipe was made; what stops the child (off a Pi) is the missing gpiochip only."""
+    assert "xCreatePipe" not in result.stderr and ".lgd-nfy" not in result.stderr
+    assert result.stdout.startswith("imported\n"), result.stderr
+    if HAS_GPIOCHIP:
+        assert result.returncode == 0 and "pin claimed" in result.stdout, result.stderr
+    else:
+        assert result.returncode == 1
+        assert "can not open gpiochip" in result.stderr, result.stderr
+
+
+def test_upstream_lgpio_cannot_start_in_an_unwritable_directory(readonly_dir):
+    """The blocker itself: the service in / without LG_WD fails on import, every restart."""
+    result = child(CLAIM_A_PIN, readonly_dir)
+    assert result.returncode == 1
+    assert "xCreatePipe" in result.stderr and f"{readonly_dir}/.lgd-nfy0" in result.stderr
+    assert "imported" not in result.stdout
+
+
+def installed_unit(tmp_path) -> tuple[Path, dict[str, str]]:
+    """The unit install.sh writes: (root, {WorkingDirectory, LG_WD})."""
+    root = tmp_path / "root"
+    result = subprocess.run(
+        ["bash", str(INSTALL), "--dry-run", "--root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    found = {}
+    for line in (root / UNIT).read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key == "WorkingDirectory":
+            found[key] = value
+        elif key == "Environment":
+            found |= dict(item.split("=", 1) for item in value.split())
+    return root, found
+
+
+def test_the_units_lg_wd_lets_lgpio_start_in_an_unwritable_directory(tmp_path, readonly_dir):
+    root, unit = installed_unit(tmp_path)
+    lg_wd = root / unit["LG_WD"].lstrip("/")
+    assert lg_wd.is_dir(), "install.sh creates the directory"
+    result = child(CLAIM_A_PIN, readonly_dir, LG_WD=str(lg_wd))
+    assert_past_the_pipe(result)
+    assert is_fifo(lg_wd / ".lgd-nfy0")
+    assert list(readonly_dir.iterdir()) == []
+
+
+def test_the_units_working_directory_alone_is_enough(tmp_path):
+    root, unit = installed_unit(tmp_path)
+    home = root / unit["WorkingDirectory"].lstrip("/")
+    result = child(CLAIM_A_PIN, home)
+    assert_past_the_pipe(result)
+    assert is_fifo(home / ".lgd-nfy0")
+
+
+#: The appliance's own way to the pin factory (hw/pins.py), then a button on it.
+APPLIANCE_PINS = """
+import os
+from hw.pins import make_pin_factory
+try:
+    factory = make_pin_factory(False)
+finally:
+    print("LG_WD", os.environ.get("LG_WD"), flush=True)
+from gpiozero import Button
+Button(17, pull_up=True, pin_factory=factory).close()
+print("pin claimed", flush=True)
+"""
+
+
+def test_make_pin_factory_gives_lgpio_a_writable_directory_when_lg_wd_is_unset(readonly_dir):
+    result = child(APPLIANCE_PINS, readonly_dir)
+    assert "xCreatePipe" not in result.stderr and ".lgd-nfy" not in result.stderr, result.stderr
+    lg_wd = Path(result.stdout.split()[1])
+    try:
+        assert lg_wd.parent == Path(tempfile.gettempdir()), lg_wd
+        assert is_fifo(lg_wd / ".lgd-nfy0")
+        if HAS_GPIOCHIP:
+            assert result.returncode == 0 and "pin claimed" in result.stdout, result.stderr
+        else:  # gpiozero finds no Pi board, after lgpio started
+            assert "PinUnknownPi" in result.stderr, result.stderr
+    finally:
+        for entry in lg_wd.iterdir():
+            entry.unlink()
+        lg_wd.rmdir()
+
+
+def test_make_pin_factory_keeps_a_given_lg_wd(tmp_path, readonly_dir):
+    given = tmp_path / "given"
+    given.mkdir()
+    result = child(APPLIANCE_PINS, readonly_dir, LG_WD=str(given))
+    assert result.stdout.split()[:2] == ["LG_WD", str(given)], result.stderr
+    assert is_fifo(given / ".lgd-nfy0")
+
+
+def test_make_pin_factory_leaves_lg_wd_unset_in_a_writable_directory(tmp_path):
+    result = child(APPLIANCE_PINS, tmp_path)
+    assert result.stdout.split()[:2] == ["LG_WD", "None"], result.stderr
+    assert is_fifo(tmp_path / ".lgd-nfy0")
