@@ -8,6 +8,7 @@ action. After every change it publishes an immutable :class:`Status` to its subs
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import queue
@@ -20,18 +21,30 @@ from typing import Any
 
 from appliance.config import Config
 from appliance.library import Library, StorageFigures
-from appliance.mp4 import recover
+from appliance.mp4 import file_thumbnail_jpeg, probe_duration, recover
 from appliance.ports import Camera, CameraInfo, Clock
 from appliance.recorder import Recorder, SegmentInfo
-from appliance.states import Action, Event, State, next_transition
+from appliance.states import RUNNING_STATES, Action, Event, State, next_transition
 
 log = logging.getLogger(__name__)
 
 #: An internal wake-up: publish a fresh snapshot (not a state-machine event).
 _REFRESH = "refresh"
 
-#: Seconds between attempts to bring a failed camera back.
+#: Seconds between attempts to bring a failed camera or card back.
 RETRY_INTERVAL_S = 5.0
+
+#: Clips probed for a missing duration or thumbnail per job (the jobs thread also takes
+#: photos: a long pass goes in small batches, each queued behind what came meanwhile).
+INFO_BATCH = 8
+
+#: Seconds after READY before clips found at start are probed when nothing records.
+INFO_DELAY_S = 2.0
+
+#: Longest fragment when keyframes come late, in keyframe intervals.
+MAX_FRAGMENT_KEYFRAMES = 1.5
+
+_NO_STORAGE = StorageFigures(total=0, free=0, loop=0, protected=0, photos=0, reserve=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +92,7 @@ class Controller:
             ``None`` just ends the controller.
         on_tick: Called from the controller thread at least once a second while it runs
             (the service watchdog's heartbeat); it must be quick and not raise.
+        retry_interval_s: Seconds between attempts to bring a failed camera or card back.
     """
 
     def __init__(
@@ -90,6 +104,7 @@ class Controller:
         clock: Clock | None = None,
         power_off: Callable[[], None] | None = None,
         on_tick: Callable[[], None] | None = None,
+        retry_interval_s: float = RETRY_INTERVAL_S,
     ) -> None:
         self.config = config
         self.camera = camera
@@ -97,6 +112,7 @@ class Controller:
         self.clock = clock or Clock()
         self._power_off = power_off
         self._on_tick = on_tick
+        self._retry_interval_s = retry_interval_s
         self._events: queue.SimpleQueue[tuple[Event, Any]] = queue.SimpleQueue()
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")
         self.recorder = Recorder(
@@ -107,7 +123,9 @@ class Controller:
             on_segment=self._segment_closed,
             on_storage_full=lambda: self.post(Event.STORAGE_FULL),
             on_error=lambda exc: self.post(Event.RECORDER_FAILED, exc),
+            on_storage_error=lambda exc: self.post(Event.STORAGE_FAILED, exc),
             on_change=lambda: self.post(_REFRESH),
+            max_fragment_s=MAX_FRAGMENT_KEYFRAMES * config.keyframe_interval_s,
         )
         self.recorder.headroom_bytes = self._segment_bytes_estimate()
         self._state = State.STARTING
@@ -118,6 +136,12 @@ class Controller:
         self._camera_failed = False
         self._next_retry = 0.0
         self._next_prune = 0.0
+        self._next_card_check = 0.0
+        self._storage = _NO_STORAGE  # the last figures read; kept while the card is gone
+        self._camera_info = camera.info
+        self._ready_mono: float | None = None
+        self._info_started = False  # clips found at start: durations and thumbnails
+        self._closing = False
         self._version = 0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -130,8 +154,18 @@ class Controller:
     # --- public interface -----------------------------------------------------------
 
     def start(self) -> None:
-        """Scan the card, start the camera and the controller thread; record if autostart."""
-        partials = self.library.scan()
+        """Scan the card, start the camera and the controller thread; record if autostart.
+
+        A card that cannot be scanned puts the appliance in ERROR; the retry scans it again
+        and recording starts once it works.
+        """
+        self._resume = self.config.autostart  # READY (or a recovery) starts the recording
+        try:
+            partials = self.library.scan()
+        except OSError as exc:
+            log.error("the card cannot be read: %s", exc)
+            partials = []
+            self.post(Event.STORAGE_FAILED, exc)
         self._thread.start()
         try:
             self.camera.start(self.recorder.put, self._camera_error)
@@ -139,10 +173,8 @@ class Controller:
             self._camera_error(exc)
         else:
             self.post(Event.READY)
-            if self.config.autostart:
-                self.post(Event.START_RECORDING)
         for path in partials:
-            self._jobs.submit(self._recover_partial, path)
+            self._submit(self._recover_partial, path)
 
     def post(self, event: Event | str, detail: Any = None) -> None:
         """Queue an event for the controller thread. Safe from any thread; never blocks."""
@@ -225,26 +257,46 @@ class Controller:
     # --- the controller thread ------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            try:
-                event, detail = self._events.get(timeout=self._tick_s())
-            except queue.Empty:
-                event, detail = None, None
-            try:
-                if event is not None and self._dispatch(event, detail):
-                    break
-                self._tick()
-            except Exception as exc:  # noqa: BLE001 - the controller thread must survive
-                log.exception("handling %s failed", event)
-                self._last_error = f"internal error ({event or 'tick'}): {exc}"
-                self._publish(None)
-            if self._on_tick is not None:
+        try:
+            while True:
                 try:
-                    self._on_tick()
-                except Exception:  # noqa: BLE001 - a heartbeat never stops the controller
-                    log.exception("on_tick failed")
-        self._jobs.shutdown(wait=True)
-        self.stopped.set()
+                    event, detail = self._events.get(timeout=self._tick_s())
+                except queue.Empty:
+                    event, detail = None, None
+                try:
+                    if event is not None and self._dispatch(event, detail):
+                        break
+                    self._tick()
+                except Exception as exc:  # noqa: BLE001 - the controller thread must survive
+                    self._fault(str(event or "tick"), exc)
+                if self._on_tick is not None:
+                    try:
+                        self._on_tick()
+                    except Exception:  # noqa: BLE001 - a heartbeat never stops the controller
+                        log.exception("on_tick failed")
+        finally:
+            self._closing = True
+            try:
+                self._jobs.shutdown(wait=True)
+            finally:
+                self.stopped.set()
+
+    def _fault(self, where: str, exc: BaseException) -> None:
+        """Report an exception of the controller thread; never raises.
+
+        A card error (``OSError``) becomes STORAGE_FAILED, anything else FAULT: both lead
+        to ERROR from a running state, whose retry brings the appliance back.
+        """
+        try:
+            log.error("%s failed: %r", where, exc, exc_info=exc)
+            self._last_error = f"internal error ({where}): {exc}"
+            event = Event.STORAGE_FAILED if isinstance(exc, OSError) else Event.FAULT
+            if self._state in RUNNING_STATES:
+                self.post(event, exc)
+            self._publish(None)
+        except Exception:  # noqa: BLE001 - the error path itself must not end the thread
+            with contextlib.suppress(Exception):  # not even the log may raise here
+                log.exception("reporting a failure failed too")
 
     def _tick_s(self) -> float:
         return 0.5 if self._state in (State.ERROR, State.STORAGE_FULL) else 1.0
@@ -257,22 +309,39 @@ class Controller:
         if transition is None:
             log.info("event %s ignored in state %s", event.value, self._state.value)
             return False
-        if event in (Event.CAMERA_FAILED, Event.RECORDER_FAILED) and detail is not None:
+        failed = (Event.CAMERA_FAILED, Event.RECORDER_FAILED, Event.STORAGE_FAILED, Event.FAULT)
+        if event in failed and detail is not None:
             self._last_error = f"{event.value}: {detail}"
         log.info("%s --%s--> %s", self._state.value, event.value, transition.target.value)
-        notice = self._perform(transition.action)
+        try:
+            notice = self._perform(transition.action)
+        except Exception as exc:  # noqa: BLE001 - reported; the transition still happens
+            notice = None
+            self._action_failed(transition.action, exc)
         if transition.target is not self._state:
             self._state = transition.target
             self._since = self.clock.wall()
             if self._state is State.ERROR:  # the first retry comes after an interval too
-                self._next_retry = time.monotonic() + RETRY_INTERVAL_S
+                self._next_retry = time.monotonic() + self._retry_interval_s
+        if event is Event.READY:
+            self._ready_mono = time.monotonic()
         self._publish(notice)
-        resumable = event in (Event.READY, Event.CAMERA_RECOVERED)
+        resumable = event in (Event.READY, Event.CAMERA_RECOVERED, Event.STORAGE_RECOVERED)
         if self._state is State.IDLE and resumable and self._resume:
             self.post(Event.START_RECORDING)
         if self._state is State.SHUTTING_DOWN and transition.action is Action.SHUT_DOWN:
             self.post(Event.SHUTDOWN_DONE)
         return transition.action is Action.FINISH
+
+    def _action_failed(self, action: Action, exc: BaseException) -> None:
+        """An action raised: a card error or a failed recording action leads to ERROR; a
+        failed photo or protect is only reported (the recording goes on)."""
+        log.error("action %s failed: %r", action.value, exc, exc_info=exc)
+        self._last_error = f"{action.value} failed: {exc}"
+        if isinstance(exc, OSError):
+            self.post(Event.STORAGE_FAILED, exc)
+        elif action not in (Action.TAKE_PHOTO, Action.PROTECT):
+            self.post(Event.FAULT, exc)
 
     def _perform(self, action: Action) -> str | None:
         rec = self.recorder
@@ -286,7 +355,7 @@ class Controller:
         elif action is Action.PAUSE_RECORDING:
             rec.stop_recording()
         elif action is Action.TAKE_PHOTO:
-            self._jobs.submit(self._take_photo)
+            self._submit(self._take_photo)
         elif action is Action.PROTECT:
             status = rec.status
             open_seq = status.seq if status.recording else None
@@ -296,8 +365,11 @@ class Controller:
             log.info("protected %s (open segment %s)", [i.seq for i in items], open_seq)
             return "protect"
         elif action is Action.SHUT_DOWN:
-            rec.close()
-            self.camera.stop()
+            self._closing = True  # long background passes stop at their next step
+            try:
+                rec.close()
+            finally:
+                self.camera.stop()
         elif action is Action.FINISH and self._power_off is not None:
             self._power_off()
         return None
@@ -305,8 +377,18 @@ class Controller:
     def _tick(self) -> None:
         now = time.monotonic()
         if self._state is State.ERROR and now >= self._next_retry:
-            self._next_retry = now + RETRY_INTERVAL_S
+            self._next_retry = now + self._retry_interval_s
             self._retry()
+        if self._state in RUNNING_STATES and self._state is not State.STARTING:
+            if now >= self._next_card_check:
+                self._next_card_check = now + 1.0
+                self.library.check_card()  # raises: a card pulled or unmounted
+            if not self._info_started and (
+                self.recorder.status.recording
+                or (self._ready_mono is not None and now - self._ready_mono >= INFO_DELAY_S)
+            ):
+                self._info_started = True
+                self._submit(self._fill_clip_info, None)
         if self._state in (State.RECORDING, State.STORAGE_FULL) and now >= self._next_prune:
             self._next_prune = now + self.config.prune_interval_s
             # Open segments are never pruned; the newest closed one is kept too.
@@ -321,6 +403,8 @@ class Controller:
                 self._publish(None)
 
     def _retry(self) -> None:
+        """Bring a failed camera back and check the card (write, sync, delete a probe)."""
+        restarted = False
         if self._camera_failed:
             try:
                 self.camera.stop()
@@ -328,9 +412,20 @@ class Controller:
             except Exception as exc:  # noqa: BLE001
                 self._last_error = f"camera restart failed: {exc}"
                 log.warning("camera restart failed: %s", exc)
+                self._publish(None)
                 return
             self._camera_failed = False
-        self.post(Event.CAMERA_RECOVERED)
+            restarted = True
+        try:
+            partials = self.library.check_storage()
+        except Exception as exc:  # noqa: BLE001 - the card is still failing: retry later
+            self._last_error = f"storage: {exc}"
+            log.warning("storage still failing: %s", exc)
+            self._publish(None)
+            return
+        for path in partials:
+            self._submit(self._recover_partial, path)
+        self.post(Event.CAMERA_RECOVERED if restarted else Event.STORAGE_RECOVERED)
 
     # --- effects and callbacks ------------------------------------------------------
 
@@ -339,6 +434,22 @@ class Controller:
         self._camera_failed = True
         self.post(Event.CAMERA_FAILED, exc)
 
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on the jobs thread; an exception there is logged, not lost."""
+
+        def job() -> None:
+            try:
+                fn(*args)
+            except Exception as exc:  # noqa: BLE001 - a job never ends the jobs thread
+                log.exception("job %s failed", getattr(fn, "__name__", fn))
+                self._last_error = f"{getattr(fn, '__name__', 'job')} failed: {exc}"
+                self.post(_REFRESH)
+
+        try:
+            self._jobs.submit(job)
+        except RuntimeError as exc:  # shut down already
+            log.warning("job %s dropped: %s", getattr(fn, "__name__", fn), exc)
+
     def _take_photo(self) -> None:
         try:
             jpeg = self.camera.capture_still()
@@ -346,23 +457,55 @@ class Controller:
         except Exception as exc:  # noqa: BLE001 - a failed still is reported, not fatal
             log.error("photo failed: %s", exc)
             self._last_error = f"photo failed: {exc}"
-            self._publish(None)
+            if isinstance(exc, OSError):  # the card failed under it
+                self.post(Event.STORAGE_FAILED, exc)
+            self.post(_REFRESH)
             return
         self._last_still = item.seq
-        self._publish("photo")
+        self._publish("photo")  # guarded: never raises
 
     def _segment_closed(self, info: SegmentInfo) -> None:
         for listener in self._segment_listeners:
             listener(info)
 
     def _recover_partial(self, path: str) -> None:
+        """Recover a partial left by a crash or a pulled card; index it with its thumbnail."""
         recovered = recover(path)
         item = self.library.adopt_partial(path, recovered.duration_s if recovered else None)
         if item is None:
             log.warning("nothing in %s decodes; moved aside", path)
         else:
             log.info("recovered %s: %d frames", item.name, recovered.frames)
+            if item.thumb is None:
+                self._make_thumbnail(item.seq, item.path)
         self._publish(None)
+
+    def _make_thumbnail(self, seq: int, path: str) -> None:
+        try:
+            self.library.set_thumbnail(seq, file_thumbnail_jpeg(path))
+        except (ValueError, KeyError, OSError) as exc:
+            log.warning("thumbnail of %08d failed: %s", seq, exc)
+
+    def _fill_clip_info(self, todo: list | None) -> None:
+        """Probe clips found at start for their duration and missing thumbnail, a batch at
+        a time (each batch queues the next behind photos asked for meanwhile)."""
+        if todo is None:
+            todo = self.library.clips_lacking_info()
+            log.info("probing %d clips for their duration or thumbnail", len(todo))
+        batch, rest = todo[:INFO_BATCH], todo[INFO_BATCH:]
+        for item in batch:
+            if self._closing:
+                return
+            if item.duration_s is None:
+                duration = probe_duration(item.path)
+                if duration is not None:
+                    self.library.set_duration(item.seq, duration)
+            if item.thumb is None:
+                self._make_thumbnail(item.seq, item.path)
+        if rest and not self._closing:
+            self._submit(self._fill_clip_info, rest)
+        else:
+            self.post(_REFRESH)
 
     def _segment_bytes_estimate(self) -> int:
         return int(self.config.video_bitrate / 8 * self.config.segment_seconds * 1.5)
@@ -370,6 +513,15 @@ class Controller:
     # --- snapshots ------------------------------------------------------------------
 
     def _build(self, notice: str | None) -> Status:
+        """A snapshot; a card that cannot be read keeps its last figures (and is reported)."""
+        try:
+            self._storage = self.library.storage()
+        except Exception as exc:  # noqa: BLE001 - the status answers without a card too
+            log.debug("storage figures unavailable: %s", exc)  # the tick's check reports it
+        try:
+            self._camera_info = self.camera.info
+        except Exception:  # noqa: BLE001 - a failing backend keeps its last description
+            log.exception("camera info failed")
         rec = self.recorder.status
         seq = rec.seq if rec.recording else None
         started = rec.segment_started_mono
@@ -383,8 +535,8 @@ class Controller:
             segment_elapsed_s=round(time.monotonic() - started, 3) if started else None,
             last_still=self._last_still,
             counts={k.value: v for k, v in self.library.counts().items()},
-            storage=self.library.storage(),
-            camera=self.camera.info,
+            storage=self._storage,
+            camera=self._camera_info,
             last_error=self._last_error,
             frames_dropped=rec.frames_dropped,
             notice=notice,
@@ -394,7 +546,11 @@ class Controller:
     def _publish(self, notice: str | None) -> None:
         with self._changed:
             self._version += 1
-            self._status = self._build(notice)
+            try:
+                self._status = self._build(notice)
+            except Exception:  # noqa: BLE001 - keep the old snapshot, with a new version
+                log.exception("building the status failed")
+                self._status = dataclasses.replace(self._status, version=self._version)
             status = self._status
             subscribers = list(self._subscribers)
             self._changed.notify_all()

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 from appliance.errors import NotFound, StorageFull
-from appliance.ports import Clock, DiskUsage, DiskUsageFn, real_disk_usage
+from appliance.ports import Clock, DiskUsage, DiskUsageFn, FileSystem, real_disk_usage
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,13 @@ _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MEDIA_RE = re.compile(r"^(\d{8,})_(\d{8}-\d{6})\.(mp4|jpg)(\.partial)?$")
 _THUMB_RE = re.compile(r"^(\d{8,})\.jpg$")
 _LOST_RE = re.compile(r"^(\d{8,})_")
+
+#: LOST keeps at most this many files ...
+LOST_MAX_FILES = 20
+#: ... and at most this many bytes; the oldest (lowest sequence number) go first.
+LOST_MAX_BYTES = 64 * 1024 * 1024
+#: Name of the small file :meth:`Library.check_storage` writes, syncs and deletes.
+PROBE_NAME = ".probe"
 
 
 class Kind(enum.StrEnum):
@@ -192,20 +199,21 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def _write_file(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` and fsync it."""
-    with open(path, "wb") as f:
+def _write_file(fs: FileSystem, path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` (never through a symlink) and sync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with open(fd, "wb") as f:
         f.write(data)
         f.flush()
-        os.fsync(f.fileno())
+        fs.sync(f.fileno())
 
 
-def _write_atomic(path: str, data: bytes, tmp_suffix: str = ".tmp") -> None:
-    """Write to a temporary name, fsync, then rename over ``path``."""
+def _write_atomic(fs: FileSystem, path: str, data: bytes, tmp_suffix: str = ".tmp") -> None:
+    """Write to a temporary name, sync, then rename over ``path``."""
     tmp = path + tmp_suffix
     try:
-        _write_file(tmp, data)
-        os.replace(tmp, path)
+        _write_file(fs, tmp, data)
+        fs.rename(tmp, path)
     except BaseException:
         _unlink(tmp)
         raise
@@ -286,6 +294,8 @@ class Library:
         loop_quota_bytes: Loop clips may use at most this many bytes (None: no quota).
         protected_quota_percent: Protected clips may use at most this share of the card;
             past it the oldest protected clips are deleted.
+        fs: The file-system calls a failing card breaks (sync, rename, mkdir); the
+            recorder's segments are synced through it too.
     """
 
     def __init__(
@@ -298,6 +308,7 @@ class Library:
         min_free_percent: float = 5.0,
         loop_quota_bytes: int | None = None,
         protected_quota_percent: float = 30.0,
+        fs: FileSystem | None = None,
     ) -> None:
         if min_free_bytes < 0:
             raise ValueError("min_free_bytes must be >= 0")
@@ -314,6 +325,7 @@ class Library:
         self.protected_quota_percent = float(protected_quota_percent)
         self._clock = clock if clock is not None else Clock()
         self._disk_usage = disk_usage
+        self.fs = fs if fs is not None else FileSystem()
 
         dcim = os.path.join(self.root, DCIM)
         self.dcim_dir = dcim
@@ -335,24 +347,43 @@ class Library:
         self._total_bytes: int | None = None
         self._next_seq = 0
         self._scanned = False
+        self._card: tuple[int, int] | None = None  # (st_dev, st_ino) of DCIM at the scan
+        self._root_mounted = False  # the root was a mount point at the first scan
 
     # ----------------------------------------------------------------- scanning
 
     def scan(self) -> list[str]:
         """Create the layout and build the index with one pass over the card.
 
+        Symlinks are never indexed (each is skipped with a warning), and a layout folder
+        that is a symlink is refused. A second scan (a card put back) keeps sequence
+        numbers rising and creates the layout but never the storage root itself.
+
         Returns:
             Absolute paths of left-over ``.mp4.partial`` files, oldest first; the recorder
             checks each and hands it to :meth:`adopt_partial`.
+
+        Raises:
+            OSError: the card is missing, not mounted, or cannot be written.
         """
+        if self._scanned:
+            self._check_mounted()
+        else:
+            os.makedirs(self.root, exist_ok=True)
+            self._root_mounted = os.path.ismount(self.root)
         for path in (
+            self.dcim_dir,
             self.loop_dir,
             self.protected_dir,
             self.photo_dir,
             self.thumb_dir,
             self.lost_dir,
         ):
-            os.makedirs(path, exist_ok=True)
+            if os.path.islink(path):
+                raise OSError(errno.ELOOP, "a layout folder is a symlink; refusing it", path)
+            with contextlib.suppress(FileExistsError):
+                self.fs.mkdir(path)
+        card_stat = os.stat(self.dcim_dir, follow_symlinks=False)
 
         thumbs: set[int] = set()
         found: list[tuple[int, Kind, str, int, str]] = []  # seq, kind, path, size, stamp
@@ -362,7 +393,9 @@ class Library:
         with os.scandir(self.thumb_dir) as entries:
             for entry in entries:
                 m = _THUMB_RE.match(entry.name)
-                if m:
+                if entry.is_symlink():
+                    log.warning("ignoring a symlink in THUMB: %s", entry.name)
+                elif m:
                     thumbs.add(int(m.group(1)))
                 elif entry.name.endswith(".tmp"):
                     _unlink(entry.path)
@@ -374,6 +407,9 @@ class Library:
             match = _MEDIA_RE.match
             with os.scandir(folder) as entries:
                 for entry in entries:
+                    if entry.is_symlink():
+                        log.warning("ignoring a symlink: %s", entry.path)
+                        continue
                     m = match(entry.name)
                     if m is None or m.group(3) != ext:
                         log.warning("ignoring file with an unexpected name: %s", entry.path)
@@ -387,7 +423,8 @@ class Library:
                         else:
                             partials.append((seq, entry.path))
                         continue
-                    found.append((seq, kind, entry.path, entry.stat().st_size, m.group(2)))
+                    size = entry.stat(follow_symlinks=False).st_size
+                    found.append((seq, kind, entry.path, size, m.group(2)))
 
         def walk_days(top: str, kind: Kind, ext: str) -> None:
             with os.scandir(top) as days:
@@ -403,7 +440,7 @@ class Library:
         with os.scandir(self.lost_dir) as entries:
             for entry in entries:  # numbers of lost files are never used again either
                 m = _LOST_RE.match(entry.name)
-                if m:
+                if m and not entry.is_symlink():
                     max_seq = max(max_seq, int(m.group(1)))
 
         # Sorted by seq, every index list is built by appending.
@@ -426,14 +463,19 @@ class Library:
         persisted = self._read_sequence()
         usage = self._disk_usage(self.root)
         with self._seq_lock:
-            next_seq = max(persisted, max_seq + 1, 1)  # numbers start at 1
+            # Numbers start at 1 and never go back, not even for a different card.
+            next_seq = max(persisted, max_seq + 1, self._next_seq, 1)
             self._write_sequence(next_seq)
             with self._lock:
                 self._index = index
                 self._thumbs = thumbs
                 self._next_seq = next_seq
                 self._total_bytes = usage.total
+                self._open = {s: p for s, p in self._open.items() if os.path.exists(p)}
+                self._pending &= self._open.keys()
+                self._card = (card_stat.st_dev, card_stat.st_ino)
                 self._scanned = True
+        self._trim_lost()
         log.info(
             "library: %d items, %d left-over partials, next sequence %d",
             len(index.items),
@@ -445,9 +487,84 @@ class Library:
 
     def _move_to_lost(self, path: str) -> str:
         dest = os.path.join(self.lost_dir, os.path.basename(path))
-        os.replace(path, dest)
+        self.fs.rename(path, dest)
         log.warning("moved unrecoverable %s to LOST", path)
+        self._trim_lost()
         return dest
+
+    def _trim_lost(self) -> None:
+        """Keep LOST within :data:`LOST_MAX_FILES` and :data:`LOST_MAX_BYTES`, oldest out."""
+        files: list[tuple[int, str, str, int]] = []  # seq, name, path, size
+        try:
+            with os.scandir(self.lost_dir) as entries:
+                for entry in entries:
+                    if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                        continue
+                    m = _LOST_RE.match(entry.name)
+                    seq = int(m.group(1)) if m else -1
+                    size = entry.stat(follow_symlinks=False).st_size
+                    files.append((seq, entry.name, entry.path, size))
+        except OSError as exc:
+            log.warning("could not list LOST: %s", exc)
+            return
+        files.sort()
+        total = sum(f[3] for f in files)
+        while files and (len(files) > LOST_MAX_FILES or total > LOST_MAX_BYTES):
+            _seq, name, path, size = files.pop(0)
+            _unlink(path)
+            total -= size
+            log.info("LOST is over its cap: deleted %s", name)
+
+    # ----------------------------------------------------------------- card health
+
+    def _check_mounted(self) -> None:
+        if not os.path.isdir(self.root):
+            raise FileNotFoundError(errno.ENOENT, "the storage folder is gone", self.root)
+        if self._root_mounted and not os.path.ismount(self.root):
+            raise OSError(errno.ENODEV, "the card is not mounted", self.root)
+
+    def check_card(self) -> None:
+        """Quick check, for every second: the card is there, mounted, the same folder, and
+        its file system answers. Writes nothing.
+
+        Raises:
+            OSError: the card is missing, unmounted or swapped.
+        """
+        if not self._scanned:
+            return
+        self._check_mounted()
+        st = os.stat(self.dcim_dir, follow_symlinks=False)
+        if self._card != (st.st_dev, st.st_ino):
+            raise OSError(errno.ENODEV, "the card's folder changed", self.dcim_dir)
+        self._disk_usage(self.root)
+
+    def check_storage(self) -> list[str]:
+        """Check the card can be written: same card folder, a small file written, synced
+        and deleted. A card put back (or another one) is scanned again first.
+
+        Returns:
+            Left-over partials found by that new scan (usually none).
+
+        Raises:
+            OSError: the card is missing, read-only or failing.
+        """
+        self._check_mounted()
+        try:
+            st = os.stat(self.dcim_dir, follow_symlinks=False)
+            same = self._card == (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            same = False
+        partials: list[str] = []
+        if not same:
+            log.warning("the card's folder changed: scanning it again")
+            partials = self.scan()
+        probe = os.path.join(self.dcim_dir, PROBE_NAME)
+        try:
+            _write_file(self.fs, probe, b"dashcam\n")
+        finally:
+            _unlink(probe)
+        self._disk_usage(self.root)
+        return partials
 
     # ----------------------------------------------------------------- sequence
 
@@ -462,7 +579,7 @@ class Library:
             return 0
 
     def _write_sequence(self, next_seq: int) -> None:
-        _write_atomic(self.sequence_path, f"{next_seq}\n".encode("ascii"))
+        _write_atomic(self.fs, self.sequence_path, f"{next_seq}\n".encode("ascii"))
         _fsync_dir(self.dcim_dir)
 
     def _allocate(self) -> tuple[int, str, str]:
@@ -495,13 +612,21 @@ class Library:
         final = os.path.join(folder, name)
         plan = SegmentPlan(seq, final + PARTIAL_SUFFIX, final)
         with self._lock:
-            os.makedirs(folder, exist_ok=True)
+            self._mkdir_day(folder)
             self._open[seq] = plan.partial_path
             if self._protect_next:
                 self._protect_next = False
                 self._pending.add(seq)
                 self._incident.add(seq)
         return plan
+
+    def abandon_segment(self, plan: SegmentPlan) -> None:
+        """Forget a segment whose file could not be created (the card failed)."""
+        with self._lock:
+            if self._open.get(plan.seq) == plan.partial_path:
+                del self._open[plan.seq]
+            self._pending.discard(plan.seq)
+        _unlink(plan.partial_path)
 
     def finish_segment(self, plan: SegmentPlan, duration_s: float | None) -> Item:
         """Rename a closed segment to its final name and index it.
@@ -566,7 +691,7 @@ class Library:
         name = os.path.basename(final)
         dest = os.path.join(self.protected_dir, name) if protect else final
         try:
-            os.rename(partial, dest)
+            self.fs.rename(partial, dest)
             size = os.stat(dest).st_size
         except FileNotFoundError:
             self._open.pop(seq, None)
@@ -596,6 +721,12 @@ class Library:
             victims = self._enforce_quota_locked(shield)
         return item, victims
 
+    def _mkdir_day(self, folder: str) -> None:
+        """Create a day folder; its parent (LOOP, PHOTO) must exist: never the layout."""
+        if not os.path.isdir(folder):
+            with contextlib.suppress(FileExistsError):
+                self.fs.mkdir(folder)
+
     def _thumb_path(self, seq: int) -> str:
         return os.path.join(self.thumb_dir, f"{seq:08d}.jpg")
 
@@ -615,12 +746,12 @@ class Library:
         partial = final + PARTIAL_SUFFIX
         thumb = self._thumb_path(seq)
         with self._lock:
-            os.makedirs(folder, exist_ok=True)
+            self._mkdir_day(folder)
             self._open[seq] = partial
         try:
-            _write_file(partial, jpeg)
-            os.rename(partial, final)
-            _write_atomic(thumb, thumb_bytes)
+            _write_file(self.fs, partial, jpeg)
+            self.fs.rename(partial, final)
+            _write_atomic(self.fs, thumb, thumb_bytes)
         except OSError as exc:
             _unlink(partial)
             _unlink(final)
@@ -646,7 +777,7 @@ class Library:
                 raise NotFound(f"no item {seq:08d}")
         path = self._thumb_path(seq)
         try:
-            _write_atomic(path, jpeg)
+            _write_atomic(self.fs, path, jpeg)
         except OSError as exc:
             raise _storage_error(exc) from exc
         with self._lock:
@@ -657,6 +788,26 @@ class Library:
             elif seq not in self._open:  # deleted meanwhile
                 self._thumbs.discard(seq)
                 _unlink(path)
+
+    def set_duration(self, seq: int, duration_s: float) -> None:
+        """Note a clip's length (probed after the scan). Unknown items are ignored."""
+        with self._lock:
+            item = self._index.items.get(seq)
+            if item is not None and item.is_video:
+                self._index.replace(dataclasses.replace(item, duration_s=float(duration_s)))
+
+    def clips_lacking_info(self) -> list[Item]:
+        """Clips without a known duration or without a thumbnail, newest first."""
+        with self._lock:
+            items = self._index.items
+            lacking = [
+                items[seq]
+                for kind in (Kind.LOOP, Kind.PROTECTED)
+                for seq in self._index.by_kind[kind]
+                if items[seq].duration_s is None or seq not in self._thumbs
+            ]
+        lacking.sort(key=lambda item: item.seq, reverse=True)
+        return lacking
 
     # ----------------------------------------------------------------- reading
 
@@ -784,7 +935,7 @@ class Library:
             if item.kind is Kind.PHOTO:
                 raise ValueError(f"item {seq:08d} is a photo")
             folder = os.path.join(self.loop_dir, item.day)
-            os.makedirs(folder, exist_ok=True)
+            self._mkdir_day(folder)
             return self._move_locked(item, Kind.LOOP, os.path.join(folder, item.name))
 
     def protect_incident(self, open_seq: int | None) -> list[Item]:
@@ -931,7 +1082,7 @@ class Library:
 
     def _move_locked(self, item: Item, kind: Kind, dest: str) -> Item:
         try:
-            os.rename(item.path, dest)
+            self.fs.rename(item.path, dest)
         except FileNotFoundError:
             self._remove_locked(item.seq)
             raise NotFound(f"item {item.id} is gone from the card") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -28,12 +29,31 @@ _TIME_BASE = Fraction(1, 90_000)
 class SegmentWriter:
     """One open segment: packets in, a fragmented MP4 out, synced to disk per fragment.
 
-    Timestamps are rebased so the segment starts at zero. After each keyframe the
-    previous fragment is complete on disk (``fdatasync``), so a power cut loses at most
-    the fragment being written: one keyframe interval.
+    Timestamps are rebased so the segment starts at zero. The muxer keeps the open
+    fragment in memory and writes it out when the next fragment begins: when a keyframe is
+    muxed, or after ``max_fragment_s`` without one (a late keyframe). Right after the mux
+    that wrote a fragment out, the file is synced (``fdatasync``), so a power cut loses at
+    most the fragment being written: one keyframe interval.
+
+    Args:
+        path: The file to write (created).
+        info: The camera's stream description.
+        first: The first packet; must be a keyframe.
+        max_fragment_s: Longest fragment when keyframes are late (the muxer's
+            ``frag_duration``); None leaves fragments to the keyframes alone.
+        sync: Makes a file descriptor's data durable (``os.fdatasync``); injectable so a
+            test can note what each sync made durable.
     """
 
-    def __init__(self, path: str, info: CameraInfo, first: EncodedPacket) -> None:
+    def __init__(
+        self,
+        path: str,
+        info: CameraInfo,
+        first: EncodedPacket,
+        *,
+        max_fragment_s: float | None = None,
+        sync: Callable[[int], None] = os.fdatasync,
+    ) -> None:
         if not first.keyframe:
             raise ValueError("a segment must start with a keyframe")
         self.path = path
@@ -41,26 +61,30 @@ class SegmentWriter:
         self.last = first
         self.frames = 0
         self._frame_us = PTS_PER_SECOND / info.fps
-        self._container = av.open(
-            path,
-            "w",
-            format="mp4",
-            options={"movflags": MOVFLAGS, "flush_packets": "1"},
-        )
+        self._sync = sync
+        self._synced_bytes = 0
+        options = {"movflags": MOVFLAGS, "flush_packets": "1"}
+        if max_fragment_s is not None:
+            if not 0 < max_fragment_s < 3600:
+                raise ValueError(f"max_fragment_s must be in (0, 3600), got {max_fragment_s!r}")
+            options["frag_duration"] = str(round(max_fragment_s * PTS_PER_SECOND))
+        self._container = av.open(path, "w", format="mp4", options=options)
         # Provenance: which camera frames this file holds (diagnostics, tests).
         self._container.metadata["comment"] = (
             f"first_frame={first.frame_index} first_pts_us={first.pts_us}"
         )
+        self._sync_fd = -1
         try:
             self._stream = self._container.add_mux_stream(
                 info.codec, rate=info.fps, width=info.width, height=info.height
             )
             self._stream.time_base = _TIME_BASE
             self._sync_fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)  # same inode av writes
+            self.write(first)
+            _fsync_dir(os.path.dirname(os.path.abspath(path)))  # the new name survives a cut
         except BaseException:
-            self._container.close()
+            self._abandon()
             raise
-        self.write(first)
 
     @property
     def duration_s(self) -> float:
@@ -68,9 +92,7 @@ class SegmentWriter:
         return (self.last.pts_us - self.first.pts_us + self._frame_us) / PTS_PER_SECOND
 
     def write(self, packet: EncodedPacket) -> None:
-        if packet.keyframe and self.frames:
-            # The fragment before this keyframe has just been written: make it durable.
-            os.fdatasync(self._sync_fd)
+        """Mux one packet; if that wrote a fragment out, make it durable before returning."""
         pkt = av.Packet(packet.data)
         pkt.pts = pkt.dts = packet.pts_us - self.first.pts_us
         pkt.time_base = _US
@@ -79,6 +101,12 @@ class SegmentWriter:
         self._container.mux_one(pkt)
         self.last = packet
         self.frames += 1
+        # With flush_packets=1 the bytes of a finished fragment reach the file within
+        # this mux; one fstat per frame tells whether they did.
+        size = os.fstat(self._sync_fd).st_size
+        if size != self._synced_bytes:
+            self._sync(self._sync_fd)
+            self._synced_bytes = size
 
     def close(self) -> None:
         """Write the last fragment, sync and close. Safe to call twice."""
@@ -88,8 +116,30 @@ class SegmentWriter:
         try:
             container.close()
         finally:
-            os.fsync(self._sync_fd)
+            try:
+                os.fsync(self._sync_fd)
+            finally:
+                os.close(self._sync_fd)
+                self._sync_fd = -1
+
+    def _abandon(self) -> None:
+        """Close what ``__init__`` opened after a failure there (the caller raises)."""
+        container, self._container = self._container, None
+        try:
+            container.close()
+        except Exception as exc:  # noqa: BLE001 - the first failure is the one raised
+            log.warning("closing %s after a failed open failed too: %s", self.path, exc)
+        if self._sync_fd >= 0:
             os.close(self._sync_fd)
+            self._sync_fd = -1
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,17 +238,56 @@ def recover(path: str) -> Recovered | None:
 
 def thumbnail_jpeg(keyframe: bytes, width: int = 320) -> bytes:
     """Decode one H.264 keyframe (Annex B) and return a JPEG ``width`` pixels wide."""
-    import io
 
     decoder = av.CodecContext.create("h264", "r")
     decoder.thread_count = 1  # one picture: frame threads would only cost memory
     frames = decoder.decode(av.Packet(keyframe)) or decoder.decode(None)
     if not frames:
         raise ValueError("keyframe did not decode")
-    frame = frames[0]
+    return _jpeg(frames[0], width)
+
+
+def _jpeg(frame: av.VideoFrame, width: int) -> bytes:
+    import io
+
     height = max(2, round(frame.height * width / frame.width) // 2 * 2)
     # Scale in swscale straight from YUV: no full-size RGB picture is ever made.
     image = frame.reformat(width=width, height=height, format="rgb24").to_image()
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=80)
     return buf.getvalue()
+
+
+def probe_duration(path: str) -> float | None:
+    """Seconds a clip on the card covers, from its fragment headers; None if unreadable."""
+    try:
+        with av.open(path) as container:
+            if container.duration is None or container.duration <= 0:
+                return None
+            return container.duration / av.time_base
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        log.warning("probing %s failed: %s", path, exc)
+        return None
+
+
+def file_thumbnail_jpeg(path: str, width: int = 320) -> bytes:
+    """A JPEG ``width`` pixels wide of the first keyframe of the clip at ``path``.
+
+    Raises:
+        ValueError: no keyframe in the file decodes.
+    """
+    try:
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            stream.codec_context.thread_count = 1  # one picture
+            for packet in container.demux(stream):
+                if packet.size and packet.is_keyframe:
+                    frames = stream.codec_context.decode(packet) or stream.codec_context.decode(
+                        None
+                    )
+                    if frames:
+                        return _jpeg(frames[0], width)
+                    break
+    except (av.error.FFmpegError, OSError, IndexError) as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    raise ValueError(f"{path}: no keyframe decodes")

@@ -6,6 +6,7 @@ usage. The core never knows which implementation it got.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from abc import ABC, abstractmethod
@@ -111,6 +112,27 @@ def real_disk_usage(path: str) -> DiskUsage:
     """Total and free bytes of the file system holding ``path``."""
     usage = shutil.disk_usage(path)
     return DiskUsage(usage.total, usage.free)
+
+
+class FileSystem:
+    """The file-system calls through which a failing card shows its faults.
+
+    A card that returns EIO usually fails at write-back, so the sync is where it shows; a
+    card turned read-only or pulled fails renames and new folders. The library and the
+    recorder make these calls through this port; tests inject one that fails on demand.
+    """
+
+    def sync(self, fd: int) -> None:
+        """Make the data written to ``fd`` durable (``fdatasync``)."""
+        os.fdatasync(fd)
+
+    def rename(self, src: str, dst: str) -> None:
+        """Rename ``src`` to ``dst``, replacing ``dst`` (never follows a symlink)."""
+        os.replace(src, dst)
+
+    def mkdir(self, path: str) -> None:
+        """Create one folder (its parent must exist)."""
+        os.mkdir(path)
 
 
 class Clock:

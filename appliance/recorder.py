@@ -9,7 +9,6 @@ lost or doubled between segments.
 
 from __future__ import annotations
 
-import errno
 import logging
 import queue
 import threading
@@ -65,7 +64,11 @@ class Recorder:
         jobs: Runs thumbnails off the packet path.
         on_segment: Called (on the recorder thread) with each closed :class:`SegmentInfo`.
         on_storage_full: Called when pruning cannot make room for a new segment.
-        on_error: Called with an exception that stopped the recording.
+        on_error: Called with an exception that stopped the recording (not a storage one).
+        on_storage_error: Called with the ``OSError`` of a card that failed under the
+            recording (gone, read-only, EIO, ENOSPC); ``on_error`` if None.
+        max_fragment_s: Longest fragment when keyframes come late (bounds what a power cut
+            loses then); None leaves fragments to the keyframes alone.
         on_change: Called whenever the status changes (segment opened or closed).
     """
 
@@ -80,7 +83,9 @@ class Recorder:
         on_segment: Callable[[SegmentInfo], None] | None = None,
         on_storage_full: Callable[[], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
+        on_storage_error: Callable[[OSError], None] | None = None,
         on_change: Callable[[], None] | None = None,
+        max_fragment_s: float | None = None,
     ) -> None:
         self._library = library
         self._info = info
@@ -95,6 +100,8 @@ class Recorder:
         self._on_segment = on_segment
         self._on_storage_full = on_storage_full
         self._on_error = on_error
+        self._on_storage_error = on_storage_error
+        self.max_fragment_s = max_fragment_s
         self._on_change = on_change
         self._want = False
         self._writer: SegmentWriter | None = None
@@ -169,8 +176,13 @@ class Recorder:
         while True:
             item = get()
             if type(item) is _Command:
-                quit_ = self._handle(item)
-                item.done.set()
+                quit_ = item.name == "quit"
+                try:
+                    self._handle(item)
+                except Exception:  # noqa: BLE001 - the recorder thread never dies
+                    log.exception("recorder command %s failed", item.name)
+                finally:
+                    item.done.set()
                 if quit_:
                     return
                 continue
@@ -178,7 +190,10 @@ class Recorder:
             try:
                 self._packet(item)
             except Exception as exc:  # noqa: BLE001 - any failure stops the recording
-                self._fail(exc)
+                try:
+                    self._fail(exc)
+                except Exception:  # noqa: BLE001 - nor does its error path
+                    log.exception("handling a recording failure failed")
 
     def _handle(self, cmd: _Command) -> bool:
         if cmd.name == "start":
@@ -220,7 +235,17 @@ class Recorder:
                 self._on_storage_full()
             return
         plan = self._library.begin_segment()
-        self._writer = SegmentWriter(plan.partial_path, self._info, first)
+        try:
+            self._writer = SegmentWriter(
+                plan.partial_path,
+                self._info,
+                first,
+                max_fragment_s=self.max_fragment_s,
+                sync=self._library.fs.sync,
+            )
+        except BaseException:
+            self._library.abandon_segment(plan)
+            raise
         self._plan = plan
         self._started_mono = time.monotonic()
         self.frames_written += 1
@@ -274,7 +299,7 @@ class Recorder:
             log.error("closing the segment after a failure failed too: %s", close_exc)
             self._writer = None
             self._plan = None
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC and self._on_storage_full:
-            self._on_storage_full()
+        if isinstance(exc, OSError) and self._on_storage_error is not None:
+            self._on_storage_error(exc)  # ENOSPC too: the pruner did not foresee it
         elif self._on_error:
             self._on_error(exc)

@@ -29,6 +29,9 @@ class Event(enum.StrEnum):
     RECORDER_FAILED = "recorder_failed"
     STORAGE_FULL = "storage_full"
     STORAGE_OK = "storage_ok"
+    STORAGE_FAILED = "storage_failed"  # the card is gone, read-only or failing (EIO, ENOSPC)
+    STORAGE_RECOVERED = "storage_recovered"  # the retry wrote to the card again
+    FAULT = "fault"  # an action or handler of the controller raised
     POWER_LOST = "power_lost"
     SHUTDOWN_DONE = "shutdown_done"
     # buttons
@@ -86,12 +89,18 @@ TRANSITIONS: dict[tuple[State, Event], Transition] = {
     (S.STORAGE_FULL, E.PROTECT_PRESSED): Transition(S.STORAGE_FULL, A.PROTECT),
     (S.STORAGE_FULL, E.CAMERA_FAILED): Transition(S.ERROR, A.NONE),
     (S.ERROR, E.CAMERA_RECOVERED): Transition(S.IDLE, A.NONE),
+    (S.ERROR, E.STORAGE_RECOVERED): Transition(S.IDLE, A.NONE),
     (S.SHUTTING_DOWN, E.SHUTDOWN_DONE): Transition(S.OFF, A.FINISH),
 }
 for _state in (S.STARTING, S.IDLE, S.RECORDING, S.STORAGE_FULL, S.ERROR):
     for _event in _SHUTDOWN_EVENTS:
         TRANSITIONS[(_state, _event)] = Transition(S.SHUTTING_DOWN, A.SHUT_DOWN)
-del _state, _event
+# A failing card or a failing action: ERROR from every running state, recording paused.
+for _state in RUNNING_STATES:
+    for _event in (E.STORAGE_FAILED, E.FAULT):
+        _action = A.PAUSE_RECORDING if _state is S.RECORDING else A.NONE
+        TRANSITIONS[(_state, _event)] = Transition(S.ERROR, _action)
+del _state, _event, _action
 
 
 def next_transition(state: State, event: Event) -> Transition | None:

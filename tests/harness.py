@@ -1,7 +1,7 @@
 """A whole appliance on simulated hardware, for tests: real recorder, library and files.
 
 Fakes only at the hardware boundary: the simulated camera, gpiozero's mock pins, and,
-where a test passes them, a clock and a disk-usage function.
+where a test passes them, a clock, a disk-usage function and a file-system port.
 """
 
 from __future__ import annotations
@@ -49,7 +49,17 @@ def wait_until(predicate, timeout_s: float = 10.0, interval_s: float = 0.01) -> 
 class Appliance:
     """Controller + recorder + library + panel on mock pins, with a simulated camera."""
 
-    def __init__(self, root, *, camera=None, clock=None, disk_usage=None, **overrides):
+    def __init__(
+        self,
+        root,
+        *,
+        camera=None,
+        clock=None,
+        disk_usage=None,
+        fs=None,
+        retry_interval_s=None,
+        **overrides,
+    ):
         os.makedirs(root, exist_ok=True)
         values = {**SMALL, "storage_root": str(root), **overrides}
         self.config = Config(**values)
@@ -70,9 +80,11 @@ class Appliance:
             min_free_percent=cfg.min_free_percent,
             loop_quota_bytes=cfg.loop_quota_bytes,
             protected_quota_percent=cfg.protected_quota_percent,
+            fs=fs,
             **lib_kw,
         )
-        self.controller = Controller(cfg, self.camera, self.library, clock=clock)
+        ctl_kw = {"retry_interval_s": retry_interval_s} if retry_interval_s else {}
+        self.controller = Controller(cfg, self.camera, self.library, clock=clock, **ctl_kw)
         self.factory = MockFactory(pin_class=MockPWMPin)
         self.panel = Panel(cfg, self.controller.post, pin_factory=self.factory)
         self.controller.subscribe(self.panel.show)
@@ -124,3 +136,93 @@ def decode_counters(path: str) -> list[int]:
         for frame in container.decode(video=0):
             counters.append(read_frame_counter(frame.to_ndarray(format="rgb24")))
     return counters
+
+
+def camera_packets(seconds: float, *, fps: int = 30, keyframe_interval_s: float = 1.0):
+    """``seconds`` of packets from the simulated camera (320x240), as fast as it encodes."""
+    camera = SimulatedCamera(
+        width=320,
+        height=240,
+        fps=fps,
+        bitrate=400_000,
+        keyframe_interval_s=keyframe_interval_s,
+        realtime=False,
+    )
+    wanted = round(seconds * fps)
+    packets = []
+    done = threading.Event()
+
+    def sink(packet):
+        if len(packets) < wanted:
+            packets.append(packet)
+        else:
+            done.set()
+
+    camera.start(sink)
+    try:
+        assert done.wait(120), f"the camera gave {len(packets)} of {wanted} packets"
+    finally:
+        camera.stop()
+    return camera.info, packets
+
+
+class PowerCutModel:
+    """What a power cut leaves of a segment, judged by what each ``fdatasync`` made durable.
+
+    Records ``packets`` with the real :class:`SegmentWriter`, given a sync function that
+    does the real ``fdatasync`` and then notes the file's bytes at that moment (the
+    durable prefix). Packet ``i`` is written at its camera time ``pts_i``; a cut at moment
+    ``t`` leaves the durable prefix of the last sync made by then. :meth:`loss_s` copies
+    that prefix to a fresh partial file, runs :func:`recover` on it and returns the seconds
+    of video written before ``t`` that the recovered file does not hold.
+    """
+
+    def __init__(self, workdir, info, packets, *, max_fragment_s=None):
+        from appliance.mp4 import SegmentWriter
+
+        self.workdir = str(workdir)
+        self.info = info
+        self.packets = packets
+        self.frame_s = 1 / info.fps
+        self.syncs: list[tuple[int, bytes]] = []  # (packets written, durable bytes)
+        path = os.path.join(self.workdir, "segment.mp4")
+        written = {"n": 1}  # packets handed to the writer, the one being muxed included
+
+        def sync(fd):
+            os.fdatasync(fd)
+            with open(path, "rb") as fh:
+                self.syncs.append((written["n"], fh.read()))
+
+        writer = SegmentWriter(path, info, packets[0], max_fragment_s=max_fragment_s, sync=sync)
+        for packet in packets[1:]:
+            written["n"] += 1
+            writer.write(packet)
+        writer.close()
+        self._cuts = 0
+
+    def written_at(self, t_s: float) -> int:
+        """Packets written by moment ``t_s`` (seconds from the first packet)."""
+        first = self.packets[0].pts_us
+        return sum(1 for p in self.packets if (p.pts_us - first) / 1e6 <= t_s)
+
+    def durable_at(self, written: int) -> bytes:
+        """The durable prefix once ``written`` packets are written (and synced if due)."""
+        durable = b""
+        for count, data in self.syncs:
+            if count <= written:
+                durable = data
+        return durable
+
+    def loss_s(self, t_s: float) -> float:
+        """Seconds of video written before ``t_s`` that a cut at ``t_s`` loses."""
+        from appliance.mp4 import recover
+
+        written = self.written_at(t_s)
+        self._cuts += 1
+        path = os.path.join(self.workdir, f"cut{self._cuts}.mp4.partial")
+        with open(path, "wb") as fh:
+            fh.write(self.durable_at(written))
+        recovered = recover(path)
+        frames = recovered.frames if recovered else 0
+        os.unlink(path)
+        return (written - frames) * self.frame_s
