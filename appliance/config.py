@@ -1,22 +1,36 @@
 """The appliance's configuration: one frozen dataclass read from one TOML file.
 
 Every key is validated; a wrong key or value raises :class:`ConfigError` whose message
-names the key and says what is allowed. With no file at all the defaults apply.
+names the key and says what is allowed. Every number must be finite and within its bounds;
+byte sizes are also checked against the card (:func:`check_against_card`). With no file at
+all the defaults apply. Saving updates only the changed keys of the user's file, keeping
+its comments and layout (tomlkit).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import os
+import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import tomlkit
+import tomlkit.exceptions
+
 from appliance.errors import ConfigError
 
 #: Where ``dashcam`` looks for its config when no ``--config`` is given.
 DEFAULT_CONFIG_PATHS = ("/etc/dashcam/dashcam.toml", "~/.config/dashcam/dashcam.toml")
+
+
+#: The largest byte size a key takes: 128 TiB, the most an SD card (SDUC) can address.
+#: The card's own size is the tighter bound (:func:`check_against_card`).
+MAX_BYTES = 128 * 1024**4
 
 
 def _default_storage_root() -> str:
@@ -49,10 +63,10 @@ class Config:
     preview_width: int = field(default=640, metadata=_int(160, 1920, even=True))
     preview_height: int = field(default=360, metadata=_int(120, 1080, even=True))
     preview_fps: int = field(default=10, metadata=_int(1, 30))
-    min_free_bytes: int = field(default=512 * 1024 * 1024, metadata=_int(0))
+    min_free_bytes: int = field(default=512 * 1024 * 1024, metadata=_int(0, MAX_BYTES))
     min_free_percent: float = field(default=5.0, metadata=_float(0.0, 50.0))
     loop_quota_bytes: int | None = field(
-        default=None, metadata={"check": ("int", 1, None, False), "optional": True}
+        default=None, metadata={**_int(1, MAX_BYTES), "optional": True}
     )
     protected_quota_percent: float = field(default=30.0, metadata=_float(0.0, 90.0))
     prune_interval_s: float = field(default=10.0, metadata=_float(0.5, 3600.0))
@@ -129,6 +143,37 @@ def _reject_unknown(keys: Any) -> None:
         )
 
 
+def bounds() -> dict[str, tuple[str, int | float, int | float]]:
+    """Every numeric key with its kind ("int" or "float") and inclusive bounds."""
+    return {
+        name: check[:3]
+        for name, f in _FIELDS.items()
+        if isinstance(check := f.metadata.get("check"), tuple) and check[0] in ("int", "float")
+    }
+
+
+def _shown(value: Any) -> str:
+    """``value`` for an error message: huge numbers described, long text cut."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
+        digits = int(abs(value).bit_length() * math.log10(2)) + 1
+        return f"{'-' if value < 0 else ''}an integer of about {digits} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text_error(value: Any) -> str | None:
+    """Why ``value`` cannot be a string of the config file, or None."""
+    if not isinstance(value, str) or not value:
+        return "expected a non-empty string"
+    if "\0" in value:
+        return "must not contain a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (no lone surrogates)"
+    return None
+
+
 def _check(f: dataclasses.Field, value: Any) -> None:
     name = f.name
     check = f.metadata.get("check")
@@ -136,21 +181,20 @@ def _check(f: dataclasses.Field, value: Any) -> None:
         return
     if check == "bool":
         if not isinstance(value, bool):
-            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+            raise ConfigError(f"{name}: expected true or false, got {_shown(value)}")
     elif check == "argv":
-        if (
-            not isinstance(value, list | tuple)
-            or not value
-            or not all(isinstance(a, str) and a and "\0" not in a for a in value)
-        ):
-            raise ConfigError(f"{name}: expected a list of non-empty strings, got {value!r}")
+        if not isinstance(value, list | tuple) or not value:
+            raise ConfigError(f"{name}: expected a list of non-empty strings, got {_shown(value)}")
+        for arg in value:
+            if (why := _text_error(arg)) is not None:
+                raise ConfigError(f"{name}: expected a list of non-empty strings: {why}")
     elif check in ("str", "path"):
-        if not isinstance(value, str) or not value or "\0" in value:
-            raise ConfigError(f"{name}: expected a non-empty string, got {value!r}")
+        if (why := _text_error(value)) is not None:
+            raise ConfigError(f"{name}: {why}, got {_shown(value)}")
     elif isinstance(check, tuple) and check[0] == "choice":
-        if value not in check[1:]:
+        if not any(type(value) is type(c) and value == c for c in check[1:]):
             allowed = ", ".join(repr(c) for c in check[1:])
-            raise ConfigError(f"{name}: expected one of {allowed}, got {value!r}")
+            raise ConfigError(f"{name}: expected one of {allowed}, got {_shown(value)}")
     elif isinstance(check, tuple):
         kind, lo, hi, even = check
         ok_type = (
@@ -160,12 +204,44 @@ def _check(f: dataclasses.Field, value: Any) -> None:
         )
         if not ok_type:
             expected = "an integer" if kind == "int" else "a number"
-            raise ConfigError(f"{name}: expected {expected}, got {value!r}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            bounds = f"from {lo} to {hi}" if hi is not None else f"at least {lo}"
-            raise ConfigError(f"{name}: must be {bounds}, got {value!r}")
+            raise ConfigError(f"{name}: expected {expected}, got {_shown(value)}")
+        # NaN compares false with everything: test for it before the bounds.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(
+                f"{name}: must be from {lo} to {hi}, got {_shown(value)} (not a finite number)"
+            )
+        if not lo <= value <= hi:
+            raise ConfigError(f"{name}: must be from {lo} to {hi}, got {_shown(value)}")
         if even and value % 2:
-            raise ConfigError(f"{name}: must be even, got {value!r}")
+            raise ConfigError(f"{name}: must be even, got {_shown(value)}")
+
+
+def check_against_card(config: Config, total_bytes: int) -> None:
+    """Refuse byte sizes that do not fit the card of ``total_bytes``.
+
+    The reserve the pruner keeps free, ``max(min_free_bytes, min_free_percent of the
+    card)``, may be at most half the card, so that at least half is left to record on;
+    ``loop_quota_bytes`` may be at most the card's size.
+
+    Raises:
+        ConfigError: naming the key that does not fit.
+    """
+    half = total_bytes // 2
+    if config.min_free_bytes > half:
+        raise ConfigError(
+            f"min_free_bytes: must be at most half the card ({half} of {total_bytes} bytes), "
+            f"got {_shown(config.min_free_bytes)}"
+        )
+    if int(total_bytes * config.min_free_percent / 100.0) > half:  # only if its bound grows
+        raise ConfigError(
+            f"min_free_percent: the reserve must be at most half the card, "
+            f"got {config.min_free_percent}"
+        )
+    if config.loop_quota_bytes is not None and config.loop_quota_bytes > total_bytes:
+        raise ConfigError(
+            f"loop_quota_bytes: must be at most the card's size ({total_bytes} bytes), "
+            f"got {_shown(config.loop_quota_bytes)}"
+        )
 
 
 def from_mapping(data: dict[str, Any], *, source: str = "config") -> Config:
@@ -175,19 +251,12 @@ def from_mapping(data: dict[str, Any], *, source: str = "config") -> Config:
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     values = dict(data)
-    for key in (
-        "segment_seconds",
-        "keyframe_interval_s",
-        "min_free_percent",
-        "led_brightness",
-        "protected_quota_percent",
-        "prune_interval_s",
-        "hold_time_s",
-        "debounce_s",
-        "power_loss_grace_s",
-    ):
-        if isinstance(values.get(key), int) and not isinstance(values.get(key), bool):
-            values[key] = float(values[key])
+    for key, (kind, _, _) in bounds().items():
+        value = values.get(key)
+        if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+            # Too large for a float: kept as an integer, the range check names the key.
+            with contextlib.suppress(OverflowError):
+                values[key] = float(value)
     try:
         return Config(**values)
     except ConfigError as exc:
@@ -213,53 +282,143 @@ def load(path: str | os.PathLike | None = None) -> tuple[Config, Path | None]:
         else:
             return Config(), None
     p = Path(path).expanduser()
+    text = _read(p)
+    return from_mapping(_parse(text, p), source=str(p)), p
+
+
+def _read(p: Path) -> str:
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config file: {exc.strerror}") from None
+
+
+def _parse(text: str, p: Path | str) -> dict[str, Any]:
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     nested = sorted(k for k, v in data.items() if isinstance(v, dict))
     if nested:
         raise ConfigError(f"{p}: unknown config key {nested[0]!r} (the file has no sections)")
-    return from_mapping(data, source=str(p)), p
+    return data
 
 
 def dump(config: Config) -> str:
     """The config as TOML text, only the keys that differ from the defaults."""
-    default = Config()
-    lines = []
+    return render(config)
+
+
+def render(config: Config, text: str = "", *, source: str = "config") -> str:
+    """``text`` (a config file's) changed so that it holds ``config``.
+
+    Only keys whose value differs from what ``text`` says are written: a changed key is
+    rewritten in place (its comment kept), a new key is added at the end, a key set back
+    to none is removed. Comments, order and layout stay; a key the file writes stays
+    written, even when it equals the default.
+
+    Raises:
+        ConfigError: ``text`` is not a valid config file (named by ``source``).
+    """
+    current = from_mapping(_parse(text, source), source=source)
+    try:
+        doc = tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:  # tomllib took it: should not happen
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     for f in fields(config):
         value = getattr(config, f.name)
-        if value == getattr(default, f.name) or value is None:
+        if value == getattr(current, f.name):
             continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, str):
-            text = _toml_str(value)
-        elif isinstance(value, tuple):
-            text = "[" + ", ".join(_toml_str(v) for v in value) + "]"
+        if value is None:
+            doc.remove(f.name)
         else:
-            text = repr(value)
-        lines.append(f"{f.name} = {text}")
-    return "\n".join(lines) + ("\n" if lines else "")
+            doc[f.name] = list(value) if isinstance(value, tuple) else value
+    out = tomlkit.dumps(doc)
+    if out and not out.endswith("\n"):
+        out += "\n"
+    again = from_mapping(_parse(out, source), source=source)
+    if again != config:  # a safety net: what is written must read back the same
+        wrong = next(
+            f.name for f in fields(config) if getattr(again, f.name) != getattr(config, f.name)
+        )
+        raise ConfigError(f"{wrong}: cannot be written to the config file as given")
+    return out
 
 
-def _toml_str(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+class StagedSave:
+    """A config file written beside its target and synced, not yet in place.
+
+    :meth:`commit` renames it over the target (atomic); :meth:`discard` removes it. The
+    settings API stages first, applies, then commits, so a failed apply writes nothing.
+    """
+
+    def __init__(self, target: Path, tmp: Path) -> None:
+        self.target = target
+        self.tmp = tmp
+
+    def commit(self) -> None:
+        """Put the staged file in place and sync its folder.
+
+        Raises:
+            OSError: the rename failed; the target is unchanged and the staged file gone.
+        """
+        try:
+            os.replace(self.tmp, self.target)
+        except OSError:
+            self.discard()
+            raise
+        try:
+            fd = os.open(self.target.parent, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return  # the rename is done; only its durability is unconfirmed
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass  # some file systems (FAT on /boot) cannot sync a folder
+        finally:
+            os.close(fd)
+
+    def discard(self) -> None:
+        """Remove the staged file (the target stays as it was)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)
+
+
+def stage(config: Config, path: str | os.PathLike) -> StagedSave:
+    """Write ``config`` into a synced temp file beside ``path`` (see :func:`render`).
+
+    A symlinked ``path`` is written through (its target is replaced, the link stays); the
+    file's mode is kept (a new file gets 0600: it may hold the password).
+
+    Raises:
+        ConfigError: the file at ``path`` is not a valid config file.
+        OSError: the temp file could not be written; nothing changed.
+    """
+    target = Path(os.path.realpath(Path(path).expanduser()))
+    text = _read(target) if target.exists() else ""
+    out = render(config, text, source=str(target))
+    mode = target.stat().st_mode & 0o7777 if target.exists() else 0o600
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(out)
+            fh.flush()
+            with contextlib.suppress(OSError):  # file systems without modes (FAT)
+                os.fchmod(fh.fileno(), mode)
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return StagedSave(target, tmp)
 
 
 def save(config: Config, path: str | os.PathLike) -> None:
-    """Write ``config`` to ``path`` atomically (temp file, fsync, rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(dump(config))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, p)
+    """Write ``config`` to ``path`` atomically (temp file, fsync, rename), keeping the
+    file's comments and layout (see :func:`render`)."""
+    stage(config, path).commit()

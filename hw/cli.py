@@ -191,6 +191,16 @@ def run(args, config, source) -> int:
         loop_quota_bytes=config.loop_quota_bytes,
         protected_quota_percent=config.protected_quota_percent,
     )
+    from appliance.config import check_against_card
+    from appliance.errors import ConfigError
+
+    try:  # byte sizes must fit this card, before anything records
+        check_against_card(config, library.storage().total)
+    except ConfigError as exc:
+        print(f"dashcam: config error: {source or 'config'}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # no card to measure: the controller shows it and waits
+        log.warning("the card cannot be measured (%s): sizes not checked", exc.strerror)
     from hw.power import PowerLossMonitor
     from hw.watchdog import Watchdog, recorder_health
 

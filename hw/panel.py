@@ -8,6 +8,7 @@ gpiozero pin factory: lgpio on the Pi, ``MockFactory(pin_class=MockPWMPin)`` off
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from gpiozero import PWMLED, Button
 from appliance.config import Config
 from appliance.controller import Status
 from appliance.states import Event, State
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +54,33 @@ NOTICE_PATTERNS: dict[str, Pattern] = {
 }
 
 
+def checked_brightness(value: object) -> float:
+    """``value`` as an LED brightness, 0..1.
+
+    Raises:
+        ValueError: not a finite number from 0 to 1.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"led_brightness: expected a number, got {value!r:.40}")
+    if not 0.0 <= value <= 1.0:  # false for NaN too; no float conversion of huge ints
+        raise ValueError(f"led_brightness: must be from 0 to 1, got {value!r:.40}")
+    return float(value)
+
+
 class LedDriver:
-    """Plays patterns on a PWMLED from its own thread; a change interrupts the step."""
+    """Plays patterns on a PWMLED from its own thread; a change interrupts the step.
+
+    The thread outlives any failure of a step (logged, then the pattern goes on), and a
+    brightness that is not a finite number from 0 to 1 is refused before it reaches it.
+    """
+
+    #: Seconds the thread waits after a failed step before it tries again.
+    RETRY_S = 1.0
 
     def __init__(self, led: PWMLED, brightness: float = 1.0) -> None:
         self.led = led
-        self.brightness = brightness
+        self._brightness = checked_brightness(brightness)
+        self._failing = False
         self._base = STATE_PATTERNS[State.STARTING]
         self._overlay: Pattern | None = None
         self._wake = threading.Event()
@@ -67,6 +91,26 @@ class LedDriver:
     @property
     def pattern(self) -> Pattern:
         return self._overlay or self._base
+
+    @property
+    def brightness(self) -> float:
+        """The LED's brightness, 0..1, that scales every pattern."""
+        return self._brightness
+
+    @brightness.setter
+    def brightness(self, value: float) -> None:
+        """Take a new brightness at once.
+
+        Raises:
+            ValueError: not a finite number from 0 to 1; the last good one stays.
+        """
+        self._brightness = checked_brightness(value)
+        self._wake.set()
+
+    @property
+    def alive(self) -> bool:
+        """True while the LED's thread runs."""
+        return self._thread.is_alive()
 
     def show(self, pattern: Pattern) -> None:
         if pattern is not self._base:
@@ -84,20 +128,35 @@ class LedDriver:
 
     def _run(self) -> None:
         while not self._closed:
-            self._wake.clear()
-            overlay = self._overlay
-            pattern = overlay or self._base
-            interrupted = False
-            for level, seconds in pattern.steps:
-                self.led.value = level * self.brightness
-                if self._wake.wait(seconds):
-                    interrupted = True
-                    break
-            if overlay is not None and not interrupted and self._overlay is overlay:
-                self._overlay = None
-            if not interrupted and pattern.repeat and len(pattern.steps) == 1:
-                self._wake.wait()  # a steady light: nothing to do until the next change
-        self.led.value = 0
+            try:
+                self._play_once()
+            except Exception:  # noqa: BLE001 - the LED thread must survive a failed step
+                if not self._failing:  # once per run of failures, not every second
+                    log.exception("the LED failed; trying again every %.0f s", self.RETRY_S)
+                self._failing = True
+                self._wake.wait(self.RETRY_S)
+        try:
+            self.led.value = 0
+        except Exception:  # noqa: BLE001 - closing: nothing more to show
+            log.warning("the LED could not be switched off", exc_info=True)
+
+    def _play_once(self) -> None:
+        self._wake.clear()
+        overlay = self._overlay
+        pattern = overlay or self._base
+        interrupted = False
+        for level, seconds in pattern.steps:
+            self.led.value = level * self._brightness
+            if self._failing:
+                log.info("the LED works again")
+                self._failing = False
+            if self._wake.wait(seconds):
+                interrupted = True
+                break
+        if overlay is not None and not interrupted and self._overlay is overlay:
+            self._overlay = None
+        if not interrupted and pattern.repeat and len(pattern.steps) == 1:
+            self._wake.wait()  # a steady light: nothing to do until the next change
 
 
 class Panel:
@@ -155,8 +214,12 @@ class Panel:
             self.led_driver.flash(NOTICE_PATTERNS[status.notice])
 
     def set_brightness(self, brightness: float) -> None:
+        """Set the LED's brightness (0..1) at once.
+
+        Raises:
+            ValueError: not a finite number from 0 to 1; nothing changes.
+        """
         self.led_driver.brightness = brightness
-        self.led_driver._wake.set()
 
     def close(self) -> None:
         self.led_driver.close()

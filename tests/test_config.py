@@ -1,11 +1,26 @@
 """Config: defaults, TOML loading, and errors that name the key."""
 
+import math
+import os
+import random
 import subprocess
 import sys
+import tomllib
+from dataclasses import fields
 
 import pytest
 
-from appliance.config import Config, ConfigError, dump, from_mapping, load, save
+from appliance.config import (
+    MAX_BYTES,
+    Config,
+    ConfigError,
+    bounds,
+    check_against_card,
+    dump,
+    from_mapping,
+    load,
+    save,
+)
 
 
 def test_defaults_without_a_file(tmp_path, monkeypatch):
@@ -95,3 +110,249 @@ def test_the_command_refuses_a_bad_config_and_names_the_key(tmp_path):
     assert result.returncode == 2
     assert "hold_tme_s" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- hostile values: non-finite numbers, huge integers, strings that must round-trip --------
+
+BOUNDS = bounds()
+FLOAT_KEYS = sorted(k for k, (kind, _, _) in BOUNDS.items() if kind == "float")
+INT_KEYS = sorted(k for k, (kind, _, _) in BOUNDS.items() if kind == "int")
+NON_FINITE = [math.nan, math.inf, -math.inf, float("1e309"), -float("1e309")]
+HUGE_INTS = [10**30, 2**63, -(2**63), 2**64, 10**400]
+GiB = 1024**3
+
+
+def test_every_numeric_key_has_a_lower_and_an_upper_bound():
+    numeric = {f.name for f in fields(Config) if f.type.split(" | ")[0] in ("int", "float")}
+    assert numeric == set(BOUNDS) | {"camera_rotation"}, numeric ^ set(BOUNDS)
+    for key, (_kind, lo, hi) in BOUNDS.items():
+        assert lo is not None and hi is not None and lo <= hi, key
+    assert BOUNDS["min_free_bytes"][2] == MAX_BYTES
+    assert BOUNDS["loop_quota_bytes"][2] == MAX_BYTES
+
+
+@pytest.mark.parametrize("value", NON_FINITE, ids=repr)
+@pytest.mark.parametrize("key", sorted(BOUNDS))
+def test_non_finite_numbers_are_refused_naming_the_key(key, value):
+    with pytest.raises(ConfigError) as info:
+        from_mapping({key: value})
+    assert str(info.value).startswith(f"config: {key}: "), info.value
+    with pytest.raises(ConfigError, match=key):
+        Config().replace(**{key: value})
+
+
+@pytest.mark.parametrize("value", HUGE_INTS, ids=["1e30", "2^63", "-2^63", "2^64", "1e400"])
+@pytest.mark.parametrize("key", sorted(BOUNDS))
+def test_huge_integers_are_refused_naming_the_key(key, value):
+    with pytest.raises(ConfigError) as info:
+        from_mapping({key: value})
+    message = str(info.value)
+    assert message.startswith(f"config: {key}: must be from "), message
+    assert len(message) < 200  # a huge number is described, not printed
+
+
+@pytest.mark.parametrize("value", [*NON_FINITE, *HUGE_INTS, 0.0, 180.0, True, -180, 90])
+def test_the_rotation_is_one_of_its_two_integers(value):
+    with pytest.raises(ConfigError, match=r"^config: camera_rotation: expected one of 0, 180"):
+        from_mapping({"camera_rotation": value})
+    assert from_mapping({"camera_rotation": 180}).camera_rotation == 180
+
+
+@pytest.mark.parametrize("literal", ["nan", "+nan", "-nan", "inf", "+inf", "-inf", "1e309"])
+@pytest.mark.parametrize("key", FLOAT_KEYS)
+def test_non_finite_numbers_in_a_file_are_refused_naming_the_key(tmp_path, key, literal):
+    path = tmp_path / "bad.toml"
+    path.write_text(f"{key} = {literal}\n")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert f"{path}: {key}: " in str(info.value)
+
+
+def test_each_bound_is_inclusive_and_one_step_past_it_is_refused():
+    for key, (kind, lo, hi) in BOUNDS.items():
+        step = 1 if kind == "int" else 1e-9
+        for inside, outside in ((lo, lo - step), (hi, hi + step)):
+            if key == "preview_max_viewers":  # also bounded by web_threads
+                Config(preview_max_viewers=inside, web_threads=64)
+            elif key.endswith("_pin") or key == "web_threads":
+                pass  # cross-checked keys: the bounds alone are tested below
+            else:
+                assert getattr(Config().replace(**{key: inside}), key) == inside
+            with pytest.raises(ConfigError, match=f"^{key}: must be from {lo} to {hi}"):
+                Config().replace(**{key: outside})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "min_free_percent = nan",
+        "min_free_bytes = 1000000000000000000000000000000",
+        "led_brightness = inf",
+        "protected_quota_percent = -nan",
+    ],
+)
+def test_check_config_refuses_non_finite_and_huge_values(tmp_path, text):
+    path = tmp_path / "bad.toml"
+    path.write_text(text + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "hw.cli", "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout
+    assert f"dashcam: config error: {path}: {text.split()[0]}: " in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_file_that_is_not_text_or_has_an_endless_number_is_a_config_error(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("min_free_bytes = " + "9" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load(path)
+    path.write_bytes(b'web_password = "\xff\xfe"\n')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load(path)
+
+
+def test_byte_sizes_are_checked_against_the_card():
+    card = 8 * GiB
+    check_against_card(Config(min_free_bytes=4 * GiB, loop_quota_bytes=card), card)
+    with pytest.raises(ConfigError, match=r"^min_free_bytes: must be at most half the card"):
+        check_against_card(Config(min_free_bytes=4 * GiB + 1), card)
+    with pytest.raises(ConfigError, match=r"^loop_quota_bytes: must be at most the card's size"):
+        check_against_card(Config(loop_quota_bytes=card + 1), card)
+    with pytest.raises(ConfigError, match="min_free_bytes"):
+        check_against_card(Config(min_free_bytes=MAX_BYTES), card)
+    # The percentage is capped at 50 by its bound, so it alone never takes over half.
+    check_against_card(Config(min_free_bytes=0, min_free_percent=50.0), card)
+    # The defaults (512 MiB) fit a 1 GiB card, not a smaller one.
+    check_against_card(Config(), GiB)
+    with pytest.raises(ConfigError, match="min_free_bytes"):
+        check_against_card(Config(), GiB - 2)
+
+
+TRICKY = [
+    "a\nb",
+    "a\r\nb",
+    "\u202e",
+    '"',
+    "\\",
+    "\\n",
+    "'''",
+    '"""',
+    "'",
+    "\t",
+    "\x7f",
+    "\x1b[31m",
+    "\u2028\u2029",
+    "\x85",
+    "\ufeff",
+    "# not a comment",
+    'x" = 1\nautostart = false\n#',
+    "[section]",
+    "emoji \U0001f697",
+    "".join(chr(c) for c in range(1, 32)),
+]
+ALPHABET = [chr(c) for c in range(1, 32)] + list("\x7f\x80\x9f'\"\\#=[]{} \u00a0\u202e\u2028")
+ALPHABET += ["a", "é", "\ufeff", "\U0001f697", "\U0010ffff", "\ufffe"]
+
+
+def tricky_strings(n=300, seed=8):
+    rng = random.Random(seed)
+    yield from TRICKY
+    for _ in range(n):
+        yield "".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 12)))
+
+
+@pytest.mark.parametrize("key", ["web_password", "web_host", "storage_root", "replay_path"])
+def test_dump_writes_valid_toml_for_any_string(key):
+    for text in tricky_strings():
+        config = Config().replace(**{key: text})
+        dumped = dump(config)
+        assert from_mapping(tomllib.loads(dumped)) == config, (text, dumped)
+
+
+def test_dump_writes_valid_toml_for_any_command_line():
+    words = list(tricky_strings(60))
+    for i in range(0, len(words), 3):
+        config = Config(power_off_command=tuple(words[i : i + 3]))
+        assert from_mapping(tomllib.loads(dump(config))) == config
+
+
+def test_save_round_trips_tricky_strings_through_the_file(tmp_path):
+    path = tmp_path / "dashcam.toml"
+    path.write_text("# the password\nweb_password = 'plain'\n")
+    for text in TRICKY:
+        config = load(path)[0].replace(web_password=text)
+        save(config, path)
+        assert load(path)[0] == config, text
+        assert path.read_text().startswith("# the password\nweb_password = ")
+
+
+@pytest.mark.parametrize("key", ["web_password", "web_host", "storage_root"])
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800", "x\udfffy"], ids=repr)
+def test_strings_that_no_file_can_hold_are_refused_naming_the_key(key, text):
+    with pytest.raises(ConfigError, match=f"^config: {key}: "):
+        from_mapping({key: text})
+
+
+USER_FILE = """\
+# Dash camera in the blue car.
+storage_root = "/media/card"   # the SD card
+
+# Clips
+segment_seconds = 60     # same as the default, written on purpose
+video_fps=25
+
+autostart = true
+# loop_quota_bytes = 1000
+led_brightness = 0.8 # night
+"""
+
+
+def test_save_changes_only_the_changed_keys_and_keeps_comments_and_layout(tmp_path):
+    path = tmp_path / "dashcam.toml"
+    path.write_text(USER_FILE)
+    config = load(path)[0]
+    save(config.replace(video_fps=24, led_brightness=0.5, min_free_bytes=GiB), path)
+    expected = (
+        USER_FILE.replace("video_fps=25", "video_fps=24").replace(
+            "led_brightness = 0.8 # night", "led_brightness = 0.5 # night"
+        )
+        + f"min_free_bytes = {GiB}\n"
+    )
+    assert path.read_text() == expected
+    assert sorted(os.listdir(tmp_path)) == ["dashcam.toml"]  # no temp file left
+    # Saving what the file already says changes not a byte (segment_seconds = 60 stays).
+    save(load(path)[0], path)
+    assert path.read_text() == expected
+
+
+def test_save_removes_a_key_set_back_to_none_and_keeps_the_rest(tmp_path):
+    path = tmp_path / "dashcam.toml"
+    path.write_text("# quota\nloop_quota_bytes = 1000  # small\nautostart = false\n")
+    save(load(path)[0].replace(loop_quota_bytes=None), path)
+    assert path.read_text() == "# quota\nautostart = false\n"
+    assert load(path)[0].loop_quota_bytes is None
+
+
+def test_save_writes_through_a_symlink_and_keeps_the_mode(tmp_path):
+    real = tmp_path / "boot" / "dashcam.toml"
+    real.parent.mkdir()
+    real.write_text("autostart = false\n")
+    real.chmod(0o640)
+    link = tmp_path / "dashcam.toml"
+    link.symlink_to(real)
+    save(load(link)[0].replace(segment_seconds=30.0), link)
+    assert link.is_symlink()
+    assert real.read_text() == "autostart = false\nsegment_seconds = 30.0\n"
+    assert real.stat().st_mode & 0o777 == 0o640
+
+
+def test_save_refuses_to_overwrite_a_file_it_cannot_read_as_config(tmp_path):
+    path = tmp_path / "dashcam.toml"
+    path.write_text("segment_seconds = = 3\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        save(Config(), path)
+    assert path.read_text() == "segment_seconds = = 3\n"

@@ -248,9 +248,15 @@ class ItemResource:
 class Settings:
     """``/api/settings``: read and change the settings the dashboard may change.
 
-    A change is validated by :mod:`appliance.config` (errors name the key), written to the
-    config file, and applied at once where the appliance can (``live``); the others
-    (``restart``) take effect at the next start.
+    A change is all or nothing, in this order: the running config and the config file,
+    each with the change merged in, are validated in full (errors name the key; byte sizes
+    are checked against the card: :func:`appliance.config.check_against_card`); the new
+    file is written beside the old one and synced; the change is applied at once where the
+    appliance can (``live``; the others, ``restart``, wait for the next start); only then
+    does the new file replace the old one. If the apply or the save fails, the running
+    settings are put back and the file is left as it was.
+
+    The file keeps the user's comments and layout: only the changed keys are rewritten.
 
     Args:
         controller: Its ``config`` is the running one; ``apply_config`` applies changes.
@@ -258,6 +264,9 @@ class Settings:
         set_led_brightness: Applies a new LED brightness (the panel's), if any.
         hub: The preview hub whose viewer cap follows ``preview_max_viewers``.
     """
+
+    #: Keys whose sizes are checked against the card.
+    CARD_KEYS = frozenset({"min_free_bytes", "min_free_percent", "loop_quota_bytes"})
 
     def __init__(
         self,
@@ -290,23 +299,101 @@ class Settings:
             raise falcon.HTTPUnprocessableEntity(description="no setting given")
         with self._lock:
             running = self.controller.config
-            new_running = _merge(running, changes)
-            path = self.config_path
-            on_file = config_mod.load(path)[0] if path.is_file() else Config()
-            config_mod.save(_merge(on_file, changes), path)
+            new_running = _merge(running, changes)  # ConfigError (422) names the key
+            new_file = _merge(self._on_file(), changes)
+            self._check_card(changes, new_running, new_file)
             pending = [k for k in changes if not SETTINGS[k] and changes[k] != getattr(running, k)]
             applied = dataclasses.replace(new_running, **{k: getattr(running, k) for k in pending})
-            self.controller.apply_config(applied)
-            if self.set_led_brightness is not None:
-                self.set_led_brightness(applied.led_brightness)
-            self.hub.max_viewers = applied.preview_max_viewers
+            staged = self._stage(new_file)
+            try:
+                self._apply(applied)
+            except Exception as exc:  # noqa: BLE001 - put back, say so, keep running
+                log.exception("applying the settings %s failed", sorted(changes))
+                staged.discard()
+                self._restore(running)
+                raise falcon.HTTPServiceUnavailable(
+                    description=f"the settings could not be applied ({exc}); nothing was changed"
+                ) from None
+            try:
+                staged.commit()
+            except OSError as exc:
+                self._restore(running)
+                raise _not_saved(self.config_path, exc) from None
         log.info("settings changed: %s (restart needed for %s)", sorted(changes), pending)
         body = self._body(new_running)
         body["restart_needed"] = sorted(pending)
         resp.media = body
 
+    def _on_file(self) -> Config:
+        """The config the file holds now (the defaults when there is no file)."""
+        if not self.config_path.exists():
+            return Config()
+        try:
+            return config_mod.load(self.config_path)[0]
+        except ConfigError as exc:
+            raise falcon.HTTPConflict(
+                description=f"the config file has an error; fix it first: {exc}"
+            ) from None
+
+    def _check_card(self, changes: dict[str, Any], *configs: Config) -> None:
+        try:
+            total_bytes = self.controller.library.storage().total
+        except OSError as exc:
+            if self.CARD_KEYS.isdisjoint(changes):
+                return  # nothing to measure against the card is changing
+            raise falcon.HTTPServiceUnavailable(
+                description=f"the card cannot be measured ({exc.strerror}); "
+                f"{', '.join(sorted(self.CARD_KEYS & set(changes)))} cannot be changed now"
+            ) from None
+        for config, source in zip(configs, ("settings", str(self.config_path)), strict=True):
+            try:
+                config_mod.check_against_card(config, total_bytes)
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: {exc}") from None
+
+    def _stage(self, config: Config) -> config_mod.StagedSave:
+        try:
+            return config_mod.stage(config, self.config_path)
+        except ConfigError as exc:
+            raise falcon.HTTPConflict(
+                description=f"the config file has an error; fix it first: {exc}"
+            ) from None
+        except OSError as exc:
+            raise _not_saved(self.config_path, exc) from None
+
+    def _apply(self, config: Config) -> None:
+        self.controller.apply_config(config)
+        if self.set_led_brightness is not None:
+            self.set_led_brightness(config.led_brightness)
+        self.hub.max_viewers = config.preview_max_viewers
+
+    def _restore(self, running: Config) -> None:
+        """Put the running settings back after a failed change (each part on its own)."""
+        set_led = self.set_led_brightness
+
+        def hub() -> None:
+            self.hub.max_viewers = running.preview_max_viewers
+
+        steps = [("controller", lambda: self.controller.apply_config(running)), ("preview", hub)]
+        if set_led is not None:
+            steps.append(("LED", lambda: set_led(running.led_brightness)))
+        for name, step in steps:
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - the rest is still put back
+                log.exception("putting back the %s settings failed", name)
+
+
+def _not_saved(path: Path, exc: OSError) -> falcon.HTTPError:
+    log.error("the settings could not be saved to %s: %s", path, exc)
+    return falcon.HTTPInsufficientStorage(
+        description=f"the settings could not be saved to {path.name} "
+        f"({exc.strerror or exc}); nothing was changed"
+    )
+
 
 def _merge(config: Config, changes: dict[str, Any]) -> Config:
+    """``config`` with ``changes``, validated in full (:class:`ConfigError` names the key)."""
     values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
     return config_mod.from_mapping({**values, **changes}, source="settings")
 
