@@ -128,8 +128,59 @@ def _power_off(config, simulated, restart_wanted, service_stopping):
     return power_off
 
 
-def _start_web(controller, library, config, source, panel, simulated, power_wish):
-    """Build the dashboard and serve it with Waitress on a thread; returns (app, server)."""
+def _bind_web(config):
+    """The dashboard's listening socket, bound before anything records (stdlib only).
+
+    Waitress is handed this socket later, so a port in use, a port that needs privileges or
+    a host that is not this machine's is a config error naming the key, and nothing is
+    recorded.
+
+    Raises:
+        ConfigError: The socket cannot be bound.
+    """
+    import errno
+    import socket
+
+    from appliance.errors import ConfigError
+
+    host, port = config.web_host, config.web_port
+    try:
+        infos = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+        )
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError(f"web_host: cannot resolve {host!r}: {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Waitress does
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"web_port: port {port} is already in use on {host} (another program, or "
+                "another dashcam, listens there); stop it or choose another web_port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise ConfigError(
+                f"web_port: port {port} needs privileges this process lacks; use 1024 or above"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise ConfigError(
+                f"web_host: {host} is not an address of this machine; use 0.0.0.0 for all"
+            ) from None
+        raise ConfigError(f"web_port: cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def _start_web(controller, library, config, source, panel, simulated, power_wish, listener):
+    """Build the dashboard and serve it with Waitress on a thread; returns (app, server).
+
+    ``listener`` is the socket :func:`_bind_web` bound; Waitress listens on it.
+    """
     from waitress import create_server
 
     from web.app import WAITRESS_OPTIONS, create_app, default_config_path, tune_server
@@ -156,13 +207,7 @@ def _start_web(controller, library, config, source, panel, simulated, power_wish
         set_clock=set_clock,
         power=power_wish.append,
     )
-    server = create_server(
-        app,
-        host=config.web_host,
-        port=config.web_port,
-        threads=config.web_threads,
-        **WAITRESS_OPTIONS,
-    )
+    server = create_server(app, sockets=[listener], threads=config.web_threads, **WAITRESS_OPTIONS)
     tune_server(server)
     threading.Thread(target=server.run, name="web", daemon=True).start()
     log.info("dashboard: http://%s:%s/", config.web_host, server.effective_port)
@@ -176,6 +221,13 @@ def run(args, config, source) -> int:
     )
     if args.storage:
         config = config.replace(storage_root=os.path.abspath(args.storage))
+    from appliance.errors import ConfigError
+
+    try:  # before anything records: a port in use stops the start, with the key named
+        listener = None if args.no_web else _bind_web(config)
+    except ConfigError as exc:
+        print(f"dashcam: config error: {exc}", file=sys.stderr)
+        return 2
     from appliance.controller import Controller
     from appliance.library import Library
     from appliance.states import State
@@ -257,7 +309,9 @@ def run(args, config, source) -> int:
         wanted = (State.RECORDING,) if config.autostart else (State.IDLE,)
         if not controller.wait_for_state(*wanted, State.ERROR, State.STORAGE_FULL, timeout_s=15):
             log.warning("starting the dashboard although the appliance is %s", controller.state)
-        web = _start_web(controller, library, config, source, panel, simulated, power_wish)
+        web = _start_web(
+            controller, library, config, source, panel, simulated, power_wish, listener
+        )
 
     while not stop.is_set() and not controller.stopped.is_set():
         stop.wait(0.5)

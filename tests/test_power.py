@@ -240,7 +240,6 @@ def test_watchdog_pings_from_the_controller_loop(tmp_path, notify_socket):
         receive(sock, "WATCHDOG=1")
         # The datagram can arrive before the controller thread counts it: wait for the count.
         assert wait_until(lambda: watchdog.pings >= 2, 5), watchdog.pings
-
     finally:
         controller.shutdown()
         camera.stop()

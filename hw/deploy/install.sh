@@ -151,7 +151,6 @@ fi
 run install -d -o "$USER_NAME" -g "$USER_NAME" -m 0755 "$STATE_DIR" "$STORAGE"
 mkdir -p "$ROOT$STATE_DIR" "$ROOT$STORAGE"
 
-
 echo "== virtual environment $PREFIX/venv"
 run python3 -m venv --system-site-packages "$PREFIX/venv"
 run "$PREFIX/venv/bin/pip" install --upgrade "$SRC"

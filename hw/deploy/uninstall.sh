@@ -63,7 +63,6 @@ if [ "$PURGE" = 1 ]; then
     remove /etc/dashcam
     remove "$STORAGE"
     remove "$STATE_DIR"
-
     run userdel "$USER_NAME" || true
 else
     echo "kept /etc/dashcam and the recordings in $STORAGE (--purge removes them)"
