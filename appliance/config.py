@@ -288,7 +288,9 @@ def load(path: str | os.PathLike | None = None) -> tuple[Config, Path | None]:
 
 def _read(p: Path) -> str:
     try:
-        return p.read_text(encoding="utf-8")
+        # Line ends as they are; a byte order mark (Windows editors) is dropped.
+        with open(p, encoding="utf-8-sig", newline="") as fh:
+            return fh.read()
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found") from None
     except UnicodeDecodeError as exc:

@@ -290,6 +290,35 @@ def test_save_round_trips_tricky_strings_through_the_file(tmp_path):
         assert path.read_text().startswith("# the password\nweb_password = ")
 
 
+def test_dump_writes_every_valid_number_so_that_it_reads_back_the_same():
+    rng = random.Random(8)
+    tried = 0
+    for key, (kind, lo, hi) in BOUNDS.items():
+        values = [lo, hi]
+        for _ in range(100):
+            if kind == "int":
+                values.append(rng.randint(lo, hi))
+            else:  # anywhere, and close to the lower bound (tiny fractions, exponents)
+                values += [rng.uniform(lo, hi), lo + (hi - lo) * rng.random() ** 30]
+        for value in values:
+            try:
+                config = Config().replace(**{key: value})
+            except ConfigError:
+                continue  # a cross-check (pins, threads), not the number
+            tried += 1
+            assert from_mapping(tomllib.loads(dump(config))) == config, (key, value)
+    assert tried > 20 * len(BOUNDS)
+
+
+def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "dashcam.toml"
+    path.write_bytes("\ufeff# from a Windows editor\r\nautostart = false\r\n".encode())
+    assert load(path)[0].autostart is False
+    save(load(path)[0].replace(segment_seconds=30.0), path)
+    assert load(path)[0] == Config(autostart=False, segment_seconds=30.0)
+    assert path.read_bytes().startswith(b"# from a Windows editor\r\nautostart = false\r\n")
+
+
 @pytest.mark.parametrize("key", ["web_password", "web_host", "storage_root"])
 @pytest.mark.parametrize("text", ["a\x00b", "\ud800", "x\udfffy"], ids=repr)
 def test_strings_that_no_file_can_hold_are_refused_naming_the_key(key, text):
