@@ -40,14 +40,34 @@ class Response:
 class Stream:
     """One open HTTP/1.1 request whose response is read incrementally."""
 
-    def __init__(self, addr, path: str, *, method="GET", headers=None, body=b"", rcvbuf=None):
+    def __init__(
+        self,
+        addr,
+        path: str,
+        *,
+        method="GET",
+        headers=None,
+        body=b"",
+        rcvbuf=None,
+        host: str | None = "",
+        source: str | None = None,
+    ):
+        """Send the request and read the status line and headers.
+
+        ``host``: the Host header ("" for ``addr``'s, None for none); ``source``: the local
+        address to connect from (any of 127/8 is loopback on Linux).
+        """
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source:
+            self.sock.bind((source, 0))
         self.recv_size = rcvbuf or 65536  # a slow reader takes small bites
         self.sock.settimeout(10)
         self.sock.connect(addr)
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {addr[0]}:{addr[1]}"]
+        lines = [f"{method} {path} HTTP/1.1"]
+        if host is not None:
+            lines.append(f"Host: {host or f'{addr[0]}:{addr[1]}'}")
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         if body:
             lines.append(f"Content-Length: {len(body)}")
@@ -143,8 +163,8 @@ class Stream:
         self.close()
 
 
-def request(addr, path: str, *, method="GET", headers=None, body=b"") -> Response:
-    """One complete request on its own connection."""
-    with Stream(addr, path, method=method, headers=headers, body=body) as s:
+def request(addr, path: str, *, method="GET", headers=None, body=b"", **kw) -> Response:
+    """One complete request on its own connection (``kw``: ``host``, ``source``)."""
+    with Stream(addr, path, method=method, headers=headers, body=body, **kw) as s:
         data = s.read_body() if method != "HEAD" and s.status not in (204, 304) else b""
         return Response(s.status, s.headers, data)
