@@ -54,6 +54,7 @@ case "$cmd" in
     exec "$VENV/bin/dashcam" run --sim "$@"
     ;;
   test)
+    apt_install gcc python3-dev libcap-dev  # picamera2's python-prctl and PiDNG build from source
     venv dev,cad
     # The browser tests drive Debian's Chromium (Playwright's own download is not used).
     apt_install chromium || echo "dev.sh: chromium could not be installed; browser tests will skip" >&2
