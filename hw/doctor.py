@@ -1,13 +1,18 @@
 """``dashcam doctor``: checks the camera, pins, storage, clock and service; says what to fix.
 
-Every probe of the system is injected (camera listing, pin factory, mount table, disk
-usage, clock, the command runner), so the checks run the same on a Pi and in tests.
+Every probe of the system is injected (camera listing, picamera2's features, memory
+information, pin factory, mount table, disk usage, clock, the command runner), so the
+checks run the same on a Pi and in tests.
 """
 
 from __future__ import annotations
 
 import calendar
+import contextlib
 import os
+import pwd
+import shlex
+import stat
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -44,8 +49,86 @@ def probe_cameras() -> list[dict[str, Any]]:
     return Picamera2.global_camera_info()
 
 
+def probe_picamera2_features() -> Any:
+    """The installed picamera2's features (``Picamera2Features``; see hw/camera_picamera2)."""
+    from hw.camera_picamera2 import picamera2_features
+
+    return picamera2_features()
+
+
 def _gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+#: Bytes of the V4L2 buffers of one hardware encoder: 16 x 512 KB (picamera2 #972).
+ENCODER_CMA_BYTES = 16 * 512 * 1024
+#: Share of the CMA the camera may take; the rest is for the ISP, the display, the kernel.
+CMA_CAMERA_SHARE = 0.8
+
+
+def cma_needed_bytes(config: Config) -> tuple[int, str]:
+    """About how much CMA the Picamera2 backend takes at the configured sizes.
+
+    Each buffer set holds a raw frame (taken as 10-bit packed at the main size: a sensor
+    mode is at least that large), the main YUV420 frame and the lores YUV420 frame; the
+    H.264 and the preview's MJPEG encoder hold 16 x 512 KB each.
+
+    Returns:
+        The bytes, and how they add up.
+    """
+    from hw.camera_picamera2 import BUFFER_COUNT_HD, BUFFER_COUNT_SD
+
+    w, h = config.video_width, config.video_height
+    buffers = BUFFER_COUNT_HD if w * h >= 1280 * 720 else BUFFER_COUNT_SD
+    main = w * h * 3 // 2
+    lores = config.preview_width * config.preview_height * 3 // 2
+    raw = w * h * 5 // 4
+    total = buffers * (raw + main + lores) + 2 * ENCODER_CMA_BYTES
+    how = (
+        f"{buffers} x (raw {raw / 2**20:.1f} + main {main / 2**20:.1f} + lores "
+        f"{lores / 2**20:.1f} MiB) + 2 encoders x {_mib(ENCODER_CMA_BYTES)}"
+    )
+    return total, how
+
+
+def read_meminfo(path: str) -> dict[str, int]:
+    """``/proc/meminfo`` as bytes per key (its ``kB`` values times 1024)."""
+    found = {}
+    for line in Path(path).read_text().splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts and parts[0].isdigit():
+            found[key.strip()] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
+    return found
+
+
+def _unit_environment(text: str) -> dict[str, str]:
+    """``systemctl show -p Environment``'s value as a mapping (values may be quoted)."""
+    try:
+        items = shlex.split(text)
+    except ValueError:
+        items = text.split()
+    return dict(item.split("=", 1) for item in items if "=" in item)
+
+
+def _writable_by(path: str, user: str) -> bool | None:
+    """Whether ``user`` may create files in ``path`` (None when the user is unknown)."""
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        return None
+    st = os.stat(path)
+    if account.pw_uid == 0:
+        return True
+    if st.st_uid == account.pw_uid:
+        return bool(st.st_mode & stat.S_IWUSR)
+    if st.st_gid == account.pw_gid:
+        return bool(st.st_mode & stat.S_IWGRP)
+    return bool(st.st_mode & stat.S_IWOTH)
 
 
 class Doctor:
@@ -55,6 +138,8 @@ class Doctor:
         config: The appliance's configuration.
         simulated: Checking a simulated set-up (camera and pins simulated).
         camera_probe: Lists the attached cameras (``Picamera2.global_camera_info``).
+        picamera2_features: The installed picamera2's features (``Picamera2Features``).
+        meminfo_path: The memory information (``/proc/meminfo`` format).
         pin_factory: The gpiozero pin factory to claim the pins with.
         disk_usage: Total and free bytes of the storage.
         mounts_path: The mount table (``/proc/self/mounts`` format).
@@ -69,6 +154,8 @@ class Doctor:
         *,
         simulated: bool = False,
         camera_probe: Callable[[], list[dict[str, Any]]] = probe_cameras,
+        picamera2_features: Callable[[], Any] = probe_picamera2_features,
+        meminfo_path: str = "/proc/meminfo",
         pin_factory: Any = None,
         disk_usage: DiskUsageFn = real_disk_usage,
         mounts_path: str = "/proc/self/mounts",
@@ -79,6 +166,8 @@ class Doctor:
         self.config = config
         self.simulated = simulated
         self._camera_probe = camera_probe
+        self._picamera2_features = picamera2_features
+        self._meminfo_path = meminfo_path
         self._pin_factory = pin_factory
         self._disk_usage = disk_usage
         self._mounts_path = mounts_path
@@ -90,17 +179,24 @@ class Doctor:
         """All checks, in report order."""
         return [
             self.check_camera(),
+            self.check_picamera2(),
+            self.check_cma(),
             self.check_pins(),
             *self.check_storage(),
             self.check_clock(),
             self.check_service(),
+            self.check_service_directory(),
         ]
+
+    def _camera_simulated(self) -> bool:
+        kind = self.config.camera
+        return kind in ("sim", "replay") or (kind == "auto" and self.simulated)
 
     # -- camera -----------------------------------------------------------------------
 
     def check_camera(self) -> Check:
         kind = self.config.camera
-        if kind in ("sim", "replay") or (kind == "auto" and self.simulated):
+        if self._camera_simulated():
             return Check("camera", SKIP, f"{'simulated' if kind != 'replay' else 'replay'} camera")
         try:
             cameras = self._camera_probe()
@@ -126,6 +222,65 @@ class Doctor:
         model = first.get("Model", "unknown")
         note = " (Camera Module 3: autofocus, HDR)" if str(model).startswith("imx708") else ""
         return Check("camera", OK, f"{model}{note}, {len(cameras)} camera(s)")
+
+    def check_picamera2(self) -> Check:
+        """The release and what it offers: a keyframe on request, a bounded still wait."""
+        if self._camera_simulated():
+            return Check("picamera2", SKIP, "simulated camera")
+        features = self._picamera2_features()
+        if not features.available:
+            return Check("picamera2", SKIP, f"not importable ({features.error}): see camera")
+        version = features.version or "version unknown"
+        missing = []
+        if not features.force_key_frame:
+            missing.append(
+                "no H264Encoder.force_key_frame (0.3.32): a recording starts at the next "
+                f"periodic keyframe, up to {self.config.keyframe_interval_s:g} s late"
+            )
+        if not features.wait_timeout:
+            missing.append("no Picamera2.wait(timeout=) (0.3.17): the still wait is bounded here")
+        if missing:
+            return Check(
+                "picamera2",
+                WARN,
+                f"{version}: " + "; ".join(missing),
+                "sudo apt update && sudo apt full-upgrade (python3-picamera2 0.3.32 or newer)",
+            )
+        return Check(
+            "picamera2", OK, f"{version}: force_key_frame (keyframe on request), wait(timeout=)"
+        )
+
+    def check_cma(self) -> Check:
+        """The contiguous memory (CMA) the camera's buffers come from, against their size."""
+        if self._camera_simulated():
+            return Check("CMA", SKIP, "simulated camera")
+        cfg = self.config
+        try:
+            info = read_meminfo(self._meminfo_path)
+        except OSError as exc:
+            return Check("CMA", WARN, f"{self._meminfo_path} not readable: {exc.strerror}")
+        total, free = info.get("CmaTotal"), info.get("CmaFree")
+        if not total:
+            return Check(
+                "CMA",
+                WARN,
+                "the kernel reports no CMA (CmaTotal): the camera cannot allocate its buffers",
+                "on a Pi, /boot/firmware/config.txt needs dtoverlay=vc4-kms-v3d (the default)",
+            )
+        needed, how = cma_needed_bytes(cfg)
+        found = (
+            f"CmaTotal {_mib(total)}, CmaFree {_mib(free or 0)}; "
+            f"{cfg.video_width}x{cfg.video_height} needs about {_mib(needed)} ({how})"
+        )
+        if needed > total * CMA_CAMERA_SHARE:
+            return Check(
+                "CMA",
+                WARN,
+                f"{found}: more than {CMA_CAMERA_SHARE:.0%} of it",
+                "raise the CMA in /boot/firmware/config.txt (dtoverlay=vc4-kms-v3d,cma-128; "
+                "a Zero 2 W has 512 MB), or lower video_width and video_height",
+            )
+        return Check("CMA", OK, found)
 
     # -- pins -------------------------------------------------------------------------
 
@@ -353,6 +508,63 @@ class Doctor:
                 "journalctl -u dashcam -b  (shows why it stopped)",
             )
         return Check("service", OK, f"{SERVICE} enabled and active (watchdog on)")
+
+    def check_service_directory(self) -> Check:
+        """The unit's working directory and LG_WD: lgpio makes its pipe there at import."""
+        name = "service dir"
+        try:
+            result = self._run(
+                ["systemctl", "show", SERVICE, "-p", "LoadState", "-p", "User", "-p"]
+                + ["WorkingDirectory", "-p", "Environment"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            return Check(name, SKIP, f"systemctl not available ({exc})")
+        props = {}
+        for line in (result.stdout or "").splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                props[key] = value
+        if not props:
+            errors = (result.stderr or "").strip().splitlines()
+            return Check(name, SKIP, f"systemctl show failed: {errors[-1] if errors else '?'}")
+        if props.get("LoadState") != "loaded":
+            return Check(name, SKIP, f"{SERVICE} is not installed")
+        user = props.get("User") or "root"
+        workdir = props.get("WorkingDirectory", "").lstrip("!-")  # "!": may be missing
+        if workdir == "~":
+            with contextlib.suppress(KeyError):
+                workdir = pwd.getpwnam(user).pw_dir
+        lg_wd = _unit_environment(props.get("Environment", "")).get("LG_WD", "")
+        shown = f"WorkingDirectory={workdir or '(none: /)'}, LG_WD={lg_wd or '(unset)'}"
+        fix = "sudo hw/deploy/install.sh (sets both to a directory the service user owns)"
+        for key, path in (("LG_WD", lg_wd), ("WorkingDirectory", workdir)):
+            if path and not os.path.isdir(path):
+                return Check(name, FAIL, f"{shown}: {key} {path} does not exist", fix)
+        if lg_wd:
+            writable = _writable_by(lg_wd, user)
+            if writable is False:
+                return Check(
+                    name,
+                    FAIL,
+                    f"{shown}: {user} cannot write to {lg_wd}; lgpio fails at every start",
+                    fix,
+                )
+        else:
+            writable = _writable_by(workdir or "/", user)
+            if writable is False:
+                return Check(
+                    name,
+                    WARN,
+                    f"{shown}: {user} cannot write to {workdir or '/'}, where lgpio makes its "
+                    "pipe; the appliance falls back to a temporary directory",
+                    fix,
+                )
+        if writable is None:
+            return Check(name, WARN, f"{shown}: the service user {user} does not exist", fix)
+        return Check(name, OK, f"{shown} (writable by {user})")
 
 
 def format_report(checks: Sequence[Check]) -> str:

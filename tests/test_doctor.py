@@ -7,6 +7,8 @@ The real storage directory is written to.
 
 from __future__ import annotations
 
+import os
+import pwd
 import subprocess
 
 import pytest
@@ -14,7 +16,8 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance.config import Config
 from appliance.ports import Clock, DiskUsage
-from hw.doctor import FAIL, OK, WARN, Doctor, exit_code, format_report
+from hw.camera_picamera2 import Picamera2Features
+from hw.doctor import FAIL, OK, SKIP, WARN, Doctor, exit_code, format_report
 from tests import picamera2_standin
 from tests.camera_fixtures import make_sim_mp4
 
@@ -30,9 +33,51 @@ class FixedClock(Clock):
         return self.wall_s
 
 
-def systemctl_ok(command, **kw):
-    answer = {"is-enabled": "enabled", "is-active": "active"}[command[1]]
-    return subprocess.CompletedProcess(command, 0, stdout=answer + "\n", stderr="")
+def systemctl(unit: str = "", enabled: str = "enabled", active: str = "active"):
+    """A ``systemctl`` runner: is-enabled, is-active, and ``show`` printing ``unit``."""
+
+    def run(command, **kw):
+        if command[1] == "show":
+            return subprocess.CompletedProcess(command, 0, stdout=unit, stderr="")
+        answer = {"is-enabled": enabled, "is-active": active}[command[1]]
+        code = 0 if answer in ("enabled", "active") else 3
+        return subprocess.CompletedProcess(command, code, stdout=answer + "\n", stderr="")
+
+    return run
+
+
+def service_home(tmp_path, owner: str = "nobody", mode: int = 0o755) -> str:
+    """A directory owned by ``owner`` (we are root: chown works)."""
+    home = tmp_path / f"home-{owner}-{mode:o}"
+    home.mkdir()
+    account = pwd.getpwnam(owner)
+    os.chown(home, account.pw_uid, account.pw_gid)
+    home.chmod(mode)
+    return str(home)
+
+
+def unit(user="nobody", workdir="", environment="PYTHONUNBUFFERED=1", load="loaded") -> str:
+    """``systemctl show -p LoadState -p User -p WorkingDirectory -p Environment``'s output."""
+    return f"LoadState={load}\nUser={user}\nWorkingDirectory={workdir}\nEnvironment={environment}\n"
+
+
+CURRENT = Picamera2Features(
+    available=True, version="0.3.36", force_key_frame=True, wait_timeout=True
+)
+
+#: /proc/meminfo of a Pi 4 with the default 256 MB of CMA, camera not running.
+MEMINFO = (
+    "MemTotal:        3882708 kB\n"
+    "MemFree:         3339436 kB\n"
+    "CmaTotal:         262144 kB\n"
+    "CmaFree:          250000 kB\n"
+)
+
+
+def meminfo(tmp_path, text=MEMINFO) -> str:
+    path = tmp_path / f"meminfo-{abs(hash(text))}"
+    path.write_text(text)
+    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -62,18 +107,22 @@ def mounts(tmp_path, card, options="rw,noatime", fstype="ext4"):
     return str(path)
 
 
-def doctor(tmp_path, card, **kw) -> Doctor:
+def doctor(tmp_path, card, config: Config | None = None, **kw) -> Doctor:
     hwclock = tmp_path / "fake-hwclock.data"
     hwclock.write_text("2026-11-17 08:00:00\n")
+    if "run" not in kw:
+        home = service_home(tmp_path)
+        kw["run"] = systemctl(unit(workdir=home, environment=f"PYTHONUNBUFFERED=1 LG_WD={home}"))
     args = {
+        "picamera2_features": lambda: CURRENT,
+        "meminfo_path": meminfo(tmp_path),
         "pin_factory": MockFactory(pin_class=MockPWMPin),
         "disk_usage": lambda path: DiskUsage(64 * GIB, 40 * GIB),
         "mounts_path": mounts(tmp_path, card),
         "clock": FixedClock(NOW_S),
         "fake_hwclock_path": str(hwclock),
-        "run": systemctl_ok,
     } | kw
-    config = Config(storage_root=str(card), power_loss_pin=26)
+    config = config or Config(storage_root=str(card), power_loss_pin=26)
     return Doctor(config, **args)
 
 
@@ -85,10 +134,13 @@ def test_healthy_setup(tmp_path, card, board):
     checks = doctor(tmp_path, card).run()
     report = format_report(checks)
     print(report)
-    assert [c.status for c in checks] == [OK] * 7, report
+    assert [c.status for c in checks] == [OK] * 10, report
     assert exit_code(checks) == 0
     found = by_name(checks)
     assert "imx708_wide" in found["camera"].found
+    assert found["picamera2"].found.startswith("0.3.36: force_key_frame")
+    assert found["CMA"].found.startswith("CmaTotal 256 MiB, CmaFree 244 MiB; 1920x1080 needs")
+    assert found["service dir"].found.endswith("(writable by nobody)")
     assert "record 17, photo 27, protect 22, LED 12, power loss 26" in found["pins"].found
     assert found["file system"].found == f"ext4 on /dev/sda1, mounted at {card}"
     assert "40.0 GiB free of 64.0 GiB" in found["free space"].found
@@ -134,7 +186,7 @@ def test_card_not_writable(tmp_path, card, board):
         disk_usage=lambda p: DiskUsage(64 * GIB, 40 * GIB),
         mounts_path=mounts(tmp_path, card),
         clock=FixedClock(NOW_S),
-        run=systemctl_ok,
+        run=systemctl(),
     ).check_storage()
     writable = by_name(checks)["writable"]
     assert writable.status == FAIL and "cannot write" in writable.found
@@ -173,15 +225,13 @@ def test_clock_behind_the_saved_time(tmp_path, card, board):
 
 
 def test_service_not_installed_and_stopped(tmp_path, card, board):
-    def not_installed(command, **kw):
-        return subprocess.CompletedProcess(command, 1, stdout="not-found\n", stderr="")
+    not_installed = systemctl(unit(load="not-found", user=""), enabled="not-found")
+    failed = systemctl(unit(), active="failed")
 
-    def failed(command, **kw):
-        answer = {"is-enabled": "enabled", "is-active": "failed"}[command[1]]
-        return subprocess.CompletedProcess(command, 3, stdout=answer + "\n", stderr="")
-
-    service = by_name(doctor(tmp_path, card, run=not_installed).run())["service"]
-    assert service.status == WARN and "install.sh" in service.fix
+    checks = by_name(doctor(tmp_path, card, run=not_installed).run())
+    assert checks["service"].status == WARN and "install.sh" in checks["service"].fix
+    assert checks["service dir"].status == SKIP
+    assert checks["service dir"].found == "dashcam.service is not installed"
     service = by_name(doctor(tmp_path, card, run=failed).run())["service"]
     assert service.status == FAIL and "journalctl" in service.fix
 
@@ -193,3 +243,120 @@ def test_pins_that_cannot_be_claimed(tmp_path, card, board):
 
     pins = by_name(doctor(tmp_path, card, pin_factory=NoGpio()).run())["pins"]
     assert pins.status == FAIL and "python3-lgpio" in pins.fix
+
+
+# -- picamera2 release, CMA, the unit's working directory ----------------------------------
+
+
+def test_picamera2_without_force_key_frame_is_a_warning(tmp_path, card, board):
+    old = Picamera2Features(
+        available=True, version="0.3.31", force_key_frame=False, wait_timeout=True
+    )
+    checks = doctor(tmp_path, card, picamera2_features=lambda: old).run()
+    report = format_report(checks)
+    print(report)
+    found = by_name(checks)["picamera2"]
+    assert found.status == WARN and found.found.startswith("0.3.31: no H264Encoder.force_key_frame")
+    assert "up to 1 s late" in found.found  # the configured keyframe_interval_s
+    assert "0.3.32 or newer" in found.fix and "apt full-upgrade" in report
+    assert exit_code(checks) == 0  # it records, only a recording starts later
+
+
+@pytest.mark.parametrize(
+    ("release", "status", "words"),
+    [
+        ("0.3.16", WARN, ["no H264Encoder.force_key_frame", "no Picamera2.wait(timeout=)"]),
+        ("0.3.31", WARN, ["no H264Encoder.force_key_frame"]),
+        ("0.3.38", OK, ["force_key_frame (keyframe on request), wait(timeout=)"]),
+    ],
+)
+def test_picamera2_features_are_read_from_the_installed_package(
+    request, tmp_path, card, sensor_mp4, release, status, words
+):
+    """The default probe (hw/camera_picamera2.picamera2_features) on the stand-in's releases."""
+    board = picamera2_standin.Board(source=sensor_mp4, release=release)
+    picamera2_standin.install_for(request, board)
+    check = Doctor(Config(storage_root=str(card))).check_picamera2()
+    assert check.status == status, check
+    assert all(word in check.found for word in words), check.found
+    assert check.found.startswith("version unknown")  # the stand-in has no package metadata
+
+
+def test_cma_too_small_for_the_video_size(tmp_path, card, board):
+    text = "MemTotal: 427000 kB\nCmaTotal: 32768 kB\nCmaFree: 30000 kB\n"
+    checks = doctor(tmp_path, card, meminfo_path=meminfo(tmp_path, text)).run()
+    report = format_report(checks)
+    print(report)
+    cma = by_name(checks)["CMA"]
+    assert cma.status == WARN
+    assert cma.found.startswith("CmaTotal 32 MiB, CmaFree 29 MiB; 1920x1080 needs about ")
+    needed_mib = int(cma.found.split("needs about ")[1].split(" MiB")[0])
+    assert needed_mib > 32 * 0.8
+    assert "4 x (raw " in cma.found and "2 encoders x 8 MiB" in cma.found
+    assert "cma-128" in cma.fix and "video_width" in cma.fix
+
+
+def test_cma_is_enough_for_a_smaller_video(tmp_path, card, board):
+    text = "CmaTotal: 32768 kB\nCmaFree: 30000 kB\n"
+    config = Config(storage_root=str(card), video_width=640, video_height=480)
+    cma = doctor(tmp_path, card, config, meminfo_path=meminfo(tmp_path, text)).check_cma()
+    assert cma.status == OK and "640x480 needs about " in cma.found, cma
+    assert "6 x (raw " in cma.found  # picamera2's 6 buffer sets below 720p
+
+
+def test_no_cma_at_all(tmp_path, card, board):
+    text = "MemTotal: 427000 kB\nMemFree: 300000 kB\n"
+    cma = doctor(tmp_path, card, meminfo_path=meminfo(tmp_path, text)).check_cma()
+    assert cma.status == WARN and "CmaTotal" in cma.found and "vc4-kms-v3d" in cma.fix
+
+
+def test_simulated_camera_skips_picamera2_and_cma(tmp_path, card):
+    d = doctor(tmp_path, card, Config(storage_root=str(card), camera="sim"))
+    assert d.check_picamera2().status == SKIP and d.check_cma().status == SKIP
+
+
+def test_the_unit_without_a_working_directory_or_lg_wd(tmp_path, card, board):
+    """The blocker as it was: the service in / and no LG_WD."""
+    checks = doctor(tmp_path, card, run=systemctl(unit())).run()
+    report = format_report(checks)
+    print(report)
+    found = by_name(checks)["service dir"]
+    assert found.status == WARN
+    assert found.found.startswith("WorkingDirectory=(none: /), LG_WD=(unset): nobody cannot")
+    assert "falls back to a temporary directory" in found.found
+    assert "install.sh" in found.fix
+
+
+def test_lg_wd_the_service_user_cannot_write(tmp_path, card, board):
+    root_owned = service_home(tmp_path, owner="root")
+    run = systemctl(unit(workdir=root_owned, environment=f"LG_WD={root_owned}"))
+    found = by_name(doctor(tmp_path, card, run=run).run())["service dir"]
+    assert found.status == FAIL
+    assert f"nobody cannot write to {root_owned}; lgpio fails at every start" in found.found
+
+
+def test_a_working_directory_that_does_not_exist(tmp_path, card, board):
+    gone = str(tmp_path / "gone")
+    found = by_name(doctor(tmp_path, card, run=systemctl(unit(workdir=gone))).run())
+    assert found["service dir"].status == FAIL
+    assert found["service dir"].found.endswith(f"WorkingDirectory {gone} does not exist")
+
+
+def test_quoted_environment_and_optional_working_directory(tmp_path, card, board):
+    home = service_home(tmp_path)
+    (tmp_path / "with space").mkdir()
+    spaced = service_home(tmp_path / "with space")
+    run = systemctl(unit(workdir=f"!{home}", environment=f'PYTHONUNBUFFERED=1 "LG_WD={spaced}"'))
+    found = by_name(doctor(tmp_path, card, run=run).run())["service dir"]
+    assert found.status == OK, found
+    assert found.found == (f"WorkingDirectory={home}, LG_WD={spaced} (writable by nobody)")
+
+
+def test_systemctl_show_failing(tmp_path, card, board):
+    def no_systemd(command, **kw):
+        return subprocess.CompletedProcess(
+            command, 1, stdout="", stderr="Failed to connect to bus: Host is down\n"
+        )
+
+    found = by_name(doctor(tmp_path, card, run=no_systemd).run())["service dir"]
+    assert found.status == SKIP and found.found.endswith("Host is down")
