@@ -1,8 +1,13 @@
-"""``python -m cad``: write STL, 3MF and PNG previews of the case."""
+"""``python -m cad``: write STL, 3MF and PNG previews of the case.
+
+``python -m cad report`` measures every variant on its meshes and prints one JSON line
+last (see cad/README.md).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -11,8 +16,46 @@ from cad.case import DEFAULT, VARIANTS, CaseParams
 from cad.parts import BOARDS, CAMERAS
 
 
+def report_main(argv: list[str]) -> int:
+    """Measure variants and print their figures; the last line is JSON.
+
+    Returns:
+        0 if every variant meets the design rules, 1 otherwise.
+    """
+    from cad.measure import WALL_GRID_MM
+    from cad.report import measure_variant, summary
+
+    parser = argparse.ArgumentParser(prog="python -m cad report", description=report_main.__doc__)
+    parser.add_argument("--board", choices=sorted(BOARDS), default=None)
+    parser.add_argument("--camera", choices=sorted(CAMERAS), default=None)
+    parser.add_argument("--grid-mm", type=float, default=WALL_GRID_MM, help="wall ray spacing")
+    args = parser.parse_args(argv)
+    if not 0.1 <= args.grid_mm <= 5:
+        parser.error("--grid-mm must be in [0.1, 5]")
+    variants = [
+        v for v in VARIANTS if (args.board in (None, v.board)) and (args.camera in (None, v.camera))
+    ]
+    reports = []
+    for params in variants:
+        r = measure_variant(params, args.grid_mm)
+        reports.append(r)
+        state = "ok" if not r.failures else "FAILS: " + "; ".join(r.failures)
+        print(
+            f"{r.variant}: wall {r.min_wall_mm} mm ({r.min_wall_at}), insert wall "
+            f"{r.min_insert_wall_mm} mm, lens clearance {r.lens_radial_clearance_mm} mm, "
+            f"SoC vents {r.soc_vent_area_mm2} mm2, seam gap {r.seam_gap_mm} mm, ribbon "
+            f"{r.ribbon_cable_mm:g} mm cable over a {r.ribbon_path_mm} mm path in "
+            f"{r.ribbon_layers} layer(s), supports {r.supports_needed}: {state}"
+        )
+    print(json.dumps(summary(reports), separators=(",", ":")))
+    return 0 if all(not r.failures for r in reports) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build one variant (default: Pi Zero 2 W + Camera Module 3 Wide) or all of them."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:
+        return report_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m cad", description=__doc__)
     parser.add_argument("--board", choices=sorted(BOARDS), default=DEFAULT.board)
     parser.add_argument("--camera", choices=sorted(CAMERAS), default=DEFAULT.camera)

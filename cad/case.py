@@ -20,6 +20,7 @@ from cad.geometry import (
     box,
     cyl_y,
     extrude_y,
+    hole_y,
     polygon,
     rounded_rect,
     union,
@@ -44,6 +45,13 @@ MIN_LIP_MM = 0.6
 BED_MM = 180.0
 MAX_BRIDGE_MM = 10.0
 
+#: Design rules the measured report checks (``python -m cad report``). Parameters may go
+#: below them (to try things out); the report then says which rule the mesh breaks.
+RULE_WALL_MM = 1.2
+RULE_INSERT_WALL_MM = 1.5
+RULE_LENS_CLEARANCE_MM = 0.75
+RULE_SOC_VENT_MM2 = 100.0
+
 #: Button board (a piece of 2.54 mm perfboard carrying the switches, LED and resistor).
 PERFBOARD_THICKNESS_MM = 1.6
 SOLDER_SIDE_MM = 1.5
@@ -52,6 +60,8 @@ BUTTON_ROW_Z_MM = -4.0
 LED_ROW_Z_MM = 7.0
 BUTTON_POST_X_MM = 14.0
 PERFBOARD_MM = (44.0, 22.0)
+#: Front post diameter where it meets the Pi: inside the 6 mm keep-out ring.
+PI_POST_MM = 5.8
 
 
 @dataclass(frozen=True)
@@ -68,25 +78,37 @@ class CaseParams:
         side_gap_mm: Gap between board edges and the inner walls.
         ribbon_gap_mm: Room for the ribbon bend beside a board whose camera connector
             is on the right short edge (Pi Zero).
-        camera_gap_mm: Room between the camera connector and the Pi's components.
+        camera_gap_mm: Room between the camera connector and the Pi's components: the
+            pocket the ribbon runs in, its slack folded flat.
         lens_recess_mm: Lens front face behind the case front face.
         vent_width_mm: Width of a vent slot (it is bridged when printed, keep it < 10).
         vent_pitch_mm: Centre distance of vent slots.
+        insert_wall_mm: Material left around each heat-set insert.
+        lens_clearance_mm: Radial gap between the lens barrel and its window.
+        seam_gap_mm: Gap left at the shell seam when the Pi is clamped: the screws clamp
+            the PCB between the front posts and the back standoffs, and the seam stays open
+            by this much, so a PCB up to this much thinner is still clamped.
+        ribbon_cable_mm: Length of the camera cable to fold in (0: the shortest stock
+            length that reaches).
         segments: Segments for a full circle.
     """
 
     board: str = "zero2w"
     camera: str = "cm3wide"
-    wall_mm: float = 2.4
+    wall_mm: float = 2.8
     clearance_mm: float = 0.3
     corner_radius_mm: float = 4.0
     lip_height_mm: float = 3.0
     side_gap_mm: float = 1.0
     ribbon_gap_mm: float = 5.0
-    camera_gap_mm: float = 1.0
+    camera_gap_mm: float = 3.5
     lens_recess_mm: float = 0.6
     vent_width_mm: float = 2.0
     vent_pitch_mm: float = 5.0
+    insert_wall_mm: float = 1.6
+    lens_clearance_mm: float = 0.8
+    seam_gap_mm: float = 0.4
+    ribbon_cable_mm: float = 0.0
     segments: int = 32
 
     def __post_init__(self):
@@ -125,6 +147,16 @@ class CaseParams:
             raise ValueError(f"vent_width_mm must be in [1, {MAX_BRIDGE_MM})")
         if self.vent_pitch_mm < self.vent_width_mm + 1.2:
             raise ValueError("vent_pitch_mm must leave at least 1.2 mm between slots")
+        if not 0.5 <= self.insert_wall_mm <= 4:
+            raise ValueError("insert_wall_mm must be in [0.5, 4]")
+        if not 0.1 <= self.lens_clearance_mm <= 3:
+            raise ValueError("lens_clearance_mm must be in [0.1, 3]")
+        if not 0.1 <= self.seam_gap_mm <= 1.0:
+            raise ValueError("seam_gap_mm must be in [0.1, 1] (the PCB stack needs the slack)")
+        if self.seam_gap_mm + self.clearance_mm >= self.lip_height_mm - 0.5:
+            raise ValueError("seam_gap_mm + clearance_mm leave no lip; raise lip_height_mm")
+        if self.ribbon_cable_mm and not 20 <= self.ribbon_cable_mm <= 1000:
+            raise ValueError("ribbon_cable_mm must be 0 (shortest stock) or in [20, 1000]")
         if not 12 <= self.segments <= 256 or self.segments % 4:
             raise ValueError("segments must be a multiple of 4 in [12, 256]")
 
@@ -184,6 +216,32 @@ class Opening:
     width: float
     y0: float
     y1: float
+
+
+@dataclass(frozen=True)
+class InsertSite:
+    """A heat-set insert: pressed in along y from the face of its post.
+
+    Attributes:
+        part: Printed part that holds it.
+        fastener: Thread ("M2", "M2.5").
+        x: Axis x.
+        z: Axis z.
+        y_face: Face of the post the insert is pressed in from.
+        direction: +1 if the insert goes towards +y from the face, -1 towards -y.
+    """
+
+    part: str
+    fastener: str
+    x: float
+    z: float
+    y_face: float
+    direction: float
+
+    def levels(self) -> list[float]:
+        """Depths at a quarter, half and three quarters of the insert length."""
+        n = FASTENERS[self.fastener].insert_length_mm
+        return [self.y_face + self.direction * n * k for k in (0.25, 0.5, 0.75)]
 
 
 @dataclass(frozen=True)
@@ -376,33 +434,40 @@ class Layout:
         return self.wall - self.lip_thickness - self.params.clearance_mm
 
     @property
+    def y_shoulder(self) -> float:
+        """Back face of the front shell's outer wall: the seam gap before the rim face."""
+        return self.y_split - self.params.seam_gap_mm
+
+    @property
     def y_lip_end(self) -> float:
-        return self.y_split + self.params.lip_height_mm - self.params.clearance_mm
+        p = self.params
+        return self.y_split + p.lip_height_mm - p.clearance_mm - p.seam_gap_mm
 
     # --- fasteners ------------------------------------------------------------------
     @cached_property
     def case_screw(self) -> tuple[int, float]:
         """(length, engagement) of the M2.5 screws that clamp the Pi and close the case.
 
-        The screw uses the whole insert; its head sinks at least its own height into the
-        back face.
+        The screws go in from the front face, through the front posts and the Pi's holes,
+        into heat-set inserts in the back standoffs (the Pi's top-side keep-out leaves no
+        room for an insert wall in the front posts). The screw uses the whole insert; its
+        head sinks at least its own height into the front face.
         """
         f = FASTENERS["M2.5"]
-        longest = self.depth - self.y_pi_top - f.head_height_mm + f.insert_length_mm
+        longest = self.y_pi_back + f.insert_length_mm - f.head_height_mm
         fits = [n for n in f.stock_lengths_mm if n <= longest]
         if not fits:
             raise ValueError("no stock M2.5 screw fits the case")
         length = max(fits)
-        head_room = self.depth - self.y_pi_back - 2.0
-        if self.depth - self.y_pi_top + f.insert_length_mm - length > head_room:
+        if self.y_pi_back + f.insert_length_mm - length > self.y_pi_top - 2.0:
             raise ValueError("no stock M2.5 screw fits the case")
         return length, f.insert_length_mm
 
     @property
     def counterbore_depth(self) -> float:
-        """Depth of the screw head recess in the back face."""
+        """Depth of the screw head recess in the front face."""
         length, engage = self.case_screw
-        return self.depth - self.y_pi_top + engage - length
+        return self.y_pi_back + engage - length
 
     @cached_property
     def camera_screw(self) -> tuple[int, float]:
@@ -461,15 +526,37 @@ class Layout:
         return self.width, self.depth - self.y_split, self.height + self.mount_height
 
     @property
+    def head_recess_diameter(self) -> float:
+        return FASTENERS["M2.5"].head_diameter_mm + 1.0
+
+    @property
     def post_diameters(self) -> dict[str, float]:
         m2, m25 = FASTENERS["M2"], FASTENERS["M2.5"]
+        iw = 2 * self.params.insert_wall_mm
         return {
-            "camera": m2.insert_hole_mm + 2.4,
-            "pi_front": 5.8,
-            "pi_back": 5.8,
-            "pi_boss": m25.head_diameter_mm + 1.0 + 3.0,
-            "button": m2.insert_hole_mm + 2.4,
+            "camera": m2.insert_hole_mm + iw,
+            # Inside the Pi's 6 mm keep-out ring: a clearance hole only, no insert.
+            "pi_front": PI_POST_MM,
+            "pi_boss": self.head_recess_diameter + iw,
+            "pi_back": m25.insert_hole_mm + iw,
+            "button": m2.insert_hole_mm + iw,
         }
+
+    @property
+    def insert_sites(self) -> list[InsertSite]:
+        """Where each heat-set insert sits (the report measures the wall around it)."""
+        out = [
+            InsertSite("back_shell", "M2.5", x, z, self.y_pi_back, 1.0) for x, z in self.board_holes
+        ]
+        out += [
+            InsertSite("front_shell", "M2", x, z, self.y_camera_front, -1.0)
+            for x, z in self.camera_holes
+        ]
+        out += [
+            InsertSite("back_shell", "M2", x, z, self.y_perf_front, 1.0)
+            for x, z in self.button_posts
+        ]
+        return out
 
     def ribbon_length(self) -> float:
         """Shortest ribbon path from the camera connector to the board connector (estimate)."""
@@ -518,8 +605,8 @@ def _opening_cutters(lay: Layout) -> list[Manifold]:
 def build_front_shell(params: CaseParams) -> Manifold:
     """The front shell in case coordinates.
 
-    Prints front face down. Holds the camera (four M2 inserts) and the four M2.5 inserts
-    the case screws reach.
+    Prints front face down. Holds the camera (four M2 inserts) and the four posts that
+    press on the Pi's top face; the case screws go in from its front face.
     """
     lay = Layout(params)
     seg, w, c = params.segments, lay.wall, params.clearance_mm
@@ -527,19 +614,24 @@ def build_front_shell(params: CaseParams) -> Manifold:
     lip_outer = _profile(lay, lay.rim_thickness + c)
     parts = [
         extrude_y(outer, 0.0, w),
-        extrude_y(outer - inner, w, lay.y_split),
-        extrude_y(lip_outer - inner, lay.y_split - 0.01, lay.y_lip_end),
+        extrude_y(outer - inner, w, lay.y_shoulder),
+        extrude_y(lip_outer - inner, lay.y_shoulder - 0.01, lay.y_lip_end),
     ]
     d = lay.post_diameters
     for x, z in lay.camera_holes:
         parts.append(cyl_y(x, z, d["camera"] / 2, w - 0.01, lay.y_camera_front, seg))
+    boss_end = lay.counterbore_depth + params.insert_wall_mm
     for x, z in lay.board_holes:
         parts.append(cyl_y(x, z, d["pi_front"] / 2, w - 0.01, lay.y_pi_top, seg))
+        if boss_end > w:
+            parts.append(cyl_y(x, z, d["pi_boss"] / 2, w - 0.01, boss_end, seg))
     shell = union(parts)
 
-    cuts = _opening_cutters(lay)
+    cuts = _opening_cutters(lay) + _front_vent_cutters(lay)
     lx, lz = lay.lens_axis
-    r_win = lay.camera.barrel_diameter_mm / 2 + c
+    r_win = (lay.camera.barrel_diameter_mm / 2 + params.lens_clearance_mm) / math.cos(
+        math.pi / (seg * 2)
+    )
     chamfer = min(w / 2, 1.0)
     cuts.append(cyl_y(lx, lz, r_win, -1.0, w + 1.0, seg * 2))
     cuts.append(cyl_y(lx, lz, r_win + chamfer + 1.0, -1.0, chamfer, seg * 2, r_win))
@@ -547,16 +639,50 @@ def build_front_shell(params: CaseParams) -> Manifold:
     depth = m2.insert_length_mm + 0.5
     for x, z in lay.camera_holes:
         cuts.append(
-            cyl_y(
+            hole_y(
                 x, z, m2.insert_hole_mm / 2, lay.y_camera_front - depth, lay.y_camera_front + 1, seg
             )
         )
-    depth = m25.insert_length_mm + 0.5
+    cb = lay.counterbore_depth
     for x, z in lay.board_holes:
-        cuts.append(
-            cyl_y(x, z, m25.insert_hole_mm / 2, lay.y_pi_top - depth, lay.y_pi_top + 1, seg)
-        )
+        cuts.append(hole_y(x, z, m25.clearance_mm / 2, -1.0, lay.y_pi_top + 1, seg))
+        cuts.append(hole_y(x, z, lay.head_recess_diameter / 2, -1.0, cb, seg))
     return Manifold.batch_boolean([shell, *cuts], _subtract())
+
+
+def _front_vent_cutters(lay: Layout) -> list[Manifold]:
+    """Slots through the top and bottom walls of the front shell, on the SoC side of the Pi.
+
+    The Pi's top side (SoC and RAM) faces the camera: these slots let air across it. They
+    run along y between the front plate and the seam, over the board between its posts,
+    and skip the power opening and the mount.
+    """
+    y0 = lay.wall + 1.5
+    y1 = lay.y_shoulder - 1.5
+    if y1 - y0 < 3.0:
+        return []
+    return _slots(lay, y0, y1)
+
+
+def _slots(lay: Layout, y0: float, y1: float) -> list[Manifold]:
+    p = lay.params
+    holes_x = sorted({x for x, _ in lay.board_holes})
+    boss = max(lay.post_diameters.values()) / 2 + RULE_WALL_MM
+    x_lo, x_hi = holes_x[0] + boss, holes_x[-1] - boss
+    power = next(o for o in lay.openings if o.name == "power")
+    m = ACTION_MOUNT
+    mount_half = m.gap_mm / 2 + m.prong_thickness_mm + 1.0
+    cutters = []
+    n = int((x_hi - x_lo - p.vent_width_mm) // p.vent_pitch_mm) + 1
+    start = (x_lo + x_hi) / 2 - (n - 1) * p.vent_pitch_mm / 2
+    w, hw = lay.wall, p.vent_width_mm / 2
+    for i in range(n):
+        x = start + i * p.vent_pitch_mm
+        if abs(x - power.center) > power.width / 2 + hw + 1.5:
+            cutters.append(box(x - hw, y0, -1.0, x + hw, y1, w + 0.01))
+        if abs(x - lay.width / 2) > mount_half + hw:
+            cutters.append(box(x - hw, y0, lay.height - w - 0.01, x + hw, y1, lay.height + 1.0))
+    return cutters
 
 
 def _subtract():
@@ -606,35 +732,20 @@ def _prongs(lay: Layout) -> Manifold:
 
 
 def _vent_cutters(lay: Layout) -> list[Manifold]:
+    """Slots through the top and bottom walls of the back shell, behind the Pi."""
     p = lay.params
-    y0 = lay.y_split + p.lip_height_mm + 1.0
+    y0 = lay.y_split + p.lip_height_mm + 1.5
     y1 = lay.y_back_inner - 1.0
     if y1 - y0 < 3.0:
         return []
-    holes_x = sorted({x for x, _ in lay.board_holes})
-    boss = lay.post_diameters["pi_boss"] / 2 + 1.0
-    x_lo, x_hi = holes_x[0] + boss, holes_x[-1] - boss
-    power = next(o for o in lay.openings if o.name == "power")
-    m = ACTION_MOUNT
-    mount_half = m.gap_mm / 2 + m.prong_thickness_mm + 1.0
-    cutters = []
-    n = int((x_hi - x_lo - p.vent_width_mm) // p.vent_pitch_mm) + 1
-    start = (x_lo + x_hi) / 2 - (n - 1) * p.vent_pitch_mm / 2
-    w, hw = lay.wall, p.vent_width_mm / 2
-    for i in range(n):
-        x = start + i * p.vent_pitch_mm
-        if abs(x - power.center) > power.width / 2 + hw + 1.5:
-            cutters.append(box(x - hw, y0, -1.0, x + hw, y1, w + 0.01))
-        if abs(x - lay.width / 2) > mount_half + hw:
-            cutters.append(box(x - hw, y0, lay.height - w - 0.01, x + hw, y1, lay.height + 1.0))
-    return cutters
+    return _slots(lay, y0, y1)
 
 
 def build_back_shell(params: CaseParams) -> Manifold:
     """The back shell in case coordinates.
 
-    Prints back face down. Carries the Pi standoffs, the button board posts, the button
-    and LED openings, the vents and the two-prong mount.
+    Prints back face down. Carries the Pi standoffs with the M2.5 inserts the case screws
+    reach, the button board posts, the button and LED openings, the vents and the mount.
     """
     lay = Layout(params)
     seg, w = params.segments, lay.wall
@@ -648,12 +759,8 @@ def build_back_shell(params: CaseParams) -> Manifold:
         extrude_y(outer, y_in, depth),
     ]
     d = lay.post_diameters
-    cb = lay.counterbore_depth
-    boss_h = max(0.0, cb + 1.5 - w)
     for x, z in lay.board_holes:
         parts.append(cyl_y(x, z, d["pi_back"] / 2, lay.y_pi_back, y_in + 0.01, seg))
-        if boss_h > 0:
-            parts.append(cyl_y(x, z, d["pi_boss"] / 2, y_in - boss_h, y_in + 0.01, seg))
     for x, z in lay.button_posts:
         parts.append(cyl_y(x, z, d["button"] / 2, lay.y_perf_front, y_in + 0.01, seg))
     parts.append(_prongs(lay))
@@ -662,14 +769,15 @@ def build_back_shell(params: CaseParams) -> Manifold:
     m2, m25 = FASTENERS["M2"], FASTENERS["M2.5"]
     c = params.clearance_mm
     cuts = _opening_cutters(lay) + _vent_cutters(lay)
-    head_r = m25.head_diameter_mm / 2 + 0.5
     for x, z in lay.board_holes:
-        cuts.append(cyl_y(x, z, m25.clearance_mm / 2, lay.y_pi_back - 1, depth + 1, seg))
-        cuts.append(cyl_y(x, z, head_r, depth - cb, depth + 1, seg))
+        top = lay.y_pi_back
+        cuts.append(
+            hole_y(x, z, m25.insert_hole_mm / 2, top - 1, top + m25.insert_length_mm + 0.5, seg)
+        )
     for x, z in lay.button_posts:
         top = lay.y_perf_front
         cuts.append(
-            cyl_y(x, z, m2.insert_hole_mm / 2, top - 1, top + m2.insert_length_mm + 0.5, seg)
+            hole_y(x, z, m2.insert_hole_mm / 2, top - 1, top + m2.insert_length_mm + 0.5, seg)
         )
     for (x, z), b in zip(lay.button_axes, BUTTONS, strict=True):
         cuts.append(cyl_y(x, z, b.plunger_diameter_mm / 2 + c, y_in - 1, depth + 1, seg))

@@ -98,3 +98,12 @@ def _union_op():
     from manifold3d import OpType
 
     return OpType.Add
+
+
+def hole_y(cx: float, cz: float, r: float, y0: float, y1: float, segments: int) -> Manifold:
+    """A round hole cutter along case y whose polygon is at least ``r`` everywhere.
+
+    The polygon is drawn around the circle (its flats touch it), so the printed hole is
+    never smaller than the nominal diameter.
+    """
+    return cyl_y(cx, cz, r / math.cos(math.pi / segments), y0, y1, segments)

@@ -440,7 +440,7 @@ FASTENERS: dict[str, Fastener] = {
         head_height_mm=2.5,
         clearance_mm=2.9,
         insert_diameter_mm=3.5,
-        insert_hole_mm=3.5,
+        insert_hole_mm=3.6,
         insert_length_mm=4.0,
         stock_lengths_mm=(4, 5, 6, 8, 10, 12, 16, 20, 25, 30, 40),
     ),
@@ -507,7 +507,8 @@ for _key in CAMERAS:
             (_key, "lens_x_mm"): f"{CAM_DRAWING}: centred",
             (_key, "lens_y_mm"): (
                 "derived: on the lower hole row (CM2 drawing: 9.462 mm above the bottom "
-                "edge of its 23.862 mm board); CM3 drawing not verified"
+                "edge of its 23.862 mm board); NOT verified against the Camera Module 3 "
+                "mechanical drawing, which was not available here"
             ),
             (_key, "block_mm"): "estimated: third-party CM3 model (11.05 mm)",
             (_key, "block_height_mm"): "estimated: third-party CM3 model",
@@ -563,7 +564,11 @@ for _key in FASTENERS:
             (_key, "head_height_mm"): ISO4762,
             (_key, "clearance_mm"): ISO273,
             (_key, "insert_diameter_mm"): "estimated: common brass heat-set insert",
-            (_key, "insert_hole_mm"): "estimated: hole = insert OD; check the vendor sheet",
+            (_key, "insert_hole_mm"): (
+                "vendor figure, not verified here: common M2.5 insert sheets give 3.6 mm"
+                if _key == "M2.5"
+                else "estimated: hole = insert OD; check the vendor sheet"
+            ),
             (_key, "insert_length_mm"): "estimated: common brass heat-set insert",
             (_key, "stock_lengths_mm"): "ISO 4762 preferred lengths",
         }

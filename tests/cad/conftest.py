@@ -12,20 +12,20 @@ try:
 except ImportError:  # the cad extra is not installed: these tests skip themselves
     VARIANTS = ()
 
-_CACHE: dict[str, dict] = {}
+_CACHE: dict = {}
 
 
 def built(params):
     """Shells, layout and bought-part models of a variant (cached)."""
-    if params.name not in _CACHE:
+    if params not in _CACHE:
         layout = Layout(params)
-        _CACHE[params.name] = {
+        _CACHE[params] = {
             "params": params,
             "layout": layout,
             "parts": build_parts(params),
             "models": bought_models(layout),
         }
-    return _CACHE[params.name]
+    return _CACHE[params]
 
 
 @pytest.fixture(params=VARIANTS, ids=[v.name for v in VARIANTS])

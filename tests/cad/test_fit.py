@@ -7,9 +7,14 @@ import pytest
 pytest.importorskip("manifold3d")
 pytest.importorskip("trimesh")
 
+from cad.case import CaseParams  # noqa: E402
 from cad.checks import hole_at, intersection_volume, section_holes  # noqa: E402
+from cad.measure import chords_along  # noqa: E402
 from cad.models import lens_clear_cone, power_plug, screw_axes  # noqa: E402
 from cad.parts import BUTTONS, FASTENERS  # noqa: E402
+from cad.ribbon import fit, measured_length, ribbon_for  # noqa: E402
+
+from .conftest import built  # noqa: E402
 
 ALIGN_MM = 0.5
 TOUCH_MM3 = 1e-6
@@ -50,8 +55,19 @@ def test_shells_close_with_the_stated_clearance(variant):
         beyond = front.translate((dx * (c + 0.05), 0, dz * (c + 0.05)))
         assert intersection_volume(inside, back) < TOUCH_MM3, (dx, dz)
         assert intersection_volume(beyond, back) > 0.1, (dx, dz)
-    # Seated: the rim faces meet, so any push further back overlaps.
-    assert intersection_volume(front.translate((0, 0.02, 0)), back) > 0.1
+
+
+def test_seam_stays_open_by_the_seam_gap_so_the_pcb_sets_the_stack(variant):
+    """The screws clamp the PCB; the seam keeps a gap, so the stack is not over-constrained."""
+    gap = variant["params"].seam_gap_mm
+    front, back = variant["parts"]["front_shell"], variant["parts"]["back_shell"]
+    assert intersection_volume(front.translate((0, gap - 0.02, 0)), back) < TOUCH_MM3
+    assert intersection_volume(front.translate((0, gap + 0.05, 0)), back) > 0.1
+    # The PCB is what the shells press on: posts and standoffs touch it (no gap), and
+    # pushing either shell towards it by a hair makes them overlap.
+    pcb = next(m.solid for m in variant["models"] if m.name == "pi_pcb")
+    assert intersection_volume(front.translate((0, 0.05, 0)), pcb) > 0.01
+    assert intersection_volume(back.translate((0, -0.05, 0)), pcb) > 0.01
 
 
 def test_lens_lines_up_with_the_window(variant):
@@ -98,13 +114,20 @@ def test_plungers_reach_the_outside_and_the_led_sits_in_its_window(variant):
     assert lay.depth - lay.wall < led_tip < lay.depth
 
 
+def _seam_closed(variant):
+    """Both shells with the seam gap closed: the openings must be whole even then."""
+    gap = variant["params"].seam_gap_mm
+    parts = variant["parts"]
+    return [parts["front_shell"].translate((0, gap, 0)), parts["back_shell"]]
+
+
 def test_power_connector_lines_up_with_its_opening(variant):
     lay, parts = variant["layout"], variant["parts"]
     b = lay.board
     x = lay.board_x0 + b.power_x_mm
     y = lay.y_pi_top - b.power_height_mm / 2
     shells = [parts["front_shell"], parts["back_shell"]]
-    hole = hole_at(section_holes(shells, "z", lay.wall * 0.25), x, y)
+    hole = hole_at(section_holes(_seam_closed(variant), "z", lay.wall * 0.25), x, y)
     assert hole is not None
     assert abs((hole.bounds[0] + hole.bounds[2]) / 2 - x) < ALIGN_MM
     assert hole.bounds[1] <= y - b.plug_height_mm / 2 and hole.bounds[3] >= y + b.plug_height_mm / 2
@@ -114,12 +137,11 @@ def test_power_connector_lines_up_with_its_opening(variant):
 
 
 def test_sd_card_lines_up_with_its_opening(variant):
-    lay, parts = variant["layout"], variant["parts"]
+    lay = variant["layout"]
     b = lay.board
     z = lay.board_z0 + b.sd_center_y_mm
     y = lay.sd_card_y
-    shells = [parts["front_shell"], parts["back_shell"]]
-    hole = hole_at(section_holes(shells, "x", lay.wall * 0.25), z, y)
+    hole = hole_at(section_holes(_seam_closed(variant), "x", lay.wall * 0.25), z, y)
     assert hole is not None
     assert abs((hole.bounds[0] + hole.bounds[2]) / 2 - z) < ALIGN_MM
     assert hole.bounds[2] - hole.bounds[0] >= b.sd_card_width_mm + 1.0
@@ -143,11 +165,11 @@ def test_screw_holes_line_up_with_the_board_holes(variant):
     pcb = next(m.solid for m in variant["models"] if m.name == "pi_pcb")
     pcb_holes = section_holes(pcb, "y", (lay.y_pi_top + lay.y_pi_back) / 2)
     _axes_hit(pcb_holes, axes["case"], lay.board.hole_diameter_mm)
-    # Back shell clearance holes through the standoffs, front shell insert holes.
-    back = section_holes(parts["back_shell"], "y", (lay.y_pi_back + lay.y_back_inner) / 2)
-    _axes_hit(back, axes["case"], m25.clearance_mm)
+    # Front shell clearance holes through the posts, back standoff insert holes.
     front = section_holes(parts["front_shell"], "y", lay.y_pi_top - 1.0)
-    _axes_hit(front, axes["case"], m25.insert_hole_mm)
+    _axes_hit(front, axes["case"], m25.clearance_mm)
+    back = section_holes(parts["back_shell"], "y", lay.y_pi_back + 1.0)
+    _axes_hit(back, axes["case"], m25.insert_hole_mm)
     # Camera holes and the camera posts' inserts.
     cam = next(m.solid for m in variant["models"] if m.name == "camera_pcb")
     cam_holes = section_holes(cam, "y", (lay.y_camera_front + lay.y_camera_back) / 2)
@@ -164,19 +186,41 @@ def test_screws_are_stock_lengths_that_stay_in_their_inserts(variant):
     m2, m25 = FASTENERS["M2"], FASTENERS["M2.5"]
     length, engage = lay.case_screw
     assert length in m25.stock_lengths_mm
-    head_floor = lay.depth - lay.counterbore_depth
-    assert head_floor - length == pytest.approx(lay.y_pi_top - engage)
+    # From the front: head on the recess floor, tip inside the back standoff's insert.
+    assert lay.counterbore_depth + length == pytest.approx(lay.y_pi_back + engage)
     assert lay.counterbore_depth >= m25.head_height_mm
     assert 2.0 <= engage <= m25.insert_length_mm
+    # The recess is really there, as deep as the layout says: a ray down the screw axis
+    # meets the front shell first at the recess floor.
+    x, z = lay.board_holes[0]
+    hits = chords_along(variant["parts"]["front_shell"], (x + 1.8, -1.0, z), (x + 1.8, 5e2, z))
+    assert hits[0][0] - 1.0 == pytest.approx(lay.counterbore_depth, abs=1e-3)
     for length, engage in (lay.camera_screw, lay.button_screw):
         assert length in m2.stock_lengths_mm
         assert 2.0 <= engage <= m2.insert_length_mm
 
 
-def test_ribbon_length_is_available(variant):
-    from cad.parts import RIBBONS
-
+def test_ribbon_with_its_slack_fits_the_case(variant):
     lay = variant["layout"]
-    ribbon = RIBBONS["zero" if lay.board.csi_edge == "right" else "standard"]
-    assert lay.ribbon_length() < max(ribbon.stock_lengths_mm)
-    assert lay.params.camera_gap_mm > ribbon.thickness_mm
+    result = fit(lay, variant["parts"], variant["models"])
+    assert result.touching == ()
+    assert result.cable_mm >= result.path_mm
+    assert result.cable_mm in ribbon_for(lay).stock_lengths_mm
+    # The folded layers take up the whole cable.
+    assert measured_length(list(result.pieces), result.tail, 0.3) >= result.cable_mm
+    assert result.fits
+
+
+@pytest.mark.parametrize("cable_mm", [38.0, 45.0])
+def test_ribbon_check_fails_when_the_cable_is_too_short(cable_mm):
+    built_ = built(CaseParams(ribbon_cable_mm=cable_mm))
+    result = fit(built_["layout"], built_["parts"], built_["models"])
+    assert result.cable_mm < result.path_mm
+    assert not result.fits
+
+
+def test_ribbon_check_fails_when_the_pocket_is_too_shallow():
+    built_ = built(CaseParams(camera_gap_mm=1.0))
+    result = fit(built_["layout"], built_["parts"], built_["models"])
+    assert "pi_components" in result.touching
+    assert not result.fits
