@@ -139,7 +139,7 @@ def _reject_unknown(keys: Any) -> None:
     unknown = sorted(set(keys) - set(_FIELDS))
     if unknown:
         raise ConfigError(
-            f"unknown config key {unknown[0]!r}; allowed keys: {', '.join(sorted(_FIELDS))}"
+            f"unknown config key {_shown(unknown[0])}; allowed keys: {', '.join(sorted(_FIELDS))}"
         )
 
 
@@ -306,7 +306,7 @@ def _parse(text: str, p: Path | str) -> dict[str, Any]:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     nested = sorted(k for k, v in data.items() if isinstance(v, dict))
     if nested:
-        raise ConfigError(f"{p}: unknown config key {nested[0]!r} (the file has no sections)")
+        raise ConfigError(f"{p}: unknown config key {_shown(nested[0])} (the file has no sections)")
     return data
 
 
@@ -421,6 +421,9 @@ def stage(config: Config, path: str | os.PathLike) -> StagedSave:
 
 
 def save(config: Config, path: str | os.PathLike) -> None:
-    """Write ``config`` to ``path`` atomically (temp file, fsync, rename), keeping the
-    file's comments and layout (see :func:`render`)."""
+    """Write ``config`` to ``path`` atomically (temp file, fsync, rename).
+
+    Only the keys that change are rewritten; the file's comments and layout stay (see
+    :func:`render`).
+    """
     stage(config, path).commit()

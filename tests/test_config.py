@@ -80,6 +80,12 @@ def test_a_wrong_key_or_value_is_named(tmp_path, text, named):
     assert isinstance(info.value, ValueError)
 
 
+def test_a_long_unknown_key_is_named_but_not_echoed_whole():
+    with pytest.raises(ConfigError) as info:
+        from_mapping({"x" * 10_000: 1})
+    assert "unknown config key 'xxxx" in str(info.value) and len(str(info.value)) < 1000
+
+
 def test_invalid_toml_and_missing_file_are_clear(tmp_path):
     path = tmp_path / "broken.toml"
     path.write_text("segment_seconds = = 3\n")
