@@ -203,7 +203,10 @@ class Controller:
         """
         with self._lock:
             self._subscribers.append(callback)
-        callback(self._status)
+        try:
+            callback(self._status)
+        except Exception:  # noqa: BLE001 - a subscriber never breaks the controller
+            log.exception("status subscriber failed")
 
         def unsubscribe() -> None:
             with self._lock:

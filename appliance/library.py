@@ -539,8 +539,8 @@ class Library:
         self._disk_usage(self.root)
 
     def check_storage(self) -> list[str]:
-        """Check the card can be written: same card folder, a small file written, synced
-        and deleted. A card put back (or another one) is scanned again first.
+        """Check the card can be written: same card folder, a small file written, synced,
+        renamed and deleted. A card put back (or another one) is scanned again first.
 
         Returns:
             Left-over partials found by that new scan (usually none).
@@ -560,7 +560,7 @@ class Library:
             partials = self.scan()
         probe = os.path.join(self.dcim_dir, PROBE_NAME)
         try:
-            _write_file(self.fs, probe, b"dashcam\n")
+            _write_atomic(self.fs, probe, b"dashcam\n")  # write, sync, rename
         finally:
             _unlink(probe)
         self._disk_usage(self.root)

@@ -117,7 +117,7 @@ class SegmentWriter:
             container.close()
         finally:
             try:
-                os.fsync(self._sync_fd)
+                self._sync(self._sync_fd)
             finally:
                 os.close(self._sync_fd)
                 self._sync_fd = -1

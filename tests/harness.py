@@ -58,6 +58,8 @@ class Appliance:
         disk_usage=None,
         fs=None,
         retry_interval_s=None,
+        power_off=None,
+        on_tick=None,
         **overrides,
     ):
         os.makedirs(root, exist_ok=True)
@@ -84,7 +86,15 @@ class Appliance:
             **lib_kw,
         )
         ctl_kw = {"retry_interval_s": retry_interval_s} if retry_interval_s else {}
-        self.controller = Controller(cfg, self.camera, self.library, clock=clock, **ctl_kw)
+        self.controller = Controller(
+            cfg,
+            self.camera,
+            self.library,
+            clock=clock,
+            power_off=power_off,
+            on_tick=on_tick,
+            **ctl_kw,
+        )
         self.factory = MockFactory(pin_class=MockPWMPin)
         self.panel = Panel(cfg, self.controller.post, pin_factory=self.factory)
         self.controller.subscribe(self.panel.show)
