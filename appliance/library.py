@@ -86,7 +86,8 @@ class Item:
         day: "YYYY-MM-DD" from the wall clock at creation (for people and the day filter).
         stamp: "YYYYMMDD-HHMMSS" from the wall clock at creation.
         thumb: Absolute path of the thumbnail, or None.
-        duration_s: Clip length in seconds when known (not kept across restarts), else None.
+        duration_s: Clip length in seconds when known, else None (clips found at start are
+            probed after recording has begun).
     """
 
     seq: int
@@ -211,6 +212,7 @@ def _write_file(fs: FileSystem, path: str, data: bytes) -> None:
 def _write_atomic(fs: FileSystem, path: str, data: bytes, tmp_suffix: str = ".tmp") -> None:
     """Write to a temporary name, sync, then rename over ``path``."""
     tmp = path + tmp_suffix
+    _unlink(tmp)  # a stale one, or a symlink planted there: never written through
     try:
         _write_file(fs, tmp, data)
         fs.rename(tmp, path)
@@ -429,7 +431,9 @@ class Library:
         def walk_days(top: str, kind: Kind, ext: str) -> None:
             with os.scandir(top) as days:
                 for day in days:
-                    if day.is_dir(follow_symlinks=False) and _DAY_RE.match(day.name):
+                    if day.is_symlink():
+                        log.warning("ignoring a symlink: %s", day.path)
+                    elif day.is_dir(follow_symlinks=False) and _DAY_RE.match(day.name):
                         take(day.path, kind, ext)
                     else:
                         log.warning("ignoring unexpected entry: %s", day.path)
@@ -440,7 +444,9 @@ class Library:
         with os.scandir(self.lost_dir) as entries:
             for entry in entries:  # numbers of lost files are never used again either
                 m = _LOST_RE.match(entry.name)
-                if m and not entry.is_symlink():
+                if entry.is_symlink():
+                    log.warning("ignoring a symlink in LOST: %s", entry.name)
+                elif m:
                     max_seq = max(max_seq, int(m.group(1)))
 
         # Sorted by seq, every index list is built by appending.

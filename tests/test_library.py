@@ -850,3 +850,134 @@ def test_scan_finds_every_kind(tmp_path, clock, disk):
     assert again.get(p.seq).thumb == p.thumb
     figures = again.storage()
     assert (figures.loop, figures.protected, figures.photos) == (10, 20, p.size)
+
+
+# ------------------------------------------------------------------- symlinks on the card
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A file outside the card that a planted symlink points at."""
+    path = tmp_path / "outside" / "secret.txt"
+    path.parent.mkdir()
+    path.write_bytes(b"not for the card")
+    return path
+
+
+def test_symlinks_are_skipped_at_scan_in_every_folder(tmp_path, clock, disk, outside, caplog):
+    card = tmp_path / "card"
+    lib = make_lib(card, clock, disk)
+    clip = record(lib)
+    photo = lib.add_photo(jpeg_bytes(64, 48))
+    dcim = card / "DCIM"
+    day = os.path.basename(os.path.dirname(clip.path))
+    photo_day = os.path.basename(os.path.dirname(photo.path))
+    planted = {
+        "LOOP": dcim / "LOOP" / day / "00000050_20240501-123000.mp4",
+        "LOOP partial": dcim / "LOOP" / day / "00000051_20240501-123000.mp4.partial",
+        "PROTECTED": dcim / "PROTECTED" / "00000052_20240501-123000.mp4",
+        "PHOTO": dcim / "PHOTO" / photo_day / "00000053_20240501-123000.jpg",
+        "THUMB": dcim / "THUMB" / f"{clip.seq:08d}.jpg",  # a clip's thumbnail replaced
+        "LOST": dcim / "LOST" / "00000900_20240501-123000.mp4.partial",
+    }
+    os.unlink(dcim / "THUMB" / f"{clip.seq:08d}.jpg") if clip.thumb else None
+    for link in planted.values():
+        os.symlink(outside, link)
+    os.symlink(outside.parent, dcim / "LOOP" / "2024-05-02")  # a day folder that is a link
+    # A clip replaced by a symlink keeps its name but is no longer indexed.
+    os.unlink(clip.path)
+    os.symlink(outside, clip.path)
+    with caplog.at_level(logging.WARNING, logger="appliance.library"):
+        again = make_lib(card, clock, disk)
+        partials = again.scan()
+    assert [it.seq for it in again.page()] == [photo.seq]
+    assert partials == []
+    assert again.get(photo.seq).thumb == photo.thumb
+    assert again.next_seq < 900  # a link in LOST does not count either
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    for link in [*planted.values(), clip.path]:
+        assert os.path.basename(link) in warned, link
+    assert "2024-05-02" in warned
+    assert outside.read_bytes() == b"not for the card"
+    assert all(os.path.islink(p) for p in planted.values())  # left alone, not followed
+
+
+@pytest.mark.parametrize("folder", ["LOOP", "PROTECTED", "PHOTO", "THUMB", "LOST", ""])
+def test_a_layout_folder_that_is_a_symlink_is_refused(tmp_path, clock, disk, outside, folder):
+    card = tmp_path / "card"
+    make_lib(card, clock, disk)
+    path = card / "DCIM" / folder if folder else card / "DCIM"
+    os.rename(path, tmp_path / "moved")
+    os.symlink(outside.parent, path)
+    lib = Library(card, clock=clock, disk_usage=disk)
+    with pytest.raises(OSError, match="symlink"):
+        lib.scan()
+    assert os.listdir(outside.parent) == ["secret.txt"]
+
+
+def test_moving_and_deleting_never_follow_a_symlink(tmp_path, clock, disk, outside):
+    card = tmp_path / "card"
+    lib = make_lib(card, clock, disk)
+    a, b = record(lib), record(lib)
+    # Replaced by links after the scan: protect moves the link, delete removes the link.
+    for item in (a, b):
+        os.unlink(item.path)
+        os.symlink(outside, item.path)
+    moved = lib.protect(a.seq)
+    assert os.path.islink(moved.path)
+    lib.delete(b.seq)
+    lib.delete(a.seq)
+    assert not os.path.lexists(moved.path) and not os.path.lexists(b.path)
+    assert outside.read_bytes() == b"not for the card"
+
+
+def test_a_thumbnail_is_never_written_through_a_planted_link(tmp_path, clock, disk, outside):
+    card = tmp_path / "card"
+    lib = make_lib(card, clock, disk)
+    clip = record(lib)
+    thumb = card / "DCIM" / "THUMB" / f"{clip.seq:08d}.jpg"
+    os.symlink(outside, str(thumb) + ".tmp")
+    lib.set_thumbnail(clip.seq, jpeg_bytes(32, 24))
+    assert outside.read_bytes() == b"not for the card"
+    assert not os.path.islink(thumb) and thumb.read_bytes()[:2] == b"\xff\xd8"
+
+
+# ------------------------------------------------------------------- LOST is capped
+
+
+def test_lost_keeps_the_newest_within_its_caps(tmp_path, clock, disk):
+    from appliance.library import LOST_MAX_BYTES, LOST_MAX_FILES
+
+    card = tmp_path / "card"
+    make_lib(card, clock, disk)
+    lost = card / "DCIM" / "LOST"
+    for seq in range(1, LOST_MAX_FILES + 6):
+        (lost / f"{seq:08d}_20240501-123000.mp4.partial").write_bytes(b"x" * 800)
+    lib = make_lib(card, clock, disk)
+    names = sorted(os.listdir(lost))
+    assert len(names) == LOST_MAX_FILES
+    assert names[0].startswith(f"{6:08d}_")  # the five oldest went
+    assert lib.next_seq == LOST_MAX_FILES + 6  # their numbers are still never reused
+    # A big one: the bytes cap pushes out the oldest until it holds.
+    with open(lost / f"{100:08d}_20240501-123000.mp4.partial", "wb") as fh:
+        fh.truncate(LOST_MAX_BYTES - 10 * 800)  # sparse: costs no space
+    make_lib(card, clock, disk)
+    sizes = [os.path.getsize(lost / n) for n in os.listdir(lost)]
+    assert sum(sizes) <= LOST_MAX_BYTES
+    assert len(sizes) == 11
+
+
+def test_an_unrecoverable_partial_moved_to_lost_trims_it(tmp_path, clock, disk):
+    from appliance.library import LOST_MAX_FILES
+
+    card = tmp_path / "card"
+    lost = card / "DCIM" / "LOST"
+    lost.mkdir(parents=True)
+    for seq in range(100, 100 + LOST_MAX_FILES):  # earlier kills, already at the cap
+        (lost / f"{seq:08d}_20240501-123000.mp4.partial").write_bytes(b"x")
+    lib = make_lib(card, clock, disk)
+    plan = open_segment(lib)
+    assert lib.adopt_partial(plan.partial_path, None) is None
+    assert len(os.listdir(lost)) == LOST_MAX_FILES
+    assert not (lost / f"{100:08d}_20240501-123000.mp4.partial").exists()
+    assert os.path.exists(lost / os.path.basename(plan.partial_path))
