@@ -216,6 +216,17 @@ def _check(f: dataclasses.Field, value: Any) -> None:
             raise ConfigError(f"{name}: must be even, got {_shown(value)}")
 
 
+def reserve_bytes(config: Config, total_bytes: int) -> int:
+    """The bytes the pruner keeps free on a card of ``total_bytes`` under ``config``."""
+    return max(config.min_free_bytes, int(total_bytes * config.min_free_percent / 100.0))
+
+
+def reserve_key(config: Config, total_bytes: int) -> str:
+    """The key that sets the reserve on a card of ``total_bytes``."""
+    by_percent = int(total_bytes * config.min_free_percent / 100.0)
+    return "min_free_bytes" if config.min_free_bytes >= by_percent else "min_free_percent"
+
+
 def check_against_card(config: Config, total_bytes: int) -> None:
     """Refuse byte sizes that do not fit the card of ``total_bytes``.
 
@@ -227,13 +238,13 @@ def check_against_card(config: Config, total_bytes: int) -> None:
         ConfigError: naming the key that does not fit.
     """
     half = total_bytes // 2
-    if config.min_free_bytes > half:
-        raise ConfigError(
-            f"min_free_bytes: must be at most half the card ({half} of {total_bytes} bytes), "
-            f"got {_shown(config.min_free_bytes)}"
-        )
-    if int(total_bytes * config.min_free_percent / 100.0) > half:  # only if its bound grows
-        raise ConfigError(
+    if reserve_bytes(config, total_bytes) > half:
+        if reserve_key(config, total_bytes) == "min_free_bytes":
+            raise ConfigError(
+                f"min_free_bytes: must be at most half the card ({half} of {total_bytes} "
+                f"bytes), got {_shown(config.min_free_bytes)}"
+            )
+        raise ConfigError(  # only if the percentage's bound ever passes 50
             f"min_free_percent: the reserve must be at most half the card, "
             f"got {config.min_free_percent}"
         )

@@ -161,12 +161,13 @@ class Card:
 
     def __init__(self, total_bytes: int) -> None:
         self.total_bytes = total_bytes
+        self.free_bytes = total_bytes * 3 // 4
         self.gone = threading.Event()
 
     def __call__(self, path: str) -> DiskUsage:
         if self.gone.is_set():
             raise FileNotFoundError(2, "No such file or directory", path)
-        return DiskUsage(self.total_bytes, self.total_bytes * 3 // 4)
+        return DiskUsage(self.total_bytes, self.free_bytes)
 
 
 @pytest.fixture
@@ -213,6 +214,36 @@ def test_sizes_that_fit_the_card_are_taken(card_dash):
     assert (saved.min_free_bytes, saved.loop_quota_bytes) == (4 * GiB, 8 * GiB)
     resp = client.simulate_put("/api/settings", json={"loop_quota_bytes": None})
     assert resp.status_code == 200 and config_mod.load(d.config_path)[0].loop_quota_bytes is None
+
+
+def test_a_reserve_that_pruning_cannot_make_room_for_is_refused(card_dash):
+    d = card_dash
+    ctl = d.appliance.controller
+    # Protected clips, photos and other files fill all but 1 GiB; no loop clip to prune.
+    d.card.free_bytes = GiB
+    before = ctl.config
+    for body, key in (
+        ({"min_free_bytes": 2 * GiB}, "min_free_bytes"),
+        ({"min_free_bytes": 0, "min_free_percent": 25}, "min_free_percent"),
+    ):
+        resp = testing.TestClient(d.app, headers=SAME).simulate_put("/api/settings", json=body)
+        assert resp.status_code == 422, resp.text
+        description = resp.json["description"]
+        assert description.startswith(f"settings: {key}: a reserve of "), description
+        assert "cannot be kept" in description
+        assert_nothing_changed(d, before, USER_FILE.encode())
+    assert ctl.state is State.IDLE
+    # What pruning can make room for is taken, and a smaller reserve always is.
+    client = testing.TestClient(d.app, headers=SAME)
+    assert (
+        client.simulate_put("/api/settings", json={"min_free_bytes": GiB // 2}).status == "200 OK"
+    )
+    d.card.free_bytes = GiB // 4
+    assert (
+        client.simulate_put("/api/settings", json={"min_free_bytes": GiB // 8}).status == "200 OK"
+    )
+    assert ctl.library.min_free_bytes == GiB // 8
+    assert_still_working(d, client)
 
 
 def test_a_file_edited_past_the_card_is_named_and_kept(card_dash):

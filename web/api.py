@@ -335,9 +335,15 @@ class Settings:
                 description=f"the config file has an error; fix it first: {exc}"
             ) from None
 
-    def _check_card(self, changes: dict[str, Any], *configs: Config) -> None:
+    def _check_card(self, changes: dict[str, Any], running: Config, on_file: Config) -> None:
+        """Byte sizes must fit the card, and a larger reserve must be one pruning can keep.
+
+        Raises:
+            ConfigError: naming the key (422).
+            falcon.HTTPServiceUnavailable: the card cannot be measured and a size changes.
+        """
         try:
-            total_bytes = self.controller.library.storage().total
+            figures = self.controller.library.storage()
         except OSError as exc:
             if self.CARD_KEYS.isdisjoint(changes):
                 return  # nothing to measure against the card is changing
@@ -345,11 +351,22 @@ class Settings:
                 description=f"the card cannot be measured ({exc.strerror}); "
                 f"{', '.join(sorted(self.CARD_KEYS & set(changes)))} cannot be changed now"
             ) from None
-        for config, source in zip(configs, ("settings", str(self.config_path)), strict=True):
+        total = figures.total
+        for config, source in ((running, "settings"), (on_file, str(self.config_path))):
             try:
-                config_mod.check_against_card(config, total_bytes)
+                config_mod.check_against_card(config, total)
             except ConfigError as exc:
                 raise ConfigError(f"{source}: {exc}") from None
+        # Raising the reserve past what pruning every loop clip frees would delete the loop
+        # and still stop the recording (storage full): refused. Lowering it always works.
+        reserve = config_mod.reserve_bytes(running, total)
+        room = figures.free + figures.loop - self.controller.recorder.headroom_bytes
+        if reserve > config_mod.reserve_bytes(self.controller.config, total) and reserve > room:
+            raise ConfigError(
+                f"settings: {config_mod.reserve_key(running, total)}: a reserve of {reserve} "
+                f"bytes cannot be kept: protected clips, photos and other files leave at most "
+                f"{max(room, 0)} bytes to free on this card"
+            )
 
     def _stage(self, config: Config) -> config_mod.StagedSave:
         try:
