@@ -194,7 +194,7 @@ def _start_web(controller, library, config, source, panel, simulated, power_wish
         set_system_clock(epoch_s)
 
     virtual = None
-    if simulated:
+    if simulated and panel is not None:
         from hw.panel import VirtualPanel
 
         virtual = VirtualPanel(panel)
@@ -203,7 +203,7 @@ def _start_web(controller, library, config, source, panel, simulated, power_wish
         library,
         config_path=source or default_config_path(),
         panel=virtual,
-        set_led_brightness=panel.set_brightness,
+        set_led_brightness=panel.set_brightness if panel is not None else None,
         set_clock=set_clock,
         power=power_wish.append,
     )
@@ -212,6 +212,73 @@ def _start_web(controller, library, config, source, panel, simulated, power_wish
     threading.Thread(target=server.run, name="web", daemon=True).start()
     log.info("dashboard: http://%s:%s/", config.web_host, server.effective_port)
     return app, server
+
+
+def _start_panel(config, controller, simulated, make_factory=None):
+    """Claim the pins: the buttons and the LED, and the UPS's power-loss input if any.
+
+    Called once recording has started. Pins that cannot be claimed stop nothing: the
+    error is logged and recording goes on without buttons (``dashcam doctor`` shows why).
+
+    Args:
+        config: The appliance's configuration.
+        controller: The running controller (button events go to it; the LED follows it).
+        simulated: Mock pins instead of the Pi's.
+        make_factory: Makes the pin factory; default :func:`hw.pins.make_pin_factory`.
+
+    Returns:
+        (panel, power-loss monitor); None for what could not be made.
+    """
+    from hw.panel import Panel
+    from hw.pins import make_pin_factory
+
+    panel = power_loss = None
+    try:
+        factory = (make_factory or make_pin_factory)(simulated)
+        panel = Panel(config, controller.post, pin_factory=factory)
+        controller.subscribe(panel.show)
+        if config.power_loss_pin is not None:
+            from hw.power import PowerLossMonitor
+
+            power_loss = PowerLossMonitor(
+                config.power_loss_pin,
+                controller.post,
+                pin_factory=factory,
+                grace_s=config.power_loss_grace_s,
+                active_low=config.power_loss_active_low,
+            )
+    except Exception as exc:  # noqa: BLE001 - recording must go on without the pins
+        log.error(
+            "the pins cannot be claimed (%s: %s): recording goes on without %s; "
+            "dashcam doctor shows why",
+            type(exc).__name__,
+            exc,
+            "the power-loss input" if panel is not None else "buttons and LED",
+        )
+    return panel, power_loss
+
+
+def _wait_until_settled(controller, autostart, timeout_s):
+    """Block until the first segment is open (IDLE without autostart), or recording failed.
+
+    Returns:
+        False if that took longer than ``timeout_s``.
+    """
+    from appliance.states import State
+
+    settled = threading.Event()
+    ended = (State.ERROR, State.STORAGE_FULL, State.SHUTTING_DOWN, State.OFF)
+
+    def seen(status) -> None:
+        started = status.segment_seq is not None if autostart else status.state is State.IDLE
+        if started or status.state in ended:
+            settled.set()
+
+    unsubscribe = controller.subscribe(seen)
+    try:
+        return settled.wait(timeout_s)
+    finally:
+        unsubscribe()
 
 
 def run(args, config, source) -> int:
@@ -231,8 +298,6 @@ def run(args, config, source) -> int:
     from appliance.controller import Controller
     from appliance.library import Library
     from appliance.states import State
-    from hw.panel import Panel
-    from hw.pins import make_pin_factory
 
     os.makedirs(config.storage_root, exist_ok=True)
     camera = _camera(args, config)
@@ -253,12 +318,11 @@ def run(args, config, source) -> int:
         return 2
     except OSError as exc:  # no card to measure: the controller shows it and waits
         log.warning("the card cannot be measured (%s): sizes not checked", exc.strerror)
-    from hw.power import PowerLossMonitor
     from hw.watchdog import Watchdog, recorder_health
 
     simulated = args.sim or args.camera in ("sim", "replay") or bool(args.replay)
-    pin_factory = make_pin_factory(simulated)
     power_wish: list[str] = []  # the dashboard's wish: "restart" reboots instead
+    stop = threading.Event()
     health = {}
     watchdog = Watchdog(lambda: health["check"]())  # pings only under systemd
     controller = Controller(
@@ -274,22 +338,6 @@ def run(args, config, source) -> int:
         on_tick=watchdog.tick,
     )
     health["check"] = recorder_health(controller)
-    panel = Panel(config, controller.post, pin_factory=pin_factory)
-    power_loss = None
-    if config.power_loss_pin is not None:
-        power_loss = PowerLossMonitor(
-            config.power_loss_pin,
-            controller.post,
-            pin_factory=pin_factory,
-            grace_s=config.power_loss_grace_s,
-            active_low=config.power_loss_active_low,
-        )
-    controller.subscribe(panel.show)
-    controller.start()
-    watchdog.ready()
-    log.info("storage: %s; config: %s", config.storage_root, source or "defaults")
-
-    stop = threading.Event()
 
     def on_signal(signum, _frame):
         log.info("signal %d: closing the open segment and stopping", signum)
@@ -297,18 +345,24 @@ def run(args, config, source) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # Recording starts first; the buttons and the LED (gpiozero) come right after it.
+    controller.start()
+    panel, power_loss = _start_panel(config, controller, simulated)
+    watchdog.ready()
+    log.info("storage: %s; config: %s", config.storage_root, source or "defaults")
 
-    if args.console or (simulated and sys.stdin.isatty()):
+    if panel is not None and (args.console or (simulated and sys.stdin.isatty())):
         from hw.console import Console
 
         Console(panel, controller, on_quit=stop.set).start()
 
     web = None
     if not args.no_web:
-        # After recording has started (or failed to): the web never delays the first frame.
-        wanted = (State.RECORDING,) if config.autostart else (State.IDLE,)
-        if not controller.wait_for_state(*wanted, State.ERROR, State.STORAGE_FULL, timeout_s=15):
+        # After the first segment is open (or recording failed to start): importing the web
+        # never delays the first frame.
+        if not _wait_until_settled(controller, config.autostart, timeout_s=15):
             log.warning("starting the dashboard although the appliance is %s", controller.state)
+        log.info("importing the dashboard")
         web = _start_web(
             controller, library, config, source, panel, simulated, power_wish, listener
         )
@@ -322,7 +376,8 @@ def run(args, config, source) -> int:
         app, server = web
         app.close_streams()
         server.close()
-    panel.close()
+    if panel is not None:
+        panel.close()
     if power_loss is not None:
         power_loss.close()
     ok = controller.state is State.OFF
