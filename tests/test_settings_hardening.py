@@ -23,8 +23,9 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance import config as config_mod
 from appliance.config import MAX_BYTES, Config, bounds
+from appliance.library import Kind
 from appliance.ports import DiskUsage
-from appliance.states import State
+from appliance.states import Event, State
 from hw.panel import STATE_PATTERNS, Panel
 from tests.harness import wait_until
 from tests.web_fixtures import dashboard
@@ -244,6 +245,35 @@ def test_a_reserve_that_pruning_cannot_make_room_for_is_refused(card_dash):
     )
     assert ctl.library.min_free_bytes == GiB // 8
     assert_still_working(d, client)
+
+
+def test_a_protected_quota_below_what_protected_clips_hold_is_refused(card_dash):
+    d = card_dash
+    ctl = d.appliance.controller
+    ctl.post(Event.START_RECORDING)
+    d.appliance.wait_segments(1)
+    client = testing.TestClient(d.app, headers=SAME)
+    assert client.simulate_post("/api/incidents").status_code == 202
+    assert wait_until(lambda: d.appliance.library.storage().protected > 0, 10)
+    held = d.appliance.library.storage().protected
+    d.card.total_bytes = held * 10  # protected clips hold 10 % of this card
+    text = USER_FILE + "min_free_bytes = 0  # a small card\n"
+    d.config_path.write_text(text)
+    before = ctl.config
+    protected = [i.seq for i in d.appliance.library.page(kinds={Kind.PROTECTED}, limit=100)]
+    resp = client.simulate_put("/api/settings", json={"protected_quota_percent": 5})
+    assert resp.status_code == 422, resp.text
+    assert resp.json["description"].startswith("settings: protected_quota_percent: ")
+    assert "delete some first" in resp.json["description"]
+    assert_nothing_changed(d, before, text.encode())
+    resp = client.simulate_put("/api/settings", json={"protected_quota_percent": 10})
+    assert resp.status_code == 200, resp.text
+    assert client.simulate_post("/api/incidents").status_code == 202  # the quota is enforced
+    assert wait_until(
+        lambda: len(d.appliance.library.page(kinds={Kind.PROTECTED})) > len(protected)
+    )
+    kept = [i.seq for i in d.appliance.library.page(kinds={Kind.PROTECTED}, limit=100)]
+    assert set(protected) <= set(kept)  # nothing protected was deleted by the change
 
 
 def test_a_file_edited_past_the_card_is_named_and_kept(card_dash):

@@ -266,7 +266,9 @@ class Settings:
     """
 
     #: Keys whose sizes are checked against the card.
-    CARD_KEYS = frozenset({"min_free_bytes", "min_free_percent", "loop_quota_bytes"})
+    CARD_KEYS = frozenset(
+        {"min_free_bytes", "min_free_percent", "loop_quota_bytes", "protected_quota_percent"}
+    )
 
     def __init__(
         self,
@@ -366,6 +368,17 @@ class Settings:
                 f"settings: {config_mod.reserve_key(running, total)}: a reserve of {reserve} "
                 f"bytes cannot be kept: protected clips, photos and other files leave at most "
                 f"{max(room, 0)} bytes to free on this card"
+            )
+        # A protected quota below what protected clips hold would delete incidents at the
+        # next protect: a setting never deletes protected footage.
+        limit = int(total * running.protected_quota_percent / 100.0)
+        if running.protected_quota_percent < self.controller.config.protected_quota_percent and (
+            limit < figures.protected
+        ):
+            held = math.ceil(figures.protected * 1000 / total) / 10 if total else 100.0
+            raise ConfigError(
+                f"settings: protected_quota_percent: protected clips hold {figures.protected} "
+                f"bytes ({held} % of the card); delete some first, or keep it at least {held}"
             )
 
     def _stage(self, config: Config) -> config_mod.StagedSave:
