@@ -13,6 +13,7 @@ from cad.render import View, render, side_by_side
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 SHELL_COLORS = {"front_shell": (70, 75, 85), "back_shell": (150, 155, 165)}
+CAP_COLOR = (230, 140, 40)
 #: How far each group moves along y in the exploded view.
 EXPLODE_MM = {"front_shell": -45.0, "camera": -22.0, "pi": 0.0, "buttons": 22.0}
 EXPLODE_BACK_MM = 50.0
@@ -47,7 +48,7 @@ def previews(params: CaseParams):
     """(assembled, exploded) preview images."""
     lay = Layout(params)
     parts = build_parts(params)
-    shells = [(parts[n], SHELL_COLORS[n]) for n in parts]
+    shells = [(parts[n], SHELL_COLORS.get(n, CAP_COLOR)) for n in parts]
     front_view, back_view = View(-35, 25), View(215, 28)
     assembled = side_by_side(
         [render(shells, front_view, (640, 520)), render(shells, back_view, (640, 520))]

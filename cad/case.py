@@ -18,6 +18,7 @@ from manifold3d import Manifold
 
 from cad.geometry import (
     box,
+    circle_points,
     cyl_y,
     extrude_y,
     hole_y,
@@ -31,7 +32,8 @@ from cad.parts import (
     BUTTONS,
     CAMERAS,
     FASTENERS,
-    LED,
+    LEDS,
+    SWITCHES,
     Board,
     Camera,
     Fastener,
@@ -63,6 +65,16 @@ PERFBOARD_MM = (44.0, 22.0)
 #: Front post diameter where it meets the Pi: inside the 6 mm keep-out ring.
 PI_POST_MM = 5.8
 
+#: Button caps: printed, captive (the flange inside the back wall cannot pass its hole).
+CAP_TRAVEL_MM = 0.5  # flange above the switch body: the press travel
+CAP_FLANGE_MM = 1.4
+CAP_PROUD_MM = 1.5  # cap face past the back face
+CAP_BORE_GAP_MM = 0.2  # around the plunger, inside the cap
+CAP_WALL_MM = 1.3
+ICON_RELIEF_MM = 0.4
+#: The LED's tip stays this far inside the back face.
+LED_TIP_INSET_MM = 0.5
+
 
 @dataclass(frozen=True)
 class CaseParams:
@@ -90,6 +102,8 @@ class CaseParams:
             by this much, so a PCB up to this much thinner is still clamped.
         ribbon_cable_mm: Length of the camera cable to fold in (0: the shortest stock
             length that reaches).
+        switch_mm: Tactile switch size, 12 or 6 (mm).
+        led_mm: Status LED diameter, 3 or 5 (mm).
         segments: Segments for a full circle.
     """
 
@@ -109,6 +123,8 @@ class CaseParams:
     lens_clearance_mm: float = 0.8
     seam_gap_mm: float = 0.4
     ribbon_cable_mm: float = 0.0
+    switch_mm: int = 12
+    led_mm: int = 3
     segments: int = 32
 
     def __post_init__(self):
@@ -157,6 +173,10 @@ class CaseParams:
             raise ValueError("seam_gap_mm + clearance_mm leave no lip; raise lip_height_mm")
         if self.ribbon_cable_mm and not 20 <= self.ribbon_cable_mm <= 1000:
             raise ValueError("ribbon_cable_mm must be 0 (shortest stock) or in [20, 1000]")
+        if self.switch_mm not in SWITCHES:
+            raise ValueError(f"switch_mm must be one of {sorted(SWITCHES)}")
+        if self.led_mm not in LEDS:
+            raise ValueError(f"led_mm must be one of {sorted(LEDS)}")
         if not 12 <= self.segments <= 256 or self.segments % 4:
             raise ValueError("segments must be a multiple of 4 in [12, 256]")
 
@@ -258,6 +278,16 @@ class Layout:
     def __post_init__(self):
         object.__setattr__(self, "board", BOARDS[self.params.board])
         object.__setattr__(self, "camera", CAMERAS[self.params.camera])
+
+    @property
+    def switch(self):
+        """The tactile switch size in use (``cad.parts.Switch``)."""
+        return SWITCHES[self.params.switch_mm]
+
+    @property
+    def led(self):
+        """The status LED in use (``cad.parts.Led``)."""
+        return LEDS[self.params.led_mm]
 
     # --- outline -------------------------------------------------------------------
     @property
@@ -373,11 +403,49 @@ class Layout:
 
     @property
     def y_switch_top(self) -> float:
-        return self.y_perf_front + BUTTONS[0].body_height_mm
+        return self.y_perf_front + self.switch.body_height_mm
+
+    @property
+    def y_cap_floor(self) -> float:
+        """Underside of the button caps' flanges (the switch body is the press stop)."""
+        return self.y_switch_top + CAP_TRAVEL_MM
 
     @property
     def y_back_inner(self) -> float:
-        return self.y_switch_top + self.params.clearance_mm
+        """Inner face of the back wall: the caps' flanges rest against it."""
+        return self.y_cap_floor + CAP_FLANGE_MM
+
+    @property
+    def y_plunger_top(self) -> float:
+        return self.y_switch_top + self.switch.plunger_height_mm
+
+    @property
+    def cap_stem_radius(self) -> float:
+        return self.switch.plunger_diameter_mm / 2 + CAP_BORE_GAP_MM + CAP_WALL_MM
+
+    @property
+    def cap_hole_radius(self) -> float:
+        """Radius of the button holes in the back wall."""
+        return self.cap_stem_radius + self.params.clearance_mm
+
+    @property
+    def cap_flange_radius(self) -> float:
+        return self.cap_hole_radius + CAP_WALL_MM
+
+    @property
+    def y_led_base(self) -> float:
+        """Where the LED's flange sits, so that its tip is 0.5 mm inside the back face.
+
+        Above the board it stands on its leads (a spacer of that height); below the board's
+        face it goes through a hole drilled in the board, flange on the solder side.
+
+        Raises:
+            ValueError: The LED is too tall even through the board.
+        """
+        base = self.depth - LED_TIP_INSET_MM - self.led.height_mm
+        if base < self.y_perf_back:
+            raise ValueError(f"a {self.params.led_mm} mm LED is too tall for this case")
+        return base
 
     @property
     def depth(self) -> float:
@@ -779,18 +847,78 @@ def build_back_shell(params: CaseParams) -> Manifold:
         cuts.append(
             hole_y(x, z, m2.insert_hole_mm / 2, top - 1, top + m2.insert_length_mm + 0.5, seg)
         )
-    for (x, z), b in zip(lay.button_axes, BUTTONS, strict=True):
-        cuts.append(cyl_y(x, z, b.plunger_diameter_mm / 2 + c, y_in - 1, depth + 1, seg))
+    for x, z in lay.button_axes:
+        cuts.append(hole_y(x, z, lay.cap_hole_radius, y_in - 1, depth + 1, seg))
     lx, lz = lay.led_axis
-    cuts.append(cyl_y(lx, lz, LED.body_diameter_mm / 2 + c, y_in - 1, depth + 1, seg))
+    cuts.append(hole_y(lx, lz, lay.led.body_diameter_mm / 2 + c, y_in - 1, depth + 1, seg))
     return Manifold.batch_boolean([shell, *cuts], _subtract())
+
+
+def _opened(cs, width: float):
+    """Drop every feature of a profile narrower than ``width`` (a morphological opening)."""
+    return cs.offset(-width / 2, circular_segments=24).offset(width / 2, circular_segments=24)
+
+
+def icon(key: str, r: float):
+    """Embossed icon of a button, in the (x, z) plane around (0, 0), for a cap of radius r.
+
+    record: a dot; photo: a camera; protect: a shield. Features under the wall rule are
+    dropped, so the icon prints with the same line widths as the walls.
+    """
+    if key == "record":
+        shape = polygon(circle_points(0, 0, 0.5 * r, 32))
+    elif key == "photo":
+        w, h = 1.35 * r, 0.8 * r
+        body = rounded_rect(-w / 2, -h / 2, w / 2, h / 2, 0.15 * r, 16)
+        bump = rounded_rect(-0.22 * r, h / 2 - 0.05, 0.22 * r, h / 2 + 0.3 * r, 0.0, 4)
+        shape = body + bump
+        lens = h - 2 * RULE_WALL_MM - 0.1
+        if lens >= 0.8:
+            shape = shape - polygon(circle_points(0, 0, lens / 2, 24))
+    elif key == "protect":
+        a = 0.6 * r
+        shape = polygon([(-a, 0.55 * r), (-a, -0.05 * r), (0, -0.75 * r), (a, -0.05 * r),
+                         (a, 0.55 * r)])  # fmt: skip
+    else:
+        raise ValueError(f"no icon for {key!r}")
+    return _opened(shape, RULE_WALL_MM + 0.05)
+
+
+def build_cap(params: CaseParams, key: str) -> Manifold:
+    """A printed button cap in case coordinates, seated on its switch.
+
+    The flange stays inside the back wall (the cap is captive once the case is closed),
+    the stem passes the wall and stands proud of it with the embossed icon, and a bore
+    takes the switch plunger, whose top the cap rests on.
+    """
+    lay = Layout(params)
+    seg = params.segments
+    index = [b.key for b in BUTTONS].index(key)
+    x, z = lay.button_axes[index]
+    y_face = lay.depth + CAP_PROUD_MM
+    flange = cyl_y(x, z, lay.cap_flange_radius, lay.y_cap_floor, lay.y_back_inner - 0.05, seg)
+    stem = cyl_y(x, z, lay.cap_stem_radius, lay.y_back_inner - 0.06, y_face, seg)
+    mark = extrude_y(icon(key, lay.cap_stem_radius), y_face - 0.01, y_face + ICON_RELIEF_MM)
+    cap = union([flange, stem, mark.translate((x, 0, z))])
+    bore_r = lay.switch.plunger_diameter_mm / 2 + CAP_BORE_GAP_MM
+    bore = hole_y(x, z, bore_r, lay.y_cap_floor - 1.0, lay.y_plunger_top, seg)
+    return cap - bore
+
+
+def _cap_builder(key: str):
+    def build(params: CaseParams) -> Manifold:
+        return build_cap(params, key)
+
+    build.__doc__ = f"The {key} button cap (see ``build_cap``)."
+    return build
 
 
 def print_pose(name: str, lay: Layout) -> list[list[float]]:
     """Affine transform from case coordinates to the print bed (z up, on z = 0).
 
     Args:
-        name: "front_shell" (front face down) or "back_shell" (back face down).
+        name: "front_shell" (front face down), "back_shell" (back face down) or a cap
+            ("cap_record", ...: flange down, icon up, centred on the origin).
         lay: Layout of the variant.
     """
     if name == "front_shell":
@@ -799,10 +927,21 @@ def print_pose(name: str, lay: Layout) -> list[list[float]]:
     if name == "back_shell":
         # (x, y, z) -> (x, z, depth - y)
         return [[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, lay.depth]]
+    if name.startswith("cap_"):
+        keys = [b.key for b in BUTTONS]
+        if name[4:] not in keys:
+            raise ValueError(f"unknown part {name!r}")
+        x, z = lay.button_axes[keys.index(name[4:])]
+        # (x, y, z) -> (x - x0, z0 - z, y - y_cap_floor)
+        return [[1, 0, 0, -x], [0, 0, -1, z], [0, 1, 0, -lay.y_cap_floor]]
     raise ValueError(f"unknown part {name!r}")
 
 
-PARTS = {"front_shell": build_front_shell, "back_shell": build_back_shell}
+PARTS = {
+    "front_shell": build_front_shell,
+    "back_shell": build_back_shell,
+    **{f"cap_{b.key}": _cap_builder(b.key) for b in BUTTONS},
+}
 
 
 def build_parts(params: CaseParams) -> dict[str, Manifold]:

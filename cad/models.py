@@ -13,7 +13,7 @@ from manifold3d import CrossSection, Manifold
 
 from cad.case import PERFBOARD_MM, Layout
 from cad.geometry import box, circle_points, cyl_y, extrude_y, rounded_rect, union
-from cad.parts import BUTTONS, LED
+from cad.parts import BUTTONS
 
 #: Keep-out ring around each Pi mounting hole on the top side (mechanical drawings).
 HOLE_KEEPOUT_MM = 6.0
@@ -123,17 +123,18 @@ def button_board_models(lay: Layout) -> list[Model]:
         Model("perfboard", perf, (170, 120, 60)),
         Model("solder_side", solder, (150, 150, 150)),
     ]
+    sw, led = lay.switch, lay.led
     for (x, z), b in zip(lay.button_axes, BUTTONS, strict=True):
-        s = b.body_mm / 2
+        s = sw.body_mm / 2
         body = box(x - s, lay.y_perf_front, z - s, x + s, lay.y_switch_top, z + s)
-        plunger = cyl_y(x, z, b.plunger_diameter_mm / 2, lay.y_switch_top - 0.01,
-                        lay.y_switch_top + b.plunger_height_mm, seg)  # fmt: skip
+        plunger = cyl_y(x, z, sw.plunger_diameter_mm / 2, lay.y_switch_top - 0.01,
+                        lay.y_plunger_top, seg)  # fmt: skip
         models.append(Model(f"button_{b.key}", union([body, plunger]), (30, 30, 35)))
     lx, lz = lay.led_axis
-    flange = cyl_y(lx, lz, LED.flange_diameter_mm / 2, lay.y_perf_front,
-                   lay.y_perf_front + LED.flange_height_mm, seg)  # fmt: skip
-    body = cyl_y(lx, lz, LED.body_diameter_mm / 2, lay.y_perf_front + LED.flange_height_mm - 0.01,
-                 lay.y_perf_front + LED.height_mm, seg)  # fmt: skip
+    y0 = lay.y_led_base
+    flange = cyl_y(lx, lz, led.flange_diameter_mm / 2, y0, y0 + led.flange_height_mm, seg)
+    body = cyl_y(lx, lz, led.body_diameter_mm / 2, y0 + led.flange_height_mm - 0.01,
+                 y0 + led.height_mm, seg)  # fmt: skip
     models.append(Model("led", union([flange, body]), (220, 40, 40)))
     return models
 

@@ -158,6 +158,25 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Switch:
+    """A tactile switch size the button board can carry.
+
+    Attributes:
+        key: Nominal body size in mm (6 or 12).
+        body_mm: Square body side.
+        body_height_mm: Body height above the perfboard.
+        plunger_diameter_mm: Round actuator diameter.
+        plunger_height_mm: Actuator height above the body.
+    """
+
+    key: int
+    body_mm: float
+    body_height_mm: float
+    plunger_diameter_mm: float
+    plunger_height_mm: float
+
+
+@dataclass(frozen=True)
 class Led:
     """The status LED: 3 mm through-hole LED, GPIO -> LED -> 330 ohm -> GND.
 
@@ -404,6 +423,32 @@ LED = Led(
     height_mm=5.3,
 )
 
+LED_5MM = Led(
+    bcm=12,
+    pin=32,
+    gnd_pin=34,
+    resistor_ohm=330,
+    body_diameter_mm=5.0,
+    flange_diameter_mm=5.8,
+    flange_height_mm=1.0,
+    height_mm=8.6,
+)
+
+#: Status LED by nominal body diameter (mm).
+LEDS: dict[int, Led] = {3: LED, 5: LED_5MM}
+
+#: Tactile switch by nominal body size (mm).
+SWITCHES: dict[int, Switch] = {
+    12: Switch(key=12, **_SWITCH),
+    6: Switch(
+        key=6,
+        body_mm=6.0,
+        body_height_mm=3.5,
+        plunger_diameter_mm=3.5,
+        plunger_height_mm=1.5,
+    ),
+}
+
 RIBBONS: dict[str, Ribbon] = {
     "zero": Ribbon(
         key="zero",
@@ -546,6 +591,29 @@ SOURCES.update(
         ("led", "height_mm"): "estimated: typical T-1 LED datasheet (5.3 mm)",
     }
 )
+SOURCES.update(
+    {
+        ("led5", "bcm"): "project wiring table (hw/): PWM-capable GPIO",
+        ("led5", "pin"): "project wiring table (hw/)",
+        ("led5", "gnd_pin"): "project wiring table (hw/)",
+        ("led5", "resistor_ohm"): "project wiring table (hw/)",
+        ("led5", "body_diameter_mm"): "5 mm (T-1 3/4) LED standard body",
+        ("led5", "flange_diameter_mm"): "estimated: typical T-1 3/4 LED datasheet (5.8 mm)",
+        ("led5", "flange_height_mm"): "estimated: typical T-1 3/4 LED datasheet",
+        ("led5", "height_mm"): "estimated: typical T-1 3/4 LED datasheet (8.6 mm)",
+    }
+)
+for _sw in SWITCHES.values():
+    _cls = "12x12x7.3 mm class" if _sw.key == 12 else "6x6x5 mm class"
+    SOURCES.update(
+        {
+            (f"switch{_sw.key}", "key"): f"{_sw.key} x {_sw.key} mm tactile switch",
+            (f"switch{_sw.key}", "body_mm"): f"{_sw.key} x {_sw.key} mm tactile switch",
+            (f"switch{_sw.key}", "body_height_mm"): f"estimated: {_cls}, body",
+            (f"switch{_sw.key}", "plunger_diameter_mm"): f"estimated: {_cls}; measure yours",
+            (f"switch{_sw.key}", "plunger_height_mm"): f"derived: {_cls} overall - body",
+        }
+    )
 for _key in RIBBONS:
     SOURCES.update(
         {
@@ -602,6 +670,9 @@ def _entries():
     for button in BUTTONS:
         yield button.key, f"{button.key} button (BCM {button.bcm}, pin {button.pin})", button
     yield "led", f"status LED (BCM {LED.bcm}, pin {LED.pin}; GND pin {LED.gnd_pin})", LED
+    yield "led5", "status LED, 5 mm option (same wiring)", LED_5MM
+    for switch in SWITCHES.values():
+        yield f"switch{switch.key}", f"tactile switch, {switch.key} mm option", switch
     for ribbon in RIBBONS.values():
         yield ribbon.key, ribbon.name, ribbon
     for fastener in FASTENERS.values():

@@ -17,11 +17,11 @@ from PIL import Image  # noqa: E402
 
 from cad.__main__ import main  # noqa: E402
 from cad.build import OUT_DIR, build_variant, posed_parts  # noqa: E402
-from cad.case import DEFAULT, CaseParams  # noqa: E402
+from cad.case import DEFAULT, PARTS, CaseParams  # noqa: E402
 from cad.export import stl_bytes, threemf_bytes  # noqa: E402
 from cad.render import View, render  # noqa: E402
 
-PART_NAMES = ("front_shell", "back_shell")
+PART_NAMES = tuple(PARTS)
 NS = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
 
 
@@ -112,7 +112,8 @@ def test_renderer_is_deterministic_and_draws_the_part():
 def test_command_builds_a_variant(tmp_path, capsys):
     assert main(["--board", "pi4", "--camera", "cm3", "--no-png", "--out", str(tmp_path)]) == 0
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == ["back_shell.3mf", "back_shell.stl", "front_shell.3mf", "front_shell.stl"]
+    assert written == sorted(f"{n}.{ext}" for n in PARTS for ext in ("stl", "3mf"))
+    assert {"cap_record.stl", "cap_photo.stl", "cap_protect.stl"} <= set(written)
     assert "pi4-cm3" in capsys.readouterr().out
     expected = stl_bytes(posed_parts(CaseParams(board="pi4", camera="cm3"))["front_shell"])
     assert (tmp_path / "front_shell.stl").read_bytes() == expected

@@ -7,8 +7,9 @@ import pytest
 pytest.importorskip("manifold3d")
 pytest.importorskip("trimesh")
 
-from cad.case import CaseParams  # noqa: E402
+from cad.case import CAP_TRAVEL_MM, CaseParams  # noqa: E402
 from cad.checks import hole_at, intersection_volume, section_holes  # noqa: E402
+from cad.geometry import box  # noqa: E402
 from cad.measure import chords_along  # noqa: E402
 from cad.models import lens_clear_cone, power_plug, screw_axes  # noqa: E402
 from cad.parts import BUTTONS, FASTENERS  # noqa: E402
@@ -95,23 +96,62 @@ def test_buttons_and_led_line_up_with_their_openings(variant):
         hole = hole_at(holes, x, z)
         assert hole is not None, button.key
         assert abs(hole.centroid[0] - x) < ALIGN_MM and abs(hole.centroid[1] - z) < ALIGN_MM
-        assert hole.bounds[2] - hole.bounds[0] >= button.plunger_diameter_mm + 2 * clearance - 0.05
+        assert hole.bounds[2] - hole.bounds[0] >= 2 * lay.cap_stem_radius + 2 * clearance - 0.05
     x, z = lay.led_axis
     hole = hole_at(holes, x, z)
     assert hole is not None
     assert abs(hole.centroid[0] - x) < ALIGN_MM and abs(hole.centroid[1] - z) < ALIGN_MM
 
 
-def test_plungers_reach_the_outside_and_the_led_sits_in_its_window(variant):
-    lay = variant["layout"]
+def test_caps_stand_proud_rest_on_their_plungers_and_press_freely(variant):
+    lay, parts = variant["layout"], variant["parts"]
     models = {m.name: m.solid for m in variant["models"]}
+    back = parts["back_shell"]
     for button in BUTTONS:
-        y_min = models[f"button_{button.key}"].bounding_box()[1]
-        assert y_min < lay.depth - lay.wall - 0.5  # body inside, plunger into the wall
-        y_max = models[f"button_{button.key}"].bounding_box()[4]
-        assert y_max > lay.depth  # the plunger stands proud of the back face
-    led_tip = models["led"].bounding_box()[4]
+        cap = parts[f"cap_{button.key}"]
+        switch = models[f"button_{button.key}"]
+        assert cap.bounding_box()[4] > lay.depth + 1.0  # found by touch
+        assert intersection_volume(cap, switch) < TOUCH_MM3
+        # The bore's ceiling sits on the plunger: pushed a hair, the cap meets it.
+        assert intersection_volume(cap.translate((0, -0.05, 0)), switch) > 0
+        # Pressed through the travel (the plunger gives way), the cap meets nothing.
+        pressed = cap.translate((0, -(CAP_TRAVEL_MM - 0.05), 0))
+        assert intersection_volume(pressed, back) < TOUCH_MM3
+        body = box(-1e3, lay.y_perf_front, -1e3, 1e3, lay.y_switch_top, 1e3) ^ switch
+        assert intersection_volume(pressed, body) < TOUCH_MM3
+        # Captive: the flange cannot leave through the back wall.
+        assert intersection_volume(cap.translate((0, 0.2, 0)), back) > 0.1
+
+
+def test_cap_flange_is_wider_than_its_hole_on_the_meshes(variant):
+    lay, parts = variant["layout"], variant["parts"]
+    holes = section_holes(parts["back_shell"], "y", lay.depth - 0.05)
+    for (x, z), button in zip(lay.button_axes, BUTTONS, strict=True):
+        hole = hole_at(holes, x, z)
+        cap = parts[f"cap_{button.key}"]
+        flange = cap ^ box(-1e3, lay.y_cap_floor, -1e3, 1e3, lay.y_cap_floor + 0.5, 1e3)
+        b = flange.bounding_box()
+        assert b[3] - b[0] > hole.bounds[2] - hole.bounds[0] + 2.0
+
+
+def test_led_sits_in_its_window(variant):
+    lay = variant["layout"]
+    led_tip = next(m.solid for m in variant["models"] if m.name == "led").bounding_box()[4]
     assert lay.depth - lay.wall < led_tip < lay.depth
+
+
+@pytest.mark.parametrize(("switch_mm", "led_mm"), [(6, 3), (6, 5), (12, 5)])
+def test_switch_and_led_options_fit(switch_mm, led_mm):
+    b = built(CaseParams(switch_mm=switch_mm, led_mm=led_mm))
+    lay, parts = b["layout"], b["parts"]
+    for model in b["models"]:
+        for name, part in parts.items():
+            assert intersection_volume(model.solid, part) < TOUCH_MM3, (model.name, name)
+    led_tip = next(m.solid for m in b["models"] if m.name == "led").bounding_box()[4]
+    assert lay.depth - lay.wall < led_tip < lay.depth
+    switch = next(m.solid for m in b["models"] if m.name == "button_photo")
+    size = switch.bounding_box()[3] - switch.bounding_box()[0]
+    assert size == pytest.approx(switch_mm)
 
 
 def _seam_closed(variant):

@@ -33,6 +33,13 @@ README = Path(__file__).resolve().parents[2] / "cad" / "README.md"
         ("vent_pitch_mm", 2.5),
         ("segments", 30),
         ("corner_radius_mm", 2.0),
+        ("switch_mm", 8),
+        ("led_mm", 4),
+        ("insert_wall_mm", 0.2),
+        ("lens_clearance_mm", 0.0),
+        ("seam_gap_mm", 0.0),
+        ("seam_gap_mm", 2.0),
+        ("ribbon_cable_mm", 5.0),
     ],
 )
 def test_out_of_range_parameter_raises_value_error(field, value):

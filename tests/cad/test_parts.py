@@ -11,11 +11,20 @@ import numpy as np  # noqa: E402
 import trimesh  # noqa: E402
 from manifold3d import Error, Manifold  # noqa: E402
 
-from cad.case import BED_MM, MAX_BRIDGE_MM, print_pose  # noqa: E402
+from cad.case import (  # noqa: E402
+    BED_MM,
+    CAP_PROUD_MM,
+    ICON_RELIEF_MM,
+    MAX_BRIDGE_MM,
+    PARTS,
+    print_pose,  # noqa: E402
+)
 from cad.checks import mesh_arrays, overhangs  # noqa: E402
 from cad.geometry import box, cyl_x  # noqa: E402
 
 PART_NAMES = ("front_shell", "back_shell")
+ALL_PARTS = tuple(PARTS)
+CAPS = tuple(n for n in PARTS if n.startswith("cap_"))
 
 
 def _sizes(variant, name):
@@ -23,7 +32,7 @@ def _sizes(variant, name):
     return lay.front_size if name == "front_shell" else lay.back_size
 
 
-@pytest.mark.parametrize("name", PART_NAMES)
+@pytest.mark.parametrize("name", ALL_PARTS)
 def test_part_is_one_watertight_manifold_solid(variant, name):
     solid = variant["parts"][name]
     assert solid.status() == Error.NoError
@@ -60,13 +69,25 @@ def test_part_fits_the_bed_in_its_print_orientation(variant, name):
     assert posed.volume() == pytest.approx(variant["parts"][name].volume(), rel=1e-9)
 
 
-@pytest.mark.parametrize("name", PART_NAMES)
+@pytest.mark.parametrize("name", ALL_PARTS)
 def test_part_prints_without_supports(variant, name):
     posed = variant["parts"][name].transform(print_pose(name, variant["layout"]))
     report = overhangs(posed, max_angle_deg=45.0, bridge_max_mm=MAX_BRIDGE_MM)
     assert report.steep_area_mm2 < 1e-6
     assert not report.long_bridges_mm
     assert report.ok
+
+
+@pytest.mark.parametrize("name", CAPS)
+def test_cap_size_and_print_pose(variant, name):
+    lay = variant["layout"]
+    posed = variant["parts"][name].transform(print_pose(name, lay))
+    b = posed.bounding_box()
+    r = lay.cap_flange_radius
+    assert (b[0], b[1], b[3], b[4]) == pytest.approx((-r, -r, r, r), abs=0.05)
+    assert b[2] == pytest.approx(0.0, abs=1e-6)
+    height = lay.depth + CAP_PROUD_MM + ICON_RELIEF_MM - lay.y_cap_floor
+    assert b[5] == pytest.approx(height, abs=1e-6)
 
 
 def test_back_shell_bridges_are_the_vents_and_screw_recesses(variant):
