@@ -19,9 +19,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-import tomlkit.exceptions
-
 from appliance.errors import ConfigError
 
 #: Where ``dashcam`` looks for its config when no ``--config`` is given.
@@ -337,6 +334,9 @@ def render(config: Config, text: str = "", *, source: str = "config") -> str:
     Raises:
         ConfigError: ``text`` is not a valid config file (named by ``source``).
     """
+    import tomlkit  # only saving needs it: kept off the start-up path (import_to_record_s)
+    import tomlkit.exceptions
+
     current = from_mapping(_parse(text, source), source=source)
     try:
         doc = tomlkit.parse(text)

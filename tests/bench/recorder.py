@@ -127,6 +127,45 @@ def start_to_record(workdir: Path, runs: int = 3) -> dict:
     return {"start_to_record_s": round(statistics.median(times), 3), "start_runs_s": times}
 
 
+def import_to_record(workdir: Path, runs: int = 7) -> dict:
+    """Process start of ``dashcam run --sim --no-web`` to its first packet in a segment.
+
+    The clock starts just before the spawn and stops at the "segment 00000001 opened" log
+    line, written once the first packet is muxed and the file with its header is on the
+    card. The packet's own bytes follow with its fragment, when the next keyframe closes it
+    (at most ``keyframe_interval_s`` later); that wait is the same whatever starts faster.
+    """
+    config = workdir / "import.toml"
+    config.write_text("min_free_bytes = 0\nmin_free_percent = 0.0\n")
+    times = []
+    for i in range(runs):
+        t0 = time.perf_counter()
+        child = subprocess.Popen(
+            [*DASHCAM, "run", "--sim", "--no-web", "--config", str(config)]
+            + ["--storage", str(workdir / f"import{i}")],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        try:
+            buffer = b""
+            while time.perf_counter() < t0 + 30:
+                ready, _, _ = select.select([child.stderr], [], [], 0.5)
+                if ready:
+                    chunk = os.read(child.stderr.fileno(), 65536)
+                    if not chunk:
+                        break
+                    buffer += chunk
+                    if b"segment 00000001 opened" in buffer:
+                        times.append(round(time.perf_counter() - t0, 3))
+                        break
+        finally:
+            child.send_signal(signal.SIGTERM)
+            child.wait(20)
+    return {"import_to_record_s": statistics.median(times), "import_to_record_runs_s": times}
+
+
 def make_source(path: Path, seconds: int = 12) -> Path:
     """A 1920x1080 H.264 MP4 from the simulated camera at 8 Mbit/s (the Pi's default)."""
     from hw.camera_sim import SimulatedCamera
@@ -300,6 +339,8 @@ def main() -> None:
         results.update(button_to_record(work))
         say("process start to recording ...")
         results.update(start_to_record(work))
+        say("process start to the first packet, no web ...")
+        results.update(import_to_record(work))
         say("making a 1080p source clip ...")
         source = make_source(work / "source.mp4")
         say("replay path vs bare remux ...")
@@ -319,6 +360,7 @@ def main() -> None:
         "power_cut_loss_s_max": 1.0,
         "button_to_record_ms_p50": 150,
         "start_to_record_s": 2.0,
+        "import_to_record_s": 0.8,
         "cpu_per_frame_ratio_vs_remux": 1.5,
         "peak_rss_mb": 80,
     }
