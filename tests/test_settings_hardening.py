@@ -29,6 +29,7 @@ from appliance.states import Event, State
 from hw.panel import STATE_PATTERNS, Panel
 from tests.harness import partials, wait_until
 from tests.web_fixtures import dashboard
+from tests.webclient import request, serve
 from web.api import SETTINGS
 from web.app import create_app
 
@@ -556,3 +557,37 @@ def test_the_led_thread_survives_a_failing_pin_and_recovers(panel, caplog):
     p.set_brightness(0.5)
     assert wait_until(lambda: pin.state == 0.5, 5)
     assert p.led_driver.alive
+
+
+def test_over_the_wire_hostile_settings_change_nothing_and_a_good_one_saves(dash):
+    d = dash
+    ctl = d.appliance.controller
+    before = ctl.config
+    with serve(d.app) as addr:
+        own = {
+            "Origin": f"http://{addr[0]}:{addr[1]}",
+            "Sec-Fetch-Site": "same-origin",
+            "Content-Type": "application/json",
+        }
+        for body in (
+            b'{"segment_seconds": NaN}',
+            b'{"led_brightness": Infinity}',
+            b'{"min_free_percent": -Infinity}',
+            b'{"protected_quota_percent": 1e309}',
+            b'{"segment_seconds": 1e308}',
+            b'{"min_free_bytes": 1000000000000000000000000000000}',
+            b'{"min_free_bytes": 4611686018427387904}',
+        ):
+            resp = request(addr, "/api/settings", method="PUT", headers=own, body=body)
+            assert 400 <= resp.status < 500, (body, resp.status, resp.body)
+            assert json.loads(resp.body)["description"]
+            assert_nothing_changed(d, before, USER_FILE.encode())
+            assert request(addr, "/api/status").status == 200
+        body = b'{"segment_seconds": 3}'
+        resp = request(addr, "/api/settings", method="PUT", headers=own, body=body)
+        assert resp.status == 200, resp.body
+    assert d.config_path.read_text() == USER_FILE.replace(
+        "segment_seconds = 1.0 ", "segment_seconds = 3.0 "
+    )
+    assert ctl.recorder.segment_seconds == 3.0
+    assert_still_working(d, testing.TestClient(d.app, headers=SAME))
