@@ -41,6 +41,14 @@ INFO_BATCH = 8
 #: Seconds after READY before clips found at start are probed when nothing records.
 INFO_DELAY_S = 2.0
 
+#: Longest wait for the recorder to close its segment at shutdown. A healthy card closes
+#: in well under a second; a card that hangs must not hold the shutdown (SIGTERM) for
+#: longer (the partial it leaves is recovered at the next start).
+SHUTDOWN_RECORDER_WAIT_S = 1.8
+
+#: Longest wait at the end for jobs already queued (a photo, a thumbnail) to finish.
+SHUTDOWN_JOBS_WAIT_S = 0.7
+
 #: Longest fragment when keyframes come late, in keyframe intervals.
 MAX_FRAGMENT_KEYFRAMES = 1.5
 
@@ -280,9 +288,21 @@ class Controller:
         finally:
             self._closing = True
             try:
-                self._jobs.shutdown(wait=True)
+                self._finish_jobs()
             finally:
                 self.stopped.set()
+
+    def _finish_jobs(self) -> None:
+        """Let queued jobs finish, for at most :data:`SHUTDOWN_JOBS_WAIT_S` (a job stuck
+        on a hanging card must not hold the shutdown)."""
+        drained = threading.Event()
+        try:
+            self._jobs.submit(drained.set)
+        except RuntimeError:
+            drained.set()
+        if not drained.wait(SHUTDOWN_JOBS_WAIT_S):
+            log.error("jobs still running at shutdown; not waiting for them")
+        self._jobs.shutdown(wait=False)
 
     def _fault(self, where: str, exc: BaseException) -> None:
         """Report an exception of the controller thread; never raises.
@@ -370,7 +390,7 @@ class Controller:
         elif action is Action.SHUT_DOWN:
             self._closing = True  # long background passes stop at their next step
             try:
-                rec.close()
+                rec.close(wait_s=SHUTDOWN_RECORDER_WAIT_S)
             finally:
                 self.camera.stop()
         elif action is Action.FINISH and self._power_off is not None:

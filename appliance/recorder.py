@@ -134,10 +134,13 @@ class Recorder:
         return self._command("stop", wait_s)
 
     def close(self, wait_s: float = 10.0) -> None:
-        """Close the open segment and end the thread."""
+        """Close the open segment and end the thread, waiting at most ``wait_s`` in all."""
         if self._thread.is_alive():
-            self._command("quit", wait_s)
-            self._thread.join(wait_s)
+            deadline = time.monotonic() + wait_s
+            if self._command("quit", wait_s):
+                self._thread.join(max(0.0, deadline - time.monotonic()))
+            else:
+                log.error("the recorder did not close its segment within %.1f s", wait_s)
 
     @property
     def status(self) -> RecorderStatus:
@@ -276,7 +279,10 @@ class Recorder:
         )
         keyframe = writer.first.data
         if self._jobs is not None:
-            self._jobs.submit(self._thumbnail, item.seq, keyframe)
+            try:
+                self._jobs.submit(self._thumbnail, item.seq, keyframe)
+            except RuntimeError:  # shutting down: the next start makes it from the file
+                log.info("no thumbnail for %08d: shutting down", item.seq)
         else:
             self._thumbnail(item.seq, keyframe)
         if self._on_segment:

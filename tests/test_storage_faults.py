@@ -14,10 +14,12 @@ import errno
 import os
 import shutil
 import subprocess
+import threading
 import time
 
 import pytest
 
+from appliance.ports import FileSystem
 from appliance.states import Event, State
 from hw.panel import STATE_PATTERNS
 from tests.harness import Appliance, wait_until
@@ -216,3 +218,30 @@ def test_enospc_under_a_write(card):
         written = ctl.recorder.frames_written
         assert wait_until(lambda: ctl.recorder.frames_written > written + 30, 10)
         shuts_down_quickly(app)
+
+
+class HangingFS(FileSystem):
+    """A card whose syncs block (a pulled USB stick can hang I/O) until released."""
+
+    def __init__(self):
+        self.hang = threading.Event()
+        self.release = threading.Event()
+        self.hung = threading.Event()
+
+    def sync(self, fd):
+        if self.hang.is_set():
+            self.hung.set()
+            self.release.wait(30)
+        super().sync(fd)
+
+
+def test_shutdown_with_a_card_that_hangs_is_quick(tmp_path):
+    fs = HangingFS()
+    with make(tmp_path / "card", fs=fs) as app:
+        try:
+            app.wait_segments(1)
+            fs.hang.set()
+            assert fs.hung.wait(10)  # the recorder is stuck in a sync
+            shuts_down_quickly(app)
+        finally:
+            fs.release.set()
