@@ -72,6 +72,9 @@ CAP_PROUD_MM = 1.5  # cap face past the back face
 CAP_BORE_GAP_MM = 0.2  # around the plunger, inside the cap
 CAP_WALL_MM = 1.3
 ICON_RELIEF_MM = 0.4
+#: A right-angle power plug's head reaches this far from the plug axis, along the case
+#: bottom towards the front (estimated: common micro-USB / USB-C right-angle plugs).
+RIGHT_ANGLE_HEAD_MM = 12.0
 #: The LED's tip stays this far inside the back face.
 LED_TIP_INSET_MM = 0.5
 
@@ -103,6 +106,10 @@ class CaseParams:
         ribbon_cable_mm: Length of the camera cable to fold in (0: the shortest stock
             length that reaches).
         switch_mm: Tactile switch size, 12 or 6 (mm).
+        power_plug: "straight" or "right_angle": the power opening passes a straight plug,
+            or also a right-angle plug whose head turns towards the front.
+        sd_scoop_mm: Depth of the 45 degree finger scoop round the SD opening (0: none);
+            at most wall_mm - 1.2, so the opening's edge keeps a printable wall.
         led_mm: Status LED diameter, 3 or 5 (mm).
         segments: Segments for a full circle.
     """
@@ -125,6 +132,8 @@ class CaseParams:
     ribbon_cable_mm: float = 0.0
     switch_mm: int = 12
     led_mm: int = 3
+    power_plug: str = "right_angle"
+    sd_scoop_mm: float = 1.5
     segments: int = 32
 
     def __post_init__(self):
@@ -173,6 +182,10 @@ class CaseParams:
             raise ValueError("seam_gap_mm + clearance_mm leave no lip; raise lip_height_mm")
         if self.ribbon_cable_mm and not 20 <= self.ribbon_cable_mm <= 1000:
             raise ValueError("ribbon_cable_mm must be 0 (shortest stock) or in [20, 1000]")
+        if self.power_plug not in ("straight", "right_angle"):
+            raise ValueError("power_plug must be 'straight' or 'right_angle'")
+        if not 0 <= self.sd_scoop_mm <= 3:
+            raise ValueError("sd_scoop_mm must be in [0, 3]")
         if self.switch_mm not in SWITCHES:
             raise ValueError(f"switch_mm must be one of {sorted(SWITCHES)}")
         if self.led_mm not in LEDS:
@@ -458,12 +471,13 @@ class Layout:
         b, c = self.board, self.params.clearance_mm
         px, _ = self.board_point(b.power_x_mm, 0)
         py = self.y_pi_top - b.power_height_mm / 2
+        head = RIGHT_ANGLE_HEAD_MM if self.params.power_plug == "right_angle" else 0.0
         power = Opening(
             "power",
             "bottom",
             px,
             b.plug_width_mm + 2 * c,
-            py - b.plug_height_mm / 2 - c,
+            min(py - b.plug_height_mm / 2, py - head) - c,
             py + b.plug_height_mm / 2 + c,
         )
         sy = self.sd_card_y
@@ -654,7 +668,11 @@ def _profile(lay: Layout, inset: float):
 
 
 def _opening_cutters(lay: Layout) -> list[Manifold]:
-    """Notch cutters for the power and SD openings, stretched to reach the split plane."""
+    """Notch cutters for the power and SD openings, stretched to reach the split plane.
+
+    The SD opening gets a finger scoop: its edges are chamfered at 45 degrees on the
+    outside, ``sd_scoop_mm`` deep, so a fingertip reaches the card.
+    """
     cutters = []
     w, y_split = lay.wall, lay.y_split
     for o in lay.openings:
@@ -664,9 +682,17 @@ def _opening_cutters(lay: Layout) -> list[Manifold]:
                 box(o.center - o.width / 2, y0, -1, o.center + o.width / 2, y1, w + 0.01)
             )
         else:
-            cutters.append(
-                box(-1, y0, o.center - o.width / 2, w + 0.01, y1, o.center + o.width / 2)
-            )
+            z0, z1 = o.center - o.width / 2, o.center + o.width / 2
+            cutters.append(box(-1, y0, z0, w + 0.01, y1, z1))
+            k = min(lay.params.sd_scoop_mm, w - RULE_WALL_MM)
+            if k > 0:
+                # 45 degrees: the rectangle at x = k grows by 1 mm per mm towards x = -1.
+                pts = []
+                for x, grow in ((k, 0.0), (-1.0, k + 1.0)):
+                    for yy in (o.y0 - grow, o.y1 + grow):
+                        for zz in (z0 - grow, z1 + grow):
+                            pts.append((x, yy, zz))
+                cutters.append(Manifold.hull_points(pts))
     return cutters
 
 

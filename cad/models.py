@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from manifold3d import CrossSection, Manifold
 
-from cad.case import PERFBOARD_MM, Layout
+from cad.case import PERFBOARD_MM, RIGHT_ANGLE_HEAD_MM, Layout
 from cad.geometry import box, circle_points, cyl_y, extrude_y, rounded_rect, union
 from cad.parts import BUTTONS
 
@@ -80,8 +80,15 @@ def power_plug(lay: Layout) -> Manifold:
     px = lay.board_x0 + b.power_x_mm
     py = lay.y_pi_top - b.power_height_mm / 2
     z_face = lay.board_z0 - b.power_overhang_mm
-    return box(px - b.plug_width_mm / 2, py - b.plug_height_mm / 2, -10.0,
-               px + b.plug_width_mm / 2, py + b.plug_height_mm / 2, z_face)  # fmt: skip
+    straight = box(px - b.plug_width_mm / 2, py - b.plug_height_mm / 2, -10.0,
+                   px + b.plug_width_mm / 2, py + b.plug_height_mm / 2, z_face)  # fmt: skip
+    if lay.params.power_plug == "straight":
+        return straight
+    # A right-angle plug: its overmould starts 1.5 mm out of the receptacle and its head
+    # runs towards the front along the case bottom.
+    head = box(px - b.plug_width_mm / 2, py - RIGHT_ANGLE_HEAD_MM, -10.0,
+               px + b.plug_width_mm / 2, py + b.plug_height_mm / 2, z_face - 1.5)  # fmt: skip
+    return union([straight, head])
 
 
 def camera_models(lay: Layout) -> list[Model]:

@@ -264,3 +264,34 @@ def test_ribbon_check_fails_when_the_pocket_is_too_shallow():
     result = fit(built_["layout"], built_["parts"], built_["models"])
     assert "pi_components" in result.touching
     assert not result.fits
+
+
+def test_sd_opening_has_a_finger_scoop_on_the_mesh():
+    def first_material_x(params):
+        b = built(params)
+        lay = b["layout"]
+        sd = next(o for o in lay.openings if o.name == "sd")
+        # Just past the opening's edge, where the scoop is chamfered.
+        y, z = sd.y1 + 0.5, sd.center
+        shells = b["parts"]["front_shell"] + b["parts"]["back_shell"]
+        return chords_along(shells, (-5.0, y, z), (50.0, y, z))[0][0] - 5.0
+
+    assert first_material_x(CaseParams(sd_scoop_mm=0.0)) == pytest.approx(0.0, abs=1e-6)
+    assert first_material_x(CaseParams(sd_scoop_mm=1.5)) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_right_angle_plug_needs_the_right_angle_opening():
+    ra = built(CaseParams(power_plug="right_angle"))
+    straight = built(CaseParams(power_plug="straight"))
+    plug = power_plug(ra["layout"])
+    for shell in ("front_shell", "back_shell"):
+        assert intersection_volume(plug, ra["parts"][shell]) < TOUCH_MM3
+    hit = sum(
+        intersection_volume(plug, straight["parts"][s]) for s in ("front_shell", "back_shell")
+    )
+    assert hit > 1.0
+    # The straight plug passes both openings.
+    plug = power_plug(straight["layout"])
+    for b in (ra, straight):
+        for shell in ("front_shell", "back_shell"):
+            assert intersection_volume(plug, b["parts"][shell]) < TOUCH_MM3
