@@ -14,6 +14,9 @@ import threading
 
 log = logging.getLogger("dashcam")
 
+#: Longest wait for the first segment before the buttons and the LED are set up anyway.
+PANEL_AFTER_S = 3.0
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dashcam", description=__doc__.splitlines()[0])
@@ -345,8 +348,10 @@ def run(args, config, source) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    # Recording starts first; the buttons and the LED (gpiozero) come right after it.
+    # Recording starts first; the buttons and the LED (gpiozero) come once the first
+    # segment is open (a fraction of a second), so their import does not slow it down.
     controller.start()
+    _wait_until_settled(controller, config.autostart, timeout_s=PANEL_AFTER_S)
     panel, power_loss = _start_panel(config, controller, simulated)
     watchdog.ready()
     log.info("storage: %s; config: %s", config.storage_root, source or "defaults")
