@@ -4,6 +4,7 @@ they would run, and ``systemd-analyze verify`` on the produced unit."""
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import shutil
 import subprocess
@@ -261,3 +262,52 @@ def test_a_64_bit_os_is_installed(tmp_path, arch):
     )
     assert result.returncode == 0, result.stderr
     assert (root / UNIT).exists()
+
+
+POLKIT_HARNESS = """
+const fs = require("fs");
+const rules = [];
+const polkit = {
+    Result: {YES: "yes", NO: "no", AUTH_ADMIN: "auth_admin"},
+    addRule: (rule) => rules.push(rule),
+};
+new Function("polkit", fs.readFileSync(process.argv[2], "utf8"))(polkit);
+const answers = {};
+for (const user of ["dashcam", "pi", "root"]) {
+    for (const id of process.argv.slice(3)) {
+        const verdicts = rules.map((rule) => rule({id: id}, {user: user}));
+        answers[user + " " + id] = verdicts.find((v) => v !== undefined) || null;
+    }
+}
+console.log(JSON.stringify(answers));
+"""
+
+
+def test_the_polkit_rule_runs_and_answers_only_the_service_user(installed, tmp_path):
+    """polkitd (Bookworm's 122, with duktape) runs the rule as JavaScript: run it in node."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (apt install nodejs) to run the rule")
+    root, _ = installed
+    harness = tmp_path / "harness.js"
+    harness.write_text(POLKIT_HARNESS)
+    allowed = [
+        "org.freedesktop.login1.power-off",
+        "org.freedesktop.login1.power-off-multiple-sessions",
+        "org.freedesktop.login1.reboot",
+        "org.freedesktop.login1.reboot-multiple-sessions",
+    ]
+    others = ["org.freedesktop.login1.hibernate", "org.freedesktop.systemd1.manage-units"]
+    result = subprocess.run(
+        [node, str(harness), str(root / RULE), *allowed, *others],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout)
+    for user in ("dashcam", "pi", "root"):
+        for action in allowed + others:
+            want = "yes" if user == "dashcam" and action in allowed else None
+            assert answers[f"{user} {action}"] == want, (user, action)
