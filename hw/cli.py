@@ -132,14 +132,15 @@ def _power_off(config, simulated, restart_wanted, service_stopping):
 
 
 def _bind_web(config):
-    """The dashboard's listening socket, bound before anything records (stdlib only).
+    """The dashboard's listening sockets, bound before anything records (stdlib only).
 
-    Waitress is handed this socket later, so a port in use, a port that needs privileges or
-    a host that is not this machine's is a config error naming the key, and nothing is
-    recorded.
+    One socket per address ``web_host`` resolves to, as Waitress would make them
+    (``"*"``: every address). Waitress is handed them later, so a port in use, a port that
+    needs privileges or a host that is not this machine's is a config error naming the key,
+    and nothing is recorded.
 
     Raises:
-        ConfigError: The socket cannot be bound.
+        ConfigError: A socket cannot be bound (the others are closed).
     """
     import errno
     import socket
@@ -149,19 +150,30 @@ def _bind_web(config):
     host, port = config.web_host, config.web_port
     try:
         infos = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+            None if host == "*" else host,
+            port,
+            type=socket.SOCK_STREAM,
+            proto=socket.IPPROTO_TCP,
+            flags=socket.AI_PASSIVE,
         )
-    except (socket.gaierror, UnicodeError) as exc:
+    except (OSError, UnicodeError) as exc:
         raise ConfigError(f"web_host: cannot resolve {host!r}: {exc}") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
+    sockets: list[socket.socket] = []
+    seen = set()
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Waitress does
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(address)
+        for family, kind, proto, _, address in infos:
+            if (family, address[:2]) in seen:  # getaddrinfo may repeat itself
+                continue
+            seen.add((family, address[:2]))
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Waitress does
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
     except OSError as exc:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise ConfigError(
                 f"web_port: port {port} is already in use on {host} (another program, or "
@@ -171,18 +183,18 @@ def _bind_web(config):
             raise ConfigError(
                 f"web_port: port {port} needs privileges this process lacks; use 1024 or above"
             ) from None
-        if exc.errno == errno.EADDRNOTAVAIL:
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
             raise ConfigError(
                 f"web_host: {host} is not an address of this machine; use 0.0.0.0 for all"
             ) from None
         raise ConfigError(f"web_port: cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
+    return sockets
 
 
-def _start_web(controller, library, config, source, panel, simulated, power_wish, listener):
+def _start_web(controller, library, config, source, panel, simulated, power_wish, listeners):
     """Build the dashboard and serve it with Waitress on a thread; returns (app, server).
 
-    ``listener`` is the socket :func:`_bind_web` bound; Waitress listens on it.
+    ``listeners`` are the sockets :func:`_bind_web` bound; Waitress listens on them.
     """
     from waitress import create_server
 
@@ -210,10 +222,10 @@ def _start_web(controller, library, config, source, panel, simulated, power_wish
         set_clock=set_clock,
         power=power_wish.append,
     )
-    server = create_server(app, sockets=[listener], threads=config.web_threads, **WAITRESS_OPTIONS)
+    server = create_server(app, sockets=listeners, threads=config.web_threads, **WAITRESS_OPTIONS)
     tune_server(server)
     threading.Thread(target=server.run, name="web", daemon=True).start()
-    log.info("dashboard: http://%s:%s/", config.web_host, server.effective_port)
+    log.info("dashboard: http://%s:%s/", config.web_host, listeners[0].getsockname()[1])
     return app, server
 
 
@@ -294,7 +306,7 @@ def run(args, config, source) -> int:
     from appliance.errors import ConfigError
 
     try:  # before anything records: a port in use stops the start, with the key named
-        listener = None if args.no_web else _bind_web(config)
+        listeners = None if args.no_web else _bind_web(config)
     except ConfigError as exc:
         print(f"dashcam: config error: {exc}", file=sys.stderr)
         return 2
@@ -369,7 +381,7 @@ def run(args, config, source) -> int:
             log.warning("starting the dashboard although the appliance is %s", controller.state)
         log.info("importing the dashboard")
         web = _start_web(
-            controller, library, config, source, panel, simulated, power_wish, listener
+            controller, library, config, source, panel, simulated, power_wish, listeners
         )
 
     while not stop.is_set() and not controller.stopped.is_set():

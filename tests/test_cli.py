@@ -50,14 +50,15 @@ def held_port(request):
     holder.close()
 
 
-def test_a_port_in_use_is_a_config_error_before_anything_records(tmp_path, held_port):
-    child, card = start(tmp_path, "127.0.0.1", held_port)
+@pytest.mark.parametrize("host", ["127.0.0.1", "*"])
+def test_a_port_in_use_is_a_config_error_before_anything_records(tmp_path, held_port, host):
+    child, card = start(tmp_path, host, held_port)
     out, err = child.communicate(timeout=60)
     assert child.returncode == 2, err
     lines = err.decode().strip().splitlines()
     assert len(lines) == 1, err.decode()
     assert lines[0].startswith(
-        f"dashcam: config error: web_port: port {held_port} is already in use on 127.0.0.1"
+        f"dashcam: config error: web_port: port {held_port} is already in use on {host}"
     )
     assert "Traceback" not in err.decode() and out == b""
     assert files_under(card) == [], "nothing may be recorded (no segment, nothing in LOST)"
@@ -85,9 +86,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_the_dashboard_serves_on_the_socket_bound_before_recording(tmp_path):
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "*"])
+def test_the_dashboard_serves_on_the_socket_bound_before_recording(tmp_path, host):
     port = free_port()
-    child, card = start(tmp_path, "127.0.0.1", port)
+    child, card = start(tmp_path, host, port)
     status = {}
 
     def answers() -> bool:
