@@ -16,7 +16,7 @@ def ensure_lgpio_workdir(environ: MutableMapping[str, str] = os.environ) -> str 
     lgpio makes its notification pipe (``.lgd-nfyN``) in ``$LG_WD``, else in the current
     directory, when it is imported; an unwritable one (``/`` for a service without a
     working directory) makes the import fail. The unit sets ``LG_WD``; this covers a start
-    without it. lgpio also changes the process's working directory to ``LG_WD``.
+    without it.
 
     Args:
         environ: The environment lgpio will read (the process's own).
@@ -55,6 +55,14 @@ def make_pin_factory(simulated: bool):
 
         return MockFactory(pin_class=MockPWMPin)
     ensure_lgpio_workdir()
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = None
     from gpiozero.pins.lgpio import LGPIOFactory
 
+    # lgpio's import changes the working directory to LG_WD; relative paths given on the
+    # command line (a config file to save to) must keep meaning what they meant.
+    if cwd is not None and os.getcwd() != cwd:
+        os.chdir(cwd)
     return LGPIOFactory()

@@ -147,7 +147,7 @@ from hw.pins import make_pin_factory
 try:
     factory = make_pin_factory(False)
 finally:
-    print("LG_WD", os.environ.get("LG_WD"), flush=True)
+    print("LG_WD", os.environ.get("LG_WD"), "cwd", os.getcwd(), flush=True)
 from gpiozero import Button
 Button(17, pull_up=True, pin_factory=factory).close()
 print("pin claimed", flush=True)
@@ -171,11 +171,13 @@ def test_make_pin_factory_gives_lgpio_a_writable_directory_when_lg_wd_is_unset(r
         lg_wd.rmdir()
 
 
-def test_make_pin_factory_keeps_a_given_lg_wd(tmp_path, readonly_dir):
+def test_make_pin_factory_keeps_a_given_lg_wd_and_the_working_directory(tmp_path, readonly_dir):
     given = tmp_path / "given"
     given.mkdir()
     result = child(APPLIANCE_PINS, readonly_dir, LG_WD=str(given))
-    assert result.stdout.split()[:2] == ["LG_WD", str(given)], result.stderr
+    assert result.stdout.split()[:4] == ["LG_WD", str(given), "cwd", str(readonly_dir)], (
+        result.stdout + result.stderr
+    )
     assert is_fifo(given / ".lgd-nfy0")
 
 
