@@ -108,6 +108,9 @@ class CaseParams:
         switch_mm: Tactile switch size, 12 or 6 (mm).
         power_plug: "straight" or "right_angle": the power opening passes a straight plug,
             or also a right-angle plug whose head turns towards the front.
+        wedge_deg: Angle of the mount base's wedge, between the VHB pad (on the glass)
+            and the pan disc: it takes up part of the windscreen's rake.
+        quarter_inch_nut: Hex pocket for a 1/4"-20 nut under the mount head.
         sd_scoop_mm: Depth of the 45 degree finger scoop round the SD opening (0: none);
             at most wall_mm - 1.2, so the opening's edge keeps a printable wall.
         led_mm: Status LED diameter, 3 or 5 (mm).
@@ -134,6 +137,8 @@ class CaseParams:
     led_mm: int = 3
     power_plug: str = "right_angle"
     sd_scoop_mm: float = 1.5
+    wedge_deg: float = 15.0
+    quarter_inch_nut: bool = True
     segments: int = 32
 
     def __post_init__(self):
@@ -186,6 +191,8 @@ class CaseParams:
             raise ValueError("power_plug must be 'straight' or 'right_angle'")
         if not 0 <= self.sd_scoop_mm <= 3:
             raise ValueError("sd_scoop_mm must be in [0, 3]")
+        if not 0 <= self.wedge_deg <= 40:
+            raise ValueError("wedge_deg must be in [0, 40] (the boss must print unsupported)")
         if self.switch_mm not in SWITCHES:
             raise ValueError(f"switch_mm must be one of {sorted(SWITCHES)}")
         if self.led_mm not in LEDS:
@@ -953,6 +960,8 @@ def print_pose(name: str, lay: Layout) -> list[list[float]]:
     if name == "back_shell":
         # (x, y, z) -> (x, z, depth - y)
         return [[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, lay.depth]]
+    if name in ("mount_base", "mount_head"):
+        return [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]  # built posed
     if name.startswith("cap_"):
         keys = [b.key for b in BUTTONS]
         if name[4:] not in keys:
@@ -963,13 +972,51 @@ def print_pose(name: str, lay: Layout) -> list[list[float]]:
     raise ValueError(f"unknown part {name!r}")
 
 
+def _mount_builder(name: str):
+    def build(params: CaseParams) -> Manifold:
+        from cad import mount
+
+        return getattr(mount, f"build_{name}")(params)
+
+    build.__doc__ = f"The {name.replace('_', ' ')} (see ``cad.mount``)."
+    return build
+
+
+#: Every printed part. The shells and caps are built in case coordinates, the mount
+#: parts in their own frames (see ``cad.mount``).
 PARTS = {
     "front_shell": build_front_shell,
     "back_shell": build_back_shell,
     **{f"cap_{b.key}": _cap_builder(b.key) for b in BUTTONS},
+    "mount_base": _mount_builder("mount_base"),
+    "mount_head": _mount_builder("mount_head"),
 }
 
 
 def build_parts(params: CaseParams) -> dict[str, Manifold]:
     """Both shells in case coordinates, keyed by part name."""
     return {name: build(params) for name, build in PARTS.items()}
+
+
+def _compose(a: list[list[float]], b: list[list[float]]) -> list[list[float]]:
+    """Affine a after b (3 x 4 matrices)."""
+    out = []
+    for i in range(3):
+        row = [sum(a[i][k] * b[k][j] for k in range(3)) for j in range(3)]
+        row.append(sum(a[i][k] * b[k][3] for k in range(3)) + a[i][3])
+        out.append(row)
+    return out
+
+
+def assemble(params: CaseParams, parts: dict[str, Manifold] | None = None) -> dict[str, Manifold]:
+    """Every printed part in case coordinates, as assembled: the mount head on the case's
+    prongs, the base on the head (pan at 0 degrees, tilt level)."""
+    from cad.mount import base_on_head, head_on_case
+
+    lay = Layout(params)
+    parts = build_parts(params) if parts is None else parts
+    head = head_on_case(lay)
+    placed = dict(parts)
+    placed["mount_head"] = parts["mount_head"].transform(head)
+    placed["mount_base"] = parts["mount_base"].transform(_compose(head, base_on_head(params)))
+    return placed

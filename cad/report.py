@@ -16,6 +16,7 @@ from cad.case import (
     RULE_WALL_MM,
     CaseParams,
     Layout,
+    assemble,
     build_parts,
     print_pose,
 )
@@ -29,6 +30,7 @@ from cad.measure import (
     vent_area,
 )
 from cad.models import bought_models
+from cad.mount import M5_INSERT_LENGTH_MM, base_to_axis_frame
 from cad.ribbon import fit
 
 
@@ -71,11 +73,15 @@ class VariantReport:
 
 
 def _insert_wall(lay: Layout, parts) -> float:
-    return min(
+    walls = [
         radial_wall_y(parts[site.part], site.x, site.z, y)
         for site in lay.insert_sites
         for y in site.levels()
-    )
+    ]
+    # The M5 insert on the mount base's pan axis, turned onto +y.
+    base = parts["mount_base"].transform(base_to_axis_frame(lay.params))
+    walls += [radial_wall_y(base, 0.0, 0.0, -M5_INSERT_LENGTH_MM * k) for k in (0.25, 0.5, 0.75)]
+    return min(walls)
 
 
 def _lens_clearance(lay: Layout, parts, models) -> float:
@@ -118,7 +124,7 @@ def measure_variant(params: CaseParams, grid_mm: float = WALL_GRID_MM) -> Varian
     thinnest = min(walls, key=lambda n: walls[n].length_mm)
     chord = walls[thinnest]
     at = f"{thinnest} along {chord.axis} from ({', '.join(f'{v:.1f}' for v in chord.start)})"
-    ribbon = fit(lay, parts, models)
+    ribbon = fit(lay, assemble(params, parts), models)
     supports = any(
         not overhangs(solid.transform(print_pose(name, lay))).ok for name, solid in parts.items()
     )

@@ -7,7 +7,7 @@ import pytest
 try:
     import trimesh  # noqa: F401
 
-    from cad.case import VARIANTS, Layout, build_parts
+    from cad.case import VARIANTS, Layout, assemble, build_parts
     from cad.models import bought_models
 except ImportError:  # the cad extra is not installed: these tests skip themselves
     VARIANTS = ()
@@ -19,10 +19,12 @@ def built(params):
     """Shells, layout and bought-part models of a variant (cached)."""
     if params not in _CACHE:
         layout = Layout(params)
+        parts = build_parts(params)
         _CACHE[params] = {
             "params": params,
             "layout": layout,
-            "parts": build_parts(params),
+            "parts": parts,
+            "assembled": assemble(params, parts),
             "models": bought_models(layout),
         }
     return _CACHE[params]

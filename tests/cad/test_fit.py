@@ -21,9 +21,9 @@ ALIGN_MM = 0.5
 TOUCH_MM3 = 1e-6
 
 
-def test_bought_parts_do_not_intersect_the_shells(variant):
+def test_bought_parts_do_not_intersect_the_printed_parts(variant):
     for model in variant["models"]:
-        for name, shell in variant["parts"].items():
+        for name, shell in variant["assembled"].items():
             assert intersection_volume(model.solid, shell) < TOUCH_MM3, (model.name, name)
 
 
@@ -143,9 +143,9 @@ def test_led_sits_in_its_window(variant):
 @pytest.mark.parametrize(("switch_mm", "led_mm"), [(6, 3), (6, 5), (12, 5)])
 def test_switch_and_led_options_fit(switch_mm, led_mm):
     b = built(CaseParams(switch_mm=switch_mm, led_mm=led_mm))
-    lay, parts = b["layout"], b["parts"]
+    lay = b["layout"]
     for model in b["models"]:
-        for name, part in parts.items():
+        for name, part in b["assembled"].items():
             assert intersection_volume(model.solid, part) < TOUCH_MM3, (model.name, name)
     led_tip = next(m.solid for m in b["models"] if m.name == "led").bounding_box()[4]
     assert lay.depth - lay.wall < led_tip < lay.depth
@@ -242,7 +242,7 @@ def test_screws_are_stock_lengths_that_stay_in_their_inserts(variant):
 
 def test_ribbon_with_its_slack_fits_the_case(variant):
     lay = variant["layout"]
-    result = fit(lay, variant["parts"], variant["models"])
+    result = fit(lay, variant["assembled"], variant["models"])
     assert result.touching == ()
     assert result.cable_mm >= result.path_mm
     assert result.cable_mm in ribbon_for(lay).stock_lengths_mm
@@ -254,14 +254,14 @@ def test_ribbon_with_its_slack_fits_the_case(variant):
 @pytest.mark.parametrize("cable_mm", [38.0, 45.0])
 def test_ribbon_check_fails_when_the_cable_is_too_short(cable_mm):
     built_ = built(CaseParams(ribbon_cable_mm=cable_mm))
-    result = fit(built_["layout"], built_["parts"], built_["models"])
+    result = fit(built_["layout"], built_["assembled"], built_["models"])
     assert result.cable_mm < result.path_mm
     assert not result.fits
 
 
 def test_ribbon_check_fails_when_the_pocket_is_too_shallow():
     built_ = built(CaseParams(camera_gap_mm=1.0))
-    result = fit(built_["layout"], built_["parts"], built_["models"])
+    result = fit(built_["layout"], built_["assembled"], built_["models"])
     assert "pi_components" in result.touching
     assert not result.fits
 
