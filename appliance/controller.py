@@ -489,7 +489,10 @@ class Controller:
 
     def _segment_closed(self, info: SegmentInfo) -> None:
         for listener in self._segment_listeners:
-            listener(info)
+            try:
+                listener(info)
+            except Exception:  # noqa: BLE001 - a listener never stops the recording
+                log.exception("segment listener failed")
 
     def _recover_partial(self, path: str) -> None:
         """Recover a partial left by a crash or a pulled card; index it with its thumbnail."""

@@ -63,6 +63,7 @@ class SegmentWriter:
         self._frame_us = PTS_PER_SECOND / info.fps
         self._sync = sync
         self._synced_bytes = 0
+        self._dir_synced = False
         options = {"movflags": MOVFLAGS, "flush_packets": "1"}
         if max_fragment_s is not None:
             if not 0 < max_fragment_s < 3600:
@@ -81,7 +82,6 @@ class SegmentWriter:
             self._stream.time_base = _TIME_BASE
             self._sync_fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)  # same inode av writes
             self.write(first)
-            _fsync_dir(os.path.dirname(os.path.abspath(path)))  # the new name survives a cut
         except BaseException:
             self._abandon()
             raise
@@ -101,12 +101,17 @@ class SegmentWriter:
         self._container.mux_one(pkt)
         self.last = packet
         self.frames += 1
+        if self.frames == 1:
+            return  # only the header so far: synced with the first fragment, not before
         # With flush_packets=1 the bytes of a finished fragment reach the file within
         # this mux; one fstat per frame tells whether they did.
         size = os.fstat(self._sync_fd).st_size
         if size != self._synced_bytes:
             self._sync(self._sync_fd)
             self._synced_bytes = size
+            if not self._dir_synced:  # the new file's name survives a cut too
+                _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+                self._dir_synced = True
 
     def close(self) -> None:
         """Write the last fragment, sync and close. Safe to call twice."""

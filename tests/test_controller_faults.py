@@ -200,7 +200,8 @@ def fail_take_photo(rig):
     rig.ctl.post(Event.PHOTO_PRESSED)
     assert wait_until(lambda: "capture_still" in rig.camera.raised, 10)
     assert wait_until(lambda: "photo failed" in (rig.ctl.status.last_error or ""), 5)
-    assert rig.recording()  # a failed still never stops the recording
+    assert State.ERROR not in rig.states  # a failed still never stops the recording
+    assert wait_until(rig.recording, 5)
     rig.camera.failing.clear()
     # A photo whose file cannot be synced: the card is failing, so ERROR, then back.
     rig.fs.failing.add("sync")
@@ -307,12 +308,23 @@ def test_a_heartbeat_that_raises_does_not_stop_the_controller(tmp_path):
     try:
         start_recording(rig)
         assert wait_until(lambda: len(beats) >= 3, 10)
-        assert rig.recording()
+        assert wait_until(rig.recording, 5)
         assert rig.answers_status()
         assert rig.takes_a_photo()
         assert rig.shuts_down()
     finally:
         rig.close()
+
+
+def test_a_segment_listener_that_raises_does_not_stop_the_recording(rig):
+    def bad_listener(info):
+        raise Boom("injected: segment listener")
+
+    rig.ctl.on_segment(bad_listener)
+    start_recording(rig)
+    rig.app.wait_segments(3)  # segments keep closing (the harness listens after it)
+    assert wait_until(rig.recording, 5)
+    assert rig.takes_a_photo()
 
 
 def test_a_camera_info_that_raises_keeps_the_last_description(rig):
@@ -321,7 +333,7 @@ def test_a_camera_info_that_raises_keeps_the_last_description(rig):
     rig.camera.failing.add("info")
     assert rig.answers_status()
     assert rig.ctl.status.camera == info
-    assert rig.recording()
+    assert wait_until(rig.recording, 5)
     rig.camera.failing.clear()
     assert rig.takes_a_photo()
 

@@ -165,6 +165,16 @@ def test_a_card_turned_read_only(card):
         records_again(app)
 
 
+def test_a_card_read_only_at_boot(card):
+    """The first scan cannot create the layout: ERROR at once, recording once writable."""
+    run("mount", "-o", "remount,ro", str(card))
+    with make(card) as app:
+        in_error_with_its_led(app)
+        retried_and_still_failing(app)
+        run("mount", "-o", "remount,rw", str(card))
+        records_again(app)
+
+
 def test_a_photo_on_a_read_only_card(card):
     with make(card, autostart=False) as app:
         ctl = app.controller
