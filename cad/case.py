@@ -111,6 +111,8 @@ class CaseParams:
         wedge_deg: Angle of the mount base's wedge, between the VHB pad (on the glass)
             and the pan disc: it takes up part of the windscreen's rake.
         quarter_inch_nut: Hex pocket for a 1/4"-20 nut under the mount head.
+        hood_mm: Length of the lens hood in front of the case (its bore follows the
+            lens's diagonal field of view plus a margin, so it shades without vignetting).
         sd_scoop_mm: Depth of the 45 degree finger scoop round the SD opening (0: none);
             at most wall_mm - 1.2, so the opening's edge keeps a printable wall.
         led_mm: Status LED diameter, 3 or 5 (mm).
@@ -139,6 +141,7 @@ class CaseParams:
     sd_scoop_mm: float = 1.5
     wedge_deg: float = 15.0
     quarter_inch_nut: bool = True
+    hood_mm: float = 4.0
     segments: int = 32
 
     def __post_init__(self):
@@ -191,6 +194,8 @@ class CaseParams:
             raise ValueError("power_plug must be 'straight' or 'right_angle'")
         if not 0 <= self.sd_scoop_mm <= 3:
             raise ValueError("sd_scoop_mm must be in [0, 3]")
+        if not 1 <= self.hood_mm <= 20:
+            raise ValueError("hood_mm must be in [1, 20]")
         if not 0 <= self.wedge_deg <= 40:
             raise ValueError("wedge_deg must be in [0, 40] (the boss must print unsupported)")
         if self.switch_mm not in SWITCHES:
@@ -960,6 +965,9 @@ def print_pose(name: str, lay: Layout) -> list[list[float]]:
     if name == "back_shell":
         # (x, y, z) -> (x, z, depth - y)
         return [[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, lay.depth]]
+    if name == "lens_hood":
+        # (x, y, z) -> (x, z, -y): its back on the bed, the bore widening upwards.
+        return [[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0]]
     if name in ("mount_base", "mount_head"):
         return [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]  # built posed
     if name.startswith("cap_"):
@@ -970,6 +978,49 @@ def print_pose(name: str, lay: Layout) -> list[list[float]]:
         # (x, y, z) -> (x - x0, z0 - z, y - y_cap_floor)
         return [[1, 0, 0, -x], [0, 0, -1, z], [0, 1, 0, -lay.y_cap_floor]]
     raise ValueError(f"unknown part {name!r}")
+
+
+#: The hood's bore opens this much wider than the lens's half field of view.
+HOOD_MARGIN_DEG = 2.0
+
+
+def hood_radii(lay: Layout) -> tuple[float, float, float]:
+    """(bore radius at the case face, bore radius at the hood's rim, outer radius)."""
+    p = lay.params
+    r_win = lay.camera.barrel_diameter_mm / 2 + p.lens_clearance_mm
+    r_rim = max(r_win, _hood_cone_radius(lay, -p.hood_mm))
+    return r_win, r_rim, r_rim + RULE_WALL_MM + 0.4
+
+
+def _hood_cone_radius(lay: Layout, y: float) -> float:
+    """Radius of the field of view (plus the margin) at depth y, from the lens aperture
+    (taken as half the barrel, as the vignetting check does)."""
+    half = math.radians(lay.camera.fov_diagonal_deg / 2 + HOOD_MARGIN_DEG)
+    return lay.camera.barrel_diameter_mm / 4 + (lay.y_lens_front - y) * math.tan(half)
+
+
+def build_lens_hood(params: CaseParams) -> Manifold:
+    """The lens hood in case coordinates, on the front face around the lens window.
+
+    A ring whose bore widens at the lens's diagonal half angle plus a margin; its flat
+    back sits on the front face (a ring of VHB tape holds it) and prints on the bed.
+
+    Raises:
+        ValueError: The hood is wider than the front face round the lens.
+    """
+    lay = Layout(params)
+    seg = params.segments * 2
+    lx, lz = lay.lens_axis
+    r_win, r_rim, r_out = hood_radii(lay)
+    if r_out > min(lz, lay.height - lz, lx, lay.width - lx):
+        raise ValueError("hood_mm too long: the hood would overhang the front face")
+    k = 1 / math.cos(math.pi / seg)
+    body = cyl_y(lx, lz, r_out, -params.hood_mm, 0.0, seg)
+    y_end, y0 = -params.hood_mm - 0.01, 0.01
+    cone = cyl_y(lx, lz, _hood_cone_radius(lay, y_end) * k, y_end, y0, seg,
+                 _hood_cone_radius(lay, y0) * k)  # fmt: skip
+    window = cyl_y(lx, lz, r_win * k, y_end, y0, seg)
+    return body - (cone + window)
 
 
 def _mount_builder(name: str):
@@ -988,6 +1039,7 @@ PARTS = {
     "front_shell": build_front_shell,
     "back_shell": build_back_shell,
     **{f"cap_{b.key}": _cap_builder(b.key) for b in BUTTONS},
+    "lens_hood": build_lens_hood,
     "mount_base": _mount_builder("mount_base"),
     "mount_head": _mount_builder("mount_head"),
 }

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 pytest.importorskip("manifold3d")
 pytest.importorskip("trimesh")
 
-from cad.case import CAP_TRAVEL_MM, CaseParams  # noqa: E402
+from cad.case import CAP_TRAVEL_MM, CaseParams, build_lens_hood  # noqa: E402
 from cad.checks import hole_at, intersection_volume, section_holes  # noqa: E402
-from cad.geometry import box  # noqa: E402
+from cad.geometry import box, cyl_y  # noqa: E402
 from cad.measure import chords_along  # noqa: E402
 from cad.models import lens_clear_cone, power_plug, screw_axes  # noqa: E402
 from cad.parts import BUTTONS, FASTENERS  # noqa: E402
@@ -295,3 +297,28 @@ def test_right_angle_plug_needs_the_right_angle_opening():
     for b in (ra, straight):
         for shell in ("front_shell", "back_shell"):
             assert intersection_volume(plug, b["parts"][shell]) < TOUCH_MM3
+
+
+def _cone(lay, half_deg, length):
+    lx, lz = lay.lens_axis
+    r0 = lay.camera.barrel_diameter_mm / 2 * 0.5
+    r1 = r0 + length * math.tan(math.radians(half_deg))
+    return cyl_y(lx, lz, r1, lay.y_lens_front - length, lay.y_lens_front, 64, r0)
+
+
+def test_lens_hood_shades_up_to_the_field_of_view(variant):
+    lay, hood = variant["layout"], variant["parts"]["lens_hood"]
+    length = lay.params.hood_mm + lay.y_lens_front
+    b = hood.bounding_box()
+    assert b[4] - b[1] == pytest.approx(lay.params.hood_mm, abs=1e-6)  # read off the mesh
+    half = lay.camera.fov_diagonal_deg / 2
+    # The field of view passes; a cone 4 degrees wider is cut: the hood shades right up
+    # to the picture's corners.
+    assert intersection_volume(_cone(lay, half, length), hood) < TOUCH_MM3
+    assert intersection_volume(_cone(lay, half + 4.0, length), hood) > 0.01
+    assert intersection_volume(hood, variant["parts"]["front_shell"]) < TOUCH_MM3
+
+
+def test_lens_hood_longer_than_the_face_is_refused():
+    with pytest.raises(ValueError, match="hood"):
+        build_lens_hood(CaseParams(hood_mm=12.0))
