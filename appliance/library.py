@@ -728,7 +728,13 @@ class Library:
         return item, victims
 
     def _mkdir_day(self, folder: str) -> None:
-        """Create a day folder; its parent (LOOP, PHOTO) must exist: never the layout."""
+        """Create a day folder; its parent (LOOP, PHOTO) must exist: never the layout.
+
+        A symlink in its place is removed (never followed) and a real folder made.
+        """
+        if os.path.islink(folder):
+            log.warning("replacing a symlink where a day folder goes: %s", folder)
+            os.unlink(folder)
         if not os.path.isdir(folder):
             with contextlib.suppress(FileExistsError):
                 self.fs.mkdir(folder)

@@ -69,18 +69,22 @@ class SegmentWriter:
             if not 0 < max_fragment_s < 3600:
                 raise ValueError(f"max_fragment_s must be in (0, 3600), got {max_fragment_s!r}")
             options["frag_duration"] = str(round(max_fragment_s * PTS_PER_SECOND))
-        self._container = av.open(path, "w", format="mp4", options=options)
-        # Provenance: which camera frames this file holds (diagnostics, tests).
-        self._container.metadata["comment"] = (
-            f"first_frame={first.frame_index} first_pts_us={first.pts_us}"
+        # Created here, never through a symlink or over an existing file; av then writes
+        # the same inode, and this descriptor syncs it.
+        self._container = None
+        self._sync_fd = os.open(
+            path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
         )
-        self._sync_fd = -1
         try:
+            self._container = av.open(path, "w", format="mp4", options=options)
+            # Provenance: which camera frames this file holds (diagnostics, tests).
+            self._container.metadata["comment"] = (
+                f"first_frame={first.frame_index} first_pts_us={first.pts_us}"
+            )
             self._stream = self._container.add_mux_stream(
                 info.codec, rate=info.fps, width=info.width, height=info.height
             )
             self._stream.time_base = _TIME_BASE
-            self._sync_fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)  # same inode av writes
             self.write(first)
         except BaseException:
             self._abandon()
@@ -131,7 +135,8 @@ class SegmentWriter:
         """Close what ``__init__`` opened after a failure there (the caller raises)."""
         container, self._container = self._container, None
         try:
-            container.close()
+            if container is not None:
+                container.close()
         except Exception as exc:  # noqa: BLE001 - the first failure is the one raised
             log.warning("closing %s after a failed open failed too: %s", self.path, exc)
         if self._sync_fd >= 0:

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from appliance.ports import FileSystem
+from appliance.ports import Clock, FileSystem
 from appliance.states import Event, State
 from hw.panel import STATE_PATTERNS
 from tests.harness import Appliance, wait_until
@@ -255,3 +255,48 @@ def test_shutdown_with_a_card_that_hangs_is_quick(tmp_path):
             shuts_down_quickly(app)
         finally:
             fs.release.set()
+
+
+class FixedClock(Clock):
+    """A wall clock stopped at one moment, so the next segment's name is known."""
+
+    def wall(self):
+        return 1_714_563_000.0
+
+
+def test_a_symlink_planted_where_the_next_segment_goes_is_not_written_through(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not for the card")
+    root = tmp_path / "card"
+    with make(root, clock=FixedClock(), autostart=False) as app:
+        ctl, lib = app.controller, app.library
+        assert ctl.wait_for_state(State.IDLE)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(FixedClock().wall()))
+        day = time.strftime("%Y-%m-%d", time.localtime(FixedClock().wall()))
+        folder = root / "DCIM" / "LOOP" / day
+        folder.mkdir(exist_ok=True)
+        first = lib.next_seq
+        for seq in range(first, first + 2):
+            os.symlink(outside, folder / f"{seq:08d}_{stamp}.mp4.partial")
+        ctl.post(Event.START_RECORDING)
+        records_again(app)
+        assert outside.read_bytes() == b"not for the card"
+        assert all(s.seq >= first + 2 for s in app.segments)
+
+
+def test_a_day_folder_that_is_a_symlink_is_not_written_into(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    root = tmp_path / "card"
+    with make(root, clock=FixedClock(), autostart=False) as app:
+        ctl = app.controller
+        assert ctl.wait_for_state(State.IDLE)
+        day = time.strftime("%Y-%m-%d", time.localtime(FixedClock().wall()))
+        os.symlink(elsewhere, root / "DCIM" / "LOOP" / day)
+        os.symlink(elsewhere, root / "DCIM" / "PHOTO" / day)
+        ctl.post(Event.START_RECORDING)
+        records_again(app)
+        ctl.post(Event.PHOTO_PRESSED)
+        assert wait_until(lambda: ctl.status.counts.get("photo", 0) == 1, 10)
+        assert os.listdir(elsewhere) == []
+        assert not os.path.islink(root / "DCIM" / "LOOP" / day)
