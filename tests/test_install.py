@@ -230,7 +230,7 @@ def test_the_unit_starts_before_the_network(installed):
     assert "DefaultDependencies" not in unit  # the default: sysinit, basic, not the network
 
 
-@pytest.mark.parametrize("arch", ["armhf", "armel", "armv7l", "armv6l"])
+@pytest.mark.parametrize("arch", ["armhf", "armel", "armv7l", "armv6l", "armv8l", "i386"])
 def test_a_32_bit_os_is_refused_before_anything_changes(tmp_path, arch):
     root = tmp_path / "root"
     result = subprocess.run(

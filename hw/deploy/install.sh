@@ -113,10 +113,10 @@ write_file() {
 
 ARCH=$(architecture)
 case "$ARCH" in
-    armhf|armel|armv6l|armv7l|arm|i386|i686)
+    armhf|armel|armv6l|armv7l|armv8l|arm|i386|i686)
         cat >&2 <<MSG
-install.sh: this is a 32-bit OS ($ARCH); the dashcam needs a 64-bit one. PyAV has no
-32-bit ARM wheel, and Bookworm's python3-av (10.0) is too old for it. Nothing was changed.
+install.sh: this is a 32-bit OS ($ARCH); the dashcam needs a 64-bit one. PyAV publishes
+no wheel for it, and Bookworm's python3-av (10.0) is too old. Nothing was changed.
 Fix: flash "Raspberry Pi OS Lite (64-bit)" with Raspberry Pi Imager and install again;
 every Pi since the 3 runs it, the Zero 2 W too (the Pi 1, the Zero and Zero W cannot).
 MSG
