@@ -65,3 +65,22 @@ def test_a_user_stop_and_a_system_pause_differ():
     assert TRANSITIONS[(State.RECORDING, Event.RECORD_PRESSED)].action is Action.STOP_RECORDING
     assert TRANSITIONS[(State.RECORDING, Event.STORAGE_FULL)].action is Action.PAUSE_RECORDING
     assert TRANSITIONS[(State.STORAGE_FULL, Event.STORAGE_OK)].target is State.RECORDING
+
+
+@pytest.mark.parametrize("event", [Event.STORAGE_FAILED, Event.FAULT])
+@pytest.mark.parametrize("state", RUNNING_STATES)
+def test_a_failing_card_or_action_leads_to_error_from_every_running_state(state, event):
+    transition = next_transition(state, event)
+    assert transition is not None and transition.target is State.ERROR
+    # Recording pauses (the wish to record is kept for the recovery); nothing else acts.
+    expected = Action.PAUSE_RECORDING if state is State.RECORDING else Action.NONE
+    assert transition.action is expected
+
+
+def test_error_comes_back_to_idle_when_the_card_or_the_camera_recovers():
+    for event in (Event.STORAGE_RECOVERED, Event.CAMERA_RECOVERED):
+        assert next_transition(State.ERROR, event) == Transition(State.IDLE, Action.NONE)
+    # Failures while already in ERROR, shutting down or off are ignored.
+    for state in (State.ERROR, State.SHUTTING_DOWN, State.OFF):
+        assert next_transition(state, Event.STORAGE_FAILED) is None
+        assert next_transition(state, Event.FAULT) is None
