@@ -127,7 +127,7 @@ class CaseParams:
     lip_height_mm: float = 3.0
     side_gap_mm: float = 1.0
     ribbon_gap_mm: float = 5.0
-    camera_gap_mm: float = 3.5
+    camera_gap_mm: float = 4.0
     lens_recess_mm: float = 0.6
     vent_width_mm: float = 2.0
     vent_pitch_mm: float = 5.0

@@ -13,7 +13,7 @@ from manifold3d import CrossSection, Manifold
 
 from cad.case import PERFBOARD_MM, RIGHT_ANGLE_HEAD_MM, Layout
 from cad.geometry import box, circle_points, cyl_y, extrude_y, rounded_rect, union
-from cad.parts import BUTTONS
+from cad.parts import BUTTONS, FASTENERS
 
 #: Keep-out ring around each Pi mounting hole on the top side (mechanical drawings).
 HOLE_KEEPOUT_MM = 6.0
@@ -126,6 +126,13 @@ def button_board_models(lay: Layout) -> list[Model]:
     perf = box(cx - w / 2, lay.y_perf_back, cz - h / 2, cx + w / 2, lay.y_perf_front, cz + h / 2)
     solder = box(cx - w / 2 + 1, lay.y_solder, cz - h / 2 + 1, cx + w / 2 - 1, lay.y_perf_back,
                  cz + h / 2 - 1)  # fmt: skip
+    m2 = FASTENERS["M2"]
+    for x, z in lay.button_posts:
+        # The post holes (drilled 2.4 mm) and no solder where the screw head sits.
+        perf = perf - cyl_y(x, z, m2.clearance_mm / 2, lay.y_perf_back - 1, lay.y_perf_front + 1,
+                            seg)  # fmt: skip
+        solder = solder - cyl_y(x, z, m2.head_diameter_mm / 2 + 0.5, lay.y_solder - 1,
+                                lay.y_perf_back + 1, seg)  # fmt: skip
     models = [
         Model("perfboard", perf, (170, 120, 60)),
         Model("solder_side", solder, (150, 150, 150)),
@@ -148,7 +155,7 @@ def button_board_models(lay: Layout) -> list[Model]:
 
 def bought_models(lay: Layout) -> list[Model]:
     """Every bought part placed in the closed case."""
-    return pi_models(lay) + camera_models(lay) + button_board_models(lay)
+    return pi_models(lay) + camera_models(lay) + button_board_models(lay) + fastener_models(lay)
 
 
 def screw_axes(lay: Layout) -> dict[str, list[tuple[float, float]]]:
@@ -178,3 +185,40 @@ def lens_clear_cone(lay: Layout, length_mm: float = 3.0) -> Manifold:
     r0 = c.barrel_diameter_mm / 2 * 0.5
     r1 = r0 + length_mm * math.tan(half)
     return cyl_y(lx, lz, r1, lay.y_lens_front - length_mm, lay.y_lens_front, seg * 2, r0)
+
+
+def fastener_models(lay: Layout) -> list[Model]:
+    """Screws and heat-set inserts, placed (for the previews and the fit checks)."""
+    seg = lay.params.segments
+    m2, m25 = FASTENERS["M2"], FASTENERS["M2.5"]
+    steel, brass = (120, 120, 128), (200, 160, 60)
+    out = []
+
+    def screw(name, x, z, y_head, length, f, direction):
+        """Head from y_head away from the shank; shank ``length`` along ``direction``."""
+        r_head, r = f.head_diameter_mm / 2, f.clearance_mm / 2 - 0.25
+        y_tip = y_head + direction * length
+        head = cyl_y(x, z, r_head, *sorted((y_head, y_head - direction * f.head_height_mm)), seg)
+        shank = cyl_y(x, z, r, *sorted((y_head, y_tip)), seg)
+        out.append(Model(name, union([head, shank]), steel))
+
+    def insert(name, x, z, y0, f, direction):
+        y1 = y0 + direction * f.insert_length_mm
+        ring = cyl_y(x, z, f.insert_diameter_mm / 2, *sorted((y0, y1)), seg) - cyl_y(
+            x, z, f.clearance_mm / 2 - 0.2, min(y0, y1) - 1, max(y0, y1) + 1, seg
+        )
+        out.append(Model(name, ring, brass))
+
+    length, _ = lay.case_screw
+    for i, (x, z) in enumerate(lay.board_holes):
+        screw(f"screw_case_{i}", x, z, lay.counterbore_depth, length, m25, 1.0)
+        insert(f"insert_case_{i}", x, z, lay.y_pi_back, m25, 1.0)
+    length, _ = lay.camera_screw
+    for i, (x, z) in enumerate(lay.camera_holes):
+        screw(f"screw_camera_{i}", x, z, lay.y_camera_back, length, m2, -1.0)
+        insert(f"insert_camera_{i}", x, z, lay.y_camera_front, m2, -1.0)
+    length, _ = lay.button_screw
+    for i, (x, z) in enumerate(lay.button_posts):
+        screw(f"screw_buttons_{i}", x, z, lay.y_perf_back, length, m2, 1.0)
+        insert(f"insert_buttons_{i}", x, z, lay.y_perf_front, m2, 1.0)
+    return out

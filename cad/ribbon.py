@@ -18,7 +18,7 @@ from manifold3d import Manifold
 
 from cad.case import Layout
 from cad.geometry import box, union
-from cad.parts import RIBBONS, Ribbon
+from cad.parts import FASTENERS, RIBBONS, Ribbon
 
 #: Room taken by one layer of a flat fold: two thicknesses and the crease.
 FOLD_PITCH_MM = 0.8
@@ -94,7 +94,9 @@ def path(lay: Layout, layers: int = 1) -> tuple[list[Segment], Segment]:
     lx, _ = lay.lens_axis
     zb = lay.camera_z_top - cam.height_mm
     y_conn = (lay.y_camera_back + lay.y_connector_back) / 2
-    y_gap = lay.y_connector_back + t / 2 + 0.1
+    # Behind the connector and the camera screws' heads.
+    y_pocket = max(lay.y_connector_back, lay.y_camera_back + FASTENERS["M2"].head_height_mm)
+    y_gap = y_pocket + t / 2 + 0.1
     z_low = zb - TURN_MM
     if b.csi_edge == "right":
         z_run = lay.board_z0 + b.height_mm / 2
@@ -226,5 +228,6 @@ def fit(lay: Layout, shells: dict[str, Manifold], models) -> RibbonFit:
     for m in models:
         if (body ^ m.solid).volume() > 1e-6:
             touching.append(m.name)
-    pocket = lay.y_pi_top - lay.board.top_height_mm - lay.y_connector_back
+    y_pocket = max(lay.y_connector_back, lay.y_camera_back + FASTENERS["M2"].head_height_mm)
+    pocket = lay.y_pi_top - lay.board.top_height_mm - y_pocket
     return RibbonFit(cable, shortest, layers, pocket, tuple(touching), tuple(pieces), tail)
