@@ -105,12 +105,14 @@ class SegmentWriter:
         self._container.mux_one(pkt)
         self.last = packet
         self.frames += 1
-        if self.frames == 1:
-            return  # only the header so far: synced with the first fragment, not before
         # With flush_packets=1 the bytes of a finished fragment reach the file within
         # this mux; one fstat per frame tells whether they did.
         size = os.fstat(self._sync_fd).st_size
-        if size != self._synced_bytes:
+        if self.frames == 1:
+            # Only the header so far: it is synced with the first fragment, so opening a
+            # segment never waits for the card.
+            self._synced_bytes = size
+        elif size != self._synced_bytes:
             self._sync(self._sync_fd)
             self._synced_bytes = size
             if not self._dir_synced:  # the new file's name survives a cut too
