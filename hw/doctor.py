@@ -116,12 +116,17 @@ def _unit_environment(text: str) -> dict[str, str]:
 
 
 def _writable_by(path: str, user: str) -> bool | None:
-    """Whether ``user`` may create files in ``path`` (None when the user is unknown)."""
+    """Whether ``user`` may create files in ``path`` (None: unknown user, or no stat)."""
     try:
         account = pwd.getpwnam(user)
     except KeyError:
         return None
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return False  # not even root
+    except OSError:
+        return None
     if account.pw_uid == 0:
         return True
     if st.st_uid == account.pw_uid:
@@ -227,7 +232,10 @@ class Doctor:
         """The release and what it offers: a keyframe on request, a bounded still wait."""
         if self._camera_simulated():
             return Check("picamera2", SKIP, "simulated camera")
-        features = self._picamera2_features()
+        try:
+            features = self._picamera2_features()
+        except Exception as exc:  # noqa: BLE001 - a broken install is the finding
+            return Check("picamera2", WARN, f"its features cannot be read: {exc}")
         if not features.available:
             return Check("picamera2", SKIP, f"not importable ({features.error}): see camera")
         version = features.version or "version unknown"
@@ -563,7 +571,9 @@ class Doctor:
                     fix,
                 )
         if writable is None:
-            return Check(name, WARN, f"{shown}: the service user {user} does not exist", fix)
+            return Check(
+                name, WARN, f"{shown}: cannot tell whether the service user {user} may write", fix
+            )
         return Check(name, OK, f"{shown} (writable by {user})")
 
 

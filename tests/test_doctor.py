@@ -360,3 +360,24 @@ def test_systemctl_show_failing(tmp_path, card, board):
 
     found = by_name(doctor(tmp_path, card, run=no_systemd).run())["service dir"]
     assert found.status == SKIP and found.found.endswith("Host is down")
+
+
+def test_lg_wd_on_a_read_only_file_system(tmp_path, card, board):
+    """Read-only for everyone, root included (a read-only root without an overlay)."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not allowed here: {result.stderr.strip()}")
+    try:
+        run = systemctl(unit(user="root", workdir=str(mount), environment=f"LG_WD={mount}"))
+        found = by_name(doctor(tmp_path, card, run=run).run())["service dir"]
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+    assert found.status == FAIL, found
+    assert f"root cannot write to {mount}; lgpio fails at every start" in found.found
