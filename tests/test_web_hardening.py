@@ -25,7 +25,7 @@ from tests.harness import wait_until
 from tests.web_fixtures import dashboard
 from tests.webclient import Stream, request, serve
 from web import security
-from web.app import WAITRESS_OPTIONS, make_server
+from web.app import PIPELINE_BACKLOG_BYTES, WAITRESS_OPTIONS, Channel, make_server
 from web.security import MAX_BODY_BYTES, SESSION_COOKIE
 
 PASSWORD = "correct horse"
@@ -567,3 +567,38 @@ def test_sessions_made_under_a_password_do_not_survive_its_removal_and_return():
     assert sessions.valid(token, "a")
     assert not sessions.valid(token, None)
     assert not sessions.valid(token, "a") and len(sessions) == 0
+
+
+# --- pipelining ---------------------------------------------------------------------------
+
+
+def test_pipelined_requests_are_all_answered_in_order_once_the_client_reads(open_mode, clip):
+    d, addr = open_mode
+    item, data = clip
+    # More than the kernel's send buffer takes (up to 4 MiB) in the first 8 KiB that Waitress
+    # reads (short requests: about 180 of them), and the backlog: some park.
+    n = (6 * 2**20 + 4 * PIPELINE_BACKLOG_BYTES) // len(data) + 20
+    plain = f"GET /media/{item.seq} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    ranged = f"GET /media/{item.seq} HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: bytes=%d-\r\n\r\n"
+    payload = "".join(ranged % i if i % 10 == 9 else plain for i in range(n)).encode()
+    payload += b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    parks = Channel.parks_total
+    with socket.socket() as sock:
+        # A small window (chosen at connect) keeps the kernel's buffers small too.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+        sock.settimeout(10)
+        sock.connect(addr)
+        sender = threading.Thread(target=sock.sendall, args=(payload,), daemon=True)
+        sender.start()
+        assert wait_until(lambda: Channel.parks_total > parks, 10)  # unread: it parked
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        answer = _read_all(sock)
+        sender.join(10)
+    parts = answer.split(b"HTTP/1.1 ")[1:]
+    assert len(parts) == n + 1
+    for i, part in enumerate(parts[:-1]):
+        if i % 10 == 9:
+            assert part.startswith(b"206 ") and part.endswith(b"\r\n\r\n" + data[i:]), i
+        else:
+            assert part.startswith(b"200 ") and part.endswith(b"\r\n\r\n" + data), i
+    assert parts[-1].startswith(b"200 ") and b'"ok": true' in parts[-1]

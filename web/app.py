@@ -51,6 +51,8 @@ SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 #: a second browser or app on the same phone. More from one address are closed at once, so
 #: one client cannot use up Waitress's ``connection_limit`` (100) and lock the others out.
 MAX_CONNECTIONS_PER_CLIENT = 16
+#: Unsent bytes past which a connection's next pipelined request waits (see :class:`Channel`).
+PIPELINE_BACKLOG_BYTES = 256 * 1024
 #: The WSGI environ key under which the request's Waitress channel is found.
 CHANNEL_ENV = streams.CHANNEL_ENV
 _NOSNIFF = ("X-Content-Type-Options", "nosniff")
@@ -74,10 +76,40 @@ class _ErrorTask(ErrorTask):
 
 
 class Channel(HTTPChannel):
-    """A Waitress connection whose WSGI environ carries the channel itself."""
+    """A Waitress connection that never makes a worker thread wait for its client.
+
+    Waitress blocks a worker while more than its high watermark (16 MiB) of a response is
+    unsent, and serves pipelined requests one after another into the output buffer. Here a
+    worker never waits: with more than :data:`PIPELINE_BACKLOG_BYTES` unsent, the next
+    pipelined request is parked and taken up again by the main loop once the client has
+    read enough. So a client that sends requests and never reads holds no thread, and at
+    most a few open files. The WSGI environ carries the channel (for the streams).
+    """
 
     task_class = _Task
     error_task_class = _ErrorTask
+    parked = False
+    #: Times any channel parked a request (for tests and diagnostics).
+    parks_total = 0
+
+    def service(self) -> None:
+        with self.outbuf_lock:
+            if self.connected and self.total_outbufs_len > PIPELINE_BACKLOG_BYTES:
+                self.parked = True
+                Channel.parks_total += 1
+                self.server.pull_trigger()  # the main loop's select must see it writable
+                return
+        super().service()
+
+    def handle_write(self) -> None:
+        super().handle_write()
+        with self.outbuf_lock:
+            if self.parked and self.connected and self.total_outbufs_len <= PIPELINE_BACKLOG_BYTES:
+                self.parked = False
+                self.server.add_task(self)
+
+    def _flush_outbufs_below_high_watermark(self) -> None:
+        """Never wait for the client (Waitress's version waits past the watermark)."""
 
 
 def open_channel(server: Any, conn: socket.socket, addr: Any, adj: Any, map=None) -> Any:
