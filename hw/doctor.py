@@ -541,35 +541,33 @@ class Doctor:
         if props.get("LoadState") != "loaded":
             return Check(name, SKIP, f"{SERVICE} is not installed")
         user = props.get("User") or "root"
-        workdir = props.get("WorkingDirectory", "").lstrip("!-")  # "!": may be missing
+        raw_workdir = props.get("WorkingDirectory", "")
+        workdir = raw_workdir.lstrip("!-")  # "!" (systemctl's "-"): may be missing
         if workdir == "~":
             with contextlib.suppress(KeyError):
                 workdir = pwd.getpwnam(user).pw_dir
         lg_wd = _unit_environment(props.get("Environment", "")).get("LG_WD", "")
         shown = f"WorkingDirectory={workdir or '(none: /)'}, LG_WD={lg_wd or '(unset)'}"
         fix = "sudo hw/deploy/install.sh (sets both to a directory the service user owns)"
-        for key, path in (("LG_WD", lg_wd), ("WorkingDirectory", workdir)):
-            if path and not os.path.isdir(path):
-                return Check(name, FAIL, f"{shown}: {key} {path} does not exist", fix)
-        if lg_wd:
-            writable = _writable_by(lg_wd, user)
-            if writable is False:
-                return Check(
-                    name,
-                    FAIL,
-                    f"{shown}: {user} cannot write to {lg_wd}; lgpio fails at every start",
-                    fix,
-                )
-        else:
-            writable = _writable_by(workdir or "/", user)
-            if writable is False:
-                return Check(
-                    name,
-                    WARN,
-                    f"{shown}: {user} cannot write to {workdir or '/'}, where lgpio makes its "
-                    "pipe; the appliance falls back to a temporary directory",
-                    fix,
-                )
+        if workdir and not os.path.isdir(workdir) and raw_workdir == workdir:
+            return Check(
+                name,
+                FAIL,
+                f"{shown}: WorkingDirectory {workdir} does not exist; systemd cannot start "
+                "the service (status 200/CHDIR)",
+                fix,
+            )
+        pipe_dir = lg_wd or workdir or "/"
+        writable = _writable_by(pipe_dir, user) if os.path.isdir(pipe_dir) else False
+        if writable is False:
+            why = "does not exist" if not os.path.isdir(pipe_dir) else f"{user} cannot write to"
+            return Check(
+                name,
+                WARN,
+                f"{shown}: lgpio makes its pipe in {pipe_dir}, which {why}; the appliance "
+                "falls back to a private temporary directory",
+                fix,
+            )
         if writable is None:
             return Check(
                 name, WARN, f"{shown}: cannot tell whether the service user {user} may write", fix

@@ -15,32 +15,32 @@ def ensure_lgpio_workdir(environ: MutableMapping[str, str] = os.environ) -> str 
 
     lgpio makes its notification pipe (``.lgd-nfyN``) in ``$LG_WD``, else in the current
     directory, when it is imported; an unwritable one (``/`` for a service without a
-    working directory) makes the import fail. The unit sets ``LG_WD``; this covers a start
-    without it.
+    working directory, an ``LG_WD`` removed or read-only) makes the import fail, and the
+    service would fail at every start. The unit sets a good ``LG_WD``; this covers the rest.
 
     Args:
         environ: The environment lgpio will read (the process's own).
 
     Returns:
-        The directory chosen, or None when ``LG_WD`` was set or the current directory
-        is writable.
+        The private directory chosen, or None when lgpio's own choice is writable.
     """
-    if environ.get("LG_WD"):
-        return None
-    try:
-        cwd = os.getcwd()
-    except OSError:  # the working directory was removed
-        cwd = None
-    if cwd is not None and os.access(cwd, os.W_OK | os.X_OK):
+    wanted = environ.get("LG_WD") or None
+    if wanted is None:
+        try:
+            wanted = os.getcwd()
+        except OSError:  # the working directory was removed
+            wanted = None
+    if wanted is not None and os.path.isdir(wanted) and os.access(wanted, os.W_OK | os.X_OK):
         return None
     path = tempfile.mkdtemp(prefix="dashcam-lgpio-")  # private: one pipe set per process
-    environ["LG_WD"] = path
     log.warning(
-        "the working directory %s is not writable: lgpio's pipe goes to %s "
-        "(set WorkingDirectory= or LG_WD in the unit)",
-        cwd,
+        "lgpio cannot make its pipe in %s (%s): it goes to %s; set WorkingDirectory= and "
+        "LG_WD in the unit to a directory the service user owns",
+        wanted,
+        "LG_WD" if environ.get("LG_WD") else "the working directory",
         path,
     )
+    environ["LG_WD"] = path
     return path
 
 

@@ -154,21 +154,29 @@ print("pin claimed", flush=True)
 """
 
 
-def test_make_pin_factory_gives_lgpio_a_writable_directory_when_lg_wd_is_unset(readonly_dir):
-    result = child(APPLIANCE_PINS, readonly_dir)
+@pytest.mark.parametrize("lg_wd", [None, "read-only", "missing"])
+def test_make_pin_factory_gives_lgpio_a_writable_directory(tmp_path, readonly_dir, lg_wd):
+    """LG_WD unset in an unwritable working directory, or set to one it cannot use."""
+    env = {}
+    if lg_wd == "read-only":
+        env["LG_WD"] = str(readonly_dir)
+    elif lg_wd == "missing":
+        env["LG_WD"] = str(tmp_path / "removed")
+    result = child(APPLIANCE_PINS, readonly_dir, **env)
     assert "xCreatePipe" not in result.stderr and ".lgd-nfy" not in result.stderr, result.stderr
-    lg_wd = Path(result.stdout.split()[1])
+    assert "lgpio cannot make its pipe in" in result.stderr  # the warning says where it went
+    chosen = Path(result.stdout.split()[1])
     try:
-        assert lg_wd.parent == Path(tempfile.gettempdir()), lg_wd
-        assert is_fifo(lg_wd / ".lgd-nfy0")
+        assert chosen.parent == Path(tempfile.gettempdir()), chosen
+        assert is_fifo(chosen / ".lgd-nfy0")
         if HAS_GPIOCHIP:
             assert result.returncode == 0 and "pin claimed" in result.stdout, result.stderr
         else:  # gpiozero finds no Pi board, after lgpio started
             assert "PinUnknownPi" in result.stderr, result.stderr
     finally:
-        for entry in lg_wd.iterdir():
+        for entry in chosen.iterdir():
             entry.unlink()
-        lg_wd.rmdir()
+        chosen.rmdir()
 
 
 def test_make_pin_factory_keeps_a_given_lg_wd_and_the_working_directory(tmp_path, readonly_dir):
