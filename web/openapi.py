@@ -28,7 +28,8 @@ def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, A
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
-        400: "Bad request (the message says what)",
+        400: "Bad request (the message says what): e.g. JSON that is invalid, not finite, "
+        "with an integer of 2**63 or more, a lone surrogate, or nested over 32 levels",
         401: "Not logged in (only when a password is set)",
         403: "Refused: not from the dashboard's own origin",
         404: "Not found",
@@ -36,11 +37,13 @@ def _errors(*codes: int) -> dict[str, Any]:
         413: "Body too large",
         415: "Body is not JSON",
         416: "Range not satisfiable",
+        421: "Misdirected: the Host header does not name this appliance (DNS rebinding)",
         422: "A value is wrong (the message names the field)",
+        429: "Too many wrong passwords from this address; see Retry-After",
         501: "Not supported by this appliance",
         503: "Too many streams open; see Retry-After",
     }
-    return {str(c): _resp(text[c], _ERR) for c in (401, *codes)}
+    return {str(c): _resp(text[c], _ERR) for c in sorted({401, 421, *codes})}
 
 
 _ITEM_ID = {
@@ -96,7 +99,10 @@ def build() -> dict[str, Any]:
                 "operationId": "health",
                 "summary": "Liveness; no login needed",
                 "security": [],
-                "responses": {"200": _resp("Alive", {"type": "object"})},
+                "responses": {
+                    "200": _resp("Alive", {"type": "object"}),
+                    "421": _errors()["421"],
+                },
             }
         },
         "/api/status": {
@@ -314,7 +320,7 @@ def build() -> dict[str, Any]:
                 },
                 "responses": {
                     "204": {"description": "Logged in; the session cookie is set"},
-                    **_errors(400, 403, 413, 415, 422),
+                    **_errors(400, 403, 413, 415, 422, 429),
                 },
             },
             "delete": {
@@ -360,6 +366,7 @@ def build() -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "The whole file"},
                         "206": {"description": "The range asked for"},
+                        "304": {"description": "Not modified (If-None-Match, If-Modified-Since)"},
                         **_errors(400, 404, 416),
                     },
                 }
@@ -375,6 +382,7 @@ def build() -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "The thumbnail"},
                         "206": {"description": "The range asked for"},
+                        "304": {"description": "Not modified (If-None-Match, If-Modified-Since)"},
                         **_errors(400, 404, 416),
                     },
                 }
