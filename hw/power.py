@@ -15,8 +15,6 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 
-from gpiozero import DigitalInputDevice
-
 from appliance.states import Event
 
 log = logging.getLogger(__name__)
@@ -118,6 +116,8 @@ class PowerLossMonitor:
         self._closed = threading.Event()
         self.blips = 0
         self.posted = False
+        from gpiozero import DigitalInputDevice  # here: PowerOff is made before recording
+
         self.input = DigitalInputDevice(pin, pull_up=active_low, pin_factory=pin_factory)
         self.input.when_activated = self._lost
         self.input.when_deactivated = self._back

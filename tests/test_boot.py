@@ -171,3 +171,35 @@ def test_mock_pins_give_a_working_panel(tmp_path, autostart):
             assert app.controller.wait_for_state(other, timeout_s=5)
         finally:
             panel.close()
+
+
+#: What ``dashcam run`` imports before recording starts, on the Pi and in simulation.
+BEFORE_RECORDING = [
+    "hw.cli",
+    "appliance.config",
+    "appliance.controller",
+    "appliance.library",
+    "hw.camera_picamera2",
+    "hw.camera_sim",
+    "hw.power",
+    "hw.watchdog",
+]
+
+
+def test_nothing_before_recording_imports_the_pins_the_web_or_tomlkit():
+    """On the Pi path too (the Picamera2 backend, the power-off action): lazy imports."""
+    code = (
+        f"import sys, {', '.join(BEFORE_RECORDING)}\n"
+        "late = ('gpiozero', 'lgpio', 'web', 'falcon', 'waitress', 'tomlkit')\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in late)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == []
