@@ -11,9 +11,11 @@ import contextlib
 import dataclasses
 import json
 import os
+import select
 import socket
 import stat
 import threading
+import time
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
@@ -25,7 +27,13 @@ from tests.harness import wait_until
 from tests.web_fixtures import dashboard
 from tests.webclient import Stream, request, serve
 from web import security
-from web.app import PIPELINE_BACKLOG_BYTES, WAITRESS_OPTIONS, Channel, make_server
+from web.app import (
+    MAX_CONNECTIONS_PER_CLIENT,
+    PIPELINE_BACKLOG_BYTES,
+    WAITRESS_OPTIONS,
+    Channel,
+    make_server,
+)
 from web.security import MAX_BODY_BYTES, SESSION_COOKIE
 
 PASSWORD = "correct horse"
@@ -602,3 +610,61 @@ def test_pipelined_requests_are_all_answered_in_order_once_the_client_reads(open
         else:
             assert part.startswith(b"200 ") and part.endswith(b"\r\n\r\n" + data), i
     assert parts[-1].startswith(b"200 ") and b'"ok": true' in parts[-1]
+
+
+# --- connections per client ---------------------------------------------------------------
+
+
+def test_one_address_gets_at_most_its_share_of_connections(open_mode):
+    d, addr = open_mode
+    cap = MAX_CONNECTIONS_PER_CLIENT
+    socks = []
+    try:
+        for _ in range(cap + 5):
+            sock = socket.socket()
+            sock.bind(("127.0.0.2", 0))
+            sock.settimeout(5)
+            sock.connect(addr)  # the kernel completes it; Waitress decides after accept
+            sock.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never ends
+            socks.append(sock)
+        # The refused ones are closed at once (readable: EOF or reset); give it a second.
+        refused: set[socket.socket] = set()
+        deadline = time.monotonic() + 1.0
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([s for s in socks if s not in refused], [], [], left)
+            for sock in ready:
+                with contextlib.suppress(ConnectionResetError):
+                    assert sock.recv(1) == b""
+                refused.add(sock)
+        closed = [sock in refused for sock in socks]
+        assert closed.count(False) == cap and closed.count(True) == 5, closed
+        # Other clients are served as usual, and so is this one once it closes some.
+        assert request(addr, "/api/status", source="127.0.0.3").status == 200
+        assert request(addr, "/api/status").status == 200
+        for sock in socks[:3]:
+            sock.close()
+        assert wait_until(lambda: _status_from("127.0.0.2", addr) == 200, 5), (
+            "the address stayed locked out"
+        )
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _status_from(source: str, addr) -> int | None:
+    try:
+        return request(addr, "/api/status", source=source).status
+    except OSError:
+        return None
+
+
+def test_the_login_back_off_counts_an_ipv6_client_by_its_64_prefix():
+    clock = FakeMonotonic()
+    throttle = security.LoginThrottle(clock)
+    for i in range(security.LOGIN_FREE_FAILURES):
+        throttle.failed(f"2001:db8:1:2::{i + 1:x}")  # a new privacy address each time
+    assert throttle.wait_s("2001:db8:1:2:ffff::9") == security.LOGIN_BASE_DELAY_S
+    assert throttle.wait_s("2001:db8:1:3::1") == 0  # another network
+    assert throttle.wait_s("::ffff:192.0.2.7") == throttle.wait_s("192.0.2.7") == 0
+    throttle.failed("::ffff:192.0.2.7")
+    assert throttle.key("::ffff:192.0.2.7") == "192.0.2.7"

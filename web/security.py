@@ -312,14 +312,29 @@ class LoginThrottle:
         self._lock = threading.Lock()
         self._clients: OrderedDict[str, tuple[int, float]] = OrderedDict()
 
+    @staticmethod
+    def key(client: str) -> str:
+        """Who is counted: the address, or for IPv6 its /64 (a host picks any address in it)."""
+        try:
+            address = ipaddress.ip_address(client.split("%")[0])
+        except ValueError:
+            return client
+        if isinstance(address, ipaddress.IPv6Address):
+            if address.ipv4_mapped is not None:
+                return str(address.ipv4_mapped)
+            return str(ipaddress.IPv6Network((address, 64), strict=False))
+        return str(address)
+
     def wait_s(self, client: str) -> float:
         """Seconds ``client`` must still wait before its next try (0: it may try now)."""
+        client = self.key(client)
         with self._lock:
             _, until = self._clients.get(client, (0, 0.0))
         return max(0.0, until - self._now())
 
     def failed(self, client: str) -> float:
         """Count a wrong password; returns the seconds the client must now wait."""
+        client = self.key(client)
         with self._lock:
             failures, _ = self._clients.pop(client, (0, 0.0))
             failures += 1
@@ -333,6 +348,7 @@ class LoginThrottle:
             return delay_s
 
     def succeeded(self, client: str) -> None:
+        client = self.key(client)
         with self._lock:
             self._clients.pop(client, None)
 
