@@ -502,10 +502,12 @@ class Doctor:
         except (OSError, subprocess.SubprocessError) as exc:
             return Check("service", SKIP, f"systemctl not available ({exc})")
         if enabled != "enabled":
+            known = ("disabled", "masked", "static", "indirect", "linked", "generated")
+            state = enabled if enabled in known else f"not installed ({enabled})"
             return Check(
                 "service",
                 WARN,
-                f"{SERVICE} is {enabled}: it will not start at boot",
+                f"{SERVICE} is {state}: it will not start at boot",
                 "sudo hw/deploy/install.sh",
             )
         if active != "active":

@@ -230,6 +230,7 @@ def test_service_not_installed_and_stopped(tmp_path, card, board):
 
     checks = by_name(doctor(tmp_path, card, run=not_installed).run())
     assert checks["service"].status == WARN and "install.sh" in checks["service"].fix
+    assert checks["service"].found.startswith("dashcam.service is not installed (not-found)")
     assert checks["service dir"].status == SKIP
     assert checks["service dir"].found == "dashcam.service is not installed"
     service = by_name(doctor(tmp_path, card, run=failed).run())["service"]
