@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from cad.build import OUT_DIR, build_variant, timed_build
+from cad.build import OUT_DIR, bed_image, build_variant, timed_build
 from cad.case import DEFAULT, VARIANTS, CaseParams
 from cad.parts import BOARDS, CAMERAS
 
@@ -97,7 +98,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"{params.name} {s.name}: {size} mm, {s.volume_mm3:g} mm3, "
                 f"{s.triangles} triangles -> {out / s.files[0]}"
             )
-        print(f"{params.name}: shells built in {seconds * 1000:.0f} ms")
+        print(f"{params.name}: parts built in {seconds * 1000:.0f} ms")
+    if not args.all and not args.no_png:
+        # The print-bed layout of every variant, next to the default's files.
+        beds = root / "beds"
+        beds.mkdir(parents=True, exist_ok=True)
+        for v in VARIANTS:
+            params = replace(variants[0], board=v.board, camera=v.camera)
+            bed_image(params).save(beds / f"{params.name}.png", optimize=True)
+            print(f"{params.name}: print bed -> {beds / (params.name + '.png')}")
     return 0
 
 

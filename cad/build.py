@@ -6,17 +6,46 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cad.case import CaseParams, Layout, build_parts, print_pose
+from manifold3d import Manifold
+from PIL import Image
+
+from cad.case import BED_MM, CaseParams, Layout, assemble, build_parts, print_pose
 from cad.export import stl_bytes, threemf_bytes
+from cad.geometry import box, union
 from cad.models import bought_models
 from cad.render import View, render, side_by_side
+from cad.ribbon import fit
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
-SHELL_COLORS = {"front_shell": (70, 75, 85), "back_shell": (150, 155, 165)}
+PART_COLORS = {
+    "front_shell": (70, 75, 85),
+    "back_shell": (150, 155, 165),
+    "lens_hood": (55, 60, 70),
+    "mount_base": (110, 115, 125),
+    "mount_head": (95, 100, 110),
+}
 CAP_COLOR = (230, 140, 40)
-#: How far each group moves along y in the exploded view.
-EXPLODE_MM = {"front_shell": -45.0, "camera": -22.0, "pi": 0.0, "buttons": 22.0}
-EXPLODE_BACK_MM = 50.0
+#: Margin kept free round the bed's edge in the bed layout.
+BED_EDGE_MM = 5.0
+RIBBON_COLOR = (215, 170, 60)
+#: How far each group moves along y (and z) in the exploded view.
+EXPLODE_MM = {
+    "screws_front": (-100.0, 0.0),
+    "lens_hood": (-75.0, 0.0),
+    "front_shell": (-50.0, 0.0),
+    "camera": (-27.0, 0.0),
+    "ribbon": (-12.0, 0.0),
+    "pi": (0.0, 0.0),
+    "buttons": (22.0, 0.0),
+    "caps": (38.0, 0.0),
+    "back_shell": (58.0, 0.0),
+    "mount_head": (58.0, 22.0),
+    "mount_base": (58.0, 45.0),
+}
+
+
+def _color(name: str) -> tuple[int, int, int]:
+    return PART_COLORS.get(name, CAP_COLOR)
 
 
 @dataclass(frozen=True)
@@ -31,44 +60,136 @@ class PartSummary:
 
 
 def posed_parts(params: CaseParams):
-    """Both shells posed on the print bed, keyed by part name."""
+    """Every printed part posed on the print bed, keyed by part name."""
     lay = Layout(params)
     return {name: m.transform(print_pose(name, lay)) for name, m in build_parts(params).items()}
 
 
-def _group(model_name: str) -> str:
-    if model_name.startswith(("camera", "lens")):
+def _group(name: str) -> str:
+    """Exploded-view group of a printed part or bought model."""
+    if name.startswith(("screw_camera", "camera", "lens_block")):
         return "camera"
-    if model_name.startswith(("button", "led", "perfboard", "solder")):
+    if name.startswith("screw_case"):
+        return "screws_front"
+    if name.startswith(("insert_camera",)):
+        return "front_shell"
+    if name.startswith(("insert_case", "insert_buttons")):
+        return "back_shell"
+    if name.startswith(("button", "led", "perfboard", "solder", "screw_buttons")):
         return "buttons"
+    if name.startswith("cap_"):
+        return "caps"
+    if name.startswith("ribbon"):
+        return "ribbon"
+    if name in EXPLODE_MM:
+        return name
     return "pi"
 
 
-def previews(params: CaseParams):
-    """(assembled, exploded) preview images."""
+def _labelled(items: dict[str, list], names: dict[str, str]):
+    """(solid, colour) pairs and labels at each group's top, for the previews."""
+    solids, labels = [], []
+    for group, members in items.items():
+        for solid, color in members:
+            solids.append((solid, color))
+        if group in names:
+            b = union([m for m, _ in members]).bounding_box()
+            labels.append((names[group], ((b[0] + b[3]) / 2, (b[1] + b[4]) / 2, b[5])))
+    return solids, labels
+
+
+def previews(params: CaseParams) -> dict[str, Image.Image]:
+    """Labelled previews: assembled (front and back), exploded, and the print bed."""
     lay = Layout(params)
     parts = build_parts(params)
-    shells = [(parts[n], SHELL_COLORS.get(n, CAP_COLOR)) for n in parts]
-    front_view, back_view = View(-35, 25), View(215, 28)
-    assembled = side_by_side(
-        [render(shells, front_view, (640, 520)), render(shells, back_view, (640, 520))]
+    placed = assemble(params, parts)
+    models = bought_models(lay)
+    ribbon = fit(lay, placed, models)
+    board, camera = lay.board.name, lay.camera.name
+
+    # Assembled: the printed parts as they go together.
+    groups: dict[str, list] = {}
+    for name, solid in placed.items():
+        groups.setdefault(_group(name), []).append((solid, _color(name)))
+    names = {
+        "front_shell": "front shell",
+        "back_shell": "back shell",
+        "lens_hood": "lens hood",
+        "mount_head": "mount head (tilt)",
+        "mount_base": f"VHB base, {params.wedge_deg:g} deg wedge (pan)",
+        "caps": "record / photo / protect caps",
+    }
+    solids, labels = _labelled(groups, names)
+    front = render(solids, View(-35, 25), (800, 600), labels=labels, margin=0.22)
+    back = render(solids, View(215, 28), (800, 600), labels=labels, margin=0.22)
+    assembled = side_by_side([front, back])
+
+    # Exploded: every printed and bought part, the ribbon, screws and inserts.
+    groups = {}
+    for name, solid in parts.items():
+        if name.startswith("mount_"):
+            solid = placed[name]
+        groups.setdefault(_group(name), []).append((solid, _color(name)))
+    for m in models:
+        groups.setdefault(_group(m.name), []).append((m.solid, m.color))
+    groups["ribbon"] = [(ribbon.solid, RIBBON_COLOR)]
+    moved = {}
+    for group, members in groups.items():
+        dy, dz = EXPLODE_MM[group]
+        moved[group] = [(s.translate((0, dy, dz)), c) for s, c in members]
+    length, _ = lay.case_screw
+    names = dict(
+        names,
+        screws_front=f"4 x M2.5 x {length} screws",
+        camera=f"{camera}, M2 x {lay.camera_screw[0]} screws",
+        ribbon=f"camera cable {ribbon.cable_mm:g} mm, slack folded",
+        pi=board,
+        buttons=f"button board, {params.switch_mm} mm switches, {params.led_mm} mm LED",
     )
-    items = [
-        (
-            parts["front_shell"].translate((0, EXPLODE_MM["front_shell"], 0)),
-            SHELL_COLORS["front_shell"],
-        ),
-        (parts["back_shell"].translate((0, EXPLODE_BACK_MM, 0)), SHELL_COLORS["back_shell"]),
-    ]
-    for m in bought_models(lay):
-        items.append((m.solid.translate((0, EXPLODE_MM[_group(m.name)], 0)), m.color))
-    exploded = side_by_side(
-        [
-            render(items, View(-60, 24), (640, 520), max_edge_mm=4.0),
-            render(items, View(125, 24), (640, 520), max_edge_mm=4.0),
-        ]
-    )
-    return assembled, exploded
+    solids, labels = _labelled(moved, names)
+    exploded = render(solids, View(-58, 26), (1500, 800), max_edge_mm=4.0, labels=labels,
+                      margin=0.2)  # fmt: skip
+    return {"assembled": assembled, "exploded": exploded, "bed": bed_image(params)}
+
+
+def bed_layout(params: CaseParams, spacing_mm: float = 6.0) -> dict[str, Manifold]:
+    """Every printed part posed and placed side by side on the bed (shelves, deepest first,
+    each part on the first shelf with room).
+
+    Raises:
+        ValueError: The parts do not fit a ``BED_MM`` square bed.
+    """
+    posed = posed_parts(params)
+    order = sorted(posed, key=lambda n: -(posed[n].bounding_box()[4] - posed[n].bounding_box()[1]))
+    edge, limit = BED_EDGE_MM, BED_MM - BED_EDGE_MM
+    rows: list[list[float]] = []  # [y, depth, next x]
+    placed = {}
+    for name in order:
+        b = posed[name].bounding_box()
+        w, d = b[3] - b[0], b[4] - b[1]
+        row = next((r for r in rows if r[2] + w <= limit and d <= r[1]), None)
+        if row is None:
+            y = rows[-1][0] + rows[-1][1] + spacing_mm if rows else edge
+            row = [y, d, edge]
+            rows.append(row)
+        placed[name] = posed[name].translate((row[2] - b[0], row[0] - b[1], 0.0))
+        row[2] += w + spacing_mm
+    if any(s.bounding_box()[3] > limit or s.bounding_box()[4] > limit for s in placed.values()):
+        raise ValueError(f"{params.name}: the parts do not fit a {BED_MM:g} mm bed")
+    return placed
+
+
+def bed_image(params: CaseParams) -> Image.Image:
+    """The print bed with every part of a variant, labelled."""
+    placed = bed_layout(params)
+    bed = box(0, 0, -0.6, BED_MM, BED_MM, 0.0)
+    items = [(bed, (225, 228, 232))] + [(s, _color(n)) for n, s in placed.items()]
+    labels = []
+    for name, solid in placed.items():
+        b = solid.bounding_box()
+        labels.append((name.replace("_", " "), ((b[0] + b[3]) / 2, (b[1] + b[4]) / 2, b[5])))
+    labels.append((f"{params.name}: {BED_MM:g} x {BED_MM:g} mm bed", (BED_MM, 0.0, 0.0)))
+    return render(items, View(-15, 68), (1100, 820), max_edge_mm=6.0, labels=labels, margin=0.2)
 
 
 def build_variant(params: CaseParams, out_dir: Path, png: bool = True) -> list[PartSummary]:
@@ -77,7 +198,7 @@ def build_variant(params: CaseParams, out_dir: Path, png: bool = True) -> list[P
     Args:
         params: Variant.
         out_dir: Directory to write into (created if missing).
-        png: Also write assembled.png and exploded.png.
+        png: Also write assembled.png, exploded.png and bed.png.
 
     Returns:
         One summary per part.
@@ -101,14 +222,13 @@ def build_variant(params: CaseParams, out_dir: Path, png: bool = True) -> list[P
             )
         )
     if png:
-        assembled, exploded = previews(params)
-        assembled.save(out_dir / "assembled.png", optimize=True)
-        exploded.save(out_dir / "exploded.png", optimize=True)
+        for name, image in previews(params).items():
+            image.save(out_dir / f"{name}.png", optimize=True)
     return summaries
 
 
 def timed_build(params: CaseParams) -> float:
-    """Seconds to build and mesh both shells of a variant."""
+    """Seconds to build and mesh every printed part of a variant."""
     start = time.perf_counter()
     for solid in build_parts(params).values():
         solid.to_mesh()

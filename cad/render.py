@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from cad.checks import mesh_arrays
 
@@ -80,6 +80,7 @@ def render(
     size: tuple[int, int] = (900, 640),
     max_edge_mm: float = 6.0,
     margin: float = 0.06,
+    labels=(),
 ) -> Image.Image:
     """Render solids to an image.
 
@@ -89,6 +90,8 @@ def render(
         size: Output size in pixels.
         max_edge_mm: Triangles are split until their edges are no longer than this.
         margin: Border left around the scene, as a fraction of the image size.
+        labels: Sequence of (text, (x, y, z)): each text is written near the projection of
+            its point, away from the picture's centre, with a leader line to the point.
 
     Returns:
         RGB image.
@@ -127,6 +130,8 @@ def render(
     for i in order:
         pts = [(float(px[i, k]), float(py[i, k])) for k in range(3)]
         draw.polygon(pts, fill=tuple(int(v) for v in rgb[i]))
+    if labels:
+        _draw_labels(draw, labels, right, up, centre, scale, (w, h))
     return image.resize(size, Image.Resampling.LANCZOS)
 
 
@@ -140,3 +145,35 @@ def side_by_side(images: list[Image.Image]) -> Image.Image:
         out.paste(i, (x, 0))
         x += i.width
     return out
+
+
+def _draw_labels(draw, labels, right, up, centre, scale, size) -> None:
+    """Labels in two columns (left and right of the picture), leader lines to the points."""
+    w, h = size
+    font = ImageFont.load_default(size=max(18, h // 36))
+    line = max(18, h // 36) * 1.7
+    anchors = []
+    for text, point in labels:
+        p = np.asarray(point, dtype=np.float64)
+        ax = (p @ right - centre[0]) * scale + w / 2
+        ay = h / 2 - (p @ up - centre[1]) * scale
+        anchors.append((text, ax, ay))
+    for side in ("left", "right"):
+        column = sorted(
+            (a for a in anchors if (a[1] < w / 2) == (side == "left")), key=lambda a: a[2]
+        )
+        ys, last = [], -math.inf
+        for _, _, ay in column:
+            last = max(ay, last + line, line)
+            ys.append(last)
+        overflow = (ys[-1] if ys else 0) - (h - line)
+        if overflow > 0:
+            ys = [max(line * (i + 1), y - overflow) for i, y in enumerate(ys)]
+        for (text, ax, ay), ty in zip(column, ys, strict=True):
+            tx = w * 0.01 if side == "left" else w * 0.99
+            anchor = "lm" if side == "left" else "rm"
+            box = draw.textbbox((tx, ty), text, font=font, anchor=anchor)
+            end = box[2] + 4 if side == "left" else box[0] - 4
+            draw.line([(end, ty), (ax, ay)], fill=(200, 30, 30), width=3)
+            draw.ellipse([ax - 6, ay - 6, ax + 6, ay + 6], fill=(200, 30, 30))
+            draw.text((tx, ty), text, fill=(20, 20, 20), font=font, anchor=anchor)

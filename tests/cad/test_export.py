@@ -16,8 +16,8 @@ import trimesh  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from cad.__main__ import main  # noqa: E402
-from cad.build import OUT_DIR, build_variant, posed_parts  # noqa: E402
-from cad.case import DEFAULT, PARTS, CaseParams  # noqa: E402
+from cad.build import BED_EDGE_MM, OUT_DIR, bed_layout, build_variant, posed_parts  # noqa: E402
+from cad.case import BED_MM, DEFAULT, PARTS, VARIANTS, CaseParams  # noqa: E402
 from cad.export import stl_bytes, threemf_bytes  # noqa: E402
 from cad.render import View, render  # noqa: E402
 
@@ -93,7 +93,8 @@ def test_committed_output_is_small():
 
 
 def test_committed_previews_exist_and_are_not_blank():
-    for name in ("assembled.png", "exploded.png"):
+    beds = [f"beds/{v.name}.png" for v in VARIANTS]
+    for name in ("assembled.png", "exploded.png", "bed.png", *beds):
         with Image.open(OUT_DIR / name) as image:
             assert image.width >= 1000 and image.height >= 400
             pixels = np.asarray(image.convert("RGB"))
@@ -123,3 +124,45 @@ def test_command_refuses_bad_parameters(tmp_path):
     with pytest.raises(SystemExit):
         main(["--wall-mm", "1.0", "--no-png", "--out", str(tmp_path)])
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("params", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_bed_layout_puts_every_part_on_the_bed_apart(params):
+    placed = bed_layout(params)
+    assert set(placed) == set(PARTS)
+    boxes = {n: s.bounding_box() for n, s in placed.items()}
+    for name, b in boxes.items():
+        assert b[0] >= BED_EDGE_MM - 1e-6 and b[1] >= BED_EDGE_MM - 1e-6, name
+        assert b[3] <= BED_MM - BED_EDGE_MM + 1e-6 and b[4] <= BED_MM - BED_EDGE_MM + 1e-6, name
+        assert b[2] == pytest.approx(0.0, abs=1e-6), name
+    names = sorted(boxes)
+    for i, a in enumerate(names):
+        for c in names[i + 1 :]:
+            p, q = boxes[a], boxes[c]
+            apart = p[3] <= q[0] or q[3] <= p[0] or p[4] <= q[1] or q[4] <= p[1]
+            assert apart, (a, c)
+
+
+def test_bed_layout_refuses_parts_that_do_not_fit():
+    with pytest.raises(ValueError, match="bed"):
+        bed_layout(DEFAULT, spacing_mm=150.0)
+
+
+def test_labels_are_drawn_where_asked():
+    solid = posed_parts(DEFAULT)["cap_record"]
+    plain = render([(solid, (120, 120, 130))], View(-35, 25), (400, 300), max_edge_mm=20)
+    labelled = render(
+        [(solid, (120, 120, 130))],
+        View(-35, 25),
+        (400, 300),
+        max_edge_mm=20,
+        labels=[("record cap", (0.0, 0.0, 6.0))],
+        margin=0.25,
+    )
+
+    def reddish(image):
+        px = np.asarray(image, dtype=int)
+        return ((px[:, :, 0] > 150) & (px[:, :, 1] < 90) & (px[:, :, 2] < 90)).sum()
+
+    assert reddish(plain) == 0
+    assert reddish(labelled) > 50  # the leader line and the dot
