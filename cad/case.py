@@ -111,6 +111,9 @@ class CaseParams:
         wedge_deg: Angle of the mount base's wedge, between the VHB pad (on the glass)
             and the pan disc: it takes up part of the windscreen's rake.
         quarter_inch_nut: Hex pocket for a 1/4"-20 nut under the mount head.
+        heatsink_mm: Height of a stick-on heatsink on the SoC (0: none, or a thin thermal
+            pad). The Pi moves back if it stands taller than the other components, so the
+            ribbon pocket keeps its depth; the vents sit over the SoC side either way.
         hood_mm: Length of the lens hood in front of the case (its bore follows the
             lens's diagonal field of view plus a margin, so it shades without vignetting).
         sd_scoop_mm: Depth of the 45 degree finger scoop round the SD opening (0: none);
@@ -142,6 +145,7 @@ class CaseParams:
     wedge_deg: float = 15.0
     quarter_inch_nut: bool = True
     hood_mm: float = 4.0
+    heatsink_mm: float = 0.0
     segments: int = 32
 
     def __post_init__(self):
@@ -194,6 +198,8 @@ class CaseParams:
             raise ValueError("power_plug must be 'straight' or 'right_angle'")
         if not 0 <= self.sd_scoop_mm <= 3:
             raise ValueError("sd_scoop_mm must be in [0, 3]")
+        if not 0 <= self.heatsink_mm <= 15:
+            raise ValueError("heatsink_mm must be in [0, 15]")
         if not 1 <= self.hood_mm <= 20:
             raise ValueError("hood_mm must be in [1, 20]")
         if not 0 <= self.wedge_deg <= 40:
@@ -406,7 +412,13 @@ class Layout:
 
     @property
     def y_pi_top(self) -> float:
-        return self.y_connector_back + self.params.camera_gap_mm + self.board.top_height_mm
+        return self.y_connector_back + self.params.camera_gap_mm + self.component_height
+
+    @property
+    def component_height(self) -> float:
+        """Room taken on the Pi's top side: its components, or a taller SoC heatsink."""
+        b = self.board
+        return max(b.top_height_mm, b.soc_height_mm + self.params.heatsink_mm)
 
     @property
     def y_pi_back(self) -> float:

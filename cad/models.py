@@ -71,6 +71,12 @@ def pi_models(lay: Layout) -> list[Model]:
                 z0 - b.power_overhang_mm, px + b.power_width_mm / 2, lay.y_pi_top,
                 z0 - b.power_overhang_mm + b.power_depth_mm)  # fmt: skip
     models.append(Model("power", power, (200, 200, 205)))
+    if lay.params.heatsink_mm > 0:
+        sx, sz = lay.board_point(*b.soc_xy_mm)
+        h = b.soc_mm / 2
+        y1 = lay.y_pi_top - b.soc_height_mm
+        sink = box(sx - h, y1 - lay.params.heatsink_mm, sz - h, sx + h, y1, sz + h)
+        models.append(Model("heatsink", sink, (90, 95, 110)))
     return models
 
 

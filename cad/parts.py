@@ -54,6 +54,9 @@ class Board:
         plug_width_mm: Width of a typical plug overmould (the opening must pass it).
         plug_height_mm: Height of a typical plug overmould.
         csi_edge: Where the camera connector is: "right" (short edge) or "middle".
+        soc_xy_mm: Centre of the SoC package (board coordinates).
+        soc_mm: Side of the (square) SoC package.
+        soc_height_mm: SoC package height above the PCB.
     """
 
     key: str
@@ -82,6 +85,9 @@ class Board:
     plug_width_mm: float
     plug_height_mm: float
     csi_edge: str
+    soc_xy_mm: tuple[float, float] = (0.0, 0.0)
+    soc_mm: float = 14.0
+    soc_height_mm: float = 1.3
 
 
 @dataclass(frozen=True)
@@ -294,6 +300,8 @@ BOARDS: dict[str, Board] = {
         plug_width_mm=10.8,
         plug_height_mm=7.0,
         csi_edge="right",
+        soc_xy_mm=(32.5, 15.0),
+        soc_mm=14.0,
     ),
     "pi3aplus": Board(
         key="pi3aplus",
@@ -322,6 +330,8 @@ BOARDS: dict[str, Board] = {
         plug_width_mm=10.8,
         plug_height_mm=7.0,
         csi_edge="middle",
+        soc_xy_mm=(25.0, 32.0),
+        soc_mm=14.0,
     ),
     "pi4": Board(
         key="pi4",
@@ -350,6 +360,8 @@ BOARDS: dict[str, Board] = {
         plug_width_mm=12.4,
         plug_height_mm=6.6,
         csi_edge="middle",
+        soc_xy_mm=(25.75, 32.5),
+        soc_mm=15.0,
     ),
 }
 
@@ -519,6 +531,9 @@ _BOARD_SOURCES = {
     "power_overhang_mm": "estimated: NopSCADlib pcbs.scad",
     "plug_width_mm": "estimated: typical cable overmould",
     "plug_height_mm": "estimated: typical cable overmould",
+    "soc_xy_mm": "estimated, NOT from a drawing: SoC centre placed by eye; measure yours",
+    "soc_mm": "estimated: SoC package side",
+    "soc_height_mm": "estimated: SoC package height",
 }
 
 SOURCES: dict[tuple[str, str], str] = {}

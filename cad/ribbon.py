@@ -229,5 +229,5 @@ def fit(lay: Layout, shells: dict[str, Manifold], models) -> RibbonFit:
         if (body ^ m.solid).volume() > 1e-6:
             touching.append(m.name)
     y_pocket = max(lay.y_connector_back, lay.y_camera_back + FASTENERS["M2"].head_height_mm)
-    pocket = lay.y_pi_top - lay.board.top_height_mm - y_pocket
+    pocket = lay.y_pi_top - lay.component_height - y_pocket
     return RibbonFit(cable, shortest, layers, pocket, tuple(touching), tuple(pieces), tail)

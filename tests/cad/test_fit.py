@@ -322,3 +322,20 @@ def test_lens_hood_shades_up_to_the_field_of_view(variant):
 def test_lens_hood_longer_than_the_face_is_refused():
     with pytest.raises(ValueError, match="hood"):
         build_lens_hood(CaseParams(hood_mm=12.0))
+
+
+@pytest.mark.parametrize("heatsink_mm", [2.0, 6.0])
+def test_soc_heatsink_option_fits_and_keeps_the_ribbon_pocket(heatsink_mm):
+    plain = built(CaseParams())
+    b = built(CaseParams(heatsink_mm=heatsink_mm))
+    lay = b["layout"]
+    sink = next(m.solid for m in b["models"] if m.name == "heatsink")
+    bb = sink.bounding_box()
+    assert bb[4] - bb[1] == pytest.approx(heatsink_mm)
+    for name, part in b["assembled"].items():
+        assert intersection_volume(sink, part) < TOUCH_MM3, name
+    result = fit(lay, b["assembled"], b["models"])
+    assert result.fits, result.touching
+    # A heatsink taller than the other components moves the Pi back by the difference.
+    grow = max(0.0, lay.board.soc_height_mm + heatsink_mm - lay.board.top_height_mm)
+    assert lay.depth - plain["layout"].depth == pytest.approx(grow)
