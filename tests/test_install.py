@@ -22,9 +22,19 @@ RULE = "etc/polkit-1/rules.d/50-dashcam.rules"
 CONFIG = "etc/dashcam/dashcam.toml"
 
 
-def sh(script: Path, *args: str) -> subprocess.CompletedProcess:
+def sh(script: Path, *args: str, arch: str | None = "arm64") -> subprocess.CompletedProcess:
+    """Run a deploy script; ``arch`` is the architecture it sees (None: this machine's)."""
+    env = dict(os.environ)
+    env.pop("DASHCAM_INSTALL_ARCH", None)
+    if arch is not None:
+        env["DASHCAM_INSTALL_ARCH"] = arch
     return subprocess.run(
-        ["bash", str(script), *args], capture_output=True, text=True, timeout=60, check=False
+        ["bash", str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
 
 
@@ -233,14 +243,7 @@ def test_the_unit_starts_before_the_network(installed):
 @pytest.mark.parametrize("arch", ["armhf", "armel", "armv7l", "armv6l", "armv8l", "i386"])
 def test_a_32_bit_os_is_refused_before_anything_changes(tmp_path, arch):
     root = tmp_path / "root"
-    result = subprocess.run(
-        ["bash", str(INSTALL), "--dry-run", "--root", str(root)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=os.environ | {"DASHCAM_INSTALL_ARCH": arch},
-    )
+    result = sh(INSTALL, "--dry-run", "--root", str(root), arch=arch)
     assert result.returncode == 1
     assert result.stderr.startswith(f"install.sh: this is a 32-bit OS ({arch})")
     assert "Raspberry Pi OS Lite (64-bit)" in result.stderr and "Zero 2 W" in result.stderr
@@ -252,14 +255,7 @@ def test_a_32_bit_os_is_refused_before_anything_changes(tmp_path, arch):
 @pytest.mark.parametrize("arch", ["arm64", "aarch64", "amd64"])
 def test_a_64_bit_os_is_installed(tmp_path, arch):
     root = tmp_path / "root"
-    result = subprocess.run(
-        ["bash", str(INSTALL), "--dry-run", "--root", str(root)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=os.environ | {"DASHCAM_INSTALL_ARCH": arch},
-    )
+    result = sh(INSTALL, "--dry-run", "--root", str(root), arch=arch)
     assert result.returncode == 0, result.stderr
     assert (root / UNIT).exists()
 
@@ -311,3 +307,30 @@ def test_the_polkit_rule_runs_and_answers_only_the_service_user(installed, tmp_p
         for action in allowed + others:
             want = "yes" if user == "dashcam" and action in allowed else None
             assert answers[f"{user} {action}"] == want, (user, action)
+
+
+@pytest.mark.parametrize(("reported", "refused"), [("armhf", True), ("arm64", False)])
+def test_the_architecture_comes_from_dpkg_by_default(tmp_path, reported, refused):
+    """Without the override the script asks dpkg (the userland's, not the kernel's): a 32-bit
+    Raspberry Pi OS on a Pi 4 runs a 64-bit kernel, so ``uname -m`` says aarch64 there."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, answer in (("dpkg", reported), ("uname", "aarch64")):
+        fake = bin_dir / name
+        fake.write_text(f"#!/bin/sh\necho {answer}\n")
+        fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "DASHCAM_INSTALL_ARCH"}
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    result = subprocess.run(
+        ["bash", str(INSTALL), "--dry-run", "--root", str(tmp_path / "root")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    if refused:
+        assert result.returncode == 1 and "this is a 32-bit OS (armhf)" in result.stderr
+        assert not (tmp_path / "root").exists()
+    else:
+        assert result.returncode == 0, result.stderr
