@@ -497,10 +497,8 @@ def test_an_oversized_body_gets_its_413_from_the_headers_before_it_is_sent(open_
             b"PUT /api/settings HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         )
-        sent = 0
-        while sent <= MAX_BODY_BYTES + 1024:
-            sock.sendall(b"%x\r\n%s\r\n" % (1024, b" " * 1024))
-            sent += 1024
+        # One chunk declared as 1 MiB; a bit over the limit of it is sent, then nothing.
+        sock.sendall(b"100000\r\n" + b" " * (MAX_BODY_BYTES + 2048))
         answer = _read_all(sock)  # no last chunk was sent: the body never ended
     assert answer.startswith(b"HTTP/1.1 413"), answer[:60]
     # A body within the limit is still fine, and the limit is below Waitress's spill to a
@@ -668,3 +666,24 @@ def test_the_login_back_off_counts_an_ipv6_client_by_its_64_prefix():
     assert throttle.wait_s("::ffff:192.0.2.7") == throttle.wait_s("192.0.2.7") == 0
     throttle.failed("::ffff:192.0.2.7")
     assert throttle.key("::ffff:192.0.2.7") == "192.0.2.7"
+
+
+def test_a_client_that_stops_reading_is_dropped_after_the_stall_timeout(tmp_path):
+    with dashboard(tmp_path, autostart=True) as d:
+        assert d.appliance.controller.wait_for_state(State.RECORDING)
+        item = d.appliance.wait_segments(1)[0]
+        with serve(d.app, stalled_client_s=1.0) as addr:
+            channels = addr.server.active_channels
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.bind(("127.0.0.2", 0))
+                sock.connect(addr)
+                one = f"GET /media/{item.seq} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+                sock.sendall(one * 100)  # megabytes of answers, never read
+
+                def stalled() -> list:
+                    return [c for c in list(channels.values()) if c.addr[0] == "127.0.0.2"]
+
+                assert wait_until(lambda: any(c.total_outbufs_len for c in stalled()), 5)
+                assert wait_until(lambda: not stalled(), 10), "the stalled client was kept"
+            assert request(addr, f"/media/{item.seq}").status == 200

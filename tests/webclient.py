@@ -16,14 +16,25 @@ from dataclasses import dataclass
 from web.app import make_server
 
 
+class Address(tuple):
+    """``(host, port)`` of a served app; ``.server`` is the Waitress server behind it."""
+
+    server: object
+
+
 @contextlib.contextmanager
-def serve(app, threads: int = 8):
-    """Serve ``app`` with Waitress on a loopback port; yields the base URL's (host, port)."""
-    server = make_server(app, host="127.0.0.1", port=0, threads=threads)
+def serve(app, threads: int = 8, **server_kw):
+    """Serve ``app`` with Waitress on a loopback port; yields the base URL's (host, port).
+
+    ``server_kw`` goes to :func:`web.app.make_server` (e.g. ``stalled_client_s``).
+    """
+    server = make_server(app, host="127.0.0.1", port=0, threads=threads, **server_kw)
     thread = threading.Thread(target=server.run, name="test-web", daemon=True)
     thread.start()
+    addr = Address(("127.0.0.1", int(server.effective_port)))
+    addr.server = server
     try:
-        yield ("127.0.0.1", int(server.effective_port))
+        yield addr
     finally:
         app.close_streams()
         server.close()

@@ -46,6 +46,10 @@ WAITRESS_OPTIONS: dict[str, Any] = {
 }
 #: Set on every accepted connection (see :func:`tune_server`).
 SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+#: A client that has not taken any of what was sent to it for this long is dropped by the
+#: kernel (``TCP_USER_TIMEOUT``, which covers a zero receive window too): a connection that
+#: never reads cannot keep its place, its parked requests and its open files for ever.
+STALLED_CLIENT_S = 60.0
 #: Most connections open at once from one client address. One phone browser opens up to 6
 #: per host (Chrome, Safari, Firefox), live status and preview included; 16 leaves room for
 #: a second browser or app on the same phone. More from one address are closed at once, so
@@ -132,26 +136,30 @@ def open_channel(server: Any, conn: socket.socket, addr: Any, adj: Any, map=None
     return Channel(server, conn, addr, adj, map=map)
 
 
-def tune_server(server: Any) -> Any:
+def tune_server(server: Any, stalled_client_s: float = STALLED_CLIENT_S) -> Any:
     """Fit a server made by ``waitress.create_server`` for the dashboard.
 
-    Sets :data:`SOCKET_OPTIONS` and the :func:`open_channel` hook on it (on every listening
-    socket, if it has several).
+    Sets :data:`SOCKET_OPTIONS`, the stalled-client timeout and the :func:`open_channel`
+    hook on it (on every listening socket, if it has several).
     """
+    options = list(SOCKET_OPTIONS)
+    if hasattr(socket, "TCP_USER_TIMEOUT"):
+        options.append((socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(stalled_client_s * 1000)))
     servers = [server]
     if isinstance(server, MultiSocketServer):
         servers = [s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
     for one in servers:
-        one.adj.socket_options = list(SOCKET_OPTIONS)
+        one.adj.socket_options = options
         one.channel_class = open_channel
     return server
 
 
-def make_server(app: Any, *, host: str, port: int, threads: int) -> Any:
+def make_server(
+    app: Any, *, host: str, port: int, threads: int, stalled_client_s: float = STALLED_CLIENT_S
+) -> Any:
     """A Waitress server for ``app`` with :data:`WAITRESS_OPTIONS`, tuned (not yet running)."""
-    return tune_server(
-        create_server(app, host=host, port=port, threads=threads, **WAITRESS_OPTIONS)
-    )
+    server = create_server(app, host=host, port=port, threads=threads, **WAITRESS_OPTIONS)
+    return tune_server(server, stalled_client_s)
 
 
 class DashboardApp(falcon.App):
