@@ -120,8 +120,30 @@ def test_readme_carries_the_current_part_table():
 
 def test_readme_documents_print_settings_and_parts_to_buy():
     text = README.read_text(encoding="utf-8").lower()
-    for word in ("petg", "layer height", "infill", "orientation", "heat-set insert"):
+    for word in ("petg", "asa", "pla", "layer height", "infill", "orientation", "heat-set insert"):
         assert word in text
-    for image in ("out/assembled.png", "out/exploded.png"):
+    for image in ("out/assembled.png", "out/exploded.png", "out/bed.png"):
         assert image in text
         assert (README.parent / image).is_file()
+
+
+def test_readme_gives_a_print_orientation_for_every_part():
+    from cad.case import PARTS
+
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Printing") : text.index("## Parts to buy")]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    for name in PARTS:
+        assert any(name in row for row in rows), name
+
+
+def test_readme_bill_of_materials_names_the_screw_and_insert_sizes():
+    from cad.case import VARIANTS, Layout
+    from cad.parts import FASTENERS
+
+    text = README.read_text(encoding="utf-8")
+    bom = text[text.index("## Parts to buy") : text.index("## Wiring")]
+    for v in VARIANTS:
+        assert f"x {Layout(v).case_screw[0]}" in bom
+    assert f"hole {FASTENERS['M2.5'].insert_hole_mm:g} mm" in bom
+    assert f"hole {FASTENERS['M2'].insert_hole_mm:g} mm" in bom
