@@ -17,6 +17,7 @@ from cad.case import (  # noqa: E402
     ICON_RELIEF_MM,
     MAX_BRIDGE_MM,
     PARTS,
+    hood_radii,
     print_pose,  # noqa: E402
 )
 from cad.checks import mesh_arrays, overhangs  # noqa: E402
@@ -134,3 +135,46 @@ def _add():
     from manifold3d import OpType
 
     return OpType.Add
+
+
+def test_lens_hood_bounding_box(variant):
+    lay = variant["layout"]
+    _, _, r_out = hood_radii(lay)
+    b = variant["parts"]["lens_hood"].bounding_box()
+    lx, lz = lay.lens_axis
+    assert (b[0], b[2], b[3], b[5]) == pytest.approx(
+        (lx - r_out, lz - r_out, lx + r_out, lz + r_out), abs=0.01
+    )
+    assert (b[1], b[4]) == pytest.approx((-lay.params.hood_mm, 0.0), abs=1e-6)
+
+
+@pytest.mark.parametrize("wedge_deg", [0.0, 15.0, 40.0])
+def test_mount_base_bounding_box(wedge_deg):
+    from cad.case import CaseParams, build_parts
+    from cad.mount import BOSS_HEIGHT_MM, BOSS_RADIUS_MM, PAD_MIN_MM, PAD_MM
+
+    base = build_parts(CaseParams(wedge_deg=wedge_deg))["mount_base"]
+    b = base.bounding_box()
+    a = np.radians(wedge_deg)
+    w, d = PAD_MM
+    top = PAD_MIN_MM + d / 2 * np.tan(a)  # wedge height at the boss axis
+    # The boss's top rim: centre raised along the tilted axis, rim tilted with it.
+    z_top = top + BOSS_HEIGHT_MM * np.cos(a) + BOSS_RADIUS_MM * np.sin(a)
+    wedge_top = PAD_MIN_MM + d * np.tan(a)
+    assert (b[0], b[2], b[3]) == pytest.approx((-w / 2, 0.0, w / 2), abs=1e-6)
+    assert b[5] == pytest.approx(max(z_top, wedge_top), abs=0.05)
+
+
+def test_mount_head_bounding_box():
+    from cad.case import ACTION_MOUNT, CaseParams, build_parts
+    from cad.mount import DISC_RADIUS_MM, head_pivot, prong_y_ranges
+
+    b = build_parts(CaseParams())["mount_head"].bounding_box()
+    xp, zp = head_pivot()
+    ys = prong_y_ranges()
+    r = ACTION_MOUNT.radius_mm
+    assert b[0] == pytest.approx(-DISC_RADIUS_MM, abs=0.01)
+    assert b[3] == pytest.approx(xp + r, abs=1e-6)
+    assert (b[1], b[4]) == pytest.approx((-DISC_RADIUS_MM, DISC_RADIUS_MM), abs=0.01)
+    assert max(y for _, y in ys) < DISC_RADIUS_MM
+    assert (b[2], b[5]) == pytest.approx((0.0, zp + r), abs=0.01)
