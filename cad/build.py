@@ -12,7 +12,7 @@ from PIL import Image
 from cad.case import BED_MM, CaseParams, Layout, assemble, build_parts, print_pose
 from cad.export import stl_bytes, threemf_bytes
 from cad.geometry import box, union
-from cad.models import bought_models
+from cad.models import bought_models, pi_detail_models
 from cad.render import View, render, side_by_side
 from cad.ribbon import fit
 
@@ -130,7 +130,9 @@ def previews(params: CaseParams) -> dict[str, Image.Image]:
         if name.startswith("mount_"):
             solid = placed[name]
         groups.setdefault(_group(name), []).append((solid, _color(name)))
-    for m in models:
+    # The Pi as a board with its SoC and header pads, not the fit checks' envelope.
+    shown = [m for m in models if m.name != "pi_components"] + pi_detail_models(lay)
+    for m in shown:
         groups.setdefault(_group(m.name), []).append((m.solid, m.color))
     groups["ribbon"] = [(ribbon.solid, RIBBON_COLOR)]
     moved = {}

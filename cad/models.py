@@ -228,3 +228,17 @@ def fastener_models(lay: Layout) -> list[Model]:
         screw(f"screw_buttons_{i}", x, z, lay.y_perf_back, length, m2, 1.0)
         insert(f"insert_buttons_{i}", x, z, lay.y_perf_front, m2, 1.0)
     return out
+
+
+def pi_detail_models(lay: Layout) -> list[Model]:
+    """Schematic Pi parts for the previews only (the fit checks use the envelope): the SoC
+    and the 40-pin header's pads on the underside, where the button board's wires go."""
+    b = lay.board
+    sx, sz = lay.board_point(*b.soc_xy_mm)
+    h = b.soc_mm / 2
+    soc = box(sx - h, lay.y_pi_top - b.soc_height_mm, sz - h, sx + h, lay.y_pi_top, sz + h)
+    xs = [x for x, _ in b.holes_mm]
+    # Centred between the mounting holes, on their line 3.5 mm from the top edge.
+    hx, hz = lay.board_point((min(xs) + max(xs)) / 2, b.height_mm - 3.5)
+    pads = box(hx - 25.4, lay.y_pi_back, hz - 2.54, hx + 25.4, lay.y_pi_back + 0.1, hz + 2.54)
+    return [Model("pi_soc", soc, (45, 45, 50)), Model("pi_header_pads", pads, (210, 170, 60))]
