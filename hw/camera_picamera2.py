@@ -33,6 +33,7 @@ from __future__ import annotations
 import inspect
 import logging
 import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -72,6 +73,10 @@ PACKET_QUEUE_S = 2.0
 #: Longest wait in :meth:`Picamera2Camera.stop` for the delivery thread (a stuck sink).
 DELIVERY_JOIN_TIMEOUT_S = 5.0
 
+#: Longest wait in :meth:`Picamera2Camera.stop` for picamera2 to stop and close: its
+#: ``stop`` waits for its event loop, which an exception on the camera thread ends.
+CLOSE_TIMEOUT_S = 5.0
+
 #: Frame buffers at 720p and above: picamera2's default of 6 sets of raw + main + lores
 #: buffers, plus 16 x 512 KB for each V4L2 encoder, nearly fill the ~64 MB of CMA of a
 #: Zero 2 W at 1080p (picamera2 issue #972). Below 720p picamera2's 6 are kept.
@@ -88,14 +93,21 @@ _keyframe_warning_given = False
 
 @dataclass(frozen=True)
 class Picamera2Features:
-    """What the installed picamera2 offers the backend.
+    """What the installed picamera2 offers the backend (for ``dashcam doctor``).
 
     Attributes:
         available: picamera2 (and libcamera) import.
         version: The installed release (``"0.3.31"``); None when not installed from a
             package whose metadata names it.
-        force_key_frame: ``H264Encoder.force_key_frame`` exists (0.3.32 on): a requested
-            keyframe comes within ``max_keyframe_delay_s``; without it, with the next
+        encoder: The class name of the H.264 encoder used (``H264Encoder``, the V4L2
+            one; ``LibavH264Encoder`` on a Pi 5 or with ``software_encoder``).
+        force_key_frame: That encoder has ``force_key_frame`` (picamera2 0.3.32 on).
+        pyav_keyframes: PyAV takes ``frame.pict_type = "I"``, which picamera2's
+            ``LibavH264Encoder`` sets for a forced keyframe (PyAV 14 and later raise
+            TypeError there, on the camera thread, which stops picamera2's event loop).
+        keyframe_on_request: A requested keyframe comes within ``max_keyframe_delay_s``:
+            ``force_key_frame`` exists and, for ``LibavH264Encoder``, PyAV takes it. When
+            False the backend never calls it, and a new segment starts at the next
             periodic IDR (at most ``keyframe_interval_s`` later).
         wait_timeout: ``Picamera2.wait`` takes ``timeout`` (0.3.17 on); without it the
             backend bounds the wait for a still itself.
@@ -104,7 +116,10 @@ class Picamera2Features:
 
     available: bool
     version: str | None = None
+    encoder: str | None = None
     force_key_frame: bool = False
+    pyav_keyframes: bool = False
+    keyframe_on_request: bool = False
     wait_timeout: bool = False
     error: str | None = None
 
@@ -124,15 +139,32 @@ def _installed_version(module: Any) -> str | None:
     return dist.version
 
 
+def pyav_takes_picture_type_letters() -> bool:
+    """PyAV accepts ``VideoFrame.pict_type = "I"`` (as ``LibavH264Encoder`` sets it)."""
+    frame = av.VideoFrame(16, 16, "yuv420p")
+    try:
+        frame.pict_type = "I"
+    except (TypeError, ValueError, KeyError):
+        return False
+    return True
+
+
 def _features_of(picamera2_module: Any, h264_class: Any, picamera2_class: Any) -> Picamera2Features:
     try:
         wait_timeout = "timeout" in inspect.signature(picamera2_class.wait).parameters
     except (TypeError, ValueError):
         wait_timeout = False
+    libav = getattr(sys.modules.get("picamera2.encoders"), "LibavH264Encoder", None)
+    uses_pyav = isinstance(libav, type) and issubclass(h264_class, libav)
+    force = callable(getattr(h264_class, "force_key_frame", None))
+    pyav_ok = pyav_takes_picture_type_letters()
     return Picamera2Features(
         available=True,
         version=_installed_version(picamera2_module),
-        force_key_frame=callable(getattr(h264_class, "force_key_frame", None)),
+        encoder=h264_class.__name__,
+        force_key_frame=force,
+        pyav_keyframes=pyav_ok,
+        keyframe_on_request=force and (pyav_ok or not uses_pyav),
         wait_timeout=wait_timeout,
     )
 
@@ -141,7 +173,8 @@ def picamera2_features() -> Picamera2Features:
     """What the installed picamera2 offers (feature tests, never a version compare).
 
     Returns:
-        The features; ``available=False`` with ``error`` when picamera2 does not import.
+        The features of picamera2's platform ``H264Encoder``; ``available=False`` with
+        ``error`` when picamera2 does not import.
     """
     try:
         import picamera2
@@ -241,6 +274,8 @@ class Picamera2Camera(Camera):
             ``LibavMjpegEncoder`` (libx264 and libavcodec on the CPU) instead of the
             platform's ``H264Encoder`` and ``MJPEGEncoder`` (which, on a Pi 5, are those).
         buffer_count: Frame buffer sets; None: 4 at 720p and above, else 6.
+        allocator: The picamera2 allocator of frame buffers, given to ``Picamera2``; None:
+            picamera2's own (``DmaAllocator``, the DMA heap of the Pi).
         packet_queue: Encoded buffers that may wait for ``on_packet``; None: 2 s of video.
 
     Attributes:
@@ -276,6 +311,7 @@ class Picamera2Camera(Camera):
         software_encoder: bool = False,
         buffer_count: int | None = None,
         packet_queue: int | None = None,
+        allocator: Any = None,
     ) -> None:
         for arg, value in (
             ("width", width),
@@ -323,6 +359,7 @@ class Picamera2Camera(Camera):
         self._software_encoder = bool(software_encoder)
         self.buffer_count = buffer_count
         self._packet_queue_size = packet_queue
+        self._allocator = allocator
         self._preview_fps = preview_fps
         self._hflip = bool(hflip) ^ (rotation == 180)
         self._vflip = bool(vflip) ^ (rotation == 180)
@@ -418,7 +455,8 @@ class Picamera2Camera(Camera):
             self._last_preview_us = None
             self._set_sensor_hdr(Picamera2)
             try:
-                picam = Picamera2(self._camera_num)
+                extra = {} if self._allocator is None else {"allocator": self._allocator}
+                picam = Picamera2(self._camera_num, **extra)
             except Exception as exc:  # noqa: BLE001 - IndexError when none, RuntimeError, ...
                 raise CameraError(f"no camera {self._camera_num}: {exc}") from exc
             self._check_sensor_hdr(picam)
@@ -466,19 +504,21 @@ class Picamera2Camera(Camera):
         if watch is not None and watch is not threading.current_thread():
             watch.join()
         if picam is not None:
-            self._close_quietly(picam)
+            self._close_bounded(picam)
         self._join_delivery()
 
     def request_keyframe(self) -> None:
         """Ask the H.264 encoder for an IDR as soon as possible.
 
-        Without ``force_key_frame`` (picamera2 before 0.3.32) this does nothing: the next
-        periodic IDR, at most ``keyframe_interval_s`` away, is the answer (see
-        :attr:`max_keyframe_delay_s`). It never raises.
+        Without ``force_key_frame`` (picamera2 before 0.3.32), or with a
+        ``LibavH264Encoder`` whose forced keyframe PyAV rejects (see
+        :class:`Picamera2Features`), this does nothing: the next periodic IDR, at most
+        ``keyframe_interval_s`` away, is the answer (see :attr:`max_keyframe_delay_s`).
+        It never raises.
         """
         encoder = self._h264
         force = getattr(encoder, "force_key_frame", None)
-        if force is None:
+        if force is None or not self.keyframe_on_request:
             return
         try:
             force()
@@ -535,17 +575,22 @@ class Picamera2Camera(Camera):
     def _note_features(self, features: Picamera2Features) -> None:
         """Take the installed picamera2's features; warn once if keyframes must wait."""
         global _keyframe_warning_given
-        self.keyframe_on_request = features.force_key_frame
+        self.keyframe_on_request = features.keyframe_on_request
         self._wait_timeout = features.wait_timeout
-        if not features.force_key_frame and not _keyframe_warning_given:
-            _keyframe_warning_given = True
-            log.warning(
-                "picamera2 %s: the H.264 encoder has no force_key_frame (picamera2 0.3.32 "
-                "and later have it); a new segment starts at the next periodic keyframe, "
-                "up to %.2f s later",
-                features.version or "(version unknown)",
-                self.keyframe_interval_s,
-            )
+        if features.keyframe_on_request or _keyframe_warning_given:
+            return
+        _keyframe_warning_given = True
+        if not features.force_key_frame:
+            why = "its H.264 encoder has no force_key_frame (picamera2 0.3.32 and later have it)"
+        else:
+            why = f"PyAV {av.__version__} rejects the picture type {features.encoder} sets"
+        log.warning(
+            "picamera2 %s: %s; a new segment starts at the next periodic keyframe, up to "
+            "%.2f s later",
+            features.version or "(version unknown)",
+            why,
+            self.keyframe_interval_s,
+        )
 
     def _set_sensor_hdr(self, picamera2_class: Any) -> None:
         """Switch the IMX708's sensor HDR to the wanted setting before the camera opens."""
@@ -621,6 +666,24 @@ class Picamera2Camera(Camera):
         self._last_preview_us = None
         self._picam.start_encoder(encoder, self._classes[1](self, encoder), name="lores")
         self._mjpeg = encoder
+
+    def _close_bounded(self, picam: Any) -> None:
+        """Stop and close ``picam``, giving up after ``CLOSE_TIMEOUT_S`` (a dead loop)."""
+        closer = threading.Thread(
+            target=self._close_quietly,
+            args=(picam,),
+            name=f"camera-{self._info.name}-close",
+            daemon=True,
+        )
+        closer.start()
+        closer.join(CLOSE_TIMEOUT_S)
+        if closer.is_alive():
+            log.error(
+                "camera %s: picamera2 did not stop within %.0f s (its event loop is gone); "
+                "the camera is left open",
+                self._info.name,
+                CLOSE_TIMEOUT_S,
+            )
 
     @staticmethod
     def _close_quietly(picam: Any) -> None:

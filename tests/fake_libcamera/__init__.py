@@ -1,0 +1,130 @@
+"""A fake ``libcamera`` binding for running the real picamera2 package off the Pi.
+
+Only the hardware is faked: the camera manager, one sensor, its configuration, and the
+requests it completes, whose frame buffers are real shared memory (``memfd``) that
+picamera2 maps and reads with numpy like DMA buffers on a Pi. Everything above it is the
+picamera2 installed from the package index: ``Picamera2``, its event loop
+(``process_requests``), ``CompletedRequest``, ``MappedArray``, the encoders and outputs.
+
+The ``libcamera`` package lives in this directory, which is not on ``sys.path``; it is
+importable only inside :func:`installed`, which also forgets every ``picamera2`` module on
+leaving so that the next test imports picamera2 afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+FAKE_DIR = Path(__file__).resolve().parent
+_MODULES = ("picamera2", "libcamera", "pykms")
+
+_active: list[Sensor] = []
+
+
+@dataclass
+class Sensor:
+    """The camera attached to the fake Pi.
+
+    Attributes:
+        pictures: The scene, one yuv420p picture (``(h * 3 // 2, w)`` uint8) a frame, in a
+            loop; the main stream must be configured at this size.
+        model: The sensor's ``Model`` property.
+        hdr: The IMX708 sensor HDR is on: the sensor then offers 2304x1296 only.
+        frame_duration_us: Time between frames when no frame duration is set.
+        attached: False: no camera is attached (``CameraManager.cameras`` is empty).
+        frames_delivered: Requests the sensor completed so far.
+        queued_max: The most requests libcamera held at once (the buffer count in use).
+        configured: The last configuration applied, per stream: (format, size, buffers).
+    """
+
+    pictures: list[np.ndarray]
+    model: str = "imx708_wide"
+    hdr: bool = False
+    frame_duration_us: int = 33_333
+    attached: bool = True
+    frames_delivered: int = 0
+    queued_max: int = 0
+    configured: list[tuple[str, tuple[int, int], int]] = field(default_factory=list)
+
+
+def active_sensor() -> Sensor:
+    """The sensor of the innermost :func:`installed` block."""
+    if not _active:
+        raise RuntimeError("the fake libcamera is used outside tests.fake_libcamera.installed")
+    return _active[-1]
+
+
+def _forget_modules() -> None:
+    for name in list(sys.modules):
+        if name.split(".")[0] in _MODULES:
+            del sys.modules[name]
+
+
+@contextlib.contextmanager
+def installed(sensor: Sensor) -> Iterator[Sensor]:
+    """Make ``import libcamera`` give the fake bound to ``sensor``; picamera2 is the real one."""
+    from tests import picamera2_standin
+
+    if picamera2_standin._active:
+        raise RuntimeError("the picamera2 stand-in is installed; use one or the other")
+    if not _active:
+        _forget_modules()  # a picamera2 imported before (without libcamera) is imported anew
+    sys.path.insert(0, str(FAKE_DIR))
+    _active.append(sensor)
+    try:
+        yield sensor
+    finally:
+        _active.remove(sensor)
+        if str(FAKE_DIR) in sys.path:
+            sys.path.remove(str(FAKE_DIR))
+        if not _active:
+            _forget_modules()
+
+
+def memfd_allocator():
+    """picamera2's ``DmaAllocator`` with ``memfd`` memory in place of the DMA heap.
+
+    All of picamera2's allocator code runs (allocation per stream config, persistent
+    mappings, acquire/release, clean-up); only the two hardware steps are replaced: the
+    ``/dev/dma_heap`` allocation ioctl (a ``memfd`` of the same size instead) and the
+    DMA-BUF cache sync ioctl around each access (shared memory needs none).
+    """
+    import os
+
+    from picamera2.allocators import DmaAllocator
+    from picamera2.dma_heap import UniqueFD
+
+    class _MemfdHeap:
+        def alloc(self, name: str, size: int) -> UniqueFD:
+            fd = os.memfd_create(name)
+            os.ftruncate(fd, size)
+            return UniqueFD(fd)
+
+        def close(self) -> None:
+            pass
+
+    class _MemfdSync(DmaAllocator.DmaSync):
+        def __enter__(self):
+            return self.get_buffer()
+
+        def __exit__(self, exc_type=None, exc_value=None, exc_traceback=None):
+            pass
+
+    class MemfdAllocator(DmaAllocator):
+        def __init__(self) -> None:
+            # DmaAllocator.__init__ opens the DMA heap; set up the same fields without it.
+            self.dmaHeap = _MemfdHeap()
+            self.mapped_buffers = {}
+            self.mapped_buffers_used = {}
+            self.frame_buffers = {}
+            self.open_fds = []
+            self.libcamera_fds = []
+            self.sync = _MemfdSync
+
+    return MemfdAllocator()

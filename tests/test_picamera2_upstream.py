@@ -1,0 +1,325 @@
+"""The Picamera2 backend on the real picamera2 package (dev extra), over a fake libcamera.
+
+What runs is picamera2 as installed from the package index: ``Picamera2`` (opening the
+camera, ``create_video_configuration``, ``configure``, ``start_recording``, its camera
+manager thread and ``process_requests`` event loop, ``capture_array``/``wait``, ``close``),
+``CompletedRequest``/``MappedArray``, ``LibavH264Encoder`` (libx264 through PyAV, the
+encoder of a Pi 5), ``LibavMjpegEncoder``, the ``Output`` base class, ``DmaAllocator``'s
+bookkeeping and ``devices.imx708.IMX708``.
+
+What is faked, because it is hardware (tests/fake_libcamera):
+
+* the libcamera bindings: camera manager, one IMX708 sensor with its modes, controls and
+  properties, configuration validation (strides, frame sizes), requests completed one a
+  frame interval whose buffers are real shared memory written with the sensor's picture;
+* the DMA heap: ``memfd_allocator()`` is picamera2's ``DmaAllocator`` with a ``memfd`` in
+  place of the ``/dev/dma_heap`` ioctl and no DMA-BUF cache sync; injected through the
+  backend's ``allocator``. ``Picamera2.close()`` ends by building a fresh ``DmaAllocator``,
+  which fails without ``/dev/dma_heap`` after the camera is released; the backend logs it;
+* the V4L2 encoders (``/dev/video11``): the backend's ``software_encoder`` picks
+  picamera2's ``LibavH264Encoder``/``LibavMjpegEncoder``; the V4L2 ``H264Encoder`` class is
+  checked for the methods and signatures the backend calls, not run;
+* the IMX708 sub-device (``/dev/v4l-subdev*``) is absent, as on a Pi whose device node
+  cannot be found: picamera2's ``IMX708`` raises and the sensor keeps its mode;
+* ``pykms`` (the DRM display binding, apt's python3-kms++): names only, no display.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hw.camera_picamera2 import Picamera2Camera, _output_classes, picamera2_features
+from hw.camera_sim import read_frame_counter
+from hw.h264 import NAL_IDR, NAL_PPS, NAL_SPS, nal_types
+from tests import fake_libcamera
+from tests.camera_fixtures import (
+    Collector,
+    JpegCollector,
+    decode_packets,
+    jpeg_image,
+    make_sim_mp4,
+    poll_until,
+    read_counter_of_jpeg,
+    rgb,
+)
+from tests.picamera2_standin import load_source
+
+pytestmark = pytest.mark.upstream
+
+#: ``Output.outputframe`` as picamera2 declares it (picamera2/outputs/output.py).
+PICAMERA2_OUTPUTFRAME = "(self, frame, keyframe=True, timestamp=None, packet=None, audio=False)"
+PINNED = "0.3.38"
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
+    """60 pictures of the simulated scene (a frame counter burned in), 320x240 yuv420p."""
+    path = make_sim_mp4(tmp_path_factory.mktemp("upstream") / "scene.mp4", frames=60)
+    return [frame.yuv for frame in load_source(Path(path))]
+
+
+@pytest.fixture
+def sensor(request: pytest.FixtureRequest, pictures) -> fake_libcamera.Sensor:
+    sensor = fake_libcamera.Sensor(pictures=pictures)
+    context = fake_libcamera.installed(sensor)
+    context.__enter__()
+    request.addfinalizer(lambda: context.__exit__(None, None, None))
+    return sensor
+
+
+def make(**kw) -> Picamera2Camera:
+    args = {
+        "width": 320,
+        "height": 240,
+        "fps": 30,
+        "bitrate": 1_000_000,
+        "keyframe_interval_s": 1.0,
+        "preview_width": 160,
+        "preview_height": 120,
+        "frame_timeout_s": 2.0,
+        "software_encoder": True,
+        "allocator": fake_libcamera.memfd_allocator(),
+    } | kw
+    return Picamera2Camera(**args)
+
+
+def counters(packets) -> list[int]:
+    return [read_frame_counter(rgb(frame)) for _, frame in decode_packets(packets)]
+
+
+def test_the_real_picamera2_is_the_one_imported(sensor):
+    import libcamera
+    import picamera2
+    from picamera2.encoders import LibavH264Encoder
+
+    assert "site-packages" in picamera2.__file__
+    assert Path(libcamera.__file__).is_relative_to(fake_libcamera.FAKE_DIR)
+    features = picamera2_features()
+    assert features.available and features.version == PINNED
+    assert features.force_key_frame and features.wait_timeout
+    assert callable(LibavH264Encoder.force_key_frame)
+
+
+def test_the_real_classes_have_what_the_backend_calls(sensor):
+    from picamera2 import Picamera2
+    from picamera2.encoders.h264_encoder import H264Encoder as V4l2H264Encoder
+    from picamera2.outputs import Output
+
+    for cls in _output_classes(Output):
+        assert issubclass(cls, Output)
+        assert str(inspect.signature(cls.outputframe)) == PICAMERA2_OUTPUTFRAME
+    assert str(inspect.signature(Output.outputframe)) == PICAMERA2_OUTPUTFRAME
+    # The Pi 4 / Zero 2 W encoder (V4L2, /dev/video11), constructed as the backend does.
+    params = inspect.signature(V4l2H264Encoder.__init__).parameters
+    assert {"bitrate", "repeat", "iperiod", "framerate"} <= set(params)
+    assert callable(V4l2H264Encoder.force_key_frame)
+    assert "timeout" in inspect.signature(Picamera2.wait).parameters
+    assert "signal_function" in inspect.signature(Picamera2.capture_array).parameters
+    assert "buffer_count" in inspect.signature(Picamera2.create_video_configuration).parameters
+    assert "allocator" in inspect.signature(Picamera2.__init__).parameters
+
+
+def test_records_through_picamera2_and_libx264(sensor):
+    camera = make()
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(45)
+    finally:
+        camera.stop()
+    assert not collector.errors
+    packets = collector.snapshot()[:45]
+    assert [p.frame_index for p in packets] == list(range(packets[0].frame_index, 45))
+    first = packets[0]
+    assert first.keyframe and {NAL_SPS, NAL_PPS, NAL_IDR} <= set(nal_types(first.data))
+    for p in packets:
+        assert p.keyframe == (NAL_IDR in nal_types(p.data))
+    steps = {b.pts_us - a.pts_us for a, b in zip(packets, packets[1:], strict=False)}
+    assert steps <= {33333, 33334}, steps
+    # The decoded pictures are the sensor's, in order, with none lost.
+    shown = counters(packets)
+    assert shown == [(shown[0] + k) % 60 for k in range(len(shown))]
+    # The periodic IDR (iperiod = 30 frames at 1 s).
+    keys = [p.frame_index for p in packets if p.keyframe]
+    assert keys[:2] == [0, 30]
+    (main, lores, _raw) = sensor.configured
+    assert main[:2] == ("YUV420", (320, 240)) and lores[:2] == ("YUV420", (160, 120))
+    assert main[2] == camera.buffer_count == 6  # below 720p: picamera2's default
+
+
+def test_buffer_count_reaches_libcamera(sensor):
+    camera = make(buffer_count=3)
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(10)
+    finally:
+        camera.stop()
+    assert [buffers for _, _, buffers in sensor.configured] == [3, 3, 3]
+    assert sensor.queued_max <= 3
+    assert Picamera2Camera(width=1920, height=1080).buffer_count == 4
+
+
+def pyav_takes_pict_type_letter() -> bool:
+    """What picamera2's LibavH264Encoder does for a forced keyframe, tried on PyAV."""
+    import av
+
+    frame = av.VideoFrame(16, 16, "yuv420p")
+    try:
+        frame.pict_type = "I"
+    except TypeError:
+        return False
+    return True
+
+
+def test_keyframe_requests_never_stop_the_camera(sensor):
+    camera = make(keyframe_interval_s=1.0)
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert camera.keyframe_on_request is pyav_takes_pict_type_letter()
+        assert collector.wait_for_count(8)
+        camera.request_keyframe()
+        asked_after = collector.snapshot()[-1].frame_index
+        allowed = round(camera.max_keyframe_delay_s * 30)
+        assert collector.wait_until(
+            lambda: any(p.keyframe and p.frame_index > asked_after for p in collector.packets)
+        )
+        for _ in range(3):
+            camera.request_keyframe()
+        assert collector.wait_for_count(asked_after + 45)  # the camera goes on
+    finally:
+        camera.stop()
+    assert not collector.errors
+    key = next(p for p in collector.snapshot() if p.keyframe and p.frame_index > asked_after)
+    assert key.frame_index - asked_after <= allowed
+    assert {NAL_SPS, NAL_PPS} <= set(nal_types(key.data))
+    if camera.keyframe_on_request:
+        assert allowed < 30  # forced: well before the periodic IDR
+
+
+def test_why_a_forced_keyframe_is_not_asked_of_libav_on_this_pyav(sensor):
+    """picamera2's own force_key_frame, on a PyAV that rejects ``pict_type = "I"``."""
+    if pyav_takes_pict_type_letter():
+        pytest.skip("this PyAV takes picamera2's forced keyframe")
+    camera = make(frame_timeout_s=1.0)
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(5)
+        camera._h264.force_key_frame()  # what request_keyframe() would do without the test
+        # The TypeError is raised on picamera2's event-loop thread, which ends: frames stop.
+        assert collector.error_event.wait(10)
+        assert "no frame" in str(collector.errors[0])
+    finally:
+        camera.stop()  # bounded, though Picamera2.stop() waits for the dead loop
+    assert not camera.is_running
+
+
+def test_still_and_preview_through_picamera2(sensor):
+    camera = make()
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(5)
+        asked_after = counters(collector.snapshot())[-1]
+        jpeg = camera.capture_still(timeout_s=5.0)
+        sink = JpegCollector()
+        camera.set_preview_sink(sink)
+        assert sink.wait_for_count(3)
+        camera.set_preview_sink(None)
+    finally:
+        camera.stop()
+    assert jpeg_image(jpeg).size == (320, 240)
+    assert read_counter_of_jpeg(jpeg) in {(asked_after + k) % 60 for k in range(1, 6)}
+    assert jpeg_image(sink.items[0][0]).size == (160, 120)
+    assert not collector.errors
+
+
+def test_a_slow_sink_does_not_stall_the_camera_thread(sensor):
+    """LibavH264Encoder calls outputframe on the camera thread, holding Picamera2.lock."""
+    camera = make(packet_queue=8)
+    release = threading.Event()
+    entered = threading.Event()
+    delivered = []
+
+    def slow_sink(packet) -> None:
+        delivered.append(packet)
+        if len(delivered) == 3:
+            entered.set()
+            release.wait(30)  # the disk hangs
+
+    errors = []
+    camera.start(slow_sink, errors.append)
+    try:
+        assert entered.wait(10)
+        at_block = sensor.frames_delivered
+        # The camera goes on: frames complete, the encoder runs, a still can be taken.
+        assert poll_until(lambda: sensor.frames_delivered >= at_block + 20, 10)
+        assert jpeg_image(camera.capture_still(timeout_s=5.0)).size == (320, 240)
+        assert camera.packets_dropped > 0
+        assert len(delivered) == 3
+        release.set()
+        resumed = len(delivered)
+        assert poll_until(lambda: len(delivered) >= resumed + 35, 10)
+    finally:
+        release.set()
+        camera.stop()
+    assert not errors
+    # The packets queued before the overflow come in order; after the gap the stream
+    # resumes at a keyframe with its SPS/PPS, and all of it decodes.
+    gaps = [
+        i
+        for i in range(1, len(delivered))
+        if delivered[i].pts_us - delivered[i - 1].pts_us > 50_000
+    ]
+    assert len(gaps) == 1, gaps
+    resumed_at = delivered[gaps[0]]
+    assert resumed_at.keyframe and {NAL_SPS, NAL_PPS} <= set(nal_types(resumed_at.data))
+    shown = counters(delivered)
+    for part in (shown[: gaps[0]], shown[gaps[0] :]):
+        assert part == [(part[0] + k) % 60 for k in range(len(part))]
+    assert [p.frame_index for p in delivered] == list(range(len(delivered)))
+
+
+def test_hdr_that_could_not_be_set_is_reported(sensor, caplog):
+    caplog.set_level(logging.WARNING, logger="hw.camera_picamera2")
+    camera = make(hdr=True)
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(3)
+    finally:
+        camera.stop()
+    assert camera.model == "imx708_wide" and camera.hdr_active is False
+    text = caplog.text
+    assert "cannot set the IMX708 HDR mode" in text  # picamera2's IMX708 found no node
+    assert "IMX708 sensor HDR is off though on was asked for" in text
+
+
+def test_hdr_on_is_seen_in_the_sensor_modes(sensor, caplog):
+    sensor.hdr = True  # the sensor is in HDR mode (set before, e.g. by rpicam-hello)
+    caplog.set_level(logging.WARNING, logger="hw.camera_picamera2")
+    camera = make(hdr=True)
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(3)
+    finally:
+        camera.stop()
+    assert camera.hdr_active is True
+    assert "sensor HDR is" not in caplog.text
+
+
+def test_no_camera_attached_is_a_camera_error(sensor):
+    from appliance.errors import CameraError
+
+    sensor.attached = False
+    with pytest.raises(CameraError, match="no camera 0"):
+        make().start(lambda p: None)
