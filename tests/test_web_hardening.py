@@ -32,6 +32,7 @@ from web.app import (
     PIPELINE_BACKLOG_BYTES,
     WAITRESS_OPTIONS,
     Channel,
+    RequestBudget,
     make_server,
 )
 from web.security import MAX_BODY_BYTES, SESSION_COOKIE
@@ -687,3 +688,49 @@ def test_a_client_that_stops_reading_is_dropped_after_the_stall_timeout(tmp_path
                 assert wait_until(lambda: any(c.total_outbufs_len for c in stalled()), 5)
                 assert wait_until(lambda: not stalled(), 10), "the stalled client was kept"
             assert request(addr, f"/media/{item.seq}").status == 200
+
+
+# --- request budget per client ------------------------------------------------------------
+
+
+def test_the_request_budget_allows_a_burst_then_its_rate():
+    clock = FakeMonotonic()
+    budget = RequestBudget(rate_per_s=10.0, burst=5, monotonic=clock)
+    assert [budget.take("10.0.0.9") for _ in range(5)] == [0.0] * 5
+    assert budget.take("10.0.0.9") == pytest.approx(0.1)
+    assert budget.take("10.0.0.8") == 0.0  # another client has its own
+    clock.advance(0.1)
+    assert budget.take("10.0.0.9") == 0.0
+    assert budget.take("10.0.0.9") > 0
+    clock.advance(60)
+    assert [budget.take("10.0.0.9") for _ in range(5)] == [0.0] * 5  # no more than the burst
+    assert budget.take("10.0.0.9") > 0
+
+
+def test_one_address_flooding_requests_is_slowed_down_and_still_answered(tmp_path):
+    rate_per_s, burst, n = 40.0, 20, 100
+    with dashboard(tmp_path, autostart=False) as d:
+        budget = RequestBudget(rate_per_s=rate_per_s, burst=burst)
+        with serve(d.app, request_budget=budget) as addr:
+            defers = Channel.defers_total
+            payload = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * (n - 1)
+            payload += b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            got: list[bytes] = []
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.2", 0))
+                sock.settimeout(10)
+                sock.connect(addr)
+                t0 = time.monotonic()
+                sock.sendall(payload)
+                reader = threading.Thread(target=lambda: got.append(_read_all(sock)))
+                reader.start()
+                # Meanwhile another client is answered at once, again and again.
+                while reader.is_alive():
+                    assert request(addr, "/api/health").status == 200
+                    assert request(addr, "/api/health", source="127.0.0.3").status == 200
+                    reader.join(0.05)
+                elapsed_s = time.monotonic() - t0
+            assert got and got[0].count(b"HTTP/1.1 200 OK") == n  # every one, in the end
+            assert Channel.defers_total > defers
+            # The token bucket cannot have let them through faster than this.
+            assert elapsed_s >= (n - burst - 1) / rate_per_s * 0.9

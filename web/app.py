@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,10 @@ STALLED_CLIENT_S = 60.0
 #: a second browser or app on the same phone. More from one address are closed at once, so
 #: one client cannot use up Waitress's ``connection_limit`` (100) and lock the others out.
 MAX_CONNECTIONS_PER_CLIENT = 16
+#: Requests one client address may make per second on average, and at once: a phone's
+#: gallery page asks 50 thumbnails at once; a flood from one address is slowed to this.
+CLIENT_REQUESTS_PER_S = 100.0
+CLIENT_REQUEST_BURST = 200
 #: Unsent bytes past which a connection's next pipelined request waits (see :class:`Channel`).
 PIPELINE_BACKLOG_BYTES = 256 * 1024
 #: The WSGI environ key under which the request's Waitress channel is found.
@@ -79,6 +84,51 @@ class _ErrorTask(ErrorTask):
         super().execute()
 
 
+class RequestBudget:
+    """A token bucket of requests per client address (an IPv6 client by its /64).
+
+    Args:
+        rate_per_s: Requests per second a client may make on average.
+        burst: Requests a client may make at once after a pause.
+        monotonic: The clock; injected in tests.
+    """
+
+    MAX_CLIENTS = 4096
+
+    def __init__(
+        self,
+        rate_per_s: float = CLIENT_REQUESTS_PER_S,
+        burst: int = CLIENT_REQUEST_BURST,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._now = monotonic
+        self._lock = threading.Lock()
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, client: str) -> float:
+        """Take one request from ``client``'s budget.
+
+        Returns:
+            0 if it may go now (one token taken), else the seconds until it may.
+        """
+        key = LoginThrottle.key(client)
+        now = self._now()
+        with self._lock:
+            tokens, at = self._buckets.pop(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - at) * self.rate_per_s)
+            wait_s = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait_s = (1.0 - tokens) / self.rate_per_s
+            self._buckets[key] = (tokens, now)
+            while len(self._buckets) > self.MAX_CLIENTS:
+                self._buckets.popitem(last=False)
+        return wait_s
+
+
 class Channel(HTTPChannel):
     """A Waitress connection that never makes a worker thread wait for its client.
 
@@ -87,14 +137,22 @@ class Channel(HTTPChannel):
     worker never waits: with more than :data:`PIPELINE_BACKLOG_BYTES` unsent, the next
     pipelined request is parked and taken up again by the main loop once the client has
     read enough. So a client that sends requests and never reads holds no thread, and at
-    most a few open files. The WSGI environ carries the channel (for the streams).
+    most a few open files.
+
+    A client past its :class:`RequestBudget` (the server's ``request_budget``) has its next
+    request deferred, without a thread, until its budget allows it: one address flooding
+    requests cannot take the CPU from the others and from the recording.
+
+    The WSGI environ carries the channel (for the streams).
     """
 
     task_class = _Task
     error_task_class = _ErrorTask
     parked = False
-    #: Times any channel parked a request (for tests and diagnostics).
+    deferred_until: float | None = None
+    #: Times any channel parked (or deferred) a request (for tests and diagnostics).
     parks_total = 0
+    defers_total = 0
 
     def service(self) -> None:
         with self.outbuf_lock:
@@ -103,7 +161,23 @@ class Channel(HTTPChannel):
                 Channel.parks_total += 1
                 self.server.pull_trigger()  # the main loop's select must see it writable
                 return
+        budget = getattr(self.server, "request_budget", None)
+        if budget is not None and self.connected:
+            wait_s = budget.take(str(self.addr[0]) if isinstance(self.addr, tuple) else "")
+            if wait_s > 0:
+                Channel.defers_total += 1
+                self.deferred_until = time.monotonic() + wait_s  # taken up by readable()
+                return
         super().service()
+
+    def readable(self) -> bool:
+        """Also where a deferred request is taken up (the main loop asks every round)."""
+        until = self.deferred_until
+        if until is not None and time.monotonic() >= until:
+            self.deferred_until = None
+            if self.connected:
+                self.server.add_task(self)
+        return super().readable()
 
     def handle_write(self) -> None:
         super().handle_write()
@@ -136,11 +210,16 @@ def open_channel(server: Any, conn: socket.socket, addr: Any, adj: Any, map=None
     return Channel(server, conn, addr, adj, map=map)
 
 
-def tune_server(server: Any, stalled_client_s: float = STALLED_CLIENT_S) -> Any:
+def tune_server(
+    server: Any,
+    stalled_client_s: float = STALLED_CLIENT_S,
+    request_budget: RequestBudget | None = None,
+) -> Any:
     """Fit a server made by ``waitress.create_server`` for the dashboard.
 
-    Sets :data:`SOCKET_OPTIONS`, the stalled-client timeout and the :func:`open_channel`
-    hook on it (on every listening socket, if it has several).
+    Sets :data:`SOCKET_OPTIONS`, the stalled-client timeout, the :func:`open_channel` hook
+    and a per-client :class:`RequestBudget` (a default one if None) on it (on every
+    listening socket, if it has several).
     """
     options = list(SOCKET_OPTIONS)
     if hasattr(socket, "TCP_USER_TIMEOUT"):
@@ -148,18 +227,26 @@ def tune_server(server: Any, stalled_client_s: float = STALLED_CLIENT_S) -> Any:
     servers = [server]
     if isinstance(server, MultiSocketServer):
         servers = [s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
+    budget = RequestBudget() if request_budget is None else request_budget
     for one in servers:
         one.adj.socket_options = options
         one.channel_class = open_channel
+        one.request_budget = budget
     return server
 
 
 def make_server(
-    app: Any, *, host: str, port: int, threads: int, stalled_client_s: float = STALLED_CLIENT_S
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    threads: int,
+    stalled_client_s: float = STALLED_CLIENT_S,
+    request_budget: RequestBudget | None = None,
 ) -> Any:
     """A Waitress server for ``app`` with :data:`WAITRESS_OPTIONS`, tuned (not yet running)."""
     server = create_server(app, host=host, port=port, threads=threads, **WAITRESS_OPTIONS)
-    return tune_server(server, stalled_client_s)
+    return tune_server(server, stalled_client_s, request_budget)
 
 
 class DashboardApp(falcon.App):
