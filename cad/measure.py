@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from manifold3d import Manifold
 
-from cad.checks import section_holes
+from cad.checks import mesh_arrays, section_holes
 
 #: A chord counts as a wall thickness only if the ray meets both faces within this angle
 #: of their normals (a ray grazing a round post gives a short chord that is not a wall).
@@ -97,9 +97,37 @@ def wall_chords(solid: Manifold, grid_mm: float = WALL_GRID_MM) -> list[Chord]:
     return out
 
 
+def normal_chords(solid: Manifold, min_area_mm2: float = 0.01) -> list[Chord]:
+    """Wall thicknesses along the faces' own normals (walls at any angle).
+
+    From the centre of every face (slivers under ``min_area_mm2`` skipped), a ray goes
+    into the solid along the face's inward normal; the chord counts if the ray leaves
+    through a face met within ``NORMAL_ANGLE_DEG`` of square.
+    """
+    verts, tris = mesh_arrays(solid)
+    tri = verts[tris]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    area2 = np.linalg.norm(cross, axis=1)
+    keep = area2 > 2 * min_area_mm2
+    normals = cross[keep] / area2[keep, None]
+    centres = tri[keep].mean(axis=1)
+    min_cos = math.cos(math.radians(NORMAL_ANGLE_DEG))
+    out = []
+    for c, n in zip(centres, normals, strict=True):
+        start = c - n * 1e-4
+        for t, hit_normal in _hits(solid, start, c - n * 500.0):
+            cos = float(hit_normal @ -n)
+            if cos > 0:  # the first face the ray leaves through
+                if cos >= min_cos:
+                    out.append(Chord(t + 1e-4, tuple(float(v) for v in c), "normal"))
+                break
+    return out
+
+
 def min_wall(solid: Manifold, grid_mm: float = WALL_GRID_MM) -> Chord:
-    """The thinnest wall of a solid (see ``wall_chords``)."""
-    return min(wall_chords(solid, grid_mm), key=lambda c: c.length_mm)
+    """The thinnest wall of a solid: the axis ray grid (``wall_chords``) and the rays
+    along every face's normal (``normal_chords``)."""
+    return min(wall_chords(solid, grid_mm) + normal_chords(solid), key=lambda c: c.length_mm)
 
 
 def _radial_dirs(count: int) -> list[tuple[float, float]]:

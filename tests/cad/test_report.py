@@ -19,7 +19,12 @@ from cad.case import (  # noqa: E402
     Layout,
 )
 from cad.geometry import box, cyl_y  # noqa: E402
-from cad.measure import min_wall, radial_clearance_y, radial_wall_y  # noqa: E402
+from cad.measure import (  # noqa: E402
+    min_wall,
+    radial_clearance_y,
+    radial_wall_y,
+    wall_chords,
+)
 from cad.report import measure_variant  # noqa: E402
 
 #: A coarser ray grid keeps these tests quick; the walls measured here are long.
@@ -34,7 +39,17 @@ def test_min_wall_finds_the_thin_side_of_a_box():
     solid = box(0, 0, 0, 20, 10, 10) - cavity
     chord = min_wall(solid, 0.5)
     assert chord.length_mm == pytest.approx(0.7, abs=1e-6)
-    assert chord.axis == "y"
+    assert chord.axis in ("y", "normal")
+    assert min(c.length_mm for c in wall_chords(solid, 0.5)) == pytest.approx(0.7, abs=1e-6)
+
+
+def test_min_wall_finds_a_thin_wall_at_an_angle():
+    # A 0.8 mm plate tilted 30 degrees: no axis ray meets both faces square, the
+    # normal rays do.
+    plate = box(0, 0, 0, 20, 20, 0.8).rotate((30.0, 0.0, 0.0))
+    chord = min_wall(plate, 0.5)
+    assert chord.length_mm == pytest.approx(0.8, abs=1e-3)
+    assert chord.axis == "normal"
 
 
 def test_min_wall_ignores_grazing_rays_on_round_posts():
