@@ -13,8 +13,21 @@ from dataclasses import replace
 from pathlib import Path
 
 from cad.build import OUT_DIR, bed_image, build_variant, timed_build
-from cad.case import DEFAULT, VARIANTS, CaseParams
+from cad.case import DEFAULT, VARIANTS, CaseParams, check_layout
 from cad.parts import BOARDS, CAMERAS
+
+#: Command-line options for CaseParams fields: (flag, field, type).
+OPTIONS = (
+    ("--wall-mm", "wall_mm", float),
+    ("--clearance-mm", "clearance_mm", float),
+    ("--switch-mm", "switch_mm", int),
+    ("--led-mm", "led_mm", int),
+    ("--power-plug", "power_plug", str),
+    ("--hood-mm", "hood_mm", float),
+    ("--heatsink-mm", "heatsink_mm", float),
+    ("--wedge-deg", "wedge_deg", float),
+    ("--ribbon-cable-mm", "ribbon_cable_mm", float),
+)
 
 
 def report_main(argv: list[str]) -> int:
@@ -60,32 +73,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cad", description=__doc__)
     parser.add_argument("--board", choices=sorted(BOARDS), default=DEFAULT.board)
     parser.add_argument("--camera", choices=sorted(CAMERAS), default=DEFAULT.camera)
-    parser.add_argument("--wall-mm", type=float, default=DEFAULT.wall_mm)
-    parser.add_argument("--clearance-mm", type=float, default=DEFAULT.clearance_mm)
+    for flag, field, kind in OPTIONS:
+        parser.add_argument(flag, dest=field, type=kind, default=getattr(DEFAULT, field))
+    parser.add_argument(
+        "--no-quarter-inch-nut", action="store_true", help="no 1/4-20 nut pocket in the head"
+    )
     parser.add_argument("--all", action="store_true", help="every variant, one folder each")
     parser.add_argument("--out", type=Path, default=None, help=f"output folder ({OUT_DIR})")
     parser.add_argument("--no-png", action="store_true", help="skip the previews")
     args = parser.parse_args(argv)
+    options = {field: getattr(args, field) for _, field, _ in OPTIONS}
+    options["quarter_inch_nut"] = not args.no_quarter_inch_nut
+    pairs = [(v.board, v.camera) for v in VARIANTS] if args.all else [(args.board, args.camera)]
     try:
-        if args.all:
-            variants = [
-                CaseParams(
-                    board=v.board,
-                    camera=v.camera,
-                    wall_mm=args.wall_mm,
-                    clearance_mm=args.clearance_mm,
-                )
-                for v in VARIANTS
-            ]
-        else:
-            variants = [
-                CaseParams(
-                    board=args.board,
-                    camera=args.camera,
-                    wall_mm=args.wall_mm,
-                    clearance_mm=args.clearance_mm,
-                )
-            ]
+        variants = [CaseParams(board=b, camera=c, **options) for b, c in pairs]
+        for params in variants:
+            check_layout(params)
     except ValueError as exc:
         parser.error(str(exc))
     root = args.out or OUT_DIR

@@ -1011,6 +1011,25 @@ def _hood_cone_radius(lay: Layout, y: float) -> float:
     return lay.camera.barrel_diameter_mm / 4 + (lay.y_lens_front - y) * math.tan(half)
 
 
+def _check_hood(lay: Layout) -> None:
+    lx, lz = lay.lens_axis
+    if hood_radii(lay)[2] > min(lz, lay.height - lz, lx, lay.width - lx):
+        raise ValueError("hood_mm too long: the hood would overhang the front face")
+
+
+def check_layout(params: CaseParams) -> Layout:
+    """The layout of a variant, after the checks that need it (screw lengths, LED height,
+    hood size): call it before writing anything.
+
+    Raises:
+        ValueError: The variant cannot be built; the message names the parameter.
+    """
+    lay = Layout(params)
+    lay.case_screw, lay.camera_screw, lay.button_screw, lay.y_led_base  # noqa: B018
+    _check_hood(lay)
+    return lay
+
+
 def build_lens_hood(params: CaseParams) -> Manifold:
     """The lens hood in case coordinates, on the front face around the lens window.
 
@@ -1024,8 +1043,7 @@ def build_lens_hood(params: CaseParams) -> Manifold:
     seg = params.segments * 2
     lx, lz = lay.lens_axis
     r_win, r_rim, r_out = hood_radii(lay)
-    if r_out > min(lz, lay.height - lz, lx, lay.width - lx):
-        raise ValueError("hood_mm too long: the hood would overhang the front face")
+    _check_hood(lay)
     k = 1 / math.cos(math.pi / seg)
     body = cyl_y(lx, lz, r_out, -params.hood_mm, 0.0, seg)
     y_end, y0 = -params.hood_mm - 0.01, 0.01

@@ -166,3 +166,27 @@ def test_labels_are_drawn_where_asked():
 
     assert reddish(plain) == 0
     assert reddish(labelled) > 50  # the leader line and the dot
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--switch-mm", "8"],
+        ["--led-mm", "4"],
+        ["--power-plug", "sideways"],
+        ["--hood-mm", "12"],
+        ["--wedge-deg", "60"],
+        ["--switch-mm", "six"],
+    ],
+)
+def test_command_refuses_bad_options_before_writing(tmp_path, args, capsys):
+    with pytest.raises(SystemExit):
+        main([*args, "--no-png", "--out", str(tmp_path)])
+    assert not any(tmp_path.iterdir())
+    assert "error" in capsys.readouterr().err
+
+
+def test_command_options_reach_the_parts(tmp_path):
+    assert main(["--switch-mm", "6", "--led-mm", "5", "--no-png", "--out", str(tmp_path)]) == 0
+    expected = stl_bytes(posed_parts(CaseParams(switch_mm=6, led_mm=5))["cap_photo"])
+    assert (tmp_path / "cap_photo.stl").read_bytes() == expected
