@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -76,8 +77,13 @@ def test_radial_clearance_between_a_pin_and_a_hole():
 # --- the default design meets every rule ------------------------------------------------
 
 
-def test_default_variant_meets_every_rule():
-    r = measure_variant(CaseParams())
+@pytest.fixture(scope="module")
+def default_report():
+    return measure_variant(CaseParams())
+
+
+def test_default_variant_meets_every_rule(default_report):
+    r = default_report
     assert r.min_wall_mm >= RULE_WALL_MM
     assert r.min_insert_wall_mm >= RULE_INSERT_WALL_MM
     assert r.lens_radial_clearance_mm >= RULE_LENS_CLEARANCE_MM
@@ -148,3 +154,18 @@ def test_report_command_prints_one_json_line_last(capsys):
 def test_report_command_refuses_a_bad_grid():
     with pytest.raises(SystemExit):
         main(["report", "--grid-mm", "0"])
+
+
+def test_readme_shows_the_measured_figures_of_the_default_variant(default_report):
+    r = default_report
+    readme = (Path(__file__).resolve().parents[2] / "cad" / "README.md").read_text("utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith(f"| {r.variant} |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:6] == [
+        f"{r.min_wall_mm}",
+        f"{r.min_insert_wall_mm}",
+        f"{r.lens_radial_clearance_mm}",
+        f"{r.soc_vent_area_mm2}",
+        f"{r.seam_gap_mm}",
+    ]
+    assert cells[6].startswith(f"{r.ribbon_fits} ({r.ribbon_cable_mm:g} mm cable")
