@@ -64,6 +64,10 @@ BUTTON_POST_X_MM = 14.0
 PERFBOARD_MM = (44.0, 22.0)
 #: Front post diameter where it meets the Pi: inside the 6 mm keep-out ring.
 PI_POST_MM = 5.8
+#: The back standoffs meet the Pi's underside with a tip of the keep-out ring's size (6 mm
+#: across the flats); the M2.5 insert sits this far below the tip, in the wider standoff.
+PI_KEEPOUT_MM = 6.0
+STANDOFF_TIP_MM = 1.0
 
 #: Button caps: printed, captive (the flange inside the back wall cannot pass its hole).
 CAP_TRAVEL_MM = 0.5  # flange above the switch body: the press travel
@@ -560,12 +564,12 @@ class Layout:
         head sinks at least its own height into the front face.
         """
         f = FASTENERS["M2.5"]
-        longest = self.y_pi_back + f.insert_length_mm - f.head_height_mm
+        longest = self.y_case_insert + f.insert_length_mm - f.head_height_mm
         fits = [n for n in f.stock_lengths_mm if n <= longest]
         if not fits:
             raise ValueError("no stock M2.5 screw fits the case")
         length = max(fits)
-        if self.y_pi_back + f.insert_length_mm - length > self.y_pi_top - 2.0:
+        if self.y_case_insert + f.insert_length_mm - length > self.y_pi_top - 2.0:
             raise ValueError("no stock M2.5 screw fits the case")
         return length, f.insert_length_mm
 
@@ -573,7 +577,12 @@ class Layout:
     def counterbore_depth(self) -> float:
         """Depth of the screw head recess in the front face."""
         length, engage = self.case_screw
-        return self.y_pi_back + engage - length
+        return self.y_case_insert + engage - length
+
+    @property
+    def y_case_insert(self) -> float:
+        """Top face of the M2.5 inserts in the back standoffs."""
+        return self.y_pi_back + STANDOFF_TIP_MM
 
     @cached_property
     def camera_screw(self) -> tuple[int, float]:
@@ -652,7 +661,8 @@ class Layout:
     def insert_sites(self) -> list[InsertSite]:
         """Where each heat-set insert sits (the report measures the wall around it)."""
         out = [
-            InsertSite("back_shell", "M2.5", x, z, self.y_pi_back, 1.0) for x, z in self.board_holes
+            InsertSite("back_shell", "M2.5", x, z, self.y_case_insert, 1.0)
+            for x, z in self.board_holes
         ]
         out += [
             InsertSite("front_shell", "M2", x, z, self.y_camera_front, -1.0)
@@ -878,7 +888,9 @@ def build_back_shell(params: CaseParams) -> Manifold:
     ]
     d = lay.post_diameters
     for x, z in lay.board_holes:
-        parts.append(cyl_y(x, z, d["pi_back"] / 2, lay.y_pi_back, y_in + 0.01, seg))
+        tip_r = PI_KEEPOUT_MM / 2 / math.cos(math.pi / seg)
+        parts.append(cyl_y(x, z, tip_r, lay.y_pi_back, lay.y_case_insert + 0.01, seg))
+        parts.append(cyl_y(x, z, d["pi_back"] / 2, lay.y_case_insert, y_in + 0.01, seg))
     for x, z in lay.button_posts:
         parts.append(cyl_y(x, z, d["button"] / 2, lay.y_perf_front, y_in + 0.01, seg))
     parts.append(_prongs(lay))
@@ -888,9 +900,17 @@ def build_back_shell(params: CaseParams) -> Manifold:
     c = params.clearance_mm
     cuts = _opening_cutters(lay) + _vent_cutters(lay)
     for x, z in lay.board_holes:
-        top = lay.y_pi_back
+        # The insert goes in through the tip, down to its place below it.
+        top = lay.y_case_insert
         cuts.append(
-            hole_y(x, z, m25.insert_hole_mm / 2, top - 1, top + m25.insert_length_mm + 0.5, seg)
+            hole_y(
+                x,
+                z,
+                m25.insert_hole_mm / 2,
+                lay.y_pi_back - 1,
+                top + m25.insert_length_mm + 0.5,
+                seg,
+            )
         )
     for x, z in lay.button_posts:
         top = lay.y_perf_front

@@ -218,7 +218,7 @@ def fastener_models(lay: Layout) -> list[Model]:
     length, _ = lay.case_screw
     for i, (x, z) in enumerate(lay.board_holes):
         screw(f"screw_case_{i}", x, z, lay.counterbore_depth, length, m25, 1.0)
-        insert(f"insert_case_{i}", x, z, lay.y_pi_back, m25, 1.0)
+        insert(f"insert_case_{i}", x, z, lay.y_case_insert, m25, 1.0)
     length, _ = lay.camera_screw
     for i, (x, z) in enumerate(lay.camera_holes):
         screw(f"screw_camera_{i}", x, z, lay.y_camera_back, length, m2, -1.0)

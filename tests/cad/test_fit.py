@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("manifold3d")
 pytest.importorskip("trimesh")
 
-from cad.case import CAP_TRAVEL_MM, CaseParams, build_lens_hood  # noqa: E402
+from cad.case import CAP_TRAVEL_MM, PI_KEEPOUT_MM, CaseParams, build_lens_hood  # noqa: E402
 from cad.checks import hole_at, intersection_volume, section_holes  # noqa: E402
 from cad.geometry import box, cyl_y  # noqa: E402
 from cad.measure import chords_along  # noqa: E402
@@ -210,8 +210,19 @@ def test_screw_holes_line_up_with_the_board_holes(variant):
     # Front shell clearance holes through the posts, back standoff insert holes.
     front = section_holes(parts["front_shell"], "y", lay.y_pi_top - 1.0)
     _axes_hit(front, axes["case"], m25.clearance_mm)
-    back = section_holes(parts["back_shell"], "y", lay.y_pi_back + 1.0)
+    back = section_holes(parts["back_shell"], "y", lay.y_case_insert + 1.0)
     _axes_hit(back, axes["case"], m25.insert_hole_mm)
+    # The standoffs meet the Pi's underside inside its 6 mm keep-out rings.
+    tip = parts["back_shell"] ^ box(-1e3, lay.y_pi_back, -1e3, 1e3, lay.y_pi_back + 0.5, 1e3)
+    found = 0
+    for piece in tip.decompose():
+        b = piece.bounding_box()
+        centre = ((b[0] + b[3]) / 2, (b[2] + b[5]) / 2)
+        if any(abs(centre[0] - x) < 0.1 and abs(centre[1] - z) < 0.1 for x, z in axes["case"]):
+            assert b[3] - b[0] <= PI_KEEPOUT_MM + 0.05
+            assert b[5] - b[2] <= PI_KEEPOUT_MM + 0.05
+            found += 1
+    assert found == len(axes["case"])
     # Camera holes and the camera posts' inserts.
     cam = next(m.solid for m in variant["models"] if m.name == "camera_pcb")
     cam_holes = section_holes(cam, "y", (lay.y_camera_front + lay.y_camera_back) / 2)
@@ -229,7 +240,7 @@ def test_screws_are_stock_lengths_that_stay_in_their_inserts(variant):
     length, engage = lay.case_screw
     assert length in m25.stock_lengths_mm
     # From the front: head on the recess floor, tip inside the back standoff's insert.
-    assert lay.counterbore_depth + length == pytest.approx(lay.y_pi_back + engage)
+    assert lay.counterbore_depth + length == pytest.approx(lay.y_case_insert + engage)
     assert lay.counterbore_depth >= m25.head_height_mm
     assert 2.0 <= engage <= m25.insert_length_mm
     # The recess is really there, as deep as the layout says: a ray down the screw axis
