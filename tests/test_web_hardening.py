@@ -734,3 +734,38 @@ def test_one_address_flooding_requests_is_slowed_down_and_still_answered(tmp_pat
             assert Channel.defers_total > defers
             # The token bucket cannot have let them through faster than this.
             assert elapsed_s >= (n - burst - 1) / rate_per_s * 0.9
+
+
+def test_a_request_trickled_a_byte_at_a_time_is_cut_off_at_the_deadline(tmp_path):
+    with dashboard(tmp_path, autostart=False) as d, serve(d.app, request_deadline_s=1.0) as addr:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.2", 0))
+            sock.settimeout(10)
+            sock.connect(addr)
+            sock.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            t0 = time.monotonic()
+            pause = threading.Event()
+            closed = False
+            while not closed and time.monotonic() - t0 < 8:
+                try:
+                    sock.send(b"X")  # never silent long enough for Waitress's own timeout
+                    readable, _, _ = select.select([sock], [], [], 0.2)
+                    closed = bool(readable) and sock.recv(1) == b""
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                pause.wait(0.05)
+            assert closed, "a trickling request kept its connection"
+            assert time.monotonic() - t0 >= 1.0
+        # Between requests a kept-alive connection runs no deadline (only Waitress's own
+        # idle timeout); a new request starts a new one.
+        with Stream(addr, "/api/status", headers={"Connection": "keep-alive"}) as s:
+            s.read_body()
+            (channel,) = [
+                c for c in addr.server.active_channels.values() if c.addr[0] == "127.0.0.1"
+            ]
+            assert wait_until(lambda: channel.request_started is None, 5)
+            s.sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            assert wait_until(lambda: channel.request_started is not None, 5)
+            s.sock.sendall(b"\r\n")
+            assert s._until(b"\r\n\r\n").startswith(b"HTTP/1.1 200")
+            assert wait_until(lambda: channel.request_started is None, 5)

@@ -56,6 +56,10 @@ STALLED_CLIENT_S = 60.0
 #: a second browser or app on the same phone. More from one address are closed at once, so
 #: one client cannot use up Waitress's ``connection_limit`` (100) and lock the others out.
 MAX_CONNECTIONS_PER_CLIENT = 16
+#: A request must have arrived whole (headers and body) this long after its first byte,
+#: or its connection is closed: a client trickling a header byte at a time cannot hold a
+#: connection for ever (Waitress's own timeout only counts silence).
+REQUEST_DEADLINE_S = 20.0
 #: Requests one client address may make per second on average, and at once: a phone's
 #: gallery page asks 50 thumbnails at once; a flood from one address is slowed to this.
 CLIENT_REQUESTS_PER_S = 100.0
@@ -150,6 +154,7 @@ class Channel(HTTPChannel):
     error_task_class = _ErrorTask
     parked = False
     deferred_until: float | None = None
+    request_started: float | None = None
     #: Times any channel parked (or deferred) a request (for tests and diagnostics).
     parks_total = 0
     defers_total = 0
@@ -170,13 +175,31 @@ class Channel(HTTPChannel):
                 return
         super().service()
 
+    def received(self, data: bytes) -> bool:
+        if self.request is None and self.request_started is None:
+            self.request_started = time.monotonic()
+        try:
+            return super().received(data)
+        finally:
+            if self.request is None:  # nothing half-received: the clock starts again
+                self.request_started = None
+
     def readable(self) -> bool:
-        """Also where a deferred request is taken up (the main loop asks every round)."""
+        """Also where a deferred request is taken up and a late one ends its connection.
+
+        The main loop asks every channel every round.
+        """
+        now = time.monotonic()
         until = self.deferred_until
-        if until is not None and time.monotonic() >= until:
+        if until is not None and now >= until:
             self.deferred_until = None
             if self.connected:
                 self.server.add_task(self)
+        started = self.request_started
+        deadline_s = getattr(self.server, "request_deadline_s", REQUEST_DEADLINE_S)
+        if started is not None and now - started > deadline_s and not self.will_close:
+            self.logger.info("closing %s: its request took over %.0f s", self.addr, deadline_s)
+            self.will_close = True
         return super().readable()
 
     def handle_write(self) -> None:
@@ -214,12 +237,13 @@ def tune_server(
     server: Any,
     stalled_client_s: float = STALLED_CLIENT_S,
     request_budget: RequestBudget | None = None,
+    request_deadline_s: float = REQUEST_DEADLINE_S,
 ) -> Any:
     """Fit a server made by ``waitress.create_server`` for the dashboard.
 
-    Sets :data:`SOCKET_OPTIONS`, the stalled-client timeout, the :func:`open_channel` hook
-    and a per-client :class:`RequestBudget` (a default one if None) on it (on every
-    listening socket, if it has several).
+    Sets :data:`SOCKET_OPTIONS`, the stalled-client timeout, the :func:`open_channel` hook,
+    a per-client :class:`RequestBudget` (a default one if None) and the request deadline
+    on it (on every listening socket, if it has several).
     """
     options = list(SOCKET_OPTIONS)
     if hasattr(socket, "TCP_USER_TIMEOUT"):
@@ -232,6 +256,7 @@ def tune_server(
         one.adj.socket_options = options
         one.channel_class = open_channel
         one.request_budget = budget
+        one.request_deadline_s = request_deadline_s
     return server
 
 
@@ -243,10 +268,11 @@ def make_server(
     threads: int,
     stalled_client_s: float = STALLED_CLIENT_S,
     request_budget: RequestBudget | None = None,
+    request_deadline_s: float = REQUEST_DEADLINE_S,
 ) -> Any:
     """A Waitress server for ``app`` with :data:`WAITRESS_OPTIONS`, tuned (not yet running)."""
     server = create_server(app, host=host, port=port, threads=threads, **WAITRESS_OPTIONS)
-    return tune_server(server, stalled_client_s, request_budget)
+    return tune_server(server, stalled_client_s, request_budget, request_deadline_s)
 
 
 class DashboardApp(falcon.App):
