@@ -1,11 +1,13 @@
-"""The case: parameters, computed layout and the two printed shells.
+"""The case: parameters, computed layout and the printed parts.
 
 The case is a rounded box split across its depth. The front shell carries the lens window,
 the camera standoffs and four posts that reach back to the Pi's top face. The back shell
-carries the Pi standoffs, the button board posts, the button and LED openings, the vents
-and the action-camera prongs. Four M2.5 screws go in from the back, through the back
-standoffs and the Pi's holes, into heat-set inserts in the front posts: they clamp the Pi
-and close the case. A lip on the front shell slides into a rebate in the back shell.
+carries the Pi standoffs, the button board posts, the button and LED holes, the vents and
+the action-camera prongs. Four M2.5 screws go in from the front face, through the front
+posts and the Pi's holes, into heat-set inserts in the back standoffs: they clamp the Pi
+and close the case, whose seam keeps a gap so the PCB sets the stack. A lip on the front
+shell slides into a rebate in the back shell. Printed button caps, a lens hood and the
+windscreen mount (``cad.mount``) complete the parts.
 """
 
 from __future__ import annotations
@@ -673,16 +675,6 @@ class Layout:
             for x, z in self.button_posts
         ]
         return out
-
-    def ribbon_length(self) -> float:
-        """Shortest ribbon path from the camera connector to the board connector (estimate)."""
-        cam_x, cam_z = self.camera_point(self.camera.width_mm / 2, self.camera.height_mm)
-        if self.board.csi_edge == "right":
-            bx, bz = self.board_point(self.board.width_mm, self.board.height_mm / 2)
-        else:
-            bx, bz = self.board_point(self.board.width_mm * 0.7, self.board.height_mm / 2)
-        dy = self.y_pi_top - self.y_camera_back
-        return abs(bx - cam_x) + abs(bz - cam_z) + dy + 10.0
 
 
 # ----------------------------------------------------------------------------------
