@@ -216,14 +216,15 @@ class Channel(HTTPChannel):
 def open_channel(server: Any, conn: socket.socket, addr: Any, adj: Any, map=None) -> Any:
     """Waitress's ``channel_class`` hook: a :class:`Channel`, unless the address has too many.
 
-    A connection from an address that already has :data:`MAX_CONNECTIONS_PER_CLIENT` open
-    is closed at once.
+    A connection from an address (an IPv6 one by its /64) that already has
+    :data:`MAX_CONNECTIONS_PER_CLIENT` open is closed at once.
     """
-    host = addr[0] if isinstance(addr, tuple) else addr
+    host = str(addr[0]) if isinstance(addr, tuple) else str(addr)
+    key = LoginThrottle.key(host)
     same = sum(
         1
         for ch in list(server.active_channels.values())
-        if isinstance(ch.addr, tuple) and ch.addr[0] == host
+        if isinstance(ch.addr, tuple) and LoginThrottle.key(str(ch.addr[0])) == key
     )
     if same >= MAX_CONNECTIONS_PER_CLIENT:
         log.debug("refused a connection from %s: %d open already", host, same)
