@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             check_layout(params)
     except ValueError as exc:
         parser.error(str(exc))
+    for warning in variants[0].rule_warnings():
+        print(f"warning: {warning} (check with: python -m cad report)", file=sys.stderr)
     root = args.out or OUT_DIR
     for params in variants:
         out = root / params.name if args.all else root

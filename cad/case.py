@@ -217,6 +217,22 @@ class CaseParams:
         if not 12 <= self.segments <= 256 or self.segments % 4:
             raise ValueError("segments must be a multiple of 4 in [12, 256]")
 
+    def rule_warnings(self) -> list[str]:
+        """Design rules these parameters break on their face (``python -m cad report``
+        measures every rule on the meshes; this is the early warning)."""
+        out = []
+        joint = min((self.wall_mm - self.clearance_mm) / 2, self.wall_mm)
+        if joint < RULE_WALL_MM:
+            out.append(
+                f"wall_mm {self.wall_mm:g} with clearance_mm {self.clearance_mm:g} leaves a "
+                f"{joint:.2f} mm joint, under the {RULE_WALL_MM:g} mm wall rule"
+            )
+        if self.insert_wall_mm < RULE_INSERT_WALL_MM:
+            out.append(f"insert_wall_mm {self.insert_wall_mm:g} < {RULE_INSERT_WALL_MM:g}")
+        if self.lens_clearance_mm < RULE_LENS_CLEARANCE_MM:
+            out.append(f"lens_clearance_mm {self.lens_clearance_mm:g} < {RULE_LENS_CLEARANCE_MM:g}")
+        return out
+
     @property
     def name(self) -> str:
         """Variant name, e.g. ``zero2w-cm3wide``."""

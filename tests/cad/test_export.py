@@ -190,3 +190,11 @@ def test_command_options_reach_the_parts(tmp_path):
     assert main(["--switch-mm", "6", "--led-mm", "5", "--no-png", "--out", str(tmp_path)]) == 0
     expected = stl_bytes(posed_parts(CaseParams(switch_mm=6, led_mm=5))["cap_photo"])
     assert (tmp_path / "cap_photo.stl").read_bytes() == expected
+
+
+def test_command_warns_when_parameters_break_a_design_rule(tmp_path, capsys):
+    assert main(["--clearance-mm", "1.0", "--no-png", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "wall rule" in err
+    assert main(["--no-png", "--out", str(tmp_path)]) == 0
+    assert "warning" not in capsys.readouterr().err
