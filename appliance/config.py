@@ -252,6 +252,38 @@ def check_against_card(config: Config, total_bytes: int) -> None:
         )
 
 
+def fit_to_card(config: Config, total_bytes: int) -> tuple[Config, list[str]]:
+    """``config`` with the byte sizes that do not fit a card of ``total_bytes`` lowered.
+
+    Start-up uses this instead of refusing: a card smaller than the config was written for
+    (another card, a USB stick) still records, with the reserve at half the card and the
+    loop quota at the card's size. The settings API refuses such values instead
+    (:func:`check_against_card`).
+
+    Returns:
+        The config that fits, and one message per key lowered (empty if all fit).
+    """
+    try:
+        check_against_card(config, total_bytes)
+    except ConfigError:
+        pass
+    else:
+        return config, []
+    changes: dict[str, int] = {}
+    if config.min_free_bytes > total_bytes // 2:
+        changes["min_free_bytes"] = total_bytes // 2
+    if config.loop_quota_bytes is not None and config.loop_quota_bytes > total_bytes:
+        changes["loop_quota_bytes"] = max(1, total_bytes)
+    messages = [
+        f"{key}: {_shown(getattr(config, key))} does not fit this card of {total_bytes} bytes; "
+        f"using {value}"
+        for key, value in changes.items()
+    ]
+    fitted = config.replace(**changes)
+    check_against_card(fitted, total_bytes)
+    return fitted, messages
+
+
 def from_mapping(data: dict[str, Any], *, source: str = "config") -> Config:
     """Build a :class:`Config` from a flat mapping (a parsed TOML file, web settings)."""
     try:

@@ -323,16 +323,17 @@ def run(args, config, source) -> int:
         loop_quota_bytes=config.loop_quota_bytes,
         protected_quota_percent=config.protected_quota_percent,
     )
-    from appliance.config import check_against_card
-    from appliance.errors import ConfigError
+    from appliance.config import fit_to_card
 
-    try:  # byte sizes must fit this card, before anything records
-        check_against_card(config, library.storage().total)
-    except ConfigError as exc:
-        print(f"dashcam: config error: {source or 'config'}: {exc}", file=sys.stderr)
-        return 2
+    try:  # byte sizes that do not fit this card are lowered: the card records regardless
+        config, lowered = fit_to_card(config, library.storage().total)
     except OSError as exc:  # no card to measure: the controller shows it and waits
         log.warning("the card cannot be measured (%s): sizes not checked", exc.strerror)
+    else:
+        for message in lowered:
+            log.error("config %s: %s", source or "defaults", message)
+        library.min_free_bytes = config.min_free_bytes
+        library.loop_quota_bytes = config.loop_quota_bytes
     from hw.watchdog import Watchdog, recorder_health
 
     simulated = args.sim or args.camera in ("sim", "replay") or bool(args.replay)
