@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import select
@@ -769,3 +770,30 @@ def test_a_request_trickled_a_byte_at_a_time_is_cut_off_at_the_deadline(tmp_path
             s.sock.sendall(b"\r\n")
             assert s._until(b"\r\n\r\n").startswith(b"HTTP/1.1 200")
             assert wait_until(lambda: channel.request_started is None, 5)
+
+
+# --- a failing card under a request -----------------------------------------------------
+
+
+def test_a_card_that_fails_under_a_request_answers_503_and_the_recording_goes_on(tmp_path):
+    """Protect, unprotect and delete on a card that fails (EIO, read-only): 503, not 500."""
+    from tests.test_controller_faults import FailingFS
+
+    fs = FailingFS()
+    with served(tmp_path / "failing", fs=fs) as (d, addr):
+        d.appliance.wait_segments(1)
+        item = d.appliance.library.page(kinds={Kind.LOOP}, limit=1)[0]
+        fs.failing.add("rename")
+        for errno_ in (errno.EIO, errno.EROFS):
+            fs.error = errno_
+            resp = request(addr, f"/api/items/{item.id}/protection", method="PUT", headers=JSON)
+            assert resp.status == 503, resp.body
+            assert "the card cannot be used now" in json.loads(resp.body)["description"]
+            assert resp.headers.get("retry-after") == "5"
+        assert "rename" in fs.raised
+        fs.failing.clear()
+        assert d.appliance.library.get(item.seq).kind is Kind.LOOP  # nothing half-moved
+        resp = request(addr, "/api/status")
+        assert resp.status == 200
+        before = d.appliance.controller.recorder.frames_written
+        assert wait_until(lambda: d.appliance.controller.recorder.frames_written > before + 10)

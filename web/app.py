@@ -7,6 +7,7 @@ document (``/api/openapi.json``), so the document cannot drift from the app.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import socket
@@ -25,7 +26,7 @@ from waitress.task import ErrorTask, WSGITask
 
 from appliance.config import DEFAULT_CONFIG_PATHS
 from appliance.controller import Controller
-from appliance.errors import ConfigError, NotFound
+from appliance.errors import ConfigError, NotFound, StorageFull
 from appliance.library import Library
 from appliance.preview import PreviewHub
 from web import api, openapi, pages, streams
@@ -328,6 +329,20 @@ def _serialize_error(req: falcon.Request, resp: falcon.Response, exc: falcon.HTT
     resp.content_type = falcon.MEDIA_JSON
 
 
+def _card_error(req: falcon.Request, resp: falcon.Response, exc: OSError, params) -> None:
+    """A card that fails under a request (pulled, read-only, I/O errors): 503, or 507 full.
+
+    The controller shows the fault and retries by itself; the dashboard only says why.
+    """
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    log.warning("%s %s: the card failed: %s", req.method, req.path[:100], reason)
+    if isinstance(exc, StorageFull) or exc.errno == errno.ENOSPC:
+        raise falcon.HTTPInsufficientStorage(description=f"the card is full: {reason}")
+    raise falcon.HTTPServiceUnavailable(
+        description=f"the card cannot be used now: {reason}", retry_after=5
+    )
+
+
 def _no_route(req: falcon.Request, resp: falcon.Response, exc: Exception, params) -> None:
     raise falcon.HTTPNotFound(description=f"no such path: {req.path[:100]!r}")
 
@@ -378,6 +393,7 @@ def create_app(
     app.config_path = Path(config_path) if config_path else default_config_path()
     app.req_options.strip_url_path_trailing_slash = False
     app.set_error_serializer(_serialize_error)
+    app.add_error_handler(OSError, _card_error)
     app.add_error_handler(NotFound, _not_found)
     app.add_error_handler(falcon.HTTPRouteNotFound, _no_route)
     app.add_error_handler(ConfigError, api.config_error)
