@@ -88,8 +88,6 @@ BUFFER_COUNT_SD = 6
 IMX708_FULL_SIZE = (4608, 2592)
 IMX708_HDR_SIZE = (2304, 1296)
 
-_keyframe_warning_given = False
-
 
 @dataclass(frozen=True)
 class Picamera2Features:
@@ -391,6 +389,7 @@ class Picamera2Camera(Camera):
         self.packets_dropped = 0
         self.model: str | None = None
         self._wait_timeout = True
+        self._keyframe_warning_given = False
         self._queue: queue.Queue | None = None
         self._deliver: threading.Thread | None = None
         self._drops_unreported = 0
@@ -574,12 +573,11 @@ class Picamera2Camera(Camera):
 
     def _note_features(self, features: Picamera2Features) -> None:
         """Take the installed picamera2's features; warn once if keyframes must wait."""
-        global _keyframe_warning_given
         self.keyframe_on_request = features.keyframe_on_request
         self._wait_timeout = features.wait_timeout
-        if features.keyframe_on_request or _keyframe_warning_given:
+        if features.keyframe_on_request or self._keyframe_warning_given:
             return
-        _keyframe_warning_given = True
+        self._keyframe_warning_given = True  # once for this camera, not on every restart
         if not features.force_key_frame:
             why = "its H.264 encoder has no force_key_frame (picamera2 0.3.32 and later have it)"
         else:

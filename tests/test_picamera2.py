@@ -19,7 +19,7 @@ from appliance.errors import CameraError
 from appliance.library import Library
 from appliance.states import Event, State
 from hw.camera_picamera2 import Picamera2Camera, yuv420_to_frame
-from hw.h264 import NAL_PPS, NAL_SPS, nal_types, split_nal_units
+from hw.h264 import NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS, nal_types, split_nal_units
 from tests import picamera2_standin
 from tests.camera_fixtures import (
     Collector,
@@ -220,7 +220,8 @@ def test_camera_failures_become_error_and_are_retried(tmp_path, board):
         assert controller.wait_for_state(State.ERROR, timeout_s=5)
         assert "no camera" in (controller.status.last_error or "")
         board.cameras = picamera2_standin.Board(source=board.source).cameras  # plugged in
-        assert controller.wait_for_state(State.IDLE, timeout_s=10)
+        # Recovered: IDLE, and with autostart on at once RECORDING (IDLE may pass unseen).
+        assert wait_until(lambda: controller.state in (State.IDLE, State.RECORDING), 10)
         controller.post(Event.START_RECORDING)
         assert controller.wait_for_state(State.RECORDING, timeout_s=5)
 
@@ -234,3 +235,168 @@ def test_camera_failures_become_error_and_are_retried(tmp_path, board):
         controller.shutdown()
         camera.stop()
     assert controller.state is State.OFF
+
+
+# -- picamera2 releases (the stand-in's release switch) -----------------------------------
+
+OLD = ("0.3.16", "0.3.22", "0.3.31")
+
+
+def board_for(request, source_mp4, release: str, **kw) -> picamera2_standin.Board:
+    board = picamera2_standin.Board(source=source_mp4, realtime=True, release=release, **kw)
+    return picamera2_standin.install_for(request, board)
+
+
+@pytest.mark.parametrize("release", picamera2_standin.RELEASES)
+def test_features_are_tested_not_read_from_a_version(request, source_mp4, release):
+    from hw.camera_picamera2 import picamera2_features
+
+    board_for(request, source_mp4, release)
+    features = picamera2_features()
+    version = picamera2_standin.release_tuple(release)
+    assert features.available and features.encoder == "H264Encoder"
+    assert features.version is None  # the stand-in is not the installed distribution
+    assert features.force_key_frame is (version >= (0, 3, 32))
+    assert features.keyframe_on_request is features.force_key_frame  # V4L2: no PyAV
+    assert features.wait_timeout is (version >= (0, 3, 17))
+
+
+@pytest.mark.parametrize("release", OLD)
+def test_recording_starts_without_force_key_frame(tmp_path, request, source_mp4, release, caplog):
+    """Blocker 2: before 0.3.32 the keyframe request raised and the controller stayed IDLE."""
+    board_for(request, source_mp4, release)
+    config = Config(**{**SMALL, "storage_root": str(tmp_path), "autostart": False})
+    camera = make(keyframe_interval_s=0.5)
+    controller = Controller(config, camera, Library(config.storage_root))
+    controller.start()
+    try:
+        assert controller.wait_for_state(State.IDLE, timeout_s=5)
+        controller.post(Event.START_RECORDING)
+        assert controller.wait_for_state(State.RECORDING, timeout_s=5)
+        assert wait_until(lambda: controller.recorder.status.frames_written > 20, 10)
+        assert controller.state is State.RECORDING
+        assert controller.status.last_error is None
+    finally:
+        controller.shutdown()
+        camera.stop()
+    assert camera.keyframe_on_request is False
+    assert camera.max_keyframe_delay_s == pytest.approx((15 + 3) / 30)
+    warnings = [r for r in caplog.records if "force_key_frame" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+
+
+def test_keyframe_warning_once_per_camera_across_restarts(request, source_mp4, caplog):
+    board_for(request, source_mp4, "0.3.31")
+    camera = make()
+    for _ in range(2):
+        collector = Collector()
+        camera.start(collector.on_packet, collector.on_error)
+        assert collector.wait_for_count(3)
+        camera.request_keyframe()  # no AttributeError
+        camera.stop()
+    assert sum("force_key_frame" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_still_wait_is_bounded_without_wait_timeout(request, source_mp4):
+    board = board_for(request, source_mp4, "0.3.16")
+    camera = make()
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(3)
+        assert jpeg_image(camera.capture_still(timeout_s=5.0)).size == (320, 240)
+        board.quiet = True  # the sensor stops: wait(job) alone would never return
+        with pytest.raises(CameraError, match="no still in 0.3 s"):
+            camera.capture_still(timeout_s=0.3)
+    finally:
+        camera.stop()
+
+
+def test_parameter_set_buffers_flagged_as_keyframes_are_merged(request, source_mp4):
+    """0.3.22: SPS/PPS alone in a buffer flagged as a keyframe, via a 3-argument outputframe."""
+    board = board_for(request, source_mp4, "0.3.22", split_headers_from=0)
+    camera = make()
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(40)
+    finally:
+        camera.stop()
+    packets = collector.snapshot()
+    # Each IDR came as two buffers flagged as keyframes (SPS/PPS, then the slice).
+    flagged = sum(1 for _, keyframe, _ in board.outputframe_args if keyframe)
+    assert flagged >= 2 * sum(p.keyframe for p in packets)
+    # One packet a picture: the parameter-set buffers did not become packets of their own.
+    source = board.frames
+    for p in packets[:40]:
+        types = nal_types(p.data)
+        assert NAL_SLICE in types or NAL_IDR in types
+        assert p.keyframe == (NAL_IDR in types)
+        if p.keyframe:
+            assert types[:2] == [NAL_SPS, NAL_PPS] and NAL_IDR in types
+    keys = [p for p in packets[:40] if p.keyframe]
+    assert len(keys) >= 2 and packets[0].keyframe
+    assert split_nal_units(packets[0].data) == split_nal_units(source[0].data)
+    steps = {b.pts_us - a.pts_us for a, b in zip(packets, packets[1:], strict=False)}
+    assert steps == {33333}  # no extra packet sharing an IDR's timestamp
+
+
+def test_idr_without_parameter_sets_gets_the_last_ones(request, source_mp4):
+    """0.3.31: picamera2 drops the SPS/PPS-only buffer, so later IDRs come without them."""
+    board = board_for(request, source_mp4, "0.3.31", split_headers_from=1)
+    camera = make()
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(50)
+    finally:
+        camera.stop()
+    keys = [p for p in collector.snapshot() if p.keyframe]
+    assert len(keys) >= 3
+    first_headers = [u for u in split_nal_units(keys[0].data) if u[0] & 0x1F in (7, 8)]
+    for key in keys:
+        assert split_nal_units(key.data)[:2] == first_headers
+    assert split_nal_units(keys[1].data)[2:] == split_nal_units(board.frames[15].data)[2:]
+
+
+def test_hdr_control_failure_is_seen_in_the_sensor_modes(board, caplog):
+    board.hdr_control_works = False  # picamera2 prints the ioctl error and goes on
+    camera = make(hdr=True)
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    camera.stop()
+    assert board.called("set_sensor_hdr_mode") == [True]
+    assert camera.hdr_active is False
+    assert "IMX708 sensor HDR is off though on was asked for" in caplog.text
+
+
+def test_hdr_left_on_is_reported_too(board, caplog):
+    board.sensor_hdr, board.hdr_control_works = True, False
+    camera = make(hdr=False)
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    camera.stop()
+    assert camera.hdr_active is True
+    assert "IMX708 sensor HDR is on though off was asked for" in caplog.text
+
+
+def test_hdr_as_asked_says_nothing(board, caplog):
+    camera = make(hdr=True)
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    camera.stop()
+    assert camera.hdr_active is True and "sensor HDR is" not in caplog.text
+
+
+def test_buffer_count_goes_into_the_configuration(board):
+    assert make(width=1920, height=1080).buffer_count == 4  # Zero 2 W CMA (picamera2 #972)
+    assert make(width=1280, height=720).buffer_count == 4
+    assert make().buffer_count == 6
+    camera = make(buffer_count=3)
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    camera.stop()
+    (config,) = board.called("configure")
+    assert config["buffer_count"] == 3
+    with pytest.raises(ValueError, match="buffer_count"):
+        make(buffer_count=1)
