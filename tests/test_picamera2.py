@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import threading
 from pathlib import Path
 
 import pytest
@@ -400,3 +401,35 @@ def test_buffer_count_goes_into_the_configuration(board):
     assert config["buffer_count"] == 3
     with pytest.raises(ValueError, match="buffer_count"):
         make(buffer_count=1)
+
+
+def test_a_slow_sink_does_not_hold_up_the_encoder_callback(board):
+    """outputframe only queues: the encoder's thread goes on while on_packet is stuck."""
+    camera = make(packet_queue=4)
+    release = threading.Event()
+    stuck = threading.Event()
+    delivered = []
+
+    def slow_sink(packet) -> None:
+        delivered.append(packet)
+        if len(delivered) == 2:
+            stuck.set()
+            release.wait(30)  # the card hangs
+
+    camera.start(slow_sink, lambda exc: None)
+    try:
+        assert stuck.wait(10)
+        calls_at_stuck = len(board.outputframe_args)
+        # Every outputframe call returned: the encoder handed over 20 more buffers.
+        assert wait_until(lambda: len(board.outputframe_args) >= calls_at_stuck + 20, 10)
+        assert len(delivered) == 2
+        assert camera.packets_dropped >= 20 - 4
+        release.set()
+        assert wait_until(lambda: any(p.keyframe for p in delivered[6:]), 10)
+    finally:
+        release.set()
+        camera.stop()
+    assert [p.frame_index for p in delivered] == list(range(len(delivered)))
+    resumed = next(p for p in delivered[6:] if p.keyframe)
+    assert not any(p.keyframe for p in delivered[2:6])  # the 4 queued came first, in order
+    assert delivered.index(resumed) == 6  # then the stream resumed at an IDR
