@@ -282,6 +282,8 @@ class Picamera2Camera(Camera):
             (``force_key_frame``); False when a request waits for the next periodic IDR;
             None before the first start.
         hdr_active: After start on an IMX708: its sensor HDR is on; else None.
+        software_encoder: picamera2's libav encoders are used (see Args).
+        buffer_count: Frame buffer sets asked of picamera2.
         preview_frames_encoded: Preview JPEGs the MJPEG encoder produced.
         packets_dropped: Encoded buffers dropped because the queue to ``on_packet`` was
             full, and those skipped after a drop until the next IDR.
@@ -354,7 +356,7 @@ class Picamera2Camera(Camera):
         self.keyframe_interval_s = self._gop_frames / fps
         self.keyframe_on_request: bool | None = None
         self.hdr_active: bool | None = None
-        self._software_encoder = bool(software_encoder)
+        self.software_encoder = bool(software_encoder)
         self.buffer_count = buffer_count
         self._packet_queue_size = packet_queue
         self._allocator = allocator
@@ -437,7 +439,7 @@ class Picamera2Camera(Camera):
                 from picamera2.encoders import H264Encoder
                 from picamera2.outputs import Output
 
-                if self._software_encoder:
+                if self.software_encoder:
                     from picamera2.encoders import LibavH264Encoder as H264Encoder
             except ImportError as exc:
                 raise CameraError(f"picamera2 is not available: {exc}") from exc
@@ -653,7 +655,7 @@ class Picamera2Camera(Camera):
         picam.configure(config)
 
     def _start_preview(self) -> None:
-        if self._software_encoder:
+        if self.software_encoder:
             from picamera2.encoders import LibavMjpegEncoder as MJPEGEncoder
         else:
             from picamera2.encoders import MJPEGEncoder

@@ -32,7 +32,7 @@ from hw.camera_picamera2 import Picamera2Camera
 from hw.camera_replay import ReplayCamera
 from hw.camera_sim import SimulatedCamera
 from hw.h264 import NAL_IDR, NAL_PPS, NAL_SPS, nal_types, parameter_sets, split_nal_units
-from tests import picamera2_standin
+from tests import fake_libcamera, picamera2_standin
 from tests.camera_fixtures import (
     Collector,
     JpegCollector,
@@ -44,6 +44,15 @@ from tests.camera_fixtures import (
 )
 
 Factory = Callable[..., Camera]
+
+pytestmark = [
+    # The real picamera2's own, expected with the fake libcamera (test_picamera2_upstream).
+    pytest.mark.filterwarnings(
+        r"ignore:Exception ignored in. <function DmaAllocator.__del__"
+        ":pytest.PytestUnraisableExceptionWarning"
+    ),
+    pytest.mark.filterwarnings(r"ignore:setDaemon\(\) is deprecated:DeprecationWarning"),
+]
 
 #: Every factory configures this preview rate.
 PREVIEW_FPS = 10
@@ -124,6 +133,33 @@ def make_picamera2(
     )
 
 
+def make_picamera2_upstream(
+    request: pytest.FixtureRequest, *, realtime: bool, fail_after_frames: int | None = None
+) -> Camera:
+    # The real picamera2 (dev extra) over the fake libcamera (tests/fake_libcamera), with
+    # picamera2's software encoders; the sensor shows the replay file's pictures, always in
+    # real time (a camera cannot go faster); a failure is the sensor going quiet.
+    sensor = fake_libcamera.Sensor(
+        pictures=request.getfixturevalue("replay_pictures"), fail_after_frames=fail_after_frames
+    )
+    context = fake_libcamera.installed(sensor)
+    context.__enter__()
+    request.addfinalizer(lambda: context.__exit__(None, None, None))
+    return Picamera2Camera(
+        width=320,
+        height=240,
+        fps=30,
+        keyframe_interval_s=1.0,
+        preview_width=160,
+        preview_height=120,
+        preview_fps=PREVIEW_FPS,
+        frame_timeout_s=1.0,
+        name="picamera2-upstream-contract",
+        software_encoder=True,
+        allocator=fake_libcamera.memfd_allocator(),
+    )
+
+
 FACTORIES: dict[str, Factory] = {
     "sim": make_sim,
     "replay": make_replay,
@@ -132,6 +168,7 @@ FACTORIES: dict[str, Factory] = {
         f"picamera2-{release}": functools.partial(make_picamera2, release=release)
         for release in picamera2_standin.RELEASES[:-1]
     },
+    "picamera2-upstream": make_picamera2_upstream,
 }
 
 
@@ -144,11 +181,22 @@ def replay_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
 
 
 @pytest.fixture(scope="session")
+def replay_pictures(replay_mp4: Path) -> list:
+    """The decoded pictures of ``replay_mp4`` (yuv420p), for the fake sensor."""
+    return [frame.yuv for frame in picamera2_standin.load_source(replay_mp4)]
+
+
+@pytest.fixture(scope="session")
 def replay_mp4(replay_source: tuple[Path, list[EncodedPacket]]) -> Path:
     return replay_source[0]
 
 
-@pytest.fixture(params=sorted(FACTORIES))
+@pytest.fixture(
+    params=[
+        pytest.param(name, marks=pytest.mark.upstream) if "upstream" in name else name
+        for name in sorted(FACTORIES)
+    ]
+)
 def make_camera(request: pytest.FixtureRequest):
     """``make_camera(realtime=..., fail_after_frames=...)``; every camera is stopped after."""
     factory = FACTORIES[request.param]
@@ -265,15 +313,19 @@ def test_still_while_video_goes_on(make_camera) -> None:
     collector = start(camera)
     assert collector.wait_for_count(3)
     for _ in range(2):
-        before = collector.count
         image = jpeg_image(camera.capture_still(timeout_s=5.0))
         assert image.size == (camera.info.still_width, camera.info.still_height)
-        assert collector.count > before, "no video frame while the still was taken"
     target = collector.count + 5
     assert collector.wait_for_count(target)
     camera.stop()
     assert not collector.errors
-    assert_contiguous(collector.snapshot())
+    packets = collector.snapshot()
+    assert_contiguous(packets)
+    # No frame missing around the stills: the video did not pause for them. (A still may
+    # be a frame already captured: picamera2 keeps the latest request for that.)
+    step = frame_us(camera)
+    for a, b in zip(packets, packets[1:], strict=False):
+        assert abs((b.pts_us - a.pts_us) - step) <= 1, (a.frame_index, b.pts_us - a.pts_us)
 
 
 def test_still_needs_a_running_camera(make_camera) -> None:
@@ -336,7 +388,12 @@ def test_error_in_the_backend_reaches_on_error_once(make_camera) -> None:
     before = set(threading.enumerate())
     collector = start(camera)
     assert collector.error_event.wait(5.0)
-    assert collector.count == 5
+    if getattr(camera, "software_encoder", False):
+        # Every packet is one of the 5 frames; libx264 as picamera2 sets it up still holds
+        # the last ones (2 here), to be flushed at stop.
+        assert 1 <= collector.count <= 5
+    else:
+        assert collector.count == 5
     camera.stop()
     camera.stop()
     assert len(collector.errors) == 1

@@ -38,6 +38,8 @@ class Sensor:
         hdr: The IMX708 sensor HDR is on: the sensor then offers 2304x1296 only.
         frame_duration_us: Time between frames when no frame duration is set.
         attached: False: no camera is attached (``CameraManager.cameras`` is empty).
+        fail_after_frames: The sensor completes no request after this many frames, as with
+            a loose ribbon cable (libcamera reports nothing; frames just stop).
         frames_delivered: Requests the sensor completed so far.
         queued_max: The most requests libcamera held at once (the buffer count in use).
         configured: The last configuration applied, per stream: (format, size, buffers).
@@ -48,6 +50,7 @@ class Sensor:
     hdr: bool = False
     frame_duration_us: int = 33_333
     attached: bool = True
+    fail_after_frames: int | None = None
     frames_delivered: int = 0
     queued_max: int = 0
     configured: list[tuple[str, tuple[int, int], int]] = field(default_factory=list)

@@ -554,6 +554,10 @@ class Camera:
                     self._cond.wait(wait_s if self._queue else None)
                 if not self._running:
                     return
+                limit = sensor.fail_after_frames
+                if limit is not None and sensor.frames_delivered >= limit:
+                    self._cond.wait_for(lambda: not self._running)  # the cable came loose
+                    return
                 request = self._queue.pop(0)
             self._apply(request.controls)
             for stream, buffer in request.buffers.items():
