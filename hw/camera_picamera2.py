@@ -70,6 +70,9 @@ FIRST_FRAME_TIMEOUT_S = 5.0
 #: Encoded buffers waiting for ``on_packet``, in seconds of video, before they are dropped.
 PACKET_QUEUE_S = 2.0
 
+#: Dropped packets are logged at most once in this period.
+DROP_LOG_PERIOD_S = 10.0
+
 #: Longest wait in :meth:`Picamera2Camera.stop` for the delivery thread (a stuck sink).
 DELIVERY_JOIN_TIMEOUT_S = 5.0
 
@@ -285,8 +288,6 @@ class Picamera2Camera(Camera):
         software_encoder: picamera2's libav encoders are used (see Args).
         buffer_count: Frame buffer sets asked of picamera2.
         preview_frames_encoded: Preview JPEGs the MJPEG encoder produced.
-        packets_dropped: Encoded buffers dropped because the queue to ``on_packet`` was
-            full, and those skipped after a drop until the next IDR.
     """
 
     def __init__(
@@ -388,7 +389,9 @@ class Picamera2Camera(Camera):
         self._last_frame_mono: float | None = None
         self._seen_keyframe = False
         self.preview_frames_encoded = 0
-        self.packets_dropped = 0
+        self._overflowed = 0  # counted on the encoder's thread
+        self._skipped = 0  # counted on the delivery thread
+        self._drop_logged_mono = -DROP_LOG_PERIOD_S
         self.model: str | None = None
         self._wait_timeout = True
         self._keyframe_warning_given = False
@@ -398,6 +401,12 @@ class Picamera2Camera(Camera):
         self._headers = b""  # the SPS/PPS of the latest IDR
         self._pending = b""  # a buffer of parameter sets waiting for its IDR
         self._resync = False  # packets were dropped: skipping to the next IDR
+
+    @property
+    def packets_dropped(self) -> int:
+        """Encoded buffers dropped: the queue to ``on_packet`` was full, or they came after
+        such a drop and before the next IDR."""
+        return self._overflowed + self._skipped
 
     @property
     def max_keyframe_delay_s(self) -> float:
@@ -709,7 +718,7 @@ class Picamera2Camera(Camera):
             packets.put_nowait((*item, self._drops_unreported))
         except queue.Full:
             self._drops_unreported += 1
-            self.packets_dropped += 1
+            self._overflowed += 1
             if self._drops_unreported == 1:
                 self.request_keyframe()  # delivery resumes at an IDR: ask for one now
             return
@@ -725,9 +734,14 @@ class Picamera2Camera(Camera):
             if self._stop_event.is_set() or self._failed:
                 return
             if dropped_before:
-                log.warning(
-                    "camera %s: %d packets dropped (sink too slow)", self._info.name, dropped_before
-                )
+                now = time.monotonic()
+                if now - self._drop_logged_mono >= DROP_LOG_PERIOD_S:
+                    self._drop_logged_mono = now
+                    log.warning(
+                        "camera %s: on_packet too slow, %d packets dropped so far",
+                        self._info.name,
+                        self.packets_dropped,
+                    )
                 self._seen_keyframe = False  # the stream broke: restart at an IDR
                 self._resync = True
                 self._pending = b""
@@ -752,8 +766,8 @@ class Picamera2Camera(Camera):
         """
         types = nal_types(data)
         if NAL_IDR not in types and NAL_SLICE not in types:
-            if NAL_SPS in types or NAL_PPS in types:
-                self._pending += data
+            if NAL_SPS in types or NAL_PPS in types:  # SPS and PPS may come one by one
+                self._pending = self._pending + data if len(self._pending) < 1024 else data
             return None  # no picture: nothing to deliver yet
         if self._pending:
             data, self._pending = self._pending + data, b""
@@ -770,7 +784,7 @@ class Picamera2Camera(Camera):
             log.debug("encoder flagged a buffer without an IDR as a keyframe")
         if not self._seen_keyframe:
             if not keyframe:
-                self.packets_dropped += int(self._resync)
+                self._skipped += int(self._resync)
                 return None  # a segment must start on an IDR with its SPS/PPS
             self._seen_keyframe = True
             self._resync = False
