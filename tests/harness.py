@@ -6,12 +6,16 @@ where a test passes them, a clock, a disk-usage function and a file-system port.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import av
+import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance.config import Config
@@ -33,6 +37,39 @@ SMALL = {
     "min_free_percent": 0.0,
     "debounce_s": 0.02,
 }
+
+
+def mount_tmpfs(path, size_bytes: int) -> None:
+    """Mount a real tmpfs of ``size_bytes`` at ``path``; skip the test where that is not allowed."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; this run is not root")
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_bytes}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not allowed here: {result.stderr.strip()}")
+
+
+@contextlib.contextmanager
+def tmpfs(path, size_bytes: int, *, read_only: bool = False):
+    """A real tmpfs at ``path`` (made if missing) for the block; unmounted after it.
+
+    ``read_only`` remounts it read-only: no one can write to it, not even root. Whatever
+    the test mounted there again (a card put back) is unmounted too.
+    """
+    os.makedirs(path, exist_ok=True)
+    mount_tmpfs(path, size_bytes)
+    try:
+        if read_only:
+            subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True)
+        yield Path(path)
+    finally:
+        for _ in range(8):
+            if not os.path.ismount(path):
+                break
+            subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def wait_until(predicate, timeout_s: float = 10.0, interval_s: float = 0.01) -> bool:

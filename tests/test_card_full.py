@@ -4,7 +4,6 @@ data left the storage-full state shows, and recording resumes once space is free
 
 import os
 import shutil
-import subprocess
 import threading
 
 import av
@@ -15,7 +14,7 @@ from appliance.library import Kind
 from appliance.states import Event, State
 from hw.camera_replay import ReplayCamera
 from hw.panel import STATE_PATTERNS
-from tests.harness import Appliance, partials, wait_until
+from tests.harness import Appliance, partials, tmpfs, wait_until
 
 CARD_BYTES = 48 * 1024 * 1024
 RESERVE_BYTES = 4 * 1024 * 1024
@@ -23,21 +22,8 @@ RESERVE_BYTES = 4 * 1024 * 1024
 
 @pytest.fixture
 def card(tmp_path):
-    mount = tmp_path / "card"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; this run is not root")
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={CARD_BYTES}", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not allowed here: {result.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "card", CARD_BYTES) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from hw.camera_picamera2 import Picamera2Features
 from hw.doctor import FAIL, OK, SKIP, WARN, Doctor, exit_code, format_report
 from tests import picamera2_standin
 from tests.camera_fixtures import make_sim_mp4
+from tests.harness import tmpfs
 
 GIB = 2**30
 NOW_S = 1_795_000_000.0  # 2026-11-18
@@ -375,20 +376,8 @@ def test_systemctl_show_failing(tmp_path, card, board):
 
 def test_lg_wd_on_a_read_only_file_system(tmp_path, card, board):
     """Read-only for everyone, root included (a read-only root without an overlay)."""
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not allowed here: {result.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "ro", 1024 * 1024, read_only=True) as mount:
         run = systemctl(unit(user="root", workdir=str(mount), environment=f"LG_WD={mount}"))
         found = by_name(doctor(tmp_path, card, run=run).run())["service dir"]
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
     assert found.status == WARN, found
     assert f"pipe in {mount}, which root cannot write to; the appliance falls back" in found.found

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import tmpfs
+
 lgpio = pytest.importorskip("lgpio", reason="pip install lgpio (the dev extra has it)")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,24 +33,9 @@ HAS_GPIOCHIP = bool(glob.glob("/dev/gpiochip*"))
 @pytest.fixture
 def readonly_dir(tmp_path):
     """A directory no one can write to, not even root: a tmpfs remounted read-only."""
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; this run is not root")
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not allowed here: {result.stderr.strip()}")
-    try:
-        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+    with tmpfs(tmp_path / "ro", 1024 * 1024, read_only=True) as mount:
         assert not os.access(mount, os.W_OK)
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def child(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:

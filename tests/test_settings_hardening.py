@@ -27,8 +27,7 @@ from appliance.library import Kind
 from appliance.ports import DiskUsage
 from appliance.states import Event, State
 from hw.panel import STATE_PATTERNS, Panel
-from tests.harness import partials, wait_until
-from tests.test_storage_faults import mount_tmpfs
+from tests.harness import partials, tmpfs, wait_until
 from tests.web_fixtures import dashboard
 from tests.webclient import request, serve
 from web.api import SETTINGS
@@ -372,16 +371,7 @@ def test_a_config_folder_that_is_a_file_answers_507_and_changes_nothing(dash, tm
 
 def test_a_read_only_config_folder_answers_507_and_changes_nothing(dash, tmp_path):
     d = dash
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not allowed here: {mounted.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "ro", 1024 * 1024) as folder:
         path = folder / "dashcam.toml"
         path.write_text(USER_FILE)
         subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
@@ -393,8 +383,6 @@ def test_a_read_only_config_folder_answers_507_and_changes_nothing(dash, tmp_pat
         assert path.read_text() == USER_FILE
         assert d.appliance.controller.config == before
         assert d.appliance.controller.recorder.segment_seconds == before.segment_seconds
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
     assert_still_working(d, testing.TestClient(d.app, headers=SAME))
 
 
@@ -465,42 +453,20 @@ def test_a_file_written_by_the_settings_api_loads_at_the_next_start(dash, tmp_pa
         timeout=60,
     )
     assert check.returncode == 0, check.stderr
-    root = tmp_path / "next"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "hw.cli", "run", "--sim", "--no-web"]
-        + ["--config", str(d.config_path), "--storage", str(root)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        loop = root / "DCIM" / "LOOP"
-        assert wait_until(lambda: loop.is_dir() and any(loop.rglob("*.mp4")), 30), (
-            child.stderr.read() if child.poll() is not None else "no clip"
-        )
-    finally:
-        child.send_signal(signal.SIGTERM)
-        _, err = child.communicate(timeout=30)
-    assert child.returncode == 0, err
+    returncode, err = run_until_a_clip(d.config_path, tmp_path / "next")
+    assert returncode == 0, err
     assert f"config: {d.config_path}" in err
 
 
-def test_the_start_lowers_a_reserve_larger_than_half_the_card_and_records(tmp_path):
-    """A card smaller than the config was written for still records (the key is named)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; this run is not root")
-    path = tmp_path / "dashcam.toml"
-    path.write_text(
-        f"min_free_bytes = {MAX_BYTES}\nsegment_seconds = 1\n"
-        "video_width = 320\nvideo_height = 240\nvideo_bitrate = 400000\n"
-    )
-    root = tmp_path / "card"
-    root.mkdir()
-    mount_tmpfs(root, 64 * 1024 * 1024)
+def run_until_a_clip(config_path, root):
+    """Run ``dashcam run --sim`` with ``config_path`` until a clip is closed; SIGTERM it.
+
+    Returns:
+        Its exit code and its log (standard error).
+    """
     child = subprocess.Popen(
         [sys.executable, "-m", "hw.cli", "run", "--sim", "--no-web"]
-        + ["--config", str(path), "--storage", str(root)],
+        + ["--config", str(config_path), "--storage", str(root)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -514,8 +480,19 @@ def test_the_start_lowers_a_reserve_larger_than_half_the_card_and_records(tmp_pa
     finally:
         child.send_signal(signal.SIGTERM)
         _, err = child.communicate(timeout=30)
-        subprocess.run(["umount", "-l", str(root)], check=False)
-    assert child.returncode == 0, err
+    return child.returncode, err
+
+
+def test_the_start_lowers_a_reserve_larger_than_half_the_card_and_records(tmp_path):
+    """A card smaller than the config was written for still records (the key is named)."""
+    path = tmp_path / "dashcam.toml"
+    path.write_text(
+        f"min_free_bytes = {MAX_BYTES}\nsegment_seconds = 1\n"
+        "video_width = 320\nvideo_height = 240\nvideo_bitrate = 400000\n"
+    )
+    with tmpfs(tmp_path / "card", 64 * 1024 * 1024) as root:
+        returncode, err = run_until_a_clip(path, root)
+    assert returncode == 0, err
     assert "min_free_bytes:" in err and "does not fit this card" in err
     assert "Traceback" not in err
 

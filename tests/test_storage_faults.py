@@ -22,22 +22,12 @@ import pytest
 from appliance.ports import Clock, FileSystem
 from appliance.states import Event, State
 from hw.panel import STATE_PATTERNS
-from tests.harness import Appliance, wait_until
+from tests.harness import Appliance, mount_tmpfs, tmpfs, wait_until
 from tests.test_controller_faults import FailingFS
 
 CARD_BYTES = 32 * 1024 * 1024
 RETRY_S = 0.3
 SHUTDOWN_LIMIT_S = 3.0
-
-
-def mount_tmpfs(path, size=CARD_BYTES):
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not allowed here: {result.stderr.strip()}")
 
 
 def run(*args):
@@ -46,16 +36,8 @@ def run(*args):
 
 @pytest.fixture
 def card(tmp_path):
-    mount = tmp_path / "card"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; this run is not root")
-    mount_tmpfs(mount)
-    try:
+    with tmpfs(tmp_path / "card", CARD_BYTES) as mount:
         yield mount
-    finally:
-        while os.path.ismount(mount):
-            subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def remove_folder(root):
@@ -139,7 +121,7 @@ def test_the_card_unmounted_and_mounted_again(card):
         # Nothing is written to the folder under the mount point while the card is out.
         retried_and_still_failing(app)
         assert os.listdir(card) == []
-        mount_tmpfs(card)  # put back (a fresh card: the layout is made again)
+        mount_tmpfs(card, CARD_BYTES)  # put back (a fresh card: the layout is made again)
         records_again(app)
         assert min(s.seq for s in app.segments[-2:]) > max(old_seqs)
 
