@@ -240,11 +240,19 @@ class Doctor:
             return Check("picamera2", SKIP, f"not importable ({features.error}): see camera")
         version = features.version or "version unknown"
         missing = []
+        late = (
+            "a recording starts at the next periodic keyframe, up to "
+            f"{self.config.keyframe_interval_s:g} s late"
+        )
+        fix = "sudo apt update && sudo apt full-upgrade (python3-picamera2 0.3.32 or newer)"
         if not features.force_key_frame:
+            missing.append(f"no H264Encoder.force_key_frame (0.3.32): {late}")
+        elif not features.keyframe_on_request:
             missing.append(
-                "no H264Encoder.force_key_frame (0.3.32): a recording starts at the next "
-                f"periodic keyframe, up to {self.config.keyframe_interval_s:g} s late"
+                f"{features.encoder or 'the encoder'}'s forced keyframe is refused by this "
+                f"PyAV (14 or later): {late}"
             )
+            fix = "nothing to do: recording is unaffected, only its start waits for a keyframe"
         if not features.wait_timeout:
             missing.append("no Picamera2.wait(timeout=) (0.3.17): the still wait is bounded here")
         if missing:
@@ -252,7 +260,7 @@ class Doctor:
                 "picamera2",
                 WARN,
                 f"{version}: " + "; ".join(missing),
-                "sudo apt update && sudo apt full-upgrade (python3-picamera2 0.3.32 or newer)",
+                fix,
             )
         return Check(
             "picamera2", OK, f"{version}: force_key_frame (keyframe on request), wait(timeout=)"

@@ -63,7 +63,12 @@ def unit(user="nobody", workdir="", environment="PYTHONUNBUFFERED=1", load="load
 
 
 CURRENT = Picamera2Features(
-    available=True, version="0.3.36", force_key_frame=True, wait_timeout=True
+    available=True,
+    version="0.3.36",
+    encoder="H264Encoder",
+    force_key_frame=True,
+    keyframe_on_request=True,
+    wait_timeout=True,
 )
 
 #: /proc/meminfo of a Pi 4 with the default 256 MB of CMA, camera not running.
@@ -248,6 +253,23 @@ def test_pins_that_cannot_be_claimed(tmp_path, card, board):
 
 
 # -- picamera2 release, CMA, the unit's working directory ----------------------------------
+
+
+def test_a_forced_keyframe_that_pyav_refuses_is_a_warning_too(tmp_path, card, board):
+    """A Pi 5's software encoder has force_key_frame, but PyAV 14+ refuses what it sets."""
+    pi5 = Picamera2Features(
+        available=True,
+        version="0.3.38",
+        encoder="LibavH264Encoder",
+        force_key_frame=True,
+        pyav_keyframes=False,
+        keyframe_on_request=False,
+        wait_timeout=True,
+    )
+    found = by_name(doctor(tmp_path, card, picamera2_features=lambda: pi5).run())["picamera2"]
+    assert found.status == WARN, found
+    assert found.found.startswith("0.3.38: LibavH264Encoder's forced keyframe is refused")
+    assert "up to 1 s late" in found.found
 
 
 def test_picamera2_without_force_key_frame_is_a_warning(tmp_path, card, board):
