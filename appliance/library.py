@@ -10,6 +10,7 @@ layout under the storage root::
     DCIM/THUMB/<seq:08d>.jpg                                 one thumbnail per clip or photo
     DCIM/LOST/                                               partials that did not decode
     DCIM/SEQUENCE                                            the next sequence number
+    DCIM/PROTECTING                                          open segments to be protected
 
 The card is read once by :meth:`Library.scan`; after that every change goes through the
 library, which keeps its index current and never rescans.
@@ -45,6 +46,9 @@ PHOTO_DIR = "PHOTO"
 THUMB_DIR = "THUMB"
 LOST_DIR = "LOST"
 SEQUENCE_FILE = "SEQUENCE"
+#: Sequence numbers of open segments that the protect button marked: a power cut before
+#: they close must not lose the protection (the partial is adopted into PROTECTED).
+PROTECTING_FILE = "PROTECTING"
 PARTIAL_SUFFIX = ".partial"
 VIDEO_EXT = ".mp4"
 PHOTO_EXT = ".jpg"
@@ -337,6 +341,7 @@ class Library:
         self.thumb_dir = os.path.join(dcim, THUMB_DIR)
         self.lost_dir = os.path.join(dcim, LOST_DIR)
         self.sequence_path = os.path.join(dcim, SEQUENCE_FILE)
+        self.protecting_path = os.path.join(dcim, PROTECTING_FILE)
 
         self._lock = threading.Lock()  # the index and every field below
         self._seq_lock = threading.Lock()  # allocation and the SEQUENCE file
@@ -346,6 +351,8 @@ class Library:
         self._pending: set[int] = set()  # open segments that go to PROTECTED when finished
         self._protect_next = False
         self._incident: set[int] = set()  # seqs of the incident still in progress
+        self._written_pending: frozenset[int] = frozenset()  # what PROTECTING holds
+        self._recovered_pending: set[int] = set()  # partials found marked in PROTECTING
         self._total_bytes: int | None = None
         self._next_seq = 0
         self._scanned = False
@@ -467,6 +474,8 @@ class Library:
             index.add(Item(seq, kind, path, size, day, stamp, thumb))
 
         persisted = self._read_sequence()
+        on_card = frozenset(self._read_protecting())
+        marked = on_card & {seq for seq, _ in partials}
         usage = self._disk_usage(self.root)
         with self._seq_lock:
             # Numbers start at 1 and never go back, not even for a different card.
@@ -479,6 +488,8 @@ class Library:
                 self._total_bytes = usage.total
                 self._open = {s: p for s, p in self._open.items() if os.path.exists(p)}
                 self._pending &= self._open.keys()
+                self._recovered_pending = set(marked)
+                self._written_pending = on_card
                 self._card = (card_stat.st_dev, card_stat.st_ino)
                 self._scanned = True
         self._trim_lost()
@@ -584,6 +595,33 @@ class Library:
             log.warning("unreadable %s (%s); using the card's highest number", SEQUENCE_FILE, exc)
             return 0
 
+    def _read_protecting(self) -> set[int]:
+        try:
+            with open(self.protecting_path, encoding="ascii") as f:
+                return {int(line) for line in f.read().split()}
+        except FileNotFoundError:
+            return set()
+        except (OSError, ValueError) as exc:
+            log.warning("unreadable %s (%s); no partial is protected from it", PROTECTING_FILE, exc)
+            return set()
+
+    def _persist_pending_locked(self) -> None:
+        """Write the open segments marked for protection to the card, if they changed.
+
+        A failing card is logged, not raised: the protection still applies in memory.
+        """
+        wanted = frozenset(self._pending)
+        if wanted == self._written_pending:
+            return
+        text = "".join(f"{seq}\n" for seq in sorted(wanted))
+        try:
+            _write_atomic(self.fs, self.protecting_path, text.encode("ascii"))
+            _fsync_dir(self.dcim_dir)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", PROTECTING_FILE, exc)
+            return
+        self._written_pending = wanted
+
     def _write_sequence(self, next_seq: int) -> None:
         _write_atomic(self.fs, self.sequence_path, f"{next_seq}\n".encode("ascii"))
         _fsync_dir(self.dcim_dir)
@@ -624,6 +662,7 @@ class Library:
                 self._protect_next = False
                 self._pending.add(seq)
                 self._incident.add(seq)
+                self._persist_pending_locked()
         return plan
 
     def abandon_segment(self, plan: SegmentPlan) -> None:
@@ -686,6 +725,9 @@ class Library:
             if seq in self._index.items:
                 raise ValueError(f"sequence {seq} is already indexed")
             self._open.setdefault(seq, path)
+            if seq in self._recovered_pending:  # marked by a protect before the power cut
+                self._recovered_pending.discard(seq)
+                self._pending.add(seq)
             item, victims = self._close_locked(seq, path, final, duration_s)
         self._delete_files_soon(victims)
         return item
@@ -722,6 +764,7 @@ class Library:
         if protect:
             shield = self._incident | self._pending | {seq}
             self._pending.discard(seq)
+            self._persist_pending_locked()
             if not self._pending and not self._protect_next:
                 self._incident.clear()
             victims = self._enforce_quota_locked(shield)
@@ -1005,6 +1048,7 @@ class Library:
                 self._pending.update(newer)
                 self._incident.update(newer)
                 self._protect_next = not newer
+            self._persist_pending_locked()
             shield = self._incident | self._pending | {it.seq for it in protected}
             victims = self._enforce_quota_locked(shield)
             if not self._pending and not self._protect_next:

@@ -113,3 +113,59 @@ def test_sigkill_loses_at_most_the_last_second_and_a_restart_recovers(tmp_path):
         assert all(s.seq > item.seq for s in segments)
         ctl.post(Event.STOP_RECORDING)
         assert ctl.wait_for_state(State.IDLE)
+
+
+def test_a_protect_pressed_before_a_power_cut_keeps_the_open_segment(tmp_path):
+    """The protect mark of the open segment is on the card before the cut: the partial a
+    SIGKILL leaves is recovered into PROTECTED, not into the loop."""
+    import json
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = tmp_path / "card"
+    config = tmp_path / "dashcam.toml"
+    config.write_text(
+        CONFIG.replace("segment_seconds = 4.0", "segment_seconds = 60.0")
+        + f'web_host = "127.0.0.1"\nweb_port = {port}\n'
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "hw.cli", "run", "--sim"]
+        + ["--config", str(config), "--storage", str(root)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def protect() -> int:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/incidents", method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=2) as resp:
+                return resp.status
+        except OSError:
+            return 0
+
+    marks = root / "DCIM" / "PROTECTING"
+    try:
+        assert wait_until(lambda: len(partials(root)) == 1 and protect() == 202, 30), (
+            child.stderr.read1().decode() if child.poll() is not None else "no dashboard"
+        )
+        (partial,) = partials(root)
+        seq = int(os.path.basename(partial)[:8])
+        assert wait_until(lambda: marks.is_file() and str(seq) in marks.read_text().split(), 10)
+        header = complete_length(partial)  # ftyp + moov: no frame yet
+        assert wait_until(lambda: complete_length(partial) > header, 10)  # a whole fragment
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    assert partials(root) == [partial]  # the cut left it open, in the loop folder
+
+    with Appliance(root, autostart=False) as app:
+        lib = app.library
+        assert wait_until(lambda: seq in {i.seq for i in lib.page(limit=100)}, 15)
+        item = lib.get(seq)
+        assert item.kind is Kind.PROTECTED, json.dumps(str(item))
+        assert os.path.dirname(item.path) == str(root / "DCIM" / "PROTECTED")
+        assert marks.read_text().split() == []  # nothing left marked
