@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import gc
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -104,9 +103,6 @@ def _forget_exit_closes() -> None:
     manager = getattr(getattr(picamera2, "Picamera2", None), "_cm", None)
     for camera in list(getattr(manager, "cameras", {}).values()):
         atexit.unregister(camera.close)
-    # picamera2's close() ends with a DmaAllocator() that fails here and is left half-made;
-    # collected now, its __del__ warns within the test (filtered) instead of after the run.
-    gc.collect()
 
 
 def memfd_allocator():
