@@ -161,6 +161,8 @@ def test_items_pages_cover_the_library_newest_first_without_overlap(media):
         ("kind=video", "kind"),
         ("kind=..%2f", "kind"),
         ("day=2024-1-1", "day"),
+        ("day=2026-13-45", "day"),
+        ("day=2026-02-30", "day"),
         ("day=..%2f..%2fetc", "day"),
         ("before=-1", "before"),
         ("before=abc", "before"),

@@ -8,6 +8,7 @@ live stream (``/api/events``).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import math
 import re
@@ -55,6 +56,17 @@ CLOCK_RANGE_MS = (1_577_836_800_000, 4_102_444_800_000)
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _INT_PARAM_RE = re.compile(r"[0-9]{1,13}", re.ASCII)
 BUTTONS = ("record", "photo", "protect")
+
+
+def _is_day(text: str) -> bool:
+    """True for a real calendar date written as YYYY-MM-DD (ASCII digits only)."""
+    if not _DAY_RE.fullmatch(text):
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _accepted(resp: falcon.Response, **body: Any) -> None:
@@ -178,8 +190,10 @@ class Items:
                 )
             kinds = {Kind(k) for k in raw_kinds}
         day = req.get_param("day")
-        if day is not None and not _DAY_RE.fullmatch(day):
-            raise falcon.HTTPBadRequest(description=f"day: expected YYYY-MM-DD, got {day[:40]!r}")
+        if day is not None and not _is_day(day):
+            raise falcon.HTTPBadRequest(
+                description=f"day: expected a date as YYYY-MM-DD, got {day[:40]!r}"
+            )
         for name in ("before", "limit"):  # ASCII digits only (int() takes any script's)
             raw = req.get_param(name)
             if raw is not None and not _INT_PARAM_RE.fullmatch(raw):
