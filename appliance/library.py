@@ -404,6 +404,8 @@ class Library:
                 m = _THUMB_RE.match(entry.name)
                 if entry.is_symlink():
                     log.warning("ignoring a symlink in THUMB: %s", entry.name)
+                elif not entry.is_file(follow_symlinks=False):
+                    log.warning("ignoring a non-file in THUMB: %s", entry.name)
                 elif m:
                     thumbs.add(int(m.group(1)))
                 elif entry.name.endswith(".tmp"):
@@ -418,6 +420,9 @@ class Library:
                 for entry in entries:
                     if entry.is_symlink():
                         log.warning("ignoring a symlink: %s", entry.path)
+                        continue
+                    if not entry.is_file(follow_symlinks=False):  # a FIFO would hang a reader
+                        log.warning("ignoring something that is not a file: %s", entry.path)
                         continue
                     m = match(entry.name)
                     if m is None or m.group(3) != ext:

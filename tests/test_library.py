@@ -902,6 +902,31 @@ def test_symlinks_are_skipped_at_scan_in_every_folder(tmp_path, clock, disk, out
     assert all(os.path.islink(p) for p in planted.values())  # left alone, not followed
 
 
+def test_fifos_and_folders_with_media_names_are_skipped_at_scan(tmp_path, clock, disk, caplog):
+    """A FIFO would hang whoever opens it (recovery, thumbnails, the jobs thread)."""
+    card = tmp_path / "card"
+    lib = make_lib(card, clock, disk)
+    clip = record(lib)
+    dcim = card / "DCIM"
+    day = os.path.basename(os.path.dirname(clip.path))
+    fifos = [
+        dcim / "LOOP" / day / "00000060_20240501-123000.mp4.partial",
+        dcim / "PROTECTED" / "00000061_20240501-123000.mp4",
+        dcim / "THUMB" / "00000062.jpg",
+    ]
+    for path in fifos:
+        os.mkfifo(path)
+    (dcim / "LOOP" / day / "00000063_20240501-123000.mp4").mkdir()
+    with caplog.at_level(logging.WARNING, logger="appliance.library"):
+        again = make_lib(card, clock, disk)
+        partials = again.scan()
+    assert [it.seq for it in again.page()] == [clip.seq]
+    assert partials == []
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    for name in [p.name for p in fifos] + ["00000063_20240501-123000.mp4"]:
+        assert name in warned, name
+
+
 @pytest.mark.parametrize("folder", ["LOOP", "PROTECTED", "PHOTO", "THUMB", "LOST", ""])
 def test_a_layout_folder_that_is_a_symlink_is_refused(tmp_path, clock, disk, outside, folder):
     card = tmp_path / "card"
