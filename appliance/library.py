@@ -27,6 +27,7 @@ import io
 import logging
 import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Iterable
@@ -223,6 +224,28 @@ def _write_atomic(fs: FileSystem, path: str, data: bytes, tmp_suffix: str = ".tm
     except BaseException:
         _unlink(tmp)
         raise
+
+
+def _read_small_file(path: str, limit_bytes: int = 64 * 1024) -> str:
+    """The ASCII text of one of the library's own small files (SEQUENCE, PROTECTING).
+
+    Never follows a symlink and never blocks on a FIFO planted in its place.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        OSError: it is not a regular file, or it cannot be read.
+        ValueError: it is larger than ``limit_bytes`` or not ASCII.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        data = os.read(fd, limit_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit_bytes:
+        raise ValueError(f"larger than {limit_bytes} bytes")
+    return data.decode("ascii")
 
 
 def _unlink(path: str | None) -> None:
@@ -592,8 +615,7 @@ class Library:
 
     def _read_sequence(self) -> int:
         try:
-            with open(self.sequence_path, encoding="ascii") as f:
-                return max(0, int(f.read().strip()))
+            return max(0, int(_read_small_file(self.sequence_path).strip()))
         except FileNotFoundError:
             return 0
         except (OSError, ValueError) as exc:
@@ -602,8 +624,7 @@ class Library:
 
     def _read_protecting(self) -> set[int]:
         try:
-            with open(self.protecting_path, encoding="ascii") as f:
-                return {int(line) for line in f.read().split()}
+            return {int(line) for line in _read_small_file(self.protecting_path).split()}
         except FileNotFoundError:
             return set()
         except (OSError, ValueError) as exc:

@@ -927,6 +927,29 @@ def test_fifos_and_folders_with_media_names_are_skipped_at_scan(tmp_path, clock,
         assert name in warned, name
 
 
+@pytest.mark.parametrize("name", ["SEQUENCE", "PROTECTING"])
+@pytest.mark.parametrize("planted", ["fifo", "symlink"])
+def test_the_librarys_own_files_replaced_never_hang_or_follow(
+    tmp_path, clock, disk, outside, name, planted
+):
+    card = tmp_path / "card"
+    lib = make_lib(card, clock, disk)
+    clip = record(lib)
+    path = card / "DCIM" / name
+    path.unlink(missing_ok=True)
+    if planted == "fifo":
+        os.mkfifo(path)
+    else:
+        outside.write_text("999999\n")
+        os.symlink(outside, path)
+    again = make_lib(card, clock, disk)
+    done = threading.Event()
+    threading.Thread(target=lambda: (again.scan(), done.set()), daemon=True).start()
+    assert done.wait(10), f"scan hung on a {planted} as {name}"
+    assert [it.seq for it in again.page()] == [clip.seq]
+    assert again.next_seq == clip.seq + 1  # the link's number was not read
+
+
 @pytest.mark.parametrize("folder", ["LOOP", "PROTECTED", "PHOTO", "THUMB", "LOST", ""])
 def test_a_layout_folder_that_is_a_symlink_is_refused(tmp_path, clock, disk, outside, folder):
     card = tmp_path / "card"
