@@ -123,6 +123,9 @@ class Controller:
         self._retry_interval_s = retry_interval_s
         self._events: queue.SimpleQueue[tuple[Event, Any]] = queue.SimpleQueue()
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")
+        # Stills have a thread of their own: a press is never queued behind a long job
+        # (recovering a large partial, probing a card full of clips).
+        self._photos = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo")
         self.recorder = Recorder(
             library,
             camera.info,
@@ -295,14 +298,16 @@ class Controller:
     def _finish_jobs(self) -> None:
         """Let queued jobs finish, for at most :data:`SHUTDOWN_JOBS_WAIT_S` (a job stuck
         on a hanging card must not hold the shutdown)."""
-        drained = threading.Event()
-        try:
-            self._jobs.submit(drained.set)
-        except RuntimeError:
-            drained.set()
-        if not drained.wait(SHUTDOWN_JOBS_WAIT_S):
-            log.error("jobs still running at shutdown; not waiting for them")
-        self._jobs.shutdown(wait=False)
+        deadline = time.monotonic() + SHUTDOWN_JOBS_WAIT_S
+        for executor in (self._jobs, self._photos):
+            drained = threading.Event()
+            try:
+                executor.submit(drained.set)
+            except RuntimeError:
+                drained.set()
+            if not drained.wait(max(0.0, deadline - time.monotonic())):
+                log.error("jobs still running at shutdown; not waiting for them")
+            executor.shutdown(wait=False)
 
     def _fault(self, where: str, exc: BaseException) -> None:
         """Report an exception of the controller thread; never raises.
@@ -378,7 +383,7 @@ class Controller:
         elif action is Action.PAUSE_RECORDING:
             rec.stop_recording()
         elif action is Action.TAKE_PHOTO:
-            self._submit(self._take_photo)
+            self._submit(self._take_photo, executor=self._photos)
         elif action is Action.PROTECT:
             status = rec.status
             open_seq = status.seq if status.recording else None
@@ -457,8 +462,11 @@ class Controller:
         self._camera_failed = True
         self.post(Event.CAMERA_FAILED, exc)
 
-    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run ``fn(*args)`` on the jobs thread; an exception there is logged, not lost."""
+    def _submit(
+        self, fn: Callable[..., None], *args: Any, executor: ThreadPoolExecutor | None = None
+    ) -> None:
+        """Run ``fn(*args)`` on the jobs thread (or ``executor``); an exception there is
+        logged, not lost."""
 
         def job() -> None:
             try:
@@ -469,7 +477,7 @@ class Controller:
                 self.post(_REFRESH)
 
         try:
-            self._jobs.submit(job)
+            (executor or self._jobs).submit(job)
         except RuntimeError as exc:  # shut down already
             log.warning("job %s dropped: %s", getattr(fn, "__name__", fn), exc)
 

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import threading
 
 import av
 import pytest
@@ -9,6 +10,7 @@ from PIL import Image
 
 from appliance.library import Kind
 from appliance.mp4 import provenance
+from appliance.ports import FileSystem
 from appliance.states import Event, State
 from hw.panel import NOTICE_PATTERNS, STATE_PATTERNS
 from tests.harness import Appliance, decode_counters, partials, wait_until
@@ -220,3 +222,30 @@ def test_a_bouncing_button_counts_once(tmp_path, bounces):
             pin.drive_high()
         assert wait_until(lambda: ctl.status.counts.get("photo", 0) >= 1, 5)
         assert not wait_until(lambda: ctl.status.counts.get("photo", 0) > 1, 1.0)
+
+
+class _ThumbnailsHang(FileSystem):
+    """A card on which the first clip thumbnail's write hangs until released."""
+
+    def __init__(self):
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def rename(self, src, dst):
+        first = not self.entered.is_set()
+        if first and os.path.basename(os.path.dirname(dst)) == "THUMB":
+            self.entered.set()
+            self.release.wait(30)
+        super().rename(src, dst)
+
+
+def test_a_photo_is_taken_while_a_long_job_holds_the_jobs_thread(tmp_path):
+    """A still never waits behind a thumbnail, a recovery or a probe of the card."""
+    fs = _ThumbnailsHang()
+    with Appliance(tmp_path / "card", fs=fs) as app:
+        try:
+            assert fs.entered.wait(15)  # the first clip's thumbnail holds the jobs thread
+            app.press(app.panel.photo)
+            assert wait_until(lambda: app.library.counts()[Kind.PHOTO] == 1, 10)
+        finally:
+            fs.release.set()
