@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.errors import ConfigError
+from appliance.wiring import BUTTON_WIRES, LED_WIRE, Button
 
 #: Where ``dashcam`` looks for its config when no ``--config`` is given.
 DEFAULT_CONFIG_PATHS = ("/etc/dashcam/dashcam.toml", "~/.config/dashcam/dashcam.toml")
@@ -45,41 +46,46 @@ def _float(lo: float | None = None, hi: float | None = None) -> dict:
 
 _PIN = _int(0, 27)
 
+# Keys the dashboard may change: applied at once by the running appliance, or at the next
+# start. The settings API, the controller and the OpenAPI document all read this.
+LIVE = {"settable": "live"}
+RESTART = {"settable": "restart"}
+
 
 @dataclass(frozen=True, slots=True)
 class Config:
     """Everything the appliance can be told. Units are in the names."""
 
     storage_root: str = field(default_factory=_default_storage_root, metadata={"check": "path"})
-    segment_seconds: float = field(default=60.0, metadata=_float(1.0, 600.0))
-    video_width: int = field(default=1920, metadata=_int(160, 4096, even=True))
-    video_height: int = field(default=1080, metadata=_int(120, 2160, even=True))
-    video_fps: int = field(default=30, metadata=_int(1, 120))
-    video_bitrate: int = field(default=8_000_000, metadata=_int(100_000, 50_000_000))
+    segment_seconds: float = field(default=60.0, metadata={**_float(1.0, 600.0), **LIVE})
+    video_width: int = field(default=1920, metadata={**_int(160, 4096, even=True), **RESTART})
+    video_height: int = field(default=1080, metadata={**_int(120, 2160, even=True), **RESTART})
+    video_fps: int = field(default=30, metadata={**_int(1, 120), **RESTART})
+    video_bitrate: int = field(default=8_000_000, metadata={**_int(100_000, 50_000_000), **RESTART})
     keyframe_interval_s: float = field(default=1.0, metadata=_float(0.1, 1.0))
     preview_width: int = field(default=640, metadata=_int(160, 1920, even=True))
     preview_height: int = field(default=360, metadata=_int(120, 1080, even=True))
-    preview_fps: int = field(default=10, metadata=_int(1, 30))
-    min_free_bytes: int = field(default=512 * 1024 * 1024, metadata=_int(0, MAX_BYTES))
-    min_free_percent: float = field(default=5.0, metadata=_float(0.0, 50.0))
+    preview_fps: int = field(default=10, metadata={**_int(1, 30), **RESTART})
+    min_free_bytes: int = field(default=512 * 1024 * 1024, metadata={**_int(0, MAX_BYTES), **LIVE})
+    min_free_percent: float = field(default=5.0, metadata={**_float(0.0, 50.0), **LIVE})
     loop_quota_bytes: int | None = field(
-        default=None, metadata={**_int(1, MAX_BYTES), "optional": True}
+        default=None, metadata={**_int(1, MAX_BYTES), "optional": True, **LIVE}
     )
-    protected_quota_percent: float = field(default=30.0, metadata=_float(0.0, 90.0))
+    protected_quota_percent: float = field(default=30.0, metadata={**_float(0.0, 90.0), **LIVE})
     prune_interval_s: float = field(default=10.0, metadata=_float(0.5, 3600.0))
-    record_pin: int = field(default=17, metadata=_PIN)
-    photo_pin: int = field(default=27, metadata=_PIN)
-    protect_pin: int = field(default=22, metadata=_PIN)
-    led_pin: int = field(default=12, metadata=_PIN)
+    record_pin: int = field(default=BUTTON_WIRES[Button.RECORD].bcm, metadata=_PIN)
+    photo_pin: int = field(default=BUTTON_WIRES[Button.PHOTO].bcm, metadata=_PIN)
+    protect_pin: int = field(default=BUTTON_WIRES[Button.PROTECT].bcm, metadata=_PIN)
+    led_pin: int = field(default=LED_WIRE.bcm, metadata=_PIN)
     hold_time_s: float = field(default=3.0, metadata=_float(0.5, 30.0))
     debounce_s: float = field(default=0.05, metadata=_float(0.0, 1.0))
-    led_brightness: float = field(default=1.0, metadata=_float(0.05, 1.0))
-    autostart: bool = field(default=True, metadata={"check": "bool"})
+    led_brightness: float = field(default=1.0, metadata={**_float(0.05, 1.0), **LIVE})
+    autostart: bool = field(default=True, metadata={"check": "bool", **LIVE})
     web_host: str = field(default="0.0.0.0", metadata={"check": "str"})
     web_port: int = field(default=8080, metadata=_int(1, 65535))
     web_threads: int = field(default=8, metadata=_int(2, 64))
     web_password: str | None = field(default=None, metadata={"check": "str", "optional": True})
-    preview_max_viewers: int = field(default=3, metadata=_int(1, 16))
+    preview_max_viewers: int = field(default=3, metadata={**_int(1, 16), **LIVE})
     camera: str = field(
         default="auto", metadata={"check": ("choice", "auto", "picamera2", "sim", "replay")}
     )
@@ -147,6 +153,42 @@ def bounds() -> dict[str, tuple[str, int | float, int | float]]:
         for name, f in _FIELDS.items()
         if isinstance(check := f.metadata.get("check"), tuple) and check[0] in ("int", "float")
     }
+
+
+def settable() -> dict[str, bool]:
+    """The keys the dashboard may change, each with True if it applies without a restart."""
+    return {
+        name: f.metadata["settable"] == "live"
+        for name, f in _FIELDS.items()
+        if "settable" in f.metadata
+    }
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of key ``name``'s value, from the same check that validates it.
+
+    Raises:
+        KeyError: ``name`` is not a config key.
+    """
+    f = _FIELDS[name]
+    check = f.metadata["check"]
+    schema: dict[str, Any]
+    if check == "bool":
+        schema = {"type": "boolean"}
+    elif check == "argv":
+        schema = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
+    elif check in ("str", "path"):
+        schema = {"type": "string", "minLength": 1}
+    elif check[0] == "choice":
+        schema = {"enum": list(check[1:])}
+    else:
+        kind, lo, hi, even = check
+        schema = {"type": "integer" if kind == "int" else "number", "minimum": lo, "maximum": hi}
+        if even:
+            schema["multipleOf"] = 2
+    if f.metadata.get("optional"):
+        schema = {"anyOf": [schema, {"type": "null"}]}
+    return schema
 
 
 def _shown(value: Any) -> str:
