@@ -196,9 +196,8 @@ def _start_web(controller, library, config, source, panel, simulated, power_wish
 
     ``listeners`` are the sockets :func:`_bind_web` bound; Waitress listens on them.
     """
-    from waitress import create_server
-
-    from web.app import WAITRESS_OPTIONS, create_app, default_config_path, tune_server
+    from web.app import create_app, default_config_path
+    from web.server import make_server
 
     def set_clock(epoch_s: float) -> None:
         if simulated:
@@ -222,8 +221,7 @@ def _start_web(controller, library, config, source, panel, simulated, power_wish
         set_clock=set_clock,
         power=power_wish.append,
     )
-    server = create_server(app, sockets=listeners, threads=config.web_threads, **WAITRESS_OPTIONS)
-    tune_server(server)
+    server = make_server(app, sockets=listeners, threads=config.web_threads)
     threading.Thread(target=server.run, name="web", daemon=True).start()
     log.info("dashboard: http://%s:%s/", config.web_host, listeners[0].getsockname()[1])
     return app, server

@@ -28,7 +28,8 @@ from tests.harness import wait_until
 from tests.web_fixtures import dashboard
 from tests.webclient import Stream, request, serve
 from web import security
-from web.app import (
+from web.security import MAX_BODY_BYTES, SESSION_COOKIE
+from web.server import (
     MAX_CONNECTIONS_PER_CLIENT,
     PIPELINE_BACKLOG_BYTES,
     WAITRESS_OPTIONS,
@@ -36,7 +37,6 @@ from web.app import (
     RequestBudget,
     make_server,
 )
-from web.security import MAX_BODY_BYTES, SESSION_COOKIE
 
 PASSWORD = "correct horse"
 JSON = {"Content-Type": "application/json"}

@@ -21,7 +21,7 @@ from appliance.library import Kind
 from appliance.states import State
 from tests.web_fixtures import dashboard
 from tests.webclient import request, serve
-from web.app import PIPELINE_BACKLOG_BYTES
+from web.server import PIPELINE_BACKLOG_BYTES
 
 pytestmark = pytest.mark.slow
 

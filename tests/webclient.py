@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from web.app import make_server
+from web.server import make_server
 
 
 class Address(tuple):
@@ -26,7 +26,7 @@ class Address(tuple):
 def serve(app, threads: int = 8, **server_kw):
     """Serve ``app`` with Waitress on a loopback port; yields the base URL's (host, port).
 
-    ``server_kw`` goes to :func:`web.app.make_server` (e.g. ``stalled_client_s``).
+    ``server_kw`` goes to :func:`web.server.make_server` (e.g. ``stalled_client_s``).
     """
     server = make_server(app, host="127.0.0.1", port=0, threads=threads, **server_kw)
     thread = threading.Thread(target=server.run, name="test-web", daemon=True)

@@ -6,7 +6,7 @@ Retry-After past the cap) and both write something at least every
 fails, and the stream then ends and frees its thread.
 
 Back-pressure: a stream never queues output behind a client that does not keep up. On a
-Waitress server the request's channel is in the environ (``web.app.CHANNEL_ENV``); its
+Waitress server the request's channel is in the environ (``web.server.CHANNEL_ENV``); its
 socket gets a small send buffer (:data:`STREAM_SNDBUF_BYTES`), and while bytes written
 before are still unsent (``total_outbufs_len``) a preview frame is skipped and a status
 event waits, so the viewer gets the newest one once it reads again. Elsewhere (a test
@@ -38,7 +38,7 @@ LED_POLL_S = 0.05
 STREAM_SNDBUF_BYTES = 64 * 1024
 #: How often a stream whose client is behind looks again whether it caught up.
 BACKLOG_POLL_S = 0.02
-#: The WSGI environ key of the Waitress channel (set by ``web.app``'s task class).
+#: The WSGI environ key of the Waitress channel (set by ``web.server``'s task class).
 CHANNEL_ENV = "dashcam.channel"
 
 

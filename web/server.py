@@ -1,0 +1,283 @@
+"""The dashboard's Waitress server: how the Falcon app meets the network.
+
+Waitress's own options plus what the dashboard adds to it: a per-connection channel that
+parks pipelined requests while a client does not read, a per-client request budget and
+connection cap, a whole-request deadline and socket options that drop stalled clients.
+:func:`make_server` builds the server; the composition root (:mod:`hw.app`) runs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from waitress import create_server
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, MultiSocketServer
+from waitress.task import ErrorTask, WSGITask
+
+from web import streams
+from web.security import MAX_BODY_BYTES, LoginThrottle
+
+log = logging.getLogger(__name__)
+
+
+#: Waitress settings besides host, port and threads. Ordinary responses use Waitress's own
+#: output buffering (a client that does not read never holds a worker thread); the live
+#: streams do their own back-pressure (see :mod:`web.streams`). A body over the API's limit
+#: is refused (413) from its headers, before it is read; the margin lets chunked framing of
+#: an allowed body through (the API checks the exact limit).
+WAITRESS_OPTIONS: dict[str, Any] = {
+    "ident": "dashcam",
+    "max_request_body_size": MAX_BODY_BYTES + 1024,
+    "max_request_header_size": 32 * 1024,
+}
+#: Set on every accepted connection (see :func:`tune_server`).
+SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+#: A client that has not taken any of what was sent to it for this long is dropped by the
+#: kernel (``TCP_USER_TIMEOUT``, which covers a zero receive window too): a connection that
+#: never reads cannot keep its place, its parked requests and its open files for ever.
+STALLED_CLIENT_S = 60.0
+#: Most connections open at once from one client address. One phone browser opens up to 6
+#: per host (Chrome, Safari, Firefox), live status and preview included; 16 leaves room for
+#: a second browser or app on the same phone. More from one address are closed at once, so
+#: one client cannot use up Waitress's ``connection_limit`` (100) and lock the others out.
+MAX_CONNECTIONS_PER_CLIENT = 16
+#: A request must have arrived whole (headers and body) this long after its first byte,
+#: or its connection is closed: a client trickling a header byte at a time cannot hold a
+#: connection for ever (Waitress's own timeout only counts silence).
+REQUEST_DEADLINE_S = 20.0
+#: Requests one client address may make per second on average, and at once: a phone's
+#: gallery page asks 50 thumbnails at once; a flood from one address is slowed to this.
+CLIENT_REQUESTS_PER_S = 100.0
+CLIENT_REQUEST_BURST = 200
+#: Unsent bytes past which a connection's next pipelined request waits (see :class:`Channel`).
+PIPELINE_BACKLOG_BYTES = 256 * 1024
+#: The WSGI environ key under which the request's Waitress channel is found.
+CHANNEL_ENV = streams.CHANNEL_ENV
+_NOSNIFF = ("X-Content-Type-Options", "nosniff")
+
+
+class _Task(WSGITask):
+    """Waitress's WSGI task, plus the channel in the environ (for the streams' back-pressure)."""
+
+    def get_environment(self) -> dict[str, Any]:
+        environ = super().get_environment()
+        environ[CHANNEL_ENV] = self.channel
+        return environ
+
+
+class _ErrorTask(ErrorTask):
+    """Waitress's own error answers (bad request line, 413 from the headers) with nosniff."""
+
+    def execute(self) -> None:
+        self.response_headers.append(_NOSNIFF)
+        super().execute()
+
+
+class RequestBudget:
+    """A token bucket of requests per client address (an IPv6 client by its /64).
+
+    Args:
+        rate_per_s: Requests per second a client may make on average.
+        burst: Requests a client may make at once after a pause.
+        monotonic: The clock; injected in tests.
+    """
+
+    MAX_CLIENTS = 4096
+
+    def __init__(
+        self,
+        rate_per_s: float = CLIENT_REQUESTS_PER_S,
+        burst: int = CLIENT_REQUEST_BURST,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._now = monotonic
+        self._lock = threading.Lock()
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, client: str) -> float:
+        """Take one request from ``client``'s budget.
+
+        Returns:
+            0 if it may go now (one token taken), else the seconds until it may.
+        """
+        key = LoginThrottle.key(client)
+        now = self._now()
+        with self._lock:
+            tokens, at = self._buckets.pop(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - at) * self.rate_per_s)
+            wait_s = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait_s = (1.0 - tokens) / self.rate_per_s
+            self._buckets[key] = (tokens, now)
+            while len(self._buckets) > self.MAX_CLIENTS:
+                self._buckets.popitem(last=False)
+        return wait_s
+
+
+class Channel(HTTPChannel):
+    """A Waitress connection that never makes a worker thread wait for its client.
+
+    Waitress blocks a worker while more than its high watermark (16 MiB) of a response is
+    unsent, and serves pipelined requests one after another into the output buffer. Here a
+    worker never waits: with more than :data:`PIPELINE_BACKLOG_BYTES` unsent, the next
+    pipelined request is parked and taken up again by the main loop once the client has
+    read enough. So a client that sends requests and never reads holds no thread, and at
+    most a few open files.
+
+    A client past its :class:`RequestBudget` (the server's ``request_budget``) has its next
+    request deferred, without a thread, until its budget allows it: one address flooding
+    requests cannot take the CPU from the others and from the recording.
+
+    The WSGI environ carries the channel (for the streams).
+    """
+
+    task_class = _Task
+    error_task_class = _ErrorTask
+    parked = False
+    deferred_until: float | None = None
+    request_started: float | None = None
+    #: Times any channel parked (or deferred) a request (for tests and diagnostics).
+    parks_total = 0
+    defers_total = 0
+
+    def service(self) -> None:
+        with self.outbuf_lock:
+            if self.connected and self.total_outbufs_len > PIPELINE_BACKLOG_BYTES:
+                self.parked = True
+                Channel.parks_total += 1
+                self.server.pull_trigger()  # the main loop's select must see it writable
+                return
+        budget = getattr(self.server, "request_budget", None)
+        if budget is not None and self.connected:
+            wait_s = budget.take(str(self.addr[0]) if isinstance(self.addr, tuple) else "")
+            if wait_s > 0:
+                Channel.defers_total += 1
+                self.deferred_until = time.monotonic() + wait_s  # taken up by readable()
+                return
+        super().service()
+
+    def received(self, data: bytes) -> bool:
+        if self.request is None and self.request_started is None:
+            self.request_started = time.monotonic()
+        try:
+            return super().received(data)
+        finally:
+            if self.request is None:  # nothing half-received: the clock starts again
+                self.request_started = None
+
+    def readable(self) -> bool:
+        """Also where a deferred request is taken up and a late one ends its connection.
+
+        The main loop asks every channel every round.
+        """
+        now = time.monotonic()
+        until = self.deferred_until
+        if until is not None and now >= until:
+            self.deferred_until = None
+            if self.connected:
+                self.server.add_task(self)
+        started = self.request_started
+        deadline_s = getattr(self.server, "request_deadline_s", REQUEST_DEADLINE_S)
+        if started is not None and now - started > deadline_s and not self.will_close:
+            self.logger.info("closing %s: its request took over %.0f s", self.addr, deadline_s)
+            self.will_close = True
+        return super().readable()
+
+    def handle_write(self) -> None:
+        super().handle_write()
+        with self.outbuf_lock:
+            if self.parked and self.connected and self.total_outbufs_len <= PIPELINE_BACKLOG_BYTES:
+                self.parked = False
+                self.server.add_task(self)
+
+    def _flush_outbufs_below_high_watermark(self) -> None:
+        """Never wait for the client (Waitress's version waits past the watermark)."""
+
+
+def open_channel(server: Any, conn: socket.socket, addr: Any, adj: Any, map=None) -> Any:
+    """Waitress's ``channel_class`` hook: a :class:`Channel`, unless the address has too many.
+
+    A connection from an address (an IPv6 one by its /64) that already has
+    :data:`MAX_CONNECTIONS_PER_CLIENT` open is closed at once.
+    """
+    host = str(addr[0]) if isinstance(addr, tuple) else str(addr)
+    key = LoginThrottle.key(host)
+    same = sum(
+        1
+        for ch in list(server.active_channels.values())
+        if isinstance(ch.addr, tuple) and LoginThrottle.key(str(ch.addr[0])) == key
+    )
+    if same >= MAX_CONNECTIONS_PER_CLIENT:
+        log.debug("refused a connection from %s: %d open already", host, same)
+        with contextlib.suppress(OSError):
+            conn.close()
+        return None
+    return Channel(server, conn, addr, adj, map=map)
+
+
+def tune_server(
+    server: Any,
+    stalled_client_s: float = STALLED_CLIENT_S,
+    request_budget: RequestBudget | None = None,
+    request_deadline_s: float = REQUEST_DEADLINE_S,
+) -> Any:
+    """Fit a server made by ``waitress.create_server`` for the dashboard.
+
+    Sets :data:`SOCKET_OPTIONS`, the stalled-client timeout, the :func:`open_channel` hook,
+    a per-client :class:`RequestBudget` (a default one if None) and the request deadline
+    on it (on every listening socket, if it has several).
+    """
+    options = list(SOCKET_OPTIONS)
+    if hasattr(socket, "TCP_USER_TIMEOUT"):
+        options.append((socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(stalled_client_s * 1000)))
+    servers = [server]
+    if isinstance(server, MultiSocketServer):
+        servers = [s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
+    budget = RequestBudget() if request_budget is None else request_budget
+    for one in servers:
+        one.adj.socket_options = options
+        one.channel_class = open_channel
+        one.request_budget = budget
+        one.request_deadline_s = request_deadline_s
+    return server
+
+
+def make_server(
+    app: Any,
+    *,
+    threads: int,
+    sockets: list[socket.socket] | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    stalled_client_s: float = STALLED_CLIENT_S,
+    request_budget: RequestBudget | None = None,
+    request_deadline_s: float = REQUEST_DEADLINE_S,
+) -> Any:
+    """A Waitress server for ``app`` with :data:`WAITRESS_OPTIONS`, tuned (not yet running).
+
+    Args:
+        app: The WSGI app.
+        threads: Waitress's worker threads.
+        sockets: Bound listening sockets to serve on (the composition root binds them
+            before recording starts); else ``host`` and ``port`` are bound here.
+        host: The address to listen on when no sockets are given.
+        port: The port to listen on when no sockets are given (0: any free port).
+        stalled_client_s: See :data:`STALLED_CLIENT_S`.
+        request_budget: See :class:`RequestBudget`; a default one if None.
+        request_deadline_s: See :data:`REQUEST_DEADLINE_S`.
+    """
+    where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
+    server = create_server(app, threads=threads, **where, **WAITRESS_OPTIONS)
+    return tune_server(server, stalled_client_s, request_budget, request_deadline_s)
