@@ -1,0 +1,88 @@
+"""The overlay: text pixels only, cached per text, in the corner and zone asked for."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import numpy as np
+import pytest
+
+from appliance.overlay import C_GREY, Y_BLACK, Y_WHITE, Overlay
+
+WALL_S = 1_790_000_000.4  # 2026-09-21 14:13:20 UTC
+
+
+def _frame(width: int, height: int, y_value: int = 90) -> tuple[np.ndarray, ...]:
+    y = np.full((height, width), y_value, np.uint8)
+    u = np.full((height // 2, width // 2), 60, np.uint8)
+    v = np.full((height // 2, width // 2), 200, np.uint8)
+    return y, u, v
+
+
+def test_only_the_text_and_its_outline_change() -> None:
+    overlay = Overlay(640, 360, time_zone=dt.UTC)
+    y, u, v = _frame(640, 360)
+    stamp = overlay.draw(y, u, v, WALL_S)
+    assert stamp.text == "2026-09-21 14:13:20"
+    changed = y != 90
+    assert changed.sum() == len(stamp.fill_rows) + len(stamp.edge_rows) > 200
+    assert (y[stamp.fill_rows, stamp.fill_cols] == Y_WHITE).all()
+    assert (y[stamp.edge_rows, stamp.edge_cols] == Y_BLACK).all()
+    # the chroma is grey exactly under the text, untouched elsewhere
+    grey = u == C_GREY
+    assert grey.sum() == len(stamp.chroma_rows) and (v[grey] == C_GREY).all()
+    assert (u[~grey] == 60).all() and (v[~grey] == 200).all()
+    # bottom-left corner by default
+    rows, cols = np.nonzero(changed)
+    assert rows.min() > 360 * 0.8 and cols.min() < 40 and cols.max() < 640 * 0.7
+
+
+@pytest.mark.parametrize("position", ["top-left", "top-right", "bottom-right"])
+def test_the_text_sits_in_the_corner_asked_for(position: str) -> None:
+    overlay = Overlay(640, 360, position=position, time_zone=dt.UTC)
+    y, u, v = _frame(640, 360)
+    overlay.draw(y, u, v, WALL_S)
+    rows, cols = np.nonzero(y != 90)
+    assert (rows.max() < 60) == position.startswith("top")
+    assert (cols.max() > 600) == position.endswith("right")
+
+
+def test_the_clock_follows_the_time_zone_and_the_format() -> None:
+    berlin = Overlay(640, 360, time_zone=zoneinfo.ZoneInfo("Europe/Berlin"))
+    assert berlin.text(WALL_S) == "2026-09-21 16:13:20"
+    us = Overlay(640, 360, time_format="%m/%d/%Y %I:%M:%S %p", time_zone=dt.UTC)
+    assert us.text(WALL_S, "52 km/h") == "09/21/2026 02:13:20 PM  52 km/h"
+
+
+def test_a_second_renders_once_and_the_next_second_renders_again() -> None:
+    overlay = Overlay(640, 360, time_zone=dt.UTC)
+    first = overlay.stamp(overlay.text(WALL_S))
+    assert overlay.stamp(overlay.text(WALL_S + 0.5)) is first
+    later = overlay.stamp(overlay.text(WALL_S + 1))
+    assert later is not first and later.text.endswith(":21")
+
+
+def test_an_i420_buffer_with_a_stride_is_drawn_like_separate_planes() -> None:
+    width, height, stride = 320, 240, 384
+    overlay = Overlay(width, height, time_zone=dt.UTC)
+    buf = np.zeros((height * 3 // 2, stride), np.uint8)
+    buf[:] = 90
+    overlay.draw_i420(buf, WALL_S)
+    y, u, v = _frame(width, height)
+    overlay.draw(y, u, v, WALL_S)
+    assert (buf[:height, :width] == y).all()
+    assert (buf[:height, width:] == 90).all()  # the padding is left alone
+    flat = buf.reshape(-1)
+    u_plane = flat[height * stride : height * stride + (height // 2) * (stride // 2)]
+    u_plane = u_plane.reshape(height // 2, stride // 2)[:, : width // 2]
+    assert ((u_plane == C_GREY) == (u == C_GREY)).all()
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(ValueError, match="position"):
+        Overlay(640, 360, position="middle")
+    with pytest.raises(ValueError, match="even"):
+        Overlay(641, 360)
+    with pytest.raises(ValueError, match="I420"):
+        Overlay(64, 48).draw_i420(np.zeros((48, 64), np.uint8), WALL_S)
