@@ -58,6 +58,8 @@ case "$cmd" in
     venv dev,cad
     # The browser tests drive Debian's Chromium (Playwright's own download is not used).
     apt_install chromium || echo "dev.sh: chromium could not be installed; browser tests will skip" >&2
+    # The GPS tests run the real gpsd, fed by gpsfake (gpsd-clients, python3-gps).
+    apt_install gpsd gpsd-clients python3-gps || echo "dev.sh: gpsd could not be installed; GPS tests will skip" >&2
     "$VENV/bin/ruff" check appliance hw web cad tests
     "$VENV/bin/ruff" format --check appliance hw web cad tests
     exec "$VENV/bin/python" -m pytest "$@"

@@ -1,0 +1,188 @@
+"""What GPS readings mean: fixes, a track per clip (GPX), speed text, the clock.
+
+A :class:`PositionSource` (``hw/gps.py`` reads gpsd) hands over :class:`Fix` reports. A
+:class:`Track` collects those that arrive while one clip records and writes them as GPX
+1.1, one track segment per stretch with a fix (a tunnel splits it). :func:`clock_step`
+decides when GPS time may set the system clock: the Pi has no real-time clock and boots
+with the time it last saved, so GPS time that is ahead is taken; a clock is never set back
+by GPS (a receiver's cold start can report a stale date).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+#: GPS time must be ahead of the system clock by more than this before it is set.
+CLOCK_STEP_MIN_S = 2.0
+#: Fixes kept per clip at most (a 10 min segment at 1 Hz is 600).
+MAX_POINTS = 3600
+
+KMH_PER_MPS = 3.6
+MPH_PER_MPS = 2.2369362920544
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One position report (gpsd's TPV).
+
+    Attributes:
+        mode: 0 or 1: no fix; 2: 2D; 3: 3D.
+        time_s: The receiver's UTC time, epoch seconds, or None.
+        lat_deg, lon_deg: Position, or None without a fix.
+        alt_m: Altitude, or None.
+        speed_mps: Speed over ground, or None.
+        track_deg: Heading, degrees from true north, or None.
+    """
+
+    mode: int
+    time_s: float | None = None
+    lat_deg: float | None = None
+    lon_deg: float | None = None
+    alt_m: float | None = None
+    speed_mps: float | None = None
+    track_deg: float | None = None
+
+    @property
+    def has_fix(self) -> bool:
+        """True with a 2D or 3D fix and a finite position."""
+        return (
+            self.mode >= 2
+            and self.lat_deg is not None
+            and self.lon_deg is not None
+            and math.isfinite(self.lat_deg)
+            and math.isfinite(self.lon_deg)
+        )
+
+
+class PositionSource(ABC):
+    """Where fixes come from (a GPS receiver through gpsd, or a replay)."""
+
+    @abstractmethod
+    def latest(self) -> Fix | None:
+        """The last report, or None before the first."""
+
+    @abstractmethod
+    def subscribe(self, listener: Callable[[Fix], None]) -> Callable[[], None]:
+        """Call ``listener(fix)`` with every report; returns a function that unsubscribes."""
+
+    def close(self) -> None:  # noqa: B027 - a replay has nothing to close
+        """Stop reading."""
+
+
+def speed_text(fix: Fix | None, unit: str = "km/h") -> str:
+    """The overlay's speed (``"52 km/h"``), or "" without a fix or a speed."""
+    if fix is None or not fix.has_fix or fix.speed_mps is None or not math.isfinite(fix.speed_mps):
+        return ""
+    factor = MPH_PER_MPS if unit == "mph" else KMH_PER_MPS
+    return f"{max(0.0, fix.speed_mps) * factor:.0f} {unit}"
+
+
+def position_text(fix: Fix | None) -> str:
+    """The overlay's position (``"N52.51234 E13.38901"``), or "" without a fix."""
+    if fix is None or not fix.has_fix:
+        return ""
+    lat, lon = fix.lat_deg, fix.lon_deg
+    assert lat is not None and lon is not None
+    return f"{'N' if lat >= 0 else 'S'}{abs(lat):.5f} {'E' if lon >= 0 else 'W'}{abs(lon):.5f}"
+
+
+def clock_step(fix: Fix, system_now_s: float) -> float | None:
+    """The time to set the system clock to, or None to leave it.
+
+    Only a fix's time (mode 2 or 3) counts; it is taken when it is more than
+    :data:`CLOCK_STEP_MIN_S` ahead of ``system_now_s``, never to go back.
+    """
+    if fix.mode < 2 or fix.time_s is None or not math.isfinite(fix.time_s):
+        return None
+    return fix.time_s if fix.time_s - system_now_s > CLOCK_STEP_MIN_S else None
+
+
+class Track:
+    """The fixes that arrived while one clip recorded, in the order they arrived."""
+
+    def __init__(self, max_points: int = MAX_POINTS) -> None:
+        self.max_points = max_points
+        self.fixes: list[Fix] = []
+
+    def add(self, fix: Fix) -> None:
+        """Keep ``fix`` (a report without a fix marks a gap); past the cap it is dropped."""
+        if len(self.fixes) < self.max_points:
+            self.fixes.append(fix)
+
+    @property
+    def points(self) -> list[Fix]:
+        """The fixes with a position."""
+        return [f for f in self.fixes if f.has_fix]
+
+    def segments(self) -> list[list[Fix]]:
+        """The runs of fixes with a position, split where the fix was lost."""
+        runs: list[list[Fix]] = []
+        current: list[Fix] = []
+        for fix in self.fixes:
+            if fix.has_fix:
+                current.append(fix)
+            elif current:
+                runs.append(current)
+                current = []
+        if current:
+            runs.append(current)
+        return runs
+
+    def to_gpx(self, name: str) -> str:
+        """The track as GPX 1.1 text (speed and heading in the points' extensions)."""
+        out = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<gpx version="1.1" creator="dashcam" xmlns="http://www.topografix.com/GPX/1/1">',
+            f"<trk><name>{escape(name)}</name>",
+        ]
+        for run in self.segments():
+            out.append("<trkseg>")
+            for fix in run:
+                out.append(_trkpt(fix))
+            out.append("</trkseg>")
+        out += ["</trk>", "</gpx>", ""]
+        return "\n".join(out)
+
+
+def _trkpt(fix: Fix) -> str:
+    parts = [f'<trkpt lat="{fix.lat_deg:.7f}" lon="{fix.lon_deg:.7f}">']
+    if fix.alt_m is not None and math.isfinite(fix.alt_m):
+        parts.append(f"<ele>{fix.alt_m:.1f}</ele>")
+    if fix.time_s is not None and math.isfinite(fix.time_s):
+        when = dt.datetime.fromtimestamp(fix.time_s, dt.UTC)
+        parts.append(f"<time>{when.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z</time>")
+    extra = []
+    if fix.speed_mps is not None and math.isfinite(fix.speed_mps):
+        extra.append(f"<speed>{fix.speed_mps:.2f}</speed>")
+    if fix.track_deg is not None and math.isfinite(fix.track_deg):
+        extra.append(f"<course>{fix.track_deg:.1f}</course>")
+    if extra:
+        parts.append(f"<extensions>{''.join(extra)}</extensions>")
+    parts.append("</trkpt>")
+    return "".join(parts)
+
+
+class ClockFollower:
+    """Sets the system clock from GPS time when that is ahead (see :func:`clock_step`).
+
+    Args:
+        set_clock: Sets the system clock to epoch seconds (``hw.system.set_system_clock``).
+        wall: The system clock, read.
+    """
+
+    def __init__(self, set_clock: Callable[[float], None], wall: Callable[[], float]) -> None:
+        self._set_clock = set_clock
+        self._wall = wall
+        self.steps: list[float] = []
+
+    def on_fix(self, fix: Fix) -> None:
+        """Take one report; sets the clock if its time is ahead."""
+        target = clock_step(fix, self._wall())
+        if target is not None:
+            self._set_clock(target)
+            self.steps.append(target)

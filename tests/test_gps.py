@@ -1,0 +1,134 @@
+"""GPS against the real gpsd, fed by gpsfake with a scripted drive (tests/nmea.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import socket
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from appliance.track import ClockFollower, Fix, Track, clock_step, position_text, speed_text
+from hw.gps import GpsdSource, fix_of
+from tests.harness import wait_until
+from tests.nmea import drive, log_text
+
+START = dt.datetime(2026, 5, 4, 10, 0, 0, tzinfo=dt.UTC)
+GPX = "{http://www.topografix.com/GPX/1/1}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def gpsfake(tmp_path):
+    """Starts gpsfake (a real gpsd on a pty) on a free port with the scripted drive."""
+    if shutil.which("gpsfake") is None or shutil.which("gpsd") is None:
+        pytest.skip("gpsfake/gpsd not installed (Debian packages gpsd, gpsd-clients)")
+    log = tmp_path / "drive.nmea"
+    log.write_text(log_text(drive(START)), encoding="ascii", newline="")
+    port = _free_port()
+    proc = subprocess.Popen(
+        ["gpsfake", "-1", "-q", "-c", "0.05", "-P", str(port), str(log)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            return proc.poll() is not None
+        return True
+
+    assert wait_until(listening, timeout_s=15)
+    if proc.poll() is not None:
+        pytest.skip(f"gpsfake did not start: {proc.stderr.read().decode()[-300:]}")
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_a_drive_through_gpsd_gives_the_track_speeds_and_clock(gpsfake) -> None:
+    # The system clock of a Pi booted without a real-time clock. gpsfake plays a second
+    # of the drive every 0.1 s, so this clock moves a second per report, as the GPS's does.
+    wall = [dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()]
+
+    def tick(_fix: Fix) -> None:
+        wall[0] += 1.0
+
+    def set_clock(epoch_s: float) -> None:
+        wall[0] = epoch_s
+
+    follower = ClockFollower(set_clock, wall=lambda: wall[0])
+    track = Track()
+    source = GpsdSource("127.0.0.1", gpsfake)
+    source.subscribe(track.add)
+    source.subscribe(tick)
+    source.subscribe(follower.on_fix)
+    last = START + dt.timedelta(seconds=36 + 3600)
+    source.start()
+    try:
+        assert wait_until(
+            lambda: (f := source.latest()) is not None and (f.time_s or 0) >= last.timestamp(),
+            timeout_s=30,
+        ), f"gpsd sent {source.reports} reports, the last {source.latest()}"
+    finally:
+        source.close()
+    assert not source.connected
+    moving = [f.speed_mps for f in track.points if f.time_s and f.time_s > START.timestamp() + 13]
+    assert max(moving) == pytest.approx(50 / 3.6, abs=0.01)
+    assert any(speed == 0.0 for speed in moving)  # the stop at the light
+    # The tunnel splits the track in two; the jump in time does not.
+    runs = track.segments()
+    assert len(runs) == 2
+    assert all(not f.has_fix for f in track.fixes if f not in runs[0] and f not in runs[1])
+    assert runs[1][0].lon_deg > runs[0][-1].lon_deg  # on the same road, further east
+    # The clock: set forward to the first fix's time, then again when the time jumped
+    # ahead; never back.
+    assert len(follower.steps) == 2
+    assert follower.steps[0] < START.timestamp() + 13
+    assert follower.steps[1] >= START.timestamp() + 3600 + 32
+    # The GPX: two segments, every point with its time, speed and heading.
+    root = ET.fromstring(track.to_gpx("00000007"))
+    segments = root.findall(f"{GPX}trk/{GPX}trkseg")
+    assert [len(s) for s in segments] == [len(r) for r in runs]
+    assert float(segments[0][0].get("lat")) == pytest.approx(52.5)
+    # gpsd reports a GGA-only cycle without a date, so not every point has a time
+    times = [t.text for t in root.iter(f"{GPX}time")]
+    assert len(times) >= len(track.points) // 2
+    assert times[0].startswith("2026-05-04T10:00:") and times == sorted(times)
+    assert len(list(root.iter(f"{GPX}speed"))) >= len(track.points) // 2
+
+
+def test_no_gpsd_is_retried_quietly_and_close_does_not_hang() -> None:
+    source = GpsdSource("127.0.0.1", _free_port()).start()
+    assert wait_until(lambda: source.reports == 0 and not source.connected, timeout_s=2)
+    source.close()
+    assert not source._worker.alive
+
+
+def test_reports_other_than_tpv_and_garbled_values_are_no_fix() -> None:
+    assert fix_of({"class": "SKY"}) is None
+    fix = fix_of(
+        {"class": "TPV", "mode": 3, "lat": "52", "lon": float("nan"), "speed": True, "time": "x"}
+    )
+    assert fix == Fix(mode=3)
+    assert not fix.has_fix
+    assert speed_text(fix) == "" and position_text(fix) == ""
+
+
+def test_speed_and_position_text_and_the_clock_rule() -> None:
+    fix = Fix(mode=3, time_s=1000.0, lat_deg=-33.85, lon_deg=-151.2, speed_mps=13.9)
+    assert speed_text(fix) == "50 km/h"
+    assert speed_text(fix, "mph") == "31 mph"
+    assert position_text(fix) == "S33.85000 W151.20000"
+    assert clock_step(fix, 997.0) == 1000.0
+    assert clock_step(fix, 998.5) is None  # within the tolerance
+    assert clock_step(fix, 2000.0) is None  # never back
+    assert clock_step(Fix(mode=1, time_s=5000.0), 0.0) is None  # no fix: its time is not trusted
