@@ -24,10 +24,11 @@ import av
 from av.bitstream import BitStreamFilterContext
 
 from appliance.errors import CameraError
-from appliance.ports import PTS_PER_SECOND, CameraInfo, EncodedPacket
-from hw.h264 import PREVIEW_JPEG_QUALITY, STILL_JPEG_QUALITY, ThreadedCamera, frame_to_jpeg
+from appliance.ports import PTS_PER_SECOND, EncodedPacket
+from hw.camera_base import ThreadedCamera, stream_info
 
 _PREVIEW_MAX = (640, 360)
+_PREVIEW_FPS = 10
 
 #: One delivered packet kept for stills and preview: (Annex B bytes, pts_us).
 _GopEntry = tuple[bytes, int]
@@ -53,7 +54,8 @@ class ReplayCamera(ThreadedCamera):
         name: Camera name (``info.name``, thread names).
         preview_width: Preview JPEG width; default the video size fitted into 640x360.
         preview_height: Preview JPEG height; see ``preview_width``.
-        preview_fps: Most preview JPEGs per second.
+        preview_fps: Most preview JPEGs per second, up to the file's frame rate; default
+            10, or the file's frame rate if lower.
         fail_after_frames: Test hook: raise a :class:`CameraError` in the capture thread
             after this many packets.
 
@@ -78,41 +80,32 @@ class ReplayCamera(ThreadedCamera):
         *,
         preview_width: int | None = None,
         preview_height: int | None = None,
-        preview_fps: float = 10,
+        preview_fps: float | None = None,
         fail_after_frames: int | None = None,
     ) -> None:
-        if not name:
-            raise ValueError("name must not be empty")
-        if not preview_fps > 0:
-            raise ValueError(f"preview_fps must be > 0, got {preview_fps!r}")
-        if fail_after_frames is not None and fail_after_frames < 0:
-            raise ValueError(f"fail_after_frames must be >= 0, got {fail_after_frames!r}")
         self._path = Path(path)
         if not self._path.is_file():
             raise FileNotFoundError(f"no such file: {self._path}")
-        super().__init__(name, preview_fps)
         width, height, fps, loop_us, max_gap_us = self._scan()
         if preview_width is None or preview_height is None:
             preview_width, preview_height = _fit_even(width, height, *_PREVIEW_MAX)
-        for arg, value in (("preview_width", preview_width), ("preview_height", preview_height)):
-            if not isinstance(value, int) or value < 16 or value % 2:
-                raise ValueError(f"{arg} must be an even integer >= 16, got {value!r}")
-        self._info = CameraInfo(
-            name=name,
+        if preview_fps is None:
+            preview_fps = min(_PREVIEW_FPS, fps)
+        info = stream_info(
+            name,
             width=width,
             height=height,
             fps=fps,
-            still_width=width,
-            still_height=height,
             preview_width=preview_width,
             preview_height=preview_height,
+            preview_fps=preview_fps,
         )
+        super().__init__(info, preview_fps, fail_after_frames)
         self._loop_us = loop_us
         self.keyframe_interval_s = max_gap_us / PTS_PER_SECOND
         self.max_keyframe_delay_s = self.keyframe_interval_s
         self._realtime = realtime
         self._loop = loop
-        self._fail_after_frames = fail_after_frames
         self._next_index = 0
         self._last_pts_us: int | None = None
         self._gop: list[_GopEntry] = []
@@ -122,11 +115,6 @@ class ReplayCamera(ThreadedCamera):
         self._preview_done = 0
         self._preview_last: tuple[av.VideoFrame, int] | None = None
         self.ended = threading.Event()
-
-    @property
-    def info(self) -> CameraInfo:
-        """The stream description, from the file."""
-        return self._info
 
     def request_keyframe(self) -> None:
         """Nothing to force in a recording: the file's next keyframe serves the request."""
@@ -245,7 +233,7 @@ class ReplayCamera(ThreadedCamera):
                 pass
         return frame
 
-    def _still_jpeg(self, item: tuple[int, list[_GopEntry], int]) -> bytes:
+    def _still_frame(self, item: tuple[int, list[_GopEntry], int]) -> av.VideoFrame:
         _, gop, count = item
         decoder = av.CodecContext.create("h264", "r")
         frame = self._decode(decoder, gop[:count])
@@ -253,10 +241,9 @@ class ReplayCamera(ThreadedCamera):
             pass
         if frame is None:
             raise CameraError("the current GOP decoded to no picture")
-        info = self._info
-        return frame_to_jpeg(frame, info.still_width, info.still_height, STILL_JPEG_QUALITY)
+        return frame
 
-    def _preview_jpeg(self, item: tuple[int, list[_GopEntry], int]) -> tuple[bytes, int]:
+    def _preview_frame(self, item: tuple[int, list[_GopEntry], int]) -> tuple[av.VideoFrame, int]:
         gop_id, gop, count = item
         if gop_id != self._preview_gop_id or self._preview_decoder is None:
             self._preview_decoder = av.CodecContext.create("h264", "r")
@@ -267,10 +254,7 @@ class ReplayCamera(ThreadedCamera):
             self._preview_last = (frame, frame.pts if frame.pts is not None else gop[count - 1][1])
         if self._preview_last is None:
             raise CameraError("preview decoder gave no picture")
-        frame, pts_us = self._preview_last
-        info = self._info
-        jpeg = frame_to_jpeg(frame, info.preview_width, info.preview_height, PREVIEW_JPEG_QUALITY)
-        return jpeg, pts_us
+        return self._preview_last
 
     def _open(self) -> None:
         self.ended.clear()

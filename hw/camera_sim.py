@@ -23,8 +23,8 @@ from av.video.frame import PictureType
 from PIL import Image, ImageDraw, ImageFont
 
 from appliance.errors import CameraError
-from appliance.ports import PTS_PER_SECOND, CameraInfo, EncodedPacket
-from hw.h264 import PREVIEW_JPEG_QUALITY, STILL_JPEG_QUALITY, ThreadedCamera, frame_to_jpeg
+from appliance.ports import PTS_PER_SECOND, EncodedPacket
+from hw.camera_base import ThreadedCamera, stream_info
 
 #: Bits of the frame counter bar; the index is burned in modulo 2**24.
 COUNTER_BITS = 24
@@ -36,7 +36,6 @@ _Y_WHITE = 235
 #: One sweep of the moving box takes this long.
 _SWEEP_S = 2.0
 _MIN_WIDTH, _MIN_HEIGHT = 320, 240
-_MAX_SIZE = 4096
 
 
 def read_frame_counter(rgb: np.ndarray) -> int:
@@ -245,11 +244,6 @@ def _plane_view(plane: Any) -> np.ndarray:
     return buf.reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
-def _check_size(name: str, value: int, low: int) -> None:
-    if not isinstance(value, int) or value < low or value > _MAX_SIZE or value % 2:
-        raise ValueError(f"{name} must be an even integer in {low}..{_MAX_SIZE}, got {value!r}")
-
-
 class SimulatedCamera(ThreadedCamera):
     """A camera that draws a test pattern and encodes it with libx264.
 
@@ -294,31 +288,8 @@ class SimulatedCamera(ThreadedCamera):
         name: str = "simulated",
         fail_after_frames: int | None = None,
     ) -> None:
-        _check_size("width", width, _MIN_WIDTH)
-        _check_size("height", height, _MIN_HEIGHT)
-        still_width = width if still_width is None else still_width
-        still_height = height if still_height is None else still_height
-        _check_size("still_width", still_width, 16)
-        _check_size("still_height", still_height, 16)
-        _check_size("preview_width", preview_width, 16)
-        _check_size("preview_height", preview_height, 16)
-        if not isinstance(fps, int) or not 1 <= fps <= 120:
-            raise ValueError(f"fps must be an integer in 1..120, got {fps!r}")
-        if not isinstance(bitrate, int) or not 10_000 <= bitrate <= 100_000_000:
-            raise ValueError(f"bitrate must be an integer in 10000..100000000, got {bitrate!r}")
-        if not keyframe_interval_s * fps >= 1 or keyframe_interval_s > 60:
-            raise ValueError(
-                f"keyframe_interval_s must be one frame to 60 s, got {keyframe_interval_s!r}"
-            )
-        if not 0 < preview_fps <= fps:
-            raise ValueError(f"preview_fps must be in (0, fps], got {preview_fps!r}")
-        if fail_after_frames is not None and fail_after_frames < 0:
-            raise ValueError(f"fail_after_frames must be >= 0, got {fail_after_frames!r}")
-        if not name:
-            raise ValueError("name must not be empty")
-        super().__init__(name, preview_fps)
-        self._info = CameraInfo(
-            name=name,
+        info = stream_info(
+            name,
             width=width,
             height=height,
             fps=fps,
@@ -326,24 +297,24 @@ class SimulatedCamera(ThreadedCamera):
             still_height=still_height,
             preview_width=preview_width,
             preview_height=preview_height,
+            preview_fps=preview_fps,
+            bitrate=bitrate,
+            keyframe_interval_s=keyframe_interval_s,
+            min_width=_MIN_WIDTH,
+            min_height=_MIN_HEIGHT,
         )
+        super().__init__(info, preview_fps, fail_after_frames)
         self._bitrate = bitrate
         self._gop_frames = max(1, round(keyframe_interval_s * fps))
         self.keyframe_interval_s = self._gop_frames / fps
         self.max_keyframe_delay_s = 2 / fps
         self._realtime = realtime
-        self._fail_after_frames = fail_after_frames
         self._pattern = TestPattern(width, height, name, fps)
         self._encoder: av.VideoCodecContext | None = None
         self._keyframe_requested = False
         self._next_index = 0
         self._last_pts_us: int | None = None
         self.frames_encoded = 0
-
-    @property
-    def info(self) -> CameraInfo:
-        """The stream description."""
-        return self._info
 
     @property
     def pattern(self) -> TestPattern:
@@ -434,11 +405,8 @@ class SimulatedCamera(ThreadedCamera):
             _plane_view(dst)[:] = _plane_view(src)
         return copy
 
-    def _still_jpeg(self, item: tuple[av.VideoFrame, int]) -> bytes:
-        info = self._info
-        return frame_to_jpeg(item[0], info.still_width, info.still_height, STILL_JPEG_QUALITY)
+    def _still_frame(self, item: tuple[av.VideoFrame, int]) -> av.VideoFrame:
+        return item[0]
 
-    def _preview_jpeg(self, item: tuple[av.VideoFrame, int]) -> tuple[bytes, int]:
-        info = self._info
-        jpeg = frame_to_jpeg(item[0], info.preview_width, info.preview_height, PREVIEW_JPEG_QUALITY)
-        return jpeg, item[1]
+    def _preview_frame(self, item: tuple[av.VideoFrame, int]) -> tuple[av.VideoFrame, int]:
+        return item

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
+from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types, parameter_sets
 from hw.camera_sim import SimulatedCamera, read_frame_counter
-from hw.h264 import NAL_IDR, NAL_PPS, NAL_SPS, nal_types, parameter_sets
 from tests.camera_fixtures import (
     Collector,
     JpegCollector,

@@ -19,8 +19,8 @@ from appliance.controller import Controller
 from appliance.errors import CameraError
 from appliance.library import Library
 from appliance.states import Event, State
+from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS, nal_types, split_nal_units
 from hw.camera_picamera2 import Picamera2Camera, yuv420_to_frame
-from hw.h264 import NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS, nal_types, split_nal_units
 from tests import picamera2_standin
 from tests.camera_fixtures import (
     Collector,
@@ -121,12 +121,11 @@ def test_the_output_is_called_as_picamera2_calls_it(board):
     camera.start(collector.on_packet, collector.on_error)
     assert collector.wait_for_count(40)
     camera.stop()
-    from hw.camera_picamera2 import _output_classes
+    from hw.camera_picamera2_packets import output_class
 
-    packet_output, jpeg_output = _output_classes(Output)
-    for cls in (packet_output, jpeg_output):
-        assert issubclass(cls, Output)
-        assert str(inspect.signature(cls.outputframe)) == PICAMERA2_OUTPUTFRAME
+    cls = output_class(Output)
+    assert issubclass(cls, Output)
+    assert str(inspect.signature(cls.outputframe)) == PICAMERA2_OUTPUTFRAME
     assert str(inspect.signature(Output.outputframe)) == PICAMERA2_OUTPUTFRAME
     args = board.outputframe_args[:40]
     assert all(t is bytes and isinstance(k, bool) and isinstance(ts, int) for t, k, ts in args)

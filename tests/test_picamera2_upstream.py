@@ -34,9 +34,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hw.camera_picamera2 import Picamera2Camera, _output_classes, picamera2_features
+from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types
+from hw.camera_picamera2 import Picamera2Camera, picamera2_features
+from hw.camera_picamera2_packets import output_class
 from hw.camera_sim import read_frame_counter
-from hw.h264 import NAL_IDR, NAL_PPS, NAL_SPS, nal_types
 from tests import fake_libcamera
 from tests.camera_fixtures import (
     Collector,
@@ -122,9 +123,9 @@ def test_the_real_classes_have_what_the_backend_calls(sensor):
     from picamera2.encoders.h264_encoder import H264Encoder as V4l2H264Encoder
     from picamera2.outputs import Output
 
-    for cls in _output_classes(Output):
-        assert issubclass(cls, Output)
-        assert str(inspect.signature(cls.outputframe)) == PICAMERA2_OUTPUTFRAME
+    cls = output_class(Output)
+    assert issubclass(cls, Output)
+    assert str(inspect.signature(cls.outputframe)) == PICAMERA2_OUTPUTFRAME
     assert str(inspect.signature(Output.outputframe)) == PICAMERA2_OUTPUTFRAME
     # The Pi 4 / Zero 2 W encoder (V4L2, /dev/video11), constructed as the backend does.
     params = inspect.signature(V4l2H264Encoder.__init__).parameters
