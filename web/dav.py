@@ -1,18 +1,13 @@
 """The recordings as a network drive: WebDAV at ``/dav/``, read-only by default.
 
 wsgidav (a maintained WSGI WebDAV server) serves a virtual tree built from the library's
-index, never from a walk of the card:
-
-    /dav/Protected/<clip>.mp4
-    /dav/Loop/<day>/<clip>.mp4
-    /dav/Photos/<day>/<photo>.jpg
-
-The open segment (a ``.partial``, not in the index) and the card's own files (thumbnails,
-SEQUENCE, LOST) do not appear. With a dashboard password set, the drive asks for it
-(user name :data:`DAV_USER`, Basic or Digest); it is read at each request, so a new
-password applies at once. Deleting is refused unless ``dav_allow_delete`` is set, and
-then goes through the same delete as the dashboard. :func:`mount` puts the drive beside
-the Falcon app on the same Waitress server.
+index, never from a walk of the card, laid out as :mod:`appliance.share` says. The open
+segment (a ``.partial``, not in the index) and the card's own files (thumbnails, SEQUENCE,
+LOST) do not appear. With a dashboard password set, the drive asks for it (user name
+:data:`DAV_USER`, Basic or Digest); it is read at each request, so a new password applies
+at once. Deleting is refused unless ``dav_allow_delete`` is set, and then goes through
+the same delete as the dashboard. :func:`mount` puts the drive beside the Falcon app on
+the same Waitress server.
 """
 
 from __future__ import annotations
@@ -30,6 +25,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from appliance.errors import NotFound
 from appliance.library import Item, Kind, Library
+from appliance.share import BY_DAY, FOLDERS
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +33,6 @@ log = logging.getLogger(__name__)
 MOUNT_PATH = "/dav"
 #: The user name the drive asks for with the password (any other name is refused).
 DAV_USER = "dashcam"
-#: The top folders and what each holds; loop clips and photos go by day.
-FOLDERS: dict[str, Kind] = {"Protected": Kind.PROTECTED, "Loop": Kind.LOOP, "Photos": Kind.PHOTO}
-_BY_DAY = {Kind.LOOP, Kind.PHOTO}
 #: Most items one day folder lists (a day of one-minute clips is 1440).
 MAX_LISTED = 100_000
 _CONFIG_KEY = "dashcam"
@@ -133,19 +126,19 @@ class LibraryProvider(DAVProvider):
         if not parts:
             return _Folder("/", environ, lambda: list(FOLDERS))
         kind = FOLDERS.get(parts[0])
-        if kind is None or len(parts) > (3 if kind in _BY_DAY else 2):
+        if kind is None or len(parts) > (3 if kind in BY_DAY else 2):
             return None
         base = f"/{parts[0]}"
         if len(parts) == 1:
-            if kind in _BY_DAY:
+            if kind in BY_DAY:
                 return _Folder(base, environ, lambda: self._days(kind))
             return _Folder(base, environ, lambda: self._names(kind, None))
-        if kind in _BY_DAY and len(parts) == 2:
+        if kind in BY_DAY and len(parts) == 2:
             day = parts[1]
             if day not in self._days(kind):
                 return None
             return _Folder(f"{base}/{day}", environ, lambda: self._names(kind, day))
-        day = parts[1] if kind in _BY_DAY else None
+        day = parts[1] if kind in BY_DAY else None
         item = self._item(parts[-1], kind, day)
         return None if item is None else _File(path, environ, item, self)
 
