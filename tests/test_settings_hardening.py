@@ -22,7 +22,7 @@ from falcon import testing
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance import config as config_mod
-from appliance.config import MAX_BYTES, Config, bounds
+from appliance.config import MAX_BYTES, Config, bounds, settable
 from appliance.library import Kind
 from appliance.ports import DiskUsage
 from appliance.states import Event, State
@@ -30,7 +30,6 @@ from hw.panel import STATE_PATTERNS, Panel
 from tests.harness import partials, tmpfs, wait_until
 from tests.web_fixtures import dashboard
 from tests.webclient import request, serve
-from web.api import SETTINGS
 from web.app import create_app
 
 SAME = {"Origin": "http://falconframework.org", "Sec-Fetch-Site": "same-origin"}
@@ -50,8 +49,8 @@ led_brightness = 1.0 # full
 """
 
 BOUNDS = bounds()
-FLOAT_SETTINGS = sorted(k for k in SETTINGS if k in BOUNDS and BOUNDS[k][0] == "float")
-INT_SETTINGS = sorted(k for k in SETTINGS if k in BOUNDS and BOUNDS[k][0] == "int")
+FLOAT_SETTINGS = sorted(k for k in settable() if k in BOUNDS and BOUNDS[k][0] == "float")
+INT_SETTINGS = sorted(k for k in settable() if k in BOUNDS and BOUNDS[k][0] == "int")
 #: JSON number literals that Python's json reads as non-finite floats.
 NON_FINITE = ["NaN", "Infinity", "-Infinity", "1e309", "-1e309"]
 HUGE = [10**30, 2**63, -(2**63), 2**64, 10**400, 10**4000]

@@ -1,7 +1,10 @@
 """``create_app``: the dashboard's Falcon WSGI app, wired to the controller and the library.
 
-One route table (:data:`ROUTES`) feeds both the router and the checks of the OpenAPI
-document (``/api/openapi.json``), so the document cannot drift from the app.
+One route table (:data:`ROUTES`): each line is a path, the resource class that answers it
+and the responder suffix. Every resource class is built once from :class:`web.spec.Deps`;
+the router and the OpenAPI document (``/api/openapi.json``) both come from the table, so
+the document cannot drift from the app. A new endpoint is a resource class (its responders
+declared with :func:`web.spec.operation`) plus one line here.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from appliance.controller import Controller
 from appliance.errors import ConfigError, NotFound, StorageFull
 from appliance.library import Library
 from appliance.preview import PreviewHub
-from web import api, openapi, pages, streams
+from web import openapi, pages, streams
 from web.media import Media
-from web.security import Guard, LoginThrottle, Sessions
+from web.resources import gallery, panel, settings, status, system
+from web.security import Guard, LoginThrottle, Sessions, StrictJSON
+from web.spec import CONVERTERS, Deps
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +104,11 @@ def _no_route(req: falcon.Request, resp: falcon.Response, exc: Exception, params
     raise falcon.HTTPNotFound(description=f"no such path: {req.path[:100]!r}")
 
 
+def _config_error(req: falcon.Request, resp: falcon.Response, exc: ConfigError, params) -> None:
+    """ConfigError -> 422 with the message that names the key."""
+    raise falcon.HTTPUnprocessableEntity(description=str(exc))
+
+
 def create_app(
     controller: Controller,
     library: Library,
@@ -144,67 +154,63 @@ def create_app(
     app.streams_stop = threading.Event()
     app.config_path = Path(config_path) if config_path else default_config_path()
     app.req_options.strip_url_path_trailing_slash = False
+    app.req_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: StrictJSON()})
+    app.router_options.converters.update(CONVERTERS)
     app.set_error_serializer(_serialize_error)
     app.add_error_handler(OSError, _card_error)
     app.add_error_handler(NotFound, _not_found)
     app.add_error_handler(falcon.HTTPRouteNotFound, _no_route)
-    app.add_error_handler(ConfigError, api.config_error)
+    app.add_error_handler(ConfigError, _config_error)
 
-    max_sse = max(1, config.web_threads - config.preview_max_viewers - 2)
-    resources = {
-        "health": api.Health(controller),
-        "status": api.Status(controller),
-        "events": streams.Events(controller, panel, max_sse, app.streams_stop),
-        "recording": api.Recording(controller),
-        "photos": api.Photos(controller),
-        "incidents": api.Incidents(controller),
-        "items": api.Items(library),
-        "days": api.Days(library),
-        "item": api.ItemResource(library, controller),
-        "settings": api.Settings(controller, app.config_path, set_led_brightness, hub),
-        "clock": api.Clock(controller, set_clock),
-        "power": api.Power(controller, power),
-        "panel": api.Panel(panel),
-        "session": api.Session(guard),
-        "preview": streams.Preview(hub, app.streams_stop),
-        "media": Media(library),
-        "openapi": openapi.OpenApi(),
-        "page": pages.Page(),
-        "login": pages.Login(),
-        "static": pages.Static(),
-    }
-    app.event_slots = resources["events"].slots
-    for path, name, suffix in ROUTES:
-        app.add_route(path, resources[name], **({"suffix": suffix} if suffix else {}))
+    deps = Deps(
+        controller=controller,
+        library=library,
+        hub=hub,
+        guard=guard,
+        config_path=app.config_path,
+        streams_stop=app.streams_stop,
+        max_live_streams=max(1, config.web_threads - config.preview_max_viewers - 2),
+        routes=ROUTES,
+        panel=panel,
+        set_led_brightness=set_led_brightness,
+        set_clock=set_clock,
+        power=power,
+    )
+    resources: dict[type, Any] = {}
+    for path, cls, suffix in ROUTES:
+        if cls not in resources:
+            resources[cls] = cls(deps)
+        app.add_route(path, resources[cls], **({"suffix": suffix} if suffix else {}))
+    app.event_slots = resources[streams.Events].slots
     return app
 
 
-#: (path, resource, suffix) for every route.
-ROUTES: list[tuple[str, str, str | None]] = [
-    ("/api/health", "health", None),
-    ("/api/status", "status", None),
-    ("/api/events", "events", None),
-    ("/api/recording/start", "recording", "start"),
-    ("/api/recording/stop", "recording", "stop"),
-    ("/api/photos", "photos", None),
-    ("/api/incidents", "incidents", None),
-    ("/api/items", "items", None),
-    ("/api/days", "days", None),
-    ("/api/items/{item_id}", "item", None),
-    ("/api/items/{item_id}/protection", "item", "protection"),
-    ("/api/settings", "settings", None),
-    ("/api/system/clock", "clock", None),
-    ("/api/system/restart", "power", "restart"),
-    ("/api/system/shutdown", "power", "shutdown"),
-    ("/api/panel", "panel", None),
-    ("/api/panel/buttons/{name}", "panel", "press"),
-    ("/api/session", "session", None),
-    ("/api/preview.mjpeg", "preview", None),
-    ("/api/openapi.json", "openapi", None),
-    ("/media/{item_id}", "media", None),
-    ("/media/{item_id}/thumb", "media", "thumb"),
-    ("/", "page", None),
-    ("/login", "login", None),
-    ("/static/{name}", "static", None),
-    ("/manifest.webmanifest", "static", "manifest"),
+#: (path, resource class, responder suffix) for every route.
+ROUTES: list[tuple[str, type, str | None]] = [
+    ("/api/health", status.Health, None),
+    ("/api/status", status.Status, None),
+    ("/api/events", streams.Events, None),
+    ("/api/recording/start", status.Recording, "start"),
+    ("/api/recording/stop", status.Recording, "stop"),
+    ("/api/photos", status.Photos, None),
+    ("/api/incidents", status.Incidents, None),
+    ("/api/items", gallery.Items, None),
+    ("/api/days", gallery.Days, None),
+    ("/api/items/{item_id:seq}", gallery.ItemResource, None),
+    ("/api/items/{item_id:seq}/protection", gallery.ItemResource, "protection"),
+    ("/api/settings", settings.Settings, None),
+    ("/api/system/clock", system.Clock, None),
+    ("/api/system/restart", system.Power, "restart"),
+    ("/api/system/shutdown", system.Power, "shutdown"),
+    ("/api/panel", panel.Panel, None),
+    ("/api/panel/buttons/{name:button}", panel.Panel, "press"),
+    ("/api/session", system.Session, None),
+    ("/api/preview.mjpeg", streams.Preview, None),
+    ("/api/openapi.json", openapi.OpenApi, None),
+    ("/media/{item_id:seq}", Media, None),
+    ("/media/{item_id:seq}/thumb", Media, "thumb"),
+    ("/", pages.Page, None),
+    ("/login", pages.Login, None),
+    ("/static/{name}", pages.Static, None),
+    ("/manifest.webmanifest", pages.Static, "manifest"),
 ]

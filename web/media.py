@@ -24,27 +24,15 @@ from datetime import UTC, datetime
 import falcon
 
 from appliance.errors import NotFound
-from appliance.library import Item, Library
+from web.spec import Deps, Reply, operation
 
 _RANGE_RE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
-_ID_RE = re.compile(r"[0-9]{1,12}", re.ASCII)
 #: Range positions with more significant digits than this are past the end of any file.
 MAX_RANGE_DIGITS = 15
 _RANGE_CAP = 10**MAX_RANGE_DIGITS
 CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-
-
-def parse_id(raw: str) -> int:
-    """A sequence number from a URL segment ("00000123" or "123"), ASCII digits only.
-
-    Raises:
-        falcon.HTTPNotFound: anything but 1 to 12 ASCII digits.
-    """
-    if not _ID_RE.fullmatch(raw):
-        raise falcon.HTTPNotFound(description=f"no item {raw[:40]!r}: ids are 1 to 12 digits")
-    return int(raw)
 
 
 def _position(digits: str) -> int:
@@ -233,25 +221,39 @@ def _send(req, resp, f, path: str, download_name: str | None) -> None:
     resp.set_stream(FileSlice(f, first, first + length), length)
 
 
+_ANSWERS = {
+    200: Reply("The whole file"),
+    206: Reply("The range asked for"),
+    304: Reply("Not modified (If-None-Match, If-Modified-Since)"),
+}
+_RANGE = {"Range": {"in": "header", "schema": {"type": "string", "example": "bytes=0-1023"}}}
+DOWNLOAD = {"type": "object", "properties": {"download": {"type": "boolean"}}}
+
+
 class Media:
     """``/media/{item_id}``: a clip or photo (``?download=1`` names it for saving)."""
 
-    def __init__(self, library: Library) -> None:
-        self.library = library
+    def __init__(self, deps: Deps) -> None:
+        self.library = deps.library
 
-    def _item(self, item_id: str) -> Item:
-        return self.library.get(parse_id(item_id))
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: str) -> None:
-        item = self._item(item_id)
+    @operation(
+        "The clip or photo; byte ranges; ?download=1 to save",
+        _ANSWERS,
+        query=DOWNLOAD,
+        errors=(416,),
+        params=_RANGE,
+    )
+    def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
+        item = self.library.get(item_id)
         name = f"dashcam_{item.stamp}_{item.id}{os.path.splitext(item.path)[1]}"
-        download = req.get_param_as_bool("download", default=False)
+        download = req.context.query.get("download", False)
         send_file(req, resp, self.library.root, item.path, name if download else None)
 
     on_head = on_get
 
-    def on_get_thumb(self, req: falcon.Request, resp: falcon.Response, item_id: str) -> None:
-        item = self._item(item_id)
+    @operation("The item's thumbnail (JPEG)", _ANSWERS, errors=(416,), params=_RANGE)
+    def on_get_thumb(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
+        item = self.library.get(item_id)
         if item.thumb is None:
             raise NotFound(f"item {item.id} has no thumbnail yet")
         send_file(req, resp, self.library.root, item.thumb, None)

@@ -1,475 +1,182 @@
 """The OpenAPI 3.1 document of the dashboard's API, served at ``/api/openapi.json``.
 
-Tests check that every route of :data:`web.app.ROUTES` and every method its resource
-answers is described here, and nothing else.
+Built from the route table (:data:`web.app.ROUTES`) and what each responder declares
+(:func:`web.spec.operation`): paths and their fields (typed by the route converters),
+bodies, query parameters, answers. The errors every request may meet are added here from
+what the guards and the validation do, so no operation lists them by hand.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import falcon
 
-from web.api import CLOCK_RANGE_MS, MAX_PAGE, SETTINGS
+from web.security import MAX_BODY_BYTES, SESSION_COOKIE
+from web.spec import CONVERTERS, Component, Deps, Operation, Reply, operation
 
-_ERR = {"$ref": "#/components/schemas/Error"}
+METHODS = ("get", "head", "post", "put", "delete", "patch")
+_FIELD_RE = re.compile(r"{(\w+)(?::(\w+))?}")
+ERROR = Component(
+    "Error",
+    {
+        "type": "object",
+        "required": ["title", "description"],
+        "properties": {"title": {"type": "string"}, "description": {"type": "string"}},
+    },
+)
+ERRORS = {
+    400: "Bad request (the message says what): a wrong query parameter, or JSON that is "
+    "invalid, not finite, with an integer of 2**63 or more, a lone surrogate, or nested "
+    "over 32 levels",
+    401: "Not logged in (only when a password is set)",
+    403: "Refused: not from the dashboard's own origin",
+    404: "Not found",
+    409: "Conflict with the item's state or the config file",
+    413: "Body too large",
+    415: "Body is not JSON",
+    416: "Range not satisfiable",
+    421: "Misdirected: the Host header does not name this appliance (DNS rebinding)",
+    422: "A value is wrong (the message names the field)",
+    429: "Too many wrong passwords from this address; see Retry-After",
+    500: "The action failed (the message says why)",
+    501: "Not supported by this appliance",
+    503: "Busy or unavailable now (too many streams, the card); see Retry-After",
+    507: "The card is full or the change could not be saved",
+}
 
 
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": schema}}}
+def documented(template: str) -> bool:
+    """True for the routes the document describes (the API and the media, not pages)."""
+    return template.startswith(("/api/", "/media/"))
 
 
-def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"description": description}
-    if schema is not None:
-        out.update(_json(schema))
+def _content(reply: Reply) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": reply.description}
+    if reply.schema is not None:
+        out["content"] = {reply.media_type: {"schema": reply.schema}}
     return out
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {
-        400: "Bad request (the message says what): e.g. JSON that is invalid, not finite, "
-        "with an integer of 2**63 or more, a lone surrogate, or nested over 32 levels",
-        401: "Not logged in (only when a password is set)",
-        403: "Refused: not from the dashboard's own origin",
-        404: "Not found",
-        409: "Conflict with the item's state",
-        413: "Body too large",
-        415: "Body is not JSON",
-        416: "Range not satisfiable",
-        421: "Misdirected: the Host header does not name this appliance (DNS rebinding)",
-        422: "A value is wrong (the message names the field)",
-        429: "Too many wrong passwords from this address; see Retry-After",
-        501: "Not supported by this appliance",
-        503: "Too many streams open; see Retry-After",
-    }
-    return {str(c): _resp(text[c], _ERR) for c in sorted({401, 421, *codes})}
+def _error_codes(method: str, op: Operation, fields: list[str]) -> set[int]:
+    """The errors of one operation: its own plus those of the guards and the validation."""
+    codes = {421, *op.errors}
+    if not op.public:
+        codes.add(401)
+    if method in ("post", "put", "patch", "delete"):
+        codes.add(403)
+    if fields:
+        codes.add(404)
+    if op.query is not None:
+        codes.add(400)
+    if op.body is not None:
+        codes |= {400, 413, 415, 422}
+    return codes
 
 
-_ITEM_ID = {
-    "name": "item_id",
-    "in": "path",
-    "required": True,
-    "description": "The item's sequence number (1 to 12 digits)",
-    "schema": {"type": "string", "pattern": r"^[0-9]{1,12}$"},
-}
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    out = []
+    for name, prop in (op.query or {}).get("properties", {}).items():
+        param = {"name": name, "in": "query", "schema": prop}
+        if prop.get("type") == "array":
+            param.update(style="form", explode=True)
+        out.append(param)
+    out += [{"name": name, **spec} for name, spec in op.params.items()]
+    return out
 
-_ACCEPTED = _resp("Accepted: the event is queued; the change arrives on /api/events", {})
 
-
-def _command(summary: str, op: str) -> dict[str, Any]:
-    return {
-        "post": {
-            "operationId": op,
-            "summary": summary,
-            "responses": {"202": _ACCEPTED, **_errors(403)},
+def _operation(method: str, op: Operation, op_id: str, fields: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"operationId": op_id, "summary": op.summary}
+    if op.public:
+        out["security"] = []
+    if params := _parameters(op):
+        out["parameters"] = params
+    if op.body is not None:
+        out["requestBody"] = {
+            "required": op.body_required,
+            "content": {falcon.MEDIA_JSON: {"schema": op.body}},
         }
-    }
+    responses = {str(code): _content(reply) for code, reply in sorted(op.replies.items())}
+    for code in sorted(_error_codes(method, op, fields)):
+        responses[str(code)] = _content(Reply(ERRORS[code], ERROR))
+    out["responses"] = responses
+    return out
 
 
-def _settings_schema() -> dict[str, Any]:
-    from appliance.config import _FIELDS  # the one place the ranges are written
-
-    props: dict[str, Any] = {}
-    for name in SETTINGS:
-        check = _FIELDS[name].metadata["check"]
-        if check == "bool":
-            schema: dict[str, Any] = {"type": "boolean"}
-        else:
-            kind, lo, hi, even = check
-            schema = {"type": "integer" if kind == "int" else "number"}
-            if lo is not None:
-                schema["minimum"] = lo
-            if hi is not None:
-                schema["maximum"] = hi
-            if even:
-                schema["multipleOf"] = 2
-        if _FIELDS[name].metadata.get("optional"):
-            schema = {"anyOf": [schema, {"type": "null"}]}
-        props[name] = schema
-    return {"type": "object", "properties": props, "additionalProperties": False}
+def _camel(*words: str) -> str:
+    text = "".join(w[:1].upper() + w[1:] for w in words if w)
+    return text[:1].lower() + text[1:]
 
 
-def build() -> dict[str, Any]:
-    """The OpenAPI document as a dict."""
-    item_ops = {"parameters": [_ITEM_ID]}
-    paths: dict[str, Any] = {
-        "/api/health": {
-            "get": {
-                "operationId": "health",
-                "summary": "Liveness; no login needed",
-                "security": [],
-                "responses": {
-                    "200": _resp("Alive", {"type": "object"}),
-                    "421": _errors()["421"],
-                },
-            }
-        },
-        "/api/status": {
-            "get": {
-                "operationId": "getStatus",
-                "summary": "The status snapshot",
-                "responses": {
-                    "200": _resp("Status", {"$ref": "#/components/schemas/Status"}),
-                    **_errors(),
-                },
-            }
-        },
-        "/api/events": {
-            "get": {
-                "operationId": "events",
-                "summary": "Server-Sent Events: `status` on every change, `led` in simulation",
-                "responses": {
-                    "200": {
-                        "description": "An endless event stream",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                    },
-                    **_errors(503),
-                },
-            }
-        },
-        "/api/recording/start": _command("Start recording", "startRecording"),
-        "/api/recording/stop": _command("Stop recording", "stopRecording"),
-        "/api/photos": _command("Take a photo (as the photo button)", "takePhoto"),
-        "/api/incidents": _command("Protect the incident (as the protect button)", "protect"),
-        "/api/items": {
-            "get": {
-                "operationId": "listItems",
-                "summary": "Clips and photos, newest first, one page",
-                "parameters": [
-                    {
-                        "name": "kind",
-                        "in": "query",
-                        "style": "form",
-                        "explode": True,
-                        "schema": {
-                            "type": "array",
-                            "items": {"type": "string", "enum": ["loop", "protected", "photo"]},
-                        },
-                    },
-                    {
-                        "name": "day",
-                        "in": "query",
-                        "schema": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
-                    },
-                    {
-                        "name": "before",
-                        "in": "query",
-                        "description": "Cursor: seq of the last item",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 10**12},
-                    },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
-                    },
-                ],
-                "responses": {
-                    "200": _resp("A page", {"$ref": "#/components/schemas/Page"}),
-                    **_errors(400),
-                },
-            }
-        },
-        "/api/days": {
-            "get": {
-                "operationId": "listDays",
-                "summary": "Days with items",
-                "responses": {"200": _resp("Days, newest first", {"type": "object"}), **_errors()},
-            }
-        },
-        "/api/items/{item_id}": {
-            **item_ops,
-            "get": {
-                "operationId": "getItem",
-                "summary": "One item",
-                "responses": {
-                    "200": _resp("The item", {"$ref": "#/components/schemas/Item"}),
-                    **_errors(404),
-                },
-            },
-            "delete": {
-                "operationId": "deleteItem",
-                "summary": "Delete a clip or photo",
-                "responses": {"204": {"description": "Deleted"}, **_errors(403, 404, 409)},
-            },
-        },
-        "/api/items/{item_id}/protection": {
-            **item_ops,
-            "put": {
-                "operationId": "protectItem",
-                "summary": "Protect a loop clip",
-                "responses": {
-                    "200": _resp("The item", {"$ref": "#/components/schemas/Item"}),
-                    **_errors(403, 404, 409),
-                },
-            },
-            "delete": {
-                "operationId": "unprotectItem",
-                "summary": "Back into the loop",
-                "responses": {
-                    "200": _resp("The item", {"$ref": "#/components/schemas/Item"}),
-                    **_errors(403, 404, 409),
-                },
-            },
-        },
-        "/api/settings": {
-            "get": {
-                "operationId": "getSettings",
-                "summary": "Settings the dashboard may change",
-                "responses": {"200": _resp("Settings", {"type": "object"}), **_errors()},
-            },
-            "put": {
-                "operationId": "updateSettings",
-                "summary": "Change settings: validated, saved, applied live where possible",
-                "requestBody": {"required": True, **_json(_settings_schema())},
-                "responses": {
-                    "200": _resp("Settings after the change", {"type": "object"}),
-                    **_errors(400, 403, 413, 415, 422),
-                },
-            },
-        },
-        "/api/system/clock": {
-            "post": {
-                "operationId": "setClock",
-                "summary": "Move the clock forward to the phone's (never back)",
-                "requestBody": {
-                    "required": True,
-                    **_json(
-                        {
-                            "type": "object",
-                            "required": ["epoch_ms"],
-                            "additionalProperties": False,
-                            "properties": {
-                                "epoch_ms": {
-                                    "type": "integer",
-                                    "minimum": CLOCK_RANGE_MS[0],
-                                    "maximum": CLOCK_RANGE_MS[1],
-                                }
-                            },
-                        }
-                    ),
-                },
-                "responses": {
-                    "200": _resp("Done (or not needed)", {"type": "object"}),
-                    **_errors(400, 403, 413, 415, 422, 501),
-                },
-            }
-        },
-        "/api/system/restart": {
-            "post": {
-                "operationId": "restart",
-                "summary": "Safe shutdown, then restart",
-                "responses": {"202": _ACCEPTED, **_errors(403, 501)},
-            }
-        },
-        "/api/system/shutdown": {
-            "post": {
-                "operationId": "shutdown",
-                "summary": "Safe shutdown, then power off",
-                "responses": {"202": _ACCEPTED, **_errors(403, 501)},
-            }
-        },
-        "/api/panel": {
-            "get": {
-                "operationId": "getPanel",
-                "summary": "The virtual panel (simulation only)",
-                "responses": {"200": _resp("Buttons and LED", {"type": "object"}), **_errors(404)},
-            }
-        },
-        "/api/panel/buttons/{name}": {
-            "post": {
-                "operationId": "pressButton",
-                "summary": "Press a virtual button (drives the same mock pin)",
-                "parameters": [
-                    {
-                        "name": "name",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "enum": ["record", "photo", "protect"]},
-                    }
-                ],
-                "requestBody": {
-                    "required": False,
-                    **_json(
-                        {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "properties": {
-                                "hold_s": {"type": "number", "minimum": 0, "maximum": 10}
-                            },
-                        }
-                    ),
-                },
-                "responses": {"202": _ACCEPTED, **_errors(400, 403, 404, 413, 415, 422)},
-            }
-        },
-        "/api/session": {
-            "post": {
-                "operationId": "login",
-                "summary": "Log in with the access password",
-                "security": [],
-                "requestBody": {
-                    "required": True,
-                    **_json(
-                        {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "properties": {"password": {"type": "string"}},
-                        }
-                    ),
-                },
-                "responses": {
-                    "204": {"description": "Logged in; the session cookie is set"},
-                    **_errors(400, 403, 413, 415, 422, 429),
-                },
-            },
-            "delete": {
-                "operationId": "logout",
-                "summary": "Log out",
-                "responses": {"204": {"description": "Logged out"}, **_errors(403)},
-            },
-        },
-        "/api/preview.mjpeg": {
-            "get": {
-                "operationId": "preview",
-                "summary": "Live preview as multipart/x-mixed-replace JPEG frames",
-                "responses": {
-                    "200": {
-                        "description": "An endless MJPEG stream",
-                        "content": {"multipart/x-mixed-replace": {"schema": {"type": "string"}}},
-                    },
-                    **_errors(503),
-                },
-            }
-        },
-        "/api/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "responses": {"200": _resp("OpenAPI 3.1", {"type": "object"}), **_errors()},
-            }
-        },
-        "/media/{item_id}": {
-            **item_ops,
-            **{
-                m: {
-                    "operationId": f"{m}Media",
-                    "summary": "The clip or photo; byte ranges; ?download=1 to save",
-                    "parameters": [
-                        {"name": "download", "in": "query", "schema": {"type": "boolean"}},
-                        {
-                            "name": "Range",
-                            "in": "header",
-                            "schema": {"type": "string", "example": "bytes=0-1023"},
-                        },
-                    ],
-                    "responses": {
-                        "200": {"description": "The whole file"},
-                        "206": {"description": "The range asked for"},
-                        "304": {"description": "Not modified (If-None-Match, If-Modified-Since)"},
-                        **_errors(400, 404, 416),
-                    },
-                }
-                for m in ("get", "head")
-            },
-        },
-        "/media/{item_id}/thumb": {
-            **item_ops,
-            **{
-                m: {
-                    "operationId": f"{m}Thumb",
-                    "summary": "The item's thumbnail (JPEG)",
-                    "responses": {
-                        "200": {"description": "The thumbnail"},
-                        "206": {"description": "The range asked for"},
-                        "304": {"description": "Not modified (If-None-Match, If-Modified-Since)"},
-                        **_errors(400, 404, 416),
-                    },
-                }
-                for m in ("get", "head")
-            },
-        },
-    }
+def _components(node: Any, found: dict[str, Any]) -> None:
+    """Collect every :class:`Component` used below ``node`` (their definitions too)."""
+    if isinstance(node, Component) and node.name not in found:
+        found[node.name] = node.definition
+        _components(node.definition, found)
+    elif isinstance(node, dict):
+        for value in node.values():
+            _components(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _components(value, found)
+
+
+def build(routes: list[tuple[str, type, str | None]]) -> dict[str, Any]:
+    """The OpenAPI document of ``routes`` (``(template, resource class, suffix)``).
+
+    Raises:
+        AttributeError: a documented responder declares no operation.
+    """
+    paths: dict[str, Any] = {}
+    for template, cls, suffix in routes:
+        if not documented(template):
+            continue
+        fields = _FIELD_RE.findall(template)
+        item: dict[str, Any] = {}
+        if fields:
+            item["parameters"] = [
+                {"name": name, "in": "path", "required": True, "schema": _field_schema(conv)}
+                for name, conv in fields
+            ]
+        for method in METHODS:
+            responder = getattr(cls, f"on_{method}" + (f"_{suffix}" if suffix else ""), None)
+            if responder is not None:
+                op_id = _camel(method, cls.__name__.removesuffix("Resource"), suffix or "")
+                names = [name for name, _ in fields]
+                item[method] = _operation(method, responder.operation, op_id, names)
+        paths[_FIELD_RE.sub(r"{\1}", template)] = item
+    schemas: dict[str, Any] = {}
+    _components(paths, schemas)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "dashcam dashboard API",
             "version": "1",
             "description": "State-changing requests must come from the dashboard's own "
-            "origin; bodies are JSON and at most 16 KiB.",
+            f"origin; bodies are JSON objects of at most {MAX_BODY_BYTES // 1024} KiB.",
         },
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": "dashcam_session"}
+                "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE}
             },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "properties": {"title": {"type": "string"}, "description": {"type": "string"}},
-                },
-                "Status": {
-                    "type": "object",
-                    "required": ["version", "state", "recording"],
-                    "properties": {
-                        "version": {"type": "integer"},
-                        "state": {
-                            "type": "string",
-                            "enum": [
-                                "starting",
-                                "idle",
-                                "recording",
-                                "storage_full",
-                                "error",
-                                "shutting_down",
-                                "off",
-                            ],
-                        },
-                        "recording": {"type": "boolean"},
-                        "segment": {"type": ["string", "null"]},
-                        "segment_elapsed_s": {"type": ["number", "null"]},
-                        "storage": {"type": "object"},
-                        "counts": {"type": "object"},
-                        "clock_ms": {"type": "integer"},
-                    },
-                },
-                "Item": {
-                    "type": "object",
-                    "required": ["id", "seq", "kind", "url"],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "seq": {"type": "integer"},
-                        "kind": {"type": "string", "enum": ["loop", "protected", "photo"]},
-                        "video": {"type": "boolean"},
-                        "name": {"type": "string"},
-                        "size": {"type": "integer"},
-                        "day": {"type": "string"},
-                        "stamp": {"type": "string"},
-                        "duration_s": {"type": ["number", "null"]},
-                        "url": {"type": "string"},
-                        "download_url": {"type": "string"},
-                        "thumb_url": {"type": ["string", "null"]},
-                    },
-                },
-                "Page": {
-                    "type": "object",
-                    "required": ["items", "next_before"],
-                    "properties": {
-                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
-                        "next_before": {"type": ["integer", "null"]},
-                    },
-                },
-            },
+            "schemas": dict(sorted(schemas.items())),
         },
         "security": [{"session": []}, {}],
     }
 
 
+def _field_schema(converter: str) -> dict[str, Any]:
+    return CONVERTERS[converter].SCHEMA if converter else {"type": "string"}
+
+
 class OpenApi:
-    """``/api/openapi.json``."""
+    """``/api/openapi.json``: this document."""
 
-    def __init__(self) -> None:
-        self.document = build()
+    def __init__(self, deps: Deps) -> None:
+        self.document = build(deps.routes)
 
+    @operation("This document", {200: Reply("OpenAPI 3.1", {"type": "object"})})
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self.document

@@ -55,7 +55,14 @@ def _send(req: falcon.Request, resp: falcon.Response, name: str) -> None:
     resp.data = data
 
 
-class Page:
+class _Asset:
+    """A resource answered from the table of assets; it needs none of the dependencies."""
+
+    def __init__(self, deps: object = None) -> None:
+        del deps
+
+
+class Page(_Asset):
     """``/``: the dashboard."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -64,7 +71,7 @@ class Page:
         resp.set_header("Referrer-Policy", "no-referrer")
 
 
-class Login:
+class Login(_Asset):
     """``/login``: the password form (only needed when a password is set)."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -72,7 +79,7 @@ class Login:
         resp.set_header("Content-Security-Policy", CSP)
 
 
-class Static:
+class Static(_Asset):
     """``/static/{name}`` and ``/manifest.webmanifest``."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:

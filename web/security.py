@@ -152,26 +152,26 @@ def parse_json(raw: bytes) -> Any:
     return data
 
 
-def read_json(req: falcon.Request) -> dict[str, Any]:
-    """The request body as a JSON object, read with its size bounded.
+class StrictJSON(falcon.media.BaseHandler):
+    """Falcon's media handler for ``application/json`` request bodies, read strictly.
+
+    The body is read with its size bounded and parsed by :func:`parse_json`.
 
     Raises:
-        falcon.HTTPUnsupportedMediaType: the body is not declared as JSON.
         falcon.HTTPContentTooLarge: the body is larger than :data:`MAX_BODY_BYTES`.
-        falcon.HTTPBadRequest: the body is not a JSON object :func:`parse_json` accepts.
+        falcon.HTTPBadRequest: the body is not JSON that :func:`parse_json` accepts.
     """
-    if req.content_type is None or req.content_type.split(";")[0].strip() != "application/json":
-        raise falcon.HTTPUnsupportedMediaType(description="send the body as application/json")
-    raw = req.bounded_stream.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        raise falcon.HTTPContentTooLarge(description=f"bodies are limited to {MAX_BODY_BYTES} B")
-    try:
-        data = parse_json(raw)
-    except ValueError as exc:
-        raise falcon.HTTPBadRequest(description=f"the body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise falcon.HTTPBadRequest(description="the body must be a JSON object")
-    return data
+
+    def deserialize(self, stream, content_type, content_length) -> Any:
+        raw = stream.read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            raise falcon.HTTPContentTooLarge(
+                description=f"bodies are limited to {MAX_BODY_BYTES} B"
+            )
+        try:
+            return parse_json(raw)
+        except ValueError as exc:
+            raise falcon.HTTPBadRequest(description=f"the body is not valid JSON: {exc}") from None
 
 
 def default_host_names() -> frozenset[str]:

@@ -25,9 +25,10 @@ from typing import Any
 
 import falcon
 
-from appliance.controller import Controller
-from appliance.preview import HubFull, PreviewHub, Viewer
-from web.api import led_dict, status_dict
+from appliance.preview import HubFull, Viewer
+from web.resources.panel import led_dict
+from web.resources.status import status_dict
+from web.spec import Deps, Reply, operation
 
 KEEPALIVE_S = 2.0
 RETRY_AFTER_S = 5
@@ -136,19 +137,22 @@ class Events:
 
     In simulation the virtual panel's LED is sent too (``led`` events) as it changes.
 
-    Args:
-        controller: Source of the snapshots (``wait_for_change``).
-        panel: The virtual panel or None.
-        max_streams: The cap on open streams.
-        stop: Set to end every stream (server shutdown).
+    Built from ``deps.controller`` (source of the snapshots), ``deps.panel`` (the virtual
+    panel or None), ``deps.max_live_streams`` (the cap on open streams) and
+    ``deps.streams_stop`` (set to end every stream at server shutdown).
     """
 
-    def __init__(self, controller: Controller, panel: Any, max_streams: int, stop) -> None:
-        self.controller = controller
-        self.panel = panel
-        self.slots = Slots(max_streams)
-        self.stop = stop
+    def __init__(self, deps: Deps) -> None:
+        self.controller = deps.controller
+        self.panel = deps.panel
+        self.slots = Slots(deps.max_live_streams)
+        self.stop = deps.streams_stop
 
+    @operation(
+        "Server-Sent Events: `status` on every change, `led` in simulation",
+        {200: Reply("An endless event stream", {"type": "string"}, "text/event-stream")},
+        errors=(503,),
+    )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         if not self.slots.take():
             raise _busy("live streams", self.slots.limit)
@@ -192,10 +196,15 @@ class Preview:
     carries ``X-Frame-Seq`` (the hub's number) and ``X-Pts-Us`` (the camera's timestamp).
     """
 
-    def __init__(self, hub: PreviewHub, stop) -> None:
-        self.hub = hub
-        self.stop = stop
+    def __init__(self, deps: Deps) -> None:
+        self.hub = deps.hub
+        self.stop = deps.streams_stop
 
+    @operation(
+        "Live preview as multipart/x-mixed-replace JPEG frames",
+        {200: Reply("An endless MJPEG stream", {"type": "string"}, "multipart/x-mixed-replace")},
+        errors=(503,),
+    )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         try:
             viewer = self.hub.join()

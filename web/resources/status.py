@@ -1,0 +1,103 @@
+"""Health, the status snapshot and the commands (the buttons' twins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from appliance.controller import Controller
+from appliance.states import Event, State
+from web.spec import ACCEPTED, Component, Deps, Reply, operation
+
+STATUS = Component(
+    "Status",
+    {
+        "type": "object",
+        "required": ["version", "state", "recording"],
+        "properties": {
+            "version": {"type": "integer"},
+            "state": {"type": "string", "enum": [s.value for s in State]},
+            "recording": {"type": "boolean"},
+            "segment": {"type": ["string", "null"]},
+            "segment_elapsed_s": {"type": ["number", "null"]},
+            "storage": {"type": "object"},
+            "counts": {"type": "object"},
+            "clock_ms": {"type": "integer"},
+        },
+    },
+)
+
+
+def status_dict(controller: Controller) -> dict[str, Any]:
+    """The status snapshot plus the appliance's wall clock in ms."""
+    data = controller.status.to_dict()
+    data["clock_ms"] = int(controller.clock.wall() * 1000)
+    return data
+
+
+def _accepted(resp: falcon.Response, **body: Any) -> None:
+    resp.status = falcon.HTTP_202
+    resp.media = body
+
+
+class Health:
+    """``/api/health``: reachable without a session."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.controller = deps.controller
+
+    @operation("Liveness; no login needed", {200: Reply("Alive", {"type": "object"})}, public=True)
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"ok": True, "state": self.controller.state.value}
+
+
+class Status:
+    """``/api/status``: the newest status snapshot."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.controller = deps.controller
+
+    @operation("The status snapshot", {200: Reply("Status", STATUS)})
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = status_dict(self.controller)
+        resp.cache_control = ["no-store"]
+
+
+class _Command:
+    """A resource whose POST posts one event to the controller."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.controller = deps.controller
+
+    def _post(self, resp: falcon.Response, event: Event) -> None:
+        self.controller.post(event)
+        _accepted(resp, event=event.value)
+
+
+class Recording(_Command):
+    """``/api/recording/start`` and ``/api/recording/stop``."""
+
+    @operation("Start recording", {202: ACCEPTED})
+    def on_post_start(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._post(resp, Event.START_RECORDING)
+
+    @operation("Stop recording", {202: ACCEPTED})
+    def on_post_stop(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._post(resp, Event.STOP_RECORDING)
+
+
+class Photos(_Command):
+    """``/api/photos``: take a still (as the photo button does)."""
+
+    @operation("Take a photo (as the photo button)", {202: ACCEPTED})
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._post(resp, Event.PHOTO_PRESSED)
+
+
+class Incidents(_Command):
+    """``/api/incidents``: protect the incident (as the protect button does)."""
+
+    @operation("Protect the incident (as the protect button)", {202: ACCEPTED})
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._post(resp, Event.PROTECT_PRESSED)

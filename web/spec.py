@@ -1,0 +1,222 @@
+"""What a resource declares about itself, and the one place requests are checked against it.
+
+A resource is a class built from :class:`Deps`; each responder carries an
+:class:`Operation` (the :func:`operation` decorator): its summary, the schemas of its body
+and query, its answers. The decorator also wraps the responder so the body
+(``req.context.body``, read with ``req.get_media()``) and the query
+(``req.context.query``) reach it validated by
+:mod:`web.schema`. Path fields are typed by the route converters below (``{item_id:seq}``,
+``{name:button}``). :mod:`web.openapi` builds the document from the route table and these
+declarations; nothing about a route is written twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import falcon
+from falcon.routing import BaseConverter
+
+from appliance.controller import Controller
+from appliance.library import Library
+from appliance.preview import PreviewHub
+from appliance.wiring import Button
+from web import schema
+from web.security import Guard
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything a resource may be built from (``Resource(deps)``).
+
+    Attributes:
+        controller: The appliance's controller (status, events, config).
+        library: The card's library.
+        hub: The preview hub.
+        guard: The request guard (sessions, login throttle, password).
+        config_path: The config file settings are saved to.
+        streams_stop: Set to end every live stream (server shutdown).
+        max_live_streams: The cap on open live status streams.
+        routes: The route table (the OpenAPI document is built from it).
+        panel: The simulation's virtual panel, or None.
+        set_led_brightness: Applies a new LED brightness, or None.
+        set_clock: Sets the system clock to epoch seconds, or None.
+        power: Records "restart" or "shutdown", or None.
+    """
+
+    controller: Controller
+    library: Library
+    hub: PreviewHub
+    guard: Guard
+    config_path: Path
+    streams_stop: threading.Event
+    max_live_streams: int
+    routes: list[tuple[str, type, str | None]]
+    panel: Any = None
+    set_led_brightness: Callable[[float], None] | None = None
+    set_clock: Callable[[float], None] | None = None
+    power: Callable[[str], None] | None = None
+
+
+class Component(dict):
+    """A named schema: a ``$ref`` where it is used, defined once in the document."""
+
+    def __init__(self, name: str, definition: dict[str, Any]) -> None:
+        super().__init__({"$ref": f"#/components/schemas/{name}"})
+        self.name = name
+        self.definition = definition
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer of an operation: its description, and its body's schema and type."""
+
+    description: str
+    schema: dict[str, Any] | None = None
+    media_type: str = falcon.MEDIA_JSON
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one responder takes and answers (see :func:`operation`)."""
+
+    summary: str
+    replies: dict[int, Reply]
+    body: dict[str, Any] | None = None
+    body_required: bool = True
+    body_label: str | None = None
+    query: dict[str, Any] | None = None
+    errors: tuple[int, ...] = ()
+    public: bool = False
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def operation(
+    summary: str,
+    replies: dict[int, Reply],
+    *,
+    body: dict[str, Any] | None = None,
+    body_required: bool = True,
+    body_label: str | None = None,
+    query: dict[str, Any] | None = None,
+    errors: tuple[int, ...] = (),
+    public: bool = False,
+    params: dict[str, dict[str, Any]] | None = None,
+) -> Callable:
+    """Declare a responder's operation and validate its requests.
+
+    Args:
+        summary: One line for the document.
+        replies: The answers by status code.
+        body: The JSON Schema of the body (an object); None: the responder takes none.
+        body_required: False: an empty body counts as ``{}``.
+        body_label: Put before every message about the body (``settings: key: ...``).
+        query: The object schema of the query parameters; None: they are not looked at.
+        errors: Error statuses beyond those the guards and the validation give.
+        public: Reachable without a session.
+        params: Documented parameters that are not validated here (headers).
+    """
+    for declared, where in ((body, "body"), (query, "query")):
+        if declared is not None:
+            schema.check_supported(declared, f"{summary}: {where}")
+    op = Operation(
+        summary, replies, body, body_required, body_label, query, errors, public, params or {}
+    )
+
+    def decorate(responder: Callable) -> Callable:
+        if body is None and query is None:
+            responder.operation = op  # nothing to check: no wrapper on the hot paths
+            return responder
+
+        @functools.wraps(responder)
+        def checked(resource: Any, req: falcon.Request, resp: falcon.Response, **kw: Any):
+            check_request(op, req)
+            return responder(resource, req, resp, **kw)
+
+        checked.operation = op
+        return checked
+
+    return decorate
+
+
+def check_request(op: Operation, req: falcon.Request) -> None:
+    """Validate the request's query and body against ``op``'s schemas.
+
+    The query, in its declared types, goes to ``req.context.query``; the body, read with
+    ``req.get_media()`` (:class:`web.security.StrictJSON`), to ``req.context.body``.
+
+    Raises:
+        falcon.HTTPBadRequest: a query parameter is wrong, or the body is not a JSON
+            object (:class:`web.security.StrictJSON` says what else is wrong with it).
+        falcon.HTTPUnsupportedMediaType: a body that is not declared as JSON.
+        falcon.HTTPUnprocessableEntity: a value in the body is wrong (the message names it).
+    """
+    if op.query is not None:
+        try:
+            req.context.query = schema.parse_query(req.params, op.query)
+        except schema.Invalid as exc:
+            raise falcon.HTTPBadRequest(description=str(exc)) from None
+    if op.body is None:
+        return
+    if not req.content_length and not op.body_required:
+        req.context.body = {}
+        return
+    if req.content_type is None:
+        raise falcon.HTTPUnsupportedMediaType(description="send the body as application/json")
+    data = req.get_media()
+    if not isinstance(data, dict):
+        raise falcon.HTTPBadRequest(description="the body must be a JSON object")
+    try:
+        schema.validate(data, op.body)
+    except schema.Invalid as exc:
+        label = f"{op.body_label}: " if op.body_label else ""
+        raise falcon.HTTPUnprocessableEntity(description=f"{label}{exc}") from None
+    req.context.body = data
+
+
+class SeqConverter(BaseConverter):
+    """``{item_id:seq}``: an item's sequence number, 1 to 12 ASCII digits ("00000123").
+
+    Anything else (another script's digits, signs, spaces, underscores, more digits) is a
+    404 that says why, raised here while the route is found.
+    """
+
+    SCHEMA = {
+        "type": "string",
+        "pattern": r"^[0-9]{1,12}$",
+        "description": "The item's sequence number (1 to 12 digits)",
+    }
+    _RE = re.compile(r"[0-9]{1,12}", re.ASCII)
+
+    def convert(self, value: str) -> int:
+        if not self._RE.fullmatch(value):
+            raise falcon.HTTPNotFound(description=f"no item {value[:40]!r}: ids are 1 to 12 digits")
+        return int(value)
+
+
+class ButtonConverter(BaseConverter):
+    """``{name:button}``: one of the panel's buttons (:class:`appliance.wiring.Button`)."""
+
+    SCHEMA = {"type": "string", "enum": [b.value for b in Button]}
+
+    def convert(self, value: str) -> Button:
+        try:
+            return Button(value)
+        except ValueError:
+            names = ", ".join(b.value for b in Button)
+            raise falcon.HTTPNotFound(
+                description=f"no button {value[:40]!r}; buttons: {names}"
+            ) from None
+
+
+#: Route field converters by the name the route table uses.
+CONVERTERS: dict[str, type] = {"seq": SeqConverter, "button": ButtonConverter}
+
+#: A command's answer: the event is queued.
+ACCEPTED = Reply("Accepted: the event is queued; the change arrives on /api/events", {})
