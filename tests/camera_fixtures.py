@@ -166,6 +166,7 @@ def record_sim(
         height=height,
         fps=fps,
         keyframe_interval_s=keyframe_interval_s,
+        preview_fps=min(10, fps),
         realtime=False,
     )
     collector = Collector(keep=frames)

@@ -259,6 +259,30 @@ def test_features_are_tested_not_read_from_a_version(request, source_mp4, releas
     assert features.force_key_frame is (version >= (0, 3, 32))
     assert features.keyframe_on_request is features.force_key_frame  # V4L2: no PyAV
     assert features.wait_timeout is (version >= (0, 3, 17))
+    assert features.jpeg_capture is (version >= (0, 3, 26))
+
+
+@pytest.mark.parametrize("release", picamera2_standin.RELEASES)
+def test_still_is_picamera2s_jpeg_where_it_encodes_yuv420(request, source_mp4, release):
+    """From 0.3.26 ``capture_file`` encodes the main stream (EXIF and all); before, the
+    backend copies the frame with ``capture_array`` and encodes it."""
+    board = board_for(request, source_mp4, release)
+    camera = make()
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(5)
+        asked_after = collector.packets[-1].frame_index
+        jpeg = camera.capture_still(timeout_s=5.0)
+        board.quiet = True  # the sensor stops: the wait is bounded on both paths
+        with pytest.raises(CameraError, match="no still in 0.3 s"):
+            camera.capture_still(timeout_s=0.3)
+    finally:
+        camera.stop()
+    by_picamera2 = picamera2_standin.release_tuple(release) >= (0, 3, 26)
+    assert board.called("capture_file") == (["main"] if by_picamera2 else [])
+    assert jpeg_image(jpeg).size == (320, 240)
+    assert read_counter_of_jpeg(jpeg) in {(asked_after + k) % 60 for k in range(0, 5)}
 
 
 @pytest.mark.parametrize("release", OLD)

@@ -51,6 +51,9 @@ from tests.camera_fixtures import (
 )
 from tests.picamera2_standin import load_source
 
+#: EXIF tags: Make, the Exif IFD, ExposureTime and ISOSpeedRatings in it.
+EXIF_MAKE, EXIF_IFD, EXIF_EXPOSURE_TIME, EXIF_ISO = 0x010F, 0x8769, 0x829A, 0x8827
+
 pytestmark = [
     pytest.mark.upstream,
     # Picamera2.close() ends by building a DmaAllocator, which finds no /dev/dma_heap here
@@ -253,6 +256,11 @@ def test_still_and_preview_through_picamera2(sensor):
         camera.stop()
     assert jpeg_image(jpeg).size == (320, 240)
     assert read_counter_of_jpeg(jpeg) in {(asked_after + k) % 60 for k in range(1, 6)}
+    # picamera2 encoded it (capture_file) and wrote its EXIF from the frame's metadata.
+    exif = jpeg_image(jpeg).getexif()
+    assert exif[EXIF_MAKE] == "Raspberry Pi"
+    assert exif.get_ifd(EXIF_IFD)[EXIF_EXPOSURE_TIME] == 20_000 / 1_000_000
+    assert exif.get_ifd(EXIF_IFD)[EXIF_ISO] == 200  # analogue x digital gain x 100
     assert jpeg_image(sink.items[0][0]).size == (160, 120)
     assert not collector.errors
 

@@ -18,6 +18,7 @@ against the upstream sources of each release):
 * before 0.3.17: ``Picamera2.wait(job)`` takes no ``timeout``;
 * before 0.3.25: encoders call ``out.outputframe(frame, keyframe, timestamp)``, three
   arguments;
+* before 0.3.26: ``capture_file`` cannot make a JPEG of a YUV420 stream (it raises);
 * before 0.3.27: a buffer of the V4L2 encoder that holds only SPS/PPS (``split_headers``)
   reaches the output flagged as a keyframe; from 0.3.27 on picamera2 drops such a buffer,
   so the IDR that follows arrives without its SPS/PPS;

@@ -198,6 +198,7 @@ controls = types.SimpleNamespace(
     ExposureTimeMode=ControlId("ExposureTimeMode"),
     AnalogueGain=ControlId("AnalogueGain", ControlType.Float),
     AnalogueGainMode=ControlId("AnalogueGainMode"),
+    DigitalGain=ControlId("DigitalGain", ControlType.Float),
     FrameDurationLimits=ControlId("FrameDurationLimits", _I64),
     FrameDuration=ControlId("FrameDuration", _I64),
     SensorTimestamp=ControlId("SensorTimestamp", _I64),
@@ -569,6 +570,8 @@ class Camera:
             request.metadata = {
                 controls.SensorTimestamp: max(due_ns, start_ns),
                 controls.ExposureTime: 20_000,
+                controls.AnalogueGain: 2.0,
+                controls.DigitalGain: 1.0,
                 controls.FrameDuration: self._frame_us,
             }
             request.status = Request.Status.Complete

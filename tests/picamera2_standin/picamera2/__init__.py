@@ -3,7 +3,8 @@
 Covers what the dashcam's backend uses, with picamera2's signatures: ``global_camera_info``,
 ``camera_controls``, ``create_video_configuration``, ``configure``, ``start_recording``,
 ``start_encoder``, ``stop_encoder``, ``start``, ``stop``, ``stop_recording``,
-``capture_array`` (YUV420 main or lores), ``wait`` and ``close``. Stream formats other than
+``capture_array`` (YUV420 main or lores), ``capture_file`` (JPEG of a YUV420 stream, from
+0.3.26 on; see ``picamera2.request``), ``wait`` and ``close``. Stream formats other than
 YUV420 are accepted by ``configure`` but cannot be captured. Before 0.3.17 ``wait`` takes
 no ``timeout``, as in picamera2.
 """
@@ -17,6 +18,7 @@ from concurrent.futures import Future
 import numpy as np
 from libcamera import Transform, controls
 from picamera2.encoders import H264Encoder
+from picamera2.request import CompletedRequest, save_yuv420  # noqa: F401 - as picamera2's
 
 from tests.picamera2_standin import (
     IMX708_FULL_SIZE,
@@ -30,8 +32,9 @@ _RELEASE = active_board().version
 class Job:
     """A request to the camera's event loop; ``get_result`` waits for it."""
 
-    def __init__(self, name: str, signal_function=None) -> None:
+    def __init__(self, name: str, signal_function=None, produce=None) -> None:
         self.name = name
+        self.produce = produce  # frame index -> result; None: capture_array of ``name``
         self._future: Future = Future()
         if signal_function is not None:
             self._future.add_done_callback(lambda _: signal_function(self))
@@ -252,8 +255,19 @@ class Picamera2:
         self.is_open = False
         self._board.calls.append(("close", None))
 
+    def capture_file(self, file_output, name="main", format=None, wait=None, signal_function=None):
+        def save(index: int) -> dict:
+            config = self.camera_config[name]
+            save_yuv420(self._array(name, index), config["size"], file_output, format)
+            self._board.calls.append(("capture_file", name))
+            return {}
+
+        return self._dispatch(Job(name, signal_function, save), wait, signal_function)
+
     def capture_array(self, name="main", wait=None, signal_function=None):
-        job = Job(name, signal_function)
+        return self._dispatch(Job(name, signal_function), wait, signal_function)
+
+    def _dispatch(self, job, wait, signal_function):
         with self._lock:
             self._jobs.append(job)
         if wait is None:
@@ -331,7 +345,8 @@ class Picamera2:
                 encoder.encode(encoder.name, request)
             for job in jobs:
                 try:
-                    job._future.set_result(self._array(job.name, index))
+                    produce = job.produce or (lambda i, name=job.name: self._array(name, i))
+                    job._future.set_result(produce(index))
                 except Exception as exc:  # noqa: BLE001 - the job carries it, as picamera2's
                     job._future.set_exception(exc)
             n += 1
