@@ -4,7 +4,6 @@ back end (a real WebDAV client), byte for byte, refused without the password."""
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import shutil
@@ -16,39 +15,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from appliance.library import Kind, Library
+from tests.share_fixtures import fill_library
 from web.dav import DAV_USER, create_dav_app, mount
 from web.server import make_server
 
 RCLONE = shutil.which("rclone", path=os.path.dirname(sys.executable)) or shutil.which("rclone")
-FAKE_CLIP = b"\x00\x00\x00\x18ftypiso6" + os.urandom(300_000)
-
-
-def _fill(library: Library) -> dict[str, bytes]:
-    """Two loop clips, one protected clip, one photo and an open segment; returns the
-    expected drive paths and their bytes."""
-    expected: dict[str, bytes] = {}
-    seqs = []
-    for n in range(3):
-        plan = library.begin_segment()
-        data = FAKE_CLIP + bytes([n])
-        Path(plan.partial_path).write_bytes(data)
-        item = library.finish_segment(plan, 60.0)
-        seqs.append(item.seq)
-    item = library.protect(seqs[0])
-    expected[f"Protected/{item.name}"] = FAKE_CLIP + b"\x00"
-    for seq, n in ((seqs[1], 1), (seqs[2], 2)):
-        item = library.get(seq)
-        expected[f"Loop/{item.day}/{item.name}"] = FAKE_CLIP + bytes([n])
-    jpeg = io.BytesIO()
-    Image.effect_noise((320, 240), 60).convert("RGB").save(jpeg, "JPEG")
-    photo = library.add_photo(jpeg.getvalue())
-    expected[f"Photos/{photo.day}/{photo.name}"] = Path(photo.path).read_bytes()
-    plan = library.begin_segment()  # being recorded: never on the drive
-    Path(plan.partial_path).write_bytes(b"open segment")
-    return expected
 
 
 def _not_found(environ, start_response):
@@ -60,7 +33,7 @@ def _not_found(environ, start_response):
 def _served(tmp_path: Path, password: str | None = None, allow_delete: bool = False):
     library = Library(tmp_path / "card")
     library.scan()
-    expected = _fill(library)
+    expected = fill_library(library)
     deleted: list[int] = []
 
     def delete(seq: int) -> None:
