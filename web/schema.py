@@ -190,15 +190,21 @@ def _is_date(text: str) -> bool:
         return False
 
 
+def _reject_unknown(names: Any, schema: dict[str, Any], what: str) -> None:
+    """Refuse names the object schema does not list, if it allows no others."""
+    props = schema.get("properties", {})
+    unknown = sorted(set(names) - set(props))
+    if unknown and schema.get("additionalProperties", True) is False:
+        raise Invalid(f"unknown {what} {shown(unknown[0])}; allowed: {', '.join(sorted(props))}")
+
+
 def _object(value: dict[str, Any], schema: dict[str, Any], path: str) -> None:
     at = f"{path}: " if path else ""
     props = schema.get("properties", {})
-    if schema.get("additionalProperties", True) is False:
-        unknown = sorted(set(value) - set(props))
-        if unknown:
-            raise Invalid(
-                f"{at}unknown field {shown(unknown[0])}; allowed: {', '.join(sorted(props))}"
-            )
+    try:
+        _reject_unknown(value, schema, "field")
+    except Invalid as exc:
+        raise Invalid(f"{at}{exc}") from None
     for key in schema.get("required", ()):
         if key not in value:
             sub = f"{path}.{key}" if path else key
@@ -221,12 +227,7 @@ def parse_query(params: dict[str, str | list[str]], schema: dict[str, Any]) -> d
         Invalid: naming the parameter.
     """
     props = schema.get("properties", {})
-    if schema.get("additionalProperties", True) is False:
-        unknown = sorted(set(params) - set(props))
-        if unknown:
-            raise Invalid(
-                f"unknown parameter {shown(unknown[0])}; allowed: {', '.join(sorted(props))}"
-            )
+    _reject_unknown(params, schema, "parameter")
     values = {}
     for name, raw in params.items():
         if name not in props:
