@@ -54,49 +54,44 @@ def _check_size(arg: str, value: Any, low: int) -> None:
 
 def stream_info(
     name: str,
-    *,
-    width: int,
-    height: int,
+    size: tuple[int, int],
     fps: int,
-    preview_width: int,
-    preview_height: int,
-    preview_fps: float,
-    still_width: int | None = None,
-    still_height: int | None = None,
+    *,
+    preview: tuple[int, int, float],
+    still: tuple[int | None, int | None] = (None, None),
     bitrate: int | None = None,
     keyframe_interval_s: float | None = None,
-    min_width: int = MIN_SIZE,
-    min_height: int = MIN_SIZE,
+    min_size: tuple[int, int] = (MIN_SIZE, MIN_SIZE),
 ) -> CameraInfo:
     """Check a backend's streams and describe them.
 
     Args:
         name: Camera name (not empty).
-        width: Video width in pixels (even, ``min_width``..4096).
-        height: Video height in pixels (even, ``min_height``..4096).
+        size: Video ``(width, height)`` in pixels (even, ``min_size``..4096).
         fps: Frames per second, 1..120.
-        preview_width: Preview JPEG width (even, 16..4096).
-        preview_height: Preview JPEG height (even, 16..4096).
-        preview_fps: Most preview JPEGs per second, ``0 < preview_fps <= fps``.
-        still_width: Still JPEG width; default the video width.
-        still_height: Still JPEG height; default the video height.
+        preview: Preview JPEG ``(width, height)`` (even, 16..4096) and most JPEGs per
+            second ``fps``, ``0 < fps <= `` the video's.
+        still: Still JPEG ``(width, height)``; None takes the video's.
         bitrate: Video bit rate in bits per second (10 kbit/s..100 Mbit/s), if the backend
             encodes.
         keyframe_interval_s: Time between periodic keyframes (one frame..60 s), if the
             backend sets it.
-        min_width: Smallest video width this backend takes.
-        min_height: Smallest video height this backend takes.
+        min_size: Smallest video ``(width, height)`` this backend takes.
 
     Returns:
         The :class:`CameraInfo`.
 
     Raises:
-        ValueError: A value is out of range; the message starts with the argument's name.
+        ValueError: A value is out of range; the message starts with the argument's name
+            (``width``, ``preview_height``, ``preview_fps``, ...).
     """
+    width, height = size
+    preview_width, preview_height, preview_fps = preview
+    still_width, still_height = still
     if not name:
         raise ValueError("name must not be empty")
-    _check_size("width", width, min_width)
-    _check_size("height", height, min_height)
+    _check_size("width", width, min_size[0])
+    _check_size("height", height, min_size[1])
     still_width = width if still_width is None else still_width
     still_height = height if still_height is None else still_height
     for arg, value in (

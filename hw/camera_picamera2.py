@@ -171,12 +171,9 @@ class Picamera2Camera(CameraBase):
     ) -> None:
         info = stream_info(
             name,
-            width=width,
-            height=height,
-            fps=fps,
-            preview_width=preview_width,
-            preview_height=preview_height,
-            preview_fps=preview_fps,
+            (width, height),
+            fps,
+            preview=(preview_width, preview_height, preview_fps),
             bitrate=bitrate,
             keyframe_interval_s=keyframe_interval_s,
         )

@@ -91,15 +91,8 @@ class ReplayCamera(ThreadedCamera):
             preview_width, preview_height = _fit_even(width, height, *_PREVIEW_MAX)
         if preview_fps is None:
             preview_fps = min(_PREVIEW_FPS, fps)
-        info = stream_info(
-            name,
-            width=width,
-            height=height,
-            fps=fps,
-            preview_width=preview_width,
-            preview_height=preview_height,
-            preview_fps=preview_fps,
-        )
+        preview = (preview_width, preview_height, preview_fps)
+        info = stream_info(name, (width, height), fps, preview=preview)
         super().__init__(info, preview_fps, fail_after_frames)
         self._loop_us = loop_us
         self.keyframe_interval_s = max_gap_us / PTS_PER_SECOND

@@ -35,7 +35,8 @@ _Y_BLACK = 16
 _Y_WHITE = 235
 #: One sweep of the moving box takes this long.
 _SWEEP_S = 2.0
-_MIN_WIDTH, _MIN_HEIGHT = 320, 240
+#: Smallest picture the test pattern is laid out in.
+_MIN_SIZE = (320, 240)
 
 
 def read_frame_counter(rgb: np.ndarray) -> int:
@@ -290,18 +291,13 @@ class SimulatedCamera(ThreadedCamera):
     ) -> None:
         info = stream_info(
             name,
-            width=width,
-            height=height,
-            fps=fps,
-            still_width=still_width,
-            still_height=still_height,
-            preview_width=preview_width,
-            preview_height=preview_height,
-            preview_fps=preview_fps,
+            (width, height),
+            fps,
+            preview=(preview_width, preview_height, preview_fps),
+            still=(still_width, still_height),
             bitrate=bitrate,
             keyframe_interval_s=keyframe_interval_s,
-            min_width=_MIN_WIDTH,
-            min_height=_MIN_HEIGHT,
+            min_size=_MIN_SIZE,
         )
         super().__init__(info, preview_fps, fail_after_frames)
         self._bitrate = bitrate

@@ -26,6 +26,28 @@ GOOD = {
 }
 
 
+def info_of(
+    width,
+    height,
+    fps,
+    preview_width,
+    preview_height,
+    preview_fps,
+    still_width=None,
+    still_height=None,
+    name="cam",
+    **kw,
+):
+    return stream_info(
+        name,
+        (width, height),
+        fps,
+        preview=(preview_width, preview_height, preview_fps),
+        still=(still_width, still_height),
+        **kw,
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "argument"),
     [
@@ -55,16 +77,16 @@ GOOD = {
 )
 def test_a_bad_stream_value_is_a_value_error_naming_it(kwargs: dict, argument: str) -> None:
     with pytest.raises(ValueError, match=rf"^{argument} "):
-        stream_info("cam", **(GOOD | kwargs))
+        info_of(**(GOOD | kwargs))
 
 
 def test_the_info_of_good_streams() -> None:
-    info = stream_info("cam", **GOOD, bitrate=2_000_000, keyframe_interval_s=1.0)
+    info = info_of(**GOOD, bitrate=2_000_000, keyframe_interval_s=1.0)
     assert (info.name, info.width, info.height, info.fps) == ("cam", 640, 360, 30)
     assert (info.still_width, info.still_height) == (640, 360)  # the video size by default
     assert (info.preview_width, info.preview_height) == (320, 180)
     with pytest.raises(ValueError, match="^name "):
-        stream_info("", **GOOD)
+        info_of(**GOOD, name="")
 
 
 @pytest.fixture(scope="module")
