@@ -247,3 +247,18 @@ def test_a_failing_sink_is_reported_and_ends_delivery(stopping) -> None:
     assert reported[0][0] == "camera-test-deliver"
     assert isinstance(reported[0][1], OSError)
     delivery.stop(5)
+
+
+# -- Annex B ----------------------------------------------------------------------------------
+
+
+def test_annex_b_units_split_at_three_and_four_byte_start_codes() -> None:
+    from hw.camera_annexb import NAL_IDR, nal_types, parameter_sets, split_nal_units
+
+    three = b"\x00\x00\x01\x67\x42\x00" + b"\x00\x00\x01\x68\xce"  # ends with a zero byte
+    data = three + IDR
+    assert split_nal_units(data) == [b"\x67\x42", b"\x68\xce", b"\x65\x88\x84\x00"]
+    assert nal_types(data) == [7, 8, NAL_IDR]
+    assert parameter_sets(data) == b"\x00\x00\x00\x01\x67\x42\x00\x00\x00\x01\x68\xce"
+    assert parameter_sets(SLICE) == b""
+    assert split_nal_units(b"no start code") == []
