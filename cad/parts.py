@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from appliance import wiring  # stdlib-only data: the button names and default pins
+
 OFFICIAL_ZERO = "Raspberry Pi Zero 2 W mechanical drawing / product brief"
 OFFICIAL_3A = "Raspberry Pi 3 Model A+ mechanical drawing"
 OFFICIAL_4 = "Raspberry Pi 4 Model B mechanical drawing"
@@ -418,16 +420,15 @@ _SWITCH = {
 }
 
 #: The three buttons, left to right as the driver sees the back of the case.
-BUTTONS: tuple[Button, ...] = (
-    Button(key="record", bcm=17, pin=11, **_SWITCH),
-    Button(key="photo", bcm=27, pin=13, **_SWITCH),
-    Button(key="protect", bcm=22, pin=15, **_SWITCH),
+BUTTONS: tuple[Button, ...] = tuple(
+    Button(key=str(name), bcm=wire.bcm, pin=wire.header_pin, **_SWITCH)
+    for name, wire in wiring.BUTTON_WIRES.items()
 )
 
 LED = Led(
-    bcm=12,
-    pin=32,
-    gnd_pin=34,
+    bcm=wiring.LED_WIRE.bcm,
+    pin=wiring.LED_WIRE.header_pin,
+    gnd_pin=wiring.LED_GND_HEADER_PIN,
     resistor_ohm=330,
     body_diameter_mm=3.0,
     flange_diameter_mm=3.8,
@@ -436,9 +437,9 @@ LED = Led(
 )
 
 LED_5MM = Led(
-    bcm=12,
-    pin=32,
-    gnd_pin=34,
+    bcm=wiring.LED_WIRE.bcm,
+    pin=wiring.LED_WIRE.header_pin,
+    gnd_pin=wiring.LED_GND_HEADER_PIN,
     resistor_ohm=330,
     body_diameter_mm=5.0,
     flange_diameter_mm=5.8,
