@@ -103,16 +103,35 @@ def clock_step(fix: Fix, system_now_s: float) -> float | None:
 
 
 class Track:
-    """The fixes that arrived while one clip recorded, in the order they arrived."""
+    """The fixes that arrived while one clip recorded, in the order they arrived.
+
+    Beside the GPX, :meth:`to_srt` gives the same as subtitles (speed and position, timed
+    from the clip's start), which VLC and most players show with the clip. The decision:
+    a subtitle file beside the clip rather than a ``mov_text`` track inside it, which
+    would add a second stream to the recorder's hot path and which browsers ignore.
+    """
 
     def __init__(self, max_points: int = MAX_POINTS) -> None:
         self.max_points = max_points
         self.fixes: list[Fix] = []
+        self.times_s: list[float] = []
 
-    def add(self, fix: Fix) -> None:
-        """Keep ``fix`` (a report without a fix marks a gap); past the cap it is dropped."""
+    def add(self, fix: Fix, at_s: float = 0.0) -> None:
+        """Keep ``fix``, which arrived ``at_s`` seconds into the clip (a report without a
+        fix marks a gap); past :attr:`max_points` it is dropped."""
         if len(self.fixes) < self.max_points:
             self.fixes.append(fix)
+            self.times_s.append(at_s)
+
+    def to_srt(self, unit: str = "km/h") -> str:
+        """The track as SubRip subtitles: one cue per report, until the next one."""
+        cues = []
+        for n, (fix, start) in enumerate(zip(self.fixes, self.times_s, strict=True)):
+            end = self.times_s[n + 1] if n + 1 < len(self.times_s) else start + 1.0
+            text = "  ".join(t for t in (speed_text(fix, unit), position_text(fix)) if t)
+            if text and end > start:
+                cues.append(f"{len(cues) + 1}\n{_srt_time(start)} --> {_srt_time(end)}\n{text}\n")
+        return "\n".join(cues)
 
     @property
     def points(self) -> list[Fix]:
@@ -147,6 +166,11 @@ class Track:
             out.append("</trkseg>")
         out += ["</trk>", "</gpx>", ""]
         return "\n".join(out)
+
+
+def _srt_time(seconds: float) -> str:
+    ms = max(0, round(seconds * 1000))
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
 
 
 def _trkpt(fix: Fix) -> str:

@@ -123,6 +123,17 @@ def test_reports_other_than_tpv_and_garbled_values_are_no_fix() -> None:
     assert speed_text(fix) == "" and position_text(fix) == ""
 
 
+def test_the_track_as_subtitles_timed_from_the_clip_start() -> None:
+    track = Track()
+    track.add(Fix(mode=3, lat_deg=52.5, lon_deg=13.4, speed_mps=13.9), 0.4)
+    track.add(Fix(mode=1), 1.4)  # the fix lost: no cue
+    track.add(Fix(mode=3, lat_deg=52.5, lon_deg=13.4002, speed_mps=0.0), 3661.25)
+    assert track.to_srt() == (
+        "1\n00:00:00,400 --> 00:00:01,400\n50 km/h  N52.50000 E13.40000\n\n"
+        "2\n01:01:01,250 --> 01:01:02,250\n0 km/h  N52.50000 E13.40020\n"
+    )
+
+
 def test_speed_and_position_text_and_the_clock_rule() -> None:
     fix = Fix(mode=3, time_s=1000.0, lat_deg=-33.85, lon_deg=-151.2, speed_mps=13.9)
     assert speed_text(fix) == "50 km/h"
