@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -257,7 +258,7 @@ def test_a_symlink_planted_where_the_next_segment_goes_is_not_written_through(tm
         day = time.strftime("%Y-%m-%d", time.localtime(FixedClock().wall()))
         folder = root / "DCIM" / "LOOP" / day
         folder.mkdir(exist_ok=True)
-        first = lib.next_seq
+        first = int(Path(lib.sequence_path).read_text())  # the next number to be used
         for seq in range(first, first + 2):
             os.symlink(outside, folder / f"{seq:08d}_{stamp}.mp4.partial")
         ctl.post(Event.START_RECORDING)
