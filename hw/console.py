@@ -12,22 +12,18 @@ import sys
 import threading
 from collections.abc import Callable
 
-from hw.panel import NOTICE_PATTERNS, STATE_PATTERNS, Panel
+from appliance.worker import Worker
+from hw.panel import NOTICE_PATTERNS, STATE_PATTERNS, Panel, press
 
 HELP = "keys: r record  h hold record (shut down)  p photo  x protect  s status  q quit"
 
 
-def press(button, hold_s: float = 0.0) -> None:
-    """Press a gpiozero Button on mock pins: drive low, (hold), release."""
-    pin = button.pin
-    pin.drive_low()
-    if hold_s:
-        threading.Event().wait(hold_s)
-    pin.drive_high()
-
-
 class Console:
-    """Reads keys from standard input and shows the LED and state."""
+    """Reads keys from standard input and shows the LED and state, each on a worker.
+
+    The key reader blocks in a read of standard input: :meth:`close` stops the LED's
+    drawing and leaves the reader to end with the process (a daemon thread).
+    """
 
     def __init__(self, panel: Panel, controller, on_quit: Callable[[], None]) -> None:
         self.panel = panel
@@ -35,13 +31,20 @@ class Console:
         self.on_quit = on_quit
         self.tty = sys.stdin.isatty() and sys.stdout.isatty()
         self._stop = threading.Event()
+        self._drawer: Worker | None = None
 
     def start(self) -> None:
         print(HELP, flush=True)
         self.controller.subscribe(self._on_status)
-        threading.Thread(target=self._read_keys, name="console", daemon=True).start()
+        Worker(self._read_keys, "console").start()
         if self.tty:
-            threading.Thread(target=self._draw_led, name="console-led", daemon=True).start()
+            self._drawer = Worker(self._draw_led, "console-led").start()
+
+    def close(self) -> None:
+        """Stop drawing the LED; keys read after this are ignored."""
+        self._stop.set()
+        if self._drawer is not None:
+            self._drawer.join(1.0)
 
     def _on_status(self, status) -> None:
         pattern = STATE_PATTERNS[status.state].name
@@ -83,6 +86,8 @@ class Console:
 
     def _key(self, key: str) -> bool:
         panel = self.panel
+        if self._stop.is_set():
+            return True
         if key == "r":
             press(panel.record)
         elif key == "h":

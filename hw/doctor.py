@@ -22,6 +22,7 @@ from typing import Any
 
 from appliance.config import Config
 from appliance.ports import Clock, DiskUsageFn, real_disk_usage
+from appliance.wiring import Button
 
 OK, WARN, FAIL, SKIP = "ok", "WARN", "FAIL", "skip"
 
@@ -256,12 +257,7 @@ class Doctor:
         if not features.wait_timeout:
             missing.append("no Picamera2.wait(timeout=) (0.3.17): the still wait is bounded here")
         if missing:
-            return Check(
-                "picamera2",
-                WARN,
-                f"{version}: " + "; ".join(missing),
-                fix,
-            )
+            return Check("picamera2", WARN, f"{version}: " + "; ".join(missing), fix)
         return Check(
             "picamera2", OK, f"{version}: force_key_frame (keyframe on request), wait(timeout=)"
         )
@@ -301,10 +297,11 @@ class Doctor:
     # -- pins -------------------------------------------------------------------------
 
     def check_pins(self) -> Check:
-        from gpiozero import PWMLED, Button, DigitalInputDevice
+        from gpiozero import PWMLED, DigitalInputDevice
+        from gpiozero import Button as GpioButton
 
         cfg = self.config
-        pins = {"record": cfg.record_pin, "photo": cfg.photo_pin, "protect": cfg.protect_pin}
+        pins = {button.value: getattr(cfg, f"{button}_pin") for button in Button}
         listing = ", ".join(f"{k} {v}" for k, v in pins.items()) + f", LED {cfg.led_pin}"
         if cfg.power_loss_pin is not None:
             listing += f", power loss {cfg.power_loss_pin}"
@@ -316,7 +313,7 @@ class Doctor:
 
                 factory = make_pin_factory(self.simulated)
             for pin in pins.values():
-                devices.append(Button(pin, pull_up=True, pin_factory=factory))
+                devices.append(GpioButton(pin, pull_up=True, pin_factory=factory))
             devices.append(PWMLED(cfg.led_pin, pin_factory=factory))
             if cfg.power_loss_pin is not None:
                 devices.append(
@@ -498,11 +495,8 @@ class Doctor:
                 ["systemctl", *args, SERVICE], capture_output=True, text=True, timeout=10
             )
             errors = (result.stderr or "").strip().splitlines()
-            return (
-                (result.stdout or "").strip()
-                or (errors[-1] if errors else "")
-                or (f"exit {result.returncode}")
-            )
+            last_error = errors[-1] if errors else ""
+            return (result.stdout or "").strip() or last_error or f"exit {result.returncode}"
 
         try:
             enabled = systemctl("is-enabled")

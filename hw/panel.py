@@ -14,11 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gpiozero import PWMLED, Button
+from gpiozero import PWMLED
+from gpiozero import Button as GpioButton
 
 from appliance.config import Config
 from appliance.controller import Status
 from appliance.states import Event, State
+from appliance.wiring import Button
+from appliance.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +70,25 @@ def checked_brightness(value: object) -> float:
     return float(value)
 
 
-class LedDriver:
-    """Plays patterns on a PWMLED from its own thread; a change interrupts the step.
+def press(button: GpioButton, hold_s: float = 0.0) -> None:
+    """Press a gpiozero Button on mock pins: drive low, (hold), release (pull-up)."""
+    pin = button.pin
+    pin.drive_low()
+    if hold_s:
+        threading.Event().wait(hold_s)
+    pin.drive_high()
 
-    The thread outlives any failure of a step (logged, then the pattern goes on), and a
+
+class LedDriver:
+    """Plays patterns on a PWMLED from its own worker; a change interrupts the step.
+
+    The worker outlives any failure of a step (logged, then the pattern goes on), and a
     brightness that is not a finite number from 0 to 1 is refused before it reaches it.
+
+    Patterns are played by waits on an event rather than as gpiozero ``source`` values: a
+    source is polled every ``source_delay`` (a write per 10 ms for a steady light, where
+    this writes once), a change would wait for the next poll instead of interrupting the
+    step, and gpiozero's source thread ends at the first failing write.
     """
 
     #: Seconds the thread waits after a failed step before it tries again.
@@ -84,9 +101,8 @@ class LedDriver:
         self._base = STATE_PATTERNS[State.STARTING]
         self._overlay: Pattern | None = None
         self._wake = threading.Event()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="led", daemon=True)
-        self._thread.start()
+        self._worker = Worker(self._run, "led")
+        self._worker.start()
 
     @property
     def pattern(self) -> Pattern:
@@ -109,8 +125,8 @@ class LedDriver:
 
     @property
     def alive(self) -> bool:
-        """True while the LED's thread runs."""
-        return self._thread.is_alive()
+        """True while the LED's worker runs."""
+        return self._worker.alive
 
     def show(self, pattern: Pattern) -> None:
         if pattern is not self._base:
@@ -122,12 +138,12 @@ class LedDriver:
         self._wake.set()
 
     def close(self) -> None:
-        self._closed = True
+        self._worker.stopping.set()
         self._wake.set()
-        self._thread.join(2.0)
+        self._worker.join(2.0)
 
     def _run(self) -> None:
-        while not self._closed:
+        while not self._worker.stopping.is_set():
             try:
                 self._play_once()
             except Exception:  # noqa: BLE001 - the LED thread must survive a failed step
@@ -185,22 +201,22 @@ class Panel:
         self._post = post
         self._monotonic = monotonic
         self.debounce_s = config.debounce_s
-        self._last_press: dict[str, float] = {}
+        self._last_press: dict[Button, float] = {}
         self._state = State.STARTING
         self._record_down = False
         self._record_held = False
         self._record_started = False
         kw = {"pull_up": True, "bounce_time": None, "pin_factory": pin_factory}
-        self.record = Button(config.record_pin, hold_time=config.hold_time_s, **kw)
-        self.photo = Button(config.photo_pin, **kw)
-        self.protect = Button(config.protect_pin, **kw)
+        self.record = GpioButton(config.record_pin, hold_time=config.hold_time_s, **kw)
+        self.photo = GpioButton(config.photo_pin, **kw)
+        self.protect = GpioButton(config.protect_pin, **kw)
         self.led = PWMLED(config.led_pin, pin_factory=pin_factory)
         self.led_driver = LedDriver(self.led, config.led_brightness)
         self.record.when_pressed = self._record_pressed
         self.record.when_released = self._record_released
         self.record.when_held = self._record_was_held
-        self.photo.when_pressed = lambda: self._press("photo", Event.PHOTO_PRESSED)
-        self.protect.when_pressed = lambda: self._press("protect", Event.PROTECT_PRESSED)
+        self.photo.when_pressed = lambda: self._press(Button.PHOTO, Event.PHOTO_PRESSED)
+        self.protect.when_pressed = lambda: self._press(Button.PROTECT, Event.PROTECT_PRESSED)
 
     @property
     def led_pattern(self) -> Pattern:
@@ -226,7 +242,7 @@ class Panel:
         for device in (self.record, self.photo, self.protect, self.led):
             device.close()
 
-    def _debounced(self, name: str) -> bool:
+    def _debounced(self, name: Button) -> bool:
         now = self._monotonic()
         last = self._last_press.get(name)
         if last is not None and now - last < self.debounce_s:
@@ -234,12 +250,12 @@ class Panel:
         self._last_press[name] = now
         return True
 
-    def _press(self, name: str, event: Event) -> None:
+    def _press(self, name: Button, event: Event) -> None:
         if self._debounced(name):
             self._post(event)
 
     def _record_pressed(self) -> None:
-        if self._record_down or not self._debounced("record"):
+        if self._record_down or not self._debounced(Button.RECORD):
             return
         self._record_down = True
         self._record_held = False
@@ -268,8 +284,6 @@ class VirtualPanel:
         panel: A :class:`Panel` built on gpiozero's mock pin factory.
     """
 
-    BUTTONS = ("record", "photo", "protect")
-
     def __init__(self, panel: Panel) -> None:
         self.panel = panel
 
@@ -279,13 +293,11 @@ class VirtualPanel:
         Raises:
             KeyError: no such button.
         """
-        if name not in self.BUTTONS:
-            raise KeyError(name)
-        pin = getattr(self.panel, name).pin
-        pin.drive_low()
-        if hold_s:
-            threading.Event().wait(hold_s)
-        pin.drive_high()
+        try:
+            button = Button(name)
+        except ValueError:
+            raise KeyError(name) from None
+        press(getattr(self.panel, button.value), hold_s)
 
     @property
     def led_value(self) -> float:

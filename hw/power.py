@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from appliance.states import Event
+from appliance.worker import Worker, run_once
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class PowerLossMonitor:
         self.grace_s = grace_s
         self._lock = threading.Lock()
         self._restored: threading.Event | None = None
-        self._thread: threading.Thread | None = None
+        self._timer: Worker | None = None
         self._closed = threading.Event()
         self.blips = 0
         self.posted = False
@@ -133,11 +134,11 @@ class PowerLossMonitor:
         """Stop watching; a pending grace timer is cancelled."""
         self._closed.set()
         with self._lock:
-            restored, thread = self._restored, self._thread
+            restored, timer = self._restored, self._timer
         if restored is not None:
             restored.set()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+        if timer is not None:
+            timer.join()  # at once: the timer wakes on ``restored`` (never from itself)
         self.input.close()
 
     def _lost(self) -> None:
@@ -145,10 +146,7 @@ class PowerLossMonitor:
             if self._restored is not None or self.posted or self._closed.is_set():
                 return
             restored = self._restored = threading.Event()
-            self._thread = threading.Thread(
-                target=self._grace, args=(restored,), name="power-loss", daemon=True
-            )
-            self._thread.start()
+            self._timer = run_once(self._grace, "power-loss", args=(restored,))
         log.warning("external power lost; shutting down in %.1f s unless it returns", self.grace_s)
 
     def _back(self) -> None:

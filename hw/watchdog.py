@@ -69,12 +69,14 @@ class Watchdog:
     """Readiness, status and watchdog pings for systemd.
 
     Args:
-        health: Says what is wrong, or None when healthy; asked before every ping.
+        health: Says what is wrong, or None when healthy; asked before every ping. May be
+            set later (:attr:`health`): the check often needs the controller that ticks.
         socket_path: The notify socket; default ``$NOTIFY_SOCKET``.
         interval_s: Time between pings; default half of ``$WATCHDOG_USEC``, else 5 s.
         monotonic: Clock for the ping schedule.
 
     Attributes:
+        health: The health check (None: always healthy).
         pings: Watchdog pings sent.
         problem: What the health check last reported (None when healthy).
     """
@@ -87,7 +89,7 @@ class Watchdog:
         interval_s: float | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._health = health
+        self.health = health
         self._socket_path = socket_path
         self.interval_s = interval_s or watchdog_interval_s() or 5.0
         self._monotonic = monotonic
@@ -111,7 +113,7 @@ class Watchdog:
         now = self._monotonic()
         if now < self._next_ping:
             return
-        problem = self._health() if self._health is not None else None
+        problem = self.health() if self.health is not None else None
         if problem is not None:
             if self.problem is None:
                 log.error("watchdog: %s; no more pings, systemd will restart the service", problem)

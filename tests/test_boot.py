@@ -21,7 +21,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance.states import State
-from hw.cli import _start_panel
+from hw.app import start_panel
 from tests.harness import Appliance, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +116,7 @@ def test_pins_that_cannot_be_claimed_do_not_stop_the_recording(tmp_path, caplog)
         ctl = app.controller
         assert ctl.wait_for_state(State.RECORDING)
         with caplog.at_level(logging.ERROR, logger="dashcam"):
-            panel, power_loss = _start_panel(app.config, ctl, simulated=False, make_factory=NoGpio)
+            panel, power_loss = start_panel(app.config, ctl, simulated=False, make_factory=NoGpio)
         assert panel is None and power_loss is None
         assert "the pins cannot be claimed (OSError: can not open gpiochip)" in caplog.text
         assert "recording goes on without buttons and LED" in caplog.text
@@ -142,7 +142,7 @@ def test_a_power_loss_pin_that_fails_leaves_the_buttons(tmp_path, caplog):
     with Appliance(tmp_path / "card", power_loss_pin=26, segment_seconds=60.0) as app:
         assert app.controller.wait_for_state(State.RECORDING)
         with caplog.at_level(logging.ERROR, logger="dashcam"):
-            panel, power_loss = _start_panel(
+            panel, power_loss = start_panel(
                 app.config, app.controller, False, lambda simulated: PowerLossPinMissing(26)
             )
         try:
@@ -160,7 +160,7 @@ def test_mock_pins_give_a_working_panel(tmp_path, autostart):
         wanted = State.RECORDING if autostart else State.IDLE
         assert app.controller.wait_for_state(wanted)
         factory = MockFactory(pin_class=MockPWMPin)
-        panel, power_loss = _start_panel(app.config, app.controller, True, lambda s: factory)
+        panel, power_loss = start_panel(app.config, app.controller, True, lambda s: factory)
         try:
             assert power_loss is None and panel is not None
             record = factory.pin(app.config.record_pin)
@@ -176,6 +176,7 @@ def test_mock_pins_give_a_working_panel(tmp_path, autostart):
 #: What ``dashcam run`` imports before recording starts, on the Pi and in simulation.
 BEFORE_RECORDING = [
     "hw.cli",
+    "hw.app",
     "appliance.config",
     "appliance.controller",
     "appliance.library",

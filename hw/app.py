@@ -1,0 +1,412 @@
+"""The composition root: the :class:`App` that owns the parts and their start and stop order.
+
+Start: the dashboard's sockets are bound first (:func:`bind_web`, before anything
+records), then the camera records, then the pins are claimed (buttons, LED, the UPS's
+power-loss input), then the web is imported and served by Waitress on a worker. Stop: the
+controller's safe shutdown first (the open segment closed and synced before anything else
+can hang), then the rest in the reverse of their start.
+
+Imports are kept lazy so the camera records before anything slow (the pins, the web) is
+loaded; ``tests/bench/recorder.py`` measures it (``import_to_record_s``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from appliance.config import Config
+from appliance.worker import Worker
+
+log = logging.getLogger("dashcam")
+
+#: Longest wait for the first segment before the buttons and the LED are set up anyway.
+PANEL_AFTER_S = 3.0
+#: Longest wait for the first segment before the dashboard is imported anyway.
+WEB_AFTER_S = 15.0
+#: How often the main thread looks whether the appliance has stopped by itself.
+POLL_S = 0.5
+#: Longest wait for Waitress's loop to end once its sockets are closed.
+WEB_STOP_S = 3.0
+
+
+def bind_web(config: Config) -> list:
+    """The dashboard's listening sockets, bound before anything records (stdlib only).
+
+    One socket per address ``web_host`` resolves to, as Waitress would make them
+    (``"*"``: every address). Waitress is handed them later, so a port in use, a port that
+    needs privileges or a host that is not this machine's is a config error naming the key,
+    and nothing is recorded.
+
+    Raises:
+        ConfigError: A socket cannot be bound (the others are closed).
+    """
+    import errno
+    import socket
+
+    from appliance.errors import ConfigError
+
+    host, port = config.web_host, config.web_port
+    try:
+        infos = socket.getaddrinfo(
+            None if host == "*" else host,
+            port,
+            type=socket.SOCK_STREAM,
+            proto=socket.IPPROTO_TCP,
+            flags=socket.AI_PASSIVE,
+        )
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"web_host: cannot resolve {host!r}: {exc}") from None
+    sockets: list[socket.socket] = []
+    seen = set()
+    try:
+        for family, kind, proto, _, address in infos:
+            if (family, address[:2]) in seen:  # getaddrinfo may repeat itself
+                continue
+            seen.add((family, address[:2]))
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Waitress does
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"web_port: port {port} is already in use on {host} (another program, or "
+                "another dashcam, listens there); stop it or choose another web_port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise ConfigError(
+                f"web_port: port {port} needs privileges this process lacks; use 1024 or above"
+            ) from None
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+            raise ConfigError(
+                f"web_host: {host} is not an address of this machine; use 0.0.0.0 for all"
+            ) from None
+        raise ConfigError(f"web_port: cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sockets
+
+
+def make_camera(kind: str, config: Config, replay_path: str | None = None) -> Any:
+    """The camera backend ``kind`` ("sim", "replay" or "picamera2") built from the config.
+
+    Raises:
+        SystemExit: a replay camera without a file to replay.
+    """
+    if kind == "replay":
+        from hw.camera_replay import ReplayCamera
+
+        path = replay_path or config.replay_path
+        if not path:
+            raise SystemExit("dashcam: --replay MP4 (or replay_path in the config) is needed")
+        return ReplayCamera(path)
+    streams = {  # what the simulated and the real camera both take from the config
+        "width": config.video_width,
+        "height": config.video_height,
+        "fps": config.video_fps,
+        "bitrate": config.video_bitrate,
+        "keyframe_interval_s": config.keyframe_interval_s,
+        "preview_width": config.preview_width,
+        "preview_height": config.preview_height,
+        "preview_fps": config.preview_fps,
+    }
+    if kind == "sim":
+        from hw.camera_sim import SimulatedCamera
+
+        return SimulatedCamera(**streams)
+    from hw.camera_picamera2 import Picamera2Camera
+
+    return Picamera2Camera(
+        **streams,
+        rotation=config.camera_rotation,
+        hflip=config.camera_hflip,
+        vflip=config.camera_vflip,
+        hdr=config.camera_hdr,
+    )
+
+
+def start_panel(config: Config, controller, simulated: bool, make_factory=None):
+    """Claim the pins: the buttons and the LED, and the UPS's power-loss input if any.
+
+    Called once recording has started. Pins that cannot be claimed stop nothing: the
+    error is logged and recording goes on without buttons (``dashcam doctor`` shows why).
+
+    Args:
+        config: The appliance's configuration.
+        controller: The running controller (button events go to it; the LED follows it).
+        simulated: Mock pins instead of the Pi's.
+        make_factory: Makes the pin factory; default :func:`hw.pins.make_pin_factory`.
+
+    Returns:
+        (panel, power-loss monitor); None for what could not be made.
+    """
+    from hw.panel import Panel
+    from hw.pins import make_pin_factory
+
+    panel = power_loss = None
+    try:
+        factory = (make_factory or make_pin_factory)(simulated)
+        panel = Panel(config, controller.post, pin_factory=factory)
+        controller.subscribe(panel.show)
+        if config.power_loss_pin is not None:
+            from hw.power import PowerLossMonitor
+
+            power_loss = PowerLossMonitor(
+                config.power_loss_pin,
+                controller.post,
+                pin_factory=factory,
+                grace_s=config.power_loss_grace_s,
+                active_low=config.power_loss_active_low,
+            )
+    except Exception as exc:  # noqa: BLE001 - recording must go on without the pins
+        log.error(
+            "the pins cannot be claimed (%s: %s): recording goes on without %s; "
+            "dashcam doctor shows why",
+            type(exc).__name__,
+            exc,
+            "the power-loss input" if panel is not None else "buttons and LED",
+        )
+    return panel, power_loss
+
+
+def wait_until_settled(controller, autostart: bool, timeout_s: float) -> bool:
+    """Block until the first segment is open (IDLE without autostart), or recording failed.
+
+    Returns:
+        False if that took longer than ``timeout_s``.
+    """
+    from appliance.states import State
+
+    settled = threading.Event()
+    ended = (State.ERROR, State.STORAGE_FULL, State.SHUTTING_DOWN, State.OFF)
+
+    def seen(status) -> None:
+        started = status.segment_seq is not None if autostart else status.state is State.IDLE
+        if started or status.state in ended:
+            settled.set()
+
+    unsubscribe = controller.subscribe(seen)
+    try:
+        return settled.wait(timeout_s)
+    finally:
+        unsubscribe()
+
+
+class App:
+    """The running appliance: its parts, started and stopped in order.
+
+    Args:
+        config: The configuration (``storage_root`` already overridden if asked).
+        source: The config file it came from (None: defaults); the dashboard saves there.
+        camera: The camera backend (see :func:`make_camera`).
+        simulated: Mock pins, no power-off, no clock setting, the dashboard's virtual panel.
+        listeners: The sockets :func:`bind_web` bound; None: no dashboard.
+        console: Read button presses from standard input (:class:`hw.console.Console`).
+        run_command: Runs the power-off or reboot command (``subprocess.run``'s interface).
+
+    Attributes:
+        stopping: Set by :meth:`request_stop` (a signal, the console's quit); the service
+            is being stopped, so the power stays on.
+        power_wish: The dashboard's wish for after the safe shutdown ("restart" reboots
+            instead of powering off); None until it says.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        source: str | None,
+        camera: Any,
+        *,
+        simulated: bool,
+        listeners: list | None = None,
+        console: bool = False,
+        run_command: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.camera = camera
+        self.simulated = simulated
+        self.listeners = listeners
+        self.want_console = console
+        self._run_command = run_command
+        self.stopping = threading.Event()
+        self.power_wish: str | None = None
+        self.library = self.controller = self.watchdog = None
+        self.panel = self.power_loss = self.console = None
+        self.web_app = self.server = self._web_worker = None
+
+    def request_stop(self) -> None:
+        """Stop the appliance (the service is stopped: the power stays on)."""
+        self.stopping.set()
+
+    def run(self) -> int:
+        """Start, wait until stopped (a signal, the console, a shutdown), stop.
+
+        Returns:
+            0 if the controller ended OFF (the segment closed), else 1.
+        """
+        from appliance.states import State
+
+        try:
+            self.start()
+            while not self.stopping.is_set() and not self.controller.stopped.is_set():
+                self.stopping.wait(POLL_S)
+        finally:
+            self.stop()
+        log.info("stopped (%s)", self.controller.state.value)
+        return 0 if self.controller.state is State.OFF else 1
+
+    # -- start ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Record, then claim the pins, then serve the dashboard."""
+        self._start_recording()
+        # The buttons and the LED (gpiozero) come once the first segment is open (a
+        # fraction of a second), so their import does not slow it down.
+        wait_until_settled(self.controller, self.config.autostart, timeout_s=PANEL_AFTER_S)
+        self.panel, self.power_loss = start_panel(self.config, self.controller, self.simulated)
+        self.watchdog.ready()
+        log.info("storage: %s; config: %s", self.config.storage_root, self.source or "defaults")
+        if self.panel is not None and self.want_console:
+            from hw.console import Console
+
+            self.console = Console(self.panel, self.controller, on_quit=self.request_stop)
+            self.console.start()
+        if self.listeners is not None:
+            # After the first segment is open (or recording failed to start): importing the
+            # web never delays the first frame.
+            if not wait_until_settled(self.controller, self.config.autostart, WEB_AFTER_S):
+                log.warning(
+                    "starting the dashboard although the appliance is %s", self.controller.state
+                )
+            self._start_web()
+
+    def _start_recording(self) -> None:
+        from appliance.config import fit_to_card
+        from appliance.controller import Controller
+        from appliance.library import Library
+        from hw.watchdog import Watchdog, recorder_health
+
+        config = self.config
+        os.makedirs(config.storage_root, exist_ok=True)
+        library = self.library = Library(
+            config.storage_root,
+            min_free_bytes=config.min_free_bytes,
+            min_free_percent=config.min_free_percent,
+            loop_quota_bytes=config.loop_quota_bytes,
+            protected_quota_percent=config.protected_quota_percent,
+        )
+        try:  # byte sizes that do not fit this card are lowered: the card records regardless
+            config, lowered = fit_to_card(config, library.storage().total)
+        except OSError as exc:  # no card to measure: the controller shows it and waits
+            log.warning("the card cannot be measured (%s): sizes not checked", exc.strerror)
+        else:
+            for message in lowered:
+                log.error("config %s: %s", self.source or "defaults", message)
+            library.min_free_bytes = config.min_free_bytes
+            library.loop_quota_bytes = config.loop_quota_bytes
+            self.config = config
+        self.watchdog = Watchdog()  # pings only under systemd
+        self.controller = Controller(
+            config, self.camera, library, power_off=self._power_off(), on_tick=self.watchdog.tick
+        )
+        self.watchdog.health = recorder_health(self.controller)
+        self.controller.start()
+
+    def _power_off(self):
+        """The controller's last action: power off (or restart), or only say so in simulation.
+
+        A stop of the service itself (SIGTERM from systemd, Ctrl-C) closes everything but
+        leaves the power on.
+        """
+        if self.simulated:
+            return lambda: log.info(
+                "simulation: the Pi would power off now (nothing is powered off)"
+            )
+        from hw.power import PowerOff
+
+        action = PowerOff(
+            self.config.power_off_command,
+            restart_wanted=lambda: self.power_wish == "restart",
+            run=self._run_command,
+        )
+
+        def power_off() -> None:
+            if self.stopping.is_set():
+                log.info("the service was stopped: the power stays on")
+                return
+            action()
+
+        return power_off
+
+    def _wish(self, what: str) -> None:
+        """The dashboard's "restart" or "shutdown", performed after the safe shutdown."""
+        self.power_wish = what
+
+    def _set_clock(self, epoch_s: float) -> None:
+        if self.simulated:
+            log.info("simulation: the clock would be set to %.0f (host clock left alone)", epoch_s)
+            return
+        from hw.system import set_system_clock
+
+        set_system_clock(epoch_s)
+
+    def _start_web(self) -> None:
+        """Build the dashboard and serve it with Waitress on a worker, on the bound sockets."""
+        log.info("importing the dashboard")
+        from web.app import create_app, default_config_path
+        from web.server import make_server
+
+        virtual = None
+        if self.simulated and self.panel is not None:
+            from hw.panel import VirtualPanel
+
+            virtual = VirtualPanel(self.panel)
+        panel = self.panel
+        self.web_app = create_app(
+            self.controller,
+            self.library,
+            config_path=self.source or default_config_path(),
+            panel=virtual,
+            set_led_brightness=panel.set_brightness if panel is not None else None,
+            set_clock=self._set_clock,
+            power=self._wish,
+        )
+        self.server = make_server(
+            self.web_app, sockets=self.listeners, threads=self.config.web_threads
+        )
+        self._web_worker = Worker(self.server.run, "web").start()
+        port = self.listeners[0].getsockname()[1]
+        log.info("dashboard: http://%s:%s/", self.config.web_host, port)
+
+    # -- stop -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """The controller's safe shutdown, then the dashboard, the console and the pins.
+
+        Safe to call whatever :meth:`start` reached.
+        """
+        if self.watchdog is not None:
+            self.watchdog.stopping()
+        if self.controller is not None and not self.controller.stopped.is_set():
+            self.controller.shutdown()
+        if self.server is not None:
+            self.web_app.close_streams()
+            self.server.close()
+            self._web_worker.stop(WEB_STOP_S)
+        elif self.listeners:  # bound, never served
+            for sock in self.listeners:
+                sock.close()
+        if self.console is not None:
+            self.console.close()
+        if self.panel is not None:
+            self.panel.close()
+        if self.power_loss is not None:
+            self.power_loss.close()

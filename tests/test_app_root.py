@@ -1,0 +1,193 @@
+"""The composition root (:class:`hw.app.App`) in this process: real sockets, a real
+Waitress server, the simulated camera, a real card directory. The power-off command is the
+only fake (a recording runner): nothing is ever powered off or rebooted."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from appliance.config import Config
+from appliance.errors import ConfigError
+from appliance.states import Event, State
+from appliance.worker import Worker
+from hw.app import App, bind_web, make_camera
+from tests.harness import SMALL, wait_until
+
+POWER_OFF = ("dashcam-test-power-off",)
+
+
+class Commands:
+    """Stands in for ``subprocess.run``: records the power commands, runs nothing."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[str]] = []
+
+    def __call__(self, argv, **_kw) -> subprocess.CompletedProcess:
+        self.seen.append(list(argv))
+        return subprocess.CompletedProcess(argv, 0)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def config_for(tmp_path: Path, **kw) -> Config:
+    settings = {
+        **SMALL,
+        "segment_seconds": 60.0,
+        "power_off_command": POWER_OFF,
+        "web_host": "127.0.0.1",
+        "web_port": free_port(),
+        **kw,
+    }
+    return Config(storage_root=str(tmp_path / "card"), **settings)
+
+
+def started(app: App) -> dict:
+    """Run ``app`` on a worker; returns where its exit code will be."""
+    result: dict = {}
+    app_worker = Worker(lambda: result.update(code=app.run()), "test-app").start()
+    result["worker"] = app_worker
+    return result
+
+
+def status(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2) as resp:
+        return json.load(resp)
+
+
+def answers(port: int, state: str) -> bool:
+    try:
+        return status(port)["state"] == state
+    except OSError:
+        return False
+
+
+def post(port: int, path: str) -> int:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return resp.status
+
+
+def clips(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "card").rglob("*.mp4"))
+
+
+def nobody_listens(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_a_stop_of_the_service_closes_everything_in_order_and_leaves_the_power_on(tmp_path):
+    config = config_for(tmp_path)
+    listeners = bind_web(config)
+    port = listeners[0].getsockname()[1]
+    commands = Commands()
+    app = App(
+        config,
+        None,
+        make_camera("sim", config),
+        simulated=False,  # the real power-off path; the pins fail off a Pi and are logged
+        listeners=listeners,
+        run_command=commands,
+    )
+    run = started(app)
+    try:
+        assert wait_until(lambda: answers(port, "recording"), 30), "the dashboard never answered"
+    finally:
+        app.request_stop()
+        assert run["worker"].join(30)
+    assert run["code"] == 0
+    assert app.controller.state is State.OFF
+    assert commands.seen == [], "a stop of the service must leave the power on"
+    assert [p.suffix for p in clips(tmp_path)] == [".mp4"]  # the open segment was closed
+    assert not list((tmp_path / "card").rglob("*.partial"))
+    assert nobody_listens(port), "the dashboard's socket must be closed"
+    assert not app._web_worker.alive
+
+
+@pytest.mark.parametrize(
+    ("path", "command"),
+    [("/api/system/shutdown", list(POWER_OFF)), ("/api/system/restart", ["systemctl", "reboot"])],
+)
+def test_the_dashboards_wish_is_performed_after_the_safe_shutdown(tmp_path, path, command):
+    config = config_for(tmp_path)
+    listeners = bind_web(config)
+    port = listeners[0].getsockname()[1]
+    commands = Commands()
+    app = App(
+        config,
+        str(tmp_path / "dashcam.toml"),
+        make_camera("sim", config),
+        simulated=False,
+        listeners=listeners,
+        run_command=commands,
+    )
+    run = started(app)
+    try:
+        assert wait_until(lambda: answers(port, "recording"), 30)
+        assert post(port, path) == 202
+        assert run["worker"].join(30), "the appliance did not end after the shutdown"
+    finally:
+        app.request_stop()
+        run["worker"].join(30)
+    assert run["code"] == 0
+    assert commands.seen == [command]
+    assert clips(tmp_path), "the segment is closed before the power goes"
+
+
+def test_a_held_record_button_in_simulation_ends_the_run_without_powering_off(tmp_path):
+    config = config_for(tmp_path)
+    commands = Commands()
+    app = App(config, None, make_camera("sim", config), simulated=True, run_command=commands)
+    run = started(app)
+    try:
+        assert wait_until(lambda: app.panel is not None and app.panel.led.value > 0, 30)
+        app.controller.post(Event.RECORD_HELD)
+        assert run["worker"].join(30)
+    finally:
+        app.request_stop()
+        run["worker"].join(30)
+    assert run["code"] == 0 and app.controller.state is State.OFF
+    assert commands.seen == []
+    assert not app.panel.led_driver.alive, "the LED's worker ends with the panel"
+
+
+def test_bound_sockets_that_are_never_served_are_closed_by_stop(tmp_path):
+    config = config_for(tmp_path)
+    listeners = bind_web(config)
+    port = listeners[0].getsockname()[1]
+    app = App(config, None, make_camera("sim", config), simulated=True, listeners=listeners)
+    app.stop()  # nothing started: nothing to shut down, the sockets still closed
+    assert [sock.fileno() for sock in listeners] == [-1] * len(listeners)
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))  # the port is this machine's again
+    assert not clips(tmp_path)
+
+
+def test_a_port_in_use_names_web_port(tmp_path):
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    try:
+        config = config_for(tmp_path, web_port=holder.getsockname()[1])
+        with pytest.raises(ConfigError, match=r"^web_port: port \d+ is already in use"):
+            bind_web(config)
+    finally:
+        holder.close()
+
+
+def test_a_replay_camera_without_a_file_says_what_is_needed(tmp_path):
+    with pytest.raises(SystemExit, match="--replay MP4"):
+        make_camera("replay", config_for(tmp_path))
