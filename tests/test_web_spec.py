@@ -89,6 +89,11 @@ def test_one_route_line_puts_a_new_resource_in_the_document():
     assert item["put"]["requestBody"]["required"] is False
 
 
+def test_the_login_documents_its_wrong_password_answer_though_it_is_public():
+    login = build(ROUTES)["paths"]["/api/session"]["post"]
+    assert login["security"] == [] and {"401", "429", "422"} <= set(login["responses"])
+
+
 def test_a_responder_without_an_operation_cannot_be_routed_silently():
     class Bare:
         def on_get(self, req, resp):

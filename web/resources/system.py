@@ -120,7 +120,7 @@ class Session:
         "Log in with the access password",
         {204: Reply("Logged in; the session cookie is set")},
         body=LOGIN,
-        errors=(429,),
+        errors=(401, 429),  # 401: a wrong password
         public=True,
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
