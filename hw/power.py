@@ -36,10 +36,6 @@ class PowerOff:
         run: Runs the command (``subprocess.run``'s interface).
         sync: Flushes the file systems.
         timeout_s: Longest wait for the command.
-
-    Attributes:
-        calls: How often the action ran.
-        returncode: The command's exit status (None before the first run).
     """
 
     def __init__(
@@ -61,11 +57,8 @@ class PowerOff:
         self._run = run
         self._sync = sync
         self._timeout_s = timeout_s
-        self.calls = 0
-        self.returncode: int | None = None
 
     def __call__(self) -> None:
-        self.calls += 1
         self._sync()
         command = self.reboot_command if self._restart_wanted() else self.command
         log.warning("powering off: %s", " ".join(command))
@@ -74,7 +67,6 @@ class PowerOff:
         except (OSError, subprocess.SubprocessError) as exc:
             log.error("power-off command failed: %s", exc)
             return
-        self.returncode = result.returncode
         if result.returncode != 0:
             log.error("power-off command exited with %d", result.returncode)
 
@@ -94,7 +86,7 @@ class PowerLossMonitor:
         active_low: True: pull-up, lost when low. False: pull-down, lost when high.
 
     Attributes:
-        blips: Power losses that ended within the grace time.
+        input: The gpiozero input (active while external power is lost).
         posted: True once :attr:`Event.POWER_LOST` was posted.
     """
 
@@ -115,7 +107,6 @@ class PowerLossMonitor:
         self._restored: threading.Event | None = None
         self._timer: Worker | None = None
         self._closed = threading.Event()
-        self.blips = 0
         self.posted = False
         from gpiozero import DigitalInputDevice  # here: PowerOff is made before recording
 
@@ -124,11 +115,6 @@ class PowerLossMonitor:
         self.input.when_deactivated = self._back
         if self.input.is_active:  # already lost at start-up
             self._lost()
-
-    @property
-    def is_power_lost(self) -> bool:
-        """True while the input says external power is gone."""
-        return bool(self.input.is_active)
 
     def close(self) -> None:
         """Stop watching; a pending grace timer is cancelled."""
@@ -158,7 +144,6 @@ class PowerLossMonitor:
     def _grace(self, restored: threading.Event) -> None:
         if restored.wait(self.grace_s):
             if not self._closed.is_set():
-                self.blips += 1
                 log.warning("external power back within %.1f s: shutdown cancelled", self.grace_s)
             return
         with self._lock:

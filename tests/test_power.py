@@ -8,6 +8,7 @@ decodes *before* the power went. Nothing is ever powered off.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sys
 import threading
@@ -114,8 +115,7 @@ def rig(tmp_path):
 def assert_closed_and_decodable_at_power_off(rig: Rig) -> None:
     assert rig.controller.stopped.wait(10), "the controller did not finish"
     assert rig.controller.state is State.OFF
-    assert rig.power_off.calls == 1 and rig.power_off.returncode == 0
-    (call,) = rig.calls()
+    (call,) = rig.calls()  # the command ran once, to its end
     assert call["partials"] == [], "a segment was still open when the power went"
     assert call["frames"], "no closed segment on the card"
     assert min(call["frames"].values()) >= 20, call["frames"]
@@ -134,10 +134,10 @@ def test_holding_record_powers_off_after_closing_the_segment(rig):
 def test_power_loss_input_powers_off_after_the_grace_time(rig):
     rig.start_recording()
     rig.loss_pin.drive_low()  # the UPS pulls the line to GND: external power gone
-    assert rig.monitor.is_power_lost
+    assert rig.monitor.input.is_active
     assert rig.controller.wait_for_state(State.SHUTTING_DOWN, State.OFF, timeout_s=5)
     assert_closed_and_decodable_at_power_off(rig)
-    assert rig.monitor.posted and rig.monitor.blips == 0
+    assert rig.monitor.posted
 
 
 def test_dashboard_shutdown_powers_off(rig):
@@ -146,14 +146,15 @@ def test_dashboard_shutdown_powers_off(rig):
     assert_closed_and_decodable_at_power_off(rig)
 
 
-def test_a_short_power_blip_cancels_the_shutdown(rig):
+def test_a_short_power_blip_cancels_the_shutdown(rig, caplog):
     rig.start_recording()
-    rig.loss_pin.drive_low()
-    rig.loss_pin.drive_high()  # back well within the 0.4 s grace
-    assert wait_until(lambda: rig.monitor.blips == 1, 5)
+    with caplog.at_level(logging.WARNING, logger="hw.power"):
+        rig.loss_pin.drive_low()
+        rig.loss_pin.drive_high()  # back well within the 0.4 s grace
+        assert wait_until(lambda: "shutdown cancelled" in caplog.text, 5)
     # past the grace time nothing happened: still recording, no power-off
     assert not wait_until(lambda: rig.controller.state is not State.RECORDING, 1.0)
-    assert rig.power_off.calls == 0 and rig.calls() == []
+    assert rig.calls() == []
     assert not rig.monitor.posted
     # a real loss afterwards still shuts down
     rig.loss_pin.drive_low()
@@ -167,9 +168,9 @@ def test_active_high_power_loss_input():
         POWER_LOSS_PIN, lambda e: posted.set(), pin_factory=factory, grace_s=0.05, active_low=False
     )
     try:
-        assert not monitor.is_power_lost
+        assert not monitor.input.is_active
         factory.pin(POWER_LOSS_PIN).drive_high()
-        assert monitor.is_power_lost
+        assert monitor.input.is_active
         assert posted.wait(5)
     finally:
         monitor.close()
@@ -230,16 +231,14 @@ def test_watchdog_pings_from_the_controller_loop(tmp_path, notify_socket):
     path, sock = notify_socket
     config = Config(**{**SMALL, "storage_root": str(tmp_path)})
     camera = SimulatedCamera(width=320, height=240, fps=30, bitrate=400_000)
-    holder = {}
-    watchdog = Watchdog(lambda: holder["health"](), socket_path=path, interval_s=0.05)
+    watchdog = Watchdog(socket_path=path, interval_s=0.05)
     controller = Controller(config, camera, Library(str(tmp_path)), on_tick=watchdog.tick)
-    holder["health"] = recorder_health(controller, stall_s=5)
+    watchdog.health = recorder_health(controller, stall_s=5)
     controller.start()
     try:
-        receive(sock, "WATCHDOG=1")
-        receive(sock, "WATCHDOG=1")
-        # The datagram can arrive before the controller thread counts it: wait for the count.
-        assert wait_until(lambda: watchdog.pings >= 2, 5), watchdog.pings
+        pings = receive(sock, "WATCHDOG=1")
+        pings = receive(sock, "WATCHDOG=1") + pings  # two pings: the loop keeps pinging
+        assert pings.count("WATCHDOG=1") >= 2 and watchdog.problem is None
     finally:
         controller.shutdown()
         camera.stop()
@@ -260,10 +259,9 @@ def test_a_hung_recording_stops_the_watchdog_pings(tmp_path, notify_socket):
     path, sock = notify_socket
     config = Config(**{**SMALL, "storage_root": str(tmp_path)})
     camera = WedgedCamera(width=320, height=240, fps=30, bitrate=400_000)
-    holder = {}
-    watchdog = Watchdog(lambda: holder["health"](), socket_path=path, interval_s=0.05)
+    watchdog = Watchdog(socket_path=path, interval_s=0.05)
     controller = Controller(config, camera, Library(str(tmp_path)), on_tick=watchdog.tick)
-    holder["health"] = recorder_health(controller, stall_s=0.5)
+    watchdog.health = recorder_health(controller, stall_s=0.5)
     controller.start()
     try:
         assert controller.wait_for_state(State.RECORDING)
@@ -280,9 +278,7 @@ def test_a_hung_recording_stops_the_watchdog_pings(tmp_path, notify_socket):
         except TimeoutError:
             pass
         assert any(m.startswith("STATUS=recorder stalled") for m in messages), messages
-        pings = watchdog.pings
-        assert not wait_until(lambda: watchdog.pings > pings, 1.0)
-        sock.settimeout(0.3)
+        sock.settimeout(1.0)  # no more pings
         with pytest.raises(TimeoutError):
             sock.recv(4096)
     finally:
