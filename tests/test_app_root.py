@@ -89,19 +89,26 @@ def nobody_listens(port: int) -> bool:
     return False
 
 
-def test_a_stop_of_the_service_closes_everything_in_order_and_leaves_the_power_on(tmp_path):
+def on_the_pi_path(tmp_path: Path) -> tuple[App, int, Commands]:
+    """An App on the real power-off path (the pins fail off a Pi and are logged), serving
+    the dashboard on a free port; returns it, the port and the recorded commands."""
     config = config_for(tmp_path)
     listeners = bind_web(config)
-    port = listeners[0].getsockname()[1]
     commands = Commands()
+    camera = make_camera("sim", config)
     app = App(
         config,
-        None,
-        make_camera("sim", config),
-        simulated=False,  # the real power-off path; the pins fail off a Pi and are logged
+        str(tmp_path / "dashcam.toml"),
+        camera,
+        simulated=False,
         listeners=listeners,
         run_command=commands,
     )
+    return app, listeners[0].getsockname()[1], commands
+
+
+def test_a_stop_of_the_service_closes_everything_in_order_and_leaves_the_power_on(tmp_path):
+    app, port, commands = on_the_pi_path(tmp_path)
     run = started(app)
     try:
         assert wait_until(lambda: answers(port, "recording"), 30), "the dashboard never answered"
@@ -122,18 +129,7 @@ def test_a_stop_of_the_service_closes_everything_in_order_and_leaves_the_power_o
     [("/api/system/shutdown", list(POWER_OFF)), ("/api/system/restart", ["systemctl", "reboot"])],
 )
 def test_the_dashboards_wish_is_performed_after_the_safe_shutdown(tmp_path, path, command):
-    config = config_for(tmp_path)
-    listeners = bind_web(config)
-    port = listeners[0].getsockname()[1]
-    commands = Commands()
-    app = App(
-        config,
-        str(tmp_path / "dashcam.toml"),
-        make_camera("sim", config),
-        simulated=False,
-        listeners=listeners,
-        run_command=commands,
-    )
+    app, port, commands = on_the_pi_path(tmp_path)
     run = started(app)
     try:
         assert wait_until(lambda: answers(port, "recording"), 30)
