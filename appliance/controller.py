@@ -13,18 +13,18 @@ import dataclasses
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.config import Config
+from appliance.config import Config, settable
 from appliance.library import Library, StorageFigures
 from appliance.mp4 import file_thumbnail_jpeg, probe_duration, recover
 from appliance.ports import Camera, CameraInfo, Clock
-from appliance.recorder import Recorder, SegmentInfo
+from appliance.recorder import Recorder
 from appliance.states import RUNNING_STATES, Action, Event, State, next_transition
+from appliance.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +131,12 @@ class Controller:
             camera.info,
             segment_seconds=config.segment_seconds,
             jobs=self._jobs,
-            on_segment=self._segment_closed,
             on_storage_full=lambda: self.post(Event.STORAGE_FULL),
             on_error=lambda exc: self.post(Event.RECORDER_FAILED, exc),
             on_storage_error=lambda exc: self.post(Event.STORAGE_FAILED, exc),
             on_change=lambda: self.post(_REFRESH),
             max_fragment_s=MAX_FRAGMENT_KEYFRAMES * config.keyframe_interval_s,
+            clock=self.clock,
         )
         self.recorder.headroom_bytes = self._segment_bytes_estimate()
         self._state = State.STARTING
@@ -157,9 +157,8 @@ class Controller:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._subscribers: list[Subscriber] = []
-        self._segment_listeners: list[Callable[[SegmentInfo], None]] = []
         self._status = self._build(None)
-        self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
+        self._worker = Worker(self._run, "controller")
         self.stopped = threading.Event()
 
     # --- public interface -----------------------------------------------------------
@@ -177,7 +176,7 @@ class Controller:
             log.error("the card cannot be read: %s", exc)
             partials = []
             self.post(Event.STORAGE_FAILED, exc)
-        self._thread.start()
+        self._worker.start()
         try:
             self.camera.start(self.recorder.put, self._camera_error)
         except Exception as exc:  # noqa: BLE001 - the state machine shows it
@@ -202,7 +201,7 @@ class Controller:
         started = self.recorder.status.segment_started_mono
         if status.segment_seq is not None and started is not None:
             status = dataclasses.replace(
-                status, segment_elapsed_s=round(time.monotonic() - started, 3)
+                status, segment_elapsed_s=round(self.clock.monotonic() - started, 3)
             )
         return status
 
@@ -226,10 +225,6 @@ class Controller:
 
         return unsubscribe
 
-    def on_segment(self, callback: Callable[[SegmentInfo], None]) -> None:
-        """Call ``callback(info)`` for every segment the recorder closes."""
-        self._segment_listeners.append(callback)
-
     def refresh(self) -> None:
         """Publish a fresh snapshot soon (after a change made outside the controller)."""
         self.post(_REFRESH)
@@ -242,10 +237,10 @@ class Controller:
 
     def wait_for_state(self, *states: State, timeout_s: float = 10.0) -> bool:
         """Block until the state is one of ``states``. True if it got there in time."""
-        deadline = time.monotonic() + timeout_s
+        deadline = self.clock.monotonic() + timeout_s
         with self._changed:
             while self._state not in states:
-                left = deadline - time.monotonic()
+                left = deadline - self.clock.monotonic()
                 if left <= 0:
                     return False
                 self._changed.wait(left)
@@ -257,8 +252,15 @@ class Controller:
         self.stopped.wait(timeout_s)
 
     def apply_config(self, config: Config) -> None:
-        """Take settings that apply without a restart (segment length, reserve, autostart)."""
-        self.config = config
+        """Take the settings of ``config`` that apply without a restart.
+
+        :func:`appliance.config.settable` says which keys those are; every other key keeps
+        its running value until the next start. Of the live keys, the LED brightness and
+        the preview's viewer cap belong to the panel and the preview hub, whose owners
+        apply them.
+        """
+        live = {key: getattr(config, key) for key, now in settable().items() if now}
+        self.config = config = dataclasses.replace(self.config, **live)
         self.recorder.segment_seconds = config.segment_seconds
         self.recorder.headroom_bytes = self._segment_bytes_estimate()
         lib = self.library
@@ -298,14 +300,14 @@ class Controller:
     def _finish_jobs(self) -> None:
         """Let queued jobs finish, for at most :data:`SHUTDOWN_JOBS_WAIT_S` (a job stuck
         on a hanging card must not hold the shutdown)."""
-        deadline = time.monotonic() + SHUTDOWN_JOBS_WAIT_S
+        deadline = self.clock.monotonic() + SHUTDOWN_JOBS_WAIT_S
         for executor in (self._jobs, self._photos):
             drained = threading.Event()
             try:
                 executor.submit(drained.set)
             except RuntimeError:
                 drained.set()
-            if not drained.wait(max(0.0, deadline - time.monotonic())):
+            if not drained.wait(max(0.0, deadline - self.clock.monotonic())):
                 log.error("jobs still running at shutdown; not waiting for them")
             executor.shutdown(wait=False)
 
@@ -350,9 +352,9 @@ class Controller:
             self._state = transition.target
             self._since = self.clock.wall()
             if self._state is State.ERROR:  # the first retry comes after an interval too
-                self._next_retry = time.monotonic() + self._retry_interval_s
+                self._next_retry = self.clock.monotonic() + self._retry_interval_s
         if event is Event.READY:
-            self._ready_mono = time.monotonic()
+            self._ready_mono = self.clock.monotonic()
         self._publish(notice)
         resumable = event in (Event.READY, Event.CAMERA_RECOVERED, Event.STORAGE_RECOVERED)
         if self._state is State.IDLE and resumable and self._resume:
@@ -403,7 +405,7 @@ class Controller:
         return None
 
     def _tick(self) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if self._state is State.ERROR and now >= self._next_retry:
             self._next_retry = now + self._retry_interval_s
             self._retry()
@@ -495,13 +497,6 @@ class Controller:
         self._last_still = item.seq
         self._publish("photo")  # guarded: never raises
 
-    def _segment_closed(self, info: SegmentInfo) -> None:
-        for listener in self._segment_listeners:
-            try:
-                listener(info)
-            except Exception:  # noqa: BLE001 - a listener never stops the recording
-                log.exception("segment listener failed")
-
     def _recover_partial(self, path: str) -> None:
         """Recover a partial left by a crash or a pulled card; index it with its thumbnail."""
         recovered = recover(path)
@@ -566,7 +561,7 @@ class Controller:
             recording=rec.recording,
             segment=f"{seq:08d}" if seq is not None else None,
             segment_seq=seq,
-            segment_elapsed_s=round(time.monotonic() - started, 3) if started else None,
+            segment_elapsed_s=round(self.clock.monotonic() - started, 3) if started else None,
             last_still=self._last_still,
             counts={k.value: v for k, v in self.library.counts().items()},
             storage=self._storage,

@@ -163,20 +163,6 @@ class Recovered:
     cut_bytes: int  # torn tail removed
 
 
-def provenance(path: str) -> tuple[int, int] | None:
-    """The (first frame index, first camera pts in µs) a segment was written with."""
-    with av.open(path) as container:
-        fields = dict(
-            part.split("=", 1)
-            for part in container.metadata.get("comment", "").split()
-            if "=" in part
-        )
-    try:
-        return int(fields["first_frame"]), int(fields["first_pts_us"])
-    except (KeyError, ValueError):
-        return None
-
-
 def complete_length(path: str) -> int:
     """Length of the longest prefix of ``path`` that ends on a complete top-level box
     after which the file is still readable: ftyp, moov, then whole moof+mdat pairs."""

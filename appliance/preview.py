@@ -9,7 +9,6 @@ a frame newer than the one it sent last and gets the newest; a slow viewer skips
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 from appliance.ports import Camera
@@ -23,13 +22,11 @@ class Frame:
         seq: The hub's running frame number, from 1.
         jpeg: The JPEG bytes.
         pts_us: The camera's timestamp of the picture (microseconds, monotonic clock).
-        put_mono: ``time.monotonic()`` when the hub received it.
     """
 
     seq: int
     jpeg: bytes
     pts_us: int
-    put_mono: float
 
 
 class HubFull(Exception):
@@ -119,7 +116,7 @@ class PreviewHub:
         with self._cond:
             self._seq += 1
             self.frames_received += 1
-            self._frame = Frame(self._seq, jpeg, pts_us, time.monotonic())
+            self._frame = Frame(self._seq, jpeg, pts_us)
             self._cond.notify_all()
 
     def wait_newer(self, after_seq: int, timeout_s: float) -> Frame | None:

@@ -12,28 +12,17 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from appliance.library import Library, SegmentPlan
+from appliance.items import SegmentPlan
+from appliance.library import Library
 from appliance.mp4 import SegmentWriter, thumbnail_jpeg
-from appliance.ports import PTS_PER_SECOND, CameraInfo, EncodedPacket
+from appliance.ports import PTS_PER_SECOND, CameraInfo, Clock, EncodedPacket
+from appliance.worker import Worker
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentInfo:
-    """A closed segment, as the recorder saw it."""
-
-    seq: int
-    path: str
-    first_frame_index: int
-    frames: int
-    duration_s: float
-    protected: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +51,6 @@ class Recorder:
         segment_seconds: Target segment length.
         queue_packets: Bound of the packet queue (frames); past it packets are dropped.
         jobs: Runs thumbnails off the packet path.
-        on_segment: Called (on the recorder thread) with each closed :class:`SegmentInfo`.
         on_storage_full: Called when pruning cannot make room for a new segment.
         on_error: Called with an exception that stopped the recording (not a storage one).
         on_storage_error: Called with the ``OSError`` of a card that failed under the
@@ -70,6 +58,7 @@ class Recorder:
         max_fragment_s: Longest fragment when keyframes come late (bounds what a power cut
             loses then); None leaves fragments to the keyframes alone.
         on_change: Called whenever the status changes (segment opened or closed).
+        clock: The monotonic clock of ``segment_started_mono``; ``Clock()`` if None.
     """
 
     def __init__(
@@ -80,12 +69,12 @@ class Recorder:
         segment_seconds: float = 60.0,
         queue_packets: int | None = None,
         jobs: Executor | None = None,
-        on_segment: Callable[[SegmentInfo], None] | None = None,
         on_storage_full: Callable[[], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         on_storage_error: Callable[[OSError], None] | None = None,
         on_change: Callable[[], None] | None = None,
         max_fragment_s: float | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._library = library
         self._info = info
@@ -97,7 +86,7 @@ class Recorder:
         self._put = 0
         self._taken = 0
         self._jobs = jobs
-        self._on_segment = on_segment
+        self._clock = clock or Clock()
         self._on_storage_full = on_storage_full
         self._on_error = on_error
         self._on_storage_error = on_storage_error
@@ -112,8 +101,7 @@ class Recorder:
         self.headroom_bytes = 0  # room kept for the next segment on top of the reserve
         self._last_segment_bytes = 0
         self.last_closed_seq: int | None = None  # the newest footage: never pruned
-        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
-        self._thread.start()
+        self._worker = Worker(self._run, "recorder").start()
 
     # --- called from other threads -------------------------------------------------
 
@@ -135,10 +123,10 @@ class Recorder:
 
     def close(self, wait_s: float = 10.0) -> None:
         """Close the open segment and end the thread, waiting at most ``wait_s`` in all."""
-        if self._thread.is_alive():
-            deadline = time.monotonic() + wait_s
+        if self._worker.alive:
+            deadline = self._clock.monotonic() + wait_s
             if self._command("quit", wait_s):
-                self._thread.join(max(0.0, deadline - time.monotonic()))
+                self._worker.join(max(0.0, deadline - self._clock.monotonic()))
             else:
                 log.error("the recorder did not close its segment within %.1f s", wait_s)
 
@@ -250,7 +238,7 @@ class Recorder:
             self._library.abandon_segment(plan)
             raise
         self._plan = plan
-        self._started_mono = time.monotonic()
+        self._started_mono = self._clock.monotonic()
         self.frames_written += 1
         log.info("segment %08d opened at frame %d", plan.seq, first.frame_index)
         if self._on_change:
@@ -269,14 +257,6 @@ class Recorder:
             self._plan = None
         self._last_segment_bytes = item.size
         self.last_closed_seq = item.seq
-        info = SegmentInfo(
-            seq=item.seq,
-            path=item.path,
-            first_frame_index=writer.first.frame_index,
-            frames=writer.frames,
-            duration_s=writer.duration_s,
-            protected=item.kind != "loop",
-        )
         keyframe = writer.first.data
         if self._jobs is not None:
             try:
@@ -285,8 +265,6 @@ class Recorder:
                 log.info("no thumbnail for %08d: shutting down", item.seq)
         else:
             self._thumbnail(item.seq, keyframe)
-        if self._on_segment:
-            self._on_segment(info)
         if self._on_change:
             self._on_change()
 

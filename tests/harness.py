@@ -7,11 +7,13 @@ where a test passes them, a clock, a disk-usage function and a file-system port.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -19,11 +21,11 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance.config import Config
-from appliance.controller import Controller
-from appliance.library import Library
-from appliance.recorder import SegmentInfo
+from appliance.controller import Controller, Status
+from appliance.library import Kind, Library
 from hw.camera_sim import SimulatedCamera, read_frame_counter
 from hw.panel import Panel
+from tests.mp4tools import packet_count, provenance
 
 SMALL = {
     "video_width": 320,
@@ -83,6 +85,33 @@ def wait_until(predicate, timeout_s: float = 10.0, interval_s: float = 0.01) -> 
     return bool(predicate())
 
 
+@dataclass(frozen=True)
+class ClosedSegment:
+    """A segment the recorder closed, as the library indexed it when the harness saw it.
+
+    ``first_frame_index`` and ``frames`` are read from the file (at ``path``) when first
+    asked for.
+    """
+
+    seq: int
+    path: str
+    size: int
+    protected: bool
+    duration_s: float | None
+
+    @functools.cached_property
+    def first_frame_index(self) -> int:
+        """The camera's index of the segment's first frame (written in the file)."""
+        found = provenance(self.path)
+        assert found is not None, f"{self.path} names no first frame"
+        return found[0]
+
+    @functools.cached_property
+    def frames(self) -> int:
+        """The frames the file holds."""
+        return packet_count(self.path)
+
+
 class Appliance:
     """Controller + recorder + library + panel on mock pins, with a simulated camera."""
 
@@ -135,8 +164,9 @@ class Appliance:
         self.factory = MockFactory(pin_class=MockPWMPin)
         self.panel = Panel(cfg, self.controller.post, pin_factory=self.factory)
         self.controller.subscribe(self.panel.show)
-        self.segments: list[SegmentInfo] = []
-        self.controller.on_segment(self.segments.append)
+        self.segments: list[ClosedSegment] = []
+        self._first_segment: int | None = None  # clips below it were there before
+        self.controller.subscribe(self._note_segments)
 
     def start(self) -> Appliance:
         self.controller.start()
@@ -165,7 +195,26 @@ class Appliance:
             threading.Event().wait(hold_s)
         button.pin.drive_high()
 
-    def wait_segments(self, n: int, timeout_s: float = 30.0) -> list[SegmentInfo]:
+    def _note_segments(self, status: Status) -> None:
+        """Note the segments closed since the last snapshot (on the controller thread).
+
+        Every segment opened and closed since recording first began is a clip with a
+        higher sequence number than the last one noted (clips are indexed in order).
+        """
+        if self._first_segment is None:
+            if status.segment_seq is None:
+                return
+            self._first_segment = status.segment_seq
+        last = self.segments[-1].seq if self.segments else self._first_segment - 1
+        clips = self.library.page(kinds=(Kind.LOOP, Kind.PROTECTED), limit=16)
+        for item in sorted(clips, key=lambda item: item.seq):
+            if item.seq > last:
+                protected = item.kind is Kind.PROTECTED
+                self.segments.append(
+                    ClosedSegment(item.seq, item.path, item.size, protected, item.duration_s)
+                )
+
+    def wait_segments(self, n: int, timeout_s: float = 30.0) -> list[ClosedSegment]:
         assert wait_until(lambda: len(self.segments) >= n, timeout_s), (
             f"only {len(self.segments)} of {n} segments closed in {timeout_s} s"
         )

@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from appliance.library import Kind
-from appliance.mp4 import provenance
 from appliance.ports import FileSystem
 from appliance.states import Event, State
 from hw.panel import NOTICE_PATTERNS, STATE_PATTERNS
 from tests.harness import Appliance, decode_counters, partials, wait_until
+from tests.mp4tools import provenance
 
 
 def led_levels(pin, since_index=0):

@@ -316,17 +316,6 @@ def test_a_heartbeat_that_raises_does_not_stop_the_controller(tmp_path):
         rig.close()
 
 
-def test_a_segment_listener_that_raises_does_not_stop_the_recording(rig):
-    def bad_listener(info):
-        raise Boom("injected: segment listener")
-
-    rig.ctl.on_segment(bad_listener)
-    start_recording(rig)
-    rig.app.wait_segments(3)  # segments keep closing (the harness listens after it)
-    assert wait_until(rig.recording, 5)
-    assert rig.takes_a_photo()
-
-
 def test_a_camera_info_that_raises_keeps_the_last_description(rig):
     start_recording(rig)
     info = rig.ctl.status.camera

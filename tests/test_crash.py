@@ -8,10 +8,11 @@ import sys
 import time
 
 from appliance.library import Kind
-from appliance.mp4 import complete_length, provenance
+from appliance.mp4 import complete_length
 from appliance.ports import PTS_PER_SECOND
 from appliance.states import Event, State
 from tests.harness import Appliance, decode_counters, partials, wait_until
+from tests.mp4tools import provenance
 
 CONFIG = """\
 video_width = 320

@@ -1,0 +1,88 @@
+"""The controller takes exactly the settings that apply live, and runs on its injected clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+from appliance.config import settable
+from appliance.ports import Clock
+from appliance.states import Event, State
+from tests.harness import Appliance, wait_until
+
+#: Live keys the panel and the preview hub own: the dashboard applies them through their
+#: callbacks (``set_led_brightness``, ``hub.max_viewers``); the controller only keeps them
+#: in its config.
+APPLIED_BY_THEIR_OWNERS = {"led_brightness": 0.25, "preview_max_viewers": 2}
+
+
+def test_every_live_key_changes_the_running_appliance(tmp_path):
+    with Appliance(tmp_path / "card", autostart=False) as app:
+        ctl, lib = app.controller, app.library
+        probes = {
+            "segment_seconds": (7.0, lambda: ctl.recorder.segment_seconds),
+            "min_free_bytes": (123_456, lambda: lib.min_free_bytes),
+            "min_free_percent": (3.5, lambda: lib.min_free_percent),
+            "loop_quota_bytes": (9_000_000, lambda: lib.loop_quota_bytes),
+            "protected_quota_percent": (42.0, lambda: lib.protected_quota_percent),
+            "autostart": (True, lambda: ctl.config.autostart),
+        }
+        live = {key for key, now in settable().items() if now}
+        assert live == set(probes) | set(APPLIED_BY_THEIR_OWNERS), "a live key lacks a probe"
+        headroom = ctl.recorder.headroom_bytes
+        for key, (value, read) in probes.items():
+            assert read() != value, key
+            ctl.apply_config(dataclasses.replace(ctl.config, **{key: value}))
+            assert read() == value, key
+        assert ctl.recorder.headroom_bytes > headroom  # it follows the segment length
+        for key, value in APPLIED_BY_THEIR_OWNERS.items():
+            ctl.apply_config(dataclasses.replace(ctl.config, **{key: value}))
+            assert getattr(ctl.config, key) == value
+
+
+def test_a_key_that_needs_a_restart_keeps_its_running_value(tmp_path):
+    changed = {
+        "video_width": 640,
+        "video_height": 480,
+        "video_fps": 15,
+        "video_bitrate": 1_000_000,
+        "preview_fps": 5,
+    }
+    assert set(changed) == {key for key, now in settable().items() if not now}
+    with Appliance(tmp_path / "card", autostart=False) as app:
+        ctl = app.controller
+        running = ctl.config
+        ctl.apply_config(dataclasses.replace(running, segment_seconds=9.0, **changed))
+        assert ctl.config.segment_seconds == 9.0
+        assert {key: getattr(ctl.config, key) for key in changed} == {
+            key: getattr(running, key) for key in changed
+        }
+
+
+class ShiftedClock(Clock):
+    """The real clocks, with the monotonic one moved on by hand."""
+
+    def __init__(self) -> None:
+        self.shift_s = 0.0
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return time.monotonic() + self.shift_s
+
+    def jump(self, seconds: float) -> None:
+        with self._lock:
+            self.shift_s += seconds
+
+
+def test_the_segment_clock_is_the_injected_one(tmp_path):
+    clock = ShiftedClock()
+    with Appliance(tmp_path / "card", clock=clock, autostart=False, segment_seconds=60.0) as app:
+        ctl = app.controller
+        assert ctl.wait_for_state(State.IDLE)
+        ctl.post(Event.START_RECORDING)
+        assert wait_until(lambda: ctl.status.segment_seq is not None, 10)
+        assert ctl.status.segment_elapsed_s < 30
+        clock.jump(1000.0)
+        assert ctl.status.segment_elapsed_s >= 1000
