@@ -72,16 +72,8 @@ for path in "$PREFIX" "$STORAGE"; do
     esac
 done
 
-# Run a command, or print it in a dry run.
-run() {
-    if [ "$DRY_RUN" = 1 ]; then
-        printf '+'
-        printf ' %q' "$@"
-        printf '\n'
-    else
-        "$@"
-    fi
-}
+# shellcheck source=common.sh
+. "$DEPLOY/common.sh"  # run: a command, or printed in a dry run
 
 # Render a template: @USER@ @PREFIX@ @STORAGE@ @STATE_DIR@ @CONFIG@ @CONFIG_DIR@.
 render() {

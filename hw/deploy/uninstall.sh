@@ -37,15 +37,8 @@ if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-run() {
-    if [ "$DRY_RUN" = 1 ]; then
-        printf '+'
-        printf ' %q' "$@"
-        printf '\n'
-    else
-        "$@"
-    fi
-}
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # run: a command, or printed in a dry run
 
 remove() {
     if [ -e "$ROOT$1" ] || [ -L "$ROOT$1" ]; then
