@@ -2,8 +2,9 @@
 
 Everything on the card is ordered by one monotonic sequence number that survives reboots,
 never by mtime or wall clock (a Pi has no real-time clock and may boot in 1970). The
-layout is described in :mod:`appliance.items`; the one pass over the card at start is
-:mod:`appliance.cardscan`; incidents (the protect button) are :mod:`appliance.incident`.
+layout and the index are :mod:`appliance.items`; the card's folders, health and numbers
+:mod:`appliance.card`; the one pass over the card at start :mod:`appliance.cardscan`;
+which clips go :mod:`appliance.pruning`; incidents (protect) :mod:`appliance.incident`.
 
 The card is read once by :meth:`Library.scan`; after that every change goes through the
 library, which keeps its index current and never rescans.

@@ -20,6 +20,8 @@ from appliance.incident import (
 )
 from appliance.library import Kind, Library
 from appliance.ports import FileSystem
+from appliance.states import Event, State
+from tests.harness import Appliance, wait_until
 from tests.test_library import (
     FakeClock,
     FakeDisk,
@@ -272,3 +274,27 @@ def test_from_dict_reads_what_to_dict_wrote():
     assert Incident.from_dict(incident.to_dict()) == incident
     with pytest.raises(ValueError):
         Incident.from_dict({"id": 3, "kind": "manual", "wall_s": 1.0, "clips": "4,5"})
+
+
+# ------------------------------------------------------------------- through the appliance
+
+
+def test_the_protect_button_records_an_incident_that_a_restart_lists(tmp_path):
+    with Appliance(tmp_path) as app:
+        ctl = app.controller
+        app.wait_segments(2)
+        before = app.segments[-1].seq
+        assert wait_until(lambda: (ctl.status.segment_seq or 0) > before, 5)
+        app.press(app.panel.protect)
+        assert wait_until(lambda: len(app.library.incidents()) == 1, 5)
+        assert wait_until(lambda: app.library.incidents()[0].complete, 10)  # the next closed
+        ctl.post(Event.STOP_RECORDING)
+        assert ctl.wait_for_state(State.IDLE)
+    (incident,) = app.library.incidents()
+    assert incident.kind is IncidentKind.MANUAL
+    first = incident.clips[0]
+    assert first >= before and incident.clips == (first, first + 1, first + 2)
+    assert all(app.library.get(seq).kind is Kind.PROTECTED for seq in incident.clips)
+    with Appliance(tmp_path, autostart=False) as again:
+        assert again.controller.wait_for_state(State.IDLE)
+        assert again.library.incidents() == [incident]
