@@ -124,8 +124,11 @@ def test_commands_start_stop_photo_and_protect(client, dash):
 
 
 def test_commands_take_no_get(client):
-    for path in ("/api/recording/start", "/api/photos", "/api/incidents", "/api/system/shutdown"):
+    for path in ("/api/recording/start", "/api/photos", "/api/system/shutdown"):
         assert client.simulate_get(path).status_code == 405
+    # GET /api/incidents only lists them: it protects nothing
+    assert client.simulate_get("/api/incidents").json == []
+    assert client.app.controller.status.counts["protected"] == 0
 
 
 # --- library -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from appliance.library import Library
 from appliance.preview import PreviewHub
 from web import openapi, pages, streams
 from web.media import Media
-from web.resources import gallery, panel, settings, status, system
+from web.resources import gallery, incidents, panel, settings, status, system
 from web.security import Guard, LoginThrottle, Sessions, StrictJSON
 from web.spec import CONVERTERS, Deps
 
@@ -193,7 +193,8 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/api/recording/start", status.Recording, "start"),
     ("/api/recording/stop", status.Recording, "stop"),
     ("/api/photos", status.Photos, None),
-    ("/api/incidents", status.Incidents, None),
+    ("/api/incidents", incidents.Incidents, None),
+    ("/api/incidents/{incident_id:seq}", incidents.IncidentResource, None),
     ("/api/items", gallery.Items, None),
     ("/api/days", gallery.Days, None),
     ("/api/items/{item_id:seq}", gallery.ItemResource, None),

@@ -181,7 +181,8 @@ def check_request(op: Operation, req: falcon.Request) -> None:
 
 
 class SeqConverter(BaseConverter):
-    """``{item_id:seq}``: an item's sequence number, 1 to 12 ASCII digits ("00000123").
+    """``{item_id:seq}``, ``{incident_id:seq}``: a number of 1 to 12 ASCII digits
+    ("00000123").
 
     Anything else (another script's digits, signs, spaces, underscores, more digits) is a
     404 that says why, raised here while the route is found.
@@ -190,13 +191,13 @@ class SeqConverter(BaseConverter):
     SCHEMA = {
         "type": "string",
         "pattern": r"^[0-9]{1,12}$",
-        "description": "The item's sequence number (1 to 12 digits)",
+        "description": "An item's sequence number or an incident's id (1 to 12 digits)",
     }
     _RE = re.compile(r"[0-9]{1,12}", re.ASCII)
 
     def convert(self, value: str) -> int:
         if not self._RE.fullmatch(value):
-            raise falcon.HTTPNotFound(description=f"no item {value[:40]!r}: ids are 1 to 12 digits")
+            raise falcon.HTTPNotFound(description=f"no {value[:40]!r} here: ids are 1 to 12 digits")
         return int(value)
 
 

@@ -64,7 +64,7 @@ class Status:
         resp.cache_control = ["no-store"]
 
 
-class _Command:
+class Command:
     """A resource whose POST posts one event to the controller."""
 
     def __init__(self, deps: Deps) -> None:
@@ -75,7 +75,7 @@ class _Command:
         _accepted(resp, event=event.value)
 
 
-class Recording(_Command):
+class Recording(Command):
     """``/api/recording/start`` and ``/api/recording/stop``."""
 
     @operation("Start recording", {202: ACCEPTED})
@@ -87,17 +87,9 @@ class Recording(_Command):
         self._post(resp, Event.STOP_RECORDING)
 
 
-class Photos(_Command):
+class Photos(Command):
     """``/api/photos``: take a still (as the photo button does)."""
 
     @operation("Take a photo (as the photo button)", {202: ACCEPTED})
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._post(resp, Event.PHOTO_PRESSED)
-
-
-class Incidents(_Command):
-    """``/api/incidents``: protect the incident (as the protect button does)."""
-
-    @operation("Protect the incident (as the protect button)", {202: ACCEPTED})
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._post(resp, Event.PROTECT_PRESSED)

@@ -1,0 +1,88 @@
+"""Incidents: protect one now (the protect button's twin), list them, show one."""
+
+from __future__ import annotations
+
+import falcon
+
+from appliance.errors import NotFound
+from appliance.incident import Incident, IncidentKind
+from appliance.states import Event
+from web.resources.gallery import ITEM, item_dict
+from web.resources.status import Command
+from web.spec import ACCEPTED, Component, Deps, Reply, operation
+
+INCIDENT = Component(
+    "Incident",
+    {
+        "type": "object",
+        "required": ["id", "kind", "wall_s", "clips", "complete"],
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"type": "string", "enum": [k.value for k in IncidentKind]},
+            "wall_s": {"type": "number"},
+            "clips": {"type": "array", "items": {"type": "integer"}},
+            "complete": {"type": "boolean"},
+        },
+    },
+)
+INCIDENT_DETAIL = Component(
+    "IncidentDetail",
+    {
+        "type": "object",
+        "required": ["incident", "items", "duration_s"],
+        "properties": {
+            "incident": INCIDENT,
+            "items": {"type": "array", "items": ITEM},
+            "duration_s": {"type": ["number", "null"]},
+        },
+    },
+)
+
+
+class Incidents(Command):
+    """``/api/incidents``: protect the incident now (POST); every incident (GET)."""
+
+    def __init__(self, deps: Deps) -> None:
+        super().__init__(deps)
+        self.library = deps.library
+
+    @operation("Protect the incident (as the protect button)", {202: ACCEPTED})
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._post(resp, Event.PROTECT_PRESSED)
+
+    @operation(
+        "Incidents, newest first",
+        {200: Reply("The incidents", {"type": "array", "items": INCIDENT})},
+    )
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = [incident.to_dict() for incident in self.library.incidents()]
+
+
+class IncidentResource:
+    """``/api/incidents/{incident_id}``: one incident with the clips it still has."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.library = deps.library
+
+    @operation("One incident and its clips", {200: Reply("The incident", INCIDENT_DETAIL)})
+    def on_get(self, req: falcon.Request, resp: falcon.Response, incident_id: int) -> None:
+        incident = _find(self.library.incidents(), incident_id)
+        items = []
+        for seq in incident.clips:
+            try:
+                items.append(self.library.get(seq))
+            except NotFound:  # deleted since, or pruned past the protected quota
+                continue
+        durations = [item.duration_s for item in items]
+        resp.media = {
+            "incident": incident.to_dict(),
+            "items": [item_dict(item) for item in items],
+            "duration_s": None if None in durations else round(sum(durations), 3),
+        }
+
+
+def _find(incidents: list[Incident], incident_id: int) -> Incident:
+    for incident in incidents:
+        if incident.id == incident_id:
+            return incident
+    raise NotFound(f"no incident {incident_id}")
