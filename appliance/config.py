@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.errors import ConfigError
+from appliance.pruning import reserve_bytes as _reserve  # the one formula of the reserve
 from appliance.wiring import BUTTON_WIRES, LED_WIRE, Button
 
 #: Where ``dashcam`` looks for its config when no ``--config`` is given.
@@ -257,12 +258,12 @@ def _check(f: dataclasses.Field, value: Any) -> None:
 
 def reserve_bytes(config: Config, total_bytes: int) -> int:
     """The bytes the pruner keeps free on a card of ``total_bytes`` under ``config``."""
-    return max(config.min_free_bytes, int(total_bytes * config.min_free_percent / 100.0))
+    return _reserve(total_bytes, config.min_free_bytes, config.min_free_percent)
 
 
 def reserve_key(config: Config, total_bytes: int) -> str:
     """The key that sets the reserve on a card of ``total_bytes``."""
-    by_percent = int(total_bytes * config.min_free_percent / 100.0)
+    by_percent = reserve_bytes(config.replace(min_free_bytes=0), total_bytes)
     return "min_free_bytes" if config.min_free_bytes >= by_percent else "min_free_percent"
 
 
