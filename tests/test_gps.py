@@ -50,8 +50,12 @@ def gpsfake(tmp_path):
     if proc.poll() is not None:
         pytest.skip(f"gpsfake did not start: {proc.stderr.read().decode()[-300:]}")
     yield port
-    proc.terminate()
-    proc.wait(10)
+    proc.terminate()  # gpsfake can miss a SIGTERM while it feeds: then it is killed
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def test_a_drive_through_gpsd_gives_the_track_speeds_and_clock(gpsfake) -> None:
