@@ -399,7 +399,9 @@ class App:
             self.controller.shutdown()
         if self.server is not None:
             self.web_app.close_streams()
-            self.server.close()
+            from web.server import close_server
+
+            close_server(self.server, running=self._web_worker.alive)
             self._web_worker.stop(WEB_STOP_S)
         elif self.listeners:  # bound, never served
             for sock in self.listeners:

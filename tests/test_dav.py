@@ -19,7 +19,7 @@ import pytest
 from appliance.library import Kind, Library
 from tests.share_fixtures import fill_library
 from web.dav import DAV_USER, create_dav_app, mount
-from web.server import make_server
+from web.server import close_server, make_server
 
 RCLONE = shutil.which("rclone", path=os.path.dirname(sys.executable)) or shutil.which("rclone")
 
@@ -47,7 +47,7 @@ def _served(tmp_path: Path, password: str | None = None, allow_delete: bool = Fa
     try:
         yield f"http://127.0.0.1:{server.effective_port}", library, expected, deleted
     finally:
-        server.close()
+        close_server(server, running=thread.is_alive())
         thread.join(5)
 
 

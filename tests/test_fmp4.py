@@ -15,7 +15,7 @@ from appliance.fmp4 import LayoutError, hls_playlist, read_layout
 from appliance.mp4 import SegmentWriter
 from hw.camera_sim import read_frame_counter
 from tests.harness import camera_packets
-from web.server import make_server
+from web.server import close_server, make_server
 
 FPS = 30
 
@@ -107,7 +107,7 @@ def _served(folder: Path):
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.close()
+        close_server(server, running=thread.is_alive())
         thread.join(5)
 
 

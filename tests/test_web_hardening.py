@@ -35,6 +35,7 @@ from web.server import (
     WAITRESS_OPTIONS,
     Channel,
     RequestBudget,
+    close_server,
     make_server,
 )
 
@@ -514,7 +515,7 @@ def test_an_oversized_body_gets_its_413_from_the_headers_before_it_is_sent(open_
         assert MAX_BODY_BYTES < server.adj.max_request_body_size < server.adj.inbuf_overflow
         assert server.adj.max_request_body_size == WAITRESS_OPTIONS["max_request_body_size"]
     finally:
-        server.close()
+        close_server(server, running=False)
 
 
 # --- sessions -----------------------------------------------------------------------------

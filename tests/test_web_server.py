@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from appliance.states import State
 from tests.harness import wait_until
 from tests.web_fixtures import dashboard
 from tests.webclient import Stream, request, serve
+from web.server import close_server, make_server
 
 PREVIEW = "/api/preview.mjpeg"
 
@@ -191,3 +193,28 @@ def test_ranges_and_raw_traversal_paths_over_the_wire(served):
         resp = request(addr, path)
         assert 400 <= resp.status < 500, path
         assert b"root:" not in resp.body and b"import" not in resp.body
+
+
+def test_the_server_is_closed_from_its_own_loop_thread(tmp_path) -> None:
+    """Closed from another thread, the loop could be in select on the closed sockets and
+    die of EBADF; close_server hands the close to the loop, which then ends by itself."""
+    with dashboard(tmp_path) as d:
+        server = make_server(d.app, host="127.0.0.1", port=0, threads=2)
+        closed_on = []
+        real_close = server.close
+
+        def noting_close() -> None:
+            closed_on.append(threading.current_thread().name)
+            real_close()
+
+        server.close = noting_close
+        thread = threading.Thread(target=server.run, name="loop", daemon=True)
+        thread.start()
+        assert request(("127.0.0.1", int(server.effective_port)), "/api/health").status == 200
+        close_server(server, running=True)
+        thread.join(5)
+        assert not thread.is_alive()
+        assert closed_on == ["loop"]
+        never_run = make_server(d.app, host="127.0.0.1", port=0, threads=2)
+        close_server(never_run, running=False)  # no loop to hand it to: closed here
+        assert never_run.socket.fileno() == -1

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from web.server import make_server
+from web.server import close_server, make_server
 
 
 class Address(tuple):
@@ -37,7 +37,7 @@ def serve(app, threads: int = 8, **server_kw):
         yield addr
     finally:
         app.close_streams()
-        server.close()
+        close_server(server, running=thread.is_alive())
         thread.join(5)
 
 

@@ -281,3 +281,36 @@ def make_server(
     where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
     server = create_server(app, threads=threads, **where, **WAITRESS_OPTIONS)
     return tune_server(server, stalled_client_s, request_budget, request_deadline_s)
+
+
+def close_server(server: Any, *, running: bool = True, timeout_s: float = 5.0) -> None:
+    """Close ``server``; if its loop is ``running``, from the loop's own thread.
+
+    Closed from another thread, the sockets go while the loop is in ``select`` on them, and
+    the loop dies of EBADF. Handed to the loop through Waitress's trigger, the close
+    empties the loop's map and the loop ends by itself. If the loop does not take it within
+    ``timeout_s`` (it is stuck), the server is closed from here.
+    """
+    trigger = getattr(server, "trigger", None)
+    if trigger is None and isinstance(server, MultiSocketServer):
+        wsgi = [s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
+        trigger = wsgi[0].trigger if wsgi else None
+    done = threading.Event()
+
+    def close() -> None:
+        try:
+            server.close()
+        finally:
+            done.set()
+
+    if not running or trigger is None:
+        close()
+        return
+    try:
+        trigger.pull_trigger(close)
+    except OSError:  # the trigger is gone already
+        close()
+        return
+    if not done.wait(timeout_s):
+        log.warning("the web server's loop did not close within %.0f s; closing it here", timeout_s)
+        close()
