@@ -86,6 +86,7 @@ class Config:
     web_port: int = field(default=8080, metadata=_int(1, 65535))
     web_threads: int = field(default=8, metadata=_int(2, 64))
     web_password: str | None = field(default=None, metadata={"check": "str", "optional": True})
+    dav_allow_delete: bool = field(default=False, metadata={"check": "bool"})
     preview_max_viewers: int = field(default=3, metadata={**_int(1, 16), **LIVE})
     camera: str = field(
         default="auto", metadata={"check": ("choice", "auto", "picamera2", "sim", "replay")}

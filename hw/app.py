@@ -362,7 +362,11 @@ class App:
         """Build the dashboard and serve it with Waitress on a worker, on the bound sockets."""
         log.info("importing the dashboard")
         from web.app import create_app, default_config_path
-        from web.server import make_server
+        from web.security import default_host_names, host_allowed
+        from web.server import make_server, mount
+
+        names = default_host_names()
+        self._host_ok = lambda host: host_allowed(host, names)
 
         virtual = None
         if self.simulated and self.panel is not None:
@@ -380,11 +384,29 @@ class App:
             power=self._wish,
         )
         self.server = make_server(
-            self.web_app, sockets=self.listeners, threads=self.config.web_threads
+            mount(self.web_app, "/dav", self._make_drive, host_ok=self._host_ok),
+            sockets=self.listeners,
+            threads=self.config.web_threads,
         )
         self._web_worker = Worker(self.server.run, "web").start()
         port = self.listeners[0].getsockname()[1]
         log.info("dashboard: http://%s:%s/", self.config.web_host, port)
+
+    def _make_drive(self):
+        """The WebDAV drive (``/dav``), built at its first request (see ``web/dav.py``)."""
+        from web.dav import create_dav_app
+
+        controller, library = self.controller, self.library
+
+        def delete(seq: int) -> None:  # as the dashboard deletes
+            library.delete(seq)
+            controller.refresh()
+
+        return create_dav_app(
+            library,
+            lambda: controller.config.web_password,
+            delete if self.config.dav_allow_delete else None,
+        )
 
     # -- stop -------------------------------------------------------------------------
 

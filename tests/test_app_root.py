@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -187,3 +188,37 @@ def test_a_port_in_use_names_web_port(tmp_path):
 def test_a_replay_camera_without_a_file_says_what_is_needed(tmp_path):
     with pytest.raises(SystemExit, match="--replay MP4"):
         make_camera("replay", config_for(tmp_path))
+
+
+def _dav(port: int, path: str, method: str = "PROPFIND", host: str | None = None) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/dav/{path}", method=method)
+    if method == "PROPFIND":
+        request.add_header("Depth", "1")
+    if host is not None:
+        request.add_header("Host", host)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_the_app_serves_the_network_drive_beside_the_dashboard(tmp_path):
+    """The drive answers beside the dashboard, read-only by default, host-checked."""
+    app, port, _ = on_the_pi_path(tmp_path)
+    run = started(app)
+    try:
+        assert wait_until(lambda: answers(port, "recording"), 30)
+        assert _dav(port, "") == 207
+        app.controller.post(Event.STOP_RECORDING)
+        assert app.controller.wait_for_state(State.IDLE)
+        (clip,) = clips(tmp_path)
+        day = clip.parent.name
+        assert _dav(port, f"Loop/{day}/") == 207
+        assert _dav(port, f"Loop/{day}/{clip.name}", method="GET") == 200
+        assert _dav(port, f"Loop/{day}/{clip.name}", method="DELETE") in (403, 405)
+        assert clip.exists()
+        assert _dav(port, "", host="evil.example") == 421
+    finally:
+        app.request_stop()
+        assert run["worker"].join(30)

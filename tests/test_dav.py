@@ -18,8 +18,8 @@ import pytest
 
 from appliance.library import Kind, Library
 from tests.share_fixtures import fill_library
-from web.dav import DAV_USER, create_dav_app, mount
-from web.server import close_server, make_server
+from web.dav import DAV_USER, MOUNT_PATH, create_dav_app
+from web.server import close_server, make_server, mount
 
 RCLONE = shutil.which("rclone", path=os.path.dirname(sys.executable)) or shutil.which("rclone")
 
@@ -41,7 +41,8 @@ def _served(tmp_path: Path, password: str | None = None, allow_delete: bool = Fa
         library.delete(seq)
 
     dav = create_dav_app(library, lambda: password, delete if allow_delete else None)
-    server = make_server(mount(_not_found, dav), host="127.0.0.1", port=0, threads=4)
+    app = mount(_not_found, MOUNT_PATH, lambda: dav)
+    server = make_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -130,3 +131,33 @@ def test_paths_outside_the_tree_and_odd_names_are_404(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"{url}/dav/{photo}", timeout=10) as resp:
             assert resp.headers["Content-Type"] == "image/jpeg"
             assert resp.read() == expected[photo]
+
+
+def test_the_drive_is_built_at_its_first_request_and_other_paths_pass_by() -> None:
+    built = []
+
+    def make():
+        built.append(1)
+        return _not_found
+
+    calls = []
+
+    def dashboard(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    app = mount(dashboard, MOUNT_PATH, make, host_ok=lambda host: host == "car.local")
+    seen = []
+
+    def start(status, headers):
+        seen.append(status)
+
+    app({"PATH_INFO": "/davx", "HTTP_HOST": "car.local"}, start)
+    app({"PATH_INFO": "/api/status", "HTTP_HOST": "car.local"}, start)
+    assert built == [] and calls == ["/davx", "/api/status"]
+    app({"PATH_INFO": "/dav/Loop/", "HTTP_HOST": "evil.example"}, start)
+    assert built == [] and seen[-1].startswith("421")
+    for _ in range(3):
+        app({"PATH_INFO": "/dav/Loop/", "HTTP_HOST": "car.local"}, start)
+    assert built == [1] and seen[-1].startswith("404")

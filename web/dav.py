@@ -6,8 +6,9 @@ segment (a ``.partial``, not in the index) and the card's own files (thumbnails,
 LOST) do not appear. With a dashboard password set, the drive asks for it (user name
 :data:`DAV_USER`, Basic or Digest); it is read at each request, so a new password applies
 at once. Deleting is refused unless ``dav_allow_delete`` is set, and then goes through
-the same delete as the dashboard. :func:`mount` puts the drive beside the Falcon app on
-the same Waitress server.
+the same delete as the dashboard. The composition root mounts the drive beside the Falcon
+app on the same Waitress server (:func:`web.server.mount`, which imports this module only
+at the first request under ``/dav``).
 """
 
 from __future__ import annotations
@@ -227,17 +228,3 @@ def create_dav_app(
         "logging": {"enable": False},
     }
     return WsgiDAVApp(config)
-
-
-def mount(app: Callable, dav: Callable, prefix: str = MOUNT_PATH) -> Callable:
-    """One WSGI app: requests under ``prefix`` go to ``dav``, the rest to ``app``."""
-
-    def dispatch(environ: dict, start_response: Callable) -> Any:
-        path = environ.get("PATH_INFO", "")
-        if path == prefix or path.startswith(prefix + "/"):
-            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
-            environ["PATH_INFO"] = path[len(prefix) :]
-            return dav(environ, start_response)
-        return app(environ, start_response)
-
-    return dispatch

@@ -314,3 +314,37 @@ def close_server(server: Any, *, running: bool = True, timeout_s: float = 5.0) -
     if not done.wait(timeout_s):
         log.warning("the web server's loop did not close within %.0f s; closing it here", timeout_s)
         close()
+
+
+def mount(
+    app: Callable,
+    prefix: str,
+    make_mounted: Callable[[], Callable],
+    *,
+    host_ok: Callable[[str | None], bool] | None = None,
+) -> Callable:
+    """One WSGI app: requests under ``prefix`` go to a second app, the rest to ``app``.
+
+    The second app is built by ``make_mounted()`` at the first request under ``prefix``,
+    so what it imports costs no memory until someone uses it (the WebDAV drive: about
+    8 MB). Requests under ``prefix`` whose ``Host`` fails ``host_ok`` get 421, as the
+    dashboard's do (no DNS rebinding onto the drive).
+    """
+    lock = threading.Lock()
+    built: list[Callable] = []
+
+    def dispatch(environ: dict, start_response: Callable) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path != prefix and not path.startswith(prefix + "/"):
+            return app(environ, start_response)
+        if host_ok is not None and not host_ok(environ.get("HTTP_HOST")):
+            start_response("421 Misdirected Request", [("Content-Type", "text/plain")])
+            return [b"421 Misdirected Request: this host name is not the dashcam's\n"]
+        with lock:
+            if not built:
+                built.append(make_mounted())
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
+        environ["PATH_INFO"] = path[len(prefix) :]
+        return built[0](environ, start_response)
+
+    return dispatch
