@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.config import Config, settable
+from appliance.incident import IncidentKind
 from appliance.library import Library, StorageFigures
 from appliance.mp4 import file_thumbnail_jpeg, probe_duration, recover
 from appliance.ports import Camera, CameraInfo, Clock
@@ -344,7 +345,7 @@ class Controller:
             self._last_error = f"{event.value}: {detail}"
         log.info("%s --%s--> %s", self._state.value, event.value, transition.target.value)
         try:
-            notice = self._perform(transition.action)
+            notice = self._perform(transition.action, event, detail)
         except Exception as exc:  # noqa: BLE001 - reported; the transition still happens
             notice = None
             self._action_failed(transition.action, exc)
@@ -373,7 +374,9 @@ class Controller:
         elif action not in (Action.TAKE_PHOTO, Action.PROTECT):
             self.post(Event.FAULT, exc)
 
-    def _perform(self, action: Action) -> str | None:
+    def _perform(
+        self, action: Action, event: Event | None = None, detail: Any = None
+    ) -> str | None:
         rec = self.recorder
         if action is Action.START_RECORDING:
             self._resume = True
@@ -391,8 +394,11 @@ class Controller:
             open_seq = status.seq if status.recording else None
             if open_seq is None and rec.wants_recording:
                 open_seq = rec.last_closed_seq  # pressed as one segment closed, before the next
-            items = self.library.protect_incident(open_seq)
-            log.info("protected %s (open segment %s)", [i.seq for i in items], open_seq)
+            impact = event is Event.IMPACT
+            kind = IncidentKind.IMPACT if impact else IncidentKind.MANUAL
+            peak_g = getattr(detail, "peak_g", None) if impact else None
+            items = self.library.protect_incident(open_seq, kind, peak_g)
+            log.info("protected %s (open segment %s, %s)", [i.seq for i in items], open_seq, kind)
             return "protect"
         elif action is Action.SHUT_DOWN:
             self._closing = True  # long background passes stop at their next step

@@ -45,6 +45,7 @@ class IncidentKind(enum.StrEnum):
     """What made an incident."""
 
     MANUAL = "manual"  # the protect button or the dashboard
+    IMPACT = "impact"  # the G-sensor felt an impact over its threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class Incident:
             real-time clock may be wrong here, the clips' order is not).
         clips: Sequence numbers of its clips, ascending.
         complete: False while a clip of it is still being recorded (or awaited).
+        peak_g: An impact's peak acceleration, gravity removed; None for other kinds.
     """
 
     id: int
@@ -65,6 +67,7 @@ class Incident:
     wall_s: float
     clips: tuple[int, ...]
     complete: bool = True
+    peak_g: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the record on the card and the API)."""
@@ -74,6 +77,7 @@ class Incident:
             "wall_s": self.wall_s,
             "clips": list(self.clips),
             "complete": self.complete,
+            "peak_g": self.peak_g,
         }
 
     @classmethod
@@ -92,7 +96,11 @@ class Incident:
             raise ValueError("not an incident record: bad id or time")
         if not isinstance(clips, list) or any(type(s) is not int or s < 0 for s in clips):
             raise ValueError("not an incident record: bad clips")
-        return cls(ident, kind, float(wall_s), tuple(sorted(set(clips))))
+        peak_g = data.get("peak_g")
+        if peak_g is not None and (type(peak_g) not in (int, float) or not 0 <= peak_g < 1e3):
+            raise ValueError("not an incident record: bad peak_g")
+        peak = None if peak_g is None else float(peak_g)
+        return cls(ident, kind, float(wall_s), tuple(sorted(set(clips))), peak_g=peak)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +259,13 @@ class Incidents:
 
     # --- incidents ------------------------------------------------------------------
 
-    def begin(self, kind: IncidentKind, wall_s: float, selection: Selection) -> Incident | None:
+    def begin(
+        self,
+        kind: IncidentKind,
+        wall_s: float,
+        selection: Selection,
+        peak_g: float | None = None,
+    ) -> Incident | None:
         """Record a new incident: its open segments are marked (PROTECTING is written
         first), then the record. An incident with no clip at all is not recorded.
 
@@ -265,7 +279,7 @@ class Incidents:
             return None
         ident = self._records[-1].id + 1 if self._records else 1
         progress = _Progress(set(selection.marked), selection.next_segment)
-        incident = Incident(ident, kind, wall_s, selection.clips, complete=False)
+        incident = Incident(ident, kind, wall_s, selection.clips, complete=False, peak_g=peak_g)
         self._progress[ident] = progress
         self._records.append(incident)
         del self._records[:-INCIDENTS_MAX]

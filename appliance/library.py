@@ -461,7 +461,10 @@ class Library:
             return self._move_locked(item, Kind.LOOP, os.path.join(folder, item.name))
 
     def protect_incident(
-        self, open_seq: int | None, kind: IncidentKind = IncidentKind.MANUAL
+        self,
+        open_seq: int | None,
+        kind: IncidentKind = IncidentKind.MANUAL,
+        peak_g: float | None = None,
     ) -> list[Item]:
         """Protect the clips around an incident (the protect button) and record it.
 
@@ -485,15 +488,12 @@ class Library:
                 item = self._index.items.get(seq)
                 if item is not None and item.kind is Kind.LOOP:
                     protected.append(self._protect_locked(seq))
-            incident = self._incidents.begin(kind, self._clock.wall(), selection)
+            incident = self._incidents.begin(kind, self._clock.wall(), selection, peak_g)
             victims = self._enforce_quota_locked(self._incidents.shield())
             self._incidents.end_moment()
         self._delete_files(victims)
-        log.info(
-            "incident %s: protected %s now",
-            incident.id if incident else None,
-            [it.id for it in protected],
-        )
+        ident = incident.id if incident else None
+        log.info("incident %s: protected %s now", ident, [it.id for it in protected])
         return protected
 
     def incidents(self) -> list[Incident]:

@@ -39,6 +39,8 @@ class Event(enum.StrEnum):
     RECORD_HELD = "record_held"  # held for hold_time_s: safe shutdown
     PHOTO_PRESSED = "photo_pressed"
     PROTECT_PRESSED = "protect_pressed"
+    # sensors
+    IMPACT = "impact"  # the G-sensor: protects the incident as the protect button does
     # web
     START_RECORDING = "start_recording"
     STOP_RECORDING = "stop_recording"
@@ -75,11 +77,13 @@ TRANSITIONS: dict[tuple[State, Event], Transition] = {
     (S.IDLE, E.START_RECORDING): Transition(S.RECORDING, A.START_RECORDING),
     (S.IDLE, E.PHOTO_PRESSED): Transition(S.IDLE, A.TAKE_PHOTO),
     (S.IDLE, E.PROTECT_PRESSED): Transition(S.IDLE, A.PROTECT),
+    (S.IDLE, E.IMPACT): Transition(S.IDLE, A.PROTECT),
     (S.IDLE, E.CAMERA_FAILED): Transition(S.ERROR, A.NONE),
     (S.RECORDING, E.RECORD_PRESSED): Transition(S.IDLE, A.STOP_RECORDING),
     (S.RECORDING, E.STOP_RECORDING): Transition(S.IDLE, A.STOP_RECORDING),
     (S.RECORDING, E.PHOTO_PRESSED): Transition(S.RECORDING, A.TAKE_PHOTO),
     (S.RECORDING, E.PROTECT_PRESSED): Transition(S.RECORDING, A.PROTECT),
+    (S.RECORDING, E.IMPACT): Transition(S.RECORDING, A.PROTECT),
     (S.RECORDING, E.STORAGE_FULL): Transition(S.STORAGE_FULL, A.PAUSE_RECORDING),
     (S.RECORDING, E.CAMERA_FAILED): Transition(S.ERROR, A.PAUSE_RECORDING),
     (S.RECORDING, E.RECORDER_FAILED): Transition(S.ERROR, A.PAUSE_RECORDING),
@@ -87,6 +91,7 @@ TRANSITIONS: dict[tuple[State, Event], Transition] = {
     (S.STORAGE_FULL, E.RECORD_PRESSED): Transition(S.IDLE, A.STOP_RECORDING),
     (S.STORAGE_FULL, E.STOP_RECORDING): Transition(S.IDLE, A.STOP_RECORDING),
     (S.STORAGE_FULL, E.PROTECT_PRESSED): Transition(S.STORAGE_FULL, A.PROTECT),
+    (S.STORAGE_FULL, E.IMPACT): Transition(S.STORAGE_FULL, A.PROTECT),
     (S.STORAGE_FULL, E.CAMERA_FAILED): Transition(S.ERROR, A.NONE),
     (S.ERROR, E.CAMERA_RECOVERED): Transition(S.IDLE, A.NONE),
     (S.ERROR, E.STORAGE_RECOVERED): Transition(S.IDLE, A.NONE),

@@ -111,6 +111,7 @@ def test_an_incident_is_listed_with_its_kind_time_and_clips(lib, clock):
         "wall_s": clock.wall_s,
         "clips": [previous.seq, current.seq, nxt.seq],
         "complete": True,
+        "peak_g": None,
     }
     assert all(lib.get(seq).kind is Kind.PROTECTED for seq in incident.clips)
 
@@ -298,3 +299,16 @@ def test_the_protect_button_records_an_incident_that_a_restart_lists(tmp_path):
     with Appliance(tmp_path, autostart=False) as again:
         assert again.controller.wait_for_state(State.IDLE)
         assert again.library.incidents() == [incident]
+
+
+def test_an_impact_is_recorded_with_its_kind_and_peak_and_read_back(lib):
+    record(lib)
+    current = open_segment(lib)
+    lib.protect_incident(current.seq, IncidentKind.IMPACT, peak_g=6.25)
+    (incident,) = lib.incidents()
+    assert incident.kind is IncidentKind.IMPACT and incident.peak_g == 6.25
+    again = Incident.from_dict(incident.to_dict())
+    assert again.peak_g == 6.25 and again.kind is IncidentKind.IMPACT
+    for bad in (-1, float("nan"), "6", True):
+        with pytest.raises(ValueError, match="peak_g"):
+            Incident.from_dict({**incident.to_dict(), "peak_g": bad})

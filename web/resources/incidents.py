@@ -22,6 +22,7 @@ INCIDENT = Component(
             "wall_s": {"type": "number"},
             "clips": {"type": "array", "items": {"type": "integer"}},
             "complete": {"type": "boolean"},
+            "peak_g": {"type": ["number", "null"], "description": "An impact's peak, in g"},
         },
     },
 )
