@@ -99,6 +99,13 @@ class Config:
     power_loss_pin: int | None = field(default=None, metadata={**_PIN, "optional": True})
     power_loss_active_low: bool = field(default=True, metadata={"check": "bool"})
     power_loss_grace_s: float = field(default=5.0, metadata=_float(0.0, 120.0))
+    gsensor: str = field(
+        default="auto",
+        metadata={"check": ("choice", "auto", "none", "sim", "mpu6050", "lis3dh", "adxl345")},
+    )
+    gsensor_i2c_bus: int = field(default=1, metadata=_int(0, 31))
+    gsensor_address: int | None = field(default=None, metadata={**_int(3, 119), "optional": True})
+    gsensor_threshold_g: float = field(default=1.5, metadata=_float(0.5, 16.0))
     power_off_command: tuple[str, ...] = field(
         default=("systemctl", "poweroff"), metadata={"check": "argv"}
     )

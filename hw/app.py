@@ -176,6 +176,41 @@ def start_panel(config: Config, controller, simulated: bool, make_factory=None):
     return panel, power_loss
 
 
+def start_gsensor(config: Config, controller, simulated: bool, open_bus=None):
+    """The G-sensor: an impact over ``gsensor_threshold_g`` protects the incident.
+
+    ``gsensor = "auto"`` is the replayed accelerometer in simulation (the panels' "bump")
+    and none on a Pi; a board name opens that board on the I2C bus. A board that does not
+    answer stops nothing: the error is logged and recording goes on without it.
+
+    Returns:
+        (the sampling watcher, the simulated accelerometer or None); (None, None) without.
+    """
+    from appliance.impact import ImpactDetector, ImpactWatcher
+    from appliance.states import Event
+    from hw.gsensor import TraceAccelerometer, open_gsensor
+
+    kind = config.gsensor
+    if kind == "auto":
+        kind = "sim" if simulated else "none"
+    if kind == "none":
+        return None, None
+    try:
+        if kind == "sim":
+            source = trace = TraceAccelerometer()
+        else:
+            trace = None
+            source = open_gsensor(
+                kind, config.gsensor_i2c_bus, config.gsensor_address, open_bus=open_bus
+            )
+    except (OSError, ValueError) as exc:
+        log.error("gsensor: %s cannot be opened (%s): recording goes on without it", kind, exc)
+        return None, None
+    detector = ImpactDetector(config.gsensor_threshold_g)
+    watcher = ImpactWatcher(source, detector, lambda impact: controller.post(Event.IMPACT, impact))
+    return watcher.start(), trace
+
+
 def wait_until_settled(controller, autostart: bool, timeout_s: float) -> bool:
     """Block until the first segment is open (IDLE without autostart), or recording failed.
 
@@ -240,6 +275,7 @@ class App:
         self.power_wish: str | None = None
         self.library = self.controller = self.watchdog = None
         self.panel = self.power_loss = self.console = None
+        self.gsensor = self.bump_trace = None
         self.web_app = self.server = self._web_worker = None
 
     def request_stop(self) -> None:
@@ -272,12 +308,16 @@ class App:
         # fraction of a second), so their import does not slow it down.
         wait_until_settled(self.controller, self.config.autostart, timeout_s=PANEL_AFTER_S)
         self.panel, self.power_loss = start_panel(self.config, self.controller, self.simulated)
+        self.gsensor, self.bump_trace = start_gsensor(self.config, self.controller, self.simulated)
         self.watchdog.ready()
         log.info("storage: %s; config: %s", self.config.storage_root, self.source or "defaults")
         if self.panel is not None and self.want_console:
             from hw.console import Console
 
-            self.console = Console(self.panel, self.controller, on_quit=self.request_stop)
+            bump = self._bump if self.bump_trace is not None else None
+            self.console = Console(
+                self.panel, self.controller, on_quit=self.request_stop, bump=bump
+            )
             self.console.start()
         if self.listeners is not None:
             # After the first segment is open (or recording failed to start): importing the
@@ -372,7 +412,7 @@ class App:
         if self.simulated and self.panel is not None:
             from hw.panel import VirtualPanel
 
-            virtual = VirtualPanel(self.panel)
+            virtual = VirtualPanel(self.panel, bump=self._bump)
         panel = self.panel
         self.web_app = create_app(
             self.controller,
@@ -391,6 +431,12 @@ class App:
         self._web_worker = Worker(self.server.run, "web").start()
         port = self.listeners[0].getsockname()[1]
         log.info("dashboard: http://%s:%s/", self.config.web_host, port)
+
+    def _bump(self) -> None:
+        """The panels' "bump": the simulated accelerometer replays a low-speed knock."""
+        if self.bump_trace is None:
+            raise LookupError("no simulated G-sensor (gsensor is not auto or sim)")
+        self.bump_trace.play("bump")
 
     def _make_drive(self):
         """The WebDAV drive (``/dav``), built at its first request (see ``web/dav.py``)."""
@@ -434,3 +480,5 @@ class App:
             self.panel.close()
         if self.power_loss is not None:
             self.power_loss.close()
+        if self.gsensor is not None:
+            self.gsensor.close()

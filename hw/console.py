@@ -1,7 +1,8 @@
 """A terminal stand-in for the physical panel in simulation.
 
 Keys (one per line, or single keys on a terminal): ``r`` press record, ``h`` hold record
-(safe shutdown), ``p`` photo, ``x`` protect, ``s`` status, ``q`` quit. The keys drive the
+(safe shutdown), ``p`` photo, ``x`` protect, ``b`` bump the simulated G-sensor, ``s``
+status, ``q`` quit. The keys drive the
 same mock pins the buttons read, so the appliance cannot tell them from real presses.
 The LED is drawn live on the terminal (``●`` lit, ``○`` dark) with its pattern's name.
 """
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from appliance.worker import Worker
 from hw.panel import NOTICE_PATTERNS, STATE_PATTERNS, Panel, press
 
-HELP = "keys: r record  h hold record (shut down)  p photo  x protect  s status  q quit"
+HELP = "keys: r record  h hold record (shut down)  p photo  x protect  b bump  s status  q quit"
 
 
 class Console:
@@ -25,10 +26,17 @@ class Console:
     drawing and leaves the reader to end with the process (a daemon thread).
     """
 
-    def __init__(self, panel: Panel, controller, on_quit: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        panel: Panel,
+        controller,
+        on_quit: Callable[[], None],
+        bump: Callable[[], None] | None = None,
+    ) -> None:
         self.panel = panel
         self.controller = controller
         self.on_quit = on_quit
+        self._bump = bump
         self.tty = sys.stdin.isatty() and sys.stdout.isatty()
         self._stop = threading.Event()
         self._drawer: Worker | None = None
@@ -96,6 +104,8 @@ class Console:
             press(panel.photo)
         elif key == "x":
             press(panel.protect)
+        elif key == "b" and self._bump is not None:
+            self._bump()
         elif key == "s":
             status = self.controller.status
             print(f"\n{status.to_dict()}", flush=True)

@@ -282,10 +282,27 @@ class VirtualPanel:
 
     Args:
         panel: A :class:`Panel` built on gpiozero's mock pin factory.
+        bump: Knocks the simulated G-sensor; None without one.
     """
 
-    def __init__(self, panel: Panel) -> None:
+    def __init__(self, panel: Panel, bump: Callable[[], None] | None = None) -> None:
         self.panel = panel
+        self._bump = bump
+
+    @property
+    def can_bump(self) -> bool:
+        """True if a simulated G-sensor takes a :meth:`bump`."""
+        return self._bump is not None
+
+    def bump(self) -> None:
+        """Knock the simulated G-sensor (a low-speed bump: an impact).
+
+        Raises:
+            LookupError: no simulated G-sensor.
+        """
+        if self._bump is None:
+            raise LookupError("no simulated G-sensor")
+        self._bump()
 
     def press(self, name: str, hold_s: float = 0.0) -> None:
         """Press button ``name`` (drive its pin low, hold, release).

@@ -222,3 +222,24 @@ def test_the_app_serves_the_network_drive_beside_the_dashboard(tmp_path):
     finally:
         app.request_stop()
         assert run["worker"].join(30)
+
+
+def test_in_simulation_a_bump_from_the_dashboard_is_an_impact_incident(tmp_path):
+    from appliance.incident import IncidentKind
+
+    config = config_for(tmp_path)
+    listeners = bind_web(config)
+    port = listeners[0].getsockname()[1]
+    app = App(config, None, make_camera("sim", config), simulated=True, listeners=listeners)
+    run = started(app)
+    try:
+        assert wait_until(lambda: answers(port, "recording"), 30)
+        assert wait_until(lambda: app.gsensor.detector.calibrated, 10)
+        assert post(port, "/api/panel/bump") == 202
+        assert wait_until(lambda: len(app.library.incidents()) == 1, 10)
+        (incident,) = app.library.incidents()
+        assert incident.kind is IncidentKind.IMPACT and incident.peak_g > 1.5
+    finally:
+        app.request_stop()
+        assert run["worker"].join(30)
+    assert not app.gsensor._worker.alive

@@ -160,3 +160,32 @@ def test_a_failing_sensor_is_retried_and_never_stops_the_watcher() -> None:
     finally:
         watcher.close()
     assert bus.closed
+
+
+@pytest.mark.parametrize(("trace", "impacts"), [("crash", 1), ("pothole", 0)])
+def test_an_impact_protects_the_incident_once_with_kind_impact(tmp_path, trace, impacts) -> None:
+    """The appliance records; the replayed accelerometer feels the trace; the controller
+    protects the incident as for the protect button, as kind ``impact``, once."""
+    from appliance.incident import IncidentKind
+    from appliance.states import Event
+    from tests.harness import Appliance
+
+    with Appliance(tmp_path) as app:
+        app.wait_segments(1)
+        source = TraceAccelerometer()
+        watcher = ImpactWatcher(
+            source, ImpactDetector(1.5), lambda i: app.controller.post(Event.IMPACT, i)
+        ).start()
+        try:
+            assert wait_until(lambda: watcher.detector.calibrated, timeout_s=10)
+            source.play(trace)
+            done = watcher.samples + 450  # the whole trace and more (100 Hz)
+            assert wait_until(lambda: watcher.samples > done, timeout_s=30)
+        finally:
+            watcher.close()
+        found = app.library.incidents()
+    assert len(found) == impacts
+    if impacts:
+        (incident,) = found
+        assert incident.kind is IncidentKind.IMPACT and 5 < incident.peak_g < 9
+        assert incident.clips  # the clip being recorded at least

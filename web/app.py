@@ -205,6 +205,7 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/api/system/shutdown", system.Power, "shutdown"),
     ("/api/panel", panel.Panel, None),
     ("/api/panel/buttons/{name:button}", panel.Panel, "press"),
+    ("/api/panel/bump", panel.Panel, "bump"),
     ("/api/session", system.Session, None),
     ("/api/preview.mjpeg", streams.Preview, None),
     ("/api/openapi.json", openapi.OpenApi, None),

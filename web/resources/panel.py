@@ -26,8 +26,9 @@ def led_dict(panel: Any) -> dict[str, Any]:
 class Panel:
     """The buttons and the LED of the simulation's virtual panel.
 
-    ``deps.panel`` is an object with ``press(name, hold_s)``, ``led_value`` (0..1) and
-    ``led_pattern`` (its name); None outside simulation (then 404).
+    ``deps.panel`` is an object with ``press(name, hold_s)``, ``led_value`` (0..1),
+    ``led_pattern`` (its name), ``can_bump`` and ``bump()``; None outside simulation (then
+    404).
     """
 
     def __init__(self, deps: Deps) -> None:
@@ -45,7 +46,11 @@ class Panel:
     )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         panel = self._need()
-        resp.media = {"buttons": [b.value for b in Button], "led": led_dict(panel)}
+        resp.media = {
+            "buttons": [b.value for b in Button],
+            "led": led_dict(panel),
+            "bump": bool(getattr(panel, "can_bump", False)),
+        }
         resp.cache_control = ["no-store"]
 
     @operation(
@@ -63,3 +68,16 @@ class Panel:
             panel.press(name.value, 0.0)
         resp.status = falcon.HTTP_202
         resp.media = {"button": name.value, "hold_s": hold_s}
+
+    @operation(
+        "Knock the simulated G-sensor: a low-speed bump, an impact incident",
+        {202: ACCEPTED},
+        errors=(404,),
+    )
+    def on_post_bump(self, req: falcon.Request, resp: falcon.Response) -> None:
+        panel = self._need()
+        if not getattr(panel, "can_bump", False):
+            raise falcon.HTTPNotFound(description="no simulated G-sensor (gsensor = auto or sim)")
+        panel.bump()
+        resp.status = falcon.HTTP_202
+        resp.media = {"bump": True}

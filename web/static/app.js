@@ -144,7 +144,7 @@ $("record").addEventListener("click", () => {
 });
 $("photo").addEventListener("click", () => command("/api/photos"));
 $("protect").addEventListener("click", () => command("/api/incidents"));
-for (const b of document.querySelectorAll(".vbtn")) {
+for (const b of document.querySelectorAll(".vbtn[data-button]")) {
   let down = 0;
   const start = (ev) => { ev.preventDefault(); down = performance.now(); };
   const end = (ev) => {
@@ -346,6 +346,11 @@ function showTab() {
 window.addEventListener("hashchange", showTab);
 
 api("GET", "/api/status").then(showStatus).catch(() => {});
-api("GET", "/api/panel").then((p) => { $("vpanel").hidden = false; showLed(p.led); }).catch(() => {});
+api("GET", "/api/panel").then((p) => {
+  $("vpanel").hidden = false;
+  $("vbtn-bump").hidden = !p.bump;
+  showLed(p.led);
+}).catch(() => {});
+$("vbtn-bump").addEventListener("click", () => command("/api/panel/bump"));
 connect();
 showTab();
