@@ -99,6 +99,13 @@ class Config:
     power_loss_pin: int | None = field(default=None, metadata={**_PIN, "optional": True})
     power_loss_active_low: bool = field(default=True, metadata={"check": "bool"})
     power_loss_grace_s: float = field(default=5.0, metadata=_float(0.0, 120.0))
+    overlay: bool = field(default=True, metadata={"check": "bool"})
+    overlay_format: str = field(default="%Y-%m-%d %H:%M:%S", metadata={"check": "str"})
+    overlay_position: str = field(
+        default="bottom-left",
+        metadata={"check": ("choice", "bottom-left", "bottom-right", "top-left", "top-right")},
+    )
+    time_zone: str | None = field(default=None, metadata={"check": "str", "optional": True})
     gsensor: str = field(
         default="auto",
         metadata={"check": ("choice", "auto", "none", "sim", "mpu6050", "lis3dh", "adxl345")},
@@ -135,6 +142,7 @@ class Config:
             self.led_pin,
         ):
             raise ConfigError("power_loss_pin: must differ from the button and LED pins")
+        _check_clock_text(self.overlay_format, self.time_zone)
         if self.camera == "replay" and not self.replay_path:
             raise ConfigError("replay_path: required when camera = 'replay'")
 
@@ -262,6 +270,27 @@ def _check(f: dataclasses.Field, value: Any) -> None:
             raise ConfigError(f"{name}: must be from {lo} to {hi}, got {_shown(value)}")
         if even and value % 2:
             raise ConfigError(f"{name}: must be even, got {_shown(value)}")
+
+
+def _check_clock_text(overlay_format: str, time_zone: str | None) -> None:
+    """Refuse an overlay format strftime cannot use, or a time zone that does not exist."""
+    import datetime as dt
+
+    if len(overlay_format) > 64:
+        raise ConfigError(f"overlay_format: at most 64 characters, got {_shown(overlay_format)}")
+    try:
+        dt.datetime(2026, 1, 2, 3, 4, 5).strftime(overlay_format)
+    except (ValueError, UnicodeError) as exc:
+        raise ConfigError(f"overlay_format: not a strftime format: {exc}") from None
+    if time_zone is not None:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(
+                f"time_zone: unknown zone {_shown(time_zone)} (e.g. 'Europe/Berlin'): {exc}"
+            ) from None
 
 
 def reserve_bytes(config: Config, total_bytes: int) -> int:

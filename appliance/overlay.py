@@ -19,6 +19,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from appliance.config import Config
+
 #: Where the text sits: a corner of the picture.
 Position = Literal["bottom-left", "bottom-right", "top-left", "top-right"]
 POSITIONS: tuple[str, ...] = ("bottom-left", "bottom-right", "top-left", "top-right")
@@ -206,3 +208,21 @@ class Overlay:
             chroma_rows=(chroma // (self.width // 2)).astype(np.intp),
             chroma_cols=(chroma % (self.width // 2)).astype(np.intp),
         )
+
+
+def overlay_for(config: Config, width: int, height: int) -> Overlay | None:
+    """The overlay the config asks for, on pictures of ``width`` x ``height``; or None."""
+    if not config.overlay:
+        return None
+    zone = None
+    if config.time_zone is not None:
+        import zoneinfo
+
+        zone = zoneinfo.ZoneInfo(config.time_zone)
+    return Overlay(
+        width,
+        height,
+        time_format=config.overlay_format,
+        position=config.overlay_position,
+        time_zone=zone,
+    )

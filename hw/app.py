@@ -117,6 +117,9 @@ def make_camera(kind: str, config: Config, replay_path: str | None = None) -> An
         "preview_height": config.preview_height,
         "preview_fps": config.preview_fps,
     }
+    from appliance.overlay import overlay_for
+
+    streams["overlay"] = overlay_for(config, config.video_width, config.video_height)
     if kind == "sim":
         from hw.camera_sim import SimulatedCamera
 

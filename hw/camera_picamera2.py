@@ -40,6 +40,7 @@ import av
 import numpy as np
 
 from appliance.errors import CameraError
+from appliance.overlay import Overlay
 from appliance.ports import ErrorSink, JpegSink, PacketSink
 from appliance.worker import Worker, run_once
 from hw.camera_base import STILL_JPEG_QUALITY, CameraBase, frame_to_jpeg, stream_info
@@ -132,6 +133,9 @@ class Picamera2Camera(CameraBase):
         buffer_count: Frame buffer sets; None: 4 at 720p and above, else 6.
         allocator: The picamera2 allocator of frame buffers, given to ``Picamera2``; None:
             picamera2's own (``DmaAllocator``, the DMA heap of the Pi).
+        overlay: Burns the date and time into the main stream in picamera2's
+            ``pre_callback``, before the encoder sees the frame; None: no overlay.
+        wall: The wall clock the overlay shows.
         packet_queue: Encoded buffers that may wait for ``on_packet``; None: 2 s of video.
 
     Attributes:
@@ -168,6 +172,8 @@ class Picamera2Camera(CameraBase):
         buffer_count: int | None = None,
         packet_queue: int | None = None,
         allocator: Any = None,
+        overlay: Overlay | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         info = stream_info(
             name,
@@ -199,6 +205,9 @@ class Picamera2Camera(CameraBase):
         self.buffer_count = buffer_count
         self._delivery = H264Delivery(name, packet_queue, self.request_keyframe)
         self._allocator = allocator
+        self._overlay = overlay
+        self._wall = wall
+        self._overlay_failed = False
         self._hflip = bool(hflip) ^ (rotation == 180)
         self._vflip = bool(vflip) ^ (rotation == 180)
         self._hdr = hdr
@@ -280,6 +289,8 @@ class Picamera2Camera(CameraBase):
             self._delivery.start(on_packet, self._stop_event, self._thread_failed)
             try:
                 self._configure(picam, Transform, controls)
+                if self._overlay is not None:
+                    self._set_overlay(picam)
                 encoder = H264Encoder(
                     bitrate=self._bitrate,
                     repeat=True,
@@ -475,6 +486,26 @@ class Picamera2Camera(CameraBase):
             buffer_count=self.buffer_count,
         )
         picam.configure(config)
+
+    def _set_overlay(self, picam: Any) -> None:
+        try:
+            from picamera2 import MappedArray
+        except ImportError as exc:  # the recording matters more than the overlay
+            log.error("camera %s: no overlay (picamera2 has no MappedArray: %s)", self._name, exc)
+            return
+        picam.pre_callback = functools.partial(self._draw_overlay, MappedArray)
+
+    def _draw_overlay(self, mapped_array: Any, request: Any) -> None:
+        """picamera2's ``pre_callback``: the overlay on the main stream's YUV420 buffer, in
+        place (only the text's pixels are written). It runs in picamera2's event loop, so
+        it never raises: a failure is logged once and the frame goes out without it."""
+        try:
+            with mapped_array(request, "main") as m:
+                self._overlay.draw_i420(m.array, self._wall())
+        except Exception as exc:  # noqa: BLE001 - picamera2's loop must not die of it
+            if not self._overlay_failed:
+                self._overlay_failed = True
+                log.error("camera %s: the overlay cannot be drawn: %s", self._name, exc)
 
     def _start_preview(self) -> None:
         if self.software_encoder:

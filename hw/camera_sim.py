@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -23,6 +24,7 @@ from av.video.frame import PictureType
 from PIL import Image, ImageDraw, ImageFont
 
 from appliance.errors import CameraError
+from appliance.overlay import Overlay, Stamp
 from appliance.ports import PTS_PER_SECOND, EncodedPacket
 from hw.camera_base import ThreadedCamera, stream_info
 
@@ -163,6 +165,15 @@ class TestPattern:
         self._box_x = None
         self._clock_text = ""
 
+    def restore(self, stamp: Stamp) -> None:
+        """Put the background back under an overlay stamp drawn before (its text changed)."""
+        y, u, v = self._background
+        rows = np.concatenate((stamp.fill_rows, stamp.edge_rows))
+        cols = np.concatenate((stamp.fill_cols, stamp.edge_cols))
+        self.y[rows, cols] = y[rows, cols]
+        self.u[stamp.chroma_rows, stamp.chroma_cols] = u[stamp.chroma_rows, stamp.chroma_cols]
+        self.v[stamp.chroma_rows, stamp.chroma_cols] = v[stamp.chroma_rows, stamp.chroma_cols]
+
     def _draw_background(self, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         w, h = self.width, self.height
         rows = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
@@ -263,6 +274,9 @@ class SimulatedCamera(ThreadedCamera):
         name: Camera name (thread names, ``info.name``, the label in the picture).
         fail_after_frames: Test hook: raise a :class:`CameraError` in the capture thread
             after this many frames, as a broken sensor would.
+        overlay: Burns the date and time into each frame before it is encoded, as the Pi
+            backend's ``pre_callback`` does; None: no overlay.
+        wall: The wall clock the frames' times come from.
 
     Attributes:
         keyframe_interval_s: Time between periodic keyframes.
@@ -288,6 +302,8 @@ class SimulatedCamera(ThreadedCamera):
         realtime: bool = True,
         name: str = "simulated",
         fail_after_frames: int | None = None,
+        overlay: Overlay | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         info = stream_info(
             name,
@@ -305,6 +321,8 @@ class SimulatedCamera(ThreadedCamera):
         self.keyframe_interval_s = self._gop_frames / fps
         self.max_keyframe_delay_s = 2 / fps
         self._realtime = realtime
+        self._overlay = overlay
+        self._wall = wall
         self._pattern = TestPattern(width, height, name, fps)
         self._encoder: av.VideoCodecContext | None = None
         self._keyframe_requested = False
@@ -361,7 +379,8 @@ class SimulatedCamera(ThreadedCamera):
         if self._last_pts_us is not None:
             start_us = max(start_us, self._last_pts_us + 1)
         period_s = 1.0 / info.fps
-        wall_base_s = time.time() - base_index * period_s
+        wall_base_s = self._wall() - base_index * period_s
+        overlay, drawn = self._overlay, None
         index = base_index
         while not self._stop_event.is_set():
             n = index - base_index
@@ -371,7 +390,13 @@ class SimulatedCamera(ThreadedCamera):
                     break
             if self._fail_after_frames is not None and index >= self._fail_after_frames:
                 raise CameraError(f"simulated sensor failure after {index} frames")
-            pattern.draw(index, wall_base_s + index * period_s)
+            wall_s = wall_base_s + index * period_s
+            pattern.draw(index, wall_s)
+            if overlay is not None:  # as the Pi's pre_callback: on the frame, before encoding
+                stamp = overlay.stamp(overlay.text(wall_s))
+                if drawn is not None and drawn is not stamp:
+                    pattern.restore(drawn)
+                drawn = overlay.draw(pattern.y, pattern.u, pattern.v, wall_s)
             frame.pts = n
             if self._keyframe_requested:
                 self._keyframe_requested = False

@@ -86,3 +86,71 @@ def test_bad_arguments_are_refused() -> None:
         Overlay(641, 360)
     with pytest.raises(ValueError, match="I420"):
         Overlay(64, 48).draw_i420(np.zeros((48, 64), np.uint8), WALL_S)
+
+
+def stamp_luma(y: np.ndarray, stamp) -> tuple[float, float]:
+    """Mean luma of a decoded frame at a stamp's text pixels and at its outline's."""
+    fill = y[stamp.fill_rows, stamp.fill_cols].astype(float).mean()
+    edge = y[stamp.edge_rows, stamp.edge_cols].astype(float).mean()
+    return fill, edge
+
+
+def _only_in(stamp, other) -> tuple[list[int], list[int]]:
+    """The text pixels of ``stamp`` that are not text pixels of ``other``."""
+    taken = set(zip(other.fill_rows, other.fill_cols, strict=True))
+    left = [p for p in zip(stamp.fill_rows, stamp.fill_cols, strict=True) if p not in taken]
+    return [r for r, _ in left], [c for _, c in left]
+
+
+def test_the_simulated_camera_burns_in_each_frames_own_time() -> None:
+    """Decode the frames: each shows the stamp of its own second (known from its frame
+    counter), not the next one's."""
+    from hw.camera_sim import SimulatedCamera, read_frame_counter
+    from tests.camera_fixtures import Collector, decode_packets
+
+    fps, wall0 = 30, float(int(WALL_S)) + 0.5  # the second changes at frame 15
+    overlay = Overlay(640, 360, time_zone=dt.UTC)
+    camera = SimulatedCamera(
+        width=640, height=360, fps=fps, bitrate=2_000_000, realtime=False,
+        overlay=overlay, wall=lambda: wall0,
+    )  # fmt: skip
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(75)
+    finally:
+        camera.stop()
+    elsewhere: list[int] = []  # luma where another second's digits would be
+    decoded = decode_packets(collector.snapshot()[:75])
+    for _, frame in decoded:
+        y = frame.to_ndarray(format="gray")
+        index = read_frame_counter(frame.to_ndarray(format="rgb24"))
+        own = overlay.stamp(overlay.text(wall0 + index / fps))
+        fill, edge = stamp_luma(y, own)
+        assert fill > 190 and edge < 70, (index, fill, edge)
+        # The next second's digits are not there where they differ from this second's.
+        other = overlay.stamp(overlay.text(wall0 + index / fps + 1))
+        rows, cols = _only_in(other, own)
+        assert rows and y[rows, cols].mean() < 150, index
+        elsewhere.extend(y[rows, cols].tolist())
+    assert len(decoded) >= 70
+    assert len(elsewhere) > 300 and np.mean(elsewhere) < 100
+
+
+def test_the_simulated_picture_gets_its_background_back_under_an_old_stamp() -> None:
+    """When the second changes, the simulation puts back what the old text covered (the
+    Pi's frames are new from the sensor each time; the simulation draws into one frame)."""
+    import av
+
+    from hw.camera_sim import TestPattern
+
+    pattern = TestPattern(640, 360, "sim", 30)
+    frame = av.VideoFrame(640, 360, "yuv420p")
+    pattern.attach(frame)
+    before = [plane.copy() for plane in (pattern.y, pattern.u, pattern.v)]
+    overlay = Overlay(640, 360, time_zone=dt.UTC)
+    stamp = overlay.draw(pattern.y, pattern.u, pattern.v, WALL_S)
+    assert not np.array_equal(pattern.y, before[0])
+    pattern.restore(stamp)
+    for plane, was in zip((pattern.y, pattern.u, pattern.v), before, strict=True):
+        assert np.array_equal(plane, was)
