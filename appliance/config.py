@@ -106,6 +106,10 @@ class Config:
         metadata={"check": ("choice", "bottom-left", "bottom-right", "top-left", "top-right")},
     )
     time_zone: str | None = field(default=None, metadata={"check": "str", "optional": True})
+    gps: str = field(default="none", metadata={"check": ("choice", "none", "gpsd")})
+    gps_host: str = field(default="127.0.0.1", metadata={"check": "str"})
+    gps_port: int = field(default=2947, metadata=_int(1, 65535))
+    speed_unit: str = field(default="km/h", metadata={"check": ("choice", "km/h", "mph")})
     gsensor: str = field(
         default="auto",
         metadata={"check": ("choice", "auto", "none", "sim", "mpu6050", "lis3dh", "adxl345")},

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -98,9 +99,18 @@ class Overlay:
         self._font = ImageFont.load_default(size=self.text_px)
         self._lock = threading.Lock()
         self._stamp: Stamp | None = None
+        #: Gives the text after the clock when none is passed (speed and position, once GPS
+        #: is wired); set by the composition root. A failing one shows nothing.
+        self.extra: Callable[[], str] | None = None
 
     def text(self, wall_s: float, extra: str = "") -> str:
-        """The overlay's text at epoch seconds ``wall_s``, with ``extra`` after the clock."""
+        """The overlay's text at epoch seconds ``wall_s``, with ``extra`` (or what
+        :attr:`extra` gives) after the clock."""
+        if not extra and self.extra is not None:
+            try:
+                extra = self.extra()
+            except Exception:  # noqa: BLE001 - the clock is still worth drawing
+                extra = ""
         when = dt.datetime.fromtimestamp(int(wall_s), self.time_zone or dt.UTC)
         if self.time_zone is None:
             when = when.astimezone()
@@ -138,7 +148,12 @@ class Overlay:
         Returns:
             The stamp drawn.
         """
-        stamp = self.stamp(self.text(wall_s, extra))
+        return self.draw_stamp(y, u, v, self.stamp(self.text(wall_s, extra)))
+
+    def draw_stamp(
+        self, y: np.ndarray, u: np.ndarray | None, v: np.ndarray | None, stamp: Stamp
+    ) -> Stamp:
+        """Draw a stamp made by :meth:`stamp` (see :meth:`draw`)."""
         y[stamp.edge_rows, stamp.edge_cols] = Y_BLACK
         y[stamp.fill_rows, stamp.fill_cols] = Y_WHITE
         if u is not None and v is not None:

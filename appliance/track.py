@@ -202,11 +202,17 @@ class ClockFollower:
     def __init__(self, set_clock: Callable[[float], None], wall: Callable[[], float]) -> None:
         self._set_clock = set_clock
         self._wall = wall
+        self._offset_s = 0.0  # what a step did not change (a clock that cannot be set)
         self.steps: list[float] = []
 
     def on_fix(self, fix: Fix) -> None:
-        """Take one report; sets the clock if its time is ahead."""
-        target = clock_step(fix, self._wall())
+        """Take one report; sets the clock if its time is ahead.
+
+        A clock that could not be set (a simulation, no privilege) is not asked again for
+        the same difference: each report would ask once more.
+        """
+        target = clock_step(fix, self._wall() + self._offset_s)
         if target is not None:
             self._set_clock(target)
             self.steps.append(target)
+            self._offset_s = max(0.0, target - self._wall())

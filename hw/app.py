@@ -278,7 +278,7 @@ class App:
         self.power_wish: str | None = None
         self.library = self.controller = self.watchdog = None
         self.panel = self.power_loss = self.console = None
-        self.gsensor = self.bump_trace = None
+        self.gsensor = self.bump_trace = self.gps = None
         self.web_app = self.server = self._web_worker = None
 
     def request_stop(self) -> None:
@@ -312,6 +312,7 @@ class App:
         wait_until_settled(self.controller, self.config.autostart, timeout_s=PANEL_AFTER_S)
         self.panel, self.power_loss = start_panel(self.config, self.controller, self.simulated)
         self.gsensor, self.bump_trace = start_gsensor(self.config, self.controller, self.simulated)
+        self.gps = self._start_gps()
         self.watchdog.ready()
         log.info("storage: %s; config: %s", self.config.storage_root, self.source or "defaults")
         if self.panel is not None and self.want_console:
@@ -435,6 +436,29 @@ class App:
         port = self.listeners[0].getsockname()[1]
         log.info("dashboard: http://%s:%s/", self.config.web_host, port)
 
+    def _start_gps(self):
+        """GPS through gpsd (``gps = "gpsd"``): its time sets a clock that is behind, its
+        speed and position join the overlay. gpsd absent is retried, never fatal."""
+        if self.config.gps != "gpsd":
+            return None
+        import time as wall_clock
+
+        from appliance.track import ClockFollower, position_text, speed_text
+        from hw.gps import GpsdSource
+
+        source = GpsdSource(self.config.gps_host, self.config.gps_port)
+        source.subscribe(ClockFollower(self._set_clock, wall_clock.time).on_fix)
+        overlay = getattr(self.camera, "overlay", None)
+        if overlay is not None:
+            unit = self.config.speed_unit
+
+            def where() -> str:
+                fix = source.latest()
+                return "  ".join(t for t in (speed_text(fix, unit), position_text(fix)) if t)
+
+            overlay.extra = where
+        return source.start()
+
     def _bump(self) -> None:
         """The panels' "bump": the simulated accelerometer replays a low-speed knock."""
         if self.bump_trace is None:
@@ -485,3 +509,5 @@ class App:
             self.power_loss.close()
         if self.gsensor is not None:
             self.gsensor.close()
+        if self.gps is not None:
+            self.gps.close()

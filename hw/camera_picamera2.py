@@ -205,7 +205,7 @@ class Picamera2Camera(CameraBase):
         self.buffer_count = buffer_count
         self._delivery = H264Delivery(name, packet_queue, self.request_keyframe)
         self._allocator = allocator
-        self._overlay = overlay
+        self.overlay = overlay
         self._wall = wall
         self._overlay_failed = False
         self._hflip = bool(hflip) ^ (rotation == 180)
@@ -289,7 +289,7 @@ class Picamera2Camera(CameraBase):
             self._delivery.start(on_packet, self._stop_event, self._thread_failed)
             try:
                 self._configure(picam, Transform, controls)
-                if self._overlay is not None:
+                if self.overlay is not None:
                     self._set_overlay(picam)
                 encoder = H264Encoder(
                     bitrate=self._bitrate,
@@ -501,7 +501,7 @@ class Picamera2Camera(CameraBase):
         it never raises: a failure is logged once and the frame goes out without it."""
         try:
             with mapped_array(request, "main") as m:
-                self._overlay.draw_i420(m.array, self._wall())
+                self.overlay.draw_i420(m.array, self._wall())
         except Exception as exc:  # noqa: BLE001 - picamera2's loop must not die of it
             if not self._overlay_failed:
                 self._overlay_failed = True

@@ -321,7 +321,7 @@ class SimulatedCamera(ThreadedCamera):
         self.keyframe_interval_s = self._gop_frames / fps
         self.max_keyframe_delay_s = 2 / fps
         self._realtime = realtime
-        self._overlay = overlay
+        self.overlay = overlay
         self._wall = wall
         self._pattern = TestPattern(width, height, name, fps)
         self._encoder: av.VideoCodecContext | None = None
@@ -380,7 +380,7 @@ class SimulatedCamera(ThreadedCamera):
             start_us = max(start_us, self._last_pts_us + 1)
         period_s = 1.0 / info.fps
         wall_base_s = self._wall() - base_index * period_s
-        overlay, drawn = self._overlay, None
+        overlay, drawn = self.overlay, None
         index = base_index
         while not self._stop_event.is_set():
             n = index - base_index
@@ -396,7 +396,7 @@ class SimulatedCamera(ThreadedCamera):
                 stamp = overlay.stamp(overlay.text(wall_s))
                 if drawn is not None and drawn is not stamp:
                     pattern.restore(drawn)
-                drawn = overlay.draw(pattern.y, pattern.u, pattern.v, wall_s)
+                drawn = overlay.draw_stamp(pattern.y, pattern.u, pattern.v, stamp)
             frame.pts = n
             if self._keyframe_requested:
                 self._keyframe_requested = False

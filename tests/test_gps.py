@@ -6,6 +6,7 @@ import datetime as dt
 import shutil
 import socket
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -27,11 +28,24 @@ def _free_port() -> int:
 
 @pytest.fixture
 def gpsfake(tmp_path):
-    """Starts gpsfake (a real gpsd on a pty) on a free port with the scripted drive."""
+    """gpsfake (a real gpsd on a pty) on a free port, playing the drive of 2026-05-04."""
+    yield from _gpsfake(tmp_path, START)
+
+
+@pytest.fixture
+def gpsfake_ahead(tmp_path):
+    """The same drive dated a year ahead of this machine's clock."""
+    yield from _gpsfake(tmp_path, dt.datetime.now(dt.UTC).replace(microsecond=0) + ONE_YEAR)
+
+
+ONE_YEAR = dt.timedelta(days=365)
+
+
+def _gpsfake(tmp_path, start: dt.datetime):
     if shutil.which("gpsfake") is None or shutil.which("gpsd") is None:
         pytest.skip("gpsfake/gpsd not installed (Debian packages gpsd, gpsd-clients)")
     log = tmp_path / "drive.nmea"
-    log.write_text(log_text(drive(START)), encoding="ascii", newline="")
+    log.write_text(log_text(drive(start)), encoding="ascii", newline="")
     port = _free_port()
     proc = subprocess.Popen(
         ["gpsfake", "-1", "-q", "-c", "0.05", "-P", str(port), str(log)],
@@ -147,3 +161,51 @@ def test_speed_and_position_text_and_the_clock_rule() -> None:
     assert clock_step(fix, 998.5) is None  # within the tolerance
     assert clock_step(fix, 2000.0) is None  # never back
     assert clock_step(Fix(mode=1, time_s=5000.0), 0.0) is None  # no fix: its time is not trusted
+
+
+def test_the_app_takes_speed_into_the_overlay_and_the_clock_from_gpsd(
+    tmp_path, gpsfake_ahead, caplog
+):
+    """In the composition root: the overlay shows the speed, and GPS time ahead of the
+    clock sets it (in simulation the host clock is left alone and the log says so, once)."""
+    import logging
+
+    from appliance.config import Config
+    from hw.app import App, make_camera
+    from tests.harness import SMALL
+
+    config = Config(
+        storage_root=str(tmp_path / "card"),
+        **SMALL,
+        gps="gpsd",
+        gps_port=gpsfake_ahead,
+        power_off_command=("true",),
+    )
+    app = App(config, None, make_camera("sim", config), simulated=True)
+    caplog.set_level(logging.INFO, logger="dashcam")
+    try:
+        app.start()
+        overlay = app.camera.overlay
+        assert wait_until(lambda: "50 km/h" in overlay.text(0), timeout_s=30)
+        assert "N52.5" in overlay.text(0) and "E13.4" in overlay.text(0)
+    finally:
+        app.request_stop()
+        app.stop()
+    steps = [
+        int(m.split("set to ")[1].split()[0])
+        for m in caplog.messages
+        if "the clock would be set to" in m
+    ]
+    # The first step goes to the drive's time, a year ahead (gpsfake plays a second of the
+    # drive in 0.1 s, so GPS time runs ahead again: more steps may follow).
+    assert steps and abs(steps[0] - (time.time() + ONE_YEAR.total_seconds())) < 120
+    assert not app.gps._worker.alive
+
+
+def test_a_clock_that_cannot_be_set_is_not_asked_at_every_report() -> None:
+    asked: list[float] = []
+    follower = ClockFollower(asked.append, wall=lambda: 1000.0)  # a clock that never moves
+    for second in range(10):
+        follower.on_fix(Fix(mode=3, time_s=5000.0 + second))
+    # asked at the first report, then each time GPS ran more than 2 s past what was asked
+    assert asked == [5000.0, 5003.0, 5006.0, 5009.0]
