@@ -1,9 +1,8 @@
-"""``dashcam doctor``: checks the camera, pins, storage, clock and service; says what to fix.
-
-Every probe of the system is injected (camera listing, picamera2's features, memory
-information, pin factory, mount table, disk usage, clock, the command runner), so the
-checks run the same on a Pi and in tests.
-"""
+"""``dashcam doctor``: checks the camera, pins, storage, clock, service and (in
+:mod:`hw.doctor_sensors`) the sensors; says what to fix. Every probe of the system is
+injected (camera listing, picamera2's features, memory information, pin factory, mount
+table, disk usage, clock, the command runner), so the checks run the same on a Pi and in
+tests."""
 
 from __future__ import annotations
 
@@ -183,6 +182,8 @@ class Doctor:
 
     def run(self) -> list[Check]:
         """All checks, in report order."""
+        from hw.doctor_sensors import sensor_checks  # they import the sensors' drivers
+
         return [
             self.check_camera(),
             self.check_picamera2(),
@@ -192,6 +193,7 @@ class Doctor:
             self.check_clock(),
             self.check_service(),
             self.check_service_directory(),
+            *sensor_checks(self.config, self.simulated),
         ]
 
     def _camera_simulated(self) -> bool:
@@ -583,8 +585,7 @@ def format_report(checks: Sequence[Check]) -> str:
     """The checks as a table, then the fixes, numbered."""
     width = max(len(c.name) for c in checks)
     lines = [f"{'CHECK':<{width}}  {'RESULT':<6}  FOUND", f"{'-' * width}  ------  -----"]
-    for c in checks:
-        lines.append(f"{c.name:<{width}}  {c.status:<6}  {c.found}")
+    lines += [f"{c.name:<{width}}  {c.status:<6}  {c.found}" for c in checks]
     fixes = [c for c in checks if c.fix and c.status in (FAIL, WARN)]
     if fixes:
         lines += ["", "To fix:"]

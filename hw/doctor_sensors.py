@@ -1,0 +1,76 @@
+"""``dashcam doctor``'s checks of the sensors: the G-sensor on I2C and gpsd.
+
+Each check reads the real thing once (the board's identity register and one reading; gpsd's
+greeting) and says what to do when it does not answer.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from appliance.config import Config
+from hw.doctor import FAIL, OK, SKIP, Check
+from hw.gsensor import DRIVERS, open_gsensor
+
+#: How long gpsd may take to greet.
+GPSD_TIMEOUT_S = 2.0
+I2C_FIX = (
+    "wire it to 3.3 V, GND, SDA (pin 3) and SCL (pin 5); switch I2C on "
+    "(sudo raspi-config nonint do_i2c 0) and check gsensor_i2c_bus and gsensor_address"
+)
+GPSD_FIX = (
+    "sudo apt install gpsd gpsd-clients; set the receiver's device in /etc/default/gpsd; "
+    "sudo systemctl enable --now gpsd"
+)
+
+
+def check_gsensor(config: Config, simulated: bool, open_bus: Callable | None = None) -> Check:
+    """The G-sensor named by ``gsensor`` answers on its bus and gives a reading."""
+    kind = config.gsensor
+    if kind == "auto":
+        kind = "sim" if simulated else "none"
+    if kind == "none":
+        return Check("G-sensor", SKIP, "none (gsensor = mpu6050, lis3dh or adxl345 to use one)")
+    if kind == "sim":
+        return Check("G-sensor", SKIP, "simulated (replayed traces)")
+    address = config.gsensor_address or DRIVERS[kind][1]
+    where = f"0x{address:02x} on /dev/i2c-{config.gsensor_i2c_bus}"
+    try:
+        sensor = open_gsensor(kind, config.gsensor_i2c_bus, address, open_bus=open_bus)
+        try:
+            x, y, z = sensor.read()
+        finally:
+            sensor.close()
+    except FileNotFoundError:
+        return Check("G-sensor", FAIL, f"no I2C bus /dev/i2c-{config.gsensor_i2c_bus}", I2C_FIX)
+    except OSError as exc:
+        return Check("G-sensor", FAIL, f"{kind} at {where}: {exc}", I2C_FIX)
+    g = (x * x + y * y + z * z) ** 0.5
+    return Check("G-sensor", OK, f"{kind} at {where}: {g:.2f} g at rest")
+
+
+def check_gps(config: Config, connect: Callable[..., Any] = socket.create_connection) -> Check:
+    """gpsd answers at ``gps_host``:``gps_port`` with its greeting."""
+    if config.gps != "gpsd":
+        return Check("GPS", SKIP, 'none (gps = "gpsd" to use one)')
+    where = f"{config.gps_host}:{config.gps_port}"
+    try:
+        with connect((config.gps_host, config.gps_port), timeout=GPSD_TIMEOUT_S) as sock:
+            line = sock.makefile("r", encoding="utf-8", errors="replace").readline(4096)
+    except OSError as exc:
+        return Check("GPS", FAIL, f"gpsd at {where}: {exc.strerror or exc}", GPSD_FIX)
+    try:
+        greeting = json.loads(line)
+    except ValueError:
+        greeting = None
+    if not isinstance(greeting, dict) or greeting.get("class") != "VERSION":
+        return Check("GPS", FAIL, f"{where} is not gpsd (it said {line[:40]!r})", GPSD_FIX)
+    return Check("GPS", OK, f"gpsd {greeting.get('release', '?')} at {where}")
+
+
+def sensor_checks(config: Config, simulated: bool) -> list[Check]:
+    """Both checks, in report order."""
+    return [check_gsensor(config, simulated), check_gps(config)]
