@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
 import av
 
+from appliance.fmp4 import boxes
 from appliance.ports import PTS_PER_SECOND, CameraInfo, EncodedPacket
 
 log = logging.getLogger(__name__)
@@ -166,21 +166,10 @@ class Recovered:
 def complete_length(path: str) -> int:
     """Length of the longest prefix of ``path`` that ends on a complete top-level box
     after which the file is still readable: ftyp, moov, then whole moof+mdat pairs."""
-    size = os.path.getsize(path)
     good = 0
-    pos = 0
     pending_moof = False
     with open(path, "rb") as fh:
-        while pos + 8 <= size:
-            fh.seek(pos)
-            header = fh.read(16)
-            box_size, box_type = struct.unpack(">I4s", header[:8])
-            if box_size == 1 and len(header) >= 16:
-                box_size = struct.unpack(">Q", header[8:16])[0]
-            elif box_size == 0:
-                box_size = size - pos
-            if box_size < 8 or pos + box_size > size:
-                break
+        for box_type, pos, _, box_size in boxes(fh, 0, fh.seek(0, os.SEEK_END)):
             pos += box_size
             if box_type == b"moof":
                 pending_moof = True
