@@ -14,8 +14,6 @@ from collections.abc import Iterable
 
 import av
 
-from appliance.fmp4 import boxes
-
 
 class ExportError(ValueError):
     """The clips cannot be joined (none given, no video, different streams)."""
@@ -88,13 +86,3 @@ def _join(paths: list[str], out_path: str) -> int:
                     frames += 1
                 offset = max(offset, last_end)
     return frames
-
-
-def is_plain_faststart(path: str) -> bool:
-    """True if ``path`` is a plain MP4 (no fragments) with its ``moov`` before ``mdat``."""
-    with open(path, "rb") as fh:
-        end = fh.seek(0, 2)
-        kinds = [kind for kind, _, _, _ in boxes(fh, 0, end)]
-    if b"moof" in kinds or b"moov" not in kinds or b"mdat" not in kinds:
-        return False
-    return kinds.index(b"moov") < kinds.index(b"mdat")

@@ -7,10 +7,11 @@ from pathlib import Path
 import av
 import pytest
 
-from appliance.export import ExportError, export_clips, is_plain_faststart
+from appliance.export import ExportError, export_clips
 from appliance.mp4 import SegmentWriter
 from hw.camera_sim import read_frame_counter
 from tests.harness import camera_packets
+from tests.mp4tools import is_plain_faststart
 
 FPS = 30
 
