@@ -136,16 +136,20 @@ class LibraryProvider(DAVProvider):
             return _Folder(base, environ, lambda: self._names(kind, None))
         if kind in BY_DAY and len(parts) == 2:
             day = parts[1]
-            if day not in self._days(kind):
+            if not self._has_day(kind, day):
                 return None
             return _Folder(f"{base}/{day}", environ, lambda: self._names(kind, day))
         day = parts[1] if kind in BY_DAY else None
         item = self._item(parts[-1], kind, day)
         return None if item is None else _File(path, environ, item, self)
 
+    def _has_day(self, kind: Kind, day: str) -> bool:
+        return bool(self.library.page(kinds=[kind], day=day, limit=1))
+
     def _days(self, kind: Kind) -> list[str]:
-        days = {item.day for item in self.library.page(kinds=[kind], limit=MAX_LISTED)}
-        return sorted(days, reverse=True)
+        """The days that hold items of ``kind``, newest first (from the index's day lists,
+        not a pass over every item)."""
+        return sorted((d for d in self.library.days() if self._has_day(kind, d)), reverse=True)
 
     def _names(self, kind: Kind, day: str | None) -> list[str]:
         items = self.library.page(kinds=[kind], day=day, limit=MAX_LISTED)
