@@ -6,9 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -17,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from appliance.library import Kind, Library
+from hw.upload import rclone_path
 from tests.share_fixtures import fill_library
 from web.dav import DAV_USER, MOUNT_PATH, create_dav_app
 from web.server import close_server, make_server, mount
 
-RCLONE = shutil.which("rclone", path=os.path.dirname(sys.executable)) or shutil.which("rclone")
+RCLONE = rclone_path()
 
 
 def _not_found(environ, start_response):

@@ -15,15 +15,10 @@ from appliance.track import ClockFollower, Fix, Track, clock_step, position_text
 from hw.gps import GpsdSource, fix_of
 from tests.harness import wait_until
 from tests.nmea import drive, log_text
+from tests.web_fixtures import free_port
 
 START = dt.datetime(2026, 5, 4, 10, 0, 0, tzinfo=dt.UTC)
 GPX = "{http://www.topografix.com/GPX/1/1}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -46,7 +41,7 @@ def _gpsfake(tmp_path, start: dt.datetime):
         pytest.skip("gpsfake/gpsd not installed (Debian packages gpsd, gpsd-clients)")
     log = tmp_path / "drive.nmea"
     log.write_text(log_text(drive(start)), encoding="ascii", newline="")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         ["gpsfake", "-1", "-q", "-c", "0.05", "-P", str(port), str(log)],
         stdout=subprocess.DEVNULL,
@@ -125,7 +120,7 @@ def test_a_drive_through_gpsd_gives_the_track_speeds_and_clock(gpsfake) -> None:
 
 
 def test_no_gpsd_is_retried_quietly_and_close_does_not_hang() -> None:
-    source = GpsdSource("127.0.0.1", _free_port()).start()
+    source = GpsdSource("127.0.0.1", free_port()).start()
     assert wait_until(lambda: source.reports == 0 and not source.connected, timeout_s=2)
     source.close()
     assert not source._worker.alive

