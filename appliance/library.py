@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 
 from appliance.card import Card
 from appliance.cardfiles import storage_error, unlink, write_atomic
@@ -98,6 +98,7 @@ class Library:
         self._open: dict[int, str] = {}  # seq -> partial path of segments/photos being written
         self._total_bytes: int | None = None
         self._scanned = False
+        self.uploaded: Container[int] = frozenset()  # seqs safe at home: the loop's first to go
 
     def scan(self) -> list[str]:
         """Create the layout and build the index with one pass over the card.
@@ -465,6 +466,7 @@ class Library:
         open_seq: int | None,
         kind: IncidentKind = IncidentKind.MANUAL,
         peak_g: float | None = None,
+        position: tuple[float, float] | None = None,
     ) -> list[Item]:
         """Protect the clips around an incident (the protect button) and record it.
 
@@ -488,12 +490,11 @@ class Library:
                 item = self._index.items.get(seq)
                 if item is not None and item.kind is Kind.LOOP:
                     protected.append(self._protect_locked(seq))
-            incident = self._incidents.begin(kind, self._clock.wall(), selection, peak_g)
+            incident = self._incidents.begin(kind, self._clock.wall(), selection, peak_g, position)
             victims = self._enforce_quota_locked(self._incidents.shield())
             self._incidents.end_moment()
         self._delete_files(victims)
-        ident = incident.id if incident else None
-        log.info("incident %s: protected %s now", ident, [it.id for it in protected])
+        log.info("incident %s protects %s now", incident and incident.id, [i.id for i in protected])
         return protected
 
     def incidents(self) -> list[Incident]:
@@ -522,8 +523,7 @@ class Library:
         headroom_bytes = max(0, headroom_bytes)
         reserve = self.reserve_bytes(usage.total) + headroom_bytes
         quota = self.loop_quota_bytes
-        if quota is not None:
-            quota = max(0, quota - headroom_bytes)
+        quota = None if quota is None else max(0, quota - headroom_bytes)
         with self._lock:
             self._total_bytes = usage.total
             keep = {writing, *self._open}
@@ -533,6 +533,7 @@ class Library:
                 reserve_bytes=reserve,
                 quota_bytes=quota,
                 keep=keep,
+                prefer=self.uploaded,
             )
             victims = [self._remove_locked(seq) for seq in choice.seqs]
         self._delete_files(victims)

@@ -1,12 +1,14 @@
 """Which clips go when room is short: pure choices over the index, no file touched.
 
-The loop is pruned oldest first until the reserve holds and the loop quota is met; the
-protected clips past their quota go oldest first too, except those of an incident in
-progress. The library removes what these return from its index and deletes the files.
+The loop is pruned oldest first (those already uploaded before the others) until the
+reserve holds and the loop quota is met; the protected clips past their quota go oldest
+first too, except those of an incident in progress. The library removes what these
+return from its index and deletes the files.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Container
 from dataclasses import dataclass
 
@@ -34,17 +36,29 @@ def choose_loop_victims(
     reserve_bytes: int,
     quota_bytes: int | None,
     keep: Container[int],
+    prefer: Container[int] = (),
 ) -> LoopChoice:
     """The oldest loop clips to delete until ``free_bytes`` reaches ``reserve_bytes`` and
     loop clips use at most ``quota_bytes`` (None: no quota); never a seq in ``keep``.
 
-    Each deletion is counted as freeing the clip's size.
+    The clips in ``prefer`` (those already uploaded: safe at home) go first, oldest first;
+    then the others, oldest first. Each deletion is counted as freeing the clip's size.
     """
     free = free_bytes
     loop_bytes = index.bytes[Kind.LOOP]
     chosen: list[int] = []
-    for seq in index.by_kind[Kind.LOOP]:
-        if free >= reserve_bytes and (quota_bytes is None or loop_bytes <= quota_bytes):
+
+    def enough() -> bool:
+        return free >= reserve_bytes and (quota_bytes is None or loop_bytes <= quota_bytes)
+
+    if enough():  # the common case: no walk over the loop at all
+        return LoopChoice(chosen, True, free)
+    loop = index.by_kind[Kind.LOOP]
+    order = itertools.chain(
+        (seq for seq in loop if seq in prefer), (seq for seq in loop if seq not in prefer)
+    )
+    for seq in order:
+        if enough():
             break
         if seq in keep:
             continue

@@ -82,7 +82,8 @@ class UploadLog:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the set only
+        self._write_lock = threading.Lock()  # the file
         self._done: set[int] = set()
         with (
             contextlib.suppress(FileNotFoundError),
@@ -103,9 +104,13 @@ class UploadLog:
             return set(self._done)
 
     def add(self, seq: int) -> None:
-        """Record ``seq`` as uploaded (appended and synced before returning)."""
-        with self._lock:
-            if seq in self._done:
+        """Record ``seq`` as uploaded (appended and synced before returning).
+
+        The set's lock is not held while the card syncs: a lookup (the gallery, the
+        pruner under the library's lock) never waits for the card.
+        """
+        with self._write_lock:
+            if seq in self:
                 return
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
             try:
@@ -113,7 +118,8 @@ class UploadLog:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            self._done.add(seq)
+            with self._lock:
+                self._done.add(seq)
 
 
 @dataclass(frozen=True, slots=True)
