@@ -31,6 +31,7 @@ from appliance.items import (
     PROTECTED_DIR,
     SEQUENCE_FILE,
     THUMB_DIR,
+    TRACK_DIR,
     Item,
 )
 from appliance.ports import DiskUsageFn, FileSystem
@@ -60,6 +61,7 @@ class Card:
         self.protected_dir = os.path.join(dcim, PROTECTED_DIR)
         self.photo_dir = os.path.join(dcim, PHOTO_DIR)
         self.thumb_dir = os.path.join(dcim, THUMB_DIR)
+        self.track_dir = os.path.join(dcim, TRACK_DIR)
         self.lost_dir = os.path.join(dcim, LOST_DIR)
         self.sequence_path = os.path.join(dcim, SEQUENCE_FILE)
         self._made = False
@@ -91,6 +93,7 @@ class Card:
             self.protected_dir,
             self.photo_dir,
             self.thumb_dir,
+            self.track_dir,
             self.lost_dir,
         ):
             if os.path.islink(path):
@@ -174,7 +177,7 @@ class Card:
             raise storage_error(exc) from exc
 
     def delete_files(self, items: Iterable[Item]) -> set[str]:
-        """Delete the files and thumbnails of ``items`` now.
+        """Delete the files, thumbnails and GPS tracks of ``items`` now.
 
         Returns:
             Their day folders, which :meth:`remove_folders` removes once empty.
@@ -183,6 +186,8 @@ class Card:
         for item in items:
             unlink(item.path)
             unlink(item.thumb or self.thumb_path(item.seq))
+            for path in self.track_paths(item.seq):
+                unlink(path)
             folder = os.path.dirname(item.path)
             if os.path.dirname(folder) in (self.loop_dir, self.photo_dir):
                 folders.add(folder)
@@ -198,6 +203,11 @@ class Card:
     def thumb_path(self, seq: int) -> str:
         """Where the thumbnail of item ``seq`` goes."""
         return os.path.join(self.thumb_dir, f"{seq:08d}.jpg")
+
+    def track_paths(self, seq: int) -> tuple[str, str]:
+        """Where the GPS track of clip ``seq`` goes: its GPX and its SRT."""
+        stem = os.path.join(self.track_dir, f"{seq:08d}")
+        return stem + ".gpx", stem + ".srt"
 
     def resume_sequence(self, highest_seen: int) -> int:
         """Set the next sequence number after a scan and persist it; returns it.

@@ -25,6 +25,7 @@ from appliance.mp4 import file_thumbnail_jpeg, probe_duration, recover
 from appliance.ports import Camera, CameraInfo, Clock
 from appliance.recorder import Recorder
 from appliance.states import RUNNING_STATES, Action, Event, State, next_transition
+from appliance.track import PositionSource, gps_status, position_of
 from appliance.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class Status:
     frames_dropped: int
     notice: str | None = None
     wants_recording: bool = False
+    gps: dict[str, Any] | None = None  # None: no GPS (see appliance.track.gps_status)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -121,6 +123,7 @@ class Controller:
         self.clock = clock or Clock()
         self._power_off = power_off
         self._on_tick = on_tick
+        self.position: PositionSource | None = None  # the App's GPS: status and incidents
         self._retry_interval_s = retry_interval_s
         self._events: queue.SimpleQueue[tuple[Event, Any]] = queue.SimpleQueue()
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")
@@ -394,10 +397,9 @@ class Controller:
             open_seq = status.seq if status.recording else None
             if open_seq is None and rec.wants_recording:
                 open_seq = rec.last_closed_seq  # pressed as one segment closed, before the next
-            impact = event is Event.IMPACT
-            kind = IncidentKind.IMPACT if impact else IncidentKind.MANUAL
-            peak_g = getattr(detail, "peak_g", None) if impact else None
-            items = self.library.protect_incident(open_seq, kind, peak_g)
+            kind = IncidentKind.IMPACT if event is Event.IMPACT else IncidentKind.MANUAL
+            peak = getattr(detail, "peak_g", None) if kind is IncidentKind.IMPACT else None
+            items = self.library.protect_incident(open_seq, kind, peak, position_of(self.position))
             log.info("protected %s (open segment %s, %s)", [i.seq for i in items], open_seq, kind)
             return "protect"
         elif action is Action.SHUT_DOWN:
@@ -559,7 +561,7 @@ class Controller:
             log.exception("camera info failed")
         rec = self.recorder.status
         seq = rec.seq if rec.recording else None
-        started = rec.segment_started_mono
+        started, unit = rec.segment_started_mono, self.config.speed_unit
         return Status(
             version=self._version,
             state=self._state,
@@ -576,6 +578,7 @@ class Controller:
             frames_dropped=rec.frames_dropped,
             notice=notice,
             wants_recording=self.recorder.wants_recording,
+            gps=None if self.position is None else gps_status(self.position.latest(), unit),
         )
 
     def _publish(self, notice: str | None) -> None:

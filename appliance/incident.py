@@ -60,6 +60,7 @@ class Incident:
         clips: Sequence numbers of its clips, ascending.
         complete: False while a clip of it is still being recorded (or awaited).
         peak_g: An impact's peak acceleration, gravity removed; None for other kinds.
+        lat_deg, lon_deg: Where it happened (the GPS fix of the moment), or None without.
     """
 
     id: int
@@ -68,6 +69,8 @@ class Incident:
     clips: tuple[int, ...]
     complete: bool = True
     peak_g: float | None = None
+    lat_deg: float | None = None
+    lon_deg: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the record on the card and the API)."""
@@ -78,6 +81,8 @@ class Incident:
             "clips": list(self.clips),
             "complete": self.complete,
             "peak_g": self.peak_g,
+            "lat": self.lat_deg,
+            "lon": self.lon_deg,
         }
 
     @classmethod
@@ -100,7 +105,24 @@ class Incident:
         if peak_g is not None and (type(peak_g) not in (int, float) or not 0 <= peak_g < 1e3):
             raise ValueError("not an incident record: bad peak_g")
         peak = None if peak_g is None else float(peak_g)
-        return cls(ident, kind, float(wall_s), tuple(sorted(set(clips))), peak_g=peak)
+        lat, lon = _degrees(data.get("lat"), 90.0), _degrees(data.get("lon"), 180.0)
+        if (lat is None) != (lon is None):
+            raise ValueError("not an incident record: half a position")
+        clips_ = tuple(sorted(set(clips)))
+        return cls(ident, kind, float(wall_s), clips_, peak_g=peak, lat_deg=lat, lon_deg=lon)
+
+
+def _degrees(value: Any, limit: float) -> float | None:
+    """A latitude or longitude of a record (None: none was recorded).
+
+    Raises:
+        ValueError: not a number within ``limit`` degrees.
+    """
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not -limit <= value <= limit:
+        raise ValueError("not an incident record: bad position")
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,9 +287,11 @@ class Incidents:
         wall_s: float,
         selection: Selection,
         peak_g: float | None = None,
+        position: tuple[float, float] | None = None,
     ) -> Incident | None:
         """Record a new incident: its open segments are marked (PROTECTING is written
         first), then the record. An incident with no clip at all is not recorded.
+        ``position`` is (latitude, longitude) of the moment, or None without a GPS fix.
 
         Returns:
             The incident, or None if it has no clip.
@@ -279,7 +303,10 @@ class Incidents:
             return None
         ident = self._records[-1].id + 1 if self._records else 1
         progress = _Progress(set(selection.marked), selection.next_segment)
-        incident = Incident(ident, kind, wall_s, selection.clips, complete=False, peak_g=peak_g)
+        lat, lon = position if position is not None else (None, None)
+        incident = Incident(
+            ident, kind, wall_s, selection.clips, False, peak_g, lat_deg=lat, lon_deg=lon
+        )
         self._progress[ident] = progress
         self._records.append(incident)
         del self._records[:-INCIDENTS_MAX]

@@ -6,6 +6,7 @@ The layout under the storage root::
     DCIM/PROTECTED/<seq:08d>_<YYYYMMDD-HHMMSS>.mp4           protected clips, never pruned
     DCIM/PHOTO/<YYYY-MM-DD>/<seq:08d>_<YYYYMMDD-HHMMSS>.jpg  photos, never pruned
     DCIM/THUMB/<seq:08d>.jpg                                 one thumbnail per clip or photo
+    DCIM/TRACK/<seq:08d>.gpx, <seq:08d>.srt                  a clip's GPS track (with a fix)
     DCIM/LOST/                                               partials that did not decode
     DCIM/SEQUENCE                                            the next sequence number
     DCIM/PROTECTING                                          open segments to be protected
@@ -33,6 +34,7 @@ LOOP_DIR = "LOOP"
 PROTECTED_DIR = "PROTECTED"
 PHOTO_DIR = "PHOTO"
 THUMB_DIR = "THUMB"
+TRACK_DIR = "TRACK"
 LOST_DIR = "LOST"
 SEQUENCE_FILE = "SEQUENCE"
 PARTIAL_SUFFIX = ".partial"

@@ -15,12 +15,18 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 #: GPS time must be ahead of the system clock by more than this before it is set.
 CLOCK_STEP_MIN_S = 2.0
 #: Fixes kept per clip at most (a 10 min segment at 1 Hz is 600).
 MAX_POINTS = 3600
+
+#: GPX 1.1's namespace, and the one of this appliance's point extensions.
+GPX_NS = "http://www.topografix.com/GPX/1/1"
+GPX_EXT_NS = "urn:dashcam:gpx:1"
 
 KMH_PER_MPS = 3.6
 MPH_PER_MPS = 2.2369362920544
@@ -49,13 +55,13 @@ class Fix:
 
     @property
     def has_fix(self) -> bool:
-        """True with a 2D or 3D fix and a finite position."""
+        """True with a 2D or 3D fix and a position on the globe (finite, within range)."""
         return (
             self.mode >= 2
             and self.lat_deg is not None
             and self.lon_deg is not None
-            and math.isfinite(self.lat_deg)
-            and math.isfinite(self.lon_deg)
+            and -90.0 <= self.lat_deg <= 90.0
+            and -180.0 <= self.lon_deg <= 180.0
         )
 
 
@@ -89,6 +95,15 @@ def position_text(fix: Fix | None) -> str:
     lat, lon = fix.lat_deg, fix.lon_deg
     assert lat is not None and lon is not None
     return f"{'N' if lat >= 0 else 'S'}{abs(lat):.5f} {'E' if lon >= 0 else 'W'}{abs(lon):.5f}"
+
+
+def position_of(source: PositionSource | None) -> tuple[float, float] | None:
+    """(latitude, longitude) of the source's last report; None without a fix or a source."""
+    fix = source.latest() if source is not None else None
+    if fix is None or not fix.has_fix:
+        return None
+    assert fix.lat_deg is not None and fix.lon_deg is not None
+    return fix.lat_deg, fix.lon_deg
 
 
 def clock_step(fix: Fix, system_now_s: float) -> float | None:
@@ -138,13 +153,14 @@ class Track:
         """The fixes with a position."""
         return [f for f in self.fixes if f.has_fix]
 
-    def segments(self) -> list[list[Fix]]:
-        """The runs of fixes with a position, split where the fix was lost."""
-        runs: list[list[Fix]] = []
-        current: list[Fix] = []
-        for fix in self.fixes:
+    def timed_segments(self) -> list[list[tuple[float, Fix]]]:
+        """The runs of ``(seconds into the clip, fix)`` with a position, split where the
+        fix was lost."""
+        runs: list[list[tuple[float, Fix]]] = []
+        current: list[tuple[float, Fix]] = []
+        for at_s, fix in zip(self.times_s, self.fixes, strict=True):
             if fix.has_fix:
-                current.append(fix)
+                current.append((at_s, fix))
             elif current:
                 runs.append(current)
                 current = []
@@ -152,17 +168,22 @@ class Track:
             runs.append(current)
         return runs
 
+    def segments(self) -> list[list[Fix]]:
+        """The runs of fixes with a position, split where the fix was lost."""
+        return [[fix for _, fix in run] for run in self.timed_segments()]
+
     def to_gpx(self, name: str) -> str:
-        """The track as GPX 1.1 text (speed and heading in the points' extensions)."""
+        """The track as GPX 1.1 text: one ``trkseg`` per run with a fix; each point's
+        speed, heading and seconds into the clip in its extensions (:data:`GPX_EXT_NS`)."""
         out = [
             '<?xml version="1.0" encoding="UTF-8"?>',
-            '<gpx version="1.1" creator="dashcam" xmlns="http://www.topografix.com/GPX/1/1">',
+            f'<gpx version="1.1" creator="dashcam" xmlns="{GPX_NS}" xmlns:dashcam="{GPX_EXT_NS}">',
             f"<trk><name>{escape(name)}</name>",
         ]
-        for run in self.segments():
+        for run in self.timed_segments():
             out.append("<trkseg>")
-            for fix in run:
-                out.append(_trkpt(fix))
+            for at_s, fix in run:
+                out.append(_trkpt(fix, at_s))
             out.append("</trkseg>")
         out += ["</trk>", "</gpx>", ""]
         return "\n".join(out)
@@ -173,22 +194,70 @@ def _srt_time(seconds: float) -> str:
     return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
 
 
-def _trkpt(fix: Fix) -> str:
+def _trkpt(fix: Fix, at_s: float) -> str:
     parts = [f'<trkpt lat="{fix.lat_deg:.7f}" lon="{fix.lon_deg:.7f}">']
     if fix.alt_m is not None and math.isfinite(fix.alt_m):
         parts.append(f"<ele>{fix.alt_m:.1f}</ele>")
     if fix.time_s is not None and math.isfinite(fix.time_s):
         when = dt.datetime.fromtimestamp(fix.time_s, dt.UTC)
         parts.append(f"<time>{when.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z</time>")
-    extra = []
+    extra = [f"<dashcam:clip_s>{at_s:.3f}</dashcam:clip_s>"]
     if fix.speed_mps is not None and math.isfinite(fix.speed_mps):
-        extra.append(f"<speed>{fix.speed_mps:.2f}</speed>")
+        extra.append(f"<dashcam:speed>{fix.speed_mps:.2f}</dashcam:speed>")
     if fix.track_deg is not None and math.isfinite(fix.track_deg):
-        extra.append(f"<course>{fix.track_deg:.1f}</course>")
-    if extra:
-        parts.append(f"<extensions>{''.join(extra)}</extensions>")
-    parts.append("</trkpt>")
+        extra.append(f"<dashcam:course>{fix.track_deg:.1f}</dashcam:course>")
+    parts.append(f"<extensions>{''.join(extra)}</extensions></trkpt>")
     return "".join(parts)
+
+
+def gpx_points(text: str | bytes, max_points: int = MAX_POINTS) -> list[dict[str, float | None]]:
+    """The points of a GPX written by :meth:`Track.to_gpx`, in order: ``t_s`` (seconds
+    into the clip), ``lat``, ``lon``, ``speed_mps`` (None if unknown).
+
+    Raises:
+        ValueError: the text is not such a GPX (not XML, a point without its position or
+            its time in the clip, more than ``max_points`` points).
+    """
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        raise ValueError(f"not a GPX file: {exc}") from None
+    points: list[dict[str, float | None]] = []
+    for point in root.iter(f"{{{GPX_NS}}}trkpt"):
+        if len(points) >= max_points:
+            raise ValueError(f"more than {max_points} points")
+        speed = _float(point.findtext(f".//{{{GPX_EXT_NS}}}speed"))
+        where = {
+            "t_s": _float(point.findtext(f".//{{{GPX_EXT_NS}}}clip_s")),
+            "lat": _float(point.get("lat")),
+            "lon": _float(point.get("lon")),
+        }
+        if None in where.values():
+            raise ValueError("a point lacks its position or its time in the clip")
+        points.append({**where, "speed_mps": speed})
+    return points
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
+
+
+def gps_status(fix: Fix | None, unit: str = "km/h") -> dict[str, Any]:
+    """The status snapshot's ``gps``: fix or not, speed (m/s and as shown), position."""
+    has_fix = fix is not None and fix.has_fix
+    speed = fix.speed_mps if has_fix and fix is not None else None
+    return {
+        "fix": has_fix,
+        "mode": fix.mode if fix is not None else 0,
+        "speed_mps": speed if speed is not None and math.isfinite(speed) else None,
+        "speed_text": speed_text(fix, unit),
+        "lat": fix.lat_deg if has_fix and fix is not None else None,
+        "lon": fix.lon_deg if has_fix and fix is not None else None,
+    }
 
 
 class ClockFollower:

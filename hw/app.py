@@ -278,7 +278,7 @@ class App:
         self.power_wish: str | None = None
         self.library = self.controller = self.watchdog = None
         self.panel = self.power_loss = self.console = None
-        self.gsensor = self.bump_trace = self.gps = None
+        self.gsensor = self.bump_trace = self.gps = self.tracks = None
         self.web_app = self.server = self._web_worker = None
 
     def request_stop(self) -> None:
@@ -438,19 +438,27 @@ class App:
 
     def _start_gps(self):
         """GPS through gpsd (``gps = "gpsd"``): its time sets a clock that is behind, its
-        speed and position join the overlay. gpsd absent is retried, never fatal."""
+        speed and position join the overlay, the status and incidents, and each clip gets
+        its track (:class:`appliance.tracks.TrackRecorder`). gpsd absent is retried, never
+        fatal."""
         if self.config.gps != "gpsd":
             return None
         import time as wall_clock
 
         from appliance.track import ClockFollower, position_text, speed_text
+        from appliance.tracks import SpeedWatch, TrackRecorder
         from hw.gps import GpsdSource
 
+        ctl, unit = self.controller, self.config.speed_unit
         source = GpsdSource(self.config.gps_host, self.config.gps_port)
         source.subscribe(ClockFollower(self._set_clock, wall_clock.time).on_fix)
+        self.tracks = TrackRecorder(self.library, ctl.recorder, ctl.clock, unit).start()
+        source.subscribe(self.tracks.on_fix)
+        ctl.subscribe(self.tracks.on_status)
+        source.subscribe(SpeedWatch(ctl.refresh, ctl.clock, unit).on_fix)
+        ctl.position = source
         overlay = getattr(self.camera, "overlay", None)
         if overlay is not None:
-            unit = self.config.speed_unit
 
             def where() -> str:
                 fix = source.latest()
@@ -492,6 +500,8 @@ class App:
             self.watchdog.stopping()
         if self.controller is not None and not self.controller.stopped.is_set():
             self.controller.shutdown()
+        if self.tracks is not None:  # the last clip's track, once the segment is closed
+            self.tracks.close()
         if self.server is not None:
             self.web_app.close_streams()
             from web.server import close_server

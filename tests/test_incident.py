@@ -112,6 +112,8 @@ def test_an_incident_is_listed_with_its_kind_time_and_clips(lib, clock):
         "clips": [previous.seq, current.seq, nxt.seq],
         "complete": True,
         "peak_g": None,
+        "lat": None,
+        "lon": None,
     }
     assert all(lib.get(seq).kind is Kind.PROTECTED for seq in incident.clips)
 

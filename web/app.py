@@ -27,7 +27,7 @@ from appliance.library import Library
 from appliance.preview import PreviewHub
 from web import openapi, pages, streams
 from web.media import Media
-from web.resources import gallery, incidents, panel, settings, status, system
+from web.resources import gallery, incidents, panel, settings, status, system, tracks
 from web.security import Guard, LoginThrottle, Sessions, StrictJSON
 from web.spec import CONVERTERS, Deps
 
@@ -199,6 +199,9 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/api/days", gallery.Days, None),
     ("/api/items/{item_id:seq}", gallery.ItemResource, None),
     ("/api/items/{item_id:seq}/protection", gallery.ItemResource, "protection"),
+    ("/api/items/{item_id:seq}/track", tracks.Track, None),
+    ("/api/items/{item_id:seq}/track.gpx", tracks.Track, "gpx"),
+    ("/api/items/{item_id:seq}/track.srt", tracks.Track, "srt"),
     ("/api/settings", settings.Settings, None),
     ("/api/system/clock", system.Clock, None),
     ("/api/system/restart", system.Power, "restart"),

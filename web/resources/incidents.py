@@ -23,6 +23,8 @@ INCIDENT = Component(
             "clips": {"type": "array", "items": {"type": "integer"}},
             "complete": {"type": "boolean"},
             "peak_g": {"type": ["number", "null"], "description": "An impact's peak, in g"},
+            "lat": {"type": ["number", "null"], "description": "Where: the GPS fix's latitude"},
+            "lon": {"type": ["number", "null"], "description": "Where: the GPS fix's longitude"},
         },
     },
 )
@@ -40,6 +42,13 @@ INCIDENT_DETAIL = Component(
 )
 
 
+KIND_QUERY = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"kind": {"type": "string", "enum": [k.value for k in IncidentKind]}},
+}
+
+
 class Incidents(Command):
     """``/api/incidents``: protect the incident now (POST); every incident (GET)."""
 
@@ -52,11 +61,14 @@ class Incidents(Command):
         self._post(resp, Event.PROTECT_PRESSED)
 
     @operation(
-        "Incidents, newest first",
+        "Incidents, newest first; ?kind=impact or manual for one kind",
         {200: Reply("The incidents", {"type": "array", "items": INCIDENT})},
+        query=KIND_QUERY,
     )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = [incident.to_dict() for incident in self.library.incidents()]
+        kind = req.context.query.get("kind")
+        incidents = self.library.incidents()
+        resp.media = [i.to_dict() for i in incidents if kind is None or i.kind.value == kind]
 
 
 class IncidentResource:

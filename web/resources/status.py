@@ -24,6 +24,19 @@ STATUS = Component(
             "storage": {"type": "object"},
             "counts": {"type": "object"},
             "clock_ms": {"type": "integer"},
+            "gps": {
+                "type": ["object", "null"],
+                "description": "null without GPS",
+                "required": ["fix", "speed_mps", "speed_text", "lat", "lon"],
+                "properties": {
+                    "fix": {"type": "boolean"},
+                    "mode": {"type": "integer", "description": "0-1 no fix, 2 2D, 3 3D"},
+                    "speed_mps": {"type": ["number", "null"]},
+                    "speed_text": {"type": "string", "description": "As the overlay shows it"},
+                    "lat": {"type": ["number", "null"]},
+                    "lon": {"type": ["number", "null"]},
+                },
+            },
         },
     },
 )
