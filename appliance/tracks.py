@@ -79,6 +79,8 @@ class TrackRecorder:
         seq = rec.seq if rec.recording and started is not None else None
         closed = self._recorder.last_closed_seq
         with self._lock:
+            if seq is None and self._recorder.wants_recording:
+                seq = self._seq  # between two segments: the next opens at once
             if seq != self._seq:
                 if self._seq is not None and self._track is not None:
                     self._closing.append((self._seq, self._track))
