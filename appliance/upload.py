@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -77,7 +78,9 @@ def upload_order(items: Iterable[Item], done: set[int], kinds: Iterable[Kind]) -
 class UploadLog:
     """The sequence numbers already uploaded, kept on the card (one per line, synced).
 
-    A line that is not a number (a torn write at a power cut) is skipped.
+    A line that is not a number, or a last line without its newline (a write torn by a
+    power cut: it may be a number cut short), is skipped; the next write ends it with a
+    "#" first. A file skipped is sent again, under the same name.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -85,13 +88,15 @@ class UploadLog:
         self._lock = threading.Lock()  # the set only
         self._write_lock = threading.Lock()  # the file
         self._done: set[int] = set()
+        self._torn = False  # the file ends without a newline
         with (
             contextlib.suppress(FileNotFoundError),
-            open(self.path, encoding="ascii", errors="replace") as fh,
+            open(self.path, encoding="ascii", errors="replace", newline="") as fh,
         ):
             for line in fh:
+                self._torn = not line.endswith("\n")
                 text = line.strip()
-                if text.isascii() and text.isdigit() and len(text) <= 12:
+                if not self._torn and text.isascii() and text.isdigit() and len(text) <= 12:
                     self._done.add(int(text))
 
     def __contains__(self, seq: int) -> bool:
@@ -114,10 +119,12 @@ class UploadLog:
                 return
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
             try:
-                os.write(fd, f"{seq}\n".encode("ascii"))
+                # A torn line gets "#" and its end: never read as a number again.
+                os.write(fd, f"{'#' + chr(10) if self._torn else ''}{seq}\n".encode("ascii"))
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            self._torn = False
             with self._lock:
                 self._done.add(seq)
 
@@ -134,6 +141,7 @@ class UploadStatus:
         pending: Items still to send (at the last look).
         uploaded: Items sent in all.
         last_error: The last failure's message, or None.
+        last_success_wall: When the last file arrived (epoch seconds), or None.
     """
 
     state: str = "idle"
@@ -143,6 +151,7 @@ class UploadStatus:
     pending: int = 0
     uploaded: int = 0
     last_error: str | None = None
+    last_success_wall: float | None = None
 
 
 class Uploader:
@@ -157,6 +166,7 @@ class Uploader:
         kinds: The kinds to send.
         prefix: Put before every remote path (the camera's own folder, e.g. its name).
         interval_s: How often to look again when nothing wakes it.
+        wall: The wall clock (epoch seconds) of ``last_success_wall``.
     """
 
     def __init__(
@@ -169,6 +179,7 @@ class Uploader:
         kinds: Iterable[Kind] = DEFAULT_KINDS,
         prefix: str = "",
         interval_s: float = CHECK_INTERVAL_S,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.library = library
         self.log = log_
@@ -177,6 +188,7 @@ class Uploader:
         self.kinds = frozenset(kinds)
         self.prefix = prefix.strip("/")
         self.interval_s = interval_s
+        self._wall = wall
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._status = UploadStatus(uploaded=len(log_.done()))
@@ -279,7 +291,12 @@ class Uploader:
             self.log.add(item.seq)
         except OSError as exc:  # the card: it will be sent again, under the same name
             log.warning("upload: cannot record %s as sent: %s", remote, exc)
-        self._set(uploaded=self.status.uploaded + 1, pending=pending - 1, sent_bytes=item.size)
+        self._set(
+            uploaded=self.status.uploaded + 1,
+            pending=pending - 1,
+            sent_bytes=item.size,
+            last_success_wall=self._wall(),
+        )
         return True
 
     def _watch_network(self, done: threading.Event) -> None:

@@ -278,7 +278,7 @@ class App:
         self.power_wish: str | None = None
         self.library = self.controller = self.watchdog = None
         self.panel = self.power_loss = self.console = None
-        self.gsensor = self.bump_trace = self.gps = self.tracks = None
+        self.gsensor = self.bump_trace = self.gps = self.tracks = self.uploader = None
         self.web_app = self.server = self._web_worker = None
 
     def request_stop(self) -> None:
@@ -313,6 +313,9 @@ class App:
         self.panel, self.power_loss = start_panel(self.config, self.controller, self.simulated)
         self.gsensor, self.bump_trace = start_gsensor(self.config, self.controller, self.simulated)
         self.gps = self._start_gps()
+        from hw.upload import start_upload  # at home: rclone at the lowest priority
+
+        self.uploader = start_upload(self.config, self.library)
         self.watchdog.ready()
         log.info("storage: %s; config: %s", self.config.storage_root, self.source or "defaults")
         if self.panel is not None and self.want_console:
@@ -426,6 +429,7 @@ class App:
             set_led_brightness=panel.set_brightness if panel is not None else None,
             set_clock=self._set_clock,
             power=self._wish,
+            uploader=self.uploader,
         )
         self.server = make_server(
             mount(self.web_app, "/dav", self._make_drive, host_ok=self._host_ok),
@@ -513,6 +517,8 @@ class App:
                 sock.close()
         if self.console is not None:
             self.console.close()
+        if self.uploader is not None:  # the file being sent is cancelled: sent again later
+            self.uploader.close()
         if self.panel is not None:
             self.panel.close()
         if self.power_loss is not None:

@@ -14,14 +14,18 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable
 
-from appliance.upload import Transfer, TransferCancelled, TransferError
+from appliance.config import Config, bandwidth_bytes_s
+from appliance.library import Kind, Library
+from appliance.upload import Transfer, TransferCancelled, TransferError, Uploader, UploadLog
 
 log = logging.getLogger(__name__)
 
@@ -217,3 +221,42 @@ def network_check(
         return default_route
     allowed = frozenset([when] if isinstance(when, str) else when)
     return lambda: ssid() in allowed
+
+
+def device_folder(device_id: str | None) -> str:
+    """This camera's folder on the remote: ``device_id``, else the host name made safe."""
+    if device_id:
+        return device_id
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()).lstrip("._-")[:63]
+    return name or "dashcam"
+
+
+def start_upload(config: Config, library: Library) -> Uploader | None:
+    """The uploader of ``config`` on its worker, or None when ``upload_remote`` is empty.
+
+    The card's upload log (``DCIM/UPLOADED``) is read whatever the config says, so the
+    gallery shows what went and pruning prefers it even with the upload now off. Files go
+    to ``<upload_remote>/<device_id>/...``. No rclone is logged and uploads nothing.
+    """
+    log_ = UploadLog(os.path.join(library.card.dcim_dir, "UPLOADED"))
+    library.uploaded = log_
+    if not config.upload_remote:
+        return None
+    try:
+        transfer = RcloneTransfer(
+            config.upload_remote,
+            config_path=config.rclone_config,
+            bandwidth_bytes_s=bandwidth_bytes_s(config.upload_bandwidth),
+        )
+    except FileNotFoundError as exc:
+        log.error("upload: %s: nothing is uploaded", exc)
+        return None
+    uploader = Uploader(
+        library,
+        log_,
+        transfer,
+        network_check(config.upload_when),
+        kinds=[Kind(kind) for kind in config.upload_kinds],
+        prefix=device_folder(config.device_id),
+    )
+    return uploader.start()

@@ -27,7 +27,7 @@ from appliance.library import Library
 from appliance.preview import PreviewHub
 from web import openapi, pages, streams
 from web.media import Media
-from web.resources import gallery, incidents, panel, settings, status, system, tracks
+from web.resources import gallery, incidents, panel, settings, status, system, tracks, upload
 from web.security import Guard, LoginThrottle, Sessions, StrictJSON
 from web.spec import CONVERTERS, Deps
 
@@ -119,6 +119,7 @@ def create_app(
     set_clock: Callable[[float], None] | None = None,
     power: Callable[[str], None] | None = None,
     hub: PreviewHub | None = None,
+    uploader: Any = None,
     allowed_hosts: Iterable[str] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> DashboardApp:
@@ -134,6 +135,7 @@ def create_app(
         set_clock: Sets the system clock to the given epoch seconds.
         power: Records "restart" or "shutdown" to perform after the safe shutdown.
         hub: The preview hub; one is made over ``controller.camera`` if None.
+        uploader: The upload at home (:class:`appliance.upload.Uploader`); None: off.
         allowed_hosts: Host names the dashboard answers to besides IP literals; None: this
             machine's name, ``<name>.local`` and ``localhost``
             (:func:`web.security.default_host_names`).
@@ -175,6 +177,7 @@ def create_app(
         set_led_brightness=set_led_brightness,
         set_clock=set_clock,
         power=power,
+        upload=uploader,
     )
     resources: dict[type, Any] = {}
     for path, cls, suffix in ROUTES:
@@ -210,6 +213,8 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/api/panel/buttons/{name:button}", panel.Panel, "press"),
     ("/api/panel/bump", panel.Panel, "bump"),
     ("/api/session", system.Session, None),
+    ("/api/upload", upload.Upload, None),
+    ("/api/upload/now", upload.Upload, "now"),
     ("/api/preview.mjpeg", streams.Preview, None),
     ("/api/openapi.json", openapi.OpenApi, None),
     ("/media/{item_id:seq}", Media, None),

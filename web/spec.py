@@ -48,6 +48,7 @@ class Deps:
         set_led_brightness: Applies a new LED brightness, or None.
         set_clock: Sets the system clock to epoch seconds, or None.
         power: Records "restart" or "shutdown", or None.
+        upload: The uploader (:class:`appliance.upload.Uploader`), or None: upload is off.
     """
 
     controller: Controller
@@ -62,6 +63,7 @@ class Deps:
     set_led_brightness: Callable[[float], None] | None = None
     set_clock: Callable[[float], None] | None = None
     power: Callable[[str], None] | None = None
+    upload: Any = None
 
 
 class Component(dict):

