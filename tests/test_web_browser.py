@@ -8,117 +8,34 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.browser_fixtures import PHONE, chromium, get_json, phone_page, sim_server
 from tests.harness import wait_until
-from tests.web_fixtures import free_port
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-PHONE = {"width": 390, "height": 844}
-
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="the playwright package is not installed (dev extra)"
-)
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(
-        f"{CHROMIUM} is missing: install Debian's chromium package (./dev.sh test does)",
-        allow_module_level=True,
-    )
-
-CONFIG = """\
-video_width = 320
-video_height = 240
-video_fps = 30
-video_bitrate = 400000
-preview_width = 320
-preview_height = 240
-segment_seconds = 2.0
-min_free_bytes = 0
-min_free_percent = 0.0
-web_host = "127.0.0.1"
-web_port = {port}
-"""
-
-
-def get_json(base: str, path: str):
-    with urllib.request.urlopen(base + path, timeout=5) as resp:
-        return json.load(resp)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A ``dashcam run --sim`` child on a free port; SIGTERM at the end."""
-    tmp = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    config = tmp / "dashcam.toml"
-    config.write_text(CONFIG.format(port=port))
-    log = open(tmp / "dashcam.log", "wb")  # noqa: SIM115 - closed below
-    child = subprocess.Popen(
-        [sys.executable, "-m", "hw.cli", "run", "--sim"]
-        + ["--config", str(config), "--storage", str(tmp / "card")],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy():
-        try:
-            return get_json(base, "/api/health")["state"] == "recording"
-        except OSError:
-            return False
-
-    try:
-        assert wait_until(healthy, 30), (tmp / "dashcam.log").read_text()[-3000:]
+    with sim_server(tmp_path_factory.mktemp("browser")) as base:
         yield base
-    finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(20)
-        finally:
-            if child.poll() is None:
-                child.kill()
-            log.close()
-    assert child.returncode == 0, (tmp / "dashcam.log").read_text()[-3000:]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(
-        viewport=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        bypass_csp=True,  # for wait_for_function
-    )
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(server + "/")
-    page.wait_for_selector("#link[data-live='true']", timeout=10_000)
-    yield page
-    context.close()
-    assert errors == []
+    with phone_page(browser, server) as page:
+        yield page
 
 
 def shot(page, name: str) -> None:
@@ -132,8 +49,10 @@ def state(page) -> str:
 
 def test_dashboard_loads_and_the_record_button_changes_the_state(page, server):
     page.wait_for_function("document.querySelector('#state').dataset.state === 'recording'")
+    # The clip's elapsed time and the appliance's clock over the live view (no sequence number).
+    page.wait_for_function("/^REC \\d+:\\d\\d$/.test(document.getElementById('elapsed').innerText)")
     page.wait_for_function(
-        "/segment \\d{8} · \\d+:\\d\\d/.test(document.querySelector('#elapsed').textContent)"
+        "/^\\d\\d:\\d\\d:\\d\\d$/.test(document.getElementById('clock').innerText)"
     )
     assert page.get_attribute("#record", "aria-pressed") == "true"
     assert page.evaluate("parseFloat(document.querySelector('#bar-free').style.width)") > 0
@@ -178,14 +97,14 @@ PIXELS = """() => {
 
 
 def test_preview_frames_arrive(page):
-    page.click("#preview-toggle")
+    # The live view starts by itself on the Live tab.
     page.wait_for_function("document.querySelector('#preview').naturalWidth === 320")
     first = page.evaluate(PIXELS)
     # The simulated picture changes every frame (counter bar): new frames keep arriving.
     page.wait_for_function(f"({PIXELS})() !== {first}", timeout=5000)
     shot(page, "dashboard-preview")
-    page.click("#preview-toggle")
-    assert page.is_hidden("#preview-box")
+    page.click("a[data-tab='settings']")
+    assert page.get_attribute("#preview", "src") is None
 
 
 def test_gallery_plays_a_clip_and_a_new_photo_appears(page, server):
@@ -217,9 +136,9 @@ def test_gallery_plays_a_clip_and_a_new_photo_appears(page, server):
 
 def test_settings_and_system_pages(page):
     page.click("a[data-tab='settings']")
-    page.wait_for_function("document.querySelector('[name=segment_seconds]').value === '2'")
+    page.wait_for_function("document.querySelector('[name=clip_sec]').value === '2'")
     shot(page, "dashboard-settings")
-    page.fill("[name=segment_seconds]", "3")
+    page.fill("[name=clip_sec]", "3")
     page.click("#settings button[type=submit]")
     page.wait_for_function(
         "document.querySelector('#settings-msg').textContent.startsWith('Saved')"
@@ -263,7 +182,6 @@ def test_elapsed_time_advances(page):
 
 def test_screenshot_with_preview_and_clips(page, server):
     assert wait_until(lambda: get_json(server, "/api/status")["counts"]["loop"] >= 2, 20)
-    page.click("#preview-toggle")
     page.wait_for_function("document.querySelector('#preview').naturalWidth === 320")
     page.wait_for_function("document.querySelector('#lg-loop').textContent !== '0 B'")
     shot(page, "dashboard-readme")

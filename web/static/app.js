@@ -34,11 +34,12 @@ function showTab() {
   }
   if (tab === "gallery" && galleryStale) reloadGallery();
   if (tab === "settings") loadSettings().catch((e) => { $("settings-msg").textContent = e.message; });
-  if (tab !== "live" && $("preview-toggle").getAttribute("aria-pressed") === "true") setPreview(false);
+  updateLiveView();  // the live view streams only while its tab is shown
 }
 window.addEventListener("hashchange", showTab);
 
-api("GET", "/api/status").then(showStatus).catch(() => {});
+// The first snapshot, unless the event stream was quicker (never show an older one after it).
+api("GET", "/api/status").then((s) => { if (!status) showStatus(s); }).catch(() => {});
 api("GET", "/api/panel").then((p) => {
   $("vpanel").hidden = false;
   $("vbtn-bump").hidden = !p.bump;

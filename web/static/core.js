@@ -1,9 +1,36 @@
 "use strict";
 // Shared by every script of the dashboard (classic scripts share one global scope).
-// Load order (index.html): core, live, gallery, settings, app.
+// Load order (index.html): core (not deferred: it sets the theme before the first paint),
+// then live, gallery, settings, app (deferred, in that order).
 const $ = (id) => document.getElementById(id);
 let status = null;       // the newest status snapshot
 let statusAt = 0;        // performance.now() when it arrived
+
+// ---------- theme (runs while the head is parsed: no flash of the wrong colours) ----------
+// The choice is this phone's (sunlight is about this screen, not the camera): localStorage.
+const THEMES = ["auto", "dark", "light", "sunlight"];
+const THEME_KEY = "dashcam.theme";
+const THEME_BG = { dark: "#0b0d10", light: "#f4f5f7", sunlight: "#ffffff" };
+const prefersLight = window.matchMedia("(prefers-color-scheme: light)");
+function themeChoice() {
+  let v = null;
+  try { v = localStorage.getItem(THEME_KEY); } catch (e) { v = null; }  // storage may be off
+  return THEMES.includes(v) ? v : "auto";
+}
+function applyTheme(choice) {
+  const theme = choice === "auto" ? (prefersLight.matches ? "light" : "dark") : choice;
+  const root = document.documentElement;
+  root.dataset.theme = theme;
+  root.dataset.themeChoice = choice;
+  const meta = document.querySelector('meta[name="theme-color"]');
+  if (meta) meta.content = THEME_BG[theme];
+}
+function setTheme(choice) {
+  try { localStorage.setItem(THEME_KEY, choice); } catch (e) { /* kept for this page only */ }
+  applyTheme(choice);
+}
+applyTheme(themeChoice());
+prefersLight.addEventListener("change", () => applyTheme(themeChoice()));
 
 // ---------- helpers ----------
 async function api(method, path, body) {
@@ -33,6 +60,27 @@ function clock(s) {
 }
 function stampText(stamp) {  // YYYYMMDD-HHMMSS -> HH:MM:SS
   return `${stamp.slice(9, 11)}:${stamp.slice(11, 13)}:${stamp.slice(13, 15)}`;
+}
+function timeText(ms) {  // the appliance's time, shown in this phone's time zone
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit",
+    second: "2-digit", hourCycle: "h23" });
+}
+
+// ---------- toasts ----------
+// kind: "ok" (done), "warn" (needs attention) or "error"; errors stay longer and interrupt.
+const VIBRATE = { ok: [40], warn: [120, 80, 120], error: [250, 100, 250] };
+function toast(text, kind = "ok") {
+  const box = $("toasts");
+  const t = document.createElement("div");
+  t.className = "toast";
+  t.dataset.kind = kind;
+  if (kind === "error") t.setAttribute("role", "alert");
+  t.textContent = text;
+  t.addEventListener("click", () => t.remove());
+  box.append(t);
+  while (box.children.length > 3) box.firstElementChild.remove();
+  setTimeout(() => t.remove(), kind === "ok" ? 4000 : 8000);
+  if (navigator.vibrate) navigator.vibrate(VIBRATE[kind]);
 }
 
 // Plug-in points: other scripts listen for these instead of editing the ones that send them.

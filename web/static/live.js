@@ -1,8 +1,9 @@
 "use strict";
-// The Live tab: state, storage, LED, the controls and the preview.
+// The Live tab: the live view, the clock, the controls and their feedback, storage, LED.
 // ---------- live state ----------
 const STATE_TEXT = { starting: "Starting", idle: "Idle", recording: "Recording",
   storage_full: "Card full", error: "Error", shutting_down: "Shutting down", off: "Off" };
+const isRec = (s) => !!s && (s.state === "recording" || s.state === "storage_full");
 
 function showStatus(s) {
   const before = status;
@@ -10,10 +11,11 @@ function showStatus(s) {
   const pill = $("state");
   pill.dataset.state = s.state;
   pill.textContent = STATE_TEXT[s.state] || s.state;
-  const rec = s.state === "recording" || s.state === "storage_full";
+  const rec = isRec(s);
   $("record").setAttribute("aria-pressed", String(rec));
   $("record").setAttribute("aria-label", rec ? "Stop recording" : "Start recording");
-  $("record-label").textContent = rec ? "Recording" : "Stopped";
+  $("record-label").textContent = rec ? "Stop" : "Record";
+  $("rec-chip").dataset.rec = String(rec);
   const st = s.storage;
   const used = st.total - st.free;
   const other = Math.max(0, used - st.loop - st.protected - st.photos);
@@ -34,6 +36,7 @@ function showStatus(s) {
   err.textContent = s.last_error || "";
   tick();
   showClock();
+  noticeFeedback(before, s);
   emit("dashcam:status", s);
   if (before && (before.counts.loop !== s.counts.loop || before.counts.protected !== s.counts.protected
       || before.counts.photo !== s.counts.photo || before.last_still !== s.last_still)) {
@@ -42,14 +45,15 @@ function showStatus(s) {
   }
 }
 
-function tick() {
+function tick() {  // the clock and the clip's elapsed time over the live view
   if (!status) return;
+  const since = performance.now() - statusAt;
+  if (status.clock_ms) $("clock").textContent = timeText(status.clock_ms + since);
   const e = $("elapsed");
   if (status.segment && status.segment_elapsed_s != null) {
-    const s = status.segment_elapsed_s + (performance.now() - statusAt) / 1000;
-    e.textContent = `segment ${status.segment} · ${clock(s)}`;
+    e.textContent = `REC ${clock(status.segment_elapsed_s + since / 1000)}`;
   } else {
-    e.textContent = "not recording";
+    e.textContent = isRec(status) ? "REC" : "stopped";
   }
 }
 setInterval(tick, 250);
@@ -63,16 +67,92 @@ function showLed(led) {
   $("led-pattern").textContent = led.pattern;
 }
 
-// ---------- commands ----------
-async function command(path, body) {
-  try { await api("POST", path, body); } catch (e) { alert(e.message); }
+// ---------- feedback ----------
+// A snapshot's `notice` is not enough: the event stream sends only the newest snapshot (one
+// with a notice can be overtaken by the next before it is sent) and a new connection starts
+// with the current one (its notice again). So each toast follows a change of state that
+// stays visible in every later snapshot: a new last_still (photo), a new incident id (protect),
+// entering storage_full, a new last_error.
+let lastIncident = null;   // the newest incident id seen (null: not yet known)
+let incidentsBusy = null;  // the look-up running, and whether another is wanted after it
+function noticeFeedback(before, s) {
+  if (!before) {
+    if (lastIncident === null) checkIncidents();  // the baseline: no toast for old incidents
+    return;
+  }
+  if (s.last_still != null && s.last_still !== before.last_still) {
+    toast("Photo saved");
+    settle("photo", "done");
+  }
+  if (s.notice === "protect" || s.counts.protected !== before.counts.protected
+      || s.version > before.version + 1 || pending.protect.state === "pending") checkIncidents();
+  if (s.state === "storage_full" && before.state !== "storage_full") {
+    toast("Card full: recording paused until space is freed", "warn");
+  }
+  if (s.last_error && (s.last_error !== before.last_error
+      || (s.state === "error" && before.state !== "error"))) {
+    toast(s.last_error, "error");
+    // "photo failed: …", "take_photo failed: …", "protect failed: …" (appliance/controller.py)
+    if (/^(take_)?photo failed/.test(s.last_error)) settle("photo", "failed");
+    if (/^protect failed/.test(s.last_error)) settle("protect", "failed");
+  }
 }
-$("record").addEventListener("click", () => {
-  const rec = status && (status.state === "recording" || status.state === "storage_full");
-  command(rec ? "/api/recording/stop" : "/api/recording/start");
+async function checkIncidents() {
+  if (incidentsBusy) { incidentsBusy.again = true; return; }
+  incidentsBusy = { again: false };
+  try {
+    const list = await api("GET", "/api/incidents");  // newest first
+    if (lastIncident === null) lastIncident = list.length ? list[0].id : 0;
+    const fresh = list.filter((i) => i.id > lastIncident).reverse();
+    for (const inc of fresh) {
+      const clips = inc.clips.map((c) => `#${c}`).join(", ");
+      const kind = inc.kind === "impact" ? "Impact" : "Incident";
+      toast(`${kind} protected: ${clips || "the next clip"}${inc.complete ? "" : " and the next"}`);
+      lastIncident = inc.id;
+    }
+    if (fresh.length) settle("protect", "done");
+  } catch (e) { /* the next snapshot asks again */ }
+  const again = incidentsBusy.again;
+  incidentsBusy = null;
+  if (again) checkIncidents();
+}
+
+// ---------- commands: each button shows pending, then done or failed ----------
+const PENDING_MS = 10000;
+const pending = { photo: { state: "idle" }, protect: { state: "idle" }, record: { state: "idle" } };
+function press(what, path, body) {
+  const p = pending[what];
+  clearTimeout(p.timer);
+  p.state = "pending";
+  $(what).dataset.pending = "pending";
+  p.timer = setTimeout(() => settle(what, "failed", "No answer from the dashcam"), PENDING_MS);
+  api("POST", path, body).catch((e) => settle(what, "failed", e.message));
+}
+function settle(what, result, why) {
+  const p = pending[what];
+  if (p.state !== "pending") return;
+  clearTimeout(p.timer);
+  p.state = result;
+  $(what).dataset.pending = result;
+  if (why) toast(`${what[0].toUpperCase()}${what.slice(1)} failed: ${why}`, "error");
+  p.timer = setTimeout(() => { p.state = "idle"; $(what).dataset.pending = "idle"; }, 2000);
+}
+document.addEventListener("dashcam:status", (ev) => {
+  if (pending.record.state === "pending" && isRec(ev.detail) === pending.record.want) {
+    settle("record", "done");
+  }
 });
-$("photo").addEventListener("click", () => command("/api/photos"));
-$("protect").addEventListener("click", () => command("/api/incidents"));
+$("record").addEventListener("click", () => {
+  const rec = isRec(status);
+  pending.record.want = !rec;
+  press("record", rec ? "/api/recording/stop" : "/api/recording/start");
+});
+$("photo").addEventListener("click", () => press("photo", "/api/photos"));
+$("protect").addEventListener("click", () => press("protect", "/api/incidents"));
+
+async function command(path, body) {
+  try { await api("POST", path, body); } catch (e) { toast(e.message, "error"); }
+}
 for (const b of document.querySelectorAll(".vbtn[data-button]")) {
   let down = 0;
   const start = (ev) => { ev.preventDefault(); down = performance.now(); };
@@ -88,23 +168,50 @@ for (const b of document.querySelectorAll(".vbtn[data-button]")) {
   b.addEventListener("pointerleave", () => { down = 0; });
 }
 
-// ---------- preview ----------
-function setPreview(on) {
+// ---------- live view ----------
+// Watched only while the Live tab and the page are both visible: removing the src closes
+// the stream, and the camera stops making previews when nobody watches.
+let liveRetry = null;
+function liveWanted() { return !$("tab-live").hidden && !document.hidden; }
+function updateLiveView() {
   const img = $("preview");
-  $("preview-toggle").setAttribute("aria-pressed", String(on));
-  $("preview-box").hidden = !on;
-  $("preview-note").textContent = "";
-  if (on) img.src = `/api/preview.mjpeg?t=${Date.now()}`;
-  else img.removeAttribute("src");  // closes the stream: the camera stops making previews
+  const on = liveWanted();
+  $("liveview").dataset.on = String(on);
+  if (!on) {
+    clearTimeout(liveRetry);
+    img.removeAttribute("src");
+  } else if (!img.getAttribute("src")) {
+    $("preview-note").hidden = true;
+    img.src = `/api/preview.mjpeg?t=${Date.now()}`;
+  }
 }
-$("preview-toggle").addEventListener("click", () => {
-  setPreview($("preview-toggle").getAttribute("aria-pressed") !== "true");
-});
 $("preview").addEventListener("error", () => {
-  if ($("preview-toggle").getAttribute("aria-pressed") !== "true") return;
-  $("preview-note").textContent = "Preview busy or lost; retrying…";
-  setTimeout(() => { if ($("preview-toggle").getAttribute("aria-pressed") === "true") setPreview(true); }, 5000);
+  if (!liveWanted() || !$("preview").getAttribute("src")) return;
+  $("preview-note").textContent = "Live view busy or lost; retrying…";
+  $("preview-note").hidden = false;
+  $("preview").removeAttribute("src");
+  clearTimeout(liveRetry);
+  liveRetry = setTimeout(updateLiveView, 2000);
 });
-document.addEventListener("visibilitychange", () => {
-  if (document.hidden && $("preview-toggle").getAttribute("aria-pressed") === "true") setPreview(false);
+document.addEventListener("visibilitychange", updateLiveView);
+
+// Tap for full screen (landscape where the phone allows it); tap again to leave.
+function toggleFullscreen() {
+  const box = $("liveview");
+  if (document.fullscreenElement) { document.exitFullscreen().catch(() => {}); return; }
+  if (!box.requestFullscreen) return;
+  box.requestFullscreen({ navigationUI: "hide" }).then(() => {
+    if (screen.orientation && screen.orientation.lock) {
+      screen.orientation.lock("landscape").catch(() => {});  // refused on desktops: fine
+    }
+  }).catch(() => {});
+}
+$("liveview").addEventListener("click", toggleFullscreen);
+$("liveview").addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); toggleFullscreen(); }
+});
+document.addEventListener("fullscreenchange", () => {
+  if (!document.fullscreenElement && screen.orientation && screen.orientation.unlock) {
+    try { screen.orientation.unlock(); } catch (e) { /* not locked */ }
+  }
 });

@@ -1,0 +1,145 @@
+"""Shared by the browser tests: a ``dashcam run --sim`` child on a free port, Debian's
+Chromium driven by Playwright, and phone-sized pages on the dashboard.
+
+Each test module makes its own module-scoped fixtures from :func:`sim_server` (with
+the config lines it needs) and :func:`chromium`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import wait_until
+from tests.web_fixtures import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}
+LANDSCAPE = {"width": 844, "height": 390}
+
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is not installed (dev extra)"
+)
+if not os.access(CHROMIUM, os.X_OK):
+    pytest.skip(
+        f"{CHROMIUM} is missing: install Debian's chromium package (./dev.sh test does)",
+        allow_module_level=True,
+    )
+
+CONFIG = """\
+video_width = 320
+video_height = 240
+video_fps = 30
+video_bitrate = 400000
+preview_width = 320
+preview_height = 240
+segment_seconds = 2.0
+min_free_bytes = 0
+min_free_percent = 0.0
+web_host = "127.0.0.1"
+web_port = {port}
+"""
+
+
+def get_json(base: str, path: str):
+    with urllib.request.urlopen(base + path, timeout=5) as resp:
+        return json.load(resp)
+
+
+def post(base: str, path: str, body: dict | None = None) -> int:
+    data = json.dumps(body).encode() if body is not None else b""
+    req = urllib.request.Request(base + path, data=data, method="POST")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return resp.status
+
+
+@contextlib.contextmanager
+def sim_server(tmp: Path, extra_config: str = "") -> Iterator[str]:
+    """A ``dashcam run --sim`` child recording on a free port; SIGTERM at the end.
+
+    Yields:
+        The base URL (``http://127.0.0.1:<port>``).
+    """
+    port = free_port()
+    config = tmp / "dashcam.toml"
+    config.write_text(CONFIG.format(port=port) + extra_config)
+    log_path = tmp / "dashcam.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    child = subprocess.Popen(
+        [sys.executable, "-m", "hw.cli", "run", "--sim"]
+        + ["--config", str(config), "--storage", str(tmp / "card")],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        try:
+            return get_json(base, "/api/health")["state"] == "recording"
+        except OSError:
+            return False
+
+    try:
+        assert wait_until(healthy, 30), log_path.read_text()[-3000:]
+        yield base
+    finally:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(20)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            log.close()
+    assert child.returncode == 0, log_path.read_text()[-3000:]
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator:
+    """Debian's Chromium, headless."""
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@contextlib.contextmanager
+def phone_page(browser, base: str, viewport=PHONE, *, theme: str | None = None, **context_args):
+    """A page on the dashboard, connected (live); page errors fail the test at the end.
+
+    ``theme`` is stored as this phone's choice before the page loads.
+    """
+    context = browser.new_context(
+        viewport=viewport,
+        device_scale_factor=2,
+        is_mobile=True,
+        bypass_csp=True,  # for wait_for_function
+        **context_args,
+    )
+    if theme is not None:
+        context.add_init_script(f"localStorage.setItem('dashcam.theme', {json.dumps(theme)})")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(base + "/")
+    page.wait_for_selector("#link[data-live='true']", timeout=10_000)
+    try:
+        yield page
+    finally:
+        context.close()
+    assert errors == []
