@@ -118,6 +118,32 @@ def chromium() -> Iterator:
             b.close()
 
 
+#: Installed before the page's scripts: every toast shown (kind and text) and every change of
+#: a control's pending state, in order, in ``window.seen`` (toasts leave after seconds).
+RECORDER = """
+window.seen = { toasts: [], pending: [] };
+new MutationObserver((records) => {
+  for (const r of records) {
+    if (r.type === "attributes") {
+      seen.pending.push(`${r.target.id}:${r.target.dataset.pending}`);
+      continue;
+    }
+    for (const n of r.addedNodes) {
+      if (n.classList && n.classList.contains("toast")) {
+        seen.toasts.push({ kind: n.dataset.kind, text: n.textContent });
+      }
+    }
+  }
+}).observe(document, { subtree: true, childList: true, attributes: true,
+  attributeFilter: ["data-pending"] });
+"""
+
+
+def toasts(page, kind: str | None = None) -> list[str]:
+    """The texts of the toasts shown so far (of one kind, if given)."""
+    return [t["text"] for t in page.evaluate("seen.toasts") if kind is None or t["kind"] == kind]
+
+
 @contextlib.contextmanager
 def phone_page(browser, base: str, viewport=PHONE, *, theme: str | None = None, **context_args):
     """A page on the dashboard, connected (live); page errors fail the test at the end.
@@ -133,6 +159,7 @@ def phone_page(browser, base: str, viewport=PHONE, *, theme: str | None = None, 
     )
     if theme is not None:
         context.add_init_script(f"localStorage.setItem('dashcam.theme', {json.dumps(theme)})")
+    context.add_init_script(RECORDER)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -179,13 +179,16 @@ function updateLiveView() {
   $("liveview").dataset.on = String(on);
   if (!on) {
     clearTimeout(liveRetry);
+    $("liveview").dataset.playing = "false";
     img.removeAttribute("src");
   } else if (!img.getAttribute("src")) {
     $("preview-note").hidden = true;
     img.src = `/api/preview.mjpeg?t=${Date.now()}`;
   }
 }
+$("preview").addEventListener("load", () => { $("liveview").dataset.playing = "true"; });
 $("preview").addEventListener("error", () => {
+  $("liveview").dataset.playing = "false";
   if (!liveWanted() || !$("preview").getAttribute("src")) return;
   $("preview-note").textContent = "Live view busy or lost; retrying…";
   $("preview-note").hidden = false;

@@ -1,0 +1,267 @@
+"""The Live tab in a real browser (Debian's Chromium) against a real ``dashcam run --sim``
+child, at 390x844 and 844x390: feedback (toasts, vibration, the controls' pending state),
+the live view that streams only while it is watched, full screen, and the controls in
+reach of one thumb.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.browser_fixtures import (
+    LANDSCAPE,
+    PHONE,
+    chromium,
+    get_json,
+    phone_page,
+    post,
+    sim_server,
+    toasts,
+)
+from tests.harness import wait_until
+
+VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
+#: One preview viewer at most: whether the page holds the stream is seen from outside, as a
+#: second viewer is refused (503) exactly while the page watches.
+CONFIG = "preview_max_viewers = 1\n"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with sim_server(tmp_path_factory.mktemp("live"), CONFIG) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def recording(server):
+    """The appliance records at the start and again at the end of the test."""
+    post(server, "/api/recording/start")
+    assert wait_until(lambda: get_json(server, "/api/status")["state"] == "recording", 10)
+    yield server
+    post(server, "/api/recording/start")
+    assert wait_until(lambda: get_json(server, "/api/status")["state"] == "recording", 10)
+
+
+def newest_incident(base: str) -> dict | None:
+    incidents = get_json(base, "/api/incidents")
+    return incidents[0] if incidents else None
+
+
+def preview_taken(base: str) -> bool:
+    """True while another viewer holds the only preview slot (the server refuses a second)."""
+    try:
+        with urllib.request.urlopen(base + "/api/preview.mjpeg", timeout=5):
+            return False  # got the slot: free it again by closing at once
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 503, exc
+        return True
+
+
+def set_page_hidden(page, hidden: bool) -> None:
+    """What a phone does when the screen goes off or another app comes up.
+
+    Headless Chromium always reports a visible page (a second tab in front or a minimised
+    window leaves ``document.hidden`` false), so the page's visibility is emulated: the
+    two properties and the event, as the browser would change and send them.
+    """
+    page.evaluate(
+        """(hidden) => {
+          Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+          Object.defineProperty(document, "visibilityState", { configurable: true,
+            get: () => (hidden ? "hidden" : "visible") });
+          document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        hidden,
+    )
+
+
+# ---------- feedback ----------
+
+
+@VIEWPORTS
+def test_photo_shows_a_toast_and_the_button_goes_pending_then_done(browser, recording, viewport):
+    with phone_page(browser, recording, viewport) as page:
+        page.evaluate("navigator.vibrate = (p) => { seen.vibrated = p; return true; }")
+        before = get_json(recording, "/api/status")["last_still"]
+        page.click("#photo")
+        page.wait_for_function("seen.toasts.some(t => t.text === 'Photo saved')")
+        assert get_json(recording, "/api/status")["last_still"] != before
+        page.wait_for_function("document.getElementById('photo').dataset.pending === 'idle'")
+        assert page.evaluate("seen.pending.filter(p => p.startsWith('photo:'))") == [
+            "photo:pending",
+            "photo:done",
+            "photo:idle",
+        ]
+        assert page.evaluate("seen.vibrated") == [40]
+        assert page.get_attribute("#toasts", "aria-live") == "polite"
+
+
+@VIEWPORTS
+def test_protect_shows_a_toast_naming_the_incident_clips(browser, recording, viewport):
+    with phone_page(browser, recording, viewport) as page:
+        before = newest_incident(recording)
+        page.click("#protect")
+        page.wait_for_function("seen.toasts.some(t => t.text.startsWith('Incident protected'))")
+        incident = newest_incident(recording)
+        assert incident is not None and incident != before
+        (text,) = [t for t in toasts(page) if t.startswith("Incident")]
+        named = [int(n) for n in re.findall(r"#(\d+)", text)]
+        # The clips it held when protected (the next one joins later): the one before at least.
+        assert named and set(named) <= set(incident["clips"]), (text, incident)
+        assert named[0] == incident["clips"][0], (text, incident)
+        page.wait_for_function("document.getElementById('protect').dataset.pending === 'idle'")
+        assert page.evaluate("seen.pending.filter(p => p.startsWith('protect:'))") == [
+            "protect:pending",
+            "protect:done",
+            "protect:idle",
+        ]
+
+
+def test_record_button_goes_pending_then_done(browser, recording):
+    with phone_page(browser, recording, LANDSCAPE) as page:
+        page.wait_for_function("document.getElementById('state').dataset.state === 'recording'")
+        page.click("#record")
+        page.wait_for_function("document.getElementById('state').dataset.state === 'idle'")
+        page.wait_for_function("document.getElementById('record').dataset.pending === 'idle'")
+        assert page.evaluate("seen.pending.filter(p => p.startsWith('record:'))") == [
+            "record:pending",
+            "record:done",
+            "record:idle",
+        ]
+        assert get_json(recording, "/api/status")["state"] == "idle"
+
+
+def test_a_snapshot_with_a_notice_seen_again_is_not_toasted_again(browser, recording):
+    """A new connection starts with the current snapshot, notice included: no repeat."""
+    post(recording, "/api/recording/stop")  # idle: no segment change publishes meanwhile
+    assert wait_until(lambda: get_json(recording, "/api/status")["state"] == "idle", 10)
+    post(recording, "/api/photos")
+    assert wait_until(lambda: get_json(recording, "/api/status")["notice"] == "photo", 10)
+    with phone_page(browser, recording) as page:  # its first snapshot says "photo"
+        assert page.evaluate("status.notice") == "photo"
+        page.evaluate("connect()")  # and again on a reconnect
+        page.wait_for_function("source.readyState === EventSource.OPEN")
+        page.click("#photo")  # a new photo: exactly one toast, for it
+        page.wait_for_function("seen.toasts.length > 0")
+        page.wait_for_function("document.getElementById('photo').dataset.pending === 'idle'")
+        assert toasts(page) == ["Photo saved"]
+
+
+def test_notices_the_stream_never_delivered_are_toasted_once(browser, recording):
+    """The event stream sends only the newest snapshot: one with a notice can be overtaken
+    before it is sent (or sent while the phone was away). The photo and the incident are
+    still toasted, once each."""
+    post(recording, "/api/recording/stop")
+    assert wait_until(lambda: get_json(recording, "/api/status")["state"] == "idle", 10)
+    with phone_page(browser, recording) as page:
+        page.wait_for_function("document.getElementById('state').dataset.state === 'idle'")
+        page.wait_for_function("lastIncident !== null")  # the incidents seen so far
+        page.evaluate("source.close()")  # the connection drops: no snapshot arrives
+        still = get_json(recording, "/api/status")["last_still"]
+        post(recording, "/api/photos")
+        assert wait_until(lambda: get_json(recording, "/api/status")["last_still"] != still, 10)
+        before = newest_incident(recording)
+        post(recording, "/api/incidents")
+        assert wait_until(lambda: newest_incident(recording) != before, 10)
+        post(recording, "/api/recording/start")  # a later snapshot without a notice
+        assert wait_until(lambda: get_json(recording, "/api/status")["state"] == "recording")
+        assert get_json(recording, "/api/status")["notice"] is None
+        page.evaluate("connect()")
+        page.wait_for_function("document.getElementById('state').dataset.state === 'recording'")
+        page.wait_for_function("seen.toasts.length >= 2")
+        page.evaluate("connect()")  # once more: nothing new, no toast
+        page.wait_for_function("source.readyState === EventSource.OPEN")
+        page.click("#photo")  # a sync point: its toast comes after anything pending
+        page.wait_for_function("seen.toasts.length >= 3")
+        shown = toasts(page)
+        assert shown.count("Photo saved") == 2, shown
+        assert [t for t in shown if t.startswith("Incident protected")] == [shown[1]], shown
+
+
+# ---------- live view ----------
+
+
+@VIEWPORTS
+def test_the_live_view_streams_only_while_the_tab_and_the_page_are_visible(
+    browser, server, viewport
+):
+    with phone_page(browser, server, viewport) as page:
+        # It starts by itself: the page holds the only preview slot.
+        page.wait_for_function("document.getElementById('liveview').dataset.playing === 'true'")
+        assert page.evaluate("document.getElementById('preview').naturalWidth") == 320
+        assert preview_taken(server)
+        # Another tab: the img loses its source and the server sees the viewer go.
+        page.click("a[data-tab='settings']")
+        assert page.get_attribute("#preview", "src") is None
+        assert wait_until(lambda: not preview_taken(server), 10)
+        page.click("a[data-tab='live']")
+        page.wait_for_function(
+            "document.getElementById('liveview').dataset.playing === 'true'", timeout=15_000
+        )
+        assert preview_taken(server)
+        # The phone's screen goes off: the stream closes; back on: it opens again.
+        set_page_hidden(page, True)
+        assert page.get_attribute("#preview", "src") is None
+        assert wait_until(lambda: not preview_taken(server), 10)
+        set_page_hidden(page, False)
+        page.wait_for_function(
+            "document.getElementById('liveview').dataset.playing === 'true'", timeout=15_000
+        )
+        assert preview_taken(server)
+
+
+def test_tapping_the_live_view_goes_full_screen_and_back(browser, server):
+    with phone_page(browser, server) as page:
+        page.click("#liveview")
+        page.wait_for_function("document.fullscreenElement?.id === 'liveview'")
+        box = page.evaluate("document.getElementById('liveview').getBoundingClientRect().width")
+        assert box == page.evaluate("window.innerWidth")
+        page.click("#liveview")
+        page.wait_for_function("document.fullscreenElement === null")
+
+
+COVERAGE = """(id) => {
+  const el = document.getElementById(id), r = el.getBoundingClientRect();
+  const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+  const tabs = document.querySelector('.tabs').getBoundingClientRect();
+  return { top: r.top, bottom: r.bottom, left: r.left, right: r.right, width: r.width,
+    height: r.height, ownHit: el.contains(hit), tabsTop: tabs.top,
+    view: r.bottom <= innerHeight && r.right <= innerWidth && r.top >= 0 && r.left >= 0 };
+}"""
+
+
+@VIEWPORTS
+def test_the_controls_are_in_one_thumbs_reach(browser, server, viewport):
+    with phone_page(browser, server, viewport) as page:
+        # Scrolled to the bottom of the tab too: the controls stay where they are.
+        for scroll in (0, 10_000):
+            page.evaluate(f"window.scrollTo(0, {scroll})")
+            for control in ("photo", "record", "protect"):
+                box = page.evaluate(COVERAGE, control)
+                assert box["view"] and box["ownHit"], (control, scroll, box)
+                assert box["width"] >= 48 and box["height"] >= 48, (control, box)
+                assert box["bottom"] <= box["tabsTop"], (control, box)  # above the tab bar
+                if viewport == PHONE:  # the lower third of the screen
+                    assert box["top"] >= viewport["height"] * 0.66, (control, box)
+                else:  # the right edge
+                    assert box["left"] >= viewport["width"] * 0.8, (control, box)
+        # The live view is not hidden behind them.
+        view = page.evaluate("document.getElementById('liveview').getBoundingClientRect().toJSON()")
+        photo = page.evaluate(COVERAGE, "photo")
+        page.evaluate("window.scrollTo(0, 0)")
+        view = page.evaluate("document.getElementById('liveview').getBoundingClientRect().toJSON()")
+        if viewport == PHONE:
+            assert view["bottom"] <= page.evaluate(COVERAGE, "record")["top"]
+        else:
+            assert view["right"] <= photo["left"]
+            assert view["bottom"] <= photo["tabsTop"]
