@@ -1,15 +1,64 @@
-"""A library filled for the tests of what leaves the card (network drive, upload)."""
+"""A library filled for the tests of what leaves the card (network drive, upload), and a
+real S3 endpoint to upload to (``rclone serve s3`` on loopback)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import socket
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from appliance.library import Library
 from appliance.share import share_path
+from hw.upload import rclone_path
+from tests.harness import wait_until
+from tests.web_fixtures import free_port
+
+RCLONE = rclone_path()
+KEY, SECRET = "dashcamaccesskey", "dashcamsecretkey0123"
+
+
+@contextlib.contextmanager
+def s3_server(tmp: Path) -> Iterator[tuple[Path, str]]:
+    """An S3 endpoint over ``tmp/s3`` with the bucket ``fleet``, and an rclone.conf naming it
+    ``nas``; yields (the served folder, the rclone.conf path). Skips if it cannot start."""
+    root = tmp / "s3"
+    (root / "fleet").mkdir(parents=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [RCLONE, "serve", "s3", "--config", os.devnull, "--addr", f"127.0.0.1:{port}"]
+        + ["--auth-key", f"{KEY},{SECRET}", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def up() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            return proc.poll() is not None
+        return True
+
+    try:
+        assert wait_until(up, timeout_s=15)
+        if proc.poll() is not None:
+            pytest.skip(f"rclone serve s3 did not start: {proc.stderr.read().decode()[-300:]}")
+        conf = tmp / "rclone.conf"
+        conf.write_text(
+            "[nas]\ntype = s3\nprovider = Rclone\n"
+            f"endpoint = http://127.0.0.1:{port}\naccess_key_id = {KEY}\n"
+            f"secret_access_key = {SECRET}\nuse_multipart_uploads = false\n"
+        )
+        yield root, str(conf)
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def fill_library(library: Library, clip_bytes: int = 300_000) -> dict[str, bytes]:

