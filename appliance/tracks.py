@@ -1,10 +1,11 @@
 """A GPS track per clip, and the status nudged when the speed shown changes.
 
 :class:`TrackRecorder` listens to the position source (every fix) and to the controller
-(every status snapshot, the hook the LED and the dashboard use too). While the recorder
-has a segment open its fixes go into a :class:`~appliance.track.Track`, timed from the
-segment's start on the recorder's clock. Once the recorder reports the segment closed
-(its ``last_closed_seq`` reached it: the clip is indexed), the track goes to a worker
+(every status snapshot, the hook the LED and the dashboard use too); at each it asks the
+recorder which segment is open. While one is, its fixes go into a
+:class:`~appliance.track.Track`, timed from the segment's start on the recorder's clock.
+Once the recorder reports the segment closed (its ``last_closed_seq`` reached it: the
+clip is indexed), the track goes to a worker
 thread that writes ``DCIM/TRACK/<seq>.gpx`` and ``<seq>.srt`` with the card's atomic,
 synced write: a rollover never waits for it, and a failure is logged, never raised into
 the recorder. A clip without a single fix gets no files.
@@ -69,35 +70,48 @@ class TrackRecorder:
     def on_fix(self, fix: Fix) -> None:
         """A position report (the source's thread): kept for the open segment, if any."""
         with self._lock:
+            ready = self._follow()
             if self._track is not None:
                 self._track.add(fix, self._clock.monotonic() - self._started_mono)
+        self._queue(ready)
 
     def on_status(self, _status: object = None) -> None:
-        """A status snapshot (the controller's thread): follow the recorder's segment."""
+        """A status snapshot (the controller's thread): a segment may have closed."""
+        with self._lock:
+            ready = self._follow()
+        self._queue(ready)
+
+    def _follow(self) -> list[tuple[int, Track]]:
+        """Follow the recorder's segment (lock held); returns the closed tracks whose clip
+        is indexed now.
+
+        The recorder itself is asked (not the snapshot, which may come later), so a fix
+        goes to the segment open when it arrived; between two segments (the next opens at
+        the same keyframe) the closing one keeps it.
+        """
         rec = self._recorder.status
         started = rec.segment_started_mono
         seq = rec.seq if rec.recording and started is not None else None
+        if seq is None and self._recorder.wants_recording:
+            seq = self._seq
+        if seq != self._seq:
+            if self._seq is not None and self._track is not None:
+                self._closing.append((self._seq, self._track))
+            self._seq, self._track = seq, (Track() if seq is not None else None)
+            self._started_mono = started or 0.0
         closed = self._recorder.last_closed_seq
-        with self._lock:
-            if seq is None and self._recorder.wants_recording:
-                seq = self._seq  # between two segments: the next opens at once
-            if seq != self._seq:
-                if self._seq is not None and self._track is not None:
-                    self._closing.append((self._seq, self._track))
-                self._seq, self._track = seq, (Track() if seq is not None else None)
-                self._started_mono = started or 0.0
-            ready = [c for c in self._closing if closed is not None and c[0] <= closed]
-            self._closing = [c for c in self._closing if c not in ready][-MAX_QUEUED:]
-        for item in ready:
-            self._queue(item)
+        ready = [c for c in self._closing if closed is not None and c[0] <= closed]
+        self._closing = [c for c in self._closing if c not in ready][-MAX_QUEUED:]
+        return ready
 
-    def _queue(self, item: tuple[int, Track]) -> None:
-        if not item[1].points:
-            return  # no fix at all: no files
-        try:
-            self._todo.put_nowait(item)
-        except queue.Full:
-            log.warning("track of %08d dropped: the card is not keeping up", item[0])
+    def _queue(self, ready: list[tuple[int, Track]]) -> None:
+        for seq, track in ready:
+            if not track.points:
+                continue  # no fix at all: no files
+            try:
+                self._todo.put_nowait((seq, track))
+            except queue.Full:
+                log.warning("track of %08d dropped: the card is not keeping up", seq)
 
     def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
         """Write the tracks of the clips closed so far (at most ``wait_s``), then stop."""

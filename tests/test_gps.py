@@ -205,3 +205,87 @@ def test_a_clock_that_cannot_be_set_is_not_asked_at_every_report() -> None:
         follower.on_fix(Fix(mode=3, time_s=5000.0 + second))
     # asked at the first report, then each time GPS ran more than 2 s past what was asked
     assert asked == [5000.0, 5003.0, 5006.0, 5009.0]
+
+
+def test_the_app_writes_each_clips_track_from_gpsd(tmp_path, gpsfake) -> None:
+    """The composition root against a real gpsd: each clip's GPX holds the drive's
+    positions (the tunnel splits it), its SRT the speeds, timed from the clip's start; the
+    status shows the fix and speed, and an incident the position."""
+    import os
+
+    from appliance.config import Config
+    from appliance.states import Event
+    from appliance.track import gpx_points
+    from hw.app import App, make_camera
+    from tests.harness import SMALL
+
+    config = Config(
+        storage_root=str(tmp_path / "card"),
+        **{**SMALL, "segment_seconds": 1.0},
+        gps="gpsd",
+        gps_port=gpsfake,
+        power_off_command=("true",),
+    )
+    app = App(config, None, make_camera("sim", config), simulated=True)
+    last = START + dt.timedelta(seconds=len(drive(START)) - 1 + 3600)  # the drive's end
+    try:
+        app.start()
+        ctl = app.controller
+        assert wait_until(lambda: (ctl.status.gps or {}).get("speed_text") == "50 km/h", 30)
+        assert ctl.status.gps["fix"] and ctl.status.gps["lat"] == pytest.approx(52.5)
+        ctl.post(Event.PROTECT_PRESSED)
+        assert wait_until(
+            lambda: (f := app.gps.latest()) is not None and (f.time_s or 0) >= last.timestamp(),
+            timeout_s=30,
+        )
+    finally:
+        app.request_stop()
+        app.stop()
+    (incident,) = app.library.incidents()
+    assert incident.lat_deg == pytest.approx(52.5) and 13.4 <= incident.lon_deg < 13.41
+    # What the receiver said, to NMEA's precision (minutes to 4 decimals).
+    seconds = drive(START)
+    nmea = [
+        (round(s.lat * 60, 4) / 60, int(s.lon) + round((s.lon - int(s.lon)) * 60, 4) / 60)
+        for s in seconds
+        if s.fix
+    ]
+    speed_at = {}
+    for s, (lat, lon) in zip([s for s in seconds if s.fix], nmea, strict=True):
+        speed_at.setdefault(position_text(Fix(3, lat_deg=lat, lon_deg=lon)), set()).add(
+            speed_text(Fix(3, lat_deg=lat, lon_deg=lon, speed_mps=s.speed_mps))
+        )
+    step = max(b[1] - a[1] for a, b in zip(nmea, nmea[1:], strict=False) if b[1] - a[1] < 1e-3)
+    lib = app.library
+    clips = sorted((i for i in lib.page(limit=100) if i.is_video), key=lambda item: item.seq)
+    tracked = [c for c in clips if os.path.exists(lib.card.track_paths(c.seq)[0])]
+    assert len(tracked) >= 2
+    seen, shown = set(), set()
+    for clip in tracked:
+        gpx, srt = lib.card.track_paths(clip.seq)
+        root = ET.parse(gpx).getroot()
+        for trkseg in root.iter(f"{GPX}trkseg"):
+            lons = [float(p.get("lon")) for p in trkseg]
+            # no segment spans the tunnel: consecutive points are at most a second apart
+            assert all(b - a <= 1.5 * step for a, b in zip(lons, lons[1:], strict=False))
+        with open(gpx, "rb") as f:
+            points = gpx_points(f.read())
+        for point in points:
+            assert 0.0 <= point["t_s"] <= clip.duration_s + 0.3
+            assert any(
+                abs(point["lat"] - lat) < 1e-6 and abs(point["lon"] - lon) < 1e-6
+                for lat, lon in nmea
+            ), point
+            seen.add(min(nmea, key=lambda p: abs(p[1] - point["lon"])))
+        with open(srt, encoding="utf-8") as f:
+            cues = [c.splitlines() for c in f.read().strip().split("\n\n")]
+        assert cues
+        for cue in cues:
+            words = cue[2].split("  ")
+            if len(words) == 2:  # speed and position (a report without speed has none)
+                assert words[0] in speed_at[words[1]], cue
+                shown.add(words[0])
+    # Every position of the drive is in some clip's track.
+    assert seen == set(nmea)
+    assert shown == {"0 km/h", "50 km/h"}
+    assert not app.tracks._worker.alive

@@ -63,7 +63,7 @@ def read_points(library, seq):
 
 
 def test_each_clip_gets_the_fixes_of_its_own_seconds_timed_from_its_start(tmp_path) -> None:
-    with Appliance(tmp_path / "card", segment_seconds=1.5) as a:
+    with Appliance(tmp_path / "card", segment_seconds=2.0) as a:
         assert a.controller.wait_for_state(State.RECORDING)
         source, tracks = wire_gps(a)
         lons = iter(13.4 + n * 1e-4 for n in range(1000))
@@ -72,7 +72,7 @@ def test_each_clip_gets_the_fixes_of_its_own_seconds_timed_from_its_start(tmp_pa
         script = [moving(next(lons)) for _ in range(5)] + [NO_FIX] * 5
         script += [moving(next(lons)) for _ in range(5)]
         # ... then a tunnel longer than two clips, and 5 fixes again out of it.
-        script += [NO_FIX] * 60 + [moving(next(lons), speed_mps=0.0) for _ in range(5)]
+        script += [NO_FIX] * 85 + [moving(next(lons), speed_mps=0.0) for _ in range(5)]
         fed = feed(source, script, 0.05, a.controller.clock)
         stop(a, tracks)
         clips = [s for s in a.segments if s.seq >= first]
@@ -101,7 +101,7 @@ def test_each_clip_gets_the_fixes_of_its_own_seconds_timed_from_its_start(tmp_pa
     for (clip, point), (at, _) in zip(points, fixes, strict=True):
         assert 0.0 <= point["t_s"] <= clip.duration_s + 0.2
         since_first = start_of[clip.seq] + point["t_s"] - base
-        assert since_first == pytest.approx(at - fixes[0][0], abs=0.25)
+        assert since_first == pytest.approx(at - fixes[0][0], abs=0.3), (clip, point)
     # The SRT: a cue per point, at the point's time, with its speed.
     for clip in with_track:
         with open(track_files(lib, clip.seq)[1], encoding="utf-8") as f:
