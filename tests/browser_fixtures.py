@@ -63,16 +63,25 @@ def post(base: str, path: str, body: dict | None = None) -> int:
         return resp.status
 
 
+def _with_lines(base: str, extra: str) -> str:
+    """``base`` TOML with ``extra``'s lines, which replace base lines of the same key."""
+    keys = {line.split("=")[0].strip() for line in extra.splitlines() if "=" in line}
+    kept = [line for line in base.splitlines() if line.split("=")[0].strip() not in keys]
+    return "\n".join(kept) + "\n" + extra
+
+
 @contextlib.contextmanager
 def sim_server(tmp: Path, extra_config: str = "") -> Iterator[str]:
     """A ``dashcam run --sim`` child recording on a free port; SIGTERM at the end.
+
+    ``extra_config``: TOML lines added to (or replacing keys of) the small :data:`CONFIG`.
 
     Yields:
         The base URL (``http://127.0.0.1:<port>``).
     """
     port = free_port()
     config = tmp / "dashcam.toml"
-    config.write_text(CONFIG.format(port=port) + extra_config)
+    config.write_text(_with_lines(CONFIG.format(port=port), extra_config))
     log_path = tmp / "dashcam.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed below
     child = subprocess.Popen(

@@ -6,6 +6,8 @@ reach of one thumb.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import urllib.error
 import urllib.request
@@ -22,7 +24,7 @@ from tests.browser_fixtures import (
     sim_server,
     toasts,
 )
-from tests.harness import wait_until
+from tests.harness import tmpfs, wait_until
 
 VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
 #: One preview viewer at most: whether the page holds the stream is seen from outside, as a
@@ -265,3 +267,52 @@ def test_the_controls_are_in_one_thumbs_reach(browser, server, viewport):
         else:
             assert view["right"] <= photo["left"]
             assert view["bottom"] <= photo["tabsTop"]
+
+
+CARD_BYTES = 32 * 1024 * 1024
+RESERVE_BYTES = 8 * 1024 * 1024
+
+
+def fill(path, leave_bytes: int) -> None:
+    """Write a file on the card until only ``leave_bytes`` are free (or none: ENOSPC)."""
+    chunk = b"\0" * (256 * 1024)
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while os.statvfs(path).f_bavail * os.statvfs(path).f_frsize > leave_bytes + len(chunk):
+                f.write(chunk)
+            if leave_bytes == 0:
+                while True:
+                    f.write(chunk[:4096])
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+
+
+def test_a_full_card_and_an_error_are_toasted(browser, tmp_path):
+    """On a real 32 MiB tmpfs card: less free than the reserve with nothing left to prune is
+    a toast (card full); a card with no room at all fails the photo: an error toast, and the
+    photo button shows it failed."""
+    with tmpfs(tmp_path / "card", CARD_BYTES) as card:
+        extra = f"min_free_bytes = {RESERVE_BYTES}\nprune_interval_s = 0.5\n"
+        with sim_server(tmp_path, extra) as base, phone_page(browser, base) as page:
+            page.wait_for_function("document.getElementById('state').dataset.state === 'recording'")
+            filler = card / "filler.bin"
+            fill(filler, RESERVE_BYTES // 2)
+            page.wait_for_function("seen.toasts.some(t => t.kind === 'warn')", timeout=15_000)
+            assert toasts(page, "warn") == ["Card full: recording paused until space is freed"]
+            assert get_json(base, "/api/status")["state"] == "storage_full"
+            filler.unlink()
+            page.wait_for_function(
+                "document.getElementById('state').dataset.state === 'recording'", timeout=15_000
+            )
+            fill(filler, 0)
+            page.click("#photo")
+            page.wait_for_function("seen.pending.includes('photo:failed')", timeout=20_000)
+            page.wait_for_function("seen.toasts.some(t => t.kind === 'error')")
+            errors = toasts(page, "error")
+            assert "Photo saved" not in toasts(page)
+            last_error = get_json(base, "/api/status")["last_error"]
+            assert last_error in errors or any(e.startswith("Photo failed") for e in errors), (
+                errors,
+                last_error,
+            )
+            filler.unlink()
