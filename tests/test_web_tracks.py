@@ -1,0 +1,106 @@
+"""The track API (web/resources/tracks.py), incidents by kind, and the status's gps, over
+the dashboard app of a recording appliance whose GPS the test feeds."""
+
+from __future__ import annotations
+
+import os
+
+from falcon import testing
+
+from appliance.states import Event, State
+from appliance.track import Fix
+from tests.harness import wait_until
+from tests.test_tracks import feed, next_segment, stop
+from tests.track_fixtures import moving, wire_gps
+from tests.web_fixtures import dashboard
+
+
+def test_the_track_of_a_clip_its_files_and_a_404_without(tmp_path) -> None:
+    with dashboard(tmp_path) as d:
+        a = d.appliance
+        client = testing.TestClient(d.app)
+        assert a.controller.wait_for_state(State.RECORDING)
+        a.wait_segments(1)  # a clip recorded without GPS
+        assert client.simulate_get("/api/status").json["gps"] is None
+        source, tracks = wire_gps(a)
+        before = next_segment(a)
+        lons = [13.4 + n * 1e-4 for n in range(12)]
+        fed = feed(
+            source,
+            [moving(lon, speed_mps=n % 3) for n, lon in enumerate(lons)],
+            0.1,
+            a.controller.clock,
+        )
+        status = client.simulate_get("/api/status").json["gps"]
+        assert status["fix"] is True and status["speed_text"] in ("0 km/h", "4 km/h", "7 km/h")
+        assert 13.4 <= status["lon"] <= lons[-1]
+        stop(a, tracks)
+        without = [s.seq for s in a.segments if s.seq < before]
+        assert fed and tracks.written
+        points = []
+        for seq in tracks.written:
+            resp = client.simulate_get(f"/api/items/{seq:08d}/track")
+            assert resp.status_code == 200
+            body = resp.json
+            assert body["gpx_url"] == f"/api/items/{seq:08d}/track.gpx"
+            assert body["srt_url"] == f"/api/items/{seq:08d}/track.srt"
+            assert all(p["t_s"] >= 0 for p in body["points"])
+            points += body["points"]
+            gpx = client.simulate_get(body["gpx_url"])
+            assert gpx.status_code == 200 and gpx.headers["content-type"] == "application/gpx+xml"
+            assert "attachment" in gpx.headers["content-disposition"]
+            assert gpx.headers["content-disposition"].endswith(f'_{seq:08d}.gpx"')
+            with open(a.library.card.track_paths(seq)[0], "rb") as f:
+                assert gpx.content == f.read()
+            srt = client.simulate_get(body["srt_url"])
+            assert srt.status_code == 200 and srt.text.startswith("1\n00:00:")
+            assert "attachment" in srt.headers["content-disposition"]
+        assert [p["lon"] for p in points] == [round(lon, 7) for lon in lons]
+        assert [p["speed_mps"] for p in points] == [float(n % 3) for n in range(12)]
+        # A clip recorded before the GPS: 404 with a message, for the points and the files.
+        assert without
+        for path in ("track", "track.gpx", "track.srt"):
+            resp = client.simulate_get(f"/api/items/{without[0]:08d}/{path}")
+            assert resp.status_code == 404
+            assert "has no GPS track" in resp.json["description"]
+        assert client.simulate_get("/api/items/99999999/track").status_code == 404
+        # A track file that is not a GPX of ours: a 404 that says so, never a 500.
+        gpx_path = a.library.card.track_paths(tracks.written[0])[0]
+        with open(gpx_path, "w") as f:
+            f.write("<gpx><trk><trkseg><trkpt lat='x'/></trkseg></trk>")
+        resp = client.simulate_get(f"/api/items/{tracks.written[0]:08d}/track")
+        assert resp.status_code == 404 and "cannot be read" in resp.json["description"]
+        # Deleted through the API: the track goes too.
+        seq = tracks.written[-1]
+        assert client.simulate_delete(f"/api/items/{seq:08d}").status_code == 204
+        assert not any(os.path.exists(p) for p in a.library.card.track_paths(seq))
+
+
+def test_incidents_are_filtered_by_kind_and_carry_their_position(tmp_path) -> None:
+    with dashboard(tmp_path) as d:
+        a = d.appliance
+        client = testing.TestClient(d.app)
+        assert a.controller.wait_for_state(State.RECORDING)
+        a.wait_segments(1)
+        source, tracks = wire_gps(a)
+        try:
+            source.feed(moving(13.45, lat_deg=48.1))
+            a.controller.post(Event.IMPACT)
+            assert wait_until(lambda: len(a.library.incidents()) == 1)
+            source.feed(Fix(mode=1))
+            assert client.simulate_post("/api/incidents").status_code == 202
+            assert wait_until(lambda: len(a.library.incidents()) == 2)
+        finally:
+            tracks.close()
+        both = client.simulate_get("/api/incidents").json
+        assert [i["kind"] for i in both] == ["manual", "impact"]
+        impact = client.simulate_get("/api/incidents", params={"kind": "impact"}).json
+        assert [(i["kind"], i["lat"], i["lon"]) for i in impact] == [("impact", 48.1, 13.45)]
+        manual = client.simulate_get("/api/incidents", params={"kind": "manual"}).json
+        assert [(i["kind"], i["lat"], i["lon"]) for i in manual] == [("manual", None, None)]
+        shown = client.simulate_get(f"/api/incidents/{impact[0]['id']}").json
+        assert shown["incident"]["lat"] == 48.1
+        for bad in ({"kind": "crash"}, {"kind": ""}, {"sort": "kind"}):
+            resp = client.simulate_get("/api/incidents", params=bad)
+            assert resp.status_code == 400, bad
+            assert resp.json["description"]
