@@ -8,6 +8,7 @@ import errno
 import json
 import logging
 import os
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -296,3 +297,15 @@ def test_a_gps_time_jump_does_not_move_the_points_in_the_clip(tmp_path) -> None:
     points = read_points(a.library, first)
     steps = [b["t_s"] - a_["t_s"] for a_, b in zip(points, points[1:], strict=False)]
     assert len(points) == 10 and all(0.0 < s < 0.5 for s in steps)
+
+
+def test_the_wiring_diagram_shows_the_sensors_pins() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "hw" / "deploy" / "wiring.svg").read_text()
+    labels = set(re.findall(r">pin (\d+): ([^<]+)<", text))
+    for pin, name in [("1", "3.3 V"), ("3", "BCM 2 (SDA)"), ("5", "BCM 3 (SCL)"), ("6", "GND")]:
+        assert (pin, name) in labels  # the G-sensor board on I2C
+    for pin, name in [("4", "5 V"), ("8", "BCM 14 (TXD)"), ("10", "BCM 15 (RXD)")]:
+        assert (pin, name) in labels  # the GPS module on the UART
+    assert "G-sensor board" in text and "GPS module (UART)" in text
