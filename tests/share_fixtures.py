@@ -9,15 +9,18 @@ import os
 import socket
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from appliance.library import Library
+from appliance.library import Kind, Library
 from appliance.share import share_path
-from hw.upload import rclone_path
-from tests.harness import wait_until
+from appliance.states import Event, State
+from appliance.upload import Uploader, UploadLog, UploadStatus
+from hw.upload import RcloneTransfer, rclone_path
+from tests.harness import Appliance, decode_counters, wait_until
 from tests.web_fixtures import free_port
 
 RCLONE = rclone_path()
@@ -83,3 +86,59 @@ def fill_library(library: Library, clip_bytes: int = 300_000) -> dict[str, bytes
     plan = library.begin_segment()  # being recorded: never leaves the card
     Path(plan.partial_path).write_bytes(b"open segment")
     return expected
+
+
+@dataclass
+class UploadRun:
+    """What :func:`record_while_uploading` saw: the clips and the frame counters burned
+    into each (the camera's frame index), and the upload."""
+
+    library: Library
+    segments: list
+    per_segment: list[list[int]]
+    sent_while_recording: int
+    status: UploadStatus
+
+    @property
+    def counters(self) -> list[int]:
+        return [n for counters in self.per_segment for n in counters]
+
+    @property
+    def frames_lost(self) -> int:
+        """Frames missing or doubled between the first recorded frame and the last."""
+        seen = self.counters
+        expected = set(range(seen[0], seen[-1] + 1))
+        return len(expected - set(seen)) + len(seen) - len(set(seen))
+
+    @property
+    def rollover_gap_frames_max(self) -> int:
+        """The most frames missing at one rollover (0: each clip goes on where the last
+        ended)."""
+        clips = self.per_segment
+        return max((b[0] - a[-1] - 1 for a, b in zip(clips, clips[1:], strict=False)), default=0)
+
+
+def record_while_uploading(workdir: Path, conf: str, segments: int = 8) -> UploadRun:
+    """Record one-second segments with the simulated camera while every closed clip is
+    uploaded (loop clips too) to the remote ``nas:fleet`` of ``conf``, as soon as it closes.
+    """
+    with Appliance(workdir, segment_seconds=1.0) as app:
+        library = app.library
+        log = UploadLog(Path(library.root) / "DCIM" / "UPLOADED")
+        library.uploaded = log
+        transfer = RcloneTransfer("nas:fleet", config_path=conf)
+        uploader = Uploader(
+            library, log, transfer, lambda: True, kinds=set(Kind), prefix="bench", interval_s=0.2
+        )
+        uploader.start()
+        try:
+            app.wait_segments(segments, timeout_s=segments * 3 + 10)
+            sent = uploader.status.uploaded
+            app.controller.post(Event.STOP_RECORDING)
+            app.controller.wait_for_state(State.IDLE)
+            uploader.upload_now()
+            wait_until(lambda: {s.seq for s in app.segments} <= log.done(), 30)
+        finally:
+            uploader.close()
+        per_segment = [decode_counters(s.path) for s in app.segments]
+        return UploadRun(library, list(app.segments), per_segment, sent, uploader.status)

