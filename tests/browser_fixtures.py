@@ -174,6 +174,7 @@ def phone_page(browser, base: str, viewport=PHONE, *, theme: str | None = None, 
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(base + "/")
     page.wait_for_selector("#link[data-live='true']", timeout=10_000)
+    page.wait_for_function("status !== null")  # the first snapshot: what comes next is news
     try:
         yield page
     finally:
