@@ -3,45 +3,13 @@ Playwright) against a real ``dashcam run --sim`` child reading a real gpsd (gpsf
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import urllib.error
-import urllib.request
 
 import pytest
 
+from tests.browser_fixtures import chromium, get_json, phone_page, sim_server
 from tests.harness import wait_until
 from tests.test_gps import START, _gpsfake
-from tests.web_fixtures import free_port
-
-CHROMIUM = "/usr/bin/chromium"
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="the playwright package is not installed (dev extra)"
-)
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f"{CHROMIUM} is missing (Debian's chromium package)", allow_module_level=True)
-
-CONFIG = """\
-video_width = 320
-video_height = 240
-video_fps = 30
-video_bitrate = 400000
-segment_seconds = 2.0
-min_free_bytes = 0
-min_free_percent = 0.0
-web_host = "127.0.0.1"
-web_port = {port}
-gps = "gpsd"
-gps_port = {gps_port}
-"""
-
-
-def get_json(base: str, path: str):
-    with urllib.request.urlopen(base + path, timeout=5) as resp:
-        return json.load(resp)
 
 
 def track_of(base: str, item) -> dict | None:
@@ -54,79 +22,43 @@ def track_of(base: str, item) -> dict | None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A ``dashcam run --sim`` child with gps = "gpsd" fed by gpsfake; SIGTERM at the end."""
+    """A ``dashcam run --sim`` child with gps = "gpsd" fed by gpsfake, and a clip recorded
+    with a track and one after the drive ended, without."""
     tmp = tmp_path_factory.mktemp("track-ui")
     feeder = _gpsfake(tmp, START)
     gps_port = next(feeder)
-    port = free_port()
-    config = tmp / "dashcam.toml"
-    config.write_text(CONFIG.format(port=port, gps_port=gps_port))
-    log = open(tmp / "dashcam.log", "wb")  # noqa: SIM115 - closed below
-    child = subprocess.Popen(
-        [sys.executable, "-m", "hw.cli", "run", "--sim"]
-        + ["--config", str(config), "--storage", str(tmp / "card")],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     found: dict = {}
-
-    def clips_with_and_without_track() -> bool:
-        try:
-            items = get_json(base, "/api/items?limit=50")["items"]
-            for item in items:
-                if item["video"] and ("with" not in found or "without" not in found):
-                    track = track_of(base, item)
-                    if track is not None:
-                        found.setdefault("with", (item, track))
-                    elif "with" in found:  # recorded after the drive ended
-                        found.setdefault("without", (item, None))
-        except OSError:
-            return False
-        return "with" in found and "without" in found
-
     try:
-        assert wait_until(clips_with_and_without_track, 60, 0.5), (tmp / "dashcam.log").read_text()[
-            -3000:
-        ]
-        yield base, found
+        with sim_server(tmp, f'gps = "gpsd"\ngps_port = {gps_port}\n') as base:
+
+            def clips_with_and_without_track() -> bool:
+                # oldest first, the newest left out: its track may not be written yet
+                for item in get_json(base, "/api/items?limit=50")["items"][:0:-1]:
+                    if item["video"] and item["seq"] not in found.get("seen", ()):
+                        found.setdefault("seen", set()).add(item["seq"])
+                        track = track_of(base, item)
+                        if track is not None:
+                            found.setdefault("with", (item, track))
+                        elif "with" in found:  # recorded after the drive ended
+                            found.setdefault("without", (item, None))
+                return "with" in found and "without" in found
+
+            assert wait_until(clips_with_and_without_track, 60, 0.5)
+            yield base, found
     finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(20)
-        finally:
-            if child.poll() is None:
-                child.kill()
-            log.close()
-            feeder.close()
-    assert child.returncode == 0, (tmp / "dashcam.log").read_text()[-3000:]
+        feeder.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(server[0] + "/")
-    page.wait_for_selector("#link[data-live='true']", timeout=10_000)
-    yield page
-    context.close()
-    assert errors == []
+    with phone_page(browser, server[0]) as page:
+        yield page
 
 
 def test_live_shows_the_fix_and_the_speed(page) -> None:
