@@ -13,13 +13,21 @@ import contextlib
 import dataclasses
 import math
 import os
-import re
 import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from appliance.config_values import (
+    check_device_id,
+    check_upload_bandwidth,
+    check_upload_kinds,
+    check_upload_remote,
+    check_upload_when,
+)
+from appliance.config_values import shown as _shown
+from appliance.config_values import text_error as _text_error
 from appliance.errors import ConfigError
 from appliance.pruning import reserve_bytes as _reserve  # the one formula of the reserve
 from appliance.wiring import BUTTON_WIRES, LED_WIRE, Button
@@ -47,93 +55,6 @@ def _float(lo: float | None = None, hi: float | None = None) -> dict:
 
 
 _PIN = _int(0, 27)
-
-#: An rclone remote as ``rclone config`` names it, then its path: ``nas:dashcam/``. Only a
-#: named remote (no ``:backend,option=...:`` string, which could carry secrets); the name
-#: may not begin with "-" (it would read as an option).
-_REMOTE = re.compile(r"[A-Za-z0-9_.+@][A-Za-z0-9_.+@ -]{0,63}:[^\x00-\x1f\x7f]{0,200}")
-#: rclone's ``--bwlimit`` for one rate: a number, then an optional unit (none: KiB/s).
-_BWLIMIT = re.compile(r"([0-9]{1,9}(?:\.[0-9]{1,3})?)([bkmgtBKMGT]?)")
-_BW_UNITS = {"": 1024, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-#: The most ``upload_bandwidth`` may say: 10 GiB/s (more than any link the Pi has).
-MAX_BANDWIDTH_BYTES_S = 10 * 1024**3
-#: A device's folder on the remote: one safe path component.
-_DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-_UPLOAD_KINDS = ("protected", "photo", "loop")
-
-
-def _upload_remote(name: str, value: Any) -> None:
-    if not isinstance(value, str):
-        raise ConfigError(f"{name}: expected a string such as 'nas:dashcam/', got {_shown(value)}")
-    if value and (not _REMOTE.fullmatch(value) or value.rstrip() != value):
-        raise ConfigError(
-            f"{name}: expected an rclone remote made with 'rclone config' and a path, such "
-            f"as 'nas:dashcam/' (name: letters, digits, _ . + @ - and spaces, not first "
-            f"'-'; no control characters), or '' for no upload; got {_shown(value)}"
-        )
-
-
-def _upload_kinds(name: str, value: Any) -> None:
-    allowed = ", ".join(repr(k) for k in _UPLOAD_KINDS)
-    if (
-        not isinstance(value, tuple)
-        or not value
-        or any(k not in _UPLOAD_KINDS for k in value)
-        or len(set(value)) != len(value)
-    ):
-        raise ConfigError(
-            f"{name}: expected a list of different kinds out of {allowed} (at least one), "
-            f"got {_shown(value)}"
-        )
-
-
-def _upload_when(name: str, value: Any) -> None:
-    if value == "any":
-        return
-    ok = isinstance(value, tuple) and value and all(_text_error(s) is None for s in value)
-    if not ok or any(len(s.encode("utf-8")) > 32 for s in value):
-        raise ConfigError(
-            f'{name}: expected "any" (any network) or a list of Wi-Fi names (SSIDs of 1 to '
-            f'32 bytes), e.g. ["HomeWiFi"]; got {_shown(value)}'
-        )
-
-
-def bandwidth_bytes_s(value: int | str) -> int:
-    """``upload_bandwidth`` in bytes per second (0: no cap).
-
-    An integer is bytes per second; a string is rclone's ``--bwlimit`` for one rate
-    (``"512k"``, ``"2M"``, ``"1.5M"``; no unit: KiB/s, as rclone reads it) or ``"off"``.
-
-    Raises:
-        ConfigError: Not one of those, or over 10 GiB/s.
-    """
-    name = "upload_bandwidth"
-    if isinstance(value, int) and not isinstance(value, bool):
-        rate = value
-    elif isinstance(value, str) and (value == "off" or (m := _BWLIMIT.fullmatch(value))):
-        rate = 0 if value == "off" else int(float(m[1]) * _BW_UNITS[m[2].lower()])
-    else:
-        raise ConfigError(
-            f"{name}: expected bytes per second (an integer, 0: no cap) or rclone's rate "
-            f"such as '512k', '2M' or 'off' (one rate: no timetable, no up:down pair); "
-            f"got {_shown(value)}"
-        )
-    if not 0 <= rate <= MAX_BANDWIDTH_BYTES_S:
-        raise ConfigError(f"{name}: must be from 0 to 10 GiB/s, got {_shown(value)}")
-    return rate
-
-
-def _upload_bandwidth(name: str, value: Any) -> None:
-    bandwidth_bytes_s(value)
-
-
-def _device_id(name: str, value: Any) -> None:
-    if not isinstance(value, str) or not _DEVICE_ID.fullmatch(value):
-        raise ConfigError(
-            f"{name}: expected one folder name of 1 to 63 letters, digits, '.', '_' or '-' "
-            f"(not first '.', '_' or '-'), got {_shown(value)}"
-        )
-
 
 # Keys the dashboard may change: applied at once by the running appliance, or at the next
 # start. The settings API, the controller and the OpenAPI document all read this.
@@ -209,13 +130,15 @@ class Config:
         default=("systemctl", "poweroff"), metadata={"check": "argv"}
     )
     # Upload at home (read at start: the dashboard shows them, the file sets them).
-    upload_remote: str = field(default="", metadata={"check": _upload_remote})
+    upload_remote: str = field(default="", metadata={"check": check_upload_remote})
     upload_kinds: tuple[str, ...] = field(
-        default=("protected", "photo"), metadata={"check": _upload_kinds}
+        default=("protected", "photo"), metadata={"check": check_upload_kinds}
     )
-    upload_when: str | tuple[str, ...] = field(default="any", metadata={"check": _upload_when})
-    upload_bandwidth: str | int = field(default=0, metadata={"check": _upload_bandwidth})
-    device_id: str | None = field(default=None, metadata={"check": _device_id, "optional": True})
+    upload_when: str | tuple[str, ...] = field(default="any", metadata={"check": check_upload_when})
+    upload_bandwidth: str | int = field(default=0, metadata={"check": check_upload_bandwidth})
+    device_id: str | None = field(
+        default=None, metadata={"check": check_device_id, "optional": True}
+    )
     rclone_config: str | None = field(default=None, metadata={"check": "path", "optional": True})
 
     def __post_init__(self) -> None:
@@ -308,28 +231,6 @@ def json_schema(name: str) -> dict[str, Any]:
     if f.metadata.get("optional"):
         schema = {"anyOf": [schema, {"type": "null"}]}
     return schema
-
-
-def _shown(value: Any) -> str:
-    """``value`` for an error message: huge numbers described, long text cut."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
-        digits = int(abs(value).bit_length() * math.log10(2)) + 1
-        return f"{'-' if value < 0 else ''}an integer of about {digits} digits"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _text_error(value: Any) -> str | None:
-    """Why ``value`` cannot be a string of the config file, or None."""
-    if not isinstance(value, str) or not value:
-        return "expected a non-empty string"
-    if "\0" in value:
-        return "must not contain a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "must be valid Unicode text (no lone surrogates)"
-    return None
 
 
 def _check(f: dataclasses.Field, value: Any) -> None:

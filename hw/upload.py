@@ -23,7 +23,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 
-from appliance.config import Config, bandwidth_bytes_s
+from appliance.config import Config
+from appliance.config_values import bandwidth_bytes_s
 from appliance.library import Kind, Library
 from appliance.upload import Transfer, TransferCancelled, TransferError, Uploader, UploadLog
 

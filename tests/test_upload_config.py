@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.config import Config, bandwidth_bytes_s, from_mapping, load, render
+from appliance.config import Config, from_mapping, load, render
+from appliance.config_values import bandwidth_bytes_s
 from appliance.errors import ConfigError
 
 GOOD = [
