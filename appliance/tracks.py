@@ -18,7 +18,9 @@ clip moves to PROTECTED and back. A clip deleted before its track is written los
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 CLOSE_WAIT_S = 2.0
 #: Closed tracks waiting to be written at most (a card that hangs drops the oldest).
 MAX_QUEUED = 8
+TRACK_RE = re.compile(r"^(\d{8,})\.(gpx|srt)$")
 
 
 class TrackRecorder:
@@ -120,6 +123,7 @@ class TrackRecorder:
         self._worker.join(wait_s)
 
     def _run(self) -> None:
+        self._tidy()
         stopping = self._worker.stopping
         while True:
             try:
@@ -132,6 +136,28 @@ class TrackRecorder:
                 self._write(seq, track)
             except Exception:  # noqa: BLE001 - a track is never worth the thread
                 log.exception("track of %08d failed", seq)
+
+    def _tidy(self) -> None:
+        """Delete what TRACK holds for no clip: a write a power cut cut short (``.tmp``),
+        the track of a clip deleted while the appliance was off (a card read on a PC)."""
+        folder = self._library.card.track_dir
+        try:
+            with os.scandir(folder) as entries:
+                names = [e.name for e in entries if e.is_file(follow_symlinks=False)]
+        except OSError as exc:
+            log.warning("TRACK cannot be read: %s", exc)
+            return
+        for name in names:
+            m = TRACK_RE.match(name)
+            if m is None:
+                if name.endswith(".tmp"):
+                    unlink(os.path.join(folder, name))
+                continue
+            try:
+                self._library.get(int(m.group(1)))
+            except NotFound:
+                log.info("TRACK: %s belongs to no clip; deleted", name)
+                unlink(os.path.join(folder, name))
 
     def _write(self, seq: int, track: Track) -> None:
         paths = self._library.card.track_paths(seq)

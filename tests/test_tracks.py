@@ -309,3 +309,27 @@ def test_the_wiring_diagram_shows_the_sensors_pins() -> None:
     for pin, name in [("4", "5 V"), ("8", "BCM 14 (TXD)"), ("10", "BCM 15 (RXD)")]:
         assert (pin, name) in labels  # the GPS module on the UART
     assert "G-sensor board" in text and "GPS module (UART)" in text
+
+
+def test_what_track_holds_for_no_clip_is_deleted_at_start(tmp_path) -> None:
+    with Appliance(tmp_path / "card", segment_seconds=1.0) as a:
+        assert a.controller.wait_for_state(State.RECORDING)
+        source, tracks = wire_gps(a)
+        next_segment(a)
+        feed(source, [moving(13.4 + n * 1e-4) for n in range(15)], 0.1, a.controller.clock)
+        stop(a, tracks)
+    kept = tracks.written[0]
+    folder = a.library.card.track_dir
+    left = ["99999999.gpx", "99999999.srt", f"{kept:08d}.srt.tmp", "notes.txt"]
+    for name in left:  # a clip deleted on a PC, a write cut short, someone's file
+        with open(os.path.join(folder, name), "w") as f:
+            f.write("x")
+    with Appliance(tmp_path / "card", segment_seconds=1.0) as again:
+        _, tracks = wire_gps(again)
+        try:
+            assert wait_until(lambda: "99999999.gpx" not in os.listdir(folder))
+        finally:
+            tracks.close()
+    names = set(os.listdir(folder))
+    assert {f"{kept:08d}.gpx", f"{kept:08d}.srt", "notes.txt"} <= names
+    assert not names & {"99999999.gpx", "99999999.srt", f"{kept:08d}.srt.tmp"}
