@@ -4,6 +4,7 @@ a real gpsd is in tests/test_gps.py."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -11,6 +12,8 @@ import os
 import re
 import threading
 import time
+import urllib.parse
+import urllib.request
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -19,9 +22,11 @@ from appliance.incident import IncidentKind
 from appliance.items import Kind
 from appliance.library import Library
 from appliance.ports import FileSystem
+from appliance.share import share_path
 from appliance.states import Event, State
 from appliance.track import Fix, gpx_points
 from appliance.tracks import SpeedWatch
+from appliance.worker import Worker
 from tests.harness import Appliance, wait_until
 from tests.track_fixtures import moving, wire_gps
 
@@ -126,8 +131,8 @@ def test_the_track_goes_with_its_clip_protected_deleted_or_pruned(tmp_path) -> N
         stop(a, tracks)
     lib = a.library
     seqs = tracks.written
-    assert len(seqs) >= 2
-    kept, *others = seqs
+    assert len(seqs) >= 3
+    kept, by_dav, *others = seqs
     # Protected: the clip moves to PROTECTED, its track stays where it is (as its thumbnail).
     assert lib.protect(kept).kind is Kind.PROTECTED
     assert all(os.path.exists(p) for p in track_files(lib, kept))
@@ -137,11 +142,34 @@ def test_the_track_goes_with_its_clip_protected_deleted_or_pruned(tmp_path) -> N
     # Deleted (as the dashboard and WebDAV delete): the track goes with it.
     lib.delete(kept)
     assert not any(os.path.exists(p) for p in track_files(lib, kept))
+    # Deleted through the network drive (WebDAV DELETE, deleting allowed): the same.
+    with dav_drive(lib) as url:
+        path = urllib.parse.quote(share_path(lib.get(by_dav)))
+        request = urllib.request.Request(f"{url}/dav/{path}", method="DELETE")
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert resp.status in (200, 204)
+    assert not any(os.path.exists(p) for p in track_files(lib, by_dav))
     # Pruned: every loop clip over a quota of nothing goes, with its track.
     lib.loop_quota_bytes = 0
     pruned = lib.prune().deleted
     assert set(others) <= set(pruned)
     assert os.listdir(lib.card.track_dir) == []
+
+
+@contextlib.contextmanager
+def dav_drive(library):
+    """The network drive (``web/dav.py``) on Waitress, deleting allowed, as the App mounts it."""
+    from web.dav import MOUNT_PATH, create_dav_app
+    from web.server import close_server, make_server, mount
+
+    dav = create_dav_app(library, lambda: None, library.delete)
+    server = make_server(mount(None, MOUNT_PATH, lambda: dav), host="127.0.0.1", port=0, threads=2)
+    worker = Worker(server.run, "dav-test").start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        close_server(server, running=worker.alive)
+        worker.stop()
 
 
 def test_no_gps_or_no_fix_writes_nothing(tmp_path) -> None:
