@@ -1,18 +1,51 @@
 "use strict";
-// The Gallery tab and the player.
-let kindFilter = "";
-let dayFilter = "";
-let nextBefore = null;   // gallery cursor
-let loading = false;
-let current = null;      // the item open in the player
-let galleryStale = true;
+// The Gallery tab: Normal (loop) / Events (incidents) / Protected / Photos with their counts,
+// the clip being recorded first, multi-select (zip, protect, delete); and the player: one
+// clip or photo, or an incident played straight across its clips, exported and shared.
+let galleryStale = true;  // live.js and app.js set it when the card's contents changed
+const gal = {
+  view: "loop",         // "loop" | "events" | "protected" | "photo"
+  eventKind: "",        // in Events: "" (all), "manual" or "impact"
+  day: "",
+  before: null,         // the next page's cursor (Events: an index into gal.events)
+  gen: 0,               // the reload in force: answers for an older one are dropped
+  loading: false,
+  events: [],           // the incidents, newest first (also their counts)
+  selecting: false,
+  selected: new Map(),  // tile key -> the items it stands for
+  open: null,           // the player's content: {item} or {incident, items, index, hls}
+};
+const EVENT_PAGE = 12;
+const ITEM_KIND_TEXT = { loop: "Normal", protected: "Protected", photo: "Photo" };
+const BADGE_TEXT = { protected: "Protected", photo: "Photo" };
 
-// ---------- gallery ----------
+function durText(s) { return s == null ? "" : clock(Math.round(s)); }
+function incidentText(inc) {
+  if (inc.kind !== "impact") return "Manual";
+  return inc.peak_g == null ? "Impact" : `Impact ${inc.peak_g.toFixed(1)} g`;
+}
+// HLS where the browser plays it natively and is not Chromium (Safari and every iPhone
+// browser: WebKit seeks poorly in a bare fragmented MP4, well with a byte-range playlist).
+// Chromium plays HLS natively too now, but plays the files themselves well: it gets those.
+function playsHls() {
+  return $("video").canPlayType("application/vnd.apple.mpegurl") !== "" && !("userAgentData" in navigator);
+}
+function gEl(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text != null) e.textContent = text;
+  return e;
+}
+
+// ---------- loading ----------
 function reloadGallery() {
+  galleryStale = true;
+  if (gal.selecting) return;  // never pull the tiles from under a selection: after it
   galleryStale = false;
-  nextBefore = null;
-  $("gallery").textContent = "";
-  loadDays();
+  gal.gen++;
+  gal.before = null;
+  loadDays().catch(() => {});
+  if (gal.view !== "events") loadEvents().catch(() => {});  // the Events count
   loadMore(true);
 }
 async function loadDays() {
@@ -22,92 +55,386 @@ async function loadDays() {
   sel.length = 1;
   for (const d of data.days) sel.add(new Option(d, d));
   sel.value = data.days.includes(keep) ? keep : "";
+  showGalleryCounts(data.counts);
+}
+async function loadEvents() {
+  gal.events = await api("GET", "/api/incidents");
+  const n = (k) => gal.events.filter((i) => !k || i.kind === k).length;
+  $("count-events").textContent = n("");
+  $("count-manual").textContent = n("manual");
+  $("count-impact").textContent = n("impact");
+}
+function showGalleryCounts(counts) {
+  for (const k of ["loop", "protected", "photo"]) $(`count-${k}`).textContent = counts[k] ?? 0;
 }
 async function loadMore(first) {
-  if (loading || (!first && nextBefore === null)) return;
-  loading = true;
-  const q = new URLSearchParams({ limit: "30" });
-  if (kindFilter) q.append("kind", kindFilter);
-  if (dayFilter) q.set("day", dayFilter);
-  if (!first && nextBefore !== null) q.set("before", String(nextBefore));
+  if (gal.loading || (!first && gal.before === null)) return;
+  gal.loading = true;
+  const gen = gal.gen;
   try {
-    const page = await api("GET", `/api/items?${q}`);
-    for (const item of page.items) addTile(item);
-    nextBefore = page.next_before;
-    $("more").textContent = nextBefore === null
-      ? ($("gallery").children.length ? "That is all." : "Nothing here yet.") : "Loading more…";
-  } finally { loading = false; }
+    await (gal.view === "events" ? moreEvents(gen, first) : moreItems(gen, first));
+  } catch (e) {
+    if (gen === gal.gen) $("more").textContent = e.message;
+  } finally {
+    gal.loading = false;
+  }
+  if (gen !== gal.gen) loadMore(true);  // a reload came while this page was on its way
 }
-function addTile(item) {
+async function moreItems(gen, first) {
+  const q = new URLSearchParams({ limit: "30", kind: gal.view });
+  if (gal.day) q.set("day", gal.day);
+  if (!first) q.set("before", String(gal.before));
+  const page = await api("GET", `/api/items?${q}`);
+  if (gen !== gal.gen) return;
+  if (first) clearGallery();
+  for (const item of page.items) placeTile(item.day, itemTile(item));
+  gal.before = page.next_before;
+  showGalleryEnd();
+}
+async function moreEvents(gen, first) {
+  if (first) {
+    await loadEvents();
+    if (gen !== gal.gen) return;
+    gal.before = 0;
+  }
+  const list = gal.events.filter((i) => !gal.eventKind || i.kind === gal.eventKind);
+  const chunk = list.slice(gal.before, gal.before + EVENT_PAGE);
+  const details = await Promise.all(
+    chunk.map((i) => api("GET", `/api/incidents/${i.id}`).catch(() => null)));
+  if (gen !== gal.gen) return;
+  if (first) clearGallery();
+  for (const d of details) if (d && d.items.length) placeTile(d.items[0].day, incidentTile(d));
+  gal.before = gal.before + EVENT_PAGE < list.length ? gal.before + EVENT_PAGE : null;
+  showGalleryEnd();
+}
+function clearGallery() {
+  $("gallery").textContent = "";
+  showRecTile();
+}
+function showGalleryEnd() {
+  $("more").textContent = gal.before === null
+    ? ($("gallery").querySelector(".tile:not(.rec)") ? "That is all." : "Nothing here yet.")
+    : "Loading more…";
+}
+function placeTile(day, tile) {
   const gallery = $("gallery");
   let group = gallery.lastElementChild;
-  if (!group || group.dataset.day !== item.day) {
-    group = document.createElement("div");
-    group.dataset.day = item.day;
-    const h = document.createElement("div");
-    h.className = "day"; h.textContent = item.day;
-    const grid = document.createElement("div");
-    grid.className = "grid";
-    group.append(h, grid);
+  if (!group || group.dataset.day !== day) {
+    group = gEl("div");
+    group.dataset.day = day;
+    group.append(gEl("div", "day", day), gEl("div", "grid"));
     gallery.append(group);
   }
-  const tile = document.createElement("button");
-  tile.type = "button"; tile.className = "tile"; tile.dataset.kind = item.kind;
-  tile.dataset.id = item.id;
-  if (item.thumb_url) {
-    const img = document.createElement("img");
-    img.loading = "lazy"; img.decoding = "async"; img.alt = item.name; img.src = item.thumb_url;
-    tile.append(img);
-  }
-  const tag = document.createElement("span");
-  tag.className = "tag";
-  // Plain text, not emoji: the label must show whatever fonts the phone has.
-  tag.textContent = `${item.kind === "photo" ? "photo" : item.kind === "protected" ? "protected" : "▶"} ${stampText(item.stamp)}`;
-  tile.append(tag);
-  tile.addEventListener("click", () => openItem(item));
   group.lastElementChild.append(tile);
 }
-new IntersectionObserver((entries) => {
-  if (entries.some((e) => e.isIntersecting) && !$("tab-gallery").hidden) loadMore(false);
-}, { rootMargin: "400px" }).observe($("more"));
-for (const chip of document.querySelectorAll(".chip")) {
+
+// ---------- tiles ----------
+// Badges sit in one line along the top and the bottom edge (never over the centre of the
+// picture), each a solid dark label that ends in an ellipsis when the tile is narrow.
+function makeTile(kind, thumbUrl, top, time, duration) {
+  const tile = gEl("button", "tile");
+  tile.type = "button";
+  tile.dataset.kind = kind;
+  if (thumbUrl) {
+    const img = gEl("img");
+    img.loading = "lazy"; img.decoding = "async"; img.alt = ""; img.src = thumbUrl;
+    img.addEventListener("error", () => { img.remove(); tile.classList.add("nothumb"); });
+    tile.append(img);
+  } else {
+    tile.classList.add("nothumb");
+  }
+  // Without a picture (a clip recovered after a crash) its time and duration fill the tile.
+  const ph = gEl("span", "ph");
+  ph.append(gEl("span", "ph-time", time), gEl("span", "ph-dur", duration || "no preview"));
+  const topRow = gEl("span", "badges at-top");
+  topRow.append(...top);
+  const bottom = gEl("span", "badges at-bottom");
+  bottom.append(gEl("span", "badge time", time));
+  if (duration) bottom.append(gEl("span", "badge dur", duration));
+  tile.append(ph, topRow, bottom, gEl("span", "check"));
+  return tile;
+}
+function itemTile(item) {
+  const top = [];
+  if (BADGE_TEXT[item.kind]) top.push(gEl("span", `badge ${item.kind}`, BADGE_TEXT[item.kind]));
+  if (item.uploaded) top.push(gEl("span", "badge uploaded", "Uploaded"));
+  if (item.track) top.push(gEl("span", "badge gps", "GPS"));
+  const dur = item.video ? durText(item.duration_s) : "";
+  const tile = makeTile(item.kind, item.thumb_url, top, stampText(item.stamp), dur);
+  tile.dataset.id = item.id;
+  tile.setAttribute("aria-label", `${ITEM_KIND_TEXT[item.kind]} ${item.day} ${stampText(item.stamp)} ${dur}`);
+  bindTile(tile, `i${item.id}`, [item], () => openItem(item));
+  return tile;
+}
+function incidentTile(d) {
+  const inc = d.incident;
+  const moment = d.items[Math.min(1, d.items.length - 1)];  // the clip of the moment itself
+  const n = d.items.length;
+  const top = [gEl("span", `badge ${inc.kind}`, incidentText(inc)),
+    gEl("span", "badge clips", `${n} clip${n === 1 ? "" : "s"}`)];
+  const time = timeText(inc.wall_s * 1000);
+  const tile = makeTile("incident", moment.thumb_url, top, time, durText(d.duration_s));
+  tile.dataset.incident = inc.id;
+  tile.dataset.incidentKind = inc.kind;
+  tile.setAttribute("aria-label", `${incidentText(inc)} ${time}, ${durText(d.duration_s)}, ${n} clips`);
+  bindTile(tile, `e${inc.id}`, d.items, () => openIncident(d));
+  return tile;
+}
+function bindTile(tile, key, items, open) {
+  tile.dataset.key = key;
+  tile.classList.toggle("selected", gal.selected.has(key));
+  tile.addEventListener("click", () => {
+    if (!gal.selecting) { open(); return; }
+    if (gal.selected.has(key)) gal.selected.delete(key); else gal.selected.set(key, items);
+    tile.classList.toggle("selected", gal.selected.has(key));
+    tile.setAttribute("aria-pressed", String(gal.selected.has(key)));
+    showSelection();
+  });
+}
+
+// ---------- the clip being recorded ----------
+function showRecTile() {
+  const want = gal.view === "loop" && !gal.day && !!status && !!status.segment;
+  let group = $("rec-group");
+  if (!want) { if (group) group.remove(); return; }
+  if (!group) {
+    group = gEl("div");
+    group.id = "rec-group";
+    const tile = makeTile("rec", null, [gEl("span", "badge rec", "REC")], "", "");
+    tile.id = "rec-tile";
+    tile.classList.add("rec");
+    tile.setAttribute("aria-label", "Recording now: open the live view");
+    tile.addEventListener("click", () => { location.hash = "#live"; });
+    group.append(gEl("div", "day", "Recording now"), gEl("div", "grid"));
+    group.lastElementChild.append(tile);
+    $("gallery").prepend(group);
+  }
+  tickRecTile();
+}
+function tickRecTile() {
+  const tile = $("rec-tile");
+  if (!tile || !status || !status.segment) return;
+  const elapsed = (status.segment_elapsed_s || 0) + (performance.now() - statusAt) / 1000;
+  tile.querySelector(".ph-time").textContent = clock(elapsed);
+  tile.querySelector(".ph-dur").textContent = `clip ${Number(status.segment)}`;
+}
+setInterval(tickRecTile, 250);
+document.addEventListener("dashcam:status", (e) => {
+  showGalleryCounts(e.detail.counts);
+  if (!$("tab-gallery").hidden) showRecTile();
+});
+
+// ---------- views and filters ----------
+for (const chip of document.querySelectorAll("#views .chip")) {
   chip.addEventListener("click", () => {
-    kindFilter = chip.dataset.kind;
-    for (const c of document.querySelectorAll(".chip")) c.setAttribute("aria-pressed", String(c === chip));
+    gal.view = chip.dataset.kind;
+    for (const c of document.querySelectorAll("#views .chip")) c.setAttribute("aria-pressed", String(c === chip));
+    $("event-kinds").hidden = gal.view !== "events";
+    $("day").hidden = gal.view === "events";
     reloadGallery();
   });
 }
-$("day").addEventListener("change", () => { dayFilter = $("day").value; reloadGallery(); });
+for (const chip of document.querySelectorAll("#event-kinds .chip")) {
+  chip.addEventListener("click", () => {
+    gal.eventKind = chip.dataset.ikind;
+    for (const c of document.querySelectorAll("#event-kinds .chip")) c.setAttribute("aria-pressed", String(c === chip));
+    reloadGallery();
+  });
+}
+$("day").addEventListener("change", () => { gal.day = $("day").value; reloadGallery(); });
+new IntersectionObserver((entries) => {
+  if (entries.some((e) => e.isIntersecting) && !$("tab-gallery").hidden) loadMore(false);
+}, { rootMargin: "400px" }).observe($("more"));
+
+// ---------- multi-select ----------
+function selectedItems() { return [...gal.selected.values()].flat(); }
+function setSelecting(on) {
+  gal.selecting = on;
+  gal.selected.clear();
+  $("select-mode").setAttribute("aria-pressed", String(on));
+  $("select-mode").textContent = on ? "Done" : "Select";
+  $("selbar").hidden = !on;
+  $("gallery").classList.toggle("selecting", on);
+  for (const t of document.querySelectorAll("#gallery .tile.selected")) t.classList.remove("selected");
+  for (const t of document.querySelectorAll("#gallery .tile:not(.rec)")) {
+    if (on) t.setAttribute("aria-pressed", "false"); else t.removeAttribute("aria-pressed");
+  }
+  showSelection();
+  if (!on && galleryStale) reloadGallery();
+}
+function showSelection() {
+  const items = selectedItems();
+  $("sel-count").textContent = `${items.length} selected`;
+  const zip = $("sel-zip");
+  if (items.length) zip.href = `/api/items.zip?ids=${items.map((i) => i.id).join(",")}`;
+  else zip.removeAttribute("href");
+  zip.setAttribute("aria-disabled", String(!items.length));
+  $("sel-protect").disabled = !items.some((i) => i.kind === "loop");
+  $("sel-delete").disabled = !items.length;
+}
+// Each item on its own with the existing endpoints; then one summary of what worked.
+async function eachItem(items, verb, call) {
+  const failed = [];
+  let done = 0;
+  for (const item of items) {
+    try { await call(item); done++; } catch (e) { failed.push(`${item.name}: ${e.message}`); }
+  }
+  const text = `${verb} ${done} of ${items.length}` + (failed.length ? `; failed: ${failed.join("; ")}` : "");
+  $("sel-msg").textContent = text;
+  toast(text, failed.length ? (done ? "warn" : "error") : "ok");
+  setSelecting(false);
+  reloadGallery();
+}
+$("select-mode").addEventListener("click", () => setSelecting(!gal.selecting));
+$("sel-protect").addEventListener("click", () => {
+  const items = selectedItems().filter((i) => i.kind === "loop");
+  eachItem(items, "Protected", (i) => api("PUT", `/api/items/${i.id}/protection`));
+});
+$("sel-delete").addEventListener("click", () => {
+  const items = selectedItems();
+  if (!items.length || !confirm(`Delete ${items.length} file${items.length === 1 ? "" : "s"}? This cannot be undone.`)) return;
+  eachItem(items, "Deleted", (i) => api("DELETE", `/api/items/${i.id}`));
+});
 
 // ---------- player ----------
+function showPlayer(mode, title) {
+  const video = $("video");
+  video.pause();
+  $("player").dataset.mode = mode;
+  $("player-title").textContent = title;
+  $("item-actions").hidden = mode !== "item";
+  $("incident-actions").hidden = mode !== "incident";
+  $("player-part").hidden = mode !== "incident";
+  if (!$("player").open) $("player").showModal();
+}
 function openItem(item) {
-  current = item;
-  $("player-title").textContent = `${item.day} ${stampText(item.stamp)} · ${item.kind} · ${bytes(item.size)}`;
+  gal.open = { item };
+  const dur = item.video && item.duration_s != null ? ` · ${durText(item.duration_s)}` : "";
+  showPlayer("item", `${item.day} ${stampText(item.stamp)} · ${ITEM_KIND_TEXT[item.kind]}${dur} · ${bytes(item.size)}`);
   const video = $("video"), still = $("still");
   video.hidden = !item.video; still.hidden = item.video;
-  if (item.video) { video.src = item.url; } else { still.src = item.url; }
+  if (item.video) {
+    video.src = playsHls() ? `/api/items/${item.id}/playlist.m3u8` : item.url;
+  } else {
+    video.removeAttribute("src"); video.load();
+    still.src = item.url;
+  }
   $("download").href = item.download_url;
   $("item-protect").hidden = item.kind === "photo";
   $("item-protect").textContent = item.kind === "protected" ? "Unprotect" : "Protect";
   emit("dashcam:player", { item, box: $("player-extra") });
-  $("player").showModal();
 }
+function openIncident(d) {
+  const inc = d.incident;
+  const n = d.items.length;
+  gal.open = { incident: inc, items: d.items, index: -1, hls: playsHls(), exported: null, file: null };
+  showPlayer("incident", `${incidentText(inc)} · ${timeText(inc.wall_s * 1000)} · ${durText(d.duration_s)} · ${n} clip${n === 1 ? "" : "s"}`);
+  $("video").hidden = false; $("still").hidden = true;
+  $("export").disabled = false;
+  $("export-download").hidden = true;
+  $("export-share").hidden = true;
+  $("export-msg").textContent = "";
+  if (gal.open.hls) {  // one playlist addresses every clip: the browser plays straight across
+    $("video").src = `/api/incidents/${inc.id}/playlist.m3u8`;
+    showClip(0);
+  } else {
+    playClip(0, false);
+  }
+}
+function showClip(index) {  // "clip 2 of 3", and the clip's extras (its track) in the player
+  const o = gal.open;
+  if (!o || !o.incident || o.index === index) return;
+  o.index = index;
+  $("video").dataset.clip = String(index + 1);
+  $("player-part").textContent = `clip ${index + 1} of ${o.items.length}`;
+  emit("dashcam:player", { item: o.items[index], box: $("player-extra") });
+}
+function playClip(index, play) {
+  const video = $("video");
+  video.src = gal.open.items[index].url;
+  showClip(index);
+  if (play) video.play().catch(() => {});
+}
+$("video").addEventListener("ended", () => {
+  const o = gal.open;
+  if (o && o.incident && !o.hls && o.index + 1 < o.items.length) playClip(o.index + 1, true);
+});
+$("video").addEventListener("timeupdate", () => {  // HLS: which clip the playhead is in
+  const o = gal.open;
+  if (!o || !o.incident || !o.hls) return;
+  let end = 0, index = 0;
+  for (; index < o.items.length - 1; index++) {
+    end += o.items[index].duration_s || 0;
+    if ($("video").currentTime < end) break;
+  }
+  showClip(index);
+});
 function closePlayer() {
   const video = $("video");
   video.pause(); video.removeAttribute("src"); video.load();
+  gal.open = null;
   $("player").close();
 }
 $("player-close").addEventListener("click", closePlayer);
 $("player").addEventListener("cancel", (ev) => { ev.preventDefault(); closePlayer(); });
 $("item-delete").addEventListener("click", async () => {
-  if (!current || !confirm(`Delete ${current.name}? This cannot be undone.`)) return;
-  try { await api("DELETE", `/api/items/${current.id}`); closePlayer(); reloadGallery(); }
-  catch (e) { alert(e.message); }
+  const item = gal.open && gal.open.item;
+  if (!item || !confirm(`Delete ${item.name}? This cannot be undone.`)) return;
+  try { await api("DELETE", `/api/items/${item.id}`); closePlayer(); reloadGallery(); toast(`Deleted ${item.name}`); }
+  catch (e) { toast(e.message, "error"); }
 });
 $("item-protect").addEventListener("click", async () => {
-  if (!current) return;
+  const item = gal.open && gal.open.item;
+  if (!item) return;
+  const protect = item.kind !== "protected";
   try {
-    const item = await api(current.kind === "protected" ? "DELETE" : "PUT", `/api/items/${current.id}/protection`);
-    closePlayer(); reloadGallery(); current = item;
-  } catch (e) { alert(e.message); }
+    await api(protect ? "PUT" : "DELETE", `/api/items/${item.id}/protection`);
+    closePlayer(); reloadGallery();
+    toast(protect ? `Protected ${item.name}` : `${item.name} back in the loop`);
+  } catch (e) { toast(e.message, "error"); }
+});
+
+// ---------- export and share (an incident as one plain MP4) ----------
+$("export").addEventListener("click", async () => {
+  const o = gal.open;
+  if (!o || !o.incident) return;
+  const btn = $("export");
+  btn.disabled = true;
+  btn.setAttribute("aria-busy", "true");
+  $("export-msg").textContent = "Making one MP4…";
+  try {
+    const r = await api("POST", `/api/incidents/${o.incident.id}/export`);
+    if (gal.open !== o) return;
+    o.exported = r;
+    const link = $("export-download");
+    link.href = r.url; link.download = r.name; link.hidden = false;
+    $("export-msg").textContent = `${r.name} · ${bytes(r.size)}`;
+    // Share only where the phone can share files (a small probe: the file is fetched on tap).
+    const probe = new File([new Uint8Array(8)], r.name, { type: "video/mp4" });
+    $("export-share").hidden = !(navigator.canShare && navigator.share && navigator.canShare({ files: [probe] }));
+  } catch (e) {
+    $("export-msg").textContent = `Export failed: ${e.message}`;
+  } finally {
+    btn.removeAttribute("aria-busy");
+    btn.disabled = false;
+  }
+});
+$("export-share").addEventListener("click", async () => {
+  const o = gal.open;
+  if (!o || !o.exported) return;
+  try {
+    if (!o.file) {
+      $("export-msg").textContent = "Preparing to share…";
+      const r = await fetch(o.exported.url);
+      if (!r.ok) throw new Error(r.statusText);
+      o.file = new File([await r.blob()], o.exported.name, { type: "video/mp4" });
+    }
+    if (!navigator.canShare({ files: [o.file] })) { $("export-share").hidden = true; return; }
+    await navigator.share({ files: [o.file], title: o.exported.name });
+    $("export-msg").textContent = `Shared ${o.exported.name}`;
+  } catch (e) {
+    // The phone may want a fresh tap after the download (the file is kept for it).
+    if (e.name === "NotAllowedError") $("export-msg").textContent = "Ready: tap Share again";
+    else if (e.name !== "AbortError") $("export-msg").textContent = `Share failed: ${e.message}`;
+  }
 });
