@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -37,6 +38,8 @@ DEFAULT_KINDS = frozenset({Kind.PROTECTED, Kind.PHOTO})
 CHECK_INTERVAL_S = 30.0
 #: Most items looked at per pass (the rest wait for the next pass).
 MAX_PER_PASS = 10_000
+#: The largest upload log read (a million lines of sequence numbers).
+MAX_LOG_BYTES = 16 * 1024 * 1024
 
 
 class TransferError(Exception):
@@ -89,15 +92,30 @@ class UploadLog:
         self._write_lock = threading.Lock()  # the file
         self._done: set[int] = set()
         self._torn = False  # the file ends without a newline
-        with (
-            contextlib.suppress(FileNotFoundError),
-            open(self.path, encoding="ascii", errors="replace", newline="") as fh,
-        ):
-            for line in fh:
-                self._torn = not line.endswith("\n")
+        with contextlib.suppress(FileNotFoundError):
+            data = self._read()
+            self._torn = not data.endswith(b"\n") and bool(data)
+            lines = data.split(b"\n")
+            for line in lines[:-1]:  # the last is empty, or torn
                 text = line.strip()
-                if not self._torn and text.isascii() and text.isdigit() and len(text) <= 12:
+                if text.isascii() and text.isdigit() and len(text) <= 12:
                     self._done.add(int(text))
+
+    def _read(self) -> bytes:
+        """The file's bytes: a regular file (no link, no device), at most MAX_LOG_BYTES.
+
+        Raises:
+            OSError: It cannot be read, or is not a regular file of a sane size.
+        """
+        fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # no FIFO wait
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_LOG_BYTES:
+                raise OSError(f"{self.path}: not a regular file of at most {MAX_LOG_BYTES} bytes")
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                return fh.read(MAX_LOG_BYTES + 1)
+        finally:
+            os.close(fd)
 
     def __contains__(self, seq: int) -> bool:
         with self._lock:

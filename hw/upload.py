@@ -249,9 +249,14 @@ def start_upload(config: Config, library: Library) -> Uploader | None:
 
     The card's upload log (``DCIM/UPLOADED``) is read whatever the config says, so the
     gallery shows what went and pruning prefers it even with the upload now off. Files go
-    to ``<upload_remote>/<device_id>/...``. No rclone is logged and uploads nothing.
+    to ``<upload_remote>/<device_id>/...``. No rclone, or a log that cannot be read (the
+    card), is logged and uploads nothing: recording goes on.
     """
-    log_ = UploadLog(os.path.join(library.card.dcim_dir, "UPLOADED"))
+    try:
+        log_ = UploadLog(os.path.join(library.card.dcim_dir, "UPLOADED"))
+    except (OSError, ValueError) as exc:  # the card's fault: recording goes on regardless
+        log.error("upload: the upload log cannot be read (%s): nothing is uploaded", exc)
+        return None
     library.uploaded = log_
     if not config.upload_remote:
         return None

@@ -6,6 +6,7 @@ under its device folder, shows it on ``/api/upload`` and in the gallery, and sto
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from appliance.states import State
+from appliance.upload import MAX_LOG_BYTES
 from hw.app import App, bind_web, make_camera
 from tests.harness import wait_until
 from tests.test_app_root import config_for, started
@@ -115,3 +117,35 @@ def _up(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+@pytest.mark.parametrize("kind", ["folder", "link to /dev/zero", "fifo", "too big"])
+def test_an_upload_log_that_cannot_be_read_uploads_nothing_and_records_on(
+    tmp_path,
+    kind,
+    s3,  # noqa: F811
+):
+    _, conf = s3
+    log_path = tmp_path / "card" / "DCIM" / "UPLOADED"
+    log_path.parent.mkdir(parents=True)
+    if kind == "folder":
+        log_path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(log_path)
+    elif kind == "too big":
+        with open(log_path, "wb") as fh:
+            fh.truncate(MAX_LOG_BYTES + 1)
+    else:
+        log_path.symlink_to("/dev/zero")
+    app, port = app_for(tmp_path, upload_remote="nas:fleet", rclone_config=conf)
+    run = started(app)
+    try:
+        assert wait_until(lambda: _up(port), 30)
+        assert app.controller.state is State.RECORDING
+        assert app.uploader is None
+        assert call(port, "/api/upload")[1]["state"] == "off"
+        assert call(port, "/api/items")[0] == 200
+    finally:
+        app.request_stop()
+        assert run["worker"].join(30)
+    assert run["code"] == 0
