@@ -103,7 +103,9 @@ function explain() {  // what the quality and the reserve mean, in time
   $("quality-hint").textContent = `About ${bytes(perHour)} per hour of driving.`;
   const total = status ? status.storage.total : 0;
   const byPercent = total * num(f.reserve_percent.value) / 100;
-  const reserve = Math.max(num(f.reserve_gb.value) * GB, byPercent);
+  const asLoaded = loaded && f.reserve_gb.value === loaded.texts.reserve;  // not rounded
+  const reserve = Math.max(asLoaded ? loaded.settings.min_free_bytes : num(f.reserve_gb.value) * GB,
+    byPercent);
   const minutes = Math.round(reserve * 8 / bps / 60);
   $("reserve-hint").textContent = `The oldest loop clips are deleted to keep ${bytes(reserve)} free`
     + `: room for about ${minutes} min of video at ${+(bps / 1e6).toFixed(2)} Mbit/s.`;
@@ -119,7 +121,7 @@ $("settings").addEventListener("submit", async (ev) => {
   const names = (ks) => [...new Set(ks.map((k) => KEY_LABEL[k] || k))].join(", ");
   try {
     const r = await api("PUT", "/api/settings", body);
-    const later = r.restart_needed;
+    const later = keys.filter((k) => r.restart_needed.includes(k));  // in the form's order
     const now = keys.filter((k) => !later.includes(k));
     msg.textContent = `Saved${now.length ? `: ${names(now)} applied now` : ""}.`
       + (later.length ? ` Applies after a restart: ${names(later)}.` : "");
