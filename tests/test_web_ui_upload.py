@@ -50,6 +50,16 @@ def test_the_settings_tab_shows_the_upload_card_and_upload_now_sends(browser, up
         assert not page.is_visible("#upload-error")
         assert page.evaluate("parseFloat(document.getElementById('upload-progress').style.width)")
         shot(page, "settings-upload")
+        # The player's plug-in event (as gallery.js sends it): the uploaded photo is marked,
+        # a loop clip (not uploaded) is not, and the mark does not linger.
+        opened = """async (kind) => {
+            const d = await api("GET", `/api/items?kind=${kind}&limit=1`);
+            emit("dashcam:player", { item: d.items[0], box: $("player-extra") });
+            return document.querySelectorAll("#player-extra .upload-mark").length;
+        }"""
+        assert page.evaluate(opened, "photo") == 1
+        assert "safe at home" in page.inner_text("#player-extra .upload-mark")
+        assert page.evaluate(opened, "loop") == 0
     photo = get_json(base, "/api/items?kind=photo")["items"][0]
     assert photo["uploaded"] is True
     sent = [p.relative_to(root / "fleet") for p in (root / "fleet").rglob("*.jpg")]

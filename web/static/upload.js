@@ -2,6 +2,7 @@
 // The Settings tab's "Upload" card (upload at home with rclone): the remote and this
 // camera's folder (read only: the config file sets them), the state and progress, the last
 // error, and "Upload now". /api/upload is polled only while the Settings tab is shown.
+// In the player (#player-extra), a line says when the item was uploaded.
 const UPLOAD_POLL_MS = 2000;
 const UPLOAD_STATES = {
   off: "Off (no upload_remote in the config file)",
@@ -84,3 +85,15 @@ uploadCard();
 new MutationObserver(followUpload).observe($("tab-settings"), { attributes: true, attributeFilter: ["hidden"] });
 document.addEventListener("visibilitychange", followUpload);
 followUpload();
+
+// The player says whether the item is safe at home (the API's "uploaded").
+document.addEventListener("dashcam:player", (e) => {
+  const { item, box } = e.detail;
+  const old = box.querySelector(".upload-mark");
+  if (old) old.remove();
+  if (!item.uploaded) return;
+  const mark = document.createElement("p");
+  mark.className = "note upload-mark";
+  mark.textContent = "Uploaded: a copy is safe at home.";
+  box.prepend(mark);
+});
