@@ -32,7 +32,9 @@ function uploadCard() {
 }
 
 function showUpload(u) {
-  $("upload-state").textContent = UPLOAD_STATES[u.state] || u.state;
+  const notStarted = u.state === "off" && u.remote;  // set, but rclone or the card failed
+  $("upload-state").textContent = notStarted ? "Off (not started: dashcam doctor says why)"
+    : UPLOAD_STATES[u.state] || u.state;
   $("upload").dataset.state = u.state;
   $("upload-remote").textContent = u.remote || "none";
   $("upload-device").textContent = u.device ? `${u.device}/` : "—";
