@@ -12,8 +12,11 @@ starts and seeks at once, and nothing is copied.
 from __future__ import annotations
 
 import math
+import os
 import struct
-from collections.abc import Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -34,12 +37,16 @@ class Fragment:
         size: Bytes of ``moof`` and ``mdat`` together.
         start_s: Its first sample's decode time, in seconds.
         duration_s: The sum of its samples' durations, in seconds.
+        decode: Its first sample's decode time (``tfdt``), in the track's time units.
+        units: The sum of its samples' durations, in the track's time units.
     """
 
     offset: int
     size: int
     start_s: float
     duration_s: float
+    decode: int = 0
+    units: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,21 +195,34 @@ def read_layout(path: str) -> Layout:
                 m_pos, m_head, m_size = moof
                 base, units = _fragment_times(fh, m_pos + m_head, m_pos + m_size, default_duration)
                 fragments.append(
-                    Fragment(m_pos, pos + size - m_pos, base / timescale, units / timescale)
+                    Fragment(
+                        m_pos,
+                        pos + size - m_pos,
+                        base / timescale,
+                        units / timescale,
+                        base,
+                        units,
+                    )
                 )
                 moof = None
     return Layout(init_size, timescale, tuple(fragments))
 
 
-def hls_playlist(parts: list[tuple[str, Layout]]) -> str:
+def hls_playlist(
+    parts: Sequence[tuple[str, Layout]], fragment_urls: Mapping[int, Sequence[str]] | None = None
+) -> str:
     """An HLS VOD playlist playing ``parts`` (URL, layout) one after the other.
 
     Each part's init segment is its ``EXT-X-MAP``; parts after the first begin with
-    ``EXT-X-DISCONTINUITY`` (each clip's times start at zero).
+    ``EXT-X-DISCONTINUITY``. A fragment is its part's URL with a byte range, unless
+    ``fragment_urls`` has a list for that part (by index): then the fragment is the URL of
+    the same rank there, whole (a fragment served with its times moved, see
+    :func:`shift_decode_time`).
 
     Raises:
         LayoutError: No fragment in any part.
     """
+    fragment_urls = fragment_urls or {}
     longest = max((f.duration_s for _, layout in parts for f in layout.fragments), default=0.0)
     if longest <= 0:
         raise LayoutError("nothing to play: no whole fragment")
@@ -215,14 +235,101 @@ def hls_playlist(parts: list[tuple[str, Layout]]) -> str:
         "#EXT-X-INDEPENDENT-SEGMENTS",
     ]
     first = True
-    for url, layout in parts:
+    for n, (url, layout) in enumerate(parts):
         if not layout.fragments:
             continue
         if not first:
             lines.append("#EXT-X-DISCONTINUITY")
         first = False
         lines.append(f'#EXT-X-MAP:URI="{url}",BYTERANGE="{layout.init_size}@0"')
-        for f in layout.fragments:
-            lines += [f"#EXTINF:{f.duration_s:.5f},", f"#EXT-X-BYTERANGE:{f.size}@{f.offset}", url]
+        whole = fragment_urls.get(n)
+        for rank, f in enumerate(layout.fragments):
+            lines.append(f"#EXTINF:{f.duration_s:.5f},")
+            if whole is None:
+                lines += [f"#EXT-X-BYTERANGE:{f.size}@{f.offset}", url]
+            else:
+                lines.append(whole[rank])
     lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
+
+
+def shift_decode_time(fragment: bytes, delta: int) -> bytes:
+    """``fragment`` (one ``moof`` + ``mdat``) with every ``tfdt`` moved by ``delta`` units.
+
+    The sizes do not change (the field keeps its width), so the sample offsets stay right.
+
+    Raises:
+        LayoutError: No ``moof`` at the start, no ``tfdt`` in it, or a time that leaves
+            its field's range.
+    """
+    data = bytearray(fragment)
+    fh = _Bytes(data)
+    moofs = [(pos, head, size) for kind, pos, head, size in boxes(fh, 0, len(data))][:1]
+    if not moofs or bytes(data[4:8]) != b"moof":
+        raise LayoutError("not a fragment: no moof at its start")
+    pos, head, size = moofs[0]
+    tfdts = _find(fh, pos + head, pos + size, [b"traf", b"tfdt"])
+    if not tfdts:
+        raise LayoutError("the fragment has no tfdt")
+    for start, _end in tfdts:
+        width = 8 if data[start] == 1 else 4
+        at = start + 4
+        value = int.from_bytes(data[at : at + width], "big") + delta
+        if not 0 <= value < 1 << (8 * width):
+            raise LayoutError(f"decode time {value} does not fit its tfdt")
+        data[at : at + width] = value.to_bytes(width, "big")
+    return bytes(data)
+
+
+class _Bytes:
+    """Just enough of a binary file over bytes for :func:`boxes` and :func:`_find`."""
+
+    def __init__(self, data: bytes | bytearray) -> None:
+        self._data = data
+        self._pos = 0
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._pos = pos if whence == 0 else len(self._data) + pos
+        return self._pos
+
+    def read(self, n: int) -> bytes:
+        out = bytes(self._data[self._pos : self._pos + n])
+        self._pos += len(out)
+        return out
+
+
+class LayoutCache:
+    """The layouts of the last files read, each kept while the file's size and time stay.
+
+    A playlist request then costs a ``stat``, not a walk of a 60 MB clip.
+
+    Args:
+        max_files: Layouts kept; the least recently used go first.
+    """
+
+    def __init__(self, max_files: int = 64) -> None:
+        self._max = max_files
+        self._lock = threading.Lock()
+        self._layouts: OrderedDict[str, tuple[tuple[int, int, int], Layout]] = OrderedDict()
+
+    def get(self, path: str) -> Layout:
+        """The layout of ``path`` (read again if the file changed).
+
+        Raises:
+            LayoutError: As :func:`read_layout`.
+            OSError: The file cannot be read.
+        """
+        st = os.stat(path)
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._lock:
+            known = self._layouts.get(path)
+            if known is not None and known[0] == key:
+                self._layouts.move_to_end(path)
+                return known[1]
+        layout = read_layout(path)
+        with self._lock:
+            self._layouts[path] = (key, layout)
+            self._layouts.move_to_end(path)
+            while len(self._layouts) > self._max:
+                self._layouts.popitem(last=False)
+        return layout

@@ -28,6 +28,7 @@ from appliance.preview import PreviewHub
 from web import openapi, pages, streams
 from web.media import Media
 from web.resources import gallery, incidents, panel, settings, status, system, tracks, upload
+from web.resources.playback import Playback
 from web.security import Guard, LoginThrottle, Sessions, StrictJSON
 from web.spec import CONVERTERS, Deps
 
@@ -198,10 +199,15 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/api/photos", status.Photos, None),
     ("/api/incidents", incidents.Incidents, None),
     ("/api/incidents/{incident_id:seq}", incidents.IncidentResource, None),
+    ("/api/incidents/{incident_id:seq}/playlist.m3u8", Playback, "incident"),
+    ("/api/incidents/{incident_id:seq}/clips/{item_id:seq}/{rank:seq}.m4s", Playback, "fragment"),
+    ("/api/incidents/{incident_id:seq}/export", Playback, "export"),
     ("/api/items", gallery.Items, None),
+    ("/api/items.zip", Playback, "zip"),
     ("/api/days", gallery.Days, None),
     ("/api/items/{item_id:seq}", gallery.ItemResource, None),
     ("/api/items/{item_id:seq}/protection", gallery.ItemResource, "protection"),
+    ("/api/items/{item_id:seq}/playlist.m3u8", Playback, "item"),
     ("/api/items/{item_id:seq}/track", tracks.Track, None),
     ("/api/items/{item_id:seq}/track.gpx", tracks.Track, "gpx"),
     ("/api/items/{item_id:seq}/track.srt", tracks.Track, "srt"),
@@ -218,6 +224,7 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/api/preview.mjpeg", streams.Preview, None),
     ("/api/openapi.json", openapi.OpenApi, None),
     ("/media/{item_id:seq}", Media, None),
+    ("/media/{item_id:seq}.mp4", Media, None),
     ("/media/{item_id:seq}/thumb", Media, "thumb"),
     ("/", pages.Page, None),
     ("/login", pages.Login, None),

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 import falcon
 
 from appliance.errors import NotFound
+from appliance.items import Item
 from web.spec import Deps, Reply, operation
 
 _RANGE_RE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
@@ -221,6 +222,11 @@ def _send(req, resp, f, path: str, download_name: str | None) -> None:
     resp.set_stream(FileSlice(f, first, first + length), length)
 
 
+def download_name(item: Item) -> str:
+    """The name an item is saved under (``dashcam_<stamp>_<seq>.mp4``)."""
+    return f"dashcam_{item.stamp}_{item.id}{os.path.splitext(item.path)[1]}"
+
+
 _ANSWERS = {
     200: Reply("The whole file"),
     206: Reply("The range asked for"),
@@ -245,9 +251,10 @@ class Media:
     )
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
         item = self.library.get(item_id)
-        name = f"dashcam_{item.stamp}_{item.id}{os.path.splitext(item.path)[1]}"
         download = req.context.query.get("download", False)
-        send_file(req, resp, self.library.root, item.path, name if download else None)
+        send_file(
+            req, resp, self.library.root, item.path, download_name(item) if download else None
+        )
 
     on_head = on_get
 

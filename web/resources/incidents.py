@@ -6,6 +6,7 @@ import falcon
 
 from appliance.errors import NotFound
 from appliance.incident import Incident, IncidentKind
+from appliance.library import Item, Library
 from appliance.states import Event
 from web.resources.gallery import ITEM, item_dict
 from web.resources.status import Command
@@ -79,13 +80,8 @@ class IncidentResource:
 
     @operation("One incident and its clips", {200: Reply("The incident", INCIDENT_DETAIL)})
     def on_get(self, req: falcon.Request, resp: falcon.Response, incident_id: int) -> None:
-        incident = _find(self.library.incidents(), incident_id)
-        items = []
-        for seq in incident.clips:
-            try:
-                items.append(self.library.get(seq))
-            except NotFound:  # deleted since, or pruned past the protected quota
-                continue
+        incident = find_incident(self.library.incidents(), incident_id)
+        items = incident_items(self.library, incident)
         durations = [item.duration_s for item in items]
         resp.media = {
             "incident": incident.to_dict(),
@@ -94,8 +90,21 @@ class IncidentResource:
         }
 
 
-def _find(incidents: list[Incident], incident_id: int) -> Incident:
+def find_incident(incidents: list[Incident], incident_id: int) -> Incident:
+    """The incident ``incident_id`` of ``incidents``; NotFound if there is none."""
     for incident in incidents:
         if incident.id == incident_id:
             return incident
     raise NotFound(f"no incident {incident_id}")
+
+
+def incident_items(library: Library, incident: Incident) -> list[Item]:
+    """The incident's clips still on the card, in order (some may be deleted since, or
+    pruned past the protected quota)."""
+    items = []
+    for seq in incident.clips:
+        try:
+            items.append(library.get(seq))
+        except NotFound:
+            continue
+    return items

@@ -1,0 +1,87 @@
+"""A real HLS client (FFmpeg through PyAV) plays the dashboard's playlists over HTTP.
+
+The appliance records on the simulated camera, whose frames carry their index as a bar
+code (:func:`hw.camera_sim.read_frame_counter`); the playlists are fetched from the real
+Waitress server, so every byte range and fragment crosses a real socket.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+
+import av
+import pytest
+
+from appliance.states import Event, State
+from hw.camera_sim import read_frame_counter
+from tests.harness import wait_until
+from tests.web_fixtures import dashboard
+from tests.webclient import serve
+
+#: What FFmpeg needs to read HLS over HTTP from a script.
+HLS_OPTIONS = {"protocol_whitelist": "http,tcp", "allowed_extensions": "ALL"}
+
+
+def decoded(url: str) -> tuple[list[int], list[int]]:
+    """The frame counters and presentation times of every frame FFmpeg decodes at ``url``."""
+    counters, pts = [], []
+    with av.open(url, options=HLS_OPTIONS, timeout=20) as container:
+        assert container.format.name == "hls"
+        for frame in container.decode(video=0):
+            counters.append(read_frame_counter(frame.to_ndarray(format="rgb24")))
+            pts.append(frame.pts)
+    return counters, pts
+
+
+def file_counters(path: str) -> list[int]:
+    with av.open(path) as container:
+        return [read_frame_counter(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A dashboard on a real server with one complete incident of three 3-second clips."""
+    tmp = tmp_path_factory.mktemp("hls")
+    with dashboard(tmp, segment_seconds=3.0) as d, serve(d.app) as addr:
+        ctl = d.appliance.controller
+        lib = d.appliance.library
+        d.appliance.wait_segments(1)
+        ctl.post(Event.PROTECT_PRESSED)
+        assert wait_until(lambda: lib.incidents()[:1] and lib.incidents()[0].complete, 30)
+        ctl.post(Event.STOP_RECORDING)
+        assert ctl.wait_for_state(State.IDLE)
+        yield d, f"http://{addr[0]}:{addr[1]}"
+
+
+def test_an_incident_plays_every_frame_once_in_order_across_its_clips(served) -> None:
+    d, base = served
+    incident = d.appliance.library.incidents()[0]
+    assert len(incident.clips) == 3
+    paths = [d.appliance.library.get(seq).path for seq in incident.clips]
+    expected = [n for path in paths for n in file_counters(path)]
+    assert expected == list(range(expected[0], expected[0] + len(expected)))  # one run
+    counters, pts = decoded(f"{base}/api/incidents/{incident.id}/playlist.m3u8")
+    assert counters == expected
+    assert all(b > a for a, b in zip(pts, pts[1:], strict=False)), "times go back"
+
+
+def test_a_clip_plays_every_frame_once_through_its_playlist(served) -> None:
+    d, base = served
+    seq = d.appliance.library.incidents()[0].clips[1]
+    path = d.appliance.library.get(seq).path
+    counters, _ = decoded(f"{base}/api/items/{seq}/playlist.m3u8")
+    assert counters == file_counters(path)
+
+
+def test_the_incident_playlist_names_later_clips_fragments_by_their_own_url(served) -> None:
+    d, base = served
+    incident = d.appliance.library.incidents()[0]
+    with urllib.request.urlopen(f"{base}/api/incidents/{incident.id}/playlist.m3u8") as resp:
+        assert resp.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+        text = resp.read().decode()
+    first, second, third = incident.clips
+    assert f'#EXT-X-MAP:URI="/media/{first:08d}.mp4"' in text
+    assert text.count("#EXT-X-DISCONTINUITY") == 2
+    assert f"\n/api/incidents/{incident.id}/clips/{second:08d}/0.m4s\n" in text
+    assert f"\n/api/incidents/{incident.id}/clips/{third:08d}/0.m4s\n" in text
+    assert text.endswith("#EXT-X-ENDLIST\n")
