@@ -10,7 +10,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 import zipfile
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -26,6 +26,7 @@ from tests.browser_fixtures import (
 )
 from tests.harness import wait_until
 
+ARTIFACTS = Path(__file__).parent / "artifacts"
 VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
 
 
@@ -41,6 +42,11 @@ def server(tmp_path_factory):
 def browser():
     with chromium() as b:
         yield b
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def fetch(base: str, path: str) -> bytes:
@@ -91,6 +97,7 @@ def test_each_view_shows_its_count_and_every_video_tile_its_duration(browser, se
             "document.getElementById('count-events').textContent !== ''", timeout=10_000
         )
         assert int(page.text_content("#count-events")) == len(get_json(server, "/api/incidents"))
+        shot(page, f"gallery-normal-{viewport['width']}")
         shown = tiles(page)
         assert shown and all(t["kind"] == "loop" for t in shown)
         for t in shown:
@@ -173,7 +180,7 @@ def test_badges_stay_on_one_line_along_the_edges(browser, server, viewport, them
             assert b["bottom"] <= b["tileH"] / 3 or b["top"] >= 2 * b["tileH"] / 3, b
             assert b["color"] == "rgb(255, 255, 255)", b
             assert b["bg"].startswith("rgb(") and not b["bg"].startswith("rgba("), b  # solid
-        page.screenshot(path=f"tests/artifacts/gallery-badges-{theme}-{viewport['width']}.png")
+        shot(page, f"gallery-badges-{theme}-{viewport['width']}")
 
 
 @VIEWPORTS
@@ -224,6 +231,7 @@ def test_multi_select_downloads_a_zip_of_the_selected_files_byte_for_byte(
         open_gallery(page)
         ids = select_tiles(page, 3)
         assert page.is_visible("#gallery .tile.selected .check")
+        shot(page, f"gallery-select-{viewport['width']}")
         page.click(f"#gallery .tile[data-id='{ids[1]}']")  # tapped again: unselected
         page.wait_for_function("document.querySelectorAll('#gallery .tile.selected').length === 2")
         ids = [ids[0], ids[2]]

@@ -24,6 +24,7 @@ from tests.browser_fixtures import (
 )
 from tests.harness import wait_until
 
+ARTIFACTS = Path(__file__).parent / "artifacts"
 VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
 
 #: Installed before the page's scripts: the player's source changes, its ends, and the items
@@ -80,6 +81,11 @@ def open_incident(page, incident: dict) -> None:
     page.wait_for_selector("#player", state="visible")
 
 
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
 def m_ss(seconds: float) -> str:
     s = round(seconds)
     return f"{s // 60}:{s % 60:02d}"
@@ -111,6 +117,7 @@ def test_an_incident_is_one_tile_with_its_kind_time_duration_and_clips(
         assert page.text_content("#count-events") == str(len(ids))
         assert page.text_content("#count-manual") == str(len(ids))
         assert page.text_content("#count-impact") == "0"
+        shot(page, f"gallery-events-{viewport['width']}")
         page.click("#event-kinds .chip[data-ikind='impact']")
         page.wait_for_function("!document.querySelector('#gallery .tile[data-incident]')")
         assert page.text_content("#more") == "Nothing here yet."
@@ -131,6 +138,7 @@ def test_the_incident_plays_straight_across_its_clips(browser, server, incident,
         page.wait_for_function("played.ended >= 2", timeout=30_000)
         page.wait_for_function("played.sources.length === 3")
         assert page.text_content("#player-part") == "clip 3 of 3"
+        shot(page, f"incident-player-{viewport['width']}")
         # the third plays through too, and the player stops after it
         page.wait_for_function("played.ended === 3", timeout=10_000)
         assert page.evaluate("played.sources") == urls
