@@ -149,3 +149,54 @@ def test_an_upload_log_that_cannot_be_read_uploads_nothing_and_records_on(
         app.request_stop()
         assert run["worker"].join(30)
     assert run["code"] == 0
+
+
+def rclone_copies() -> list[int]:
+    """The pids of ``rclone copyto`` children of this process."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == os.getpid() and b"copyto" in argv:
+            pids.append(int(entry))
+    return pids
+
+
+def test_a_stop_during_a_transfer_ends_it_and_leaves_no_rclone(tmp_path, s3):  # noqa: F811
+    root, conf = s3
+    app, port = app_for(
+        tmp_path,
+        upload_remote="nas:fleet",
+        rclone_config=conf,
+        upload_kinds=["loop"],
+        upload_bandwidth="8k",  # each clip takes seconds: the stop lands mid-file
+        segment_seconds=1.0,
+    )
+    run = started(app)
+    try:
+        assert wait_until(lambda: _up(port), 30)
+        assert wait_until(lambda: len(app.library.page(limit=10)) >= 2, 30)
+        assert call(port, "/api/upload/now", "POST")[0] == 202
+        assert wait_until(lambda: call(port, "/api/upload")[1]["sent_bytes"] > 0, 30)
+        assert rclone_copies()
+        # A rollover and a button go on while the transfer runs.
+        before = app.controller.status.counts.get("photo", 0)
+        assert call(port, "/api/photos", "POST")[0] == 202
+        assert wait_until(lambda: app.controller.status.counts.get("photo", 0) == before + 1, 10)
+        assert app.uploader.status.state == "uploading"
+    finally:
+        app.request_stop()
+        assert run["worker"].join(30)
+    assert run["code"] == 0
+    assert not app.uploader._worker.alive
+    assert wait_until(lambda: not rclone_copies(), 10)
+    partial = [p for p in (root / "fleet").rglob("*") if p.is_file()]
+    uploaded = tmp_path / "card" / "DCIM" / "UPLOADED"
+    done = uploaded.read_text().split() if uploaded.exists() else []
+    assert len(partial) == len(done)  # the file cut off left nothing half-written behind
