@@ -26,7 +26,14 @@ from collections.abc import Callable, Iterable
 from appliance.config import Config
 from appliance.config_values import bandwidth_bytes_s
 from appliance.library import Kind, Library
-from appliance.upload import Transfer, TransferCancelled, TransferError, Uploader, UploadLog
+from appliance.upload import (
+    Transfer,
+    TransferCancelled,
+    TransferError,
+    Uploader,
+    UploadLog,
+    UploadStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -277,4 +284,22 @@ def start_upload(config: Config, library: Library) -> Uploader | None:
         kinds=[Kind(kind) for kind in config.upload_kinds],
         prefix=device_folder(config.device_id),
     )
+    uploader.subscribe(StateLog(config.upload_remote))
     return uploader.start()
+
+
+class StateLog:
+    """Logs the upload's state when it changes (the journal shows when it ran and why not)."""
+
+    def __init__(self, remote: str) -> None:
+        self.remote = remote
+        self.state: str | None = None
+
+    def __call__(self, status: UploadStatus) -> None:
+        if status.state == self.state:
+            return
+        self.state = status.state
+        if status.state == "error":
+            log.warning("upload to %s: %s", self.remote, status.last_error)
+        else:
+            log.info("upload to %s: %s (%d to send)", self.remote, status.state, status.pending)

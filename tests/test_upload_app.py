@@ -6,6 +6,7 @@ under its device folder, shows it on ``/api/upload`` and in the gallery, and sto
 from __future__ import annotations
 
 import json
+import logging
 import os
 import urllib.error
 import urllib.request
@@ -74,7 +75,8 @@ def test_the_app_sends_photos_under_its_device_folder_and_shows_it(tmp_path, s3)
     assert list(_files(root / "fleet")) == [next(iter(sent))]
 
 
-def test_a_network_not_listed_waits_and_sends_nothing(tmp_path, s3):  # noqa: F811
+def test_a_network_not_listed_waits_and_sends_nothing(tmp_path, s3, caplog):  # noqa: F811
+    caplog.set_level(logging.INFO, logger="hw.upload")
     root, conf = s3
     app, port = app_for(
         tmp_path,
@@ -95,6 +97,9 @@ def test_a_network_not_listed_waits_and_sends_nothing(tmp_path, s3):  # noqa: F8
         app.request_stop()
         assert run["worker"].join(30)
     assert _files(root / "fleet") == {}
+    said = [r.getMessage() for r in caplog.records if r.name == "hw.upload"]
+    assert any(m.startswith("upload to nas:fleet: waiting (") for m in said), said
+    assert len([m for m in said if "waiting" in m]) == 1  # said once, not on every look
 
 
 def test_without_a_remote_the_upload_is_off_and_the_button_refused(tmp_path):
