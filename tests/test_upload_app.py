@@ -5,11 +5,13 @@ under its device folder, shows it on ``/api/upload`` and in the gallery, and sto
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,22 +35,30 @@ def call(port: int, path: str, method: str = "GET") -> tuple[int, dict]:
         return exc.code, json.load(exc)
 
 
-def app_for(tmp_path: Path, **kw) -> tuple[App, int]:
+@contextlib.contextmanager
+def running(tmp_path: Path, **kw) -> Iterator[tuple[App, int]]:
+    """A simulated App with config ``kw``, run until the block ends; yields (app, port)
+    once the dashboard answers. It must then stop by itself with exit code 0."""
     config = config_for(tmp_path, **kw)
     listeners = bind_web(config)
     app = App(config, None, make_camera("sim", config), simulated=True, listeners=listeners)
-    return app, listeners[0].getsockname()[1]
-
-
-def test_the_app_sends_photos_under_its_device_folder_and_shows_it(tmp_path, s3):  # noqa: F811
-    root, conf = s3
-    app, port = app_for(
-        tmp_path, upload_remote="nas:fleet/cams", rclone_config=conf, device_id="van-7"
-    )
+    port = listeners[0].getsockname()[1]
     run = started(app)
     try:
         assert wait_until(lambda: _up(port), 30)
         assert app.controller.state is State.RECORDING
+        yield app, port
+    finally:
+        app.request_stop()
+        assert run["worker"].join(30)
+    assert run["code"] == 0
+
+
+def test_the_app_sends_photos_under_its_device_folder_and_shows_it(tmp_path, s3):  # noqa: F811
+    root, conf = s3
+    with running(
+        tmp_path, upload_remote="nas:fleet/cams", rclone_config=conf, device_id="van-7"
+    ) as (app, port):
         code, before = call(port, "/api/upload")
         assert before["remote"] == "nas:fleet/cams" and before["device"] == "van-7"
         assert SECRET not in json.dumps(before)
@@ -66,10 +76,6 @@ def test_the_app_sends_photos_under_its_device_folder_and_shows_it(tmp_path, s3)
         where = f"cams/van-7/Photos/{photo.day}/{photo.name}"
         assert sent == {where: Path(photo.path).read_bytes()}
         assert (tmp_path / "card" / "DCIM" / "UPLOADED").read_text() == f"{photo.seq}\n"
-    finally:
-        app.request_stop()
-        assert run["worker"].join(30)
-    assert run["code"] == 0
     assert not app.uploader._worker.alive  # stopped with the rest
     # Only the photo: the loop clips are not asked for, the open segment never goes.
     assert list(_files(root / "fleet")) == [next(iter(sent))]
@@ -78,24 +84,18 @@ def test_the_app_sends_photos_under_its_device_folder_and_shows_it(tmp_path, s3)
 def test_a_network_not_listed_waits_and_sends_nothing(tmp_path, s3, caplog):  # noqa: F811
     caplog.set_level(logging.INFO, logger="hw.upload")
     root, conf = s3
-    app, port = app_for(
+    with running(
         tmp_path,
         upload_remote="nas:fleet",
         rclone_config=conf,
         upload_when=["a-network-this-machine-is-not-on"],
         upload_kinds=["loop"],
         segment_seconds=1.0,
-    )
-    run = started(app)
-    try:
-        assert wait_until(lambda: _up(port), 30)
+    ) as (app, port):
         assert wait_until(lambda: len(app.library.page(limit=10)) >= 2, 30)
         assert call(port, "/api/upload/now", "POST")[0] == 202
         assert wait_until(lambda: call(port, "/api/upload")[1]["state"] == "waiting", 30)
         assert call(port, "/api/upload")[1]["pending"] >= 1
-    finally:
-        app.request_stop()
-        assert run["worker"].join(30)
     assert _files(root / "fleet") == {}
     said = [r.getMessage() for r in caplog.records if r.name == "hw.upload"]
     assert any(m.startswith("upload to nas:fleet: waiting (") for m in said), said
@@ -103,17 +103,11 @@ def test_a_network_not_listed_waits_and_sends_nothing(tmp_path, s3, caplog):  # 
 
 
 def test_without_a_remote_the_upload_is_off_and_the_button_refused(tmp_path):
-    app, port = app_for(tmp_path)
-    run = started(app)
-    try:
-        assert wait_until(lambda: _up(port), 30)
+    with running(tmp_path) as (app, port):
         assert call(port, "/api/upload")[1]["state"] == "off"
         code, body = call(port, "/api/upload/now", "POST")
         assert code == 409 and "upload_remote" in body["description"]
         assert app.uploader is None
-    finally:
-        app.request_stop()
-        assert run["worker"].join(30)
 
 
 def _up(port: int) -> bool:
@@ -142,18 +136,10 @@ def test_an_upload_log_that_cannot_be_read_uploads_nothing_and_records_on(
             fh.truncate(MAX_LOG_BYTES + 1)
     else:
         log_path.symlink_to("/dev/zero")
-    app, port = app_for(tmp_path, upload_remote="nas:fleet", rclone_config=conf)
-    run = started(app)
-    try:
-        assert wait_until(lambda: _up(port), 30)
-        assert app.controller.state is State.RECORDING
+    with running(tmp_path, upload_remote="nas:fleet", rclone_config=conf) as (app, port):
         assert app.uploader is None
         assert call(port, "/api/upload")[1]["state"] == "off"
         assert call(port, "/api/items")[0] == 200
-    finally:
-        app.request_stop()
-        assert run["worker"].join(30)
-    assert run["code"] == 0
 
 
 def rclone_copies() -> list[int]:
@@ -175,17 +161,14 @@ def rclone_copies() -> list[int]:
 
 def test_a_stop_during_a_transfer_ends_it_and_leaves_no_rclone(tmp_path, s3):  # noqa: F811
     root, conf = s3
-    app, port = app_for(
+    with running(
         tmp_path,
         upload_remote="nas:fleet",
         rclone_config=conf,
         upload_kinds=["loop"],
         upload_bandwidth="8k",  # each clip takes seconds: the stop lands mid-file
         segment_seconds=1.0,
-    )
-    run = started(app)
-    try:
-        assert wait_until(lambda: _up(port), 30)
+    ) as (app, port):
         assert wait_until(lambda: len(app.library.page(limit=10)) >= 2, 30)
         assert call(port, "/api/upload/now", "POST")[0] == 202
         assert wait_until(lambda: call(port, "/api/upload")[1]["sent_bytes"] > 0, 30)
@@ -195,10 +178,6 @@ def test_a_stop_during_a_transfer_ends_it_and_leaves_no_rclone(tmp_path, s3):  #
         assert call(port, "/api/photos", "POST")[0] == 202
         assert wait_until(lambda: app.controller.status.counts.get("photo", 0) == before + 1, 10)
         assert app.uploader.status.state == "uploading"
-    finally:
-        app.request_stop()
-        assert run["worker"].join(30)
-    assert run["code"] == 0
     assert not app.uploader._worker.alive
     assert wait_until(lambda: not rclone_copies(), 10)
     partial = [p for p in (root / "fleet").rglob("*") if p.is_file()]
