@@ -2,7 +2,8 @@
 
 Start: the dashboard's sockets are bound first (:func:`bind_web`, before anything
 records), then the camera records, then the pins are claimed (buttons, LED, the UPS's
-power-loss input), then the web is imported and served by Waitress on a worker. Stop: the
+power-loss input), the sensors and the upload at home start, then the web is imported and
+served by Waitress on a worker. Stop: the
 controller's safe shutdown first (the open segment closed and synced before anything else
 can hang), then the rest in the reverse of their start.
 
