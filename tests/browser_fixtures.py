@@ -159,13 +159,8 @@ def phone_page(browser, base: str, viewport=PHONE, *, theme: str | None = None, 
 
     ``theme`` is stored as this phone's choice before the page loads.
     """
-    context = browser.new_context(
-        viewport=viewport,
-        device_scale_factor=2,
-        is_mobile=True,
-        bypass_csp=True,  # for wait_for_function
-        **context_args,
-    )
+    options = {"device_scale_factor": 2, "is_mobile": True, "bypass_csp": True}  # bypass: for
+    context = browser.new_context(viewport=viewport, **{**options, **context_args})  # evaluate
     if theme is not None:
         context.add_init_script(f"localStorage.setItem('dashcam.theme', {json.dumps(theme)})")
     context.add_init_script(RECORDER)

@@ -6,8 +6,6 @@ player, photo. Phone-sized screenshots go to ``tests/artifacts/``.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -159,17 +157,6 @@ def test_the_page_needs_nothing_from_the_internet(browser, server):
     manifest = page.evaluate("fetch('/manifest.webmanifest').then(r => r.json())")
     assert manifest["display"] == "standalone"
     context.close()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def keep_one_screenshot_for_the_readme():
-    """The README shows one screenshot; refresh it when asked (DASHCAM_UPDATE_DOCS=1)."""
-    yield
-    source = ARTIFACTS / "dashboard-readme.png"
-    if os.environ.get("DASHCAM_UPDATE_DOCS") == "1" and source.exists():
-        target = Path(__file__).parents[1] / "web" / "docs" / "dashboard.png"
-        target.parent.mkdir(exist_ok=True)
-        shutil.copyfile(source, target)
 
 
 def test_elapsed_time_advances(page):
