@@ -9,10 +9,12 @@ from falcon import testing
 
 from appliance.states import Event, State
 from appliance.track import Fix
+from appliance.worker import Worker
 from tests.harness import wait_until
 from tests.test_tracks import feed, next_segment, stop
 from tests.track_fixtures import moving, wire_gps
 from tests.web_fixtures import dashboard
+from tests.webclient import Stream, serve
 
 
 def test_the_track_of_a_clip_its_files_and_a_404_without(tmp_path) -> None:
@@ -104,3 +106,41 @@ def test_incidents_are_filtered_by_kind_and_carry_their_position(tmp_path) -> No
             resp = client.simulate_get("/api/incidents", params=bad)
             assert resp.status_code == 400, bad
             assert resp.json["description"]
+
+
+def test_the_live_stream_sends_the_speed_when_it_changes(tmp_path) -> None:
+    # Long segments: no rollover publishes a snapshot meanwhile, only the speed can.
+    with dashboard(tmp_path, panel=False, segment_seconds=60.0) as d:
+        a = d.appliance
+        assert a.controller.wait_for_state(State.RECORDING)
+        source, tracks = wire_gps(a)
+        a.controller.refresh()  # a snapshot with the GPS on
+        assert wait_until(lambda: a.controller.status.gps is not None)
+        report = [moving(13.4, speed_mps=15.0)]
+
+        def receiver() -> None:  # a receiver reporting four times a second
+            while not feeder.stopping.wait(0.25):
+                source.feed(report[0])
+
+        feeder = Worker(receiver, "receiver")
+        try:
+            with serve(d.app) as addr, Stream(addr, "/api/events") as events:
+
+                def shown() -> str | None:
+                    name, data = events.next_event()
+                    assert name == "status"
+                    return data["gps"]["speed_text"] if data["gps"] else None
+
+                def shows(text: str) -> bool:
+                    """The speed arrives within the next few snapshots (the start of the
+                    recording publishes some too)."""
+                    return any(shown() == text for _ in range(5))
+
+                assert shown() == ""  # GPS on, nothing reported yet
+                feeder.start()
+                assert shows("54 km/h")
+                report[0] = moving(13.4, speed_mps=0.0)
+                assert shows("0 km/h")
+        finally:
+            feeder.stop()
+            tracks.close()
