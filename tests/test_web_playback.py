@@ -1,0 +1,279 @@
+"""The playback API: clip and incident playlists, fragments with moved times, the
+incident's export and the ZIP of items (web/resources/playback.py)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+from falcon import testing
+
+from appliance.fmp4 import read_layout
+from appliance.ports import DiskUsage, real_disk_usage
+from appliance.states import Event, State
+from tests.harness import wait_until
+from tests.mp4tools import is_plain_faststart, packet_count
+from tests.web_fixtures import dashboard
+from web.resources.playback import EXPORT_DIR, MAX_ZIP_ITEMS, Playback
+
+HOSTILE = ("0", "+1", "1_0", "\u0661", "9" * 13, "x", "1.5")
+
+
+class SwitchableDisk:
+    """The card's disk usage, real until the test says how much is free."""
+
+    def __init__(self) -> None:
+        self.free: int | None = None
+
+    def __call__(self, path: str) -> DiskUsage:
+        real = real_disk_usage(path)
+        return real if self.free is None else DiskUsage(real.total, self.free)
+
+
+@pytest.fixture(scope="module")
+def incident(tmp_path_factory):
+    """(dashboard, client, incident, disk) with one complete incident; recording stopped."""
+    tmp = tmp_path_factory.mktemp("playback")
+    disk = SwitchableDisk()
+    with dashboard(tmp, segment_seconds=2.0, disk_usage=disk) as d:
+        lib = d.appliance.library
+        ctl = d.appliance.controller
+        d.appliance.wait_segments(1)
+        ctl.post(Event.PROTECT_PRESSED)
+        assert wait_until(lambda: lib.incidents()[:1] and lib.incidents()[0].complete, 30)
+        ctl.post(Event.STOP_RECORDING)
+        assert ctl.wait_for_state(State.IDLE)
+        yield d, testing.TestClient(d.app), lib.incidents()[0], disk
+
+
+def playback(d) -> Playback:
+    resource = d.app._router.find("/api/items.zip")[0]
+    assert isinstance(resource, Playback)
+    return resource
+
+
+def test_a_clip_playlist_addresses_its_fragments_by_byte_range(incident) -> None:
+    d, client, inc, _ = incident
+    item = d.appliance.library.get(inc.clips[0])
+    resp = client.simulate_get(f"/api/items/{item.seq}/playlist.m3u8")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/vnd.apple.mpegurl"
+    layout = read_layout(item.path)
+    text = resp.text
+    assert f'#EXT-X-MAP:URI="/media/{item.id}.mp4",BYTERANGE="{layout.init_size}@0"' in text
+    ranges = re.findall(r"#EXT-X-BYTERANGE:(\d+)@(\d+)\n(.*)\n", text)
+    assert [(int(s), int(o), u) for s, o, u in ranges] == [
+        (f.size, f.offset, f"/media/{item.id}.mp4") for f in layout.fragments
+    ]
+    # The URL the playlist names is the clip itself, byte for byte.
+    media = client.simulate_get(f"/media/{item.id}.mp4", headers={"Range": "bytes=0-99"})
+    assert media.status_code == 206
+    assert media.content == Path(item.path).read_bytes()[:100]
+
+
+def test_playlists_of_photos_unknown_or_hostile_ids_are_404s(incident) -> None:
+    d, client, inc, _ = incident
+    photo = d.appliance.library.add_photo(_jpeg())
+    paths = [f"/api/items/{photo.seq}/playlist.m3u8", "/api/items/99999/playlist.m3u8"]
+    paths += ["/api/incidents/99999/playlist.m3u8", "/api/incidents/99999/export"]
+    paths += [f"/api/items/{bad}/playlist.m3u8" for bad in HOSTILE]
+    paths += [f"/api/incidents/{bad}/playlist.m3u8" for bad in HOSTILE]
+    paths += [f"/api/incidents/{inc.id}/clips/{bad}/0.m4s" for bad in HOSTILE]
+    ranks = [bad for bad in HOSTILE if bad != "0"] + ["1e3", "-1", "00000000000000"]
+    paths += [f"/api/incidents/{inc.id}/clips/{inc.clips[1]}/{bad}.m4s" for bad in ranks]
+    paths += [f"/api/incidents/{inc.id}/clips/{inc.clips[1]}/0", f"/media/{inc.clips[0]}.mp4x"]
+    for path in paths:
+        resp = client.simulate_get(path)
+        assert resp.status_code == 404, path
+        assert resp.json["description"], path
+    assert client.simulate_post("/api/incidents/99999/export").status_code == 404
+
+
+def test_the_clip_being_recorded_has_no_playlist_until_closed(tmp_path) -> None:
+    with dashboard(tmp_path, segment_seconds=30.0) as d:
+        ctl = d.appliance.controller
+        assert wait_until(lambda: ctl.status.segment_seq is not None, 10)
+        seq = ctl.status.segment_seq
+        resp = testing.TestClient(d.app).simulate_get(f"/api/items/{seq}/playlist.m3u8")
+        assert resp.status_code == 404
+        assert f"{seq:08d}" in resp.json["description"]
+
+
+def test_a_later_clips_fragment_follows_the_clip_before_and_honours_ranges(incident) -> None:
+    d, client, inc, _ = incident
+    first, second = (d.appliance.library.get(seq).path for seq in inc.clips[:2])
+    before, after = read_layout(first), read_layout(second)
+    url = f"/api/incidents/{inc.id}/clips/{inc.clips[1]}/0.m4s"
+    whole = client.simulate_get(url)
+    assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
+    fragment = after.fragments[0]
+    assert len(whole.content) == fragment.size
+    # Only the decode time differs from the bytes on the card; it now follows clip one.
+    served = io.BytesIO()
+    served.write(Path(second).read_bytes()[: after.init_size])
+    served.write(whole.content)
+    moved = _layout_of(served.getvalue(), d, "moved.mp4")
+    end = before.fragments[-1].decode + before.fragments[-1].units
+    assert moved.fragments[0].decode == end > fragment.decode == 0
+    original = Path(second).read_bytes()[fragment.offset : fragment.offset + fragment.size]
+    assert sum(a != b for a, b in zip(original, whole.content, strict=True)) <= 8
+    part = client.simulate_get(url, headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.content == whole.content[10:20]
+    assert part.headers["content-range"] == f"bytes 10-19/{fragment.size}"
+    tail = client.simulate_get(url, headers={"Range": "bytes=-5"})
+    assert tail.content == whole.content[-5:]
+    past = client.simulate_get(url, headers={"Range": f"bytes={fragment.size}-"})
+    assert past.status_code == 416
+    odd = client.simulate_get(url, headers={"Range": "bytes=1-2,5-6"})
+    assert odd.status_code == 200 and odd.content == whole.content
+    beyond = f"/api/incidents/{inc.id}/clips/{inc.clips[1]}/{len(after.fragments)}.m4s"
+    assert client.simulate_get(beyond).status_code == 404
+    stranger = d.appliance.library.add_photo(_jpeg()).seq  # an item, not of the incident
+    assert client.simulate_get(f"/api/incidents/{inc.id}/clips/{stranger}/0.m4s").status_code == 404
+
+
+def _layout_of(data: bytes, d, name: str):
+    path = os.path.join(d.appliance.library.root, name)
+    with open(path, "wb") as fh:
+        fh.write(data)
+    try:
+        return read_layout(path)
+    finally:
+        os.unlink(path)
+
+
+def test_an_incident_exports_to_one_plain_mp4_to_download(incident) -> None:
+    d, client, inc, _ = incident
+    lib = d.appliance.library
+    count = len(lib)
+    resp = client.simulate_post(f"/api/incidents/{inc.id}/export")
+    assert resp.status_code == 201, resp.text
+    body = resp.json
+    assert body["url"] == f"/api/incidents/{inc.id}/export"
+    assert body["frames"] == sum(packet_count(lib.get(seq).path) for seq in inc.clips)
+    folder = os.path.join(lib.root, "DCIM", EXPORT_DIR)
+    [name] = os.listdir(folder)
+    path = os.path.join(folder, name)
+    assert is_plain_faststart(path) and packet_count(path) == body["frames"]
+    assert body["size"] == os.path.getsize(path)
+    got = client.simulate_get(body["url"])
+    assert got.status_code == 200 and got.content == Path(path).read_bytes()
+    assert got.headers["content-disposition"].startswith("attachment;")
+    assert body["name"] in got.headers["content-disposition"]
+    part = client.simulate_get(body["url"], headers={"Range": "bytes=4-11"})
+    assert part.status_code == 206 and part.content == b"ftypisom"
+    assert len(lib) == count  # never an item
+    # A second export replaces the first: one file at a time.
+    assert client.simulate_post(f"/api/incidents/{inc.id}/export").status_code == 201
+    assert os.listdir(folder) == [name]
+
+
+def test_one_export_at_a_time(incident) -> None:
+    d, client, inc, _ = incident
+    lock = playback(d)._exporting
+    assert lock.acquire(blocking=False)
+    try:
+        resp = client.simulate_post(f"/api/incidents/{inc.id}/export")
+    finally:
+        lock.release()
+    assert resp.status_code == 409 and "running" in resp.json["description"]
+    results: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(
+                client.simulate_post(f"/api/incidents/{inc.id}/export").status_code
+            )
+        )
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert 201 in results and set(results) <= {201, 409}
+
+
+def test_an_export_without_room_is_refused_and_records_on(incident) -> None:
+    d, client, inc, disk = incident
+    disk.free = 1000
+    try:
+        resp = client.simulate_post(f"/api/incidents/{inc.id}/export")
+    finally:
+        disk.free = None
+    assert resp.status_code == 507
+    assert "room" in resp.json["description"]
+    folder = os.path.join(d.appliance.library.root, "DCIM", EXPORT_DIR)
+    assert os.listdir(folder) == []
+    assert client.simulate_get(f"/api/incidents/{inc.id}/export").status_code == 404
+    assert all(d.appliance.library.get(seq) for seq in inc.clips)  # protected: kept
+
+
+def test_old_exports_are_deleted_at_start(tmp_path) -> None:
+    folder = tmp_path / "card" / "DCIM" / EXPORT_DIR
+    folder.mkdir(parents=True)
+    (folder / "incident-00000001.mp4").write_bytes(b"old")
+    outside = tmp_path / "keep.mp4"
+    outside.write_bytes(b"not ours")
+    with dashboard(tmp_path, autostart=False):
+        assert os.listdir(folder) == []
+    folder.rmdir()
+    folder.symlink_to(tmp_path)  # a symlinked folder is never walked
+    with dashboard(tmp_path, autostart=False):
+        assert outside.read_bytes() == b"not ours"
+
+
+def test_a_zip_holds_the_items_byte_for_byte(incident) -> None:
+    d, client, inc, _ = incident
+    lib = d.appliance.library
+    items = [lib.get(seq) for seq in inc.clips]
+    ids = ",".join(str(i.seq) for i in items)
+    resp = client.simulate_get("/api/items.zip", params={"ids": ids + f",{items[0].seq}"})
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/zip"
+    disposition = resp.headers["content-disposition"]
+    assert re.fullmatch(
+        rf'attachment; filename="dashcam_\d{{8}}-\d{{6}}_{len(items)}items\.zip"', disposition
+    )
+    with zipfile.ZipFile(io.BytesIO(resp.content)) as archive:
+        names = archive.namelist()
+        assert len(names) == len(items)
+        for name, item in zip(names, items, strict=True):
+            assert name.endswith(f"_{item.id}.mp4")
+            assert archive.read(name) == Path(item.path).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("ids", "said"),
+    [
+        ("", "ids"),
+        ("1,,2", "ids"),
+        ("abc", "ids"),
+        ("1;2", "ids"),
+        ("9" * 13, "ids"),
+        (",".join(str(n) for n in range(1, MAX_ZIP_ITEMS + 2)), f"at most {MAX_ZIP_ITEMS}"),
+    ],
+)
+def test_bad_zip_ids_are_a_400_that_says_why(incident, ids, said) -> None:
+    _, client, _, _ = incident
+    resp = client.simulate_get("/api/items.zip", query_string=f"ids={ids}")
+    assert resp.status_code == 400, ids
+    assert said in resp.json["description"]
+    assert client.simulate_get("/api/items.zip").status_code == 400
+
+
+def test_a_zip_naming_a_missing_item_is_a_404_that_names_it(incident) -> None:
+    _, client, inc, _ = incident
+    resp = client.simulate_get("/api/items.zip", params={"ids": f"{inc.clips[0]},777777"})
+    assert resp.status_code == 404 and "00777777" in resp.json["description"]
+
+
+def _jpeg() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "white").save(out, "JPEG")
+    return out.getvalue()
