@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Longest wait at shutdown for the tracks still to be written.
 CLOSE_WAIT_S = 2.0
-#: Closed tracks waiting to be written at most (a card that hangs drops the oldest).
+#: Closed tracks waiting to be written at most (past it, on a card that hangs, a new one
+#: is dropped and logged).
 MAX_QUEUED = 8
 TRACK_RE = re.compile(r"^(\d{8,})\.(gpx|srt)$")
 

@@ -361,3 +361,35 @@ def test_what_track_holds_for_no_clip_is_deleted_at_start(tmp_path) -> None:
     names = set(os.listdir(folder))
     assert {f"{kept:08d}.gpx", f"{kept:08d}.srt", "notes.txt"} <= names
     assert not names & {"99999999.gpx", "99999999.srt", f"{kept:08d}.srt.tmp"}
+
+
+class SlowTrackWrites(FileSystem):
+    """A card that takes a second for each rename into TRACK (and only there)."""
+
+    def rename(self, src: str, dst: str) -> None:
+        if f"{os.sep}TRACK{os.sep}" in dst:
+            threading.Event().wait(1.0)  # the card's slowness, at the hardware boundary
+        super().rename(src, dst)
+
+
+def test_a_slow_track_write_never_delays_a_rollover(tmp_path) -> None:
+    """Each clip's track takes two seconds to write: the recorder's queue never backs up
+    (written on the recorder's thread it would hold 60 frames), no frame is lost or
+    doubled across the rollovers."""
+    with Appliance(tmp_path / "card", segment_seconds=1.0, fs=SlowTrackWrites()) as a:
+        assert a.controller.wait_for_state(State.RECORDING)
+        source, tracks = wire_gps(a)
+        first = next_segment(a)
+        queued = []
+        source.subscribe(lambda _fix: queued.append(a.controller.recorder.queued))
+        feed(source, [moving(13.4 + n * 1e-4) for n in range(40)], 0.1, a.controller.clock)
+        a.controller.post(Event.STOP_RECORDING)
+        assert a.controller.wait_for_state(State.IDLE)
+        tracks.close(wait_s=20)
+    assert not tracks._worker.alive
+    clips = [s for s in a.segments if s.seq >= first]
+    assert len(clips) >= 3 and tracks.written == [c.seq for c in clips]
+    assert max(queued) < a.config.video_fps  # less than a second of frames waiting
+    for before, after in zip(clips, clips[1:], strict=False):
+        assert after.first_frame_index == before.first_frame_index + before.frames
+    assert a.controller.recorder.frames_dropped == 0
