@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import pytest
 
-from appliance.fmp4 import LayoutError, hls_playlist, read_layout
+from appliance.fmp4 import LayoutCache, LayoutError, hls_playlist, read_layout, shift_decode_time
 from appliance.mp4 import SegmentWriter
 from hw.camera_sim import read_frame_counter
 from tests.harness import camera_packets
@@ -140,3 +140,53 @@ def test_the_playlist_names_each_fragment_by_byte_range(clips) -> None:
     assert [(int(s), int(o)) for s, o in ranges] == [(f.size, f.offset) for f in layout.fragments]
     assert "#EXT-X-TARGETDURATION:1\n" in text
     assert os.path.getsize(path) >= layout.fragments[-1].offset + layout.fragments[-1].size
+
+
+def test_the_layout_cache_reads_a_file_once_until_it_changes(clips, tmp_path) -> None:
+    source, _ = clips[0]
+    path = tmp_path / "cached.mp4"
+    path.write_bytes(source.read_bytes())
+    cache = LayoutCache(max_files=2)
+    first = cache.get(str(path))
+    assert cache.get(str(path)) is first  # no second walk
+    last = first.fragments[-1]
+    with open(path, "r+b") as fh:  # the file changes: cut to its first fragments
+        fh.truncate(last.offset)
+    cut = cache.get(str(path))
+    assert cut.fragments == first.fragments[:-1]
+    for n in range(2):  # two other files push the oldest out
+        other = tmp_path / f"other{n}.mp4"
+        other.write_bytes(source.read_bytes())
+        cache.get(str(other))
+    again = cache.get(str(path))
+    assert again is not cut and again == cut  # read again, the same layout
+
+
+def test_a_fragment_moved_in_time_changes_only_its_decode_time(clips, tmp_path) -> None:
+    path, _ = clips[2]
+    layout = read_layout(str(path))
+    data = path.read_bytes()
+    fragment = layout.fragments[1]
+    raw = data[fragment.offset : fragment.offset + fragment.size]
+    moved = shift_decode_time(raw, 12_345_678)
+    assert len(moved) == len(raw)
+    assert sum(a != b for a, b in zip(raw, moved, strict=True)) <= 8
+    rebuilt = tmp_path / "moved.mp4"
+    rebuilt.write_bytes(data[: layout.init_size] + moved)
+    [again] = read_layout(str(rebuilt)).fragments
+    assert again.decode == fragment.decode + 12_345_678
+    assert again.units == fragment.units
+    with pytest.raises(LayoutError, match="does not fit"):
+        shift_decode_time(raw, -fragment.decode - 1)
+    with pytest.raises(LayoutError, match="no moof"):
+        shift_decode_time(data[: layout.init_size], 1)
+
+
+def test_later_parts_can_name_each_fragment_by_its_own_url(clips) -> None:
+    layouts = [(f"/media/{n}.mp4", read_layout(str(path))) for n, (path, _) in enumerate(clips)]
+    own = [f"/f/{rank}.m4s" for rank in range(len(layouts[1][1].fragments))]
+    text = hls_playlist(layouts, {1: own})
+    second = text.split("#EXT-X-DISCONTINUITY\n")[1]
+    assert second.startswith('#EXT-X-MAP:URI="/media/1.mp4"')
+    assert "#EXT-X-BYTERANGE" not in second
+    assert re.findall(r"\n(/f/\d+\.m4s)\n", second) == own

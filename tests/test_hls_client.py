@@ -7,14 +7,17 @@ Waitress server, so every byte range and fragment crosses a real socket.
 
 from __future__ import annotations
 
+import json
 import urllib.request
+from pathlib import Path
 
 import av
 import pytest
 
+from appliance.mp4 import SegmentWriter
 from appliance.states import Event, State
 from hw.camera_sim import read_frame_counter
-from tests.harness import wait_until
+from tests.harness import camera_packets, wait_until
 from tests.web_fixtures import dashboard
 from tests.webclient import serve
 
@@ -85,3 +88,26 @@ def test_the_incident_playlist_names_later_clips_fragments_by_their_own_url(serv
     assert f"\n/api/incidents/{incident.id}/clips/{second:08d}/0.m4s\n" in text
     assert f"\n/api/incidents/{incident.id}/clips/{third:08d}/0.m4s\n" in text
     assert text.endswith("#EXT-X-ENDLIST\n")
+
+
+def test_a_clip_recovered_after_a_crash_plays_fully_through_its_playlist(tmp_path) -> None:
+    info, packets = camera_packets(3.0)
+    whole = tmp_path / "whole.mp4"
+    writer = SegmentWriter(str(whole), info, packets[0])
+    for packet in packets[1:]:
+        writer.write(packet)
+    writer.close()
+    data = whole.read_bytes()
+    loop = tmp_path / "card" / "DCIM" / "LOOP" / "2024-05-01"
+    loop.mkdir(parents=True)
+    (loop / "00000007_20240501-120000.mp4.partial").write_bytes(data[: len(data) * 3 // 4])
+    with dashboard(tmp_path) as d, serve(d.app) as addr:
+        lib = d.appliance.library
+        assert wait_until(lambda: 7 in {i.seq for i in lib.page(limit=100)}, 15)
+        path = lib.get(7).path
+        assert b"mfra" not in Path(path).read_bytes()  # no fragment index: the boxes are walked
+        base = f"http://{addr[0]}:{addr[1]}"
+        with urllib.request.urlopen(f"{base}/api/items/7") as resp:
+            assert json.load(resp)["duration_s"] == pytest.approx(2.0, abs=1 / 30)
+        counters, _ = decoded(f"{base}/api/items/7/playlist.m3u8")
+    assert counters == file_counters(path) == list(range(60))  # its two whole fragments
