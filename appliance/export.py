@@ -4,6 +4,11 @@ The clips on the card are fragmented MP4, which some players show only the first
 of (Windows' built-in player, messaging apps). An export is a plain MP4 with its index at
 the front (``faststart``), made by copying the H.264 packets of each clip after the other
 with their times made continuous: no decoding, no encoding, so it is fast on a Zero.
+
+The index goes to the front in one pass: room for it is kept at the start of the file
+(FFmpeg's ``moov_size``), sized from the clips' fragment headers, so the file is written
+once instead of written and then rewritten by ``faststart``'s second pass. A clip whose
+fragments cannot be read (not a fragmented MP4) falls back to ``faststart``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,13 @@ import os
 from collections.abc import Iterable
 
 import av
+
+from appliance.fmp4 import LayoutError, read_layout
+
+#: Bytes kept for the index at the front: this much ...
+MOOV_BASE_BYTES = 64 * 1024
+#: ... plus this much per frame (sizes, offsets, times, keyframe marks at their largest).
+MOOV_FRAME_BYTES = 48
 
 
 class ExportError(ValueError):
@@ -46,10 +58,22 @@ def export_clips(paths: Iterable[str], out_path: str) -> int:
     return frames
 
 
+def _front_index_options(paths: list[str]) -> dict[str, str]:
+    """The muxer options that put the index first: room kept for it, else ``faststart``."""
+    try:
+        layouts = [read_layout(path) for path in paths]
+    except LayoutError:
+        layouts = []
+    if not layouts or not all(layout.fragments for layout in layouts):
+        return {"movflags": "+faststart"}
+    frames = sum(layout.samples for layout in layouts)
+    return {"moov_size": str(MOOV_BASE_BYTES + MOOV_FRAME_BYTES * frames)}
+
+
 def _join(paths: list[str], out_path: str) -> int:
     frames = 0
     offset = 0  # in the clips' time base (they share one, or are refused)
-    with av.open(out_path, "w", format="mp4", options={"movflags": "+faststart"}) as out:
+    with av.open(out_path, "w", format="mp4", options=_front_index_options(paths)) as out:
         ostream = None
         shape = None
         for path in paths:

@@ -39,6 +39,7 @@ class Fragment:
         duration_s: The sum of its samples' durations, in seconds.
         decode: Its first sample's decode time (``tfdt``), in the track's time units.
         units: The sum of its samples' durations, in the track's time units.
+        samples: Its number of samples (frames).
     """
 
     offset: int
@@ -47,6 +48,7 @@ class Fragment:
     duration_s: float
     decode: int = 0
     units: int = 0
+    samples: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,10 @@ class Layout:
     @property
     def duration_s(self) -> float:
         return sum(f.duration_s for f in self.fragments)
+
+    @property
+    def samples(self) -> int:
+        return sum(f.samples for f in self.fragments)
 
 
 def boxes(fh: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int, int, int]]:
@@ -131,15 +137,18 @@ def _trex_duration(fh: BinaryIO, start: int, end: int) -> int:
     return 0
 
 
-def _fragment_times(fh: BinaryIO, start: int, end: int, default_duration: int) -> tuple[int, int]:
-    """(decode time, duration) of the first track of one ``moof``, in timescale units."""
+def _fragment_times(
+    fh: BinaryIO, start: int, end: int, default_duration: int
+) -> tuple[int, int, int]:
+    """(decode time, duration, samples) of the first track of one ``moof``; times in
+    timescale units."""
     trafs = _find(fh, start, end, [b"traf"])
     if not trafs:
         raise LayoutError(f"moof at {start - 8} has no traf")
     t_start, t_end = trafs[0]
     base = 0
     duration = default_duration
-    total = 0
+    total = samples = 0
     for kind, pos, head, size in boxes(fh, t_start, t_end):
         data = _read(fh, pos + head, pos + size)
         version, flags = data[0], int.from_bytes(data[1:4], "big")
@@ -153,6 +162,7 @@ def _fragment_times(fh: BinaryIO, start: int, end: int, default_duration: int) -
                 (duration,) = struct.unpack(">I", data[at : at + 4])
         elif kind == b"trun":
             (count,) = struct.unpack(">I", data[4:8])
+            samples += count
             at = 8 + (4 if flags & 0x01 else 0) + (4 if flags & 0x04 else 0)
             if not flags & 0x100:
                 total += count * duration
@@ -161,7 +171,7 @@ def _fragment_times(fh: BinaryIO, start: int, end: int, default_duration: int) -
             for n in range(count):
                 (each,) = struct.unpack(">I", data[at + n * stride : at + n * stride + 4])
                 total += each
-    return base, total
+    return base, total, samples
 
 
 def read_layout(path: str) -> Layout:
@@ -193,7 +203,9 @@ def read_layout(path: str) -> Layout:
                 moof = (pos, head, size)
             elif kind == b"mdat" and moof is not None:
                 m_pos, m_head, m_size = moof
-                base, units = _fragment_times(fh, m_pos + m_head, m_pos + m_size, default_duration)
+                base, units, samples = _fragment_times(
+                    fh, m_pos + m_head, m_pos + m_size, default_duration
+                )
                 fragments.append(
                     Fragment(
                         m_pos,
@@ -202,6 +214,7 @@ def read_layout(path: str) -> Layout:
                         units / timescale,
                         base,
                         units,
+                        samples,
                     )
                 )
                 moof = None

@@ -8,6 +8,7 @@ import av
 import pytest
 
 from appliance.export import ExportError, export_clips
+from appliance.fmp4 import boxes
 from appliance.mp4 import SegmentWriter
 from hw.camera_sim import read_frame_counter
 from tests.harness import camera_packets
@@ -68,3 +69,28 @@ def test_clips_that_do_not_match_are_refused_and_nothing_is_left(tmp_path) -> No
     with pytest.raises(ExportError, match="no clips"):
         export_clips([], str(out))
     assert not out.exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_index_is_written_first_in_one_pass_and_a_plain_input_still_exports(tmp_path):
+    folder = tmp_path / "a"
+    folder.mkdir()
+    clips = [str(p) for p, _ in _clips(folder, 4.2, 2)]
+    out = tmp_path / "once.mp4"
+    frames = export_clips(clips, str(out))
+    # Room kept for the index at the front: what it does not use is a free box after it
+    # (a faststart rewrite moves the index up and leaves only its 8-byte free box).
+    assert _boxes(out)[:3] == [b"ftyp", b"moov", b"free+"]
+    # An export is no fragmented MP4: exporting it again takes the faststart way.
+    again = tmp_path / "again.mp4"
+    assert export_clips([str(out)], str(again)) == frames
+    assert is_plain_faststart(str(again)) and _counters(again) == _counters(out)
+    assert b"free+" not in _boxes(again)
+
+
+def _boxes(path: Path) -> list[bytes]:
+    """The top-level box types; a free box of more than its header is ``free+``."""
+    with open(path, "rb") as fh:
+        found = boxes(fh, 0, fh.seek(0, 2))
+        return [
+            kind + (b"+" if kind == b"free" and size > 8 else b"") for kind, _, _, size in found
+        ]
