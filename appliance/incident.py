@@ -105,24 +105,21 @@ class Incident:
         if peak_g is not None and (type(peak_g) not in (int, float) or not 0 <= peak_g < 1e3):
             raise ValueError("not an incident record: bad peak_g")
         peak = None if peak_g is None else float(peak_g)
-        lat, lon = _degrees(data.get("lat"), 90.0), _degrees(data.get("lon"), 180.0)
-        if (lat is None) != (lon is None):
-            raise ValueError("not an incident record: half a position")
+        lat, lon = _position(ident, data.get("lat"), data.get("lon"))
         clips_ = tuple(sorted(set(clips)))
         return cls(ident, kind, float(wall_s), clips_, peak_g=peak, lat_deg=lat, lon_deg=lon)
 
 
-def _degrees(value: Any, limit: float) -> float | None:
-    """A latitude or longitude of a record (None: none was recorded).
-
-    Raises:
-        ValueError: not a number within ``limit`` degrees.
-    """
-    if value is None:
-        return None
-    if type(value) not in (int, float) or not -limit <= value <= limit:
-        raise ValueError("not an incident record: bad position")
-    return float(value)
+def _position(ident: int, lat: Any, lon: Any) -> tuple[float | None, float | None]:
+    """The (latitude, longitude) of a record; (None, None) if it has none (a record
+    written before positions were kept) or a broken one (the incident itself is kept)."""
+    if lat is None and lon is None:
+        return None, None
+    numbers = all(type(v) in (int, float) for v in (lat, lon))
+    if numbers and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0:
+        return float(lat), float(lon)
+    log.warning("%s: incident %s: position %r, %r dropped", INCIDENTS_FILE, ident, lat, lon)
+    return None, None
 
 
 @dataclass(frozen=True, slots=True)

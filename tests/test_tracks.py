@@ -300,13 +300,18 @@ def test_records_written_before_positions_existed_still_load(tmp_path) -> None:
         {"id": 4, "kind": "manual", "wall_s": 1.7e9 + 99, "clips": [9], "lat": 1.0},
         {"id": 5, "kind": "manual", "wall_s": 1.7e9 + 99, "clips": [9], "lat": True, "lon": 1},
     ]
-    (root / "DCIM" / "INCIDENTS").write_text(json.dumps({"incidents": rows}))
+    (root / "DCIM" / "INCIDENTS").write_text(
+        json.dumps({"incidents": rows}).replace('"lat": 1.0}', '"lat": NaN}')
+    )
     lib = Library(root, min_free_bytes=0, min_free_percent=0.0)
     lib.scan()
-    # The old records load without a position; impossible positions are refused.
+    # Every record loads: the old ones without a position, and those whose position is
+    # impossible (out of range, half of it, not a number) without it too.
     loaded = {i.id: i for i in lib.incidents()}
-    assert sorted(loaded) == [1, 2]
-    assert loaded[2].peak_g == 2.5 and loaded[2].lat_deg is None and loaded[2].lon_deg is None
+    assert sorted(loaded) == [1, 2, 3, 4, 5]
+    assert loaded[2].peak_g == 2.5
+    assert all(i.lat_deg is None and i.lon_deg is None for i in loaded.values())
+    assert all(i.to_dict()["lat"] is None for i in loaded.values())
 
 
 def test_a_gps_time_jump_does_not_move_the_points_in_the_clip(tmp_path) -> None:
