@@ -69,6 +69,17 @@ def test_live_shows_the_fix_and_the_speed(page) -> None:
     )
     assert page.get_attribute("#gps-line", "data-fix") == "true"
     assert page.is_visible("#gps-line")
+    # The receiver loses its fix, then GPS is off: snapshots as the server would send them,
+    # each read back in the same task (a live snapshot cannot come in between).
+    shown = "gps => { emit('dashcam:status', {...status, gps}); const el = $('gps-line');"
+    shown += " return [el.textContent, el.dataset.fix, el.hidden]; }"
+    no_fix = {"fix": False, "mode": 1, "speed_mps": None, "speed_text": ""}
+    assert page.evaluate(shown, {**no_fix, "lat": None, "lon": None}) == [
+        "no GPS fix",
+        "false",
+        False,
+    ]
+    assert page.evaluate(shown, None)[2] is True  # hidden
 
 
 def test_the_player_draws_the_clips_route_and_speed_and_nothing_without_a_track(
