@@ -175,3 +175,20 @@ def phone_page(browser, base: str, viewport=PHONE, *, theme: str | None = None, 
     finally:
         context.close()
     assert errors == []
+
+
+def module_fixtures(extra_config: str = "", folder: str = "browser"):
+    """A module's ``server`` (a simulation with ``extra_config``) and ``browser`` fixtures,
+    each made once per module: ``server, browser = module_fixtures(CONFIG)``."""
+
+    @pytest.fixture(scope="module")
+    def server(tmp_path_factory):
+        with sim_server(tmp_path_factory.mktemp(folder), extra_config) as base:
+            yield base
+
+    @pytest.fixture(scope="module")
+    def browser():
+        with chromium() as b:
+            yield b
+
+    return server, browser

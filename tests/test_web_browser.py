@@ -11,23 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_fixtures import PHONE, chromium, get_json, phone_page, sim_server
+from tests.browser_fixtures import PHONE, get_json, module_fixtures, phone_page
 from tests.harness import wait_until
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A ``dashcam run --sim`` child on a free port; SIGTERM at the end."""
-    with sim_server(tmp_path_factory.mktemp("browser")) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
+server, browser = module_fixtures(folder="browser")
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import pytest
 from tests.browser_fixtures import (
     LANDSCAPE,
     PHONE,
-    chromium,
     get_json,
+    module_fixtures,
     phone_page,
     post,
     sim_server,
@@ -32,16 +32,7 @@ VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portra
 CONFIG = "preview_max_viewers = 1\n"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with sim_server(tmp_path_factory.mktemp("live"), CONFIG) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
+server, browser = module_fixtures(CONFIG, "live")
 
 
 @pytest.fixture

@@ -12,7 +12,13 @@ import urllib.request
 
 import pytest
 
-from tests.browser_fixtures import LANDSCAPE, PHONE, chromium, get_json, phone_page, sim_server
+from tests.browser_fixtures import (
+    LANDSCAPE,
+    PHONE,
+    get_json,
+    module_fixtures,
+    phone_page,
+)
 
 VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
 #: A realistic start: 90 s clips at 8 Mbit/s, the default 512 MiB reserve (0.54 GB shown:
@@ -35,16 +41,7 @@ START = {
 }
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with sim_server(tmp_path_factory.mktemp("settings"), CONFIG) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
+server, browser = module_fixtures(CONFIG, "settings")
 
 
 def put_settings(base: str, body: dict) -> None:

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_fixtures import LANDSCAPE, PHONE, chromium, get_json, phone_page, sim_server
+from tests.browser_fixtures import (
+    LANDSCAPE,
+    PHONE,
+    get_json,
+    module_fixtures,
+    phone_page,
+)
 from tests.harness import wait_until
 
 VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
@@ -83,16 +89,7 @@ CONTRAST = """(minimum) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with sim_server(tmp_path_factory.mktemp("themes")) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
+server, browser = module_fixtures(folder="themes")
 
 
 def show_tab(page, tab: str) -> None:
