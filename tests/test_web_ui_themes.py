@@ -126,6 +126,14 @@ def test_every_text_meets_wcag_aa_in_every_theme(browser, clips, viewport, choic
             result = page.evaluate(CONTRAST, "AA")
             assert result["checked"] >= 10, (tab, result)
             assert result["offenders"] == [], (theme, tab, result["offenders"])
+        # The toasts of each kind, once their entrance is over.
+        page.evaluate("toast('Photo saved'); toast('Card full', 'warn'); toast('Error', 'error')")
+        page.wait_for_function(
+            "[...document.querySelectorAll('.toast')].every(t => !t.getAnimations().length)"
+        )
+        result = page.evaluate(CONTRAST, "AA")
+        assert page.locator(".toast").count() == 3
+        assert result["offenders"] == [], (theme, "toasts", result["offenders"])
 
 
 def test_sunlight_is_high_contrast_with_big_type(browser, clips):
