@@ -125,6 +125,7 @@ function press(what, path, body) {
   clearTimeout(p.timer);
   p.state = "pending";
   $(what).dataset.pending = "pending";
+  $(what).setAttribute("aria-busy", "true");
   p.timer = setTimeout(() => settle(what, "failed", "No answer from the dashcam"), PENDING_MS);
   api("POST", path, body).catch((e) => settle(what, "failed", e.message));
 }
@@ -134,6 +135,7 @@ function settle(what, result, why) {
   clearTimeout(p.timer);
   p.state = result;
   $(what).dataset.pending = result;
+  $(what).removeAttribute("aria-busy");
   if (why) toast(`${what[0].toUpperCase()}${what.slice(1)} failed: ${why}`, "error");
   p.timer = setTimeout(() => { p.state = "idle"; $(what).dataset.pending = "idle"; }, 2000);
 }
