@@ -307,3 +307,17 @@ def test_a_full_card_and_an_error_are_toasted(browser, tmp_path):
                 last_error,
             )
             filler.unlink()
+
+
+def test_an_impact_is_toasted_with_its_peak(browser, recording):
+    """A knock on the simulated G-sensor (the virtual panel's BUMP) protects an incident of
+    kind impact: its toast says so, with the peak."""
+    assert get_json(recording, "/api/panel")["bump"]
+    with phone_page(browser, recording) as page:
+        before = newest_incident(recording)
+        page.click("#vbtn-bump")
+        page.wait_for_function("seen.toasts.some(t => t.text.startsWith('Impact'))", timeout=15_000)
+        incident = newest_incident(recording)
+        assert incident != before and incident["kind"] == "impact", incident
+        (text,) = [t for t in toasts(page) if t.startswith("Impact")]
+        assert text.startswith(f"Impact ({incident['peak_g']:.1f} g) protected: #"), text

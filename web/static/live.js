@@ -106,7 +106,8 @@ async function checkIncidents() {
     const fresh = list.filter((i) => i.id > lastIncident).reverse();
     for (const inc of fresh) {
       const clips = inc.clips.map((c) => `#${c}`).join(", ");
-      const kind = inc.kind === "impact" ? "Impact" : "Incident";
+      const kind = inc.kind === "impact" ? `Impact${inc.peak_g ? ` (${inc.peak_g.toFixed(1)} g)` : ""}`
+        : "Incident";
       toast(`${kind} protected: ${clips || "the next clip"}${inc.complete ? "" : " and the next"}`);
       lastIncident = inc.id;
     }
