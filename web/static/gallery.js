@@ -194,7 +194,9 @@ function bindTile(tile, key, items, open) {
 
 // ---------- the clip being recorded ----------
 function showRecTile() {
-  const want = gal.view === "loop" && !gal.day && !!status && !!status.segment;
+  // Between two clips the snapshot may name no segment for a moment: the tile stays.
+  const want = gal.view === "loop" && !gal.day && !!status
+    && (!!status.segment || status.state === "recording");
   let group = $("rec-group");
   if (!want) { if (group) group.remove(); return; }
   if (!group) {
