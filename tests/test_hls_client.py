@@ -48,7 +48,10 @@ def served(tmp_path_factory):
     with dashboard(tmp, segment_seconds=3.0) as d, serve(d.app) as addr:
         ctl = d.appliance.controller
         lib = d.appliance.library
-        d.appliance.wait_segments(1)
+        [closed] = d.appliance.wait_segments(1)[:1]
+        # Protect while the next clip records: the incident is that clip, the one before
+        # and the one after.
+        assert wait_until(lambda: (ctl.status.segment_seq or 0) > closed.seq, 10)
         ctl.post(Event.PROTECT_PRESSED)
         assert wait_until(lambda: lib.incidents()[:1] and lib.incidents()[0].complete, 30)
         ctl.post(Event.STOP_RECORDING)

@@ -43,7 +43,10 @@ def incident(tmp_path_factory):
     with dashboard(tmp, segment_seconds=2.0, disk_usage=disk) as d:
         lib = d.appliance.library
         ctl = d.appliance.controller
-        d.appliance.wait_segments(1)
+        [closed] = d.appliance.wait_segments(1)[:1]
+        # Protect while the next clip records: the incident is that clip, the one before
+        # and the one after.
+        assert wait_until(lambda: (ctl.status.segment_seq or 0) > closed.seq, 10)
         ctl.post(Event.PROTECT_PRESSED)
         assert wait_until(lambda: lib.incidents()[:1] and lib.incidents()[0].complete, 30)
         ctl.post(Event.STOP_RECORDING)
@@ -80,6 +83,7 @@ def test_playlists_of_photos_unknown_or_hostile_ids_are_404s(incident) -> None:
     d, client, inc, _ = incident
     photo = d.appliance.library.add_photo(_jpeg())
     paths = [f"/api/items/{photo.seq}/playlist.m3u8", "/api/items/99999/playlist.m3u8"]
+    paths += [f"/media/{photo.seq}.mp4"]
     paths += ["/api/incidents/99999/playlist.m3u8", "/api/incidents/99999/export"]
     paths += [f"/api/items/{bad}/playlist.m3u8" for bad in HOSTILE]
     paths += [f"/api/incidents/{bad}/playlist.m3u8" for bad in HOSTILE]

@@ -224,7 +224,7 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/api/preview.mjpeg", streams.Preview, None),
     ("/api/openapi.json", openapi.OpenApi, None),
     ("/media/{item_id:seq}", Media, None),
-    ("/media/{item_id:seq}.mp4", Media, None),
+    ("/media/{item_id:seq}.mp4", Media, "mp4"),
     ("/media/{item_id:seq}/thumb", Media, "thumb"),
     ("/", pages.Page, None),
     ("/login", pages.Login, None),

@@ -258,6 +258,20 @@ class Media:
 
     on_head = on_get
 
+    @operation(
+        "The clip under a name with its extension (HLS clients check it)",
+        _ANSWERS,
+        errors=(416,),
+        params=_RANGE,
+    )
+    def on_get_mp4(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
+        item = self.library.get(item_id)
+        if not item.is_video:
+            raise NotFound(f"item {item.id} is a photo, not an MP4")
+        send_file(req, resp, self.library.root, item.path, None)
+
+    on_head_mp4 = on_get_mp4
+
     @operation("The item's thumbnail (JPEG)", _ANSWERS, errors=(416,), params=_RANGE)
     def on_get_thumb(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
         item = self.library.get(item_id)
