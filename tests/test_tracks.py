@@ -393,7 +393,10 @@ def test_a_slow_track_write_never_delays_a_rollover(tmp_path) -> None:
         tracks.close(wait_s=20)
     assert not tracks._worker.alive
     clips = [s for s in a.segments if s.seq >= first]
-    assert len(clips) >= 3 and tracks.written == [c.seq for c in clips]
+    # every clip's track is written in the end (a last clip begun after the last report
+    # has none)
+    seqs = [c.seq for c in clips]
+    assert len(clips) >= 3 and tracks.written in (seqs, seqs[:-1])
     assert max(queued) < a.config.video_fps  # less than a second of frames waiting
     for before, after in zip(clips, clips[1:], strict=False):
         assert after.first_frame_index == before.first_frame_index + before.frames
