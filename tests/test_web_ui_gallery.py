@@ -319,3 +319,19 @@ def test_an_uploaded_item_carries_the_uploaded_badge(browser, uploading):
         for item_id, badges in loop.items():
             uploaded = get_json(base, f"/api/items/{item_id}")["uploaded"]
             assert ("Uploaded" in badges) == uploaded, (item_id, badges)
+
+
+def test_a_selection_is_kept_across_views(browser, server):
+    with phone_page(browser, server, PHONE) as page:
+        open_gallery(page)
+        (loop_id,) = select_tiles(page, 1)
+        page.click("#views .chip[data-kind='photo']")
+        page.wait_for_selector("#gallery .tile[data-kind='photo']")
+        assert page.query_selector("#gallery .tile[data-kind='loop']") is None
+        photo_id = page.get_attribute("#gallery .tile[data-kind='photo']", "data-id")
+        page.click(f"#gallery .tile[data-id='{photo_id}']")
+        assert page.text_content("#sel-count") == "2 selected"
+        page.click("#views .chip[data-kind='loop']")
+        page.wait_for_selector(f"#gallery .tile.selected[data-id='{loop_id}']")
+        assert page.get_attribute("#sel-zip", "href") == f"/api/items.zip?ids={loop_id},{photo_id}"
+        assert page.is_disabled("#sel-protect") is False  # a loop clip is in the selection

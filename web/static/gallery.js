@@ -38,9 +38,10 @@ function gEl(tag, cls, text) {
 }
 
 // ---------- loading ----------
-function reloadGallery() {
+// force: the user changed the view (a selection is kept across views: tiles show it again).
+function reloadGallery(force = false) {
   galleryStale = true;
-  if (gal.selecting) return;  // never pull the tiles from under a selection: after it
+  if (gal.selecting && !force) return;  // never pull the tiles from under a selection: after it
   galleryStale = false;
   gal.gen++;
   gal.before = null;
@@ -183,6 +184,7 @@ function incidentTile(d) {
 function bindTile(tile, key, items, open) {
   tile.dataset.key = key;
   tile.classList.toggle("selected", gal.selected.has(key));
+  if (gal.selecting) tile.setAttribute("aria-pressed", String(gal.selected.has(key)));
   tile.addEventListener("click", () => {
     if (!gal.selecting) { open(); return; }
     if (gal.selected.has(key)) gal.selected.delete(key); else gal.selected.set(key, items);
@@ -233,17 +235,17 @@ for (const chip of document.querySelectorAll("#views .chip")) {
     for (const c of document.querySelectorAll("#views .chip")) c.setAttribute("aria-pressed", String(c === chip));
     $("event-kinds").hidden = gal.view !== "events";
     $("day").hidden = gal.view === "events";
-    reloadGallery();
+    reloadGallery(true);
   });
 }
 for (const chip of document.querySelectorAll("#event-kinds .chip")) {
   chip.addEventListener("click", () => {
     gal.eventKind = chip.dataset.ikind;
     for (const c of document.querySelectorAll("#event-kinds .chip")) c.setAttribute("aria-pressed", String(c === chip));
-    reloadGallery();
+    reloadGallery(true);
   });
 }
-$("day").addEventListener("change", () => { gal.day = $("day").value; reloadGallery(); });
+$("day").addEventListener("change", () => { gal.day = $("day").value; reloadGallery(true); });
 new IntersectionObserver((entries) => {
   if (entries.some((e) => e.isIntersecting) && !$("tab-gallery").hidden) loadMore(false);
 }, { rootMargin: "400px" }).observe($("more"));
@@ -284,8 +286,8 @@ async function eachItem(items, verb, call) {
   const text = `${verb} ${done} of ${items.length}` + (failed.length ? `; failed: ${failed.join("; ")}` : "");
   $("sel-msg").textContent = text;
   toast(text, failed.length ? (done ? "warn" : "error") : "ok");
-  setSelecting(false);
-  reloadGallery();
+  galleryStale = true;
+  setSelecting(false);  // and reload
 }
 $("select-mode").addEventListener("click", () => setSelecting(!gal.selecting));
 $("sel-protect").addEventListener("click", () => {
