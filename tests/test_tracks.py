@@ -126,7 +126,7 @@ def test_the_track_goes_with_its_clip_protected_deleted_or_pruned(tmp_path) -> N
         assert a.controller.wait_for_state(State.RECORDING)
         source, tracks = wire_gps(a)
         next_segment(a)
-        lons = [13.4 + n * 1e-4 for n in range(30)]
+        lons = [13.4 + n * 1e-4 for n in range(40)]
         feed(source, [moving(lon) for lon in lons], 0.1, a.controller.clock)
         stop(a, tracks)
     lib = a.library
