@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import pytest
 
+from appliance.incident import Incident
 from appliance.mp4 import SegmentWriter
 from appliance.states import Event, State
 from hw.camera_sim import read_frame_counter
@@ -46,17 +47,25 @@ def served(tmp_path_factory):
     """A dashboard on a real server with one complete incident of three 3-second clips."""
     tmp = tmp_path_factory.mktemp("hls")
     with dashboard(tmp, segment_seconds=3.0) as d, serve(d.app) as addr:
-        ctl = d.appliance.controller
-        lib = d.appliance.library
-        [closed] = d.appliance.wait_segments(1)[:1]
-        # Protect while the next clip records: the incident is that clip, the one before
-        # and the one after.
-        assert wait_until(lambda: (ctl.status.segment_seq or 0) > closed.seq, 10)
-        ctl.post(Event.PROTECT_PRESSED)
-        assert wait_until(lambda: lib.incidents()[:1] and lib.incidents()[0].complete, 30)
-        ctl.post(Event.STOP_RECORDING)
-        assert ctl.wait_for_state(State.IDLE)
+        record_incident(d)
         yield d, f"http://{addr[0]}:{addr[1]}"
+
+
+def record_incident(d) -> Incident:
+    """Protect while the second clip records, wait for the clip after, stop recording.
+
+    Returns:
+        The incident: the clip before, the one recording and the next.
+    """
+    ctl = d.appliance.controller
+    lib = d.appliance.library
+    [closed] = d.appliance.wait_segments(1)[:1]
+    assert wait_until(lambda: (ctl.status.segment_seq or 0) > closed.seq, 10)
+    ctl.post(Event.PROTECT_PRESSED)
+    assert wait_until(lambda: lib.incidents()[:1] and lib.incidents()[0].complete, 30)
+    ctl.post(Event.STOP_RECORDING)
+    assert ctl.wait_for_state(State.IDLE)
+    return lib.incidents()[0]
 
 
 def test_an_incident_plays_every_frame_once_in_order_across_its_clips(served) -> None:

@@ -3,6 +3,7 @@ incident's export and the ZIP of items (web/resources/playback.py)."""
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
 import re
@@ -15,10 +16,11 @@ from falcon import testing
 
 from appliance.fmp4 import read_layout
 from appliance.ports import DiskUsage, real_disk_usage
-from appliance.states import Event, State
 from tests.harness import wait_until
 from tests.mp4tools import is_plain_faststart, packet_count
+from tests.test_hls_client import record_incident
 from tests.web_fixtures import dashboard
+from tests.webclient import serve
 from web.resources.playback import EXPORT_DIR, MAX_ZIP_ITEMS, Playback
 
 HOSTILE = ("0", "+1", "1_0", "\u0661", "9" * 13, "x", "1.5")
@@ -41,17 +43,7 @@ def incident(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("playback")
     disk = SwitchableDisk()
     with dashboard(tmp, segment_seconds=2.0, disk_usage=disk) as d:
-        lib = d.appliance.library
-        ctl = d.appliance.controller
-        [closed] = d.appliance.wait_segments(1)[:1]
-        # Protect while the next clip records: the incident is that clip, the one before
-        # and the one after.
-        assert wait_until(lambda: (ctl.status.segment_seq or 0) > closed.seq, 10)
-        ctl.post(Event.PROTECT_PRESSED)
-        assert wait_until(lambda: lib.incidents()[:1] and lib.incidents()[0].complete, 30)
-        ctl.post(Event.STOP_RECORDING)
-        assert ctl.wait_for_state(State.IDLE)
-        yield d, testing.TestClient(d.app), lib.incidents()[0], disk
+        yield d, testing.TestClient(d.app), record_incident(d), disk
 
 
 def playback(d) -> Playback:
@@ -281,3 +273,22 @@ def _jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), "white").save(out, "JPEG")
     return out.getvalue()
+
+
+def test_the_zip_is_streamed_by_the_real_server_as_it_is_made(incident) -> None:
+    d, _, inc, _ = incident
+    items = [d.appliance.library.get(seq) for seq in inc.clips]
+    with serve(d.app) as addr:
+        conn = http.client.HTTPConnection(*addr, timeout=20)
+        conn.request("GET", "/api/items.zip?ids=" + ",".join(str(i.seq) for i in items))
+        resp = conn.getresponse()
+        body = resp.read()
+        conn.close()
+    assert resp.status == 200
+    # No length up front: nothing was written anywhere to measure it first.
+    assert resp.getheader("Content-Length") is None
+    assert resp.getheader("Transfer-Encoding") == "chunked"
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert [archive.read(n) for n in archive.namelist()] == [
+            Path(i.path).read_bytes() for i in items
+        ]
