@@ -438,8 +438,10 @@ class App:
             threads=self.config.web_threads,
         )
         self._web_worker = Worker(self.server.run, "web").start()
-        port = self.listeners[0].getsockname()[1]
-        log.info("dashboard: http://%s:%s/", self.config.web_host, port)
+        from hw.addresses import dashboard_urls  # 0.0.0.0 shown as the LAN's addresses
+
+        for url in dashboard_urls(sock.getsockname()[:2] for sock in self.listeners):
+            log.info("dashboard: %s", url)
 
     def _start_gps(self):
         """GPS through gpsd (``gps = "gpsd"``): its time sets a clock that is behind, its

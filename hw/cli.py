@@ -82,10 +82,9 @@ def _camera_kind(args, config) -> str:
 
 def run(args, config, source) -> int:
     """``dashcam run``: bind the dashboard, build the camera, run the :class:`hw.app.App`."""
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from hw.logs import configure_logging
+
+    configure_logging(args.log_level)
     if args.storage:
         config = config.replace(storage_root=os.path.abspath(args.storage))
     from appliance.errors import ConfigError

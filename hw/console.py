@@ -1,22 +1,97 @@
 """A terminal stand-in for the physical panel in simulation.
 
 Keys (one per line, or single keys on a terminal): ``r`` press record, ``h`` hold record
-(safe shutdown), ``p`` photo, ``x`` protect, ``b`` bump the simulated G-sensor, ``s``
-status, ``q`` quit. The keys drive the
-same mock pins the buttons read, so the appliance cannot tell them from real presses.
-The LED is drawn live on the terminal (``●`` lit, ``○`` dark) with its pattern's name.
+(safe shutdown, with a countdown; any key during the hold releases it), ``p`` photo,
+``x`` protect, ``b`` bump the simulated G-sensor, ``s`` status in one line, ``?`` help,
+``q`` quit. The keys drive the same mock pins the buttons read, so the appliance cannot
+tell them from real presses. The LED is drawn live on the terminal (``●`` lit, ``○``
+dark) with its pattern's name.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
+import time
 from collections.abc import Callable
 
-from appliance.worker import Worker
+from appliance.states import State
+from appliance.worker import Worker, run_once
 from hw.panel import NOTICE_PATTERNS, STATE_PATTERNS, Panel, press
 
-HELP = "keys: r record  h hold record (shut down)  p photo  x protect  b bump  s status  q quit"
+#: The state as the status line starts.
+STATE_LABELS = {
+    State.STARTING: "STARTING",
+    State.IDLE: "IDLE",
+    State.RECORDING: "REC",
+    State.STORAGE_FULL: "CARD FULL",
+    State.ERROR: "ERROR",
+    State.SHUTTING_DOWN: "SHUTTING DOWN",
+    State.OFF: "OFF",
+}
+#: Longest wait past the hold time for the panel to take the press as a hold.
+HOLD_MARGIN_S = 1.0
+
+
+def keys_help(hold_s: float, bump: bool) -> list[tuple[str, str]]:
+    """(key, what it does) for each key the console reads; ``b`` only with a G-sensor."""
+    keys = [
+        ("r", "record button: start or stop recording"),
+        ("h", f"hold record {hold_s:g} s: safe shutdown (any key during the hold releases)"),
+        ("p", "photo button: a still"),
+        ("x", "protect button: keep this incident (previous, current and next clip)"),
+        ("b", "bump: knock the simulated G-sensor (an impact protects the incident)"),
+        ("s", "status in one line"),
+        ("?", "this help"),
+        ("q", "quit: close the clip and stop"),
+    ]
+    return [(key, text) for key, text in keys if bump or key != "b"]
+
+
+def _clock(seconds: float) -> str:
+    whole = int(max(0.0, seconds))
+    return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def _size(n_bytes: int) -> str:
+    if n_bytes >= 10**9:
+        return f"{n_bytes / 1e9:.1f} GB"
+    return f"{n_bytes / 1e6:.0f} MB" if n_bytes >= 10**6 else f"{n_bytes / 1e3:.0f} kB"
+
+
+def status_line(status, now_wall: float, led: str | None = None) -> str:
+    """The status snapshot as one line: state and for how long, clip, card, GPS, LED.
+
+    Fields that do not apply are left out (no clip when nothing records, no GPS without a
+    receiver); ``status.gps`` is read if the snapshot has it.
+    """
+    parts = [
+        f"{STATE_LABELS.get(status.state, status.state.value)} "
+        f"{_clock(now_wall - status.since_wall)}"
+    ]
+    if status.segment is not None and status.segment_elapsed_s is not None:
+        elapsed = int(max(0.0, status.segment_elapsed_s))
+        parts.append(f"clip {elapsed // 60}:{elapsed % 60:02d}")
+    card = status.storage
+    if card.total:
+        photos = status.counts.get("photo", 0)
+        parts.append(
+            f"card {_size(card.free)} free (loop {_size(card.loop)}, protected "
+            f"{_size(card.protected)}, {photos} photo{'' if photos == 1 else 's'})"
+        )
+    else:
+        parts.append("no card")
+    gps = getattr(status, "gps", None)
+    if gps:
+        parts.append(f"GPS {gps.get('speed_text') or 'fix'}" if gps.get("fix") else "GPS no fix")
+    if status.frames_dropped:
+        parts.append(f"{status.frames_dropped} frames dropped")
+    if led:
+        parts.append(f"LED {led}")
+    if status.last_error:
+        parts.append(f"error: {status.last_error}")
+    return " · ".join(parts)
 
 
 class Console:
@@ -24,6 +99,14 @@ class Console:
 
     The key reader blocks in a read of standard input: :meth:`close` stops the LED's
     drawing and leaves the reader to end with the process (a daemon thread).
+
+    Args:
+        panel: The panel on mock pins (keys press its buttons).
+        controller: The controller (status lines).
+        on_quit: Called for ``q``.
+        bump: Knocks the simulated G-sensor; None without one (no ``b`` key).
+        wall: The wall clock (for how long the state has lasted).
+        monotonic: The clock the hold's countdown follows.
     """
 
     def __init__(
@@ -32,27 +115,38 @@ class Console:
         controller,
         on_quit: Callable[[], None],
         bump: Callable[[], None] | None = None,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.panel = panel
         self.controller = controller
         self.on_quit = on_quit
         self._bump = bump
+        self._wall = wall
+        self._monotonic = monotonic
         self.tty = sys.stdin.isatty() and sys.stdout.isatty()
         self._stop = threading.Event()
         self._drawer: Worker | None = None
+        self._release: threading.Event | None = None  # set: the held record button goes up
+        self.keys = keys_help(panel.record.hold_time, bump is not None)
 
     def start(self) -> None:
-        print(HELP, flush=True)
+        self._say("keys: " + "  ".join(f"{k} {t.split(':')[0]}" for k, t in self.keys))
         self.controller.subscribe(self._on_status)
         Worker(self._read_keys, "console").start()
         if self.tty:
             self._drawer = Worker(self._draw_led, "console-led").start()
 
     def close(self) -> None:
-        """Stop drawing the LED; keys read after this are ignored."""
+        """Stop drawing the LED and release a held button; keys read after this are ignored."""
         self._stop.set()
+        if self._release is not None:
+            self._release.set()
         if self._drawer is not None:
             self._drawer.join(1.0)
+
+    def _say(self, line: str) -> None:
+        print(("\r\x1b[K" if self.tty else "") + line, flush=True)
 
     def _on_status(self, status) -> None:
         pattern = STATE_PATTERNS[status.state].name
@@ -63,7 +157,7 @@ class Console:
             line += f"  segment {status.segment}"
         if status.last_error:
             line += f"  error: {status.last_error}"
-        print(("\r\x1b[K" if self.tty else "") + line, flush=True)
+        self._say(line)
 
     def _draw_led(self) -> None:
         while not self._stop.wait(0.05):
@@ -96,10 +190,15 @@ class Console:
         panel = self.panel
         if self._stop.is_set():
             return True
+        release = self._release
+        if release is not None and not release.is_set():
+            release.set()  # any key (Enter too) lets go of the held record button
+            return False
         if key == "r":
             press(panel.record)
         elif key == "h":
-            press(panel.record, hold_s=panel.record.hold_time + 0.3)
+            self._release = threading.Event()
+            run_once(self._hold, "console-hold", args=(self._release,))
         elif key == "p":
             press(panel.photo)
         elif key == "x":
@@ -107,11 +206,45 @@ class Console:
         elif key == "b" and self._bump is not None:
             self._bump()
         elif key == "s":
-            status = self.controller.status
-            print(f"\n{status.to_dict()}", flush=True)
+            pattern = panel.led_pattern.name
+            self._say(status_line(self.controller.status, self._wall(), pattern))
         elif key == "q":
             self.on_quit()
             return True
         elif key:
-            print(f"\n{HELP}", flush=True)
+            self._say("\n".join(f"  {k}  {text}" for k, text in self.keys))
         return False
+
+    def _hold(self, release: threading.Event) -> None:
+        """Hold the record button down with a countdown, until the panel takes it as a hold
+        (safe shutdown) or ``release`` is set (cancelled: a short press)."""
+        button = self.panel.record
+        hold_s = button.hold_time
+        start = self._monotonic()
+        held = False
+        button.pin.drive_low()
+        try:
+            for left in range(math.ceil(hold_s), 0, -1):
+                self._say(
+                    f"hold {left}…" + (" (any key releases)" if left == math.ceil(hold_s) else "")
+                )
+                if release.wait(max(0.0, start + hold_s - (left - 1) - self._monotonic())):
+                    break
+            deadline = start + hold_s + HOLD_MARGIN_S
+            while not release.is_set() and not button.is_held:
+                if self._monotonic() >= deadline or release.wait(0.02):
+                    break
+            held = button.is_held
+        finally:
+            if not held:
+                button.pin.drive_high()
+        elapsed_s = self._monotonic() - start
+        if held:
+            self._say(f"held {elapsed_s:.1f} s: shutting down (the clip is closed first)")
+            release.wait(0.3)  # let go as a driver would, after the LED dims
+            button.pin.drive_high()
+        else:
+            self._say(
+                f"released after {elapsed_s:.1f} s: shutdown cancelled (a short press of record)"
+            )
+        release.set()  # the hold is over: the next key is a key again
