@@ -10,7 +10,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import pytest
 
@@ -26,8 +26,8 @@ from tests.browser_fixtures import (
 )
 from tests.harness import wait_until
 from tests.share_fixtures import RCLONE, s3_server
+from tests.test_web_browser import shot
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
 VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
 
 
@@ -43,11 +43,6 @@ def server(tmp_path_factory):
 def browser():
     with chromium() as b:
         yield b
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
 def m_ss(seconds: float) -> str:

@@ -23,9 +23,8 @@ from tests.browser_fixtures import (
     sim_server,
 )
 from tests.harness import wait_until
-
-ARTIFACTS = Path(__file__).parent / "artifacts"
-VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
+from tests.test_web_browser import shot
+from tests.test_web_ui_gallery import VIEWPORTS, m_ss
 
 #: Installed before the page's scripts: the player's source changes, its ends, and the items
 #: the player was opened on (dashcam:player), in order, in ``window.played``.
@@ -79,16 +78,6 @@ def open_incident(page, incident: dict) -> None:
     page.wait_for_selector(tile)
     page.click(tile)
     page.wait_for_selector("#player", state="visible")
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-def m_ss(seconds: float) -> str:
-    s = round(seconds)
-    return f"{s // 60}:{s % 60:02d}"
 
 
 def frames(path: Path) -> int:
