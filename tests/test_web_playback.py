@@ -16,6 +16,7 @@ from falcon import testing
 
 from appliance.fmp4 import read_layout
 from appliance.ports import DiskUsage, real_disk_usage
+from appliance.states import Event
 from tests.harness import wait_until
 from tests.mp4tools import is_plain_faststart, packet_count
 from tests.test_hls_client import record_incident
@@ -90,14 +91,21 @@ def test_playlists_of_photos_unknown_or_hostile_ids_are_404s(incident) -> None:
     assert client.simulate_post("/api/incidents/99999/export").status_code == 404
 
 
-def test_the_clip_being_recorded_has_no_playlist_until_closed(tmp_path) -> None:
+def test_the_clip_being_recorded_has_no_playlist_nor_export_until_closed(tmp_path) -> None:
     with dashboard(tmp_path, segment_seconds=30.0) as d:
         ctl = d.appliance.controller
+        client = testing.TestClient(d.app)
         assert wait_until(lambda: ctl.status.segment_seq is not None, 10)
         seq = ctl.status.segment_seq
-        resp = testing.TestClient(d.app).simulate_get(f"/api/items/{seq}/playlist.m3u8")
+        resp = client.simulate_get(f"/api/items/{seq}/playlist.m3u8")
         assert resp.status_code == 404
         assert f"{seq:08d}" in resp.json["description"]
+        ctl.post(Event.PROTECT_PRESSED)  # the incident waits for this clip to close
+        assert wait_until(lambda: d.appliance.library.incidents(), 5)
+        [incident] = d.appliance.library.incidents()
+        assert not incident.complete
+        resp = client.simulate_post(f"/api/incidents/{incident.id}/export")
+        assert resp.status_code == 409 and "still recording" in resp.json["description"]
 
 
 def test_a_later_clips_fragment_follows_the_clip_before_and_honours_ranges(incident) -> None:

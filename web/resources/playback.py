@@ -151,6 +151,8 @@ class Playback:
             data = data[first : last + 1]
         resp.data = data
 
+    on_head_fragment = on_get_fragment
+
     def _playlist(self, resp: falcon.Response, text: str) -> None:
         resp.content_type = HLS_TYPE
         resp.cache_control = ["no-cache"]
@@ -198,6 +200,11 @@ class Playback:
     )
     def on_post_export(self, req: falcon.Request, resp: falcon.Response, incident_id: int):
         incident = find_incident(self.library.incidents(), incident_id)
+        if not incident.complete:
+            raise falcon.HTTPConflict(
+                description=f"incident {incident_id}: its next clip is still recording; "
+                "export it once that clip has closed"
+            )
         items = [item for item in incident_items(self.library, incident) if item.is_video]
         if not items:
             raise NotFound(f"incident {incident_id} has no clips left")
