@@ -15,6 +15,8 @@ line is one JSON object:
   20 gallery requests a second run.
 * ``export_incident_s``: ``POST /api/incidents/{id}/export`` of an incident of three 60 s
   clips at 8 Mbit/s (muxed by the recorder's writer), until its 201.
+* ``incident_playlist_first_ms`` / ``_cached_ms``: that incident's HLS playlist, the clips'
+  boxes walked, then from the layout cache.
 """
 
 from __future__ import annotations
@@ -162,8 +164,10 @@ def _padded(data: bytes, size: int) -> bytes:
     return data + b"\x00\x00\x00\x01\x0c" + b"\xff" * fill + b"\x80"
 
 
-def bench_export(tmp: str) -> float:
-    """Seconds for the API to export an incident of three 60 s clips at 8 Mbit/s."""
+def bench_export(tmp: str) -> tuple[float, float, float]:
+    """Seconds for the API to export an incident of three 60 s clips at 8 Mbit/s, and the
+    milliseconds of the incident's playlist, first (the clips' boxes walked) and again
+    (from the layout cache)."""
     from appliance.config import Config
     from appliance.mp4 import SegmentWriter
     from appliance.ports import EncodedPacket
@@ -205,6 +209,13 @@ def bench_export(tmp: str) -> float:
     app = create_app(controller, library, config_path=os.path.join(tmp, "c.toml"))
     with serve(app) as addr:
         conn = http.client.HTTPConnection(*addr, timeout=120)
+        playlist_ms = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            conn.request("GET", f"/api/incidents/{incident.id}/playlist.m3u8")
+            text = conn.getresponse().read().decode()
+            playlist_ms.append((time.perf_counter() - t0) * 1000)
+            assert text.count("#EXTINF") == 3 * EXPORT_CLIP_S, text[:200]
         t0 = time.perf_counter()
         conn.request("POST", f"/api/incidents/{incident.id}/export")
         resp = conn.getresponse()
@@ -214,7 +225,7 @@ def bench_export(tmp: str) -> float:
     assert resp.status == 201, body
     assert body["frames"] == 3 * EXPORT_CLIP_S * EXPORT_FPS, body
     print(f"export: {body['size'] / 1e6:.0f} MB, {body['frames']} frames", flush=True)
-    return elapsed
+    return elapsed, playlist_ms[0], playlist_ms[1]
 
 
 def cpu_s(pid: int) -> float:
@@ -349,7 +360,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.export_only:
         with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps({"export_incident_s": round(bench_export(tmp), 3)}))
+            export_s, cold_ms, warm_ms = bench_export(tmp)
+        print(
+            json.dumps(
+                {
+                    "export_incident_s": round(export_s, 3),
+                    "incident_playlist_first_ms": round(cold_ms, 2),
+                    "incident_playlist_cached_ms": round(warm_ms, 2),
+                }
+            )
+        )
         return
     with tempfile.TemporaryDirectory() as tmp:
         sse = bench_sse(os.path.join(tmp, "sse"))
@@ -358,8 +378,9 @@ def main() -> None:
         print(f"mjpeg latency p50 {p50:.1f} ms, p95 {p95:.1f} ms", flush=True)
         page, naive, found = bench_paging(os.path.join(tmp, "paging"))
         print(f"page p50 {page:.2f} ms; find|sort + HTML {naive:.0f} ms ({found} files)")
-        export_s = bench_export(os.path.join(tmp, "export"))
+        export_s, cold_ms, warm_ms = bench_export(os.path.join(tmp, "export"))
         print(f"export of a 3 x 60 s incident {export_s:.2f} s", flush=True)
+        print(f"incident playlist {cold_ms:.1f} ms, then {warm_ms:.1f} ms cached", flush=True)
         ratio, lost, extra = bench_child(os.path.join(tmp, "child"), args.load_seconds)
         print(f"extra viewer CPU ratio {ratio:.2f}; frames lost under load {lost}", flush=True)
     result = {
@@ -371,6 +392,8 @@ def main() -> None:
         "page_ratio_vs_find": round(naive / page, 1),
         "frames_lost_under_load": lost,
         "export_incident_s": round(export_s, 3),
+        "incident_playlist_first_ms": round(cold_ms, 2),
+        "incident_playlist_cached_ms": round(warm_ms, 2),
         "recordings": 20_000,
         **extra,
     }
