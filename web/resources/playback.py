@@ -196,7 +196,7 @@ class Playback:
     @operation(
         "Export the incident as one plain MP4 (stream copy); one export at a time",
         {201: Reply("Exported: GET its url", EXPORTED)},
-        errors=(409, 507),
+        errors=(409, 503, 507),
     )
     def on_post_export(self, req: falcon.Request, resp: falcon.Response, incident_id: int):
         incident = find_incident(self.library.incidents(), incident_id)
