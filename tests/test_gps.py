@@ -271,7 +271,9 @@ def test_the_app_writes_each_clips_track_from_gpsd(tmp_path, gpsfake) -> None:
         with open(gpx, "rb") as f:
             points = gpx_points(f.read())
         for point in points:
-            assert 0.0 <= point["t_s"] <= clip.duration_s + 0.3
+            # within its clip (a report that came while the next segment was being
+            # opened, a fraction of a second, stays with the closing one)
+            assert 0.0 <= point["t_s"] <= clip.duration_s + 1.0
             assert any(
                 abs(point["lat"] - lat) < 1e-6 and abs(point["lon"] - lon) < 1e-6
                 for lat, lon in nmea
