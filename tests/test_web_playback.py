@@ -300,3 +300,24 @@ def test_the_zip_is_streamed_by_the_real_server_as_it_is_made(incident) -> None:
         assert [archive.read(n) for n in archive.namelist()] == [
             Path(i.path).read_bytes() for i in items
         ]
+
+
+def test_an_export_folder_swapped_for_a_symlink_is_refused_and_not_written(
+    incident, tmp_path
+) -> None:
+    d, client, inc, _ = incident
+    folder = os.path.join(d.appliance.library.root, "DCIM", EXPORT_DIR)
+    for name in os.listdir(folder):
+        os.unlink(os.path.join(folder, name))
+    os.rmdir(folder)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "mine.mp4").write_bytes(b"not the card's")
+    os.symlink(elsewhere, folder)
+    try:
+        resp = client.simulate_post(f"/api/incidents/{inc.id}/export")
+        assert resp.status_code == 503 and "symbolic link" in resp.json["description"]
+        assert client.simulate_get(f"/api/incidents/{inc.id}/export").status_code == 404
+    finally:
+        os.unlink(folder)
+    assert [p.name for p in elsewhere.iterdir()] == ["mine.mp4"]
