@@ -233,3 +233,31 @@ def test_in_landscape_the_player_uses_the_full_height(browser, server, incident)
             "#video", "v => v.getBoundingClientRect().right"
         )
         assert side["bottom"] <= LANDSCAPE["height"]
+
+
+def test_an_impact_shows_its_peak_and_has_its_own_filter(browser, server, incident):
+    """The simulated G-sensor's bump (the panel's BUMP): an impact incident (run last: it
+    adds an incident to the module's card)."""
+    before = {i["id"] for i in get_json(server, "/api/incidents")}
+    post(server, "/api/panel/bump")
+
+    def impact():
+        new = [i for i in get_json(server, "/api/incidents") if i["id"] not in before]
+        return new[0] if new else None
+
+    assert wait_until(impact, 20)
+    inc = impact()
+    assert inc["kind"] == "impact" and inc["peak_g"] > 0, inc
+    with phone_page(browser, server, PHONE) as page:
+        page.click("a[data-tab='gallery']")
+        page.click("#views .chip[data-kind='events']")
+        page.click("#event-kinds .chip[data-ikind='impact']")
+        tile = f"#gallery .tile[data-incident='{inc['id']}']"
+        page.wait_for_selector(tile)
+        assert page.eval_on_selector_all("#gallery .tile", "ts => ts.length") == 1
+        first = page.eval_on_selector(f"{tile} .badge", "b => b.textContent")
+        assert first == f"Impact {inc['peak_g']:.1f} g"
+        assert page.text_content("#count-impact") == "1"
+        page.click(tile)
+        page.wait_for_selector("#player", state="visible")
+        assert page.text_content("#player-title").startswith(f"Impact {inc['peak_g']:.1f} g · ")
