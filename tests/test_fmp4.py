@@ -114,8 +114,9 @@ def _served(folder: Path):
 def test_ffmpeg_plays_a_clip_over_hls_every_frame_once_in_order(clips) -> None:
     # One clip. Across an incident's clips FFmpeg (libavformat 62) drops the first
     # fragment of every clip after the first: each clip's times start at zero and its mov
-    # demuxer discards samples whose time goes back, EXT-X-DISCONTINUITY or not. Issue 12
-    # takes that up (continuous fragment times across a recording, or patched tfdt).
+    # demuxer discards samples whose time goes back, EXT-X-DISCONTINUITY or not (210 of
+    # 270 frames). The incident playlist serves later clips' fragments with their tfdt
+    # moved (web/resources/playback.py; tests/test_hls_client.py).
     path, expected = clips[1]
     folder = path.parent
     (folder / "clip.m3u8").write_text(hls_playlist([(path.name, read_layout(str(path)))]))
