@@ -89,12 +89,13 @@ function noticeFeedback(before, s) {
   if (s.state === "storage_full" && before.state !== "storage_full") {
     toast("Card full: recording paused until space is freed", "warn");
   }
-  if (s.last_error && (s.last_error !== before.last_error
-      || (s.state === "error" && before.state !== "error"))) {
-    toast(s.last_error, "error");
+  if ((s.last_error && s.last_error !== before.last_error)
+      || (s.state === "error" && before.state !== "error")) {
+    const text = s.last_error || "The dashcam reports an error";
+    toast(text, "error");
     // "photo failed: …", "take_photo failed: …", "protect failed: …" (appliance/controller.py)
-    if (/^(take_)?photo failed/.test(s.last_error)) settle("photo", "failed");
-    if (/^protect failed/.test(s.last_error)) settle("protect", "failed");
+    if (/^(take_)?photo failed/.test(text)) settle("photo", "failed");
+    if (/^protect failed/.test(text)) settle("protect", "failed");
   }
 }
 async function checkIncidents() {
@@ -108,7 +109,8 @@ async function checkIncidents() {
       const clips = inc.clips.map((c) => `#${c}`).join(", ");
       const kind = inc.kind === "impact" ? `Impact${inc.peak_g ? ` (${inc.peak_g.toFixed(1)} g)` : ""}`
         : "Incident";
-      toast(`${kind} protected: ${clips || "the next clip"}${inc.complete ? "" : " and the next"}`);
+      const next = inc.complete ? "" : (clips ? " and the next" : "the next clip");
+      toast(`${kind} protected: ${clips}${next}`);
       lastIncident = inc.id;
     }
     if (fresh.length) settle("protect", "done");
