@@ -330,3 +330,26 @@ def test_a_selection_is_kept_across_views(browser, server):
         page.wait_for_selector(f"#gallery .tile.selected[data-id='{loop_id}']")
         assert page.get_attribute("#sel-zip", "href") == f"/api/items.zip?ids={loop_id},{photo_id}"
         assert page.is_disabled("#sel-protect") is False  # a loop clip is in the selection
+
+
+def test_the_player_protects_and_deletes_one_item_with_a_toast(browser, server):
+    with phone_page(browser, server, LANDSCAPE) as page:
+        page.on("dialog", lambda d: d.accept())
+        open_gallery(page)
+        item_id = page.get_attribute("#gallery .tile[data-kind='loop']", "data-id")
+        name = get_json(server, f"/api/items/{item_id}")["name"]
+        page.click(f"#gallery .tile[data-id='{item_id}']")
+        assert page.text_content("#item-protect") == "Protect"
+        assert page.get_attribute("#download", "href") == f"/media/{item_id}?download=1"
+        page.click("#item-protect")
+        page.wait_for_function(f"seen.toasts.some(t => t.text === 'Protected {name}')")
+        assert page.is_hidden("#player")
+        assert get_json(server, f"/api/items/{item_id}")["kind"] == "protected"
+        open_gallery(page, "protected")
+        page.click(f"#gallery .tile[data-id='{item_id}']")
+        assert page.text_content("#item-protect") == "Unprotect"
+        page.click("#item-delete")
+        page.wait_for_function(f"seen.toasts.some(t => t.text === 'Deleted {name}')")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            get_json(server, f"/api/items/{item_id}")
+        assert err.value.code == 404
