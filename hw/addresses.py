@@ -74,12 +74,12 @@ def machine_ipv4() -> list[str]:
 
 
 def ordered(addresses: Iterable[str]) -> list[str]:
-    """``addresses`` without repeats or non-addresses, in order, loopback ones last."""
+    """The IPv4 ones of ``addresses``, without repeats, in order, loopback ones last."""
     seen: list[str] = []
     for address in addresses:
         try:
-            ipaddress.ip_address(address)
-        except ValueError:
+            ipaddress.IPv4Address(address)
+        except ValueError:  # not IPv4 (a scoped IPv6 link-local address, a name)
             continue
         if address not in seen:
             seen.append(address)
