@@ -4,8 +4,10 @@ closed."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from tests.harness import wait_until
@@ -51,3 +53,109 @@ def test_console_keys_take_a_photo_and_q_stops_with_the_segment_closed(tmp_path)
     assert b"[RECORDING] LED solid" in out  # the state as the LED shows it
     assert not files(card, "*.partial")
     assert [p.suffix for p in files(card / "DCIM" / "LOOP", "*.mp4")] == [".mp4"]
+
+
+class Child:
+    """``dashcam run --sim --no-web --console`` with its standard output read as it comes."""
+
+    def __init__(self, tmp_path: Path, config: str = CONFIG) -> None:
+        path = tmp_path / "dashcam.toml"
+        path.write_text(config)
+        self.card = tmp_path / "card"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hw.cli", "run", "--sim", "--no-web", "--console"]
+            + ["--config", str(path), "--storage", str(self.card)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for raw in self.proc.stdout:
+            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+
+    def key(self, line: str) -> None:
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def seen(self, pattern: str) -> list[str]:
+        return [line for line in list(self.lines) if re.search(pattern, line)]
+
+    def wait_for(self, pattern: str, timeout_s: float = 15) -> str:
+        assert wait_until(lambda: self.seen(pattern), timeout_s), (pattern, self.lines[-20:])
+        return self.seen(pattern)[0]
+
+    def end(self, timeout_s: float = 30) -> int:
+        try:
+            _, err = self.proc.communicate(timeout=timeout_s)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.communicate()
+        self._reader.join(5)
+        assert self.proc.returncode == 0, err.decode()[-2000:]
+        return self.proc.returncode
+
+
+HOLD_CONFIG = CONFIG + "hold_time_s = 2.0\n"
+
+
+def test_s_prints_one_readable_status_line_and_the_help_lists_every_key(tmp_path):
+    child = Child(tmp_path)
+    try:
+        child.wait_for(r"^\[RECORDING\] LED solid  segment")
+        child.key("s")
+        line = child.wait_for(r"^REC ")
+        assert re.fullmatch(
+            r"REC \d\d:\d\d:\d\d · clip \d+:\d\d · card [\d.]+ [kMG]B free "
+            r"\(loop [\d.]+ [kMG]B, protected [\d.]+ [kMG]B, 0 photos\) · LED solid",
+            line,
+        ), line
+        assert "{" not in line and "GPS" not in line  # no raw dict; no GPS configured
+        child.key("?")
+        for key in ("r", "h", "p", "x", "b", "s", "?", "q"):
+            child.wait_for(rf"^  {re.escape(key)}  \S")
+        child.key("q")
+    finally:
+        child.end()
+
+
+def test_h_counts_the_hold_down_and_shuts_down_safely(tmp_path):
+    child = Child(tmp_path, HOLD_CONFIG)
+    try:
+        child.wait_for(r"^\[RECORDING\] LED solid  segment")
+        child.key("h")
+        child.wait_for(r"^hold 2… \(any key releases\)$")
+        child.wait_for(r"^hold 1…$")
+        child.wait_for(r"^held \d\.\d s: shutting down")
+        child.wait_for(r"^\[OFF\] LED off")
+    finally:
+        child.end()  # the hold ended the appliance by itself
+    order = [child.seen(p)[0] for p in ("^hold 2", "^hold 1", "^held")]
+    assert [child.lines.index(line) for line in order] == sorted(
+        child.lines.index(line) for line in order
+    )
+    assert not files(child.card, "*.partial")
+    assert len(files(child.card / "DCIM" / "LOOP", "*.mp4")) == 1
+
+
+def test_a_key_during_the_hold_releases_it_and_cancels_the_shutdown(tmp_path):
+    child = Child(tmp_path, HOLD_CONFIG)
+    try:
+        child.wait_for(r"^\[RECORDING\] LED solid  segment")
+        child.key("h")
+        child.wait_for(r"^hold 2…")
+        child.key("")  # Enter
+        child.wait_for(r"^released after \d\.\d s: shutdown cancelled")
+        # Released early the button was a short press: recording stopped, nothing shut down.
+        child.wait_for(r"^\[IDLE\] LED heartbeat")
+        child.key("s")
+        child.wait_for(r"^IDLE \d\d:\d\d:\d\d · card ")
+        assert not child.seen("^held") and not child.seen("SHUTTING_DOWN")
+        child.key("q")
+    finally:
+        child.end()
