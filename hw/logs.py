@@ -10,6 +10,7 @@ logs (its errors, its queue warnings) passes unchanged.
 from __future__ import annotations
 
 import logging
+import sys
 
 #: How Waitress's channel words a client that went away mid-request.
 DISCONNECT_PREFIX = "Client disconnected while serving"
@@ -42,9 +43,18 @@ def quiet_disconnects() -> QuietDisconnects:
     return quiet
 
 
+#: What a terminal is sent before each log line: back to the line's start, line cleared
+#: (the console redraws its LED there; a log line must not be appended to it).
+CLEAR_LINE = "\r\x1b[K"
+
+
 def configure_logging(level: str) -> None:
-    """The ``dashcam run`` logging: ``level`` (a name) to standard error, one format."""
+    """The ``dashcam run`` logging: ``level`` (a name) to standard error, one format.
+
+    On a terminal each line first clears the line it is written on (see :data:`CLEAR_LINE`).
+    """
+    clear = CLEAR_LINE if sys.stderr.isatty() else ""
     logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=level.upper(), format=clear + "%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     quiet_disconnects()

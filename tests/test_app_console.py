@@ -4,6 +4,7 @@ closed."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -159,3 +160,55 @@ def test_a_key_during_the_hold_releases_it_and_cancels_the_shutdown(tmp_path):
         child.key("q")
     finally:
         child.end()
+
+
+def test_on_a_terminal_log_lines_are_not_appended_to_the_led_line(tmp_path):
+    """The console redraws the LED in place on a terminal; a log line written meanwhile
+    starts on a cleared line, not after the LED's text."""
+    import os
+    import pty
+    import select
+
+    config = tmp_path / "dashcam.toml"
+    config.write_text(CONFIG)
+    leader, follower = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "hw.cli", "run", "--sim", "--no-web"]
+        + ["--config", str(config), "--storage", str(tmp_path / "card")],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        cwd=ROOT,
+    )
+    os.close(follower)
+    out = bytearray()
+
+    def read_until(marker: bytes) -> bool:
+        def more() -> bool:
+            if select.select([leader], [], [], 0.05)[0]:
+                with contextlib.suppress(OSError):  # the child closed the terminal
+                    out.extend(os.read(leader, 65536))
+            return marker in out
+
+        return wait_until(more, 30)
+
+    try:
+        assert read_until("LED ●".encode()), bytes(out[-500:])  # the console draws the LED
+        os.write(leader, b"x")  # protect: logged while the LED is drawn
+        assert read_until(b"protected"), bytes(out[-500:])
+        os.write(leader, b"q")
+        assert read_until(b"stopped (off)"), bytes(out[-500:])
+        assert child.wait(30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        os.close(leader)
+    text = out.decode(errors="replace")
+    stamps = list(re.finditer(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ", text))
+    assert len(stamps) > 5
+    for stamp in stamps:
+        line_start = max(text.rfind("\n", 0, stamp.start()), text.rfind("\r", 0, stamp.start()))
+        assert text[line_start + 1 : stamp.start()] in ("", "\x1b[K"), text[
+            line_start - 60 : stamp.end()
+        ]
