@@ -128,6 +128,7 @@ class Console:
         self._stop = threading.Event()
         self._drawer: Worker | None = None
         self._release: threading.Event | None = None  # set: the held record button goes up
+        self._holder: Worker | None = None
         self.keys = keys_help(panel.record.hold_time, bump is not None)
 
     def start(self) -> None:
@@ -142,8 +143,9 @@ class Console:
         self._stop.set()
         if self._release is not None:
             self._release.set()
-        if self._drawer is not None:
-            self._drawer.join(1.0)
+        for worker in (self._holder, self._drawer):  # done with the pins before they close
+            if worker is not None:
+                worker.join(1.0)
 
     def _say(self, line: str) -> None:
         print(("\r\x1b[K" if self.tty else "") + line, flush=True)
@@ -198,7 +200,7 @@ class Console:
             press(panel.record)
         elif key == "h":
             self._release = threading.Event()
-            run_once(self._hold, "console-hold", args=(self._release,))
+            self._holder = run_once(self._hold, "console-hold", args=(self._release,))
         elif key == "p":
             press(panel.photo)
         elif key == "x":
