@@ -129,6 +129,7 @@ class Console:
         self._drawer: Worker | None = None
         self._release: threading.Event | None = None  # set: the held record button goes up
         self._holder: Worker | None = None
+        self._out = threading.Lock()  # one line at a time: the LED's redraw never cuts one
         self.keys = keys_help(panel.record.hold_time, bump is not None)
 
     def start(self) -> None:
@@ -148,7 +149,9 @@ class Console:
                 worker.join(1.0)
 
     def _say(self, line: str) -> None:
-        print(("\r\x1b[K" if self.tty else "") + line, flush=True)
+        with self._out:
+            sys.stdout.write(("\r\x1b[K" if self.tty else "") + line + "\n")
+            sys.stdout.flush()
 
     def _on_status(self, status) -> None:
         pattern = STATE_PATTERNS[status.state].name
@@ -164,8 +167,11 @@ class Console:
     def _draw_led(self) -> None:
         while not self._stop.wait(0.05):
             lit = self.panel.led.value > 0.05
-            sys.stdout.write(f"\r\x1b[K  LED {'●' if lit else '○'}  {self.panel.led_pattern.name}")
-            sys.stdout.flush()
+            with self._out:
+                sys.stdout.write(
+                    f"\r\x1b[K  LED {'●' if lit else '○'}  {self.panel.led_pattern.name}"
+                )
+                sys.stdout.flush()
 
     def _read_keys(self) -> None:
         if self.tty:

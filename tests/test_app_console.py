@@ -196,6 +196,10 @@ def test_on_a_terminal_log_lines_are_not_appended_to_the_led_line(tmp_path):
         assert read_until("LED ●".encode()), bytes(out[-500:])  # the console draws the LED
         os.write(leader, b"x")  # protect: logged while the LED is drawn
         assert read_until(b"protected"), bytes(out[-500:])
+        os.write(leader, b"h")  # the countdown's lines are whole on screen between redraws
+        assert read_until("hold 2…".encode()), bytes(out[-500:])
+        os.write(leader, b" ")
+        assert read_until(b"shutdown cancelled"), bytes(out[-500:])
         os.write(leader, b"q")
         assert read_until(b"stopped (off)"), bytes(out[-500:])
         assert child.wait(30) == 0
@@ -205,6 +209,9 @@ def test_on_a_terminal_log_lines_are_not_appended_to_the_led_line(tmp_path):
             child.wait()
         os.close(leader)
     text = out.decode(errors="replace")
+    shown = [line.rstrip("\r").split("\r")[-1].replace("\x1b[K", "") for line in text.split("\n")]
+    assert "hold 3… (any key releases)" in shown and "hold 2…" in shown
+    assert [line for line in shown if line.startswith("released after")]
     stamps = list(re.finditer(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ", text))
     assert len(stamps) > 5
     for stamp in stamps:
