@@ -16,6 +16,7 @@ from appliance.items import StorageFigures
 from appliance.library import Kind
 from appliance.ports import CameraInfo
 from appliance.states import State
+from appliance.track import Fix, gps_status
 from hw.addresses import dashboard_urls, machine_ipv4
 from hw.console import keys_help, status_line
 from hw.logs import DISCONNECT_PREFIX, WAITRESS_LOGGER, quiet_disconnects
@@ -45,7 +46,7 @@ RECORDING = Status(
     camera=CameraInfo("sim", 320, 240, 30),
     last_error=None,
     frames_dropped=0,
-    gps={"fix": True, "mode": 3, "speed_mps": 15.0, "speed_text": "54 km/h"},
+    gps=gps_status(Fix(mode=3, lat_deg=52.5, lon_deg=13.4, speed_mps=15.0)),  # 54 km/h
 )
 
 
@@ -81,6 +82,11 @@ def test_what_does_not_apply_is_left_out():
     )
 
 
+def test_a_fix_without_a_speed_says_fix():
+    still = dataclasses.replace(RECORDING, gps=gps_status(Fix(mode=2, lat_deg=1.0, lon_deg=2.0)))
+    assert " · GPS fix · " in status_line(still, NOW_S, "solid")
+
+
 def test_no_fix_no_card_dropped_frames_and_an_error_are_said():
     broken = dataclasses.replace(
         RECORDING,
@@ -91,7 +97,7 @@ def test_no_fix_no_card_dropped_frames_and_an_error_are_said():
         storage=StorageFigures(0, 0, 0, 0, 0, 0),
         frames_dropped=4,
         last_error="camera: no frames for 5 s",
-        gps={"fix": False, "mode": 1, "speed_mps": None, "speed_text": ""},
+        gps=gps_status(Fix(mode=1)),
     )
     assert status_line(broken, NOW_S) == (
         "ERROR 00:00:00 · no card · GPS no fix · 4 frames dropped · error: camera: no frames "
