@@ -129,6 +129,7 @@ class Console:
         self._drawer: Worker | None = None
         self._release: threading.Event | None = None  # set: the held record button goes up
         self._holder: Worker | None = None
+        self._last_line = ""  # the last state line shown (a refresh that changes none: none)
         self._out = threading.Lock()  # one line at a time: the LED's redraw never cuts one
         self.keys = keys_help(panel.record.hold_time, bump is not None)
 
@@ -162,7 +163,9 @@ class Console:
             line += f"  segment {status.segment}"
         if status.last_error:
             line += f"  error: {status.last_error}"
-        self._say(line)
+        if line != self._last_line or status.notice is not None:  # every photo, not every refresh
+            self._last_line = line
+            self._say(line)
 
     def _draw_led(self) -> None:
         while not self._stop.wait(0.05):

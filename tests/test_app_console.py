@@ -157,6 +157,7 @@ def test_a_key_during_the_hold_releases_it_and_cancels_the_shutdown(tmp_path):
         child.key("s")
         child.wait_for(r"^IDLE \d\d:\d\d:\d\d · card ")
         assert not child.seen("^held") and not child.seen("SHUTTING_DOWN")
+        assert len(child.seen(r"^\[IDLE\]")) == 1  # one line per change, not per refresh
         child.key("q")
     finally:
         child.end()
