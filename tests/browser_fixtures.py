@@ -25,6 +25,8 @@ from tests.web_fixtures import free_port
 CHROMIUM = "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 LANDSCAPE = {"width": 844, "height": 390}
+#: Runs a test once in portrait and once in landscape.
+VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="the playwright package is not installed (dev extra)"

@@ -17,6 +17,7 @@ import pytest
 from tests.browser_fixtures import (
     LANDSCAPE,
     PHONE,
+    VIEWPORTS,
     chromium,
     get_json,
     phone_page,
@@ -27,8 +28,6 @@ from tests.browser_fixtures import (
 from tests.harness import wait_until
 from tests.share_fixtures import RCLONE, s3_server
 from tests.test_web_browser import shot
-
-VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
 
 
 @pytest.fixture(scope="module")

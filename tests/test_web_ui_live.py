@@ -17,6 +17,7 @@ import pytest
 from tests.browser_fixtures import (
     LANDSCAPE,
     PHONE,
+    VIEWPORTS,
     get_json,
     module_fixtures,
     phone_page,
@@ -26,7 +27,6 @@ from tests.browser_fixtures import (
 )
 from tests.harness import tmpfs, wait_until
 
-VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
 #: One preview viewer at most: whether the page holds the stream is seen from outside, as a
 #: second viewer is refused (503) exactly while the page watches.
 CONFIG = "preview_max_viewers = 1\n"

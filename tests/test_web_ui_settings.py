@@ -20,7 +20,6 @@ from tests.browser_fixtures import (
     phone_page,
 )
 
-VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
 #: A realistic start: 90 s clips at 8 Mbit/s, the default 512 MiB reserve (0.54 GB shown:
 #: saving something else must not round it).
 CONFIG = """\

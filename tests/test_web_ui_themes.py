@@ -9,15 +9,13 @@ from __future__ import annotations
 import pytest
 
 from tests.browser_fixtures import (
-    LANDSCAPE,
-    PHONE,
+    VIEWPORTS,
     get_json,
     module_fixtures,
     phone_page,
 )
 from tests.harness import wait_until
 
-VIEWPORTS = pytest.mark.parametrize("viewport", [PHONE, LANDSCAPE], ids=["portrait", "landscape"])
 TABS = ("live", "gallery", "settings")
 
 #: Every visible element with text of its own (or a form field's value): its contrast

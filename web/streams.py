@@ -176,7 +176,8 @@ class Events:
             out = b""
             if status.version > version:
                 version = status.version
-                out += sse("status", status_dict(ctl), version)
+                # This snapshot, not a newer one: a newer one would drop its notice.
+                out += sse("status", status_dict(ctl, status), version)
             if self.panel is not None:
                 now_led = led_dict(self.panel)
                 if now_led != led:

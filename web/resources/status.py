@@ -42,9 +42,9 @@ STATUS = Component(
 )
 
 
-def status_dict(controller: Controller) -> dict[str, Any]:
-    """The status snapshot plus the appliance's wall clock in ms."""
-    data = controller.status.to_dict()
+def status_dict(controller: Controller, snapshot: Any = None) -> dict[str, Any]:
+    """A status snapshot (the newest unless ``snapshot`` is given) plus the wall clock in ms."""
+    data = (snapshot or controller.status).to_dict()
     data["clock_ms"] = int(controller.clock.wall() * 1000)
     return data
 
