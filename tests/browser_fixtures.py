@@ -169,7 +169,9 @@ def phone_page(browser, base: str, viewport=PHONE, *, theme: str | None = None, 
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(base + "/")
+    # Not "load": the live view's endless MJPEG may hold the load event back on a busy machine;
+    # the page is ready once the live stream and its first snapshot are in.
+    page.goto(base + "/", wait_until="domcontentloaded")
     page.wait_for_selector("#link[data-live='true']", timeout=10_000)
     page.wait_for_function("status !== null")  # the first snapshot: what comes next is news
     try:

@@ -64,7 +64,7 @@ def test_the_virtual_record_button_is_mirrored_with_the_led(page, server):
     assert get_json(server, "/api/status")["state"] == "idle"
     # A second page sees the press too (the mirror works for every open dashboard).
     other = page.context.new_page()
-    other.goto(server + "/")
+    other.goto(server + "/", wait_until="domcontentloaded")
     other.wait_for_function("document.querySelector('#state').dataset.state === 'idle'")
     page.click("#vbtn-record")
     other.wait_for_function("document.querySelector('#state').dataset.state === 'recording'")

@@ -16,7 +16,9 @@ def test_a_worker_runs_until_asked_to_stop() -> None:
         while not worker.stopping.wait(0.001):
             ticks.append(1)
 
-    worker = Worker(loop, "ticker").start()
+    # Made, then started: the thread reads ``worker``, which must be bound before it runs.
+    worker = Worker(loop, "ticker")
+    worker.start()
     assert started.wait(5)
     assert worker.alive
     assert worker.stop(timeout_s=5)
