@@ -232,7 +232,8 @@ _ANSWERS = {
     206: Reply("The range asked for"),
     304: Reply("Not modified (If-None-Match, If-Modified-Since)"),
 }
-_RANGE = {"Range": {"in": "header", "schema": {"type": "string", "example": "bytes=0-1023"}}}
+#: The ``Range`` request header, as an OpenAPI parameter of the file-serving operations.
+RANGE_PARAM = {"Range": {"in": "header", "schema": {"type": "string", "example": "bytes=0-1023"}}}
 DOWNLOAD = {"type": "object", "properties": {"download": {"type": "boolean"}}}
 
 
@@ -247,7 +248,7 @@ class Media:
         _ANSWERS,
         query=DOWNLOAD,
         errors=(416,),
-        params=_RANGE,
+        params=RANGE_PARAM,
     )
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
         item = self.library.get(item_id)
@@ -262,7 +263,7 @@ class Media:
         "The clip under a name with its extension (HLS clients check it)",
         _ANSWERS,
         errors=(416,),
-        params=_RANGE,
+        params=RANGE_PARAM,
     )
     def on_get_mp4(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
         item = self.library.get(item_id)
@@ -272,7 +273,7 @@ class Media:
 
     on_head_mp4 = on_get_mp4
 
-    @operation("The item's thumbnail (JPEG)", _ANSWERS, errors=(416,), params=_RANGE)
+    @operation("The item's thumbnail (JPEG)", _ANSWERS, errors=(416,), params=RANGE_PARAM)
     def on_get_thumb(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
         item = self.library.get(item_id)
         if item.thumb is None:

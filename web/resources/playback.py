@@ -30,7 +30,7 @@ from appliance.fmp4 import Layout, LayoutCache, LayoutError, hls_playlist, shift
 from appliance.items import DCIM, Item
 from appliance.library import Library
 from appliance.worker import Worker
-from web.media import _RANGE, download_name, open_below, parse_range, send_file
+from web.media import RANGE_PARAM, download_name, open_below, parse_range, send_file
 from web.resources.incidents import find_incident, incident_items
 from web.spec import Component, Deps, Reply, operation
 from web.zipstream import zip_stream
@@ -117,7 +117,7 @@ class Playback:
         "One fragment of an incident's clip, its times moved to follow the clip before",
         _FRAGMENT,
         errors=(416,),
-        params=_RANGE,
+        params=RANGE_PARAM,
     )
     def on_get_fragment(
         self, req: falcon.Request, resp: falcon.Response, incident_id: int, item_id: int, rank: int
@@ -222,7 +222,9 @@ class Playback:
             "frames": frames,
         }
 
-    @operation("Download the incident's export (made by POST)", _FILE, errors=(416,), params=_RANGE)
+    @operation(
+        "Download the incident's export (made by POST)", _FILE, errors=(416,), params=RANGE_PARAM
+    )
     def on_get_export(self, req: falcon.Request, resp: falcon.Response, incident_id: int):
         incident = find_incident(self.library.incidents(), incident_id)
         path = self._export_path(incident.id)
