@@ -158,7 +158,7 @@ class UploadStatus:
         total_bytes: Size of the current file.
         pending: Items still to send (at the last look).
         uploaded: Items sent in all.
-        last_error: The last failure's message, or None.
+        last_error: The last failure's message, or None once a later pass sent everything.
         last_success_wall: When the last file arrived (epoch seconds), or None.
     """
 
@@ -279,12 +279,14 @@ class Uploader:
             if self._send(item, pending=len(todo) - n) is False:
                 failed += 1
         # One file refused does not hold back the others; the pass ends showing the error.
+        # A pass that sent everything clears the last error: "Up to date" is the news.
         self._set(
             state="error" if failed else "idle",
             current=None,
             sent_bytes=0,
             total_bytes=0,
             pending=failed,
+            last_error=self.status.last_error if failed else None,
         )
 
     def _send(self, item: Item, pending: int) -> bool | None:

