@@ -15,9 +15,9 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from html import escape  # not xml.sax.saxutils: it imports urllib, http and ssl (7 MB)
 from typing import Any
 from xml.etree import ElementTree
-from xml.sax.saxutils import escape
 
 #: GPS time must be ahead of the system clock by more than this before it is set.
 CLOCK_STEP_MIN_S = 2.0
