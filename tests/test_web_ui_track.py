@@ -82,31 +82,59 @@ def test_live_shows_the_fix_and_the_speed(page) -> None:
     assert page.evaluate(shown, None)[2] is True  # hidden
 
 
+def open_clip(page, item) -> str:
+    """Taps the clip's tile in the Gallery (older pages load as the list scrolls down to it)
+    and waits for the player; returns the tile's selector."""
+    page.click("a[data-tab='gallery']")
+    tile = f"#gallery .tile[data-id='{item['id']}']"
+    page.wait_for_function(
+        """tile => {
+          if (document.querySelector(tile)) return true;
+          document.getElementById('more').scrollIntoView();  // the next page, as a thumb would
+          return false;
+        }""",
+        arg=tile,
+        polling=100,
+        timeout=10_000,
+    )
+    page.click(tile)
+    page.wait_for_selector("#player[open]")
+    assert page.get_attribute("#video", "src") == item["url"]
+    return tile
+
+
 def test_the_player_draws_the_clips_route_and_speed_and_nothing_without_a_track(
     page, server
 ) -> None:
-    open_player = (
-        "item => emit('dashcam:player', {item, box: document.getElementById('player-extra')})"
-    )
     item, track = server[1]["with"]
-    page.evaluate(open_player, item)
-    page.wait_for_selector("#player-extra .track polyline.route", state="attached")
-    points = page.evaluate(
-        "document.querySelector('#player-extra polyline.route').getAttribute('points')"
+    open_clip(page, item)
+    # An east-west drive: the route is a flat line (no height, so attached, not "visible").
+    page.wait_for_selector("#player-extra .track svg.track-route polyline.route", state="attached")
+    assert page.is_visible("#player-extra svg.track-route")
+    # Kept in proportion, the route is centred in its drawing (not along an edge).
+    box = page.evaluate(
+        """() => { const svg = document.querySelector('#player-extra svg.track-route');
+          const b = svg.querySelector('polyline.route').getBBox(), v = svg.viewBox.baseVal;
+          return [b.x + b.width / 2, b.y + b.height / 2, v.width / 2, v.height / 2]; }"""
     )
+    assert box[0] == pytest.approx(box[2], abs=0.2)
+    assert box[1] == pytest.approx(box[3], abs=0.2)
+    assert page.is_visible("#player-extra svg.track-speed")
+    points = page.get_attribute("#player-extra polyline.route", "points")
     assert len(points.split()) == len(track["points"])
-    speeds = page.evaluate(
-        "document.querySelector('#player-extra polyline.speed').getAttribute('points')"
-    )
+    speeds = page.get_attribute("#player-extra svg.track-speed polyline.speed", "points")
     assert len(speeds.split()) == sum(p["speed_mps"] is not None for p in track["points"])
     hrefs = page.eval_on_selector_all(
         "#player-extra .track-links a", "links => links.map(a => a.getAttribute('href'))"
     )
     assert hrefs == [track["gpx_url"], track["srt_url"]]
+    page.click("#player-close")
+    page.wait_for_selector("#player:not([open])", state="attached")
     # Another clip, recorded after the drive ended: no track, nothing drawn.
     other, _ = server[1]["without"]
     url = f"/api/items/{other['id']}/track"
     with page.expect_response(lambda r: r.url.endswith(url)) as answer:
-        page.evaluate(open_player, other)
+        open_clip(page, other)
     assert answer.value.status == 404
     page.wait_for_function("!document.querySelector('#player-extra .track')")
+    assert page.inner_html("#player-extra") == ""

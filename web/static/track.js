@@ -35,15 +35,20 @@ function svgNode(name, attrs) {
   return node;
 }
 
-// Fits (x, y) pairs into the drawing, keeping their proportions when `keepAspect`.
+// Fits (x, y) pairs into the drawing, keeping their proportions (and centred) when `keepAspect`.
 function fit(xs, ys, keepAspect) {
   const minX = Math.min(...xs), maxX = Math.max(...xs);
   const minY = Math.min(...ys), maxY = Math.max(...ys);
-  let sx = (TRACK_W - 2 * TRACK_PAD) / Math.max(maxX - minX, 1e-9);
-  let sy = (TRACK_H - 2 * TRACK_PAD) / Math.max(maxY - minY, 1e-9);
-  if (keepAspect) sx = sy = Math.min(sx, sy);
+  const w = TRACK_W - 2 * TRACK_PAD, h = TRACK_H - 2 * TRACK_PAD;
+  let sx = w / Math.max(maxX - minX, 1e-9), sy = h / Math.max(maxY - minY, 1e-9);
+  let ox = 0, oy = 0;
+  if (keepAspect) {
+    sx = sy = Math.min(sx, sy);
+    ox = (w - (maxX - minX) * sx) / 2;
+    oy = (h - (maxY - minY) * sy) / 2;
+  }
   return xs.map((x, i) => {
-    const px = TRACK_PAD + (x - minX) * sx, py = TRACK_H - TRACK_PAD - (ys[i] - minY) * sy;
+    const px = TRACK_PAD + ox + (x - minX) * sx, py = TRACK_H - TRACK_PAD - oy - (ys[i] - minY) * sy;
     return `${px.toFixed(1)},${py.toFixed(1)}`;
   }).join(" ");
 }
