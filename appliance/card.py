@@ -38,6 +38,8 @@ from appliance.ports import DiskUsageFn, FileSystem
 
 log = logging.getLogger(__name__)
 
+#: The extension of a track's journal in TRACK (see :mod:`appliance.tracks`).
+TRACK_JOURNAL_EXT = ".part"
 #: Name of the small file :meth:`Card.check_writable` writes, syncs and deletes.
 PROBE_NAME = ".probe"
 
@@ -186,7 +188,7 @@ class Card:
         for item in items:
             unlink(item.path)
             unlink(item.thumb or self.thumb_path(item.seq))
-            for path in self.track_paths(item.seq):
+            for path in (*self.track_paths(item.seq), self.track_journal_path(item.seq)):
                 unlink(path)
             folder = os.path.dirname(item.path)
             if os.path.dirname(folder) in (self.loop_dir, self.photo_dir):
@@ -208,6 +210,11 @@ class Card:
         """Where the GPS track of clip ``seq`` goes: its GPX and its SRT."""
         stem = os.path.join(self.track_dir, f"{seq:08d}")
         return stem + ".gpx", stem + ".srt"
+
+    def track_journal_path(self, seq: int) -> str:
+        """Where the fixes of clip ``seq`` are journaled while it records (a power cut
+        leaves them for the next start to turn into its track)."""
+        return os.path.join(self.track_dir, f"{seq:08d}{TRACK_JOURNAL_EXT}")
 
     def resume_sequence(self, highest_seen: int) -> int:
         """Set the next sequence number after a scan and persist it; returns it.

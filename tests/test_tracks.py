@@ -63,6 +63,17 @@ def track_files(library, seq) -> tuple[str, str]:
     return library.card.track_paths(seq)
 
 
+def tracked(library) -> list[int]:
+    """The clips whose track (a GPX and an SRT) is in DCIM/TRACK, oldest first."""
+    names = set(os.listdir(library.card.track_dir))
+    return sorted(int(n[:-4]) for n in names if n.endswith(".gpx") and n[:-4] + ".srt" in names)
+
+
+def journals(library) -> list[str]:
+    """The track journals left in DCIM/TRACK."""
+    return sorted(n for n in os.listdir(library.card.track_dir) if n.endswith(".part"))
+
+
 def read_points(library, seq):
     with open(track_files(library, seq)[0], "rb") as f:
         return gpx_points(f.read())
@@ -83,9 +94,10 @@ def test_each_clip_gets_the_fixes_of_its_own_seconds_timed_from_its_start(tmp_pa
         stop(a, tracks)
         clips = [s for s in a.segments if s.seq >= first]
     lib = a.library
-    with_track = [c for c in clips if os.path.exists(track_files(lib, c.seq)[0])]
+    with_track = [c for c in clips if c.seq in tracked(lib)]
     without = [c for c in clips if c not in with_track]
-    assert [c.seq for c in with_track] == tracks.written
+    assert [c.seq for c in with_track] == tracked(lib)
+    assert journals(lib) == []  # each clip closed normally: its journal is gone
     # A clip entirely in the tunnel has no files at all.
     assert without and all(not os.path.exists(p) for c in without for p in track_files(lib, c.seq))
     # The first clip: the tunnel splits its track into two GPX segments of 5 points.
@@ -130,7 +142,7 @@ def test_the_track_goes_with_its_clip_protected_deleted_or_pruned(tmp_path) -> N
         feed(source, [moving(lon) for lon in lons], 0.1, a.controller.clock)
         stop(a, tracks)
     lib = a.library
-    seqs = tracks.written
+    seqs = tracked(lib)
     assert len(seqs) >= 3
     kept, by_dav, *others = seqs
     # Protected: the clip moves to PROTECTED, its track stays where it is (as its thumbnail).
@@ -183,8 +195,8 @@ def test_no_gps_or_no_fix_writes_nothing(tmp_path) -> None:
         stop(a, tracks)
         assert a.controller.status.gps["fix"] is False
     assert [s for s in a.segments if s.seq >= first]
-    assert tracks.written == []
-    assert os.listdir(a.library.card.track_dir) == []
+    assert tracked(a.library) == []
+    assert os.listdir(a.library.card.track_dir) == []  # no journal either
 
 
 class FailingTrackWrites(FileSystem):
@@ -207,9 +219,19 @@ def test_a_track_that_cannot_be_written_never_stops_the_recording(tmp_path, capl
         assert a.controller.state is State.RECORDING
         stop(a, tracks)
     assert len([s for s in a.segments if s.seq >= first]) >= 2
-    assert tracks.written == []
-    assert [n for n in os.listdir(a.library.card.track_dir) if not n.endswith(".tmp")] == []
+    assert tracked(a.library) == []
+    # Each clip's journal stays, for the next start to write its track.
+    left = {n for n in os.listdir(a.library.card.track_dir) if not n.endswith(".tmp")}
+    assert left and left == set(journals(a.library))
     assert any("not written" in m and "Input/output error" in m for m in caplog.messages)
+    # The next start, on a card that works again, writes them.
+    with Appliance(tmp_path / "card", segment_seconds=1.0) as again:
+        _, tracks = wire_gps(again)
+        try:
+            assert wait_until(lambda: journals(again.library) == [], 10)
+        finally:
+            tracks.close()
+    assert tracked(again.library) == sorted(int(n[:-5]) for n in left)
 
 
 def test_the_status_carries_gps_and_is_refreshed_when_the_speed_shown_changes(tmp_path) -> None:
@@ -351,7 +373,7 @@ def test_what_track_holds_for_no_clip_is_deleted_at_start(tmp_path) -> None:
         next_segment(a)
         feed(source, [moving(13.4 + n * 1e-4) for n in range(15)], 0.1, a.controller.clock)
         stop(a, tracks)
-    kept = tracks.written[0]
+    kept = tracked(a.library)[0]
     folder = a.library.card.track_dir
     left = ["99999999.gpx", "99999999.srt", f"{kept:08d}.srt.tmp", "notes.txt"]
     for name in left:  # a clip deleted on a PC, a write cut short, someone's file
@@ -396,7 +418,8 @@ def test_a_slow_track_write_never_delays_a_rollover(tmp_path) -> None:
     # every clip's track is written in the end (a last clip begun after the last report
     # has none)
     seqs = [c.seq for c in clips]
-    assert len(clips) >= 3 and tracks.written in (seqs, seqs[:-1])
+    assert len(clips) >= 3 and tracked(a.library) in (seqs, seqs[:-1])
+    assert journals(a.library) == []
     assert max(queued) < a.config.video_fps  # less than a second of frames waiting
     for before, after in zip(clips, clips[1:], strict=False):
         assert after.first_frame_index == before.first_frame_index + before.frames

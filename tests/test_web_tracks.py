@@ -11,7 +11,7 @@ from appliance.states import Event, State
 from appliance.track import Fix
 from appliance.worker import Worker
 from tests.harness import wait_until
-from tests.test_tracks import feed, next_segment, stop
+from tests.test_tracks import feed, next_segment, stop, tracked
 from tests.track_fixtures import moving, wire_gps
 from tests.web_fixtures import dashboard
 from tests.webclient import Stream, serve
@@ -38,9 +38,10 @@ def test_the_track_of_a_clip_its_files_and_a_404_without(tmp_path) -> None:
         assert 13.4 <= status["lon"] <= lons[-1]
         stop(a, tracks)
         without = [s.seq for s in a.segments if s.seq < before]
-        assert fed and tracks.written
+        written = tracked(a.library)
+        assert fed and written
         points = []
-        for seq in tracks.written:
+        for seq in written:
             resp = client.simulate_get(f"/api/items/{seq:08d}/track")
             assert resp.status_code == 200
             body = resp.json
@@ -67,13 +68,13 @@ def test_the_track_of_a_clip_its_files_and_a_404_without(tmp_path) -> None:
             assert "has no GPS track" in resp.json["description"]
         assert client.simulate_get("/api/items/99999999/track").status_code == 404
         # A track file that is not a GPX of ours: a 404 that says so, never a 500.
-        gpx_path = a.library.card.track_paths(tracks.written[0])[0]
+        gpx_path = a.library.card.track_paths(written[0])[0]
         with open(gpx_path, "w") as f:
             f.write("<gpx><trk><trkseg><trkpt lat='x'/></trkseg></trk>")
-        resp = client.simulate_get(f"/api/items/{tracks.written[0]:08d}/track")
+        resp = client.simulate_get(f"/api/items/{written[0]:08d}/track")
         assert resp.status_code == 404 and "cannot be read" in resp.json["description"]
         # Deleted through the API: the track goes too.
-        seq = tracks.written[-1]
+        seq = written[-1]
         assert client.simulate_delete(f"/api/items/{seq:08d}").status_code == 204
         assert not any(os.path.exists(p) for p in a.library.card.track_paths(seq))
 
