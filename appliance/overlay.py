@@ -58,6 +58,28 @@ class Stamp:
     chroma_rows: np.ndarray
     chroma_cols: np.ndarray
 
+    def under(
+        self, y: np.ndarray, u: np.ndarray, v: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of the pixels of the planes this stamp covers, for :meth:`put_back`."""
+        rows = np.concatenate((self.fill_rows, self.edge_rows))
+        cols = np.concatenate((self.fill_cols, self.edge_cols))
+        chroma = (self.chroma_rows, self.chroma_cols)
+        return y[rows, cols], u[chroma], v[chroma]
+
+    def put_back(
+        self,
+        y: np.ndarray,
+        u: np.ndarray,
+        v: np.ndarray,
+        pixels: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ) -> None:
+        """Write pixels taken by :meth:`under` back where this stamp covers the planes."""
+        rows = np.concatenate((self.fill_rows, self.edge_rows))
+        cols = np.concatenate((self.fill_cols, self.edge_cols))
+        chroma = (self.chroma_rows, self.chroma_cols)
+        y[rows, cols], u[chroma], v[chroma] = pixels
+
 
 class Overlay:
     """Renders and draws the overlay for pictures of one size.

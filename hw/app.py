@@ -101,13 +101,18 @@ def make_camera(kind: str, config: Config, replay_path: str | None = None) -> An
     Raises:
         SystemExit: a replay camera without a file to replay.
     """
+    from appliance.overlay import overlay_for
+
     if kind == "replay":
         from hw.camera_replay import ReplayCamera
 
         path = replay_path or config.replay_path
         if not path:
             raise SystemExit("dashcam: --replay MP4 (or replay_path in the config) is needed")
-        return ReplayCamera(path)
+        camera = ReplayCamera(path)
+        # The file's size is known once it is scanned; the overlay is taken at start.
+        camera.overlay = overlay_for(config, camera.info.width, camera.info.height)
+        return camera
     streams = {  # what the simulated and the real camera both take from the config
         "width": config.video_width,
         "height": config.video_height,
@@ -118,8 +123,6 @@ def make_camera(kind: str, config: Config, replay_path: str | None = None) -> An
         "preview_height": config.preview_height,
         "preview_fps": config.preview_fps,
     }
-    from appliance.overlay import overlay_for
-
     streams["overlay"] = overlay_for(config, config.video_width, config.video_height)
     if kind == "sim":
         from hw.camera_sim import SimulatedCamera

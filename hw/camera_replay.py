@@ -1,37 +1,59 @@
-"""Replay camera: the H.264 packets of an MP4 file, as a camera would deliver them.
+"""Replay camera: the H.264 video of an MP4 file, as a camera would deliver it.
 
-Packets are stream-copied (never re-encoded) and converted to Annex B with SPS/PPS in-line
-at each keyframe by the ``h264_mp4toannexb`` bitstream filter. They are paced by their
-timestamps (or sent as fast as possible), and the file may loop; ``pts_us`` and
-``frame_index`` keep increasing across loops.
+Packets are converted to Annex B with SPS/PPS in-line at each keyframe by the
+``h264_mp4toannexb`` bitstream filter. They are paced by their timestamps (or sent as fast
+as possible), and the file may loop; ``pts_us`` and ``frame_index`` keep increasing across
+loops.
 
-:meth:`ReplayCamera.request_keyframe` cannot force anything: the next keyframe of the file
-answers it, so ``max_keyframe_delay_s`` is the file's longest keyframe gap. Stills and
+Without an overlay the packets are stream-copied, byte for byte.
+:meth:`ReplayCamera.request_keyframe` cannot force anything then: the next keyframe of the
+file answers it, so ``max_keyframe_delay_s`` is the file's longest keyframe gap. Stills and
 preview decode the current GOP (from its keyframe up to the latest delivered packet); the
 preview decoder runs only while a preview sink is set.
+
+With an overlay (as the simulated camera and the Pi draw it) each packet is decoded, the
+date and time at its delivery are drawn on the picture, and the picture is encoded again
+by libx264 as the simulated camera encodes (:mod:`hw.camera_x264`): one packet per frame,
+an IDR where the file has a keyframe and on :meth:`ReplayCamera.request_keyframe`. The
+decoder keeps the picture as the reference for the next frames, so the pixels under the
+text are put back after encoding. Stills and preview are copies of the drawn picture.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import av
 from av.bitstream import BitStreamFilterContext
 
 from appliance.errors import CameraError
+from appliance.overlay import Overlay
 from appliance.ports import PTS_PER_SECOND, EncodedPacket
-from hw.camera_base import ThreadedCamera, stream_info
+from hw.camera_base import MAX_BITRATE, MIN_BITRATE, ThreadedCamera, stream_info
+from hw.camera_x264 import copy_frame, encode_frame, open_x264, plane_view
+
+log = logging.getLogger(__name__)
 
 _PREVIEW_MAX = (640, 360)
 _PREVIEW_FPS = 10
 
 #: One delivered packet kept for stills and preview: (Annex B bytes, pts_us).
 _GopEntry = tuple[bytes, int]
+
+
+class _Drawn(NamedTuple):
+    """A still or preview item with the overlay on: a copy of the drawn picture."""
+
+    frame: av.VideoFrame
+    pts_us: int
 
 
 def _fit_even(width: int, height: int, max_width: int, max_height: int) -> tuple[int, int]:
@@ -58,17 +80,20 @@ class ReplayCamera(ThreadedCamera):
             10, or the file's frame rate if lower.
         fail_after_frames: Test hook: raise a :class:`CameraError` in the capture thread
             after this many packets.
+        overlay: Burns the date and time into each frame (decoded and encoded again);
+            None: the packets are stream-copied. Also settable as :attr:`overlay` before
+            ``start`` (the file's size is known from :attr:`info` then).
+        wall: The wall clock the overlay shows, read at each frame's delivery.
 
     Attributes:
         keyframe_interval_s: Longest keyframe gap of the file (across the loop seam too).
-        max_keyframe_delay_s: Same as ``keyframe_interval_s``: a request waits for the
-            file's next keyframe.
         preview_frames_encoded: Preview JPEGs encoded so far.
         ended: Set when the file ended without ``loop``.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
         CameraError: The file has no H.264 video stream, B-frames, or no leading keyframe.
+        ValueError: The overlay is for pictures of another size.
     """
 
     def __init__(
@@ -82,11 +107,13 @@ class ReplayCamera(ThreadedCamera):
         preview_height: int | None = None,
         preview_fps: float | None = None,
         fail_after_frames: int | None = None,
+        overlay: Overlay | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._path = Path(path)
         if not self._path.is_file():
             raise FileNotFoundError(f"no such file: {self._path}")
-        width, height, fps, loop_us, max_gap_us = self._scan()
+        width, height, fps, loop_us, max_gap_us, bitrate = self._scan()
         if preview_width is None or preview_height is None:
             preview_width, preview_height = _fit_even(width, height, *_PREVIEW_MAX)
         if preview_fps is None:
@@ -96,7 +123,15 @@ class ReplayCamera(ThreadedCamera):
         super().__init__(info, preview_fps, fail_after_frames)
         self._loop_us = loop_us
         self.keyframe_interval_s = max_gap_us / PTS_PER_SECOND
-        self.max_keyframe_delay_s = self.keyframe_interval_s
+        self._gop_frames = max(1, math.ceil(max_gap_us * fps / PTS_PER_SECOND))
+        self._bitrate = bitrate
+        self._overlay: Overlay | None = None
+        self.overlay = overlay
+        self._wall = wall
+        self._encoder: av.VideoCodecContext | None = None
+        self._decoder: Any = None
+        self._keyframe_requested = False
+        self._overlay_failed = False
         self._realtime = realtime
         self._loop = loop
         self._next_index = 0
@@ -107,13 +142,41 @@ class ReplayCamera(ThreadedCamera):
         self._preview_gop_id = -1
         self._preview_done = 0
         self._preview_last: tuple[av.VideoFrame, int] | None = None
+        self._overlay_of_run: Overlay | None = None
         self.ended = threading.Event()
 
-    def request_keyframe(self) -> None:
-        """Nothing to force in a recording: the file's next keyframe serves the request."""
+    @property
+    def overlay(self) -> Overlay | None:
+        """The overlay drawn from the next ``start`` on (its ``extra`` may change live)."""
+        return self._overlay
 
-    def _scan(self) -> tuple[int, int, int, int, int]:
-        """Check the file and measure it: (width, height, fps, loop_us, max_gap_us)."""
+    @overlay.setter
+    def overlay(self, overlay: Overlay | None) -> None:
+        info = self._info
+        if overlay is not None and (overlay.width, overlay.height) != (info.width, info.height):
+            raise ValueError(
+                f"the overlay is for {overlay.width}x{overlay.height} pictures, "
+                f"{self._path.name} is {info.width}x{info.height}"
+            )
+        self._overlay = overlay
+
+    @property
+    def max_keyframe_delay_s(self) -> float:  # type: ignore[override]
+        """Longest time from :meth:`request_keyframe` to a keyframe: two frames with the
+        overlay (the next frame, or the one after if the request races with an encode);
+        without it the file's longest keyframe gap."""
+        if self._overlay is None:
+            return self.keyframe_interval_s
+        return 2 / self._info.fps
+
+    def request_keyframe(self) -> None:
+        """With the overlay, make the next frame (or the one after) an IDR; without it
+        nothing can be forced in a recording: the file's next keyframe serves the request."""
+        self._keyframe_requested = True
+
+    def _scan(self) -> tuple[int, int, int, int, int, int]:
+        """Check the file and measure it: (width, height, fps, loop_us, max_gap_us,
+        bit rate in bits per second)."""
         try:
             container = av.open(str(self._path))
         except av.error.FFmpegError as exc:
@@ -128,6 +191,7 @@ class ReplayCamera(ThreadedCamera):
             times_us: list[int] = []
             keys_us: list[int] = []
             last_duration_us = 0
+            total_bytes = 0
             for packet in container.demux(stream):
                 if packet.size == 0:
                     continue
@@ -143,6 +207,7 @@ class ReplayCamera(ThreadedCamera):
                         "(B-frames are not supported)"
                     )
                 times_us.append(t_us)
+                total_bytes += packet.size
                 if packet.is_keyframe:
                     keys_us.append(t_us)
                 last_duration_us = round((packet.duration or 0) * tb * PTS_PER_SECOND)
@@ -160,8 +225,9 @@ class ReplayCamera(ThreadedCamera):
         loop_us = times_us[-1] - first_us + (last_duration_us or frame_us)
         rel_keys = [k - first_us for k in keys_us] + [loop_us]
         max_gap_us = max(b - a for a, b in zip(rel_keys, rel_keys[1:], strict=False))
+        bitrate = total_bytes * 8 * PTS_PER_SECOND // loop_us
         self._first_us: int = first_us
-        return width, height, fps, loop_us, max_gap_us
+        return width, height, fps, loop_us, max_gap_us, min(MAX_BITRATE, max(MIN_BITRATE, bitrate))
 
     def _run(self) -> None:
         base_index = self._next_index
@@ -171,6 +237,7 @@ class ReplayCamera(ThreadedCamera):
             base_us = max(base_us, self._last_pts_us + 1)
         index = base_index
         loop_index = 0
+        overlay = self._overlay_of_run
         with av.open(str(self._path)) as container:
             stream = container.streams.video[0]
             bsf = BitStreamFilterContext("h264_mp4toannexb", stream)
@@ -196,24 +263,83 @@ class ReplayCamera(ThreadedCamera):
                     if self._fail_after_frames is not None and index >= self._fail_after_frames:
                         raise CameraError(f"simulated replay failure after {index} frames")
                     pts_us = base_us + offset_us
-                    if keyframe:
-                        self._gop = []
-                        self._gop_id += 1
-                    gop, gop_id = self._gop, self._gop_id
-                    gop.append((data, pts_us))
-                    count = len(gop)
                     self._last_pts_us = pts_us
                     self._next_index = index + 1
-                    self._deliver(
-                        EncodedPacket(data, pts_us, keyframe, index),
-                        lambda g=gop, i=gop_id, n=count: (i, g, n),
-                    )
+                    if overlay is None:
+                        self._copy(data, keyframe, pts_us, index)
+                    else:
+                        self._redraw(overlay, data, keyframe, pts_us, index, index - base_index)
                     index += 1
                 if not self._loop:
                     self.ended.set()
                     return
                 loop_index += 1
                 container.seek(0, stream=stream)  # loop without reopening the file
+
+    def _copy(self, data: bytes, keyframe: bool, pts_us: int, index: int) -> None:
+        """Deliver a packet as it is; keep it in the GOP for stills and preview."""
+        if keyframe:
+            self._gop = []
+            self._gop_id += 1
+        gop, gop_id = self._gop, self._gop_id
+        gop.append((data, pts_us))
+        count = len(gop)
+        self._deliver(
+            EncodedPacket(data, pts_us, keyframe, index),
+            lambda: (gop_id, gop, count),
+        )
+
+    def _redraw(
+        self, overlay: Overlay, data: bytes, keyframe: bool, pts_us: int, index: int, n: int
+    ) -> None:
+        """Decode a packet, draw the overlay, encode the picture again and deliver it.
+
+        Args:
+            overlay: The overlay of this run.
+            data: The packet, Annex B.
+            keyframe: The file has a keyframe here.
+            pts_us: The frame's timestamp.
+            index: The frame's index.
+            n: Frames encoded before this one in this run.
+        """
+        frames = self._decoder.decode(av.Packet(data))
+        if len(frames) != 1:
+            raise CameraError(
+                f"{self._path.name}: frame {index} decoded to {len(frames)} pictures "
+                "(the overlay needs one picture per packet, without delay)"
+            )
+        frame = frames[0]
+        if frame.format.name != "yuv420p":
+            frame = frame.reformat(format="yuv420p")
+        restore = self._draw(overlay, frame)
+        try:
+            requested = self._keyframe_requested
+            if requested:
+                self._keyframe_requested = False
+            encoded = encode_frame(self._encoder, frame, n, keyframe or requested, index)
+            packet = EncodedPacket(bytes(encoded), pts_us, encoded.is_keyframe, index)
+            self._deliver(packet, lambda: _Drawn(copy_frame(frame), pts_us))
+        finally:
+            if restore is not None:  # the decoder predicts the next frames from this one
+                restore()
+
+    def _draw(self, overlay: Overlay, frame: av.VideoFrame) -> Callable[[], None] | None:
+        """Draw the overlay at the wall clock's time; returns what puts the pixels back.
+
+        A failure is logged once and the frame goes out without the overlay: the
+        recording matters more.
+        """
+        try:
+            y, u, v = (plane_view(plane) for plane in frame.planes)
+            stamp = overlay.stamp(overlay.text(self._wall()))
+            under = stamp.under(y, u, v)
+        except Exception as exc:  # noqa: BLE001 - never stop the video for the text
+            if not self._overlay_failed:
+                self._overlay_failed = True
+                log.error("camera %s: the overlay cannot be drawn: %s", self._name, exc)
+            return None
+        overlay.draw_stamp(y, u, v, stamp)
+        return lambda: stamp.put_back(y, u, v, under)
 
     @staticmethod
     def _decode(decoder: Any, entries: list[_GopEntry]) -> av.VideoFrame | None:
@@ -226,7 +352,9 @@ class ReplayCamera(ThreadedCamera):
                 pass
         return frame
 
-    def _still_frame(self, item: tuple[int, list[_GopEntry], int]) -> av.VideoFrame:
+    def _still_frame(self, item: tuple[int, list[_GopEntry], int] | _Drawn) -> av.VideoFrame:
+        if isinstance(item, _Drawn):
+            return item.frame
         _, gop, count = item
         decoder = av.CodecContext.create("h264", "r")
         frame = self._decode(decoder, gop[:count])
@@ -236,7 +364,11 @@ class ReplayCamera(ThreadedCamera):
             raise CameraError("the current GOP decoded to no picture")
         return frame
 
-    def _preview_frame(self, item: tuple[int, list[_GopEntry], int]) -> tuple[av.VideoFrame, int]:
+    def _preview_frame(
+        self, item: tuple[int, list[_GopEntry], int] | _Drawn
+    ) -> tuple[av.VideoFrame, int]:
+        if isinstance(item, _Drawn):
+            return item.frame, item.pts_us
         gop_id, gop, count = item
         if gop_id != self._preview_gop_id or self._preview_decoder is None:
             self._preview_decoder = av.CodecContext.create("h264", "r")
@@ -252,8 +384,18 @@ class ReplayCamera(ThreadedCamera):
     def _open(self) -> None:
         self.ended.clear()
         self._gop = []
+        self._keyframe_requested = False
+        self._overlay_of_run = overlay = self._overlay
+        if overlay is not None:
+            info = self._info
+            self._encoder = open_x264(
+                info.width, info.height, info.fps, self._bitrate, self._gop_frames
+            )
+            self._decoder = av.CodecContext.create("h264", "r")
 
     def _close(self) -> None:
+        self._encoder = None
+        self._decoder = None
         self._preview_decoder = None
         self._preview_last = None
         self._preview_gop_id = -1

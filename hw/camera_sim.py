@@ -5,9 +5,9 @@ machine-readable bar along the top edge (24 bits, most significant first, one bl
 white block per bit; see :func:`read_frame_counter`), and a box sweeping across. Only the
 parts that change are redrawn; the background is drawn once.
 
-Encoding is libx264 ``ultrafast`` + ``zerolatency``: no B-frames, one packet per frame,
-delivered at once. Keyframes are IDR frames with SPS/PPS in-line (Annex B, no global
-header), as the Picamera2 hardware encoder gives them.
+Encoding is libx264 ``ultrafast`` + ``zerolatency`` (:mod:`hw.camera_x264`): no B-frames,
+one packet per frame, delivered at once. Keyframes are IDR frames with SPS/PPS in-line
+(Annex B, no global header), as the Picamera2 hardware encoder gives them.
 """
 
 from __future__ import annotations
@@ -15,18 +15,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from fractions import Fraction
-from typing import Any
 
 import av
 import numpy as np
-from av.video.frame import PictureType
 from PIL import Image, ImageDraw, ImageFont
 
 from appliance.errors import CameraError
 from appliance.overlay import Overlay, Stamp
 from appliance.ports import PTS_PER_SECOND, EncodedPacket
 from hw.camera_base import ThreadedCamera, stream_info
+from hw.camera_x264 import copy_frame, encode_frame, open_x264, plane_view
 
 #: Bits of the frame counter bar; the index is burned in modulo 2**24.
 COUNTER_BITS = 24
@@ -159,7 +157,7 @@ class TestPattern:
 
     def attach(self, frame: av.VideoFrame) -> None:
         """Draw from now on into ``frame`` (yuv420p, pattern size), background first."""
-        self.y, self.u, self.v = (_plane_view(p) for p in frame.planes)
+        self.y, self.u, self.v = (plane_view(p) for p in frame.planes)
         for plane, background in zip((self.y, self.u, self.v), self._background, strict=True):
             plane[:] = background
         self._box_x = None
@@ -167,12 +165,7 @@ class TestPattern:
 
     def restore(self, stamp: Stamp) -> None:
         """Put the background back under an overlay stamp drawn before (its text changed)."""
-        y, u, v = self._background
-        rows = np.concatenate((stamp.fill_rows, stamp.edge_rows))
-        cols = np.concatenate((stamp.fill_cols, stamp.edge_cols))
-        self.y[rows, cols] = y[rows, cols]
-        self.u[stamp.chroma_rows, stamp.chroma_cols] = u[stamp.chroma_rows, stamp.chroma_cols]
-        self.v[stamp.chroma_rows, stamp.chroma_cols] = v[stamp.chroma_rows, stamp.chroma_cols]
+        stamp.put_back(self.y, self.u, self.v, stamp.under(*self._background))
 
     def _draw_background(self, label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         w, h = self.width, self.height
@@ -199,7 +192,7 @@ class TestPattern:
             (w // 40, self.bar_h + h // 60), f"{label} {w}x{h}", fill=(220, 220, 220), font=small
         )
         frame = av.VideoFrame.from_image(image).reformat(format="yuv420p")
-        return tuple(_plane_view(p).copy() for p in frame.planes)  # type: ignore[return-value]
+        return tuple(plane_view(p).copy() for p in frame.planes)  # type: ignore[return-value]
 
     @property
     def clock_rect(self) -> tuple[int, int, int, int]:
@@ -248,12 +241,6 @@ class TestPattern:
             self.y[y0:y1, x:x1] = y
             self.u[cy0:cy1, cx0:cx1] = u
             self.v[cy0:cy1, cx0:cx1] = v
-
-
-def _plane_view(plane: Any) -> np.ndarray:
-    """A writable ``(height, width)`` numpy view of a PyAV video plane."""
-    buf = np.frombuffer(plane, dtype=np.uint8)
-    return buf.reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
 class SimulatedCamera(ThreadedCamera):
@@ -341,24 +328,9 @@ class SimulatedCamera(ThreadedCamera):
 
     def _open(self) -> None:
         info = self._info
-        try:
-            encoder = av.CodecContext.create("libx264", "w")
-        except (av.error.FFmpegError, ValueError) as exc:
-            raise CameraError(f"libx264 is not available: {exc}") from exc
-        encoder.width = info.width
-        encoder.height = info.height
-        encoder.pix_fmt = "yuv420p"
-        encoder.framerate = Fraction(info.fps, 1)
-        encoder.time_base = Fraction(1, info.fps)
-        encoder.bit_rate = self._bitrate
-        encoder.gop_size = self._gop_frames
-        encoder.options = {
-            "preset": "ultrafast",
-            "tune": "zerolatency",
-            "forced-idr": "1",
-        }
-        encoder.open()
-        self._encoder = encoder
+        self._encoder = open_x264(
+            info.width, info.height, info.fps, self._bitrate, self._gop_frames
+        )
         self._keyframe_requested = False
 
     def _close(self) -> None:
@@ -397,34 +369,22 @@ class SimulatedCamera(ThreadedCamera):
                 if drawn is not None and drawn is not stamp:
                     pattern.restore(drawn)
                 drawn = overlay.draw_stamp(pattern.y, pattern.u, pattern.v, stamp)
-            frame.pts = n
-            if self._keyframe_requested:
+            keyframe = self._keyframe_requested
+            if keyframe:
                 self._keyframe_requested = False
-                frame.pict_type = PictureType.I
-            else:
-                frame.pict_type = PictureType.NONE
-            packets = encoder.encode(frame)
-            if len(packets) != 1:
-                raise CameraError(f"encoder gave {len(packets)} packets for frame {index}")
+            encoded = encode_frame(encoder, frame, n, keyframe, index)
             pts_us = start_us + n * PTS_PER_SECOND // info.fps
             packet = EncodedPacket(
-                data=bytes(packets[0]),
+                data=bytes(encoded),
                 pts_us=pts_us,
-                keyframe=packets[0].is_keyframe,
+                keyframe=encoded.is_keyframe,
                 frame_index=index,
             )
             self.frames_encoded += 1
             self._last_pts_us = pts_us
             index += 1
             self._next_index = index
-            self._deliver(packet, lambda p=pts_us: (self._snapshot(frame), p))
-
-    @staticmethod
-    def _snapshot(frame: av.VideoFrame) -> av.VideoFrame:
-        copy = av.VideoFrame(frame.width, frame.height, "yuv420p")
-        for dst, src in zip(copy.planes, frame.planes, strict=True):
-            _plane_view(dst)[:] = _plane_view(src)
-        return copy
+            self._deliver(packet, lambda p=pts_us: (copy_frame(frame), p))
 
     def _still_frame(self, item: tuple[av.VideoFrame, int]) -> av.VideoFrame:
         return item[0]

@@ -27,6 +27,7 @@ import av
 import pytest
 
 from appliance.errors import CameraError
+from appliance.overlay import Overlay
 from appliance.ports import PTS_PER_SECOND, Camera, EncodedPacket
 from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types, parameter_sets, split_nal_units
 from hw.camera_picamera2 import Picamera2Camera
@@ -91,6 +92,15 @@ def make_replay(
         preview_fps=PREVIEW_FPS,
         fail_after_frames=fail_after_frames,
     )
+
+
+def make_replay_overlay(
+    request: pytest.FixtureRequest, *, realtime: bool, fail_after_frames: int | None = None
+) -> Camera:
+    """The replay camera with the overlay on: each frame decoded, drawn, encoded again."""
+    camera = make_replay(request, realtime=realtime, fail_after_frames=fail_after_frames)
+    camera.overlay = Overlay(camera.info.width, camera.info.height)
+    return camera
 
 
 #: How the stand-in's encoder hands over each IDR's SPS/PPS, by release: in a buffer of
@@ -163,6 +173,7 @@ def make_picamera2_upstream(
 FACTORIES: dict[str, Factory] = {
     "sim": make_sim,
     "replay": make_replay,
+    "replay-overlay": make_replay_overlay,
     "picamera2": make_picamera2,
     **{
         f"picamera2-{release}": functools.partial(make_picamera2, release=release)
