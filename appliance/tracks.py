@@ -344,6 +344,7 @@ class TrackRecorder:
             if name.endswith(TRACK_JOURNAL_EXT):
                 partial = self._partial_of(seq)
                 if partial is not None:  # the scan found it; the controller recovers it
+                    log.info("TRACK: %s waits for its clip's recovery", name)
                     self._waiting[seq] = partial
                 else:
                     self._rebuild(seq)
