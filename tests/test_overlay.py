@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from appliance.overlay import C_GREY, Y_BLACK, Y_WHITE, Overlay
+from tests.overlay_fixtures import only_in, stamp_luma
 
 WALL_S = 1_790_000_000.4  # 2026-09-21 14:13:20 UTC
 
@@ -88,20 +89,6 @@ def test_bad_arguments_are_refused() -> None:
         Overlay(64, 48).draw_i420(np.zeros((48, 64), np.uint8), WALL_S)
 
 
-def stamp_luma(y: np.ndarray, stamp) -> tuple[float, float]:
-    """Mean luma of a decoded frame at a stamp's text pixels and at its outline's."""
-    fill = y[stamp.fill_rows, stamp.fill_cols].astype(float).mean()
-    edge = y[stamp.edge_rows, stamp.edge_cols].astype(float).mean()
-    return fill, edge
-
-
-def _only_in(stamp, other) -> tuple[list[int], list[int]]:
-    """The text pixels of ``stamp`` that are not text pixels of ``other``."""
-    taken = set(zip(other.fill_rows, other.fill_cols, strict=True))
-    left = [p for p in zip(stamp.fill_rows, stamp.fill_cols, strict=True) if p not in taken]
-    return [r for r, _ in left], [c for _, c in left]
-
-
 def test_the_simulated_camera_burns_in_each_frames_own_time() -> None:
     """Decode the frames: each shows the stamp of its own second (known from its frame
     counter), not the next one's."""
@@ -130,7 +117,7 @@ def test_the_simulated_camera_burns_in_each_frames_own_time() -> None:
         assert fill > 190 and edge < 70, (index, fill, edge)
         # The next second's digits are not there where they differ from this second's.
         other = overlay.stamp(overlay.text(wall0 + index / fps + 1))
-        rows, cols = _only_in(other, own)
+        rows, cols = only_in(other, own)
         assert rows and y[rows, cols].mean() < 150, index
         elsewhere.extend(y[rows, cols].tolist())
     assert len(decoded) >= 70
