@@ -10,7 +10,7 @@ thread that writes ``DCIM/TRACK/<seq>.gpx`` and ``<seq>.srt`` with the card's at
 synced write: a rollover never waits for it, and a failure is logged, never raised into
 the recorder. A clip without a single fix gets no files.
 
-A power cut loses at most the last second of the open clip's track, as of its video:
+A power cut loses at most the last second of the open clip's track, as with its video:
 the same worker appends each report to the clip's journal, ``DCIM/TRACK/<seq>.part`` (one
 line per report, see :func:`journal_line`), and syncs it at most once per
 :data:`JOURNAL_SYNC_S` (batched, through the card's file-system port). The journal is
@@ -115,10 +115,9 @@ def read_journal(path: str) -> tuple[Track, int]:
 
 @dataclasses.dataclass
 class _Journal:
-    """An open journal (the worker's): its file, lines written, and what is not synced."""
+    """An open journal (the worker's): its file, and whether it holds what is not synced."""
 
     fd: int
-    lines: int = 0
     dirty: bool = False
     new: bool = True  # its folder entry not yet synced
 
@@ -226,27 +225,34 @@ class TrackRecorder:
         stopping = self._worker.stopping
         while True:
             try:
-                item = self._todo.get(timeout=self._idle_s())
+                item: tuple[Any, ...] | None = self._todo.get(timeout=self._idle_s())
             except queue.Empty:
                 if stopping.is_set():
                     break
                 item = None
-            try:
-                if item is not None and item[0] == "fix":
-                    self._append(*item[1:])
-                elif item is not None:
-                    self._finish(*item[1:])
+            if item is not None:
+                self._do(item)
+            self._do(("sync",))  # if one is due: the lines of a second synced together
+        self._sync_journals(force=True)
+        for journal in self._journals.values():
+            os.close(journal.fd)  # left for the next start: its segment did not close
+        self._journals.clear()
+
+    def _do(self, item: tuple[Any, ...]) -> None:
+        """One piece of the worker's work; an error is logged, never raised."""
+        try:
+            if item[0] == "fix":
+                self._append(*item[1:])
+            elif item[0] == "track":
+                self._finish(*item[1:])
+            else:
                 self._sync_journals()
                 for seq, partial in list(self._waiting.items()):
                     if not os.path.exists(partial):  # recovered (or moved to LOST)
                         del self._waiting[seq]
                         self._rebuild(seq)
-            except Exception:  # noqa: BLE001 - a track is never worth the thread
-                log.exception("tracks: %s failed", item[:2] if item else "a journal")
-        self._sync_journals(force=True)
-        for journal in self._journals.values():
-            os.close(journal.fd)  # left for the next start: its segment did not close
-        self._journals.clear()
+        except Exception:  # noqa: BLE001 - a track is never worth the thread
+            log.exception("tracks: %s failed", item[:2])
 
     def _idle_s(self) -> float:
         if not any(j.dirty for j in self._journals.values()):
@@ -276,7 +282,6 @@ class TrackRecorder:
         except OSError as exc:
             self._journal_failed(seq, exc)
             return
-        journal.lines += 1
         journal.dirty = True
 
     def _sync_journals(self, force: bool = False) -> None:
@@ -286,7 +291,6 @@ class TrackRecorder:
         now = self._clock.monotonic()
         if not dirty or (not force and now - self._synced_mono < JOURNAL_SYNC_S):
             return
-        self._synced_mono = now
         for seq, journal in dirty:
             try:
                 self._library.fs.sync(journal.fd)
@@ -300,6 +304,7 @@ class TrackRecorder:
             if self._journal_failing:
                 log.info("track journals are written again")
                 self._journal_failing = False
+        self._synced_mono = self._clock.monotonic()  # the next a second after this ends
 
     def _journal_failed(self, seq: int, exc: OSError) -> None:
         """Stop journaling clip ``seq`` (its track is still written when it closes); the

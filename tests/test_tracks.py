@@ -399,11 +399,21 @@ class SlowTrackWrites(FileSystem):
         super().rename(src, dst)
 
 
-def test_a_slow_track_write_never_delays_a_rollover(tmp_path) -> None:
-    """Each clip's track takes two seconds to write: the recorder's queue never backs up
-    (written on the recorder's thread it would hold 60 frames), no frame is lost or
-    doubled across the rollovers."""
-    with Appliance(tmp_path / "card", segment_seconds=1.0, fs=SlowTrackWrites()) as a:
+class SlowJournalSyncs(FileSystem):
+    """A card that takes a second for each sync of a track journal (and only there)."""
+
+    def sync(self, fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".part"):
+            threading.Event().wait(1.0)  # the card's slowness, at the hardware boundary
+        super().sync(fd)
+
+
+@pytest.mark.parametrize("slow", [SlowTrackWrites, SlowJournalSyncs])
+def test_a_slow_track_write_never_delays_a_rollover(tmp_path, slow) -> None:
+    """Each clip's track takes two seconds to write (or its journal a second to sync): the
+    recorder's queue never backs up (written on the recorder's thread it would hold 60
+    frames), no frame is lost or doubled across the rollovers."""
+    with Appliance(tmp_path / "card", segment_seconds=1.0, fs=slow()) as a:
         assert a.controller.wait_for_state(State.RECORDING)
         source, tracks = wire_gps(a)
         first = next_segment(a)
