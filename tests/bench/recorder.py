@@ -309,9 +309,16 @@ def realtime_process_cpu_per_frame(source: Path, out_dir: Path) -> dict:
 
 
 def peak_rss(workdir: Path, source: Path, seconds: float = 15.0, web: bool = True) -> float:
-    """Peak resident memory (VmHWM, MB) of ``dashcam run --sim`` fed by the replay camera."""
+    """Peak resident memory (VmHWM, MB) of ``dashcam run --sim`` fed by the replay camera.
+
+    The replay camera stream-copies (``overlay = false``): with the overlay it would decode
+    and encode the 1080p file again, memory a Pi's camera does not need (about 40 MB
+    more; ``tests/bench/replay_overlay.py`` measures that mode's CPU).
+    """
     config = workdir / "rss.toml"
-    config.write_text("min_free_bytes = 0\nmin_free_percent = 0.0\nsegment_seconds = 5.0\n")
+    config.write_text(
+        "min_free_bytes = 0\nmin_free_percent = 0.0\nsegment_seconds = 5.0\noverlay = false\n"
+    )
     child = subprocess.Popen(
         [*DASHCAM, "run", "--sim", "--replay", str(source), "--config", str(config)]
         + ["--storage", str(workdir / f"rss{web}")]
