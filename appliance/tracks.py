@@ -364,7 +364,10 @@ class TrackRecorder:
         """The left-over ``.partial`` of clip ``seq`` on the card, or None."""
         card = self._library.card
         name = f"{seq:08d}_*{VIDEO_EXT}{PARTIAL_SUFFIX}"
-        for folder in (os.path.join(glob.escape(card.loop_dir), "*"), card.protected_dir):
+        for folder in (
+            os.path.join(glob.escape(card.loop_dir), "*"),
+            glob.escape(card.protected_dir),
+        ):
             found = glob.glob(os.path.join(folder, name))
             if found:
                 return found[0]
