@@ -308,3 +308,81 @@ def test_a_journal_of_no_clip_is_deleted_and_a_written_track_is_kept(
     with open(written[0], "rb") as f:
         assert f.read() == gpx
     assert seq not in tracked(library)
+
+
+@pytest.fixture
+def gpsfake(tmp_path):
+    """A real gpsd fed by gpsfake with the drive of tests/nmea.py (see tests/test_gps.py)."""
+    from tests.test_gps import START, _gpsfake
+
+    yield from _gpsfake(tmp_path, START)
+
+
+def test_a_sigkilled_appliance_keeps_the_open_clips_track(tmp_path, gpsfake) -> None:
+    """The whole appliance (``dashcam run``) reading a real gpsd, killed with SIGKILL in
+    the middle of a clip; the App started again on the card writes the clip's track from
+    its journal (the kernel keeps every line written, synced or not)."""
+    import signal
+    import subprocess
+    import sys
+
+    from appliance.config import Config
+    from hw.app import App, make_camera
+    from tests.harness import SMALL
+    from tests.test_crash import CONFIG
+    from tests.web_fixtures import free_port
+
+    root = tmp_path / "card"
+    config = tmp_path / "dashcam.toml"
+    config.write_text(
+        CONFIG.replace("segment_seconds = 4.0", "segment_seconds = 60.0")
+        + f'gps = "gpsd"\ngps_port = {gpsfake}\n'
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "hw.cli", "run", "--sim", "--no-web"]
+        + ["--config", str(config), "--storage", str(root)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def journaled() -> int:
+        found = journals_in(root) if (root / "DCIM" / "TRACK").is_dir() else []
+        return len(read_journal(str(root / "DCIM" / "TRACK" / found[0]))[0].points) if found else 0
+
+    try:
+        assert wait_until(lambda: journaled() >= 10 or child.poll() is not None, 60), (
+            f"{journaled()} points journaled"
+        )
+        assert child.poll() is None, child.stderr.read1().decode()[-2000:]
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    (name,) = journals_in(root)
+    seq = int(name[:8])
+    kept, bad = read_journal(str(root / "DCIM" / "TRACK" / name))
+    assert len(kept.points) >= 10 and bad == 0
+    assert [os.path.basename(p)[:8] for p in partials(root)] == [name[:8]]
+
+    again = Config(
+        storage_root=str(root),
+        **{**SMALL, "segment_seconds": 60.0},
+        gps="gpsd",
+        gps_port=free_port(),  # no gpsd there any more: retried, never fatal
+        power_off_command=("true",),
+    )
+    app = App(again, None, make_camera("sim", again), simulated=True)
+    try:
+        app.start()
+        assert wait_until(lambda: journals_in(root) == [], 20)
+    finally:
+        app.request_stop()
+        app.stop()
+    item = app.library.get(seq)  # the clip recovered, its track beside it
+    assert item.path.endswith(".mp4")
+    points = read_points(app.library, seq)
+    assert [p["lon"] for p in points] == pytest.approx([f.lon_deg for f in kept.points], abs=1e-7)
+    assert [p["lat"] for p in points] == pytest.approx([f.lat_deg for f in kept.points], abs=1e-7)
+    assert [p["t_s"] for p in points] == pytest.approx(
+        [t for t, f in zip(kept.times_s, kept.fixes, strict=True) if f.has_fix], abs=1e-3
+    )
