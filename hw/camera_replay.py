@@ -13,10 +13,12 @@ preview decoder runs only while a preview sink is set.
 
 With an overlay (as the simulated camera and the Pi draw it) each packet is decoded, the
 date and time at its delivery are drawn on the picture, and the picture is encoded again
-by libx264 as the simulated camera encodes (:mod:`hw.camera_x264`): one packet per frame,
-an IDR where the file has a keyframe and on :meth:`ReplayCamera.request_keyframe`. The
-decoder keeps the picture as the reference for the next frames, so the pixels under the
-text are put back after encoding. Stills and preview are copies of the drawn picture.
+by libx264 as the simulated camera encodes (:mod:`hw.camera_x264`), at the file's average
+bit rate: one packet per frame, an IDR where the file has a keyframe and on
+:meth:`ReplayCamera.request_keyframe`. The decoder keeps the picture as the reference for
+the next frames, so the pixels under the text are put back after encoding. Stills and
+preview are copies of the drawn picture. This costs a decode and an encode per frame
+(``tests/bench/replay_overlay.py``).
 """
 
 from __future__ import annotations
