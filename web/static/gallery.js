@@ -72,14 +72,21 @@ async function loadMore(first) {
   if (gal.loading || (!first && gal.before === null)) return;
   gal.loading = true;
   const gen = gal.gen;
+  let loaded = false;
   try {
     await (gal.view === "events" ? moreEvents(gen, first) : moreItems(gen, first));
+    loaded = true;
   } catch (e) {
     if (gen === gal.gen) $("more").textContent = e.message;
   } finally {
     gal.loading = false;
   }
   if (gen !== gal.gen) loadMore(true);  // a reload came while this page was on its way
+  else if (loaded && gal.before !== null) {
+    // The observer reports changes only: observed anew, it says if the end is still in view.
+    moreSeen.unobserve($("more"));
+    moreSeen.observe($("more"));
+  }
 }
 async function moreItems(gen, first) {
   const q = new URLSearchParams({ limit: "30", kind: gal.view });
@@ -246,9 +253,10 @@ for (const chip of document.querySelectorAll("#event-kinds .chip")) {
   });
 }
 $("day").addEventListener("change", () => { gal.day = $("day").value; reloadGallery(true); });
-new IntersectionObserver((entries) => {
+const moreSeen = new IntersectionObserver((entries) => {
   if (entries.some((e) => e.isIntersecting) && !$("tab-gallery").hidden) loadMore(false);
-}, { rootMargin: "400px" }).observe($("more"));
+}, { rootMargin: "400px" });
+moreSeen.observe($("more"));
 
 // ---------- multi-select ----------
 function selectedItems() { return [...gal.selected.values()].flat(); }
