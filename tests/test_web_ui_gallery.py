@@ -278,9 +278,9 @@ def test_where_webkit_would_play_it_a_clip_plays_from_its_playlist(browser, serv
         page.reload()
         page.wait_for_selector("#link[data-live='true']")
         open_gallery(page)
-        tile = page.query_selector("#gallery .tile[data-kind='loop']")
-        item_id = tile.get_attribute("data-id")
-        tile.click()
+        # By selector, not by a handle: the gallery renders its tiles again as clips close.
+        item_id = page.get_attribute("#gallery .tile[data-kind='loop']", "data-id")
+        page.click(f"#gallery .tile[data-id='{item_id}']")
         assert page.get_attribute("#video", "src") == f"/api/items/{item_id}/playlist.m3u8"
         page.evaluate("v => { v.muted = true; return v.play(); }", page.query_selector("#video"))
         page.wait_for_function("document.getElementById('video').currentTime > 0.3", timeout=10_000)

@@ -14,7 +14,7 @@ import falcon
 from appliance.errors import NotFound
 from appliance.library import Item
 from appliance.track import gpx_points
-from web.media import open_below, send_file
+from web.media import RANGE_PARAM, open_below, send_file
 from web.spec import Component, Deps, Reply, operation
 
 #: Largest GPX read for the points (a 10 min clip at 1 Hz is about 100 KB).
@@ -49,7 +49,6 @@ _FILE = {
     206: Reply("The range asked for"),
     304: Reply("Not modified (If-None-Match, If-Modified-Since)"),
 }
-_RANGE = {"Range": {"in": "header", "schema": {"type": "string", "example": "bytes=0-1023"}}}
 #: The files' types: GPX (its registered type) and SubRip subtitles.
 GPX_TYPE = "application/gpx+xml"
 SRT_TYPE = "application/x-subrip"
@@ -88,7 +87,7 @@ class Track:
         resp.media = {"points": points, "gpx_url": f"{base}.gpx", "srt_url": f"{base}.srt"}
         resp.cache_control = ["no-store"]
 
-    @operation("The clip's track as GPX 1.1 (a download)", _FILE, errors=(416,), params=_RANGE)
+    @operation("The clip's track as GPX 1.1 (a download)", _FILE, errors=(416,), params=RANGE_PARAM)
     def on_get_gpx(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
         item, gpx, _ = self._paths(item_id)
         self._send(req, resp, item, gpx, GPX_TYPE)
@@ -96,7 +95,7 @@ class Track:
     on_head_gpx = on_get_gpx
 
     @operation(
-        "The clip's track as SRT subtitles (a download)", _FILE, errors=(416,), params=_RANGE
+        "The clip's track as SRT subtitles (a download)", _FILE, errors=(416,), params=RANGE_PARAM
     )
     def on_get_srt(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
         item, _, srt = self._paths(item_id)
