@@ -11,6 +11,7 @@ import functools
 import glob
 import os
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -219,6 +220,18 @@ class Appliance:
             f"only {len(self.segments)} of {n} segments closed in {timeout_s} s"
         )
         return list(self.segments)
+
+
+def run_child(config: Path, root: Path, *flags: str) -> subprocess.Popen:
+    """``dashcam run --sim <flags>`` on the card ``root`` as a child process (stderr piped,
+    for the failure message), to be killed as a power cut would."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hw.cli", "run", "--sim", *flags]
+        + ["--config", str(config), "--storage", str(root)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def partials(root) -> list[str]:

@@ -3,15 +3,13 @@ recovers the open segment, indexes it and records on."""
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 from appliance.library import Kind
 from appliance.mp4 import complete_length
 from appliance.ports import PTS_PER_SECOND
 from appliance.states import Event, State
-from tests.harness import Appliance, decode_counters, partials, wait_until
+from tests.harness import Appliance, decode_counters, partials, run_child, wait_until
 from tests.mp4tools import provenance
 
 CONFIG = """\
@@ -44,13 +42,7 @@ def test_sigkill_loses_at_most_the_last_second_and_a_restart_recovers(tmp_path):
     root = tmp_path / "card"
     config = tmp_path / "dashcam.toml"
     config.write_text(CONFIG)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "hw.cli", "run", "--sim", "--no-web"]
-        + ["--config", str(config), "--storage", str(root)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    child = run_child(config, root, "--no-web")
     try:
         # Closed segments first; then a partial that has just begun, so that the kill
         # lands inside it (segments are 4 s; the kill comes under 3 s into it).
@@ -132,13 +124,7 @@ def test_a_protect_pressed_before_a_power_cut_keeps_the_open_segment(tmp_path):
         CONFIG.replace("segment_seconds = 4.0", "segment_seconds = 60.0")
         + f'web_host = "127.0.0.1"\nweb_port = {port}\n'
     )
-    child = subprocess.Popen(
-        [sys.executable, "-m", "hw.cli", "run", "--sim"]
-        + ["--config", str(config), "--storage", str(root)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    child = run_child(config, root)
 
     def protect() -> int:
         req = urllib.request.Request(f"http://127.0.0.1:{port}/api/incidents", method="POST")

@@ -24,7 +24,7 @@ from appliance.ports import FileSystem
 from appliance.states import Event, State
 from appliance.track import Fix
 from appliance.tracks import JOURNAL_SYNC_S, TrackRecorder, journal_line, read_journal
-from tests.harness import Appliance, partials, wait_until
+from tests.harness import Appliance, partials, run_child, wait_until
 from tests.test_tracks import NO_FIX, feed, journals, next_segment, read_points, stop, tracked
 from tests.track_fixtures import moving, wire_gps
 
@@ -323,8 +323,6 @@ def test_a_sigkilled_appliance_keeps_the_open_clips_track(tmp_path, gpsfake) -> 
     the middle of a clip; the App started again on the card writes the clip's track from
     its journal (the kernel keeps every line written, synced or not)."""
     import signal
-    import subprocess
-    import sys
 
     from appliance.config import Config
     from hw.app import App, make_camera
@@ -338,13 +336,7 @@ def test_a_sigkilled_appliance_keeps_the_open_clips_track(tmp_path, gpsfake) -> 
         CONFIG.replace("segment_seconds = 4.0", "segment_seconds = 60.0")
         + f'gps = "gpsd"\ngps_port = {gpsfake}\n'
     )
-    child = subprocess.Popen(
-        [sys.executable, "-m", "hw.cli", "run", "--sim", "--no-web"]
-        + ["--config", str(config), "--storage", str(root)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    child = run_child(config, root, "--no-web")
 
     def journaled() -> int:
         found = journals_in(root) if (root / "DCIM" / "TRACK").is_dir() else []
