@@ -60,6 +60,10 @@ def test_the_track_of_a_clip_its_files_and_a_404_without(tmp_path) -> None:
             assert "attachment" in srt.headers["content-disposition"]
         assert [p["lon"] for p in points] == [round(lon, 7) for lon in lons]
         assert [p["speed_mps"] for p in points] == [float(n % 3) for n in range(12)]
+        # The gallery marks the clips with a track (its "GPS" badge), and only those.
+        listed = client.simulate_get("/api/items?kind=loop&limit=200").json["items"]
+        assert {i["seq"] for i in listed if i["track"]} == set(written)
+        assert client.simulate_get(f"/api/items/{written[0]:08d}").json["track"] is True
         # A clip recorded before the GPS: 404 with a message, for the points and the files.
         assert without
         for path in ("track", "track.gpx", "track.srt"):

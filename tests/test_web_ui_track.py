@@ -107,7 +107,8 @@ def test_the_player_draws_the_clips_route_and_speed_and_nothing_without_a_track(
     page, server
 ) -> None:
     item, track = server[1]["with"]
-    open_clip(page, item)
+    tile = open_clip(page, item)
+    assert page.is_visible(f"{tile} .badge.gps")  # the tile says the clip has a track
     # An east-west drive: the route is a flat line (no height, so attached, not "visible").
     page.wait_for_selector("#player-extra .track svg.track-route polyline.route", state="attached")
     assert page.is_visible("#player-extra svg.track-route")
@@ -134,7 +135,8 @@ def test_the_player_draws_the_clips_route_and_speed_and_nothing_without_a_track(
     other, _ = server[1]["without"]
     url = f"/api/items/{other['id']}/track"
     with page.expect_response(lambda r: r.url.endswith(url)) as answer:
-        open_clip(page, other)
+        tile = open_clip(page, other)
     assert answer.value.status == 404
+    assert page.query_selector(f"{tile} .badge.gps") is None
     page.wait_for_function("!document.querySelector('#player-extra .track')")
     assert page.inner_html("#player-extra") == ""

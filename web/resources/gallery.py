@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+import os
+from collections.abc import Callable
 from typing import Any
 
 import falcon
 
-from appliance.library import Item, Kind
+from appliance.library import Item, Kind, Library
 from web.spec import Component, Deps, Reply, operation
 
 DEFAULT_PAGE = 50
@@ -34,6 +35,7 @@ ITEM = Component(
             "download_url": {"type": "string"},
             "thumb_url": {"type": ["string", "null"]},
             "uploaded": {"type": "boolean", "description": "Sent to the upload remote"},
+            "track": {"type": "boolean", "description": "A clip with a GPS track"},
         },
     },
 )
@@ -66,8 +68,8 @@ PAGE_QUERY = {
 _ITEM = {200: Reply("The item", ITEM)}
 
 
-def item_dict(item: Item, uploaded: Container[int] = frozenset()) -> dict[str, Any]:
-    """An item as the API shows it (no paths of the card); ``uploaded``: the seqs sent."""
+def item_dict(item: Item, library: Library) -> dict[str, Any]:
+    """An item of ``library`` as the API shows it (no paths of the card)."""
     return {
         "id": item.id,
         "seq": item.seq,
@@ -81,7 +83,8 @@ def item_dict(item: Item, uploaded: Container[int] = frozenset()) -> dict[str, A
         "url": f"/media/{item.id}",
         "download_url": f"/media/{item.id}?download=1",
         "thumb_url": f"/media/{item.id}/thumb" if item.thumb else None,
-        "uploaded": item.seq in uploaded,
+        "uploaded": item.seq in library.uploaded,
+        "track": item.is_video and os.path.exists(library.card.track_paths(item.seq)[0]),
     }
 
 
@@ -102,7 +105,7 @@ class Items:
             kinds=kinds, day=query.get("day"), before=query.get("before"), limit=limit
         )
         resp.media = {
-            "items": [item_dict(i, self.library.uploaded) for i in items],
+            "items": [item_dict(i, self.library) for i in items],
             "next_before": items[-1].seq if len(items) == limit else None,
         }
         resp.cache_control = ["no-store"]
@@ -132,7 +135,7 @@ class ItemResource:
 
     @operation("One item", _ITEM)
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
-        resp.media = item_dict(self.library.get(item_id), self.library.uploaded)
+        resp.media = item_dict(self.library.get(item_id), self.library)
 
     @operation("Delete a clip or photo", {204: Reply("Deleted")}, errors=(409,))
     def on_delete(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
@@ -142,12 +145,12 @@ class ItemResource:
     @operation("Protect a loop clip", _ITEM, errors=(409,))
     def on_put_protection(self, req: falcon.Request, resp: falcon.Response, item_id: int):
         item = self._change(resp, lambda: self.library.protect(item_id))
-        resp.media = item_dict(item, self.library.uploaded)
+        resp.media = item_dict(item, self.library)
 
     @operation("Back into the loop", _ITEM, errors=(409,))
     def on_delete_protection(self, req: falcon.Request, resp: falcon.Response, item_id: int):
         item = self._change(resp, lambda: self.library.unprotect(item_id))
-        resp.media = item_dict(item, self.library.uploaded)
+        resp.media = item_dict(item, self.library)
 
     def _change(self, resp: falcon.Response, change: Callable[[], Any]) -> Any:
         try:

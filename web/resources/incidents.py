@@ -85,7 +85,7 @@ class IncidentResource:
         durations = [item.duration_s for item in items]
         resp.media = {
             "incident": incident.to_dict(),
-            "items": [item_dict(item, self.library.uploaded) for item in items],
+            "items": [item_dict(item, self.library) for item in items],
             "duration_s": None if None in durations else round(sum(durations), 3),
         }
 
