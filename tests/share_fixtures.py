@@ -25,6 +25,9 @@ from tests.web_fixtures import free_port
 
 RCLONE = rclone_path()
 KEY, SECRET = "dashcamaccesskey", "dashcamsecretkey0123"
+#: How long a test waits for an upload: rclone runs at the idle CPU priority, so on a busy
+#: machine (browser tests, parallel test workers) a small file can take half a minute.
+UPLOAD_WAIT_S = 120
 
 
 @contextlib.contextmanager

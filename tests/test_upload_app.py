@@ -20,6 +20,7 @@ from appliance.states import State
 from appliance.upload import MAX_LOG_BYTES
 from hw.app import App, bind_web, make_camera
 from tests.harness import wait_until
+from tests.share_fixtures import UPLOAD_WAIT_S
 from tests.test_app_root import config_for, started
 from tests.test_upload import RCLONE, SECRET, _files, s3  # noqa: F401 - s3 is the fixture
 
@@ -66,7 +67,7 @@ def test_the_app_sends_photos_under_its_device_folder_and_shows_it(tmp_path, s3)
         assert wait_until(lambda: app.controller.status.counts.get("photo", 0) == 1, 10)
         code, now = call(port, "/api/upload/now", "POST")
         assert code == 202 and now["state"] in ("idle", "uploading", "waiting", "error")
-        assert wait_until(lambda: call(port, "/api/upload")[1]["uploaded"] == 1, 60)
+        assert wait_until(lambda: call(port, "/api/upload")[1]["uploaded"] == 1, UPLOAD_WAIT_S)
         status = call(port, "/api/upload")[1]
         assert status["last_error"] is None and status["last_success_wall"] > 0
         items = call(port, "/api/items?kind=photo")[1]["items"]
@@ -171,7 +172,7 @@ def test_a_stop_during_a_transfer_ends_it_and_leaves_no_rclone(tmp_path, s3):  #
     ) as (app, port):
         assert wait_until(lambda: len(app.library.page(limit=10)) >= 2, 30)
         assert call(port, "/api/upload/now", "POST")[0] == 202
-        assert wait_until(lambda: call(port, "/api/upload")[1]["sent_bytes"] > 0, 30)
+        assert wait_until(lambda: call(port, "/api/upload")[1]["sent_bytes"] > 0, UPLOAD_WAIT_S)
         assert rclone_copies()
         # A rollover and a button go on while the transfer runs.
         before = app.controller.status.counts.get("photo", 0)

@@ -26,7 +26,7 @@ from tests.browser_fixtures import (
     toasts,
 )
 from tests.harness import wait_until
-from tests.share_fixtures import RCLONE, s3_server
+from tests.share_fixtures import RCLONE, UPLOAD_WAIT_S, s3_server
 from tests.test_web_browser import shot
 
 
@@ -303,7 +303,9 @@ def test_an_uploaded_item_carries_the_uploaded_badge(browser, uploading):
     post(base, "/api/photos")
     assert wait_until(lambda: get_json(base, "/api/status")["counts"]["photo"] == 1, 10)
     post(base, "/api/upload/now")
-    assert wait_until(lambda: get_json(base, "/api/items?kind=photo")["items"][0]["uploaded"], 30)
+    assert wait_until(
+        lambda: get_json(base, "/api/items?kind=photo")["items"][0]["uploaded"], UPLOAD_WAIT_S
+    )
     with phone_page(browser, base, PHONE) as page:
         open_gallery(page, "photo")
         (photo,) = tiles(page)

