@@ -62,8 +62,9 @@ case "$cmd" in
     apt_install gpsd gpsd-clients python3-gps || echo "dev.sh: gpsd could not be installed; GPS tests will skip" >&2
     "$VENV/bin/ruff" check appliance hw web cad tests
     "$VENV/bin/ruff" format --check appliance hw web cad tests
-    # The slowest tests are listed at the end.
-    exec "$VENV/bin/python" -m pytest --durations=15 "$@"
+    # One worker per core (pytest-xdist), each test file whole on one worker (its module
+    # fixtures start a server once); the slowest tests are listed at the end.
+    exec "$VENV/bin/python" -m pytest -n auto --dist loadfile --durations=15 "$@"
     ;;
   *)
     echo "usage: ./dev.sh run [options] | ./dev.sh test [pytest options]" >&2
