@@ -254,7 +254,8 @@ def test_an_impact_shows_its_peak_and_has_its_own_filter(browser, server, incide
         page.click("#event-kinds .chip[data-ikind='impact']")
         tile = f"#gallery .tile[data-incident='{inc['id']}']"
         page.wait_for_selector(tile)
-        assert page.eval_on_selector_all("#gallery .tile", "ts => ts.length") == 1
+        # The Events list (manual and impact) stays until the filtered one replaces it.
+        page.wait_for_function("document.querySelectorAll('#gallery .tile').length === 1")
         first = page.eval_on_selector(f"{tile} .badge", "b => b.textContent")
         assert first == f"Impact {inc['peak_g']:.1f} g"
         assert page.text_content("#count-impact") == "1"
