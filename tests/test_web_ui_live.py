@@ -295,6 +295,14 @@ def test_a_full_card_and_an_error_are_toasted(browser, tmp_path):
             page.wait_for_function(
                 "document.getElementById('state').dataset.state === 'recording'", timeout=15_000
             )
+            # No room at all and nothing to prune (else the oldest loop clip would make room
+            # for the photo): recording stopped, its clips deleted, the card then filled.
+            post(base, "/api/recording/stop")
+            page.wait_for_function("document.getElementById('state').dataset.state === 'idle'")
+            for item in get_json(base, "/api/items?kind=loop&limit=200")["items"]:
+                req = urllib.request.Request(f"{base}/api/items/{item['id']}", method="DELETE")
+                urllib.request.urlopen(req, timeout=5).close()
+            assert get_json(base, "/api/items?kind=loop")["items"] == []
             fill(filler, 0)
             page.click("#photo")
             page.wait_for_function("seen.pending.includes('photo:failed')", timeout=20_000)
