@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import av
+from av.video.reformatter import VideoReformatter
 
 from appliance.errors import CameraError
 from appliance.ports import Camera, CameraInfo, EncodedPacket, ErrorSink, JpegSink, PacketSink
@@ -133,20 +134,31 @@ def stream_info(
 
 
 def frame_to_jpeg(
-    frame: av.VideoFrame, width: int, height: int, quality: int = STILL_JPEG_QUALITY
+    frame: av.VideoFrame,
+    width: int,
+    height: int,
+    quality: int = STILL_JPEG_QUALITY,
+    scaler: VideoReformatter | None = None,
 ) -> bytes:
     """Scale a frame to ``width`` x ``height`` and encode it as JPEG.
+
+    The frame's own scaler is never used: PyAV keeps one per frame object (``to_image``,
+    ``reformat``), and a still and a preview of the same frame, scaled at once on two
+    threads through it, crash in swscale (a segfault, or a thread that never returns).
 
     Args:
         frame: Any PyAV video frame (yuv420p from the encoder side or a decoder).
         width: Output width in pixels.
         height: Output height in pixels.
         quality: JPEG quality, 1..95.
+        scaler: The calling thread's own scaler, kept between calls (making one costs
+            about 5 ms at 1080p); None: a new one for this call.
 
     Returns:
         The JPEG bytes.
     """
-    image = frame.to_image(width=width, height=height)
+    rgb = (scaler or VideoReformatter()).reformat(frame, width=width, height=height, format="rgb24")
+    image = rgb.to_image()
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=quality)
     return out.getvalue()
@@ -319,6 +331,7 @@ class ThreadedCamera(CameraBase):
         self._preview_period_s = 1.0 / preview_fps
         self._thread: Worker | None = None
         self._preview_worker: LatestWorker | None = None
+        self._preview_scaler = VideoReformatter()  # the preview worker's own
         self._next_preview_s = 0.0
         self._stills: list[_StillRequest] = []
 
@@ -465,7 +478,13 @@ class ThreadedCamera(CameraBase):
             return
         frame, pts_us = self._preview_frame(item)
         info = self._info
-        jpeg = frame_to_jpeg(frame, info.preview_width, info.preview_height, PREVIEW_JPEG_QUALITY)
+        jpeg = frame_to_jpeg(
+            frame,
+            info.preview_width,
+            info.preview_height,
+            PREVIEW_JPEG_QUALITY,
+            self._preview_scaler,
+        )
         self.preview_frames_encoded += 1
         sink = self._preview_sink
         if sink is not None:

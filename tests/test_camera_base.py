@@ -3,6 +3,8 @@ Picamera2 backend's packet delivery (the IDR rule and the bounded queue)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -262,3 +264,36 @@ def test_annex_b_units_split_at_three_and_four_byte_start_codes() -> None:
     assert parameter_sets(data) == b"\x00\x00\x00\x01\x67\x42\x00\x00\x00\x01\x68\xce"
     assert parameter_sets(SLICE) == b""
     assert split_nal_units(b"no start code") == []
+
+
+#: A still and a preview of one frame, scaled at once on two threads (as ``_deliver`` hands
+#: one frame to both). Run in a child: PyAV's per-frame scaler, shared, crashes swscale.
+SAME_FRAME_TWO_THREADS = """
+import threading, av, numpy as np
+from hw.camera_base import frame_to_jpeg
+frame = av.VideoFrame.from_ndarray(np.zeros((360, 320), dtype=np.uint8), format="yuv420p")
+sizes = set()
+def scale(width, height):
+    for _ in range(500):
+        sizes.add((width, height, len(frame_to_jpeg(frame, width, height)) > 0))
+threads = [threading.Thread(target=scale, args=s) for s in ((320, 240), (160, 120))]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(sorted(sizes))
+"""
+
+
+def test_a_still_and_a_preview_of_one_frame_scale_at_once_without_crashing() -> None:
+    """Through the frame's own scaler (``to_image``) this child hung in libswscale, every
+    time (with ``to_image`` alone it died of SIGSEGV within half a second); the appliance
+    died so (a segfault in libswscale) when a photo was taken while the live view played."""
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run(
+        [sys.executable, "-c", SAME_FRAME_TWO_THREADS],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
+    assert run.stdout.strip() == "[(160, 120, True), (320, 240, True)]"
