@@ -255,15 +255,19 @@ class TraceAccelerometer(AccelerationSource):
             self._trace, self._started, self._index = trace, self._monotonic(), 0
 
     def read(self) -> tuple[float, float, float]:
+        """The next row whose time has come, each row once and in order, as a sensor's FIFO
+        gives them: a reader the machine held back catches up row by row instead of
+        skipping a knock shorter than its delay. Early, it reads the last row again."""
         with self._lock:
             trace = self._trace
             if not trace:
                 return (0.0, 0.0, 1.0)
-            elapsed = self._monotonic() - self._started
-            while self._index + 1 < len(trace) and trace[self._index + 1][0] <= elapsed:
-                self._index += 1
-            if elapsed > trace[-1][0]:
+            if self._index == len(trace):
                 self._trace = []
                 return (0.0, 0.0, 1.0)
-            _, x, y, z = trace[self._index]
+            if trace[self._index][0] <= self._monotonic() - self._started:
+                self._index += 1
+            if self._index == 0:
+                return (0.0, 0.0, 1.0)
+            _, x, y, z = trace[self._index - 1]
             return (x, y, z)

@@ -145,6 +145,22 @@ def test_the_watcher_replays_a_trace_and_reports_one_impact() -> None:
     assert len(seen) == 1 and seen[0].peak_g > 5
 
 
+def test_a_reader_held_back_still_reads_every_row_of_the_knock() -> None:
+    """The sampling thread late by a whole second (a busy machine): the bump's 40 ms over
+    2 g is still read, row by row, in order, before the car is at rest again."""
+    now = [0.0]
+    source = TraceAccelerometer(lambda: now[0])
+    rows = load_trace(TRACES_DIR / "bump.csv")
+    source.play("bump")
+    now[0] = rows[-1][0] + 1.0  # past the end of the whole trace before the first read
+    read = [source.read() for _ in range(len(rows) + 1)]
+    assert read[:-1] == [(x, y, z) for _, x, y, z in rows]
+    assert read[-1] == (0.0, 0.0, 1.0)  # then at rest again
+    early = TraceAccelerometer(lambda: 0.005)
+    early.play(rows)  # read before the second row is due: the first, again and again
+    assert {early.read() for _ in range(3)} == {tuple(rows[0][1:])}
+
+
 def test_a_failing_sensor_is_retried_and_never_stops_the_watcher() -> None:
     sensor, chip, bus = _open("mpu6050")
     hit = threading.Event()
