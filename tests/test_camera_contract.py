@@ -358,6 +358,10 @@ def test_preview_only_while_a_sink_is_set(make_camera) -> None:
     camera.set_preview_sink(None)
     elapsed_s = sink.items[-1][2] - started_s
     info = camera.info
+    # The encoder may deliver a frame's packet after its preview (picamera2 encodes on its
+    # own thread): wait until the newest preview's frame is delivered too.
+    newest = max(pts_us for _, pts_us, _ in sink.items)
+    assert poll_until(lambda: collector.snapshot()[-1].pts_us >= newest, 10)
     pts = {p.pts_us for p in collector.snapshot()}
     for jpeg, pts_us, _ in sink.items:
         assert jpeg_image(jpeg).size == (info.preview_width, info.preview_height)
