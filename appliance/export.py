@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import av
 
 from appliance.fmp4 import LayoutError, read_layout
+from appliance.stream_copy import copy_stream
 
 #: Bytes kept for the index at the front: this much ...
 MOOV_BASE_BYTES = 64 * 1024
@@ -90,7 +91,7 @@ def _join(paths: list[str], out_path: str) -> int:
                     bytes(ctx.extradata or b""),
                 )
                 if ostream is None:
-                    ostream = out.add_stream_from_template(istream)
+                    ostream = copy_stream(out, istream)
                     shape = this
                 elif this != shape:
                     raise ExportError(

@@ -18,6 +18,7 @@ import av
 
 from appliance.fmp4 import boxes
 from appliance.ports import PTS_PER_SECOND, CameraInfo, EncodedPacket
+from appliance.stream_copy import mux_stream
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,15 @@ class SegmentWriter:
             self._container.metadata["comment"] = (
                 f"first_frame={first.frame_index} first_pts_us={first.pts_us}"
             )
-            self._stream = self._container.add_mux_stream(
-                info.codec, rate=info.fps, width=info.width, height=info.height
+            self._stream = mux_stream(
+                self._container,
+                info.codec,
+                rate=info.fps,
+                width=info.width,
+                height=info.height,
+                keyframe=first.data,
+                time_base=_TIME_BASE,
             )
-            self._stream.time_base = _TIME_BASE
             self.write(first)
         except BaseException:
             self._abandon()

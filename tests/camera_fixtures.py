@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from appliance.ports import PTS_PER_SECOND, EncodedPacket
+from appliance.stream_copy import mux_stream
 from hw.camera_sim import SimulatedCamera, read_frame_counter
 
 US = Fraction(1, PTS_PER_SECOND)
@@ -132,14 +133,21 @@ def rgb(frame: av.VideoFrame) -> np.ndarray:
 def write_mp4(path: Path, packets: list[EncodedPacket], width: int, height: int, fps: int) -> Path:
     """Mux Annex B packets into a plain MP4 by stream copy.
 
-    The stream has no codec context; the MP4 muxer builds the ``avcC`` extradata from the
-    SPS/PPS of the first packet (a keyframe) and converts the packets to length-prefixed
-    NAL units, as for any H.264 stream copy.
+    The stream is the recorder's (``appliance.stream_copy.mux_stream``); the MP4 muxer
+    builds the ``avcC`` extradata from the SPS/PPS of the first packet (a keyframe) and
+    converts the packets to length-prefixed NAL units, as for any H.264 stream copy.
     """
     assert packets and packets[0].keyframe, "an MP4 must start with a keyframe"
     with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_mux_stream("h264", rate=fps, width=width, height=height)
-        stream.time_base = US
+        stream = mux_stream(
+            container,
+            "h264",
+            rate=fps,
+            width=width,
+            height=height,
+            keyframe=packets[0].data,
+            time_base=US,
+        )
         first_us = packets[0].pts_us
         frame_us = PTS_PER_SECOND // fps
         for packet in packets:

@@ -29,6 +29,7 @@ import av  # noqa: E402
 
 from appliance.mp4 import MOVFLAGS  # noqa: E402
 from appliance.states import Event, State  # noqa: E402
+from appliance.stream_copy import copy_stream, mux_stream  # noqa: E402
 from tests.harness import Appliance, decode_counters, wait_until  # noqa: E402
 from tests.mp4tools import provenance  # noqa: E402
 
@@ -214,8 +215,15 @@ def make_source(path: Path, seconds: int = 12) -> Path:
     done.wait(120)
     camera.stop()
     with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_mux_stream("h264", rate=30, width=1920, height=1080)
-        stream.time_base = Fraction(1, 90_000)
+        stream = mux_stream(
+            out,
+            "h264",
+            rate=30,
+            width=1920,
+            height=1080,
+            keyframe=packets[0].data,
+            time_base=Fraction(1, 90_000),
+        )
         for p in packets:
             pkt = av.Packet(p.data)
             pkt.pts = pkt.dts = p.pts_us - packets[0].pts_us
@@ -238,7 +246,7 @@ def bare_remux_cpu_per_frame(source: Path, out_dir: Path) -> float:
             format="mp4",
             options={"movflags": MOVFLAGS, "flush_packets": "1"},
         ) as out:
-            stream = out.add_stream_from_template(in_stream)
+            stream = copy_stream(out, in_stream)
             for packet in src.demux(in_stream):
                 if packet.dts is None:
                     continue
