@@ -13,6 +13,13 @@ from pathlib import Path
 import pytest
 
 from appliance.config import load
+from tests.harness import tmpfs
+from tests.test_storage_faults import (
+    in_error_with_its_led,
+    make,
+    records_again,
+    retried_and_still_failing,
+)
 
 DEPLOY = Path(__file__).resolve().parent.parent / "hw" / "deploy"
 INSTALL = DEPLOY / "install.sh"
@@ -79,7 +86,6 @@ def test_the_unit_is_a_watched_service_that_always_restarts(installed):
         "/opt/dashcam/venv/bin/dashcam run --config /etc/dashcam/dashcam.toml"
     )
     assert service["AmbientCapabilities"] == "CAP_SYS_TIME"
-    assert service["ReadWritePaths"].split() == ["/var/lib/dashcam/data", "/etc/dashcam"]
     assert unit["Unit"]["StartLimitIntervalSec"] == "0"
     assert unit["Install"]["WantedBy"] == "multi-user.target"
     assert "@" not in (root / UNIT).read_text(), "a template variable was left"
@@ -229,15 +235,52 @@ def test_the_unit_starts_before_the_network(installed):
     root, _ = installed
     unit = unit_sections(root / UNIT)["Unit"]
     ordering = " ".join(unit.get(key, "") for key in ("After", "Wants", "Requires", "BindsTo"))
-    assert ordering.split() == [
-        "local-fs.target",
-        "fake-hwclock.service",
-        "avahi-daemon.service",
-        "fake-hwclock.service",
-        "avahi-daemon.service",
-    ]
     assert "network" not in ordering
     assert "DefaultDependencies" not in unit  # the default: sysinit, basic, not the network
+
+
+def test_recording_waits_for_the_clock_and_never_for_avahi(installed):
+    """fake-hwclock restores the clock before the first file name; avahi (and the D-Bus it
+    needs) is pulled in but not waited for: mDNS is for the phone, never for recording."""
+    root, _ = installed
+    unit = unit_sections(root / UNIT)["Unit"]
+    assert unit["After"].split() == ["local-fs.target", "fake-hwclock.service"]
+    assert unit["Wants"].split() == ["fake-hwclock.service", "avahi-daemon.service"]
+    for key in ("Requires", "BindsTo", "Requisite", "Before"):
+        assert key not in unit, key
+
+
+def test_a_missing_storage_folder_does_not_stop_the_service_starting(installed):
+    """systemd refuses to start a unit whose ReadWritePaths= entry is missing (226/NAMESPACE)
+    unless it has the "-" prefix: a card not mounted at boot must not stop the service."""
+    root, _ = installed
+    service = unit_sections(root / UNIT)["Service"]
+    assert service["ReadWritePaths"].split() == ["-/var/lib/dashcam/data", "/etc/dashcam"]
+
+
+def test_the_appliance_started_without_its_storage_folder(tmp_path):
+    """What the service then does: a folder it may create is made and recorded into; one it
+    may not (a card's mount point under a folder it cannot write) is an error, probed until
+    the folder is there, and recording starts by itself then."""
+    made = tmp_path / "data"
+    app = make(made)  # the harness makes the folder; take it away before the start
+    made.rmdir()
+    with app:
+        app.wait_segments(2)
+        assert str(app.segments[-1].path).startswith(str(made))
+
+    with tmpfs(tmp_path / "media", 8 * 1024 * 1024) as media:
+        card = media / "card"
+        app = make(card)
+        card.rmdir()
+        subprocess.run(["mount", "-o", "remount,ro", str(media)], check=True)
+        with app:
+            in_error_with_its_led(app)
+            retried_and_still_failing(app)
+            assert not card.exists()
+            subprocess.run(["mount", "-o", "remount,rw", str(media)], check=True)
+            card.mkdir()  # the card is there
+            records_again(app)
 
 
 @pytest.mark.parametrize("arch", ["armhf", "armel", "armv7l", "armv6l", "armv8l", "i386"])
