@@ -69,6 +69,12 @@ def _mib(n: float) -> str:
 ENCODER_CMA_BYTES = 16 * 512 * 1024
 #: Share of the CMA the camera may take; the rest is for the ISP, the display, the kernel.
 CMA_CAMERA_SHARE = 0.8
+#: The CMA current Raspberry Pi OS gives a Zero 2 W or a Pi 3 (more on a Pi 4 or 5): the
+#: vc4-kms-v3d overlay in its config.txt includes cma-overlay.dts, whose default is 256 MB
+#: (raspberrypi/linux arch/arm/boot/dts/overlays; cma-64 to cma-256 select less or more,
+#: above 256 needs 1 GB of RAM). picamera2 #46 (a Zero 2: "the CMA area defaults to
+#: 256MB") and #1358 (a Zero 2 W, 2026: CmaTotal 262144 kB). 64 MB was older set-ups'.
+CMA_DEFAULT_BYTES = 256 * 2**20
 
 
 def cma_needed_bytes(config: Config) -> tuple[int, str]:
@@ -296,12 +302,18 @@ class Doctor:
             f"{cfg.video_width}x{cfg.video_height} needs about {_mib(needed)} ({how})"
         )
         if needed > total * CMA_CAMERA_SHARE:
-            return Check(
-                "CMA",
-                WARN,
-                f"{found}: more than {CMA_CAMERA_SHARE:.0%} of it",
-                "raise the CMA in /boot/firmware/config.txt (dtoverlay=vc4-kms-v3d,cma-128; "
-                "a Zero 2 W has 512 MB), or lower video_width and video_height",
+            fix = "lower video_width and video_height"
+            if total < CMA_DEFAULT_BYTES:
+                fix = (
+                    "raise the CMA to 256 MB, current Raspberry Pi OS's default on a Zero 2 W "
+                    "or a Pi 3 (dtoverlay=vc4-kms-v3d in /boot/firmware/config.txt gives it, "
+                    "or set dtoverlay=vc4-kms-v3d,cma-256 there), then reboot; or " + fix
+                )
+            return Check("CMA", WARN, f"{found}: more than {CMA_CAMERA_SHARE:.0%} of it", fix)
+        if total < CMA_DEFAULT_BYTES:
+            found += (
+                f"; less than the {_mib(CMA_DEFAULT_BYTES)} current Raspberry Pi OS gives by "
+                "default (dtoverlay=vc4-kms-v3d): an older set-up?"
             )
         return Check("CMA", OK, found)
 

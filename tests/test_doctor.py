@@ -205,7 +205,7 @@ def doctor(tmp_path, card, config: Config | None = None, **kw) -> Doctor:
     hwclock = tmp_path / "fake-hwclock.data"
     hwclock.write_text("2026-11-17 08:00:00\n")
     if "run" not in kw:
-        home = service_home(tmp_path)
+        home = service_home(Path(tempfile.mkdtemp(dir=tmp_path)))
         kw["run"] = systemctl(unit(workdir=home, environment=f"PYTHONUNBUFFERED=1 LG_WD={home}"))
     args = {
         "picamera2_features": lambda: CURRENT,
@@ -413,7 +413,32 @@ def test_cma_too_small_for_the_video_size(tmp_path, card, board):
     needed_mib = int(cma.found.split("needs about ")[1].split(" MiB")[0])
     assert needed_mib > 32 * 0.8
     assert "4 x (raw " in cma.found and "2 encoders x 8 MiB" in cma.found
-    assert "cma-128" in cma.fix and "video_width" in cma.fix
+    assert cma.fix == (
+        "raise the CMA to 256 MB, current Raspberry Pi OS's default on a Zero 2 W or a Pi 3 "
+        "(dtoverlay=vc4-kms-v3d in /boot/firmware/config.txt gives it, or set "
+        "dtoverlay=vc4-kms-v3d,cma-256 there), then reboot; or lower video_width and "
+        "video_height"
+    )
+
+
+def test_cma_of_an_older_set_up_is_named_and_a_4k_video_warned(tmp_path, card, board):
+    """64 MB was the CMA of older set-ups; 256 MB is the default now (picamera2 #46, #1358):
+    1080p fits 64 MB (with a note), 4096x2160 does not fit 128 MB."""
+    old = "CmaTotal: 65536 kB\nCmaFree: 60000 kB\n"
+    cma = doctor(tmp_path, card, meminfo_path=meminfo(tmp_path, old)).check_cma()
+    assert cma.status == OK, cma
+    assert cma.found.endswith(
+        "; less than the 256 MiB current Raspberry Pi OS gives by default "
+        "(dtoverlay=vc4-kms-v3d): an older set-up?"
+    )
+    config = Config(storage_root=str(card), video_width=4096, video_height=2160)
+    text = "CmaTotal: 131072 kB\nCmaFree: 120000 kB\n"
+    cma = doctor(tmp_path, card, config, meminfo_path=meminfo(tmp_path, text)).check_cma()
+    assert cma.status == WARN and "4096x2160 needs about 110 MiB" in cma.found, cma
+    assert "dtoverlay=vc4-kms-v3d,cma-256" in cma.fix
+    # At the default the same video fits; nothing is noted.
+    cma = doctor(tmp_path, card, config).check_cma()  # MEMINFO: a Pi with 256 MB of CMA
+    assert cma.status == OK and cma.found.endswith("+ 2 encoders x 8 MiB)"), cma
 
 
 def test_cma_is_enough_for_a_smaller_video(tmp_path, card, board):
