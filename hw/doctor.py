@@ -1,8 +1,9 @@
-"""``dashcam doctor``: checks the camera, pins, storage, clock, service and (in
-:mod:`hw.doctor_sensors`) the sensors; says what to fix. Every probe of the system is
-injected (camera listing, picamera2's features, memory information, pin factory, mount
-table, disk usage, clock, the command runner), so the checks run the same on a Pi and in
-tests."""
+"""``dashcam doctor``: checks the camera, pins, storage, clock, service, the devices the
+service may open (in :mod:`hw.doctor_access`) and the sensors (in :mod:`hw.doctor_sensors`);
+says what to fix. Every probe of the system is injected (camera listing, picamera2's
+features, memory information, pin factory, mount table, disk usage, clock, the command
+runner, the device nodes and the user and group databases), so the checks run the same on
+a Pi and in tests."""
 
 from __future__ import annotations
 
@@ -68,6 +69,12 @@ def _mib(n: float) -> str:
 ENCODER_CMA_BYTES = 16 * 512 * 1024
 #: Share of the CMA the camera may take; the rest is for the ISP, the display, the kernel.
 CMA_CAMERA_SHARE = 0.8
+#: The CMA current Raspberry Pi OS gives a Zero 2 W or a Pi 3 (more on a Pi 4 or 5): the
+#: vc4-kms-v3d overlay in its config.txt includes cma-overlay.dts, whose default is 256 MB
+#: (raspberrypi/linux arch/arm/boot/dts/overlays; cma-64 to cma-256 select less or more,
+#: above 256 needs 1 GB of RAM). picamera2 #46 (a Zero 2: "the CMA area defaults to
+#: 256MB") and #1358 (a Zero 2 W, 2026: CmaTotal 262144 kB). 64 MB was older set-ups'.
+CMA_DEFAULT_BYTES = 256 * 2**20
 
 
 def cma_needed_bytes(config: Config) -> tuple[int, str]:
@@ -151,6 +158,9 @@ class Doctor:
         clock: Wall clock.
         fake_hwclock_path: Where fake-hwclock keeps the time saved at shutdown.
         run: Runs ``systemctl`` (``subprocess.run``'s interface).
+        dev_dir: Where the device nodes are (``/dev``).
+        accounts: The user and group databases the device checks read
+            (``hw.doctor_access.Accounts``; the ``pwd`` and ``grp`` modules by default).
     """
 
     def __init__(
@@ -167,6 +177,8 @@ class Doctor:
         clock: Clock | None = None,
         fake_hwclock_path: str = FAKE_HWCLOCK_DATA,
         run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+        dev_dir: str = "/dev",
+        accounts: Any = None,
     ) -> None:
         self.config = config
         self.simulated = simulated
@@ -179,6 +191,8 @@ class Doctor:
         self._clock = clock or Clock()
         self._fake_hwclock_path = fake_hwclock_path
         self._run = run
+        self._dev_dir = dev_dir
+        self._accounts = accounts
 
     def run(self) -> list[Check]:
         """All checks, in report order."""
@@ -193,6 +207,7 @@ class Doctor:
             self.check_clock(),
             self.check_service(),
             self.check_service_directory(),
+            *self.check_device_access(),
             *sensor_checks(self.config, self.simulated),
         ]
 
@@ -287,12 +302,18 @@ class Doctor:
             f"{cfg.video_width}x{cfg.video_height} needs about {_mib(needed)} ({how})"
         )
         if needed > total * CMA_CAMERA_SHARE:
-            return Check(
-                "CMA",
-                WARN,
-                f"{found}: more than {CMA_CAMERA_SHARE:.0%} of it",
-                "raise the CMA in /boot/firmware/config.txt (dtoverlay=vc4-kms-v3d,cma-128; "
-                "a Zero 2 W has 512 MB), or lower video_width and video_height",
+            fix = "lower video_width and video_height"
+            if total < CMA_DEFAULT_BYTES:
+                fix = (
+                    "raise the CMA to 256 MB, current Raspberry Pi OS's default on a Zero 2 W "
+                    "or a Pi 3 (dtoverlay=vc4-kms-v3d in /boot/firmware/config.txt gives it, "
+                    "or set dtoverlay=vc4-kms-v3d,cma-256 there), then reboot; or " + fix
+                )
+            return Check("CMA", WARN, f"{found}: more than {CMA_CAMERA_SHARE:.0%} of it", fix)
+        if total < CMA_DEFAULT_BYTES:
+            found += (
+                f"; less than the {_mib(CMA_DEFAULT_BYTES)} current Raspberry Pi OS gives by "
+                "default (dtoverlay=vc4-kms-v3d): an older set-up?"
             )
         return Check("CMA", OK, found)
 
@@ -523,19 +544,15 @@ class Doctor:
             )
         return Check("service", OK, f"{SERVICE} enabled and active (watchdog on)")
 
-    def check_service_directory(self) -> Check:
-        """The unit's working directory and LG_WD: lgpio makes its pipe there at import."""
-        name = "service dir"
+    def _unit_properties(self, *names: str) -> dict[str, str] | str:
+        """The unit's properties (``systemctl show -p``), or why they cannot be read."""
+        command = ["systemctl", "show", SERVICE]
+        for name in ("LoadState", *names):
+            command += ["-p", name]
         try:
-            result = self._run(
-                ["systemctl", "show", SERVICE, "-p", "LoadState", "-p", "User", "-p"]
-                + ["WorkingDirectory", "-p", "Environment"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-            )
+            result = self._run(command, capture_output=True, text=True, timeout=10)
         except (OSError, subprocess.SubprocessError) as exc:
-            return Check(name, SKIP, f"systemctl not available ({exc})")
+            return f"systemctl not available ({exc})"
         props = {}
         for line in (result.stdout or "").splitlines():
             key, sep, value = line.partition("=")
@@ -543,7 +560,15 @@ class Doctor:
                 props[key] = value
         if not props:
             errors = (result.stderr or "").strip().splitlines()
-            return Check(name, SKIP, f"systemctl show failed: {errors[-1] if errors else '?'}")
+            return f"systemctl show failed: {errors[-1] if errors else '?'}"
+        return props
+
+    def check_service_directory(self) -> Check:
+        """The unit's working directory and LG_WD: lgpio makes its pipe there at import."""
+        name = "service dir"
+        props = self._unit_properties("User", "WorkingDirectory", "Environment")
+        if isinstance(props, str):
+            return Check(name, SKIP, props)
         if props.get("LoadState") != "loaded":
             return Check(name, SKIP, f"{SERVICE} is not installed")
         user = props.get("User") or "root"
@@ -579,6 +604,22 @@ class Doctor:
                 name, WARN, f"{shown}: cannot tell whether the service user {user} may write", fix
             )
         return Check(name, OK, f"{shown} (writable by {user})")
+
+    # -- devices the service may open ---------------------------------------------------
+
+    def check_device_access(self) -> list[Check]:
+        """The camera's devices, the GPIO chips and the G-sensor's I2C bus, as the service
+        user (its uid and groups, the unit's SupplementaryGroups=), not as the caller."""
+        from hw.doctor_access import Accounts, device_access_checks
+
+        return device_access_checks(
+            self.config,
+            camera=not self._camera_simulated(),
+            pins=not self.simulated,
+            unit=lambda: self._unit_properties("User", "Group", "SupplementaryGroups"),
+            dev_dir=self._dev_dir,
+            accounts=self._accounts or Accounts(),
+        )
 
 
 def format_report(checks: Sequence[Check]) -> str:

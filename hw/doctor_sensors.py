@@ -19,12 +19,14 @@ from hw.gsensor import DRIVERS, open_gsensor
 #: How long gpsd may take to greet.
 GPSD_TIMEOUT_S = 2.0
 I2C_FIX = (
-    "wire it to 3.3 V, GND, SDA (pin 3) and SCL (pin 5); switch I2C on "
-    "(sudo raspi-config nonint do_i2c 0) and check gsensor_i2c_bus and gsensor_address"
+    "wire it to 3.3 V, GND, SDA (pin 3) and SCL (pin 5); switch I2C on (sudo "
+    "hw/deploy/install.sh --enable-i2c, or sudo raspi-config nonint do_i2c 0; then reboot) "
+    "and check gsensor_i2c_bus and gsensor_address"
 )
 GPSD_FIX = (
-    "sudo apt install gpsd gpsd-clients; set the receiver's device in /etc/default/gpsd; "
-    "sudo systemctl enable --now gpsd"
+    "sudo hw/deploy/install.sh --gps-serial (a module on the UART; then reboot) or "
+    "--gps-device PATH (USB); by hand: sudo apt install gpsd gpsd-clients, set the "
+    "receiver's device in /etc/default/gpsd, sudo systemctl enable --now gpsd"
 )
 
 

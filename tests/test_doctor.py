@@ -1,8 +1,9 @@
 """``dashcam doctor`` on a simulated Pi: healthy, and each failure it must explain.
 
 The system is faked at its boundary only: the stand-in picamera2 (camera listing), gpiozero
-mock pins, a mount table file, a disk-usage function, a clock and a ``systemctl`` runner.
-The real storage directory is written to.
+mock pins, a mount table file, a disk-usage function, a clock, a ``systemctl`` runner, a
+/dev tree of files with the owners and modes of a Pi's device nodes, and the user and group
+databases. The real storage directory is written to.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import os
 import pwd
 import subprocess
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -17,7 +21,8 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from appliance.config import Config
 from appliance.ports import Clock, DiskUsage
 from hw.camera_picamera2 import Picamera2Features
-from hw.doctor import FAIL, OK, SKIP, WARN, Doctor, exit_code, format_report
+from hw.doctor import FAIL, OK, SKIP, WARN, Check, Doctor, exit_code, format_report
+from hw.doctor_access import Accounts
 from tests import picamera2_standin
 from tests.camera_fixtures import make_sim_mp4
 from tests.harness import tmpfs
@@ -57,9 +62,92 @@ def service_home(tmp_path, owner: str = "nobody", mode: int = 0o755) -> str:
     return str(home)
 
 
-def unit(user="nobody", workdir="", environment="PYTHONUNBUFFERED=1", load="loaded") -> str:
-    """``systemctl show -p LoadState -p User -p WorkingDirectory -p Environment``'s output."""
-    return f"LoadState={load}\nUser={user}\nWorkingDirectory={workdir}\nEnvironment={environment}\n"
+def unit(
+    user="nobody",
+    workdir="",
+    environment="PYTHONUNBUFFERED=1",
+    load="loaded",
+    group="",
+    supplementary="video gpio i2c",
+) -> str:
+    """``systemctl show``'s output: LoadState, User, Group, SupplementaryGroups,
+    WorkingDirectory, Environment (the runner gives all of them whatever is asked)."""
+    return (
+        f"LoadState={load}\nUser={user}\nGroup={group}\nSupplementaryGroups={supplementary}\n"
+        f"WorkingDirectory={workdir}\nEnvironment={environment}\n"
+    )
+
+
+# -- a Pi's device nodes and its user and group databases ----------------------------------
+
+#: gids as on Raspberry Pi OS; the service user is "nobody" (the unit above), the caller "pi".
+VIDEO, GPIO, I2C, PI = 44, 997, 998, 1000
+NOBODY = 65534
+
+
+class FakeAccounts(Accounts):
+    """The user and group databases: ``users`` name -> (uid, gid), ``groups`` name ->
+    (gid, members)."""
+
+    def __init__(self, users=None, groups=None) -> None:
+        users = users or {"root": (0, 0), "nobody": (NOBODY, NOBODY), "pi": (PI, PI)}
+        groups = groups or {
+            "root": (0, []),
+            "video": (VIDEO, ["pi"]),
+            "gpio": (GPIO, ["pi"]),
+            "i2c": (I2C, ["pi"]),
+            "nogroup": (NOBODY, []),
+            "pi": (PI, []),
+        }
+        pw = [SimpleNamespace(pw_name=n, pw_uid=u, pw_gid=g) for n, (u, g) in users.items()]
+        gr = [SimpleNamespace(gr_name=n, gr_gid=g, gr_mem=m) for n, (g, m) in groups.items()]
+
+        def find(rows, key, value):
+            for row in rows:
+                if getattr(row, key) == value:
+                    return row
+            raise KeyError(value)
+
+        super().__init__(
+            getpwnam=lambda name: find(pw, "pw_name", name),
+            getpwuid=lambda uid: find(pw, "pw_uid", uid),
+            getgrnam=lambda name: find(gr, "gr_name", name),
+            getgrgid=lambda gid: find(gr, "gr_gid", gid),
+            getgrall=lambda: list(gr),
+        )
+
+
+#: What Raspberry Pi OS's udev rules make: name -> (uid, gid, mode).
+PI_DEV = {
+    "media0": (0, VIDEO, 0o660),
+    "media1": (0, VIDEO, 0o660),
+    "video0": (0, VIDEO, 0o660),
+    "video11": (0, VIDEO, 0o660),
+    "v4l-subdev0": (0, VIDEO, 0o660),
+    "dma_heap/linux,cma": (0, VIDEO, 0o660),
+    "dma_heap/system": (0, VIDEO, 0o660),
+    "gpiochip0": (0, GPIO, 0o660),
+    "i2c-1": (0, I2C, 0o660),
+}
+
+
+def dev_tree(tmp_path, changes=None) -> str:
+    """A /dev of plain files with a Pi's owners and modes (``changes``: name -> (uid, gid,
+    mode), None to leave one out), in a new folder under ``tmp_path``. We are root: chown
+    works."""
+    dev = Path(tempfile.mkdtemp(prefix="dev-", dir=tmp_path))
+    nodes = PI_DEV | (changes or {})
+    for name, owner in nodes.items():
+        if owner is None:
+            continue
+        path = dev / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        os.chown(path, owner[0], owner[1])
+        path.chmod(owner[2])
+    if nodes.get("dma_heap/linux,cma") is not None:
+        (dev / "dma_heap" / "vidbuf_cached").symlink_to("linux,cma")
+    return str(dev)
 
 
 CURRENT = Picamera2Features(
@@ -117,7 +205,7 @@ def doctor(tmp_path, card, config: Config | None = None, **kw) -> Doctor:
     hwclock = tmp_path / "fake-hwclock.data"
     hwclock.write_text("2026-11-17 08:00:00\n")
     if "run" not in kw:
-        home = service_home(tmp_path)
+        home = service_home(Path(tempfile.mkdtemp(dir=tmp_path)))
         kw["run"] = systemctl(unit(workdir=home, environment=f"PYTHONUNBUFFERED=1 LG_WD={home}"))
     args = {
         "picamera2_features": lambda: CURRENT,
@@ -127,6 +215,8 @@ def doctor(tmp_path, card, config: Config | None = None, **kw) -> Doctor:
         "mounts_path": mounts(tmp_path, card),
         "clock": FixedClock(NOW_S),
         "fake_hwclock_path": str(hwclock),
+        "dev_dir": dev_tree(tmp_path),
+        "accounts": FakeAccounts(),
     } | kw
     config = config or Config(storage_root=str(card), power_loss_pin=26)
     return Doctor(config, **args)
@@ -141,13 +231,18 @@ def test_healthy_setup(tmp_path, card, board):
     report = format_report(checks)
     print(report)
     # no sensors, no upload remote set
-    assert [c.status for c in checks] == [OK] * 10 + [SKIP, SKIP, SKIP], report
+    assert [c.status for c in checks] == [OK] * 12 + [SKIP] * 4, report
     assert exit_code(checks) == 0
     found = by_name(checks)
     assert "imx708_wide" in found["camera"].found
     assert found["picamera2"].found.startswith("0.3.36: force_key_frame")
     assert found["CMA"].found.startswith("CmaTotal 256 MiB, CmaFree 244 MiB; 1920x1080 needs")
     assert found["service dir"].found.endswith("(writable by nobody)")
+    assert found["camera access"].found.startswith("7 devices (")  # vidbuf_cached: a link
+    assert found["camera access"].found.endswith(
+        "nobody may open them through group video (the unit's SupplementaryGroups=)"
+    )
+    assert "/gpiochip0 (root:gpio 0660): nobody may open it" in found["GPIO access"].found
     assert "record 17, photo 27, protect 22, LED 12, power loss 26" in found["pins"].found
     assert found["file system"].found == f"ext4 on /dev/sda1, mounted at {card}"
     assert "40.0 GiB free of 64.0 GiB" in found["free space"].found
@@ -318,7 +413,32 @@ def test_cma_too_small_for_the_video_size(tmp_path, card, board):
     needed_mib = int(cma.found.split("needs about ")[1].split(" MiB")[0])
     assert needed_mib > 32 * 0.8
     assert "4 x (raw " in cma.found and "2 encoders x 8 MiB" in cma.found
-    assert "cma-128" in cma.fix and "video_width" in cma.fix
+    assert cma.fix == (
+        "raise the CMA to 256 MB, current Raspberry Pi OS's default on a Zero 2 W or a Pi 3 "
+        "(dtoverlay=vc4-kms-v3d in /boot/firmware/config.txt gives it, or set "
+        "dtoverlay=vc4-kms-v3d,cma-256 there), then reboot; or lower video_width and "
+        "video_height"
+    )
+
+
+def test_cma_of_an_older_set_up_is_named_and_a_4k_video_warned(tmp_path, card, board):
+    """64 MB was the CMA of older set-ups; 256 MB is the default now (picamera2 #46, #1358):
+    1080p fits 64 MB (with a note), 4096x2160 does not fit 128 MB."""
+    old = "CmaTotal: 65536 kB\nCmaFree: 60000 kB\n"
+    cma = doctor(tmp_path, card, meminfo_path=meminfo(tmp_path, old)).check_cma()
+    assert cma.status == OK, cma
+    assert cma.found.endswith(
+        "; less than the 256 MiB current Raspberry Pi OS gives by default "
+        "(dtoverlay=vc4-kms-v3d): an older set-up?"
+    )
+    config = Config(storage_root=str(card), video_width=4096, video_height=2160)
+    text = "CmaTotal: 131072 kB\nCmaFree: 120000 kB\n"
+    cma = doctor(tmp_path, card, config, meminfo_path=meminfo(tmp_path, text)).check_cma()
+    assert cma.status == WARN and "4096x2160 needs about 110 MiB" in cma.found, cma
+    assert "dtoverlay=vc4-kms-v3d,cma-256" in cma.fix
+    # At the default the same video fits; nothing is noted.
+    cma = doctor(tmp_path, card, config).check_cma()  # MEMINFO: a Pi with 256 MB of CMA
+    assert cma.status == OK and cma.found.endswith("+ 2 encoders x 8 MiB)"), cma
 
 
 def test_cma_is_enough_for_a_smaller_video(tmp_path, card, board):
@@ -404,3 +524,149 @@ def test_lg_wd_on_a_read_only_file_system(tmp_path, card, board):
         found = by_name(doctor(tmp_path, card, run=run).run())["service dir"]
     assert found.status == WARN, found
     assert f"pipe in {mount}, which root cannot write to; the appliance falls back" in found.found
+
+
+# -- devices, as the service user -----------------------------------------------------------
+
+LIS3DH = {"gsensor": "lis3dh"}
+
+
+def access(tmp_path, card, board, *, config=None, supplementary="video gpio i2c", **kw):
+    """The device checks of a doctor whose unit names ``supplementary``."""
+    home = service_home(Path(tempfile.mkdtemp(dir=tmp_path)))
+    run = systemctl(unit(workdir=home, environment=f"LG_WD={home}", supplementary=supplementary))
+    config = Config(storage_root=str(card), **(config or {}))
+    checks = doctor(tmp_path, card, config, run=run, **kw).run()
+    print(format_report(checks))
+    return by_name(checks), exit_code(checks)
+
+
+def test_the_service_user_not_in_i2c_fails_naming_the_group(tmp_path, card, board):
+    """Finding 4: the caller (pi) is in i2c, the service user is not: the doctor used to
+    open the bus as the caller and say ok; the service got EACCES."""
+    found, code = access(tmp_path, card, board, config=LIS3DH, supplementary="video gpio")
+    i2c = found["I2C access"]
+    assert i2c.status == FAIL, i2c
+    assert i2c.found.startswith("the service user nobody cannot open ")
+    assert i2c.found.endswith("/i2c-1 (root:i2c 0660)")
+    assert i2c.fix.startswith(
+        "add the service user to group i2c: sudo usermod -aG i2c nobody, then "
+        "sudo systemctl restart dashcam"
+    )
+    assert "hw/deploy/install.sh" in i2c.fix
+    assert found["camera access"].status == OK and found["GPIO access"].status == OK
+    assert code == 1
+
+
+def test_i2c_through_the_units_supplementary_groups_is_ok(tmp_path, card, board):
+    found, code = access(tmp_path, card, board, config=LIS3DH, supplementary="video gpio i2c")
+    i2c = found["I2C access"]
+    assert i2c.status == OK, i2c
+    assert i2c.found.endswith(
+        "/i2c-1 (root:i2c 0660): nobody may open it through group i2c "
+        "(the unit's SupplementaryGroups=)"
+    )
+
+
+def test_i2c_through_the_group_database_is_ok(tmp_path, card, board):
+    groups = {"video": (VIDEO, []), "gpio": (GPIO, []), "i2c": (I2C, ["pi", "nobody"])}
+    accounts = FakeAccounts(groups={"root": (0, []), "nogroup": (NOBODY, []), **groups})
+    found, _ = access(
+        tmp_path, card, board, config=LIS3DH, supplementary="video gpio", accounts=accounts
+    )
+    assert found["I2C access"].status == OK
+    assert found["I2C access"].found.endswith("through group i2c")  # not the unit's
+
+
+def test_the_units_group_is_the_primary_group(tmp_path, card, board):
+    """``Group=i2c`` makes i2c the primary group: the bus opens without the supplementary."""
+    home = service_home(tmp_path)
+    run = systemctl(unit(workdir=home, group="i2c", supplementary="video gpio"))
+    config = Config(storage_root=str(card), **LIS3DH)
+    found = by_name(doctor(tmp_path, card, config, run=run).run())
+    assert found["I2C access"].status == OK, found["I2C access"]
+
+
+def test_camera_devices_the_service_cannot_open(tmp_path, card, board):
+    """Not in video: every camera node is listed (four, then how many more), the fix names
+    video; a DMA heap only root may open names no group and says what a udev rule must do."""
+    found, code = access(tmp_path, card, board, supplementary="gpio i2c")
+    camera = found["camera access"]
+    assert camera.status == FAIL and code == 1
+    assert camera.found.count("(root:video 0660)") == 4 and camera.found.endswith("and 3 more")
+    assert "sudo usermod -aG video nobody" in camera.fix
+
+    dev = dev_tree(tmp_path, {"dma_heap/linux,cma": (0, 0, 0o600)})
+    found, _ = access(tmp_path, card, board, dev_dir=dev)
+    camera = found["camera access"]
+    assert camera.status == FAIL
+    assert (
+        camera.found
+        == f"the service user nobody cannot open {dev}/dma_heap/linux,cma (root:root 0600)"
+    )
+    assert camera.fix.startswith("their mode lets no group of the service user read and write")
+
+
+def test_gpio_chips_the_service_cannot_open(tmp_path, card, board):
+    found, _ = access(tmp_path, card, board, supplementary="video i2c")
+    gpio = found["GPIO access"]
+    assert gpio.status == FAIL and "/gpiochip0 (root:gpio 0660)" in gpio.found
+    assert "sudo usermod -aG gpio nobody" in gpio.fix
+
+
+@pytest.mark.parametrize(
+    ("node", "grant"),
+    [
+        ((NOBODY, 0, 0o600), "as owner"),  # owned by the service user
+        ((0, 0, 0o666), "its mode for all users"),
+    ],
+)
+def test_owner_and_others_bits_grant_too(tmp_path, card, board, node, grant):
+    dev = dev_tree(tmp_path, {"i2c-1": node})
+    found, _ = access(tmp_path, card, board, config=LIS3DH, supplementary="", dev_dir=dev)
+    assert found["I2C access"].status == OK and found["I2C access"].found.endswith(grant)
+
+
+def test_the_owners_bits_win_over_the_groups(tmp_path, card, board):
+    """Linux reads the owner's bits for the owner, even when its group could open it."""
+    dev = dev_tree(tmp_path, {"i2c-1": (NOBODY, I2C, 0o060)})
+    found, _ = access(tmp_path, card, board, config=LIS3DH, dev_dir=dev)
+    assert found["I2C access"].status == FAIL
+    assert found["I2C access"].fix.startswith("their mode lets no group")
+
+
+def test_a_supplementary_group_that_does_not_exist(tmp_path, card, board):
+    found, code = access(tmp_path, card, board, supplementary="video gpio i2c spi")
+    groups = found["service groups"]
+    assert groups.status == FAIL and code == 1
+    assert "names spi, which is no group here" in groups.found and "216/GROUP" in groups.found
+    assert groups.fix.startswith("sudo groupadd --system spi")
+
+
+def test_no_i2c_bus_and_no_unit(tmp_path, card, board):
+    dev = dev_tree(tmp_path, {"i2c-1": None})
+    found, _ = access(tmp_path, card, board, config=LIS3DH, dev_dir=dev)
+    assert found["I2C access"].status == SKIP
+    assert found["I2C access"].found == f"no {dev}/i2c-1: I2C is off (see G-sensor)"
+
+    not_installed = systemctl(unit(load="not-found", user=""), enabled="not-found")
+    found = by_name(doctor(tmp_path, card, run=not_installed).run())
+    assert found["device access"].status == SKIP
+    assert found["device access"].found == "dashcam.service is not installed"
+    assert "camera access" not in found
+
+
+def test_simulated_camera_and_pins_skip_the_devices(tmp_path, card):
+    calls = []
+
+    def run(command, **kw):
+        calls.append(command)
+        return systemctl(unit())(command, **kw)
+
+    d = doctor(
+        tmp_path, card, Config(storage_root=str(card), camera="sim"), simulated=True, run=run
+    )
+    assert d.check_device_access() == [
+        Check("device access", SKIP, "simulated camera and pins, no G-sensor board")
+    ]
+    assert calls == []  # systemctl is not asked

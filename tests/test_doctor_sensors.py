@@ -32,6 +32,7 @@ def test_a_board_that_does_not_answer_fails_with_the_wiring_to_check() -> None:
     check = check_gsensor(Config(gsensor="mpu6050"), False, open_bus=lambda n: FakeBus({}))
     assert check.status == FAIL and "0x68" in check.found
     assert "SDA (pin 3)" in check.fix and "do_i2c" in check.fix
+    assert "install.sh --enable-i2c" in check.fix and "reboot" in check.fix
 
     def no_bus(number: int):
         raise FileNotFoundError(2, "No such file or directory", f"/dev/i2c-{number}")
@@ -57,6 +58,7 @@ def test_no_gpsd_or_something_else_on_its_port_fails_with_the_fix() -> None:
         port = probe.getsockname()[1]
     check = check_gps(Config(gps="gpsd", gps_port=port))
     assert check.status == FAIL and "systemctl enable --now gpsd" in check.fix
+    assert "install.sh --gps-serial" in check.fix and "--gps-device PATH" in check.fix
     with socket.socket() as other:  # a server that is not gpsd
         other.bind(("127.0.0.1", 0))
         other.listen(1)

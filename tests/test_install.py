@@ -13,6 +13,13 @@ from pathlib import Path
 import pytest
 
 from appliance.config import load
+from tests.harness import tmpfs
+from tests.test_storage_faults import (
+    in_error_with_its_led,
+    make,
+    records_again,
+    retried_and_still_failing,
+)
 
 DEPLOY = Path(__file__).resolve().parent.parent / "hw" / "deploy"
 INSTALL = DEPLOY / "install.sh"
@@ -22,12 +29,20 @@ RULE = "etc/polkit-1/rules.d/50-dashcam.rules"
 CONFIG = "etc/dashcam/dashcam.toml"
 
 
-def sh(script: Path, *args: str, arch: str | None = "arm64") -> subprocess.CompletedProcess:
-    """Run a deploy script; ``arch`` is the architecture it sees (None: this machine's)."""
+ZERO_2_W = "Raspberry Pi Zero 2 W Rev 1.0"
+PI_5 = "Raspberry Pi 5 Model B Rev 1.0"
+
+
+def sh(
+    script: Path, *args: str, arch: str | None = "arm64", model: str = ZERO_2_W
+) -> subprocess.CompletedProcess:
+    """Run a deploy script; ``arch`` is the architecture it sees (None: this machine's),
+    ``model`` the board (the device tree's model string)."""
     env = dict(os.environ)
     env.pop("DASHCAM_INSTALL_ARCH", None)
     if arch is not None:
         env["DASHCAM_INSTALL_ARCH"] = arch
+    env["DASHCAM_INSTALL_MODEL"] = model
     return subprocess.run(
         ["bash", str(script), *args],
         capture_output=True,
@@ -43,6 +58,23 @@ def unit_sections(path: Path) -> configparser.ConfigParser:
     parser.optionxform = str  # keys are case-sensitive in units
     parser.read(path)
     return parser
+
+
+def commands_of(out: str) -> list[str]:
+    """The commands a dry run printed, in order."""
+    return [line[2:] for line in out.splitlines() if line.startswith("+ ")]
+
+
+def shell_assignments(path: Path) -> dict[str, str]:
+    """``KEY="value"`` lines of a shell environment file, as the shell would read them."""
+    result = subprocess.run(
+        ["bash", "-c", f'set -a; . "{path}"; env -0'],
+        capture_output=True,
+        check=True,
+        env={},
+    )
+    pairs = (item.split("=", 1) for item in result.stdout.decode().split("\0") if "=" in item)
+    return {k: v for k, v in pairs if k.isupper() and k not in ("PWD", "SHLVL", "_")}
 
 
 @pytest.fixture
@@ -79,7 +111,6 @@ def test_the_unit_is_a_watched_service_that_always_restarts(installed):
         "/opt/dashcam/venv/bin/dashcam run --config /etc/dashcam/dashcam.toml"
     )
     assert service["AmbientCapabilities"] == "CAP_SYS_TIME"
-    assert service["ReadWritePaths"].split() == ["/var/lib/dashcam/data", "/etc/dashcam"]
     assert unit["Unit"]["StartLimitIntervalSec"] == "0"
     assert unit["Install"]["WantedBy"] == "multi-user.target"
     assert "@" not in (root / UNIT).read_text(), "a template variable was left"
@@ -229,15 +260,52 @@ def test_the_unit_starts_before_the_network(installed):
     root, _ = installed
     unit = unit_sections(root / UNIT)["Unit"]
     ordering = " ".join(unit.get(key, "") for key in ("After", "Wants", "Requires", "BindsTo"))
-    assert ordering.split() == [
-        "local-fs.target",
-        "fake-hwclock.service",
-        "avahi-daemon.service",
-        "fake-hwclock.service",
-        "avahi-daemon.service",
-    ]
     assert "network" not in ordering
     assert "DefaultDependencies" not in unit  # the default: sysinit, basic, not the network
+
+
+def test_recording_waits_for_the_clock_and_never_for_avahi(installed):
+    """fake-hwclock restores the clock before the first file name; avahi (and the D-Bus it
+    needs) is pulled in but not waited for: mDNS is for the phone, never for recording."""
+    root, _ = installed
+    unit = unit_sections(root / UNIT)["Unit"]
+    assert unit["After"].split() == ["local-fs.target", "fake-hwclock.service"]
+    assert unit["Wants"].split() == ["fake-hwclock.service", "avahi-daemon.service"]
+    for key in ("Requires", "BindsTo", "Requisite", "Before"):
+        assert key not in unit, key
+
+
+def test_a_missing_storage_folder_does_not_stop_the_service_starting(installed):
+    """systemd refuses to start a unit whose ReadWritePaths= entry is missing (226/NAMESPACE)
+    unless it has the "-" prefix: a card not mounted at boot must not stop the service."""
+    root, _ = installed
+    service = unit_sections(root / UNIT)["Service"]
+    assert service["ReadWritePaths"].split() == ["-/var/lib/dashcam/data", "/etc/dashcam"]
+
+
+def test_the_appliance_started_without_its_storage_folder(tmp_path):
+    """What the service then does: a folder it may create is made and recorded into; one it
+    may not (a card's mount point under a folder it cannot write) is an error, probed until
+    the folder is there, and recording starts by itself then."""
+    made = tmp_path / "data"
+    app = make(made)  # the harness makes the folder; take it away before the start
+    made.rmdir()
+    with app:
+        app.wait_segments(2)
+        assert str(app.segments[-1].path).startswith(str(made))
+
+    with tmpfs(tmp_path / "media", 8 * 1024 * 1024) as media:
+        card = media / "card"
+        app = make(card)
+        card.rmdir()
+        subprocess.run(["mount", "-o", "remount,ro", str(media)], check=True)
+        with app:
+            in_error_with_its_led(app)
+            retried_and_still_failing(app)
+            assert not card.exists()
+            subprocess.run(["mount", "-o", "remount,rw", str(media)], check=True)
+            card.mkdir()  # the card is there
+            records_again(app)
 
 
 @pytest.mark.parametrize("arch", ["armhf", "armel", "armv7l", "armv6l", "armv8l", "i386"])
@@ -334,3 +402,155 @@ def test_the_architecture_comes_from_dpkg_by_default(tmp_path, reported, refused
         assert not (tmp_path / "root").exists()
     else:
         assert result.returncode == 0, result.stderr
+
+
+# -- the service user's groups; I2C, the serial port and gpsd ----------------------------
+
+GPSD_DEFAULTS = "etc/default/gpsd"
+SERIAL_OFF_UART_ON = ["raspi-config nonint do_serial_cons 1", "raspi-config nonint do_serial_hw 0"]
+
+
+def test_the_service_user_may_open_the_camera_the_pins_and_the_i2c_bus(installed):
+    """Pi OS's udev rules give /dev/video*, /dev/media* and /dev/dma_heap/* to video,
+    /dev/gpiochip* to gpio and /dev/i2c-* to i2c (mode 0660): the user and the unit have
+    all three, also for a user an older install made (usermod), and the groups exist."""
+    root, out = installed
+    commands = commands_of(out)
+    for group in ("video", "gpio", "i2c"):
+        assert f"groupadd --system --force {group}" in commands
+    useradd = next(c for c in commands if c.startswith("useradd "))
+    assert "--groups video\\,gpio\\,i2c dashcam" in useradd
+    usermod = "usermod --append --groups video\\,gpio\\,i2c dashcam"
+    assert usermod in commands
+    assert commands.index(useradd) < commands.index(usermod)
+    service = unit_sections(root / UNIT)["Service"]
+    assert service["SupplementaryGroups"].split() == ["video", "gpio", "i2c"]
+    assert "dialout" not in (root / UNIT).read_text()  # gpsd opens the receiver, not we
+
+
+def test_without_options_no_interface_or_gpsd_is_touched(installed):
+    root, out = installed
+    commands = commands_of(out)
+    assert not any("raspi-config" in c or "gpsd" in c for c in commands)
+    assert not (root / GPSD_DEFAULTS).exists()
+    assert load(root / CONFIG)[0].gps == "none"
+    assert "reboot" not in out
+
+
+def test_enable_i2c_switches_the_bus_on_and_asks_for_a_reboot(tmp_path):
+    root = tmp_path / "root"
+    result = sh(INSTALL, "--dry-run", "--root", str(root), "--enable-i2c")
+    assert result.returncode == 0, result.stderr
+    commands = commands_of(result.stdout)
+    assert "raspi-config nonint do_i2c 0" in commands  # 0: enable (raspi-config's "yes")
+    apt = next(c for c in commands if c.startswith("apt-get install")).split()
+    assert "raspi-config" in apt and "gpsd" not in apt
+    assert not any("serial" in c for c in commands)
+    assert commands[-2:] == ["systemctl daemon-reload", "systemctl enable --now dashcam.service"]
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("reboot needed (sudo reboot): I2C")
+    assert 'gsensor = "mpu6050", "lis3dh" or "adxl345"' in result.stdout
+
+
+@pytest.mark.parametrize(("model", "device"), [(ZERO_2_W, "/dev/serial0"), (PI_5, "/dev/ttyAMA0")])
+def test_gps_serial_frees_the_uart_for_gpsd(tmp_path, model, device):
+    """The login console leaves the UART, the UART is switched on, gpsd reads it from boot
+    (on a Pi 5 /dev/serial0 is the debug connector: the GPIO 14/15 UART is ttyAMA0)."""
+    root = tmp_path / "root"
+    result = sh(INSTALL, "--dry-run", "--root", str(root), "--gps-serial", model=model)
+    assert result.returncode == 0, result.stderr
+    commands = commands_of(result.stdout)
+    apt = next(c for c in commands if c.startswith("apt-get install")).split()
+    assert {"gpsd", "gpsd-clients", "raspi-config"} <= set(apt)
+    at = commands.index(SERIAL_OFF_UART_ON[0])
+    assert commands[at : at + 2] == SERIAL_OFF_UART_ON
+    assert "raspi-config nonint do_i2c 0" not in commands
+    assert "systemctl enable gpsd.socket gpsd.service" in commands
+    assert "systemctl restart gpsd.service" in commands
+    assert commands[-2:] == ["systemctl daemon-reload", "systemctl enable --now dashcam.service"]
+    assert shell_assignments(root / GPSD_DEFAULTS) == {
+        "DEVICES": device,
+        "GPSD_OPTIONS": "-n",
+        "USBAUTO": "false",
+    }
+    assert load(root / CONFIG)[0].gps == "gpsd"  # a new config reads it
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("reboot needed (sudo reboot): ") and "serial" in last
+
+
+def test_gps_device_points_gpsd_at_a_usb_receiver(tmp_path):
+    root = tmp_path / "root"
+    device = "/dev/serial/by-id/usb-u-blox_GNSS_receiver-if00"
+    result = sh(INSTALL, "--dry-run", "--root", str(root), "--gps-device", device)
+    assert result.returncode == 0, result.stderr
+    commands = commands_of(result.stdout)
+    assert not any("raspi-config" in c for c in commands)  # no UART, no reboot
+    assert "systemctl enable gpsd.socket gpsd.service" in commands
+    assert shell_assignments(root / GPSD_DEFAULTS) == {
+        "DEVICES": device,
+        "GPSD_OPTIONS": "-n",
+        "USBAUTO": "true",
+    }
+    assert load(root / CONFIG)[0].gps == "gpsd"
+    assert "reboot" not in result.stdout
+
+
+def test_gps_serial_with_another_device_and_i2c_together(tmp_path):
+    root = tmp_path / "root"
+    result = sh(
+        INSTALL,
+        "--dry-run",
+        "--root",
+        str(root),
+        "--enable-i2c",
+        "--gps-serial",
+        "--gps-device",
+        "/dev/ttyAMA0",
+    )
+    assert result.returncode == 0, result.stderr
+    commands = commands_of(result.stdout)
+    assert "raspi-config nonint do_i2c 0" in commands
+    assert all(c in commands for c in SERIAL_OFF_UART_ON)
+    gpsd = shell_assignments(root / GPSD_DEFAULTS)
+    assert gpsd["DEVICES"] == "/dev/ttyAMA0" and gpsd["USBAUTO"] == "false"  # on the UART
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("reboot needed (sudo reboot): I2C") and "serial" in last
+
+
+def test_a_kept_config_is_not_edited_but_the_gps_key_is_named(installed):
+    root, _ = installed
+    (root / CONFIG).write_text('storage_root = "/media/card"\n')
+    result = sh(INSTALL, "--dry-run", "--root", str(root), "--gps-serial")
+    assert result.returncode == 0, result.stderr
+    assert (root / CONFIG).read_text() == 'storage_root = "/media/card"\n'
+    assert 'set gps = "gpsd" in /etc/dashcam/dashcam.toml' in result.stdout
+
+    (root / CONFIG).write_text('gps = "gpsd"\n')  # already set: nothing to say
+    result = sh(INSTALL, "--dry-run", "--root", str(root), "--gps-serial")
+    assert result.returncode == 0 and 'set gps = "gpsd"' not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "device", ["ttyACM0", "/dev/tty ACM0", '/dev/ttyACM0"; rm -rf /', "/etc/passwd", ""]
+)
+def test_a_bad_gps_device_is_refused(tmp_path, device):
+    result = sh(INSTALL, "--dry-run", "--root", str(tmp_path / "r"), "--gps-device", device)
+    assert result.returncode == 2
+    assert result.stderr.startswith("install.sh:")
+    assert not (tmp_path / "r").exists()
+
+
+def test_uninstall_says_what_it_leaves_of_the_interfaces_and_gpsd(tmp_path):
+    root = tmp_path / "root"
+    assert (
+        sh(INSTALL, "--dry-run", "--root", str(root), "--enable-i2c", "--gps-serial").returncode
+        == 0
+    )
+    result = sh(UNINSTALL, "--dry-run", "--root", str(root))
+    assert result.returncode == 0, result.stderr
+    assert (root / GPSD_DEFAULTS).exists()
+    out = result.stdout
+    assert "left as they are: I2C, the serial port and gpsd" in out
+    for undo in ("do_i2c 1", "do_serial_cons 0", "apt purge gpsd"):
+        assert undo in out
+    assert not any("raspi-config" in c or "gpsd" in c for c in commands_of(out))

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Removes what install.sh installed: the service, its unit, the polkit rule and the virtual
 # environment. Recordings and /etc/dashcam are kept unless --purge is given. The apt
-# packages stay (other software may use them).
+# packages stay (other software may use them), and so do the system settings that
+# --enable-i2c, --gps-serial and --gps-device changed (I2C, the serial console and UART,
+# gpsd and /etc/default/gpsd): it says how to undo them.
 #
 #   sudo hw/deploy/uninstall.sh [--purge]
 #   hw/deploy/uninstall.sh --dry-run --root DIR
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
         --user) USER_NAME=${2:?}; shift ;;
         --prefix) PREFIX=${2:?}; shift ;;
         --storage) STORAGE=${2:?}; shift ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
         *) echo "uninstall.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -60,3 +62,10 @@ if [ "$PURGE" = 1 ]; then
 else
     echo "kept /etc/dashcam and the recordings in $STORAGE (--purge removes them)"
 fi
+cat <<'LEFT'
+left as they are: I2C, the serial port and gpsd (what install.sh --enable-i2c, --gps-serial
+and --gps-device changed; other software may use them). To undo: I2C off with
+sudo raspi-config nonint do_i2c 1; the login console back on the UART with
+sudo raspi-config nonint do_serial_cons 0; gpsd with sudo apt purge gpsd gpsd-clients;
+then reboot.
+LEFT
