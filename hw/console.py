@@ -248,6 +248,9 @@ class Console:
             held = button.is_held
         finally:
             if not held:
+                # Let go once the press has counted (debounce_s): a shorter one would be
+                # taken for contact bounce, and the key would do nothing.
+                button.wait_for_press(HOLD_MARGIN_S)
                 button.pin.drive_high()
         elapsed_s = self._monotonic() - start
         if held:

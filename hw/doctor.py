@@ -363,7 +363,9 @@ class Doctor:
         finally:
             for device in devices:
                 device.close()
-        kind = type(factory).__name__
+        from hw.pins import describe_pin_factory  # the chip too: a Pi 5's moved (hw/pins.py)
+
+        kind = describe_pin_factory(factory)
         return Check("pins", OK, f"BCM {listing} ({kind}, buttons with pull-ups)")
 
     # -- storage ----------------------------------------------------------------------

@@ -4,6 +4,14 @@ Buttons only post events to the controller. The LED shows one pattern per state 
 table :data:`STATE_PATTERNS`, documented in the README) and flashes briefly for a still or
 a protected incident (:data:`NOTICE_PATTERNS`). Everything is built with an injected
 gpiozero pin factory: lgpio on the Pi, ``MockFactory(pin_class=MockPWMPin)`` off it.
+
+The buttons are debounced here (:class:`DebouncedButton`, the rule in
+:mod:`appliance.debounce`), not by gpiozero's ``bounce_time``: on lgpio that becomes
+``lgGpioSetDebounce`` (an edge is reported once the level has been stable that long, on
+both edges: the same rule, in lgpio's alert thread), but gpiozero's mock pins ignore it,
+and RPi.GPIO and gpiozero's native pins read it as "ignore edges for that long after
+one", which takes a glitch during a hold for a release. Ours works the same on every pin
+factory, so the tests run the real rule on mock pins.
 """
 
 from __future__ import annotations
@@ -14,11 +22,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gpiozero import PWMLED
-from gpiozero import Button as GpioButton
+from gpiozero import PWMLED, DigitalInputDevice
 
 from appliance.config import Config
 from appliance.controller import Status
+from appliance.debounce import Change, Debouncer
 from appliance.states import Event, State
 from appliance.wiring import Button
 from appliance.worker import Worker
@@ -70,13 +78,169 @@ def checked_brightness(value: object) -> float:
     return float(value)
 
 
-def press(button: GpioButton, hold_s: float = 0.0) -> None:
-    """Press a gpiozero Button on mock pins: drive low, (hold), release (pull-up)."""
+#: How long :func:`press` waits for a button to take a press or a release.
+PRESS_TIMEOUT_S = 5.0
+
+
+def press(button: DebouncedButton, hold_s: float = 0.0) -> None:
+    """Press a button on mock pins as a finger would (pull-up: low is pressed).
+
+    The pin stays low until the button has taken the press (``debounce_s``) and then for
+    ``hold_s`` more, then high until the button has taken the release. A shorter press
+    would be taken for contact bounce and lost, and a press before the last release was
+    taken would be part of it: so every simulated press counts once, and a hold of
+    ``hold_time_s`` has ``debounce_s`` to spare. Each wait gives up after
+    :data:`PRESS_TIMEOUT_S`.
+    """
     pin = button.pin
     pin.drive_low()
-    if hold_s:
+    button.wait_for_press(PRESS_TIMEOUT_S)
+    if hold_s > 0:
         threading.Event().wait(hold_s)
     pin.drive_high()
+    button.wait_for_release(PRESS_TIMEOUT_S)
+
+
+class DebouncedButton:
+    """A push button from a pin to ground (pull-up), debounced in software on both edges.
+
+    A press counts once the pin has been low for ``debounce_s``, a release once it has
+    been high for ``debounce_s`` (:class:`appliance.debounce.Debouncer`); a hold once the
+    button has been down ``hold_time_s`` from the first edge of the press. The callbacks
+    (``when_pressed``, ``when_released``, ``when_held``, gpiozero's names) run on the
+    button's own thread, one at a time and in order; one that raises is logged and the
+    button goes on.
+
+    Args:
+        pin: The BCM pin.
+        pin_factory: A gpiozero pin factory.
+        debounce_s: How long a level must be stable to count.
+        hold_time_s: How long a press lasts before it is a hold; None: no holds.
+        name: The button's name (its thread's name, the logs).
+        monotonic: The clock the edges and deadlines are read from (seconds; the waits
+            are real time, so it must advance with it).
+    """
+
+    #: The shortest wait between two looks at the edges (a guard against a spinning thread).
+    MIN_WAIT_S = 0.001
+
+    def __init__(
+        self,
+        pin: int,
+        *,
+        pin_factory,
+        debounce_s: float,
+        hold_time_s: float | None = None,
+        name: str = "button",
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.debounce_s = debounce_s
+        self.hold_time = hold_time_s
+        self.when_pressed: Callable[[], None] | None = None
+        self.when_released: Callable[[], None] | None = None
+        self.when_held: Callable[[], None] | None = None
+        self._monotonic = monotonic
+        self._device = DigitalInputDevice(
+            pin, pull_up=True, bounce_time=None, pin_factory=pin_factory
+        )
+        self.pin = self._device.pin
+        self._edges = threading.Condition()
+        self._logic = Debouncer(debounce_s, hold_time_s, pressed=bool(self._device.is_active))
+        # What the callbacks have been told: read by is_pressed and the waits.
+        self._state = threading.Condition()
+        self._pressed = self._logic.pressed
+        self._held = False
+        self._closed = False
+        self._worker = Worker(self._run, f"button-{name}")
+        self._device.when_activated = self._went_down
+        self._device.when_deactivated = self._went_up
+        self._worker.start()
+
+    @property
+    def is_pressed(self) -> bool:
+        """True while the button counts as pressed (debounced)."""
+        return self._pressed
+
+    @property
+    def is_held(self) -> bool:
+        """True while the button counts as held (pressed for ``hold_time`` or more)."""
+        return self._held
+
+    @property
+    def alive(self) -> bool:
+        """True while the button's thread runs."""
+        return self._worker.alive
+
+    def wait_for_press(self, timeout_s: float | None = None) -> bool:
+        """Wait until the button counts as pressed; False on timeout or when closed."""
+        return self._wait_for(True, timeout_s)
+
+    def wait_for_release(self, timeout_s: float | None = None) -> bool:
+        """Wait until the button counts as released; False on timeout or when closed."""
+        return self._wait_for(False, timeout_s)
+
+    def close(self) -> None:
+        """Stop the thread and free the pin."""
+        with self._state:
+            self._closed = True
+            self._state.notify_all()
+        self._worker.stopping.set()
+        with self._edges:
+            self._edges.notify_all()
+        self._worker.join(2.0)
+        self._device.close()
+
+    def _wait_for(self, pressed: bool, timeout_s: float | None) -> bool:
+        with self._state:
+            self._state.wait_for(lambda: self._closed or self._pressed is pressed, timeout_s)
+            return not self._closed and self._pressed is pressed
+
+    def _went_down(self) -> None:
+        self._edge(True)
+
+    def _went_up(self) -> None:
+        self._edge(False)
+
+    def _edge(self, pressed: bool) -> None:
+        # On the pin factory's thread (lgpio's alert thread; the caller's for mock pins).
+        with self._edges:
+            self._logic.edge(pressed, self._monotonic())
+            self._edges.notify()
+
+    def _run(self) -> None:
+        while not self._worker.stopping.is_set():
+            with self._edges:
+                now_s = self._monotonic()
+                changes = self._logic.advance(now_s)
+                if not changes:
+                    deadline_s = self._logic.deadline()
+                    timeout_s = None
+                    if deadline_s is not None:
+                        timeout_s = max(deadline_s - now_s, self.MIN_WAIT_S)
+                    self._edges.wait(timeout_s)
+                    continue
+            for change in changes:
+                self._tell(change)
+
+    def _tell(self, change: Change) -> None:
+        callback = {
+            Change.PRESSED: self.when_pressed,
+            Change.RELEASED: self.when_released,
+            Change.HELD: self.when_held,
+        }[change]
+        if callback is not None:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - one bad callback must not stop the button
+                log.exception("button %s: the %s callback failed", self.name, change.value)
+        with self._state:
+            if change is Change.HELD:
+                self._held = True
+            else:
+                self._pressed = change is Change.PRESSED
+                self._held = False
+            self._state.notify_all()
 
 
 class LedDriver:
@@ -183,11 +347,16 @@ class Panel:
     * record held ``hold_time_s``: safe shutdown;
     * photo: a still; protect: protect the incident.
 
+    Every button is debounced on both edges (:class:`DebouncedButton`): a press counts
+    once the contact has been closed for ``debounce_s``, a release once it has been open
+    for ``debounce_s``; so a bouncing contact toggles once, and a bounce at the start or
+    during a hold neither restarts nor ends it.
+
     Args:
         config: Pins, hold time, debounce, LED brightness.
         post: The controller's ``post``.
         pin_factory: A gpiozero pin factory (see :func:`hw.pins.make_pin_factory`).
-        monotonic: Clock for the debounce.
+        monotonic: Clock for the debounce (advancing with real time).
     """
 
     def __init__(
@@ -199,24 +368,24 @@ class Panel:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._post = post
-        self._monotonic = monotonic
         self.debounce_s = config.debounce_s
-        self._last_press: dict[Button, float] = {}
         self._state = State.STARTING
         self._record_down = False
         self._record_held = False
         self._record_started = False
-        kw = {"pull_up": True, "bounce_time": None, "pin_factory": pin_factory}
-        self.record = GpioButton(config.record_pin, hold_time=config.hold_time_s, **kw)
-        self.photo = GpioButton(config.photo_pin, **kw)
-        self.protect = GpioButton(config.protect_pin, **kw)
+        kw = {"pin_factory": pin_factory, "debounce_s": config.debounce_s, "monotonic": monotonic}
+        self.record = DebouncedButton(
+            config.record_pin, hold_time_s=config.hold_time_s, name=Button.RECORD.value, **kw
+        )
+        self.photo = DebouncedButton(config.photo_pin, name=Button.PHOTO.value, **kw)
+        self.protect = DebouncedButton(config.protect_pin, name=Button.PROTECT.value, **kw)
         self.led = PWMLED(config.led_pin, pin_factory=pin_factory)
         self.led_driver = LedDriver(self.led, config.led_brightness)
         self.record.when_pressed = self._record_pressed
         self.record.when_released = self._record_released
         self.record.when_held = self._record_was_held
-        self.photo.when_pressed = lambda: self._press(Button.PHOTO, Event.PHOTO_PRESSED)
-        self.protect.when_pressed = lambda: self._press(Button.PROTECT, Event.PROTECT_PRESSED)
+        self.photo.when_pressed = lambda: self._post(Event.PHOTO_PRESSED)
+        self.protect.when_pressed = lambda: self._post(Event.PROTECT_PRESSED)
 
     @property
     def led_pattern(self) -> Pattern:
@@ -242,20 +411,8 @@ class Panel:
         for device in (self.record, self.photo, self.protect, self.led):
             device.close()
 
-    def _debounced(self, name: Button) -> bool:
-        now = self._monotonic()
-        last = self._last_press.get(name)
-        if last is not None and now - last < self.debounce_s:
-            return False
-        self._last_press[name] = now
-        return True
-
-    def _press(self, name: Button, event: Event) -> None:
-        if self._debounced(name):
-            self._post(event)
-
     def _record_pressed(self) -> None:
-        if self._record_down or not self._debounced(Button.RECORD):
+        if self._record_down:
             return
         self._record_down = True
         self._record_held = False

@@ -25,7 +25,7 @@ from appliance.config import Config
 from appliance.controller import Controller, Status
 from appliance.library import Kind, Library
 from hw.camera_sim import SimulatedCamera, read_frame_counter
-from hw.panel import Panel
+from hw.panel import Panel, press
 from tests.mp4tools import packet_count, provenance
 
 SMALL = {
@@ -190,11 +190,9 @@ class Appliance:
         return self.factory.pin(self.config.led_pin)
 
     def press(self, button, hold_s: float = 0.0) -> None:
-        """Press a panel button through its mock pin (pull-up: low is pressed)."""
-        button.pin.drive_low()
-        if hold_s:
-            threading.Event().wait(hold_s)
-        button.pin.drive_high()
+        """Press a panel button through its mock pin (pull-up: low is pressed), long enough
+        for the debounce to take the press and the release (:func:`hw.panel.press`)."""
+        press(button, hold_s)
 
     def _note_segments(self, status: Status) -> None:
         """Note the segments closed since the last snapshot (on the controller thread).

@@ -215,10 +215,18 @@ def test_a_bouncing_button_counts_once(tmp_path, bounces):
     with Appliance(tmp_path, autostart=False, debounce_s=0.2) as app:
         ctl = app.controller
         assert ctl.wait_for_state(State.IDLE)
-        pin = app.panel.photo.pin
-        for _ in range(bounces):  # contact bounce: several edges within a few ms
+        button = app.panel.photo
+        pin = button.pin
+        for _ in range(bounces):  # contact bounce as it closes: several edges within a few ms
             pin.drive_low()
             pin.drive_high()
+        pin.drive_low()  # closed: the press counts once the pin has been low for debounce_s
+        assert button.wait_for_press(5)
+        for _ in range(bounces):  # and as it opens
+            pin.drive_high()
+            pin.drive_low()
+        pin.drive_high()
+        assert button.wait_for_release(5)
         assert wait_until(lambda: ctl.status.counts.get("photo", 0) >= 1, 5)
         assert not wait_until(lambda: ctl.status.counts.get("photo", 0) > 1, 1.0)
 

@@ -180,3 +180,43 @@ def test_make_pin_factory_leaves_lg_wd_unset_in_a_writable_directory(tmp_path):
     result = child(APPLIANCE_PINS, tmp_path)
     assert result.stdout.split()[:2] == ["LG_WD", "None"], result.stderr
     assert is_fifo(tmp_path / ".lgd-nfy0")
+
+
+#: The appliance's pin factory with the real gpiozero and lgpio, on the sysfs in $SYSFS.
+HEADER_CHIP = """
+import logging, os, sys
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+from hw.pins import make_pin_factory
+factory = make_pin_factory(False, sysfs_root=os.environ["SYSFS"])
+print("chip", factory.chip, flush=True)
+factory.close()
+"""
+
+
+def test_lgpio_is_opened_on_the_header_chip_that_sysfs_names(tmp_path):
+    """Off a Pi, a fake sysfs names gpiochip7 (no such device here): gpiozero's factory is
+    asked for it, then the chip is opened past gpiozero's choice, and lgpio's open of that
+    chip is what fails. On a Pi, the real sysfs: the factory is on the header's chip."""
+    from hw.pins import header_chip
+    from tests.test_pins import add_chip
+
+    if HAS_GPIOCHIP:
+        sysfs, wanted = "/sys", header_chip("/sys")
+        assert wanted is not None, "a Pi whose header chip sysfs does not name"
+    else:
+        sysfs = tmp_path / "sys"
+        add_chip(sysfs, "platform/axi/1000120000.pcie/1f000d0000.gpio", 7, "pinctrl-rp1", 571)
+        wanted = header_chip(sysfs)
+    result = child(HEADER_CHIP, tmp_path, SYSFS=str(sysfs))
+    assert f"the GPIO header is gpiochip{wanted.number} ({wanted.label})" in result.stderr
+    if HAS_GPIOCHIP:
+        assert result.returncode == 0 and f"chip {wanted.number}\n" in result.stdout, result.stderr
+    else:
+        assert "gpiozero's LGPIOFactory did not open gpiochip7 ('can not open gpiochip')" in (
+            result.stderr
+        )
+        assert "opening gpiochip7 past gpiozero's choice" in result.stderr
+        assert "in _lgpio_factory_on" in result.stderr  # the real classes, up to lgpio's open
+        assert result.returncode == 1 and result.stderr.rstrip().endswith(
+            "lgpio.error: 'can not open gpiochip'"
+        ), result.stderr
