@@ -27,7 +27,7 @@ from appliance.ports import Camera, CameraInfo, Clock
 from appliance.recorder import Recorder
 from appliance.states import RUNNING_STATES, Action, Event, State, next_transition
 from appliance.track import PositionSource, gps_status, position_of
-from appliance.worker import Worker
+from appliance.worker import Worker, run_once
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +178,19 @@ class Controller:
     # --- public interface -----------------------------------------------------------
 
     def start(self) -> None:
-        """Scan the card, start the camera and the controller thread; record if autostart.
+        """Open the camera beside the card scan, start the controller thread; record if
+        autostart.
 
-        A card that cannot be scanned puts the appliance in ERROR; the retry scans it again
-        and recording starts once it works.
+        The camera opens on a thread of its own while this one scans the card (on a Pi
+        each can take a second), so the first segment waits for the longer of the two, not
+        their sum. Packets that come before the scan ends are dropped: the recorder opens a
+        segment only once READY has started the recording, after the scan, so the first
+        segment's number follows every clip on the card. A card that cannot be scanned puts
+        the appliance in ERROR; the retry scans it again and recording starts once it works.
         """
         self._resume = self.config.autostart  # READY (or a recovery) starts the recording
+        failed: list[BaseException] = []
+        opening = run_once(self._open_camera, "camera-open", args=(failed,))
         try:
             partials = self.library.scan()
         except OSError as exc:
@@ -191,14 +198,21 @@ class Controller:
             partials = []
             self.post(Event.STORAGE_FAILED, exc)
         self._worker.start()
-        try:
-            self.camera.start(self.recorder.put, self._camera_error)
-        except Exception as exc:  # noqa: BLE001 - the state machine shows it
-            self._camera_error(exc)
+        opening.join(None)  # as long as the camera takes: READY needs it open
+        if failed:
+            self._camera_error(failed[0])
         else:
             self.post(Event.READY)
         for path in partials:
             self._submit(self._recover_partial, path)
+
+    def _open_camera(self, failed: list[BaseException]) -> None:
+        """Start the camera (the ``camera-open`` thread of :meth:`start`); a failure goes
+        into ``failed``."""
+        try:
+            self.camera.start(self.recorder.put, self._camera_error)
+        except BaseException as exc:  # noqa: BLE001 - the state machine shows it
+            failed.append(exc)
 
     def post(self, event: Event | str, detail: Any = None) -> None:
         """Queue an event for the controller thread. Safe from any thread; never blocks."""

@@ -1,9 +1,9 @@
 """The composition root: the :class:`App` that owns the parts and their start and stop order.
 
 Start: the dashboard's sockets are bound first (:func:`bind_web`, before anything
-records), then the camera records, then the pins are claimed (buttons, LED, the UPS's
-power-loss input), the sensors and the upload at home start, then the web is imported and
-served by Waitress on a worker. Stop: the
+records), then the camera records (it opens beside the card scan), then the pins are
+claimed (buttons, LED, the UPS's power-loss input), the sensors and the upload at home
+start, then the web is imported and served by Waitress on a worker. Stop: the
 controller's safe shutdown first (the open segment closed and synced before anything else
 can hang), then the rest in the reverse of their start.
 
