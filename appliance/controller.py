@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.config import Config, settable
+from appliance.errors import CameraStuck
 from appliance.incident import IncidentKind
 from appliance.library import Library, StorageFigures
 from appliance.mp4 import file_thumbnail_jpeg, probe_duration, recover
@@ -26,7 +27,7 @@ from appliance.ports import Camera, CameraInfo, Clock
 from appliance.recorder import Recorder
 from appliance.states import RUNNING_STATES, Action, Event, State, next_transition
 from appliance.track import PositionSource, gps_status, position_of
-from appliance.worker import Worker
+from appliance.worker import Worker, run_once
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,10 @@ class Controller:
             ``None`` just ends the controller.
         on_tick: Called from the controller thread at least once a second while it runs
             (the service watchdog's heartbeat); it must be quick and not raise.
+        on_camera_stuck: Called once, on the controller thread, when a retry finds that
+            the camera cannot be opened again by this process
+            (:class:`~appliance.errors.CameraStuck`): the owner ends the process so that
+            a new one can; it must be quick. ``None``: the retries go on failing.
         retry_interval_s: Seconds between attempts to bring a failed camera or card back.
     """
 
@@ -115,6 +120,7 @@ class Controller:
         clock: Clock | None = None,
         power_off: Callable[[], None] | None = None,
         on_tick: Callable[[], None] | None = None,
+        on_camera_stuck: Callable[[CameraStuck], None] | None = None,
         retry_interval_s: float = RETRY_INTERVAL_S,
     ) -> None:
         self.config = config
@@ -123,6 +129,8 @@ class Controller:
         self.clock = clock or Clock()
         self._power_off = power_off
         self._on_tick = on_tick
+        self._on_camera_stuck = on_camera_stuck
+        self._stuck_reported = False
         self.position: PositionSource | None = None  # the App's GPS: status and incidents
         self._retry_interval_s = retry_interval_s
         self._events: queue.SimpleQueue[tuple[Event, Any]] = queue.SimpleQueue()
@@ -149,6 +157,8 @@ class Controller:
         self._last_still: int | None = None
         self._resume = False  # record again after an error clears
         self._camera_failed = False
+        self._camera_down_since: float | None = None  # failed, no frame from it since
+        self._put_before_restart = 0  # packets put before the last camera restart
         self._next_retry = 0.0
         self._next_prune = 0.0
         self._next_card_check = 0.0
@@ -168,12 +178,19 @@ class Controller:
     # --- public interface -----------------------------------------------------------
 
     def start(self) -> None:
-        """Scan the card, start the camera and the controller thread; record if autostart.
+        """Open the camera beside the card scan, start the controller thread; record if
+        autostart.
 
-        A card that cannot be scanned puts the appliance in ERROR; the retry scans it again
-        and recording starts once it works.
+        The camera opens on a thread of its own while this one scans the card (on a Pi
+        each can take a second), so the first segment waits for the longer of the two, not
+        their sum. Packets that come before the scan ends are dropped: the recorder opens a
+        segment only once READY has started the recording, after the scan, so the first
+        segment's number follows every clip on the card. A card that cannot be scanned puts
+        the appliance in ERROR; the retry scans it again and recording starts once it works.
         """
         self._resume = self.config.autostart  # READY (or a recovery) starts the recording
+        failed: list[BaseException] = []
+        opening = run_once(self._open_camera, "camera-open", args=(failed,))
         try:
             partials = self.library.scan()
         except OSError as exc:
@@ -181,14 +198,21 @@ class Controller:
             partials = []
             self.post(Event.STORAGE_FAILED, exc)
         self._worker.start()
-        try:
-            self.camera.start(self.recorder.put, self._camera_error)
-        except Exception as exc:  # noqa: BLE001 - the state machine shows it
-            self._camera_error(exc)
+        opening.join(None)  # as long as the camera takes: READY needs it open
+        if failed:
+            self._camera_error(failed[0])
         else:
             self.post(Event.READY)
         for path in partials:
             self._submit(self._recover_partial, path)
+
+    def _open_camera(self, failed: list[BaseException]) -> None:
+        """Start the camera (the ``camera-open`` thread of :meth:`start`); a failure goes
+        into ``failed``."""
+        try:
+            self.camera.start(self.recorder.put, self._camera_error)
+        except BaseException as exc:  # noqa: BLE001 - the state machine shows it
+            failed.append(exc)
 
     def post(self, event: Event | str, detail: Any = None) -> None:
         """Queue an event for the controller thread. Safe from any thread; never blocks."""
@@ -197,6 +221,16 @@ class Controller:
     @property
     def state(self) -> State:
         return self._state
+
+    @property
+    def camera_down_s(self) -> float:
+        """Seconds since the camera failed with no frame from it since; 0 while it works.
+
+        A restart that succeeds but brings no frame does not end the count; a card fault
+        never starts it.
+        """
+        since = self._camera_down_since
+        return 0.0 if since is None else max(0.0, self.clock.monotonic() - since)
 
     @property
     def status(self) -> Status:
@@ -414,6 +448,12 @@ class Controller:
 
     def _tick(self) -> None:
         now = self.clock.monotonic()
+        if (
+            self._camera_down_since is not None
+            and not self._camera_failed
+            and self.recorder.frames_seen > self._put_before_restart
+        ):
+            self._camera_down_since = None  # a frame from the restarted camera
         if self._state is State.ERROR and now >= self._next_retry:
             self._next_retry = now + self._retry_interval_s
             self._retry()
@@ -444,14 +484,21 @@ class Controller:
         """Bring a failed camera back and check the card (write, sync, delete a probe)."""
         restarted = False
         if self._camera_failed:
+            rec = self.recorder
             try:
                 self.camera.stop()
-                self.camera.start(self.recorder.put, self._camera_error)
+                put_before = rec.frames_seen + rec.queued
+                self.camera.start(rec.put, self._camera_error)
+            except CameraStuck as exc:
+                self._camera_stuck(exc)
+                self._publish(None)
+                return
             except Exception as exc:  # noqa: BLE001
                 self._last_error = f"camera restart failed: {exc}"
                 log.warning("camera restart failed: %s", exc)
                 self._publish(None)
                 return
+            self._put_before_restart = put_before
             self._camera_failed = False
             restarted = True
         try:
@@ -469,8 +516,23 @@ class Controller:
 
     def _camera_error(self, exc: BaseException) -> None:
         log.error("camera failed: %s", exc)
+        if self._camera_down_since is None:
+            self._camera_down_since = self.clock.monotonic()
         self._camera_failed = True
         self.post(Event.CAMERA_FAILED, exc)
+
+    def _camera_stuck(self, exc: CameraStuck) -> None:
+        """The camera cannot be opened again by this process: the owner is told once."""
+        self._last_error = f"camera stuck: {exc}"
+        if self._stuck_reported:
+            return
+        self._stuck_reported = True
+        log.error("camera stuck: %s; only a new process can open it", exc)
+        if self._on_camera_stuck is not None:
+            try:
+                self._on_camera_stuck(exc)
+            except Exception:  # noqa: BLE001 - the controller goes on regardless
+                log.exception("on_camera_stuck failed")
 
     def _submit(
         self, fn: Callable[..., None], *args: Any, executor: ThreadPoolExecutor | None = None

@@ -17,6 +17,10 @@ class CameraError(DashcamError, RuntimeError):
     """The camera failed to start, stopped delivering frames or refused a request."""
 
 
+class CameraStuck(CameraError):
+    """The camera could not be closed: this process cannot open it again, a new one can."""
+
+
 class NotFound(DashcamError, KeyError):
     """A library item that does not exist (or no longer exists)."""
 

@@ -72,6 +72,9 @@ class Camera(ABC):
       set; with no sink the backend does no preview work at all.
     * A failure after start is reported once through ``on_error`` (never raised into the
       caller's thread); :meth:`stop` is safe to call at any time, more than once.
+    * A :meth:`stop` that could not release the camera (its library never returned) makes
+      every later :meth:`start` raise :class:`~appliance.errors.CameraStuck`: only a new
+      process can open that camera again.
     """
 
     @property

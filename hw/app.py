@@ -1,11 +1,15 @@
 """The composition root: the :class:`App` that owns the parts and their start and stop order.
 
 Start: the dashboard's sockets are bound first (:func:`bind_web`, before anything
-records), then the camera records, then the pins are claimed (buttons, LED, the UPS's
-power-loss input), the sensors and the upload at home start, then the web is imported and
-served by Waitress on a worker. Stop: the
+records), then the camera records (it opens beside the card scan), then the pins are
+claimed (buttons, LED, the UPS's power-loss input), the sensors and the upload at home
+start, then the web is imported and served by Waitress on a worker. Stop: the
 controller's safe shutdown first (the open segment closed and synced before anything else
 can hang), then the rest in the reverse of their start.
+
+A camera that could not be closed (:class:`appliance.errors.CameraStuck`) cannot be opened
+again by this process: the App stops as a service stop does (the power stays on) and
+:func:`serve` ends the process with :data:`RESTART_EXIT_CODE`, so systemd starts a new one.
 
 Imports are kept lazy so the camera records before anything slow (the pins, the web) is
 loaded; ``tests/bench/recorder.py`` measures it (``import_to_record_s``).
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import threading
 from collections.abc import Callable
@@ -33,6 +38,9 @@ WEB_AFTER_S = 15.0
 POLL_S = 0.5
 #: Longest wait for Waitress's loop to end once its sockets are closed.
 WEB_STOP_S = 3.0
+#: The exit status when the camera could not be closed (``EX_TEMPFAIL``): not 0, so that
+#: the unit's ``Restart=always`` starts a new process, which can open the camera again.
+RESTART_EXIT_CODE = 75
 
 
 def bind_web(config: Config) -> list:
@@ -258,6 +266,8 @@ class App:
             is being stopped, so the power stays on.
         power_wish: The dashboard's wish for after the safe shutdown ("restart" reboots
             instead of powering off); None until it says.
+        restart_reason: Why this process must end for a new one (the camera could not be
+            closed); None otherwise.
     """
 
     def __init__(
@@ -280,6 +290,7 @@ class App:
         self._run_command = run_command
         self.stopping = threading.Event()
         self.power_wish: str | None = None
+        self.restart_reason: str | None = None
         self.library = self.controller = self.watchdog = None
         self.panel = self.power_loss = self.console = None
         self.gsensor = self.bump_trace = self.gps = self.tracks = self.uploader = None
@@ -290,10 +301,12 @@ class App:
         self.stopping.set()
 
     def run(self) -> int:
-        """Start, wait until stopped (a signal, the console, a shutdown), stop.
+        """Start, wait until stopped (a signal, the console, a shutdown, a stuck camera),
+        stop.
 
         Returns:
-            0 if the controller ended OFF (the segment closed), else 1.
+            :data:`RESTART_EXIT_CODE` if the camera could not be closed; else 0 if the
+            controller ended OFF (the segment closed), else 1.
         """
         from appliance.states import State
 
@@ -304,6 +317,8 @@ class App:
         finally:
             self.stop()
         log.info("stopped (%s)", self.controller.state.value)
+        if self.restart_reason is not None:
+            return RESTART_EXIT_CODE
         return 0 if self.controller.state is State.OFF else 1
 
     # -- start ------------------------------------------------------------------------
@@ -366,28 +381,41 @@ class App:
             self.config = config
         self.watchdog = Watchdog()  # pings only under systemd
         self.controller = Controller(
-            config, self.camera, library, power_off=self._power_off(), on_tick=self.watchdog.tick
+            config,
+            self.camera,
+            library,
+            power_off=self._power_off(),
+            on_tick=self.watchdog.tick,
+            on_camera_stuck=self._camera_stuck,
         )
         self.watchdog.health = recorder_health(self.controller)
         self.controller.start()
 
+    def _camera_stuck(self, exc: BaseException) -> None:
+        """The controller's word that the camera could not be closed: stop as a service
+        stop does (the segment closed, the power on); :meth:`run` then ends non-zero."""
+        self.restart_reason = str(exc)
+        log.error("camera could not be closed; exiting so systemd starts a fresh process")
+        self.stopping.set()
+
     def _power_off(self):
         """The controller's last action: power off (or restart), or only say so in simulation.
 
-        A stop of the service itself (SIGTERM from systemd, Ctrl-C) closes everything but
-        leaves the power on.
+        A stop of the service itself (SIGTERM from systemd, Ctrl-C, a stuck camera) closes
+        everything but leaves the power on.
         """
         if self.simulated:
-            return lambda: log.info(
+            action = lambda: log.info(  # noqa: E731
                 "simulation: the Pi would power off now (nothing is powered off)"
             )
-        from hw.power import PowerOff
+        else:
+            from hw.power import PowerOff
 
-        action = PowerOff(
-            self.config.power_off_command,
-            restart_wanted=lambda: self.power_wish == "restart",
-            run=self._run_command,
-        )
+            action = PowerOff(
+                self.config.power_off_command,
+                restart_wanted=lambda: self.power_wish == "restart",
+                run=self._run_command,
+            )
 
         def power_off() -> None:
             if self.stopping.is_set():
@@ -533,3 +561,29 @@ class App:
             self.gsensor.close()
         if self.gps is not None:
             self.gps.close()
+
+
+def serve(app: App) -> int:
+    """Run ``app`` as this process's main program: SIGTERM and SIGINT stop it.
+
+    When the camera could not be closed, the process ends here, at once, after the App
+    has stopped (the segment closed and synced, the dashboard closed): picamera2 closes
+    every camera it opened at exit (``atexit``), and that close would wait for ever on the
+    camera that did not close, so the usual exit would never end.
+
+    Returns:
+        The exit status (:meth:`App.run`); with a stuck camera it does not return.
+    """
+
+    def on_signal(signum, _frame) -> None:
+        log.info("signal %d: closing the open segment and stopping", signum)
+        app.request_stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    code = app.run()
+    if app.restart_reason is not None:
+        log.info("exit status %d (%s)", code, app.restart_reason)
+        logging.shutdown()  # flushes the log: os._exit skips what exit would flush
+        os._exit(code)
+    return code

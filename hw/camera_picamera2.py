@@ -20,7 +20,10 @@
   0.3.26 ``capture_array("main")`` copies it and it is encoded here.
 * Errors: a camera that cannot be opened raises :class:`CameraError` from :meth:`start`;
   one that stops delivering frames (a loose ribbon cable, a wedged ISP) is reported once
-  through ``on_error`` after ``frame_timeout_s``, and the controller retries.
+  through ``on_error`` after ``frame_timeout_s``, and the controller retries. A stop that
+  picamera2 does not finish within ``CLOSE_TIMEOUT_S`` leaves the camera held by this
+  process (picamera2 #1264: ``stop_recording`` blocks after a frontend timeout); every
+  later :meth:`start` raises :class:`CameraStuck` instead of failing to acquire it.
 
 picamera2 and libcamera are imported only in :meth:`Picamera2Camera.start`, so this module
 imports anywhere; off a Pi, tests put a stand-in ``picamera2`` package on the path.
@@ -39,7 +42,7 @@ from typing import Any
 import av
 import numpy as np
 
-from appliance.errors import CameraError
+from appliance.errors import CameraError, CameraStuck
 from appliance.overlay import Overlay
 from appliance.ports import ErrorSink, JpegSink, PacketSink
 from appliance.worker import Worker, run_once
@@ -148,6 +151,9 @@ class Picamera2Camera(CameraBase):
         buffer_count: Frame buffer sets asked of picamera2.
         preview_frames_encoded: Preview JPEGs the MJPEG encoder produced.
     """
+
+    #: Why this process can no longer open the camera (a close that timed out), or None.
+    _stuck: str | None = None
 
     def __init__(
         self,
@@ -259,8 +265,11 @@ class Picamera2Camera(CameraBase):
         Raises:
             CameraError: picamera2 is missing, no camera is attached, or it cannot be
                 configured or started; or the camera is already running.
+            CameraStuck: An earlier stop could not close the camera.
         """
         with self._lock:
+            if self._stuck is not None:
+                raise CameraStuck(self._stuck)
             if self._picam is not None:
                 raise CameraError(f"camera {self._name!r} is already running")
             try:
@@ -522,15 +531,15 @@ class Picamera2Camera(CameraBase):
         self._mjpeg = encoder
 
     def _close_bounded(self, picam: Any) -> None:
-        """Stop and close ``picam``, giving up after ``CLOSE_TIMEOUT_S`` (a dead loop)."""
+        """Stop and close ``picam``, giving up after ``CLOSE_TIMEOUT_S`` (a dead loop);
+        then the camera is stuck (see :class:`CameraStuck`)."""
         closer = run_once(self._close_quietly, f"camera-{self._name}-close", args=(picam,))
         if not closer.join(CLOSE_TIMEOUT_S):
-            log.error(
-                "camera %s: picamera2 did not stop within %.0f s (its event loop is gone); "
-                "the camera is left open",
-                self._name,
-                CLOSE_TIMEOUT_S,
+            self._stuck = (
+                f"camera {self._camera_num} could not be closed: picamera2 did not stop "
+                f"within {CLOSE_TIMEOUT_S:.0f} s"
             )
+            log.error("camera %s: %s; the camera is left open", self._name, self._stuck)
 
     @staticmethod
     def _close_quietly(picam: Any) -> None:

@@ -9,12 +9,8 @@ Imports are kept lazy so the camera records before anything slow (the web) is lo
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import signal
 import sys
-
-log = logging.getLogger("dashcam")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,7 +84,7 @@ def run(args, config, source) -> int:
     if args.storage:
         config = config.replace(storage_root=os.path.abspath(args.storage))
     from appliance.errors import ConfigError
-    from hw.app import App, bind_web, make_camera
+    from hw.app import App, bind_web, make_camera, serve
 
     try:  # before anything records: a port in use stops the start, with the key named
         listeners = None if args.no_web else bind_web(config)
@@ -104,14 +100,7 @@ def run(args, config, source) -> int:
         listeners=listeners,
         console=args.console or (simulated and sys.stdin.isatty()),
     )
-
-    def on_signal(signum, _frame) -> None:
-        log.info("signal %d: closing the open segment and stopping", signum)
-        app.request_stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    return app.run()
+    return serve(app)
 
 
 if __name__ == "__main__":

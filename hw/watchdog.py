@@ -3,8 +3,9 @@
 The unit runs with ``Type=notify`` and ``WatchdogSec``: the controller thread calls
 :meth:`Watchdog.tick` from its loop, which sends ``WATCHDOG=1`` only while the appliance is
 healthy. A hung controller stops ticking; a recorder that stops writing while it should
-record makes :func:`recorder_health` report a problem, the pings stop, and systemd restarts
-the service (``Restart=always``).
+record, or a camera that no retry brings back, makes :func:`recorder_health` report a
+problem, the pings stop, and systemd restarts the service (``Restart=always``). A card
+fault never does: the controller probes the card and recovers by itself once it is back.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ log = logging.getLogger(__name__)
 
 #: A recording whose written-frame count stands still this long counts as hung.
 RECORDER_STALL_S = 20.0
+
+#: A camera that has given no frame this long since it failed needs a new process: the
+#: controller re-opens it every 5 s (12 tries by then), and a camera a re-open can bring
+#: back comes back at the first or second. With ``WatchdogSec=30`` systemd restarts the
+#: service within 90 s of the failure.
+CAMERA_DOWN_S = 60.0
 
 Health = Callable[[], str | None]  # None when healthy, else what is wrong
 
@@ -124,19 +131,32 @@ class Watchdog:
 
 
 def recorder_health(
-    controller, stall_s: float = RECORDER_STALL_S, monotonic: Callable[[], float] = time.monotonic
+    controller,
+    stall_s: float = RECORDER_STALL_S,
+    monotonic: Callable[[], float] = time.monotonic,
+    camera_down_s: float = CAMERA_DOWN_S,
 ) -> Health:
-    """A health check: while recording, the recorder must keep writing frames.
+    """A health check: while recording, the recorder must keep writing frames; a camera
+    that failed must deliver again within ``camera_down_s``.
+
+    Only the camera counts, not the state: an ERROR of the card (pulled, read-only) stays
+    healthy however long it lasts, since a new process would find the same card.
 
     Args:
-        controller: The appliance's controller (its ``state`` and ``recorder.status``).
+        controller: The appliance's controller (its ``state``, ``camera_down_s`` and
+            ``recorder.status``).
         stall_s: How long the written-frame count may stand still while recording.
         monotonic: Clock.
+        camera_down_s: How long a failed camera may give no frame.
     """
     last = {"frames": -1, "since": monotonic()}
+    ending = (State.SHUTTING_DOWN, State.OFF)
 
     def check() -> str | None:
         now = monotonic()
+        down_s = controller.camera_down_s
+        if down_s > camera_down_s and controller.state not in ending:
+            return f"camera failed {down_s:.0f} s ago and no retry brought it back"
         frames = controller.recorder.status.frames_written
         if controller.state is not State.RECORDING or frames != last["frames"]:
             last["frames"], last["since"] = frames, now

@@ -5,8 +5,10 @@ only fake (a recording runner): nothing is ever powered off or rebooted."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,8 +19,12 @@ from appliance.config import Config
 from appliance.errors import ConfigError
 from appliance.states import Event, State
 from appliance.worker import Worker
-from hw.app import App, bind_web, make_camera
+from hw.app import RESTART_EXIT_CODE, App, bind_web, make_camera
+from tests import picamera2_standin
+from tests.camera_fixtures import make_sim_mp4
 from tests.harness import SMALL, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
 
 POWER_OFF = ("dashcam-test-power-off",)
 
@@ -243,3 +249,105 @@ def test_in_simulation_a_bump_from_the_dashboard_is_an_impact_incident(tmp_path)
         app.request_stop()
         assert run["worker"].join(30)
     assert not app.gsensor._worker.alive
+
+
+# -- a camera that cannot be closed: a fresh process ---------------------------------------
+
+STUCK_LINE = "camera could not be closed; exiting so systemd starts a fresh process"
+
+
+@pytest.fixture(scope="module")
+def sensor_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the stand-in camera's sensor sees: 2 s of the simulated camera, 320x240."""
+    return make_sim_mp4(tmp_path_factory.mktemp("sensor") / "sensor.mp4")
+
+
+def test_a_camera_that_cannot_be_closed_ends_the_app_for_a_fresh_process(
+    tmp_path, request, sensor_mp4, caplog
+):
+    """picamera2 #1264: the ribbon cable moves, frames stop and ``stop_recording`` blocks;
+    the camera stays held by this process. The App stops as a service stop does (the clip
+    closed, the dashboard closed, the power on) and ends with the restart status."""
+    board = picamera2_standin.install_for(request, picamera2_standin.Board(source=sensor_mp4))
+    config = config_for(tmp_path, overlay=False)
+    listeners = bind_web(config)
+    port = listeners[0].getsockname()[1]
+    commands = Commands()
+    camera = make_camera("picamera2", config)
+    app = App(config, None, camera, simulated=False, listeners=listeners, run_command=commands)
+    caplog.set_level(logging.INFO)
+    run = started(app)
+    try:
+        assert wait_until(lambda: answers(port, "recording"), 30)
+        assert wait_until(lambda: app.controller.recorder.status.frames_written > 5, 10)
+        board.hang_stop = True
+        board.quiet = True
+        assert run["worker"].join(40), "the appliance stayed up with a camera it cannot reopen"
+    finally:
+        app.request_stop()
+        run["worker"].join(30)
+    assert run["code"] == RESTART_EXIT_CODE != 0
+    assert STUCK_LINE in caplog.text
+    assert "could not be closed" in app.restart_reason
+    assert app.controller.state is State.OFF
+    assert commands.seen == [] and "the power stays on" in caplog.text
+    assert [p.suffix for p in clips(tmp_path)] == [".mp4"]  # the clip closed
+    assert not list((tmp_path / "card").rglob("*.partial"))
+    assert nobody_listens(port), "the dashboard's socket must be closed"
+    assert len(board.called("Picamera2")) == 1  # never a second open of a held camera
+
+
+#: ``dashcam run`` as the CLI runs it (:func:`hw.app.serve`), on the stand-in picamera2
+#: whose stop blocks for ever, as picamera2's does then: nothing ever unblocks it, and
+#: picamera2 closes every camera it opened at exit.
+STUCK_CHILD = """
+import sys, threading
+from pathlib import Path
+from appliance.config import Config
+from hw.app import App, make_camera, serve
+from hw.logs import configure_logging
+from tests import picamera2_standin
+from tests.harness import SMALL, wait_until
+
+board = picamera2_standin.Board(source=Path(sys.argv[1]))
+installing = picamera2_standin.installed(board)
+installing.__enter__()  # never left: nothing unblocks the stop
+configure_logging("INFO")
+config = Config(**{**SMALL, "segment_seconds": 60.0, "overlay": False, "storage_root": sys.argv[2]})
+app = App(config, None, make_camera("picamera2", config), simulated=True)
+
+
+def cable_works_loose():
+    wait_until(lambda: app.controller and app.controller.recorder.status.frames_written > 5, 30)
+    board.hang_stop = True
+    board.quiet = True
+
+
+threading.Thread(target=cable_works_loose, daemon=True).start()
+sys.exit(serve(app))
+"""
+
+
+def test_the_process_ends_with_the_restart_status_though_the_camera_never_closes(
+    tmp_path, sensor_mp4
+):
+    card = tmp_path / "card"
+    child = subprocess.Popen(
+        [sys.executable, "-c", STUCK_CHILD, str(sensor_mp4), str(card)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        _, err = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        _, err = child.communicate()
+        pytest.fail("the process never ended:\n" + err.decode(errors="replace")[-3000:])
+    log_text = err.decode(errors="replace")
+    assert child.returncode == RESTART_EXIT_CODE, log_text[-3000:]
+    assert STUCK_LINE in log_text
+    assert "the power stays on" in log_text
+    assert [p.suffix for p in card.rglob("*.mp4")] == [".mp4"]
+    assert not list(card.rglob("*.partial"))

@@ -14,14 +14,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from appliance.ports import real_disk_usage
 from appliance.states import State
 from hw.app import start_panel
+from hw.camera_sim import SimulatedCamera
 from tests.harness import Appliance, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,6 +174,61 @@ def test_mock_pins_give_a_working_panel(tmp_path, autostart):
             assert app.controller.wait_for_state(other, timeout_s=5)
         finally:
             panel.close()
+
+
+class MarksItsFirstPacket(SimulatedCamera):
+    """The simulated camera; :attr:`delivered` is set once its first packet is handed on."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.delivered = threading.Event()
+
+    def start(self, on_packet, on_error=None) -> None:
+        def sink(packet) -> None:
+            on_packet(packet)
+            self.delivered.set()
+
+        super().start(sink, on_error)
+
+
+class SlowScan:
+    """The card's disk usage; once armed, its next call (the scan's last step) waits for
+    the camera's first packet, at most 5 s: a scan of a full card takes that long on a Pi."""
+
+    def __init__(self, camera: MarksItsFirstPacket) -> None:
+        self.camera = camera
+        self.armed = False
+        self.overlapped: bool | None = None
+
+    def __call__(self, path: str):
+        if self.armed:
+            self.armed = False
+            self.overlapped = self.camera.delivered.wait(5)
+        return real_disk_usage(path)
+
+
+def test_the_camera_opens_while_the_card_is_scanned(tmp_path):
+    """The camera delivers before the scan ends, yet the first segment's number follows
+    every clip on the card and the left-over partial is recovered."""
+    root = tmp_path / "card"
+    with Appliance(root) as earlier:  # a card with clips, then a power cut's partial
+        earlier.wait_segments(2)
+    last = max(root.rglob("*.mp4"))  # names start with the sequence number
+    partial_seq = int(last.name[:8]) + 1
+    partial = last.with_name(f"{partial_seq:08d}{last.name[8:]}.partial")
+    partial.write_bytes(last.read_bytes())  # what a SIGKILL leaves: all of it
+
+    camera = MarksItsFirstPacket(width=320, height=240, fps=30, bitrate=400_000)
+    scan = SlowScan(camera)
+    app = Appliance(root, camera=camera, disk_usage=scan, segment_seconds=60.0)
+    scan.armed = True
+    with app:
+        ctl = app.controller
+        assert scan.overlapped, "the camera opened only after the card was scanned"
+        assert wait_until(lambda: ctl.status.segment_seq is not None, 10)
+        assert ctl.status.segment_seq > partial_seq
+        assert wait_until(lambda: not partial.exists(), 10), "the partial was not recovered"
+        assert app.library.get(partial_seq).path == str(partial.with_suffix(""))
 
 
 #: What ``dashcam run`` imports before recording starts, on the Pi and in simulation.

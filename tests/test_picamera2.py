@@ -16,7 +16,7 @@ import pytest
 
 from appliance.config import Config
 from appliance.controller import Controller
-from appliance.errors import CameraError
+from appliance.errors import CameraError, CameraStuck
 from appliance.library import Library
 from appliance.states import Event, State
 from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS, nal_types, split_nal_units
@@ -235,6 +235,31 @@ def test_camera_failures_become_error_and_are_retried(tmp_path, board):
         controller.shutdown()
         camera.stop()
     assert controller.state is State.OFF
+
+
+def test_a_camera_that_cannot_be_closed_is_stuck_until_a_new_process(board, caplog):
+    """picamera2 #1264: after a frontend timeout ``stop_recording`` blocks for ever. The stop
+    gives up after CLOSE_TIMEOUT_S and the camera stays held; a new start says so
+    (CameraStuck) instead of failing to acquire it again and again."""
+    from hw.camera_picamera2 import CLOSE_TIMEOUT_S
+
+    camera = make()
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(3)
+        board.hang_stop = True
+        camera.stop()  # returns after CLOSE_TIMEOUT_S
+        assert "could not be closed" in caplog.text
+        assert board.held == {0} and board.called("close") == []
+        for _ in range(2):  # every retry, not once
+            with pytest.raises(CameraStuck, match=f"not stop within {CLOSE_TIMEOUT_S:.0f} s"):
+                camera.start(collector.on_packet, collector.on_error)
+        assert len(board.called("Picamera2")) == 1  # nothing more was asked of picamera2
+    finally:
+        board.unhang.set()
+        camera.stop()
+    assert wait_until(lambda: board.held == set(), 10)  # the abandoned close ended
 
 
 # -- picamera2 releases (the stand-in's release switch) -----------------------------------

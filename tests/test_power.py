@@ -7,11 +7,13 @@ decodes *before* the power went. Nothing is ever powered off.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance.config import Config
 from appliance.controller import Controller
+from appliance.errors import CameraError
 from appliance.library import Library
 from appliance.states import State
 from hw.camera_sim import SimulatedCamera
@@ -26,6 +29,7 @@ from hw.panel import Panel
 from hw.power import PowerLossMonitor, PowerOff
 from hw.watchdog import Watchdog, notify, recorder_health, watchdog_interval_s
 from tests.harness import SMALL, wait_until
+from tests.test_storage_faults import remove_folder
 
 POWER_LOSS_PIN = 26
 
@@ -281,6 +285,146 @@ def test_a_hung_recording_stops_the_watchdog_pings(tmp_path, notify_socket):
         sock.settimeout(1.0)  # no more pings
         with pytest.raises(TimeoutError):
             sock.recv(4096)
+    finally:
+        controller.shutdown()
+        camera.stop()
+
+
+def no_more_pings(sock: socket.socket) -> list[str]:
+    """Drain what was sent before; then nothing more comes for a second. Returns the drained."""
+    messages: list[str] = []
+    sock.settimeout(0.05)
+    try:
+        while True:
+            messages.append(sock.recv(4096).decode())
+    except TimeoutError:
+        pass
+    sock.settimeout(1.0)
+    with pytest.raises(TimeoutError):
+        sock.recv(4096)
+    return messages
+
+
+class UnpluggedCamera(SimulatedCamera):
+    """A camera that cannot be opened until :attr:`plugged` is set (picamera2 raises
+    IndexError for a camera number it does not list)."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.plugged = threading.Event()
+
+    def start(self, on_packet, on_error=None) -> None:
+        if not self.plugged.is_set():
+            raise CameraError("no camera 0: list index out of range")
+        super().start(on_packet, on_error)
+
+
+class SilentSensorCamera(SimulatedCamera):
+    """Opens every time but no frame reaches the sink; reports that 0.2 s after each start,
+    as the Picamera2 backend's frame watch does."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.starts = 0
+        self._watch: threading.Timer | None = None
+
+    def start(self, on_packet, on_error=None) -> None:
+        super().start(lambda packet: None, on_error)
+        self.starts += 1
+        self._watch = threading.Timer(0.2, on_error, (CameraError("no frame after start"),))
+        self._watch.start()
+
+    def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        super().stop()
+
+
+CAMERA = {"width": 320, "height": 240, "fps": 30, "bitrate": 400_000}
+
+
+def test_a_camera_that_no_retry_brings_back_stops_the_watchdog_pings(tmp_path, notify_socket):
+    path, sock = notify_socket
+    config = Config(**{**SMALL, "storage_root": str(tmp_path)})
+    camera = UnpluggedCamera(**CAMERA)
+    watchdog = Watchdog(socket_path=path, interval_s=0.05)
+    controller = Controller(
+        config, camera, Library(str(tmp_path)), on_tick=watchdog.tick, retry_interval_s=0.1
+    )
+    watchdog.health = recorder_health(controller, camera_down_s=2.0)
+    controller.start()
+    try:
+        assert controller.wait_for_state(State.ERROR)
+        receive(sock, "WATCHDOG=1")  # a retry may still bring it back: pings go on
+        assert wait_until(lambda: watchdog.problem is not None, 10)
+        assert watchdog.problem.startswith("camera failed"), watchdog.problem
+        assert controller.state is State.ERROR
+        drained = no_more_pings(sock)
+        assert any(m.startswith("STATUS=camera failed") for m in drained), drained
+        camera.plugged.set()  # a retry opens it and frames come: healthy again
+        assert controller.wait_for_state(State.RECORDING, timeout_s=5)
+        receive(sock, "WATCHDOG=1")
+        assert watchdog.problem is None and controller.camera_down_s == 0
+    finally:
+        controller.shutdown()
+        camera.stop()
+
+
+def test_a_camera_that_reopens_without_a_frame_stays_down(tmp_path):
+    """Each retry opens it and READY starts the recording, but no frame ever comes: the
+    count goes on through the short RECORDING between two failures."""
+    config = Config(**{**SMALL, "storage_root": str(tmp_path)})
+    camera = SilentSensorCamera(**CAMERA)
+    controller = Controller(config, camera, Library(str(tmp_path)), retry_interval_s=0.1)
+    health = recorder_health(controller, camera_down_s=1.5)
+    controller.start()
+    try:
+        assert wait_until(lambda: camera.starts >= 3, 10), "the retries never reopened it"
+        assert wait_until(lambda: health() is not None, 10)
+        assert health().startswith("camera failed")
+    finally:
+        controller.shutdown()
+        camera.stop()
+
+
+def test_a_card_fault_that_lasts_never_stops_the_watchdog_pings(tmp_path, notify_socket):
+    """The card pulled: ERROR for four times the camera's limit, pinging all along (a new
+    process would find no card either); the card back, recording resumes by itself."""
+    path, sock = notify_socket
+    root = tmp_path / "card"
+    root.mkdir()
+    config = Config(**{**SMALL, "storage_root": str(root)})
+    camera = SimulatedCamera(**CAMERA)
+    watchdog = Watchdog(socket_path=path, interval_s=0.05)
+    controller = Controller(
+        config, camera, Library(str(root)), on_tick=watchdog.tick, retry_interval_s=0.1
+    )
+    limit_s = 0.5
+    watchdog.health = recorder_health(controller, stall_s=limit_s, camera_down_s=limit_s)
+    controller.start()
+    try:
+        assert controller.wait_for_state(State.RECORDING)
+        assert wait_until(lambda: controller.recorder.status.frames_written > 5, 10)
+        remove_folder(root)
+        assert controller.wait_for_state(State.ERROR, timeout_s=10)
+        problems: list[str] = []
+        entered = time.monotonic()
+
+        def four_limits_in_error() -> bool:
+            if watchdog.problem is not None:
+                problems.append(watchdog.problem)
+            return time.monotonic() - entered > 4 * limit_s
+
+        assert wait_until(four_limits_in_error, 10)
+        assert problems == [] and controller.state is State.ERROR
+        assert "storage" in (controller.status.last_error or "")
+        sock.settimeout(0.05)  # what came so far ...
+        with contextlib.suppress(TimeoutError):
+            while True:
+                sock.recv(4096)
+        assert "WATCHDOG=1" in receive(sock, "WATCHDOG=1", timeout_s=2)  # ... and more
+        root.mkdir()  # the card is back
+        assert controller.wait_for_state(State.RECORDING, timeout_s=10)
     finally:
         controller.shutdown()
         camera.stop()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,11 @@ class Board:
         sensor_hdr: The IMX708's sensor HDR is on (what the sensor modes show).
         hdr_control_works: Writing the IMX708's HDR control succeeds; when it fails,
             picamera2 only prints the error and the sensor keeps its mode.
+        hang_stop: ``Picamera2.stop`` of a started camera blocks until :attr:`unhang` is
+            set, as ``stop_recording`` does after a frontend timeout (picamera2 #1264).
+        unhang: Ends the blocked stops; set when the stand-in is uninstalled.
+        held: Cameras a ``Picamera2`` holds open: another ``Picamera2`` of the same number
+            fails, as libcamera's ``acquire`` does (EBUSY) until the first is closed.
     """
 
     source: Path
@@ -142,6 +148,9 @@ class Board:
     split_headers_from: int | None = None
     sensor_hdr: bool = False
     hdr_control_works: bool = True
+    hang_stop: bool = False
+    unhang: threading.Event = field(default_factory=threading.Event)
+    held: set[int] = field(default_factory=set)
 
     @property
     def version(self) -> tuple[int, ...]:
@@ -176,6 +185,7 @@ def installed(board: Board) -> Iterator[Board]:
     try:
         yield board
     finally:
+        board.unhang.set()  # a stop left blocked ends (picamera2 closes at exit too)
         _active.remove(board)
         if str(STANDIN_DIR) in sys.path:
             sys.path.remove(str(STANDIN_DIR))

@@ -6,11 +6,14 @@ Covers what the dashcam's backend uses, with picamera2's signatures: ``global_ca
 ``capture_array`` (YUV420 main or lores), ``capture_file`` (JPEG of a YUV420 stream, from
 0.3.26 on; see ``picamera2.request``), ``wait`` and ``close``. Stream formats other than
 YUV420 are accepted by ``configure`` but cannot be captured. Before 0.3.17 ``wait`` takes
-no ``timeout``, as in picamera2.
+no ``timeout``, as in picamera2. As picamera2 does, a ``Picamera2`` acquires its camera
+(a second one of the same camera fails until the first is closed) and registers its
+``close`` to run at exit.
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from concurrent.futures import Future
@@ -73,6 +76,9 @@ class Picamera2:
         board = active_board()
         info = self.global_camera_info()[camera_num]  # IndexError with no camera, as picamera2
         board.calls.append(("Picamera2", camera_num))
+        if info["Num"] in board.held:  # libcamera's acquire: EBUSY
+            raise RuntimeError("Camera __init__ sequence did not complete.")
+        board.held.add(info["Num"])
         self._board = board
         self.camera_idx = info["Num"]
         self.camera_properties = {"Model": info["Model"], "Rotation": info.get("Rotation", 0)}
@@ -92,6 +98,7 @@ class Picamera2:
             self.sensor_resolution = IMX708_HDR_SIZE if hdr else IMX708_FULL_SIZE
         else:
             self.sensor_resolution = (3280, 2464)
+        atexit.register(self.close)
 
     @staticmethod
     def global_camera_info():
@@ -243,16 +250,20 @@ class Picamera2:
     def stop(self):
         if not self.started:
             return
+        if self._board.hang_stop:
+            self._board.unhang.wait()
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         self.started = False
 
     def close(self):
+        atexit.unregister(self.close)
         if not self.is_open:
             return
         self.stop()
         self.is_open = False
+        self._board.held.discard(self.camera_idx)
         self._board.calls.append(("close", None))
 
     def capture_file(self, file_output, name="main", format=None, wait=None, signal_function=None):
