@@ -13,6 +13,9 @@
   feature-tested (:mod:`hw.camera_picamera2_features`); without them a requested keyframe
   is the next periodic IDR, a still waits through a signal function, and the still is
   encoded here.
+* HDR: a Camera Module 3's (IMX708) sensor HDR is its V4L2 control, written before the
+  camera opens when it differs (:mod:`hw.camera_picamera2_subdev`, not picamera2's
+  ``devices`` package, which imports OpenCV); other cameras get the ISP's ``HdrMode``.
 * Preview: the lores stream (YUV420, preview size) goes to picamera2's ``MJPEGEncoder``,
   started only while a preview sink is set and stopped when it is cleared.
 * Stills: ``capture_file(buf, name="main", format="jpeg")`` encodes the next main-stream
@@ -46,6 +49,7 @@ from appliance.worker import Worker, run_once
 from hw.camera_base import STILL_JPEG_QUALITY, CameraBase, frame_to_jpeg, stream_info
 from hw.camera_picamera2_features import Picamera2Features, features_of, picamera2_features
 from hw.camera_picamera2_packets import H264Delivery, output_class
+from hw.camera_picamera2_subdev import SensorSubdevices, reset_camera_manager
 
 __all__ = [
     "BUFFER_COUNT_HD",
@@ -137,6 +141,8 @@ class Picamera2Camera(CameraBase):
             ``pre_callback``, before the encoder sees the frame; None: no overlay.
         wall: The wall clock the overlay shows.
         packet_queue: Encoded buffers that may wait for ``on_packet``; None: 2 s of video.
+        sensor_subdevices: The sensors' V4L2 sub-devices (the IMX708's HDR control);
+            None: the system's (``/sys``, ``/dev``).
 
     Attributes:
         keyframe_interval_s: Time between periodic keyframes.
@@ -174,6 +180,7 @@ class Picamera2Camera(CameraBase):
         allocator: Any = None,
         overlay: Overlay | None = None,
         wall: Callable[[], float] = time.time,
+        sensor_subdevices: SensorSubdevices | None = None,
     ) -> None:
         info = stream_info(
             name,
@@ -201,6 +208,7 @@ class Picamera2Camera(CameraBase):
         self.keyframe_interval_s = self._gop_frames / fps
         self.keyframe_on_request: bool | None = None
         self.hdr_active: bool | None = None
+        self._subdevices = sensor_subdevices or SensorSubdevices()
         self.software_encoder = bool(software_encoder)
         self.buffer_count = buffer_count
         self._delivery = H264Delivery(name, packet_queue, self.request_keyframe)
@@ -426,27 +434,36 @@ class Picamera2Camera(CameraBase):
         )
 
     def _set_sensor_hdr(self, picamera2_class: Any) -> None:
-        """Switch the IMX708's sensor HDR to the wanted setting before the camera opens."""
+        """Switch the IMX708's sensor HDR to the wanted setting before the camera opens.
+
+        The control is written only when it differs; then picamera2's camera manager is
+        reset, so that the camera opened next sees the sensor's new modes. A failure is a
+        warning: the camera records in the mode the sensor has.
+        """
         try:
             cameras = picamera2_class.global_camera_info()
         except Exception:  # noqa: BLE001 - no camera: Picamera2() will say so
             return
-        model = next((c.get("Model", "") for c in cameras if c.get("Num") == self._camera_num), "")
+        info = next((c for c in cameras if c.get("Num") == self._camera_num), {})
+        model = str(info.get("Model", ""))
         self.model = model or None
         if not model.startswith("imx708"):
             return
+        wanted = "on" if self._hdr else "off"
         try:
-            from picamera2.devices.imx708 import IMX708
-
-            with IMX708(self._camera_num) as sensor:
-                sensor.set_sensor_hdr_mode(bool(self._hdr))
-        except Exception as exc:  # noqa: BLE001 - HDR is a nicety
-            log.warning("cannot set the IMX708 HDR mode: %s", exc)
+            camera_id = str(info.get("Id", ""))
+            if not self._subdevices.set_wide_dynamic_range("imx708", camera_id, bool(self._hdr)):
+                return
+            reset_camera_manager(picamera2_class)
+        except Exception as exc:  # noqa: BLE001 - HDR is a nicety; the recording goes on
+            log.warning("cannot set the IMX708 HDR mode (%s): %s", wanted, exc)
+            return
+        log.info("IMX708 sensor HDR switched %s", wanted)
 
     def _check_sensor_hdr(self, picam: Any) -> None:
         """Warn when the IMX708's sensor HDR is not what was asked for.
 
-        ``IMX708.set_sensor_hdr_mode`` only prints a failed ioctl, so the opened camera's
+        The control may not have been written (no node, EBUSY), so the opened camera's
         sensor modes are the truth: with HDR on, the largest is 2304x1296.
         """
         self.hdr_active = None
