@@ -13,6 +13,10 @@
   feature-tested (:mod:`hw.camera_picamera2_features`); without them a requested keyframe
   is the next periodic IDR, a still waits through a signal function, and the still is
   encoded here.
+* Sensor mode: the mode that reads the whole sensor at the frame rate
+  (:mod:`hw.camera_picamera2_modes`), asked for with ``sensor=`` (picamera2 0.3.16 on) or,
+  before, a raw stream of its size; picamera2's own choice follows the main stream's size
+  and crops a Camera Module 2 at 1080p.
 * HDR: a Camera Module 3's (IMX708) sensor HDR is its V4L2 control, written before the
   camera opens when it differs (:mod:`hw.camera_picamera2_subdev`, not picamera2's
   ``devices`` package, which imports OpenCV); other cameras get the ISP's ``HdrMode``.
@@ -48,6 +52,7 @@ from appliance.ports import ErrorSink, JpegSink, PacketSink
 from appliance.worker import Worker, run_once
 from hw.camera_base import STILL_JPEG_QUALITY, CameraBase, frame_to_jpeg, stream_info
 from hw.camera_picamera2_features import Picamera2Features, features_of, picamera2_features
+from hw.camera_picamera2_modes import ModeChoice, choose_sensor_mode, sensor_config, takes_sensor
 from hw.camera_picamera2_packets import H264Delivery, output_class
 from hw.camera_picamera2_subdev import SensorSubdevices, reset_camera_manager
 
@@ -150,6 +155,8 @@ class Picamera2Camera(CameraBase):
             (``force_key_frame``); False when a request waits for the next periodic IDR;
             None before the first start.
         hdr_active: After start on an IMX708: its sensor HDR is on; else None.
+        sensor_mode: After start: the sensor mode chosen and why (mode None: picamera2
+            chose it).
         software_encoder: picamera2's libav encoders are used (see Args).
         buffer_count: Frame buffer sets asked of picamera2.
         preview_frames_encoded: Preview JPEGs the MJPEG encoder produced.
@@ -208,7 +215,9 @@ class Picamera2Camera(CameraBase):
         self.keyframe_interval_s = self._gop_frames / fps
         self.keyframe_on_request: bool | None = None
         self.hdr_active: bool | None = None
+        self.sensor_mode: ModeChoice | None = None
         self._subdevices = sensor_subdevices or SensorSubdevices()
+        self._modes_read: dict[tuple[Any, ...], list[Any]] = {}
         self.software_encoder = bool(software_encoder)
         self.buffer_count = buffer_count
         self._delivery = H264Delivery(name, packet_queue, self.request_keyframe)
@@ -493,6 +502,8 @@ class Picamera2Camera(CameraBase):
         model = (self.model or "").lower()
         if self._hdr and not model.startswith("imx708") and "HdrMode" in available:
             wanted["HdrMode"] = controls.HdrModeEnum.SingleExposure
+        self.sensor_mode = choice = self._choose_sensor_mode(picam)
+        mode = {} if choice.mode is None else sensor_config(choice.mode, takes_sensor(picam))
         config = picam.create_video_configuration(
             main={"size": (info.width, info.height), "format": "YUV420"},
             lores={"size": (info.preview_width, info.preview_height), "format": "YUV420"},
@@ -501,8 +512,31 @@ class Picamera2Camera(CameraBase):
             encode="main",
             display=None,
             buffer_count=self.buffer_count,
+            **mode,
         )
         picam.configure(config)
+
+    def _choose_sensor_mode(self, picam: Any) -> ModeChoice:
+        """The sensor mode for the video (see :mod:`hw.camera_picamera2_modes`), logged.
+
+        ``Picamera2.sensor_modes`` configures the camera once a mode to list them, so they
+        are read once a camera and sensor state (an IMX708's HDR changes them).
+        """
+        info = self._info
+        key = (self._camera_num, self.model, tuple(getattr(picam, "sensor_resolution", ())))
+        modes = self._modes_read.get(key)
+        if modes is None:
+            try:
+                modes = list(picam.sensor_modes)
+            except Exception as exc:  # noqa: BLE001 - e.g. no CMA for a full-size raw buffer
+                choice = ModeChoice(None, f"the sensor modes cannot be read: {exc}")
+                log.warning("camera %s: sensor mode: %s", self._name, choice)
+                return choice
+            self._modes_read[key] = modes
+        choice = choose_sensor_mode(modes, (info.width, info.height), info.fps)
+        level = logging.INFO if choice.mode is not None else logging.WARNING
+        log.log(level, "camera %s (%s): sensor mode %s", self._name, self.model, choice)
+        return choice
 
     def _set_overlay(self, picam: Any) -> None:
         try:

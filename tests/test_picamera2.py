@@ -24,6 +24,7 @@ from appliance.library import Library
 from appliance.states import Event, State
 from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS, nal_types, split_nal_units
 from hw.camera_picamera2 import Picamera2Camera, yuv420_to_frame
+from hw.camera_picamera2_modes import choose_sensor_mode
 from hw.camera_picamera2_subdev import V4L2_CID_WIDE_DYNAMIC_RANGE as WDR
 from hw.camera_picamera2_subdev import SensorSubdevices
 from tests import picamera2_standin
@@ -36,6 +37,7 @@ from tests.camera_fixtures import (
     read_counter_of_jpeg,
 )
 from tests.harness import SMALL, wait_until
+from tests.sensor_modes import IMX219_MODES, IMX477_MODES, IMX708_HDR_MODES, IMX708_MODES
 
 #: ``Output.outputframe`` as picamera2 declares it (picamera2/outputs/output.py).
 PICAMERA2_OUTPUTFRAME = "(self, frame, keyframe=True, timestamp=None, packet=None, audio=False)"
@@ -496,6 +498,136 @@ def test_no_hdr_sub_device_is_a_warning_and_recording_goes_on(board, tmp_path, c
     start_and_stop(camera, packets=10)
     assert "cannot set the IMX708 HDR mode (on): no V4L2 sub-device of imx708 at" in caplog.text
     assert camera.hdr_active is False
+
+
+# -- the sensor mode (Finding 7) -------------------------------------------------------
+
+
+def imx219(board: picamera2_standin.Board) -> None:
+    """A Camera Module 2 (IMX219) is attached instead."""
+    board.cameras = [{"Model": "imx219", "Location": 2, "Rotation": 180, "Id": IMX219_ID, "Num": 0}]
+
+
+IMX219_ID = "/base/soc/i2c0mux/i2c@1/imx219@10"
+
+
+def test_picamera2_alone_crops_a_camera_module_2_at_1080p(board):
+    """What Finding 7 is about: the mode nearest 1920x1080 reads 58 % of the width."""
+    from picamera2 import Picamera2
+
+    imx219(board)
+    picam = Picamera2()
+    try:
+        config = picam.create_video_configuration(main={"size": (1920, 1080)})
+        picam.configure(config)
+    finally:
+        picam.close()
+    assert board.sensor_mode == IMX219_MODES[2]
+    assert board.sensor_mode.size == (1920, 1080)
+    assert board.sensor_mode.crop_limits[2] / 3280 < 0.59
+
+
+@pytest.mark.parametrize(
+    ("model", "hdr", "expected"),
+    [
+        ("imx219", False, IMX219_MODES[1]),  # 2x2 binned 1640x1232, not the 1920x1080 crop
+        ("imx708_wide", False, IMX708_MODES[1]),  # binned 2304x1296
+        ("imx708_wide", True, IMX708_HDR_MODES[0]),  # the HDR mode, 30 fps
+    ],
+)
+def test_the_sensor_mode_keeps_the_full_field_of_view(board, caplog, model, hdr, expected):
+    caplog.set_level(logging.INFO, logger="hw.camera_picamera2")
+    if model == "imx219":
+        imx219(board)
+    board.sensor_hdr = hdr
+    camera = make(width=1920, height=1080, hdr=hdr)
+    start_and_stop(camera)
+    (config,) = board.called("configure")
+    assert config["sensor"] == {"output_size": expected.size, "bit_depth": expected.bit_depth}
+    assert board.sensor_mode == expected
+    assert camera.sensor_mode.mode.size == expected.size
+    w, h = expected.size
+    logged = f"camera picamera2 ({model}): sensor mode {w}x{h} {expected.bit_depth}-bit"
+    assert logged in caplog.text
+    assert "reading" in caplog.text and "sensor at 30 fps" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("modes", "size", "fps", "expected"),
+    [
+        (IMX219_MODES, (1920, 1080), 30, IMX219_MODES[1]),  # none covers 1080p: the largest
+        (IMX708_MODES, (1920, 1080), 30, IMX708_MODES[1]),
+        (IMX477_MODES, (1920, 1080), 30, IMX477_MODES[2]),  # 2028x1080 reads 71 % of the height
+        (IMX219_MODES, (640, 480), 30, IMX219_MODES[1]),  # its 640x480 mode is a crop
+        (IMX219_MODES, (1280, 720), 15, IMX219_MODES[1]),  # 3280x2464 is fast enough, larger
+        (IMX708_MODES, (4608, 2592), 10, IMX708_MODES[2]),
+        (IMX708_HDR_MODES, (1920, 1080), 30, IMX708_HDR_MODES[0]),
+    ],
+)
+def test_the_mode_choice(modes, size, fps, expected):
+    choice = choose_sensor_mode([m.as_picamera2() for m in modes], size, fps)
+    assert choice.mode is not None, choice
+    assert (choice.mode.size, choice.mode.bit_depth) == (expected.size, expected.bit_depth)
+    assert choice.mode.crop == expected.crop_limits
+
+
+def test_no_mode_choice_without_a_full_field_mode_or_raw_modes():
+    fast = choose_sensor_mode([m.as_picamera2() for m in IMX477_MODES], (1920, 1080), 50)
+    assert fast.mode is None
+    assert fast.reason == (
+        "no mode reads the whole 4056x3040 sensor at 50 fps; the view may be cropped"
+    )
+    usb = choose_sensor_mode([{"format": "MJPEG"}, {"format": "YUYV"}], (1280, 720), 30)
+    assert usb.mode is None and usb.reason == "picamera2 lists no raw sensor modes"
+
+
+def test_before_0_3_16_the_mode_is_asked_for_by_the_raw_stream(request, source_mp4, tmp_path):
+    board = board_for(request, source_mp4, "0.3.12")
+    board.attach_v4l2(tmp_path / "pi")
+    imx219(board)
+    camera = make(width=1920, height=1080)
+    start_and_stop(camera)
+    (config,) = board.called("configure")
+    assert config["sensor"] is None  # this release has no sensor configuration
+    assert config["raw"] == {"size": (1640, 1232), "format": "SRGGB10_CSI2P"}
+    assert board.sensor_mode == IMX219_MODES[1]
+
+
+def test_no_full_field_mode_fast_enough_leaves_it_to_picamera2(board, caplog):
+    imx219(board)
+    camera = make(width=1920, height=1080, fps=45)  # the binned mode tops out at 41.85 fps
+    start_and_stop(camera)
+    (config,) = board.called("configure")
+    assert config["sensor"] == {}
+    assert board.sensor_mode == IMX219_MODES[2]  # picamera2's choice: the cropped mode
+    assert camera.sensor_mode.mode is None
+    assert "no mode reads the whole 3280x2464 sensor at 45 fps" in caplog.text
+
+
+def test_sensor_modes_that_cannot_be_read_leave_it_to_picamera2(board, caplog):
+    """Listing the modes configures each with 4 raw buffers: a full-size IMX708 mode needs
+    60 MB, more than a Zero 2 W's 64 MB of CMA leaves; the camera records anyway."""
+    board.cma_bytes = 48 * 2**20
+    camera = make(width=1920, height=1080)
+    start_and_stop(camera, packets=10)
+    (config,) = board.called("configure")
+    assert config["sensor"] == {}
+    assert board.sensor_mode == IMX708_MODES[1]  # picamera2's choice, full field here too
+    assert "sensor mode: picamera2's choice (the sensor modes cannot be read:" in caplog.text
+
+
+def test_the_sensor_modes_are_read_once_a_sensor_state(board):
+    """Listing them configures the camera once a mode: a restart uses the list it has,
+    unless the sensor's HDR (which changes the modes) is not what it was."""
+    camera = make(hdr=True)
+    start_and_stop(camera)
+    start_and_stop(camera)
+    assert len(board.called("sensor_modes")) == 1
+    board.sensor_hdr = False  # switched off behind our back, and it cannot be written
+    board.v4l2.fail_set = OSError(errno.EBUSY, "Device or resource busy")
+    start_and_stop(camera)
+    assert len(board.called("sensor_modes")) == 2
+    assert board.sensor_mode == IMX708_MODES[1]
 
 
 def test_buffer_count_goes_into_the_configuration(board):

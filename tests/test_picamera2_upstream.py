@@ -28,6 +28,7 @@ What is faked, because it is hardware (tests/fake_libcamera):
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import sys
@@ -56,7 +57,7 @@ from tests.camera_fixtures import (
 )
 from tests.fake_v4l2 import FakeSubdevices
 from tests.picamera2_standin import load_source
-from tests.sensor_modes import IMX708_HDR_MODES, IMX708_MODES
+from tests.sensor_modes import IMX219_MODES, IMX708_HDR_MODES, IMX708_MODES
 
 #: EXIF tags: Make, the Exif IFD, ExposureTime and ISOSpeedRatings in it.
 EXIF_MAKE, EXIF_IFD, EXIF_EXPOSURE_TIME, EXIF_ISO = 0x010F, 0x8769, 0x829A, 0x8827
@@ -354,7 +355,7 @@ def test_hdr_switched_on_is_seen_after_picamera2s_camera_manager_reset(sensor, c
     assert "IMX708 sensor HDR switched on" in caplog.text
     assert "sensor HDR is" not in caplog.text and "cannot set" not in caplog.text
     start_and_stop(make(hdr=False))  # and back off: the full set of modes again
-    assert sensor.hdr is False and sensor.mode in IMX708_MODES
+    assert sensor.hdr is False and sensor.mode == IMX708_MODES[1]
 
 
 def test_hdr_never_imports_picamera2_devices_nor_opencv(sensor):
@@ -367,6 +368,50 @@ def test_hdr_never_imports_picamera2_devices_nor_opencv(sensor):
     assert opencv.attempts == []
     assert "picamera2.devices" not in sys.modules
     assert camera.hdr_active is True
+
+
+def test_picamera2_alone_crops_a_camera_module_2(request, pictures, tmp_path):
+    """What Finding 7 is about, on picamera2 itself: the mode nearest the output size."""
+    imx219 = fake_libcamera.Sensor(pictures=pictures, model="imx219")
+    with fake_libcamera.installed(imx219):
+        from picamera2 import Picamera2
+
+        picam = Picamera2(allocator=fake_libcamera.memfd_allocator())
+        try:
+            picam.configure(picam.create_video_configuration(main={"size": (1280, 720)}))
+        finally:
+            with contextlib.suppress(RuntimeError):  # its closing DmaAllocator: no heap here
+                picam.close()
+    assert imx219.mode == IMX219_MODES[2]  # 1920x1080, the centre of the sensor
+
+
+def test_a_camera_module_2_records_its_full_field_of_view(request, pictures, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="hw.camera_picamera2")
+    imx219 = fake_libcamera.Sensor(pictures=pictures, model="imx219")
+    imx219.attach_v4l2(tmp_path / "pi")
+    with fake_libcamera.installed(imx219):
+        camera = make(width=1280, height=720)
+        start_and_stop(camera)
+    assert imx219.mode == IMX219_MODES[1]  # 1640x1232, 2x2 binned: the whole sensor
+    chosen = camera.sensor_mode.mode
+    assert chosen.size == (1640, 1232) and chosen.crop == (0, 0, 3280, 2464)
+    main, _lores, raw = imx219.configured
+    assert main[:2] == ("YUV420", (1280, 720)) and raw[:2] == ("SRGGB10_CSI2P", (1640, 1232))
+    assert "camera picamera2 (imx219): sensor mode 1640x1232 10-bit" in caplog.text
+
+
+def test_hdr_on_is_seen_in_the_sensor_modes(sensor, caplog):
+    sensor.hdr = True  # the sensor is in HDR mode (set before, e.g. by rpicam-hello)
+    caplog.set_level(logging.WARNING, logger="hw.camera_picamera2")
+    camera = make(hdr=True)
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(3)
+    finally:
+        camera.stop()
+    assert camera.hdr_active is True
+    assert "sensor HDR is" not in caplog.text
 
 
 def test_no_camera_attached_is_a_camera_error(sensor):
