@@ -286,6 +286,80 @@ def test_still_and_preview_through_picamera2(sensor):
     assert not collector.errors
 
 
+class HoldingOverlay:
+    """An overlay that, once armed, holds picamera2's camera thread up (its
+    ``pre_callback``) until released, as any slow work on that thread would."""
+
+    def __init__(self) -> None:
+        self.armed = threading.Event()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def draw_i420(self, array, wall_s: float) -> None:
+        if self.armed.is_set() and not self.holding.is_set():
+            self.holding.set()
+            self.release.wait(10)
+
+
+def frame_gaps(packets, interval_us: int = 33_333) -> list[int]:
+    """The steps between consecutive packets' pts longer than one frame interval."""
+    steps = [b.pts_us - a.pts_us for a, b in zip(packets, packets[1:], strict=False)]
+    return [step for step in steps if step > interval_us + 1]
+
+
+def test_a_held_up_camera_thread_loses_frames(pictures, tmp_path):
+    """The check of the next test can fail: on a sensor that loses a frame when no buffer
+    is queued, as a Pi's does, picamera2's camera thread held up for longer than its spare
+    buffers last loses frames, and the packets' timestamps show the gap."""
+    sensor = fake_libcamera.Sensor(pictures=pictures, drop_without_buffer=True)
+    sensor.attach_v4l2(tmp_path / "pi")
+    hold = HoldingOverlay()
+    with fake_libcamera.installed(sensor):
+        camera = make(width=1280, height=720, overlay=hold)
+        collector = Collector()
+        camera.start(collector.on_packet, collector.on_error)
+        try:
+            assert collector.wait_for_count(15)
+            hold.armed.set()
+            assert hold.holding.wait(5)
+            assert poll_until(lambda: sensor.frames_dropped >= 3, 5)
+            hold.release.set()
+            assert collector.wait_for_count(collector.count + 15)
+        finally:
+            hold.release.set()
+            camera.stop()
+    assert camera.buffer_count == 4
+    assert frame_gaps(collector.snapshot()), "the lost frames left no gap in the timestamps"
+
+
+def test_a_still_during_recording_costs_no_frame(pictures, tmp_path):
+    """Finding 8: picamera2 encodes the still (capture_file, simplejpeg) on its camera
+    thread, before the encoders get the frame; at 1280x720 with the 4 buffers of a
+    Zero 2 W's configuration that costs no frame: the packets around each still follow
+    one another at the frame interval and the sensor loses none."""
+    sensor = fake_libcamera.Sensor(pictures=pictures, drop_without_buffer=True)
+    sensor.attach_v4l2(tmp_path / "pi")
+    windows = []
+    with fake_libcamera.installed(sensor):
+        camera = make(width=1280, height=720)
+        collector = Collector()
+        camera.start(collector.on_packet, collector.on_error)
+        try:
+            assert collector.wait_for_count(15)
+            for _ in range(5):
+                before = collector.count
+                assert jpeg_image(camera.capture_still(timeout_s=5.0)).size == (1280, 720)
+                assert collector.wait_for_count(collector.count + 5)
+                windows.append((before - 1, collector.count))
+        finally:
+            camera.stop()
+    assert not collector.errors
+    packets = collector.snapshot()
+    for first, last in windows:
+        assert frame_gaps(packets[first:last]) == [], (first, last, sensor.frames_dropped)
+    assert sensor.frames_dropped == 0
+
+
 def test_a_slow_sink_does_not_stall_the_camera_thread(sensor):
     """LibavH264Encoder calls outputframe on the camera thread, holding Picamera2.lock."""
     camera = make(packet_queue=8)

@@ -57,7 +57,12 @@ class Sensor:
         attached: False: no camera is attached (``CameraManager.cameras`` is empty).
         fail_after_frames: The sensor completes no request after this many frames, as with
             a loose ribbon cable (libcamera reports nothing; frames just stop).
+        drop_without_buffer: A frame due while no request is queued is lost (as on a
+            Pi, where the application holding every buffer costs frames); else the sensor
+            waits for a request and never loses a frame (a loaded test machine then
+            delays frames instead of losing them).
         frames_delivered: Requests the sensor completed so far.
+        frames_dropped: Frames lost for want of a queued request.
         queued_max: The most requests libcamera held at once (the buffer count in use).
         configured: The last configuration applied, per stream: (format, size, buffers).
         mode: The sensor mode of the last configuration applied.
@@ -71,7 +76,9 @@ class Sensor:
     frame_duration_us: int = 33_333
     attached: bool = True
     fail_after_frames: int | None = None
+    drop_without_buffer: bool = False
     frames_delivered: int = 0
+    frames_dropped: int = 0
     queued_max: int = 0
     configured: list[tuple[str, tuple[int, int], int]] = field(default_factory=list)
     mode: Mode | None = None

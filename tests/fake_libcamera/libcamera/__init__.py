@@ -515,6 +515,7 @@ class Camera:
         self._thread: threading.Thread | None = None
         self._frame_us = max(sensor.frame_duration_us, _frame_us(self._mode))
         self._config: CameraConfiguration | None = None
+        self._streaming = False
 
     @property
     def properties(self) -> dict[ControlId, Any]:
@@ -577,6 +578,7 @@ class Camera:
             raise RuntimeError("Failed to start camera")
         self._apply(controls_ or {})
         self._running = True
+        self._streaming = False
         self._thread = threading.Thread(target=self._run, name="fake-libcamera-sensor", daemon=True)
         self._thread.start()
 
@@ -607,12 +609,26 @@ class Camera:
             self._frame_us = max(int(limits[0]), _frame_us(self._mode))
 
     def _run(self) -> None:
+        """The sensor: a frame every frame duration into the oldest queued request.
+
+        With ``Sensor.drop_without_buffer``, a frame that is due while no request is
+        queued (the application holds every buffer) is lost, as the Pi's CSI-2 receiver
+        loses it: counted in ``frames_dropped``, its sequence number and time skipped.
+        Else the sensor waits for a request, and its frames are never lost.
+        """
         sensor = self._sensor
         start_ns = time.monotonic_ns()
         n = 0
         while True:
             due_ns = start_ns + n * self._frame_us * 1000
             with self._cond:
+                if sensor.drop_without_buffer and self._streaming:
+                    while self._running and time.monotonic_ns() < due_ns:
+                        self._cond.wait(max(0.0, (due_ns - time.monotonic_ns()) / 1e9))
+                    if self._running and not self._queue:
+                        sensor.frames_dropped += 1
+                        n += 1
+                        continue
                 while self._running and (not self._queue or time.monotonic_ns() < due_ns):
                     wait_s = max(0.0, (due_ns - time.monotonic_ns()) / 1e9)
                     self._cond.wait(wait_s if self._queue else None)
@@ -623,9 +639,10 @@ class Camera:
                     self._cond.wait_for(lambda: not self._running)  # the cable came loose
                     return
                 request = self._queue.pop(0)
+                self._streaming = True  # streaming starts with the first buffer
             self._apply(request.controls)
             for stream, buffer in request.buffers.items():
-                data = _picture(sensor, stream.configuration, sensor.frames_delivered)
+                data = _picture(sensor, stream.configuration, n)
                 if data is not None:
                     with mmap.mmap(buffer.planes[0].fd, buffer.planes[0].length) as memory:
                         memory[: len(data)] = data
