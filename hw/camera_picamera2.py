@@ -13,6 +13,13 @@
   feature-tested (:mod:`hw.camera_picamera2_features`); without them a requested keyframe
   is the next periodic IDR, a still waits through a signal function, and the still is
   encoded here.
+* Sensor mode: the mode that reads the whole sensor at the frame rate
+  (:mod:`hw.camera_picamera2_modes`), asked for with ``sensor=`` (picamera2 0.3.16 on) or,
+  before, a raw stream of its size; picamera2's own choice follows the main stream's size
+  and crops a Camera Module 2 at 1080p.
+* HDR: a Camera Module 3's (IMX708) sensor HDR is its V4L2 control, written before the
+  camera opens when it differs (:mod:`hw.camera_picamera2_subdev`, not picamera2's
+  ``devices`` package, which imports OpenCV); other cameras get the ISP's ``HdrMode``.
 * Preview: the lores stream (YUV420, preview size) goes to picamera2's ``MJPEGEncoder``,
   started only while a preview sink is set and stopped when it is cleared.
 * Stills: ``capture_file(buf, name="main", format="jpeg")`` encodes the next main-stream
@@ -48,7 +55,9 @@ from appliance.ports import ErrorSink, JpegSink, PacketSink
 from appliance.worker import Worker, run_once
 from hw.camera_base import STILL_JPEG_QUALITY, CameraBase, frame_to_jpeg, stream_info
 from hw.camera_picamera2_features import Picamera2Features, features_of, picamera2_features
+from hw.camera_picamera2_modes import ModeChoice, choose_sensor_mode, sensor_config, takes_sensor
 from hw.camera_picamera2_packets import H264Delivery, output_class
+from hw.camera_picamera2_subdev import SensorSubdevices, reset_camera_manager
 
 __all__ = [
     "BUFFER_COUNT_HD",
@@ -140,6 +149,8 @@ class Picamera2Camera(CameraBase):
             ``pre_callback``, before the encoder sees the frame; None: no overlay.
         wall: The wall clock the overlay shows.
         packet_queue: Encoded buffers that may wait for ``on_packet``; None: 2 s of video.
+        sensor_subdevices: The sensors' V4L2 sub-devices (the IMX708's HDR control);
+            None: the system's (``/sys``, ``/dev``).
 
     Attributes:
         keyframe_interval_s: Time between periodic keyframes.
@@ -147,6 +158,8 @@ class Picamera2Camera(CameraBase):
             (``force_key_frame``); False when a request waits for the next periodic IDR;
             None before the first start.
         hdr_active: After start on an IMX708: its sensor HDR is on; else None.
+        sensor_mode: After start: the sensor mode chosen and why (mode None: picamera2
+            chose it).
         software_encoder: picamera2's libav encoders are used (see Args).
         buffer_count: Frame buffer sets asked of picamera2.
         preview_frames_encoded: Preview JPEGs the MJPEG encoder produced.
@@ -180,6 +193,7 @@ class Picamera2Camera(CameraBase):
         allocator: Any = None,
         overlay: Overlay | None = None,
         wall: Callable[[], float] = time.time,
+        sensor_subdevices: SensorSubdevices | None = None,
     ) -> None:
         info = stream_info(
             name,
@@ -207,6 +221,9 @@ class Picamera2Camera(CameraBase):
         self.keyframe_interval_s = self._gop_frames / fps
         self.keyframe_on_request: bool | None = None
         self.hdr_active: bool | None = None
+        self.sensor_mode: ModeChoice | None = None
+        self._subdevices = sensor_subdevices or SensorSubdevices()
+        self._modes_read: dict[tuple[Any, ...], list[Any]] = {}
         self.software_encoder = bool(software_encoder)
         self.buffer_count = buffer_count
         self._delivery = H264Delivery(name, packet_queue, self.request_keyframe)
@@ -435,27 +452,36 @@ class Picamera2Camera(CameraBase):
         )
 
     def _set_sensor_hdr(self, picamera2_class: Any) -> None:
-        """Switch the IMX708's sensor HDR to the wanted setting before the camera opens."""
+        """Switch the IMX708's sensor HDR to the wanted setting before the camera opens.
+
+        The control is written only when it differs; then picamera2's camera manager is
+        reset, so that the camera opened next sees the sensor's new modes. A failure is a
+        warning: the camera records in the mode the sensor has.
+        """
         try:
             cameras = picamera2_class.global_camera_info()
         except Exception:  # noqa: BLE001 - no camera: Picamera2() will say so
             return
-        model = next((c.get("Model", "") for c in cameras if c.get("Num") == self._camera_num), "")
+        info = next((c for c in cameras if c.get("Num") == self._camera_num), {})
+        model = str(info.get("Model", ""))
         self.model = model or None
         if not model.startswith("imx708"):
             return
+        wanted = "on" if self._hdr else "off"
         try:
-            from picamera2.devices.imx708 import IMX708
-
-            with IMX708(self._camera_num) as sensor:
-                sensor.set_sensor_hdr_mode(bool(self._hdr))
-        except Exception as exc:  # noqa: BLE001 - HDR is a nicety
-            log.warning("cannot set the IMX708 HDR mode: %s", exc)
+            camera_id = str(info.get("Id", ""))
+            if not self._subdevices.set_wide_dynamic_range("imx708", camera_id, bool(self._hdr)):
+                return
+            reset_camera_manager(picamera2_class)
+        except Exception as exc:  # noqa: BLE001 - HDR is a nicety; the recording goes on
+            log.warning("cannot set the IMX708 HDR mode (%s): %s", wanted, exc)
+            return
+        log.info("IMX708 sensor HDR switched %s", wanted)
 
     def _check_sensor_hdr(self, picam: Any) -> None:
         """Warn when the IMX708's sensor HDR is not what was asked for.
 
-        ``IMX708.set_sensor_hdr_mode`` only prints a failed ioctl, so the opened camera's
+        The control may not have been written (no node, EBUSY), so the opened camera's
         sensor modes are the truth: with HDR on, the largest is 2304x1296.
         """
         self.hdr_active = None
@@ -485,6 +511,8 @@ class Picamera2Camera(CameraBase):
         model = (self.model or "").lower()
         if self._hdr and not model.startswith("imx708") and "HdrMode" in available:
             wanted["HdrMode"] = controls.HdrModeEnum.SingleExposure
+        self.sensor_mode = choice = self._choose_sensor_mode(picam)
+        mode = {} if choice.mode is None else sensor_config(choice.mode, takes_sensor(picam))
         config = picam.create_video_configuration(
             main={"size": (info.width, info.height), "format": "YUV420"},
             lores={"size": (info.preview_width, info.preview_height), "format": "YUV420"},
@@ -493,8 +521,31 @@ class Picamera2Camera(CameraBase):
             encode="main",
             display=None,
             buffer_count=self.buffer_count,
+            **mode,
         )
         picam.configure(config)
+
+    def _choose_sensor_mode(self, picam: Any) -> ModeChoice:
+        """The sensor mode for the video (see :mod:`hw.camera_picamera2_modes`), logged.
+
+        ``Picamera2.sensor_modes`` configures the camera once a mode to list them, so they
+        are read once a camera and sensor state (an IMX708's HDR changes them).
+        """
+        info = self._info
+        key = (self._camera_num, self.model, tuple(getattr(picam, "sensor_resolution", ())))
+        modes = self._modes_read.get(key)
+        if modes is None:
+            try:
+                modes = list(picam.sensor_modes)
+            except Exception as exc:  # noqa: BLE001 - e.g. no CMA for a full-size raw buffer
+                choice = ModeChoice(None, f"the sensor modes cannot be read: {exc}")
+                log.warning("camera %s: sensor mode: %s", self._name, choice)
+                return choice
+            self._modes_read[key] = modes
+        choice = choose_sensor_mode(modes, (info.width, info.height), info.fps)
+        level = logging.INFO if choice.mode is not None else logging.WARNING
+        log.log(level, "camera %s (%s): sensor mode %s", self._name, self.model, choice)
+        return choice
 
     def _set_overlay(self, picam: Any) -> None:
         try:

@@ -50,6 +50,18 @@ def probe_cameras() -> list[dict[str, Any]]:
     return Picamera2.global_camera_info()
 
 
+def probe_sensor_modes() -> list[dict[str, Any]]:
+    """The first camera's sensor modes (``Picamera2.sensor_modes``); it opens the camera,
+    so it fails while the service records."""
+    from picamera2 import Picamera2
+
+    picam = Picamera2(0)
+    try:
+        return list(picam.sensor_modes)
+    finally:
+        picam.close()
+
+
 def probe_picamera2_features() -> Any:
     """The installed picamera2's features (``Picamera2Features``; see hw/camera_picamera2)."""
     from hw.camera_picamera2 import picamera2_features
@@ -150,6 +162,7 @@ class Doctor:
         config: The appliance's configuration.
         simulated: Checking a simulated set-up (camera and pins simulated).
         camera_probe: Lists the attached cameras (``Picamera2.global_camera_info``).
+        sensor_modes_probe: The first camera's sensor modes (``Picamera2.sensor_modes``).
         picamera2_features: The installed picamera2's features (``Picamera2Features``).
         meminfo_path: The memory information (``/proc/meminfo`` format).
         pin_factory: The gpiozero pin factory to claim the pins with.
@@ -169,6 +182,7 @@ class Doctor:
         *,
         simulated: bool = False,
         camera_probe: Callable[[], list[dict[str, Any]]] = probe_cameras,
+        sensor_modes_probe: Callable[[], list[dict[str, Any]]] = probe_sensor_modes,
         picamera2_features: Callable[[], Any] = probe_picamera2_features,
         meminfo_path: str = "/proc/meminfo",
         pin_factory: Any = None,
@@ -183,6 +197,7 @@ class Doctor:
         self.config = config
         self.simulated = simulated
         self._camera_probe = camera_probe
+        self._sensor_modes_probe = sensor_modes_probe
         self._picamera2_features = picamera2_features
         self._meminfo_path = meminfo_path
         self._pin_factory = pin_factory
@@ -244,7 +259,20 @@ class Doctor:
         first = cameras[0]
         model = first.get("Model", "unknown")
         note = " (Camera Module 3: autofocus, HDR)" if str(model).startswith("imx708") else ""
-        return Check("camera", OK, f"{model}{note}, {len(cameras)} camera(s)")
+        return Check("camera", OK, f"{model}{note}, {len(cameras)} camera(s); {self._mode()}")
+
+    def _mode(self) -> str:
+        """The sensor mode the video would be read from (hw/camera_picamera2_modes.py)."""
+        from hw.camera_picamera2_modes import choose_sensor_mode
+
+        cfg = self.config
+        try:
+            modes = self._sensor_modes_probe()
+        except Exception as exc:  # noqa: BLE001 - busy while the service records
+            return f"sensor mode not read ({exc}; the camera is busy while dashcam records)"
+        size = (cfg.video_width, cfg.video_height)
+        choice = choose_sensor_mode(modes, size, cfg.video_fps)
+        return f"{size[0]}x{size[1]} at {cfg.video_fps} fps from sensor mode {choice}"
 
     def check_picamera2(self) -> Check:
         """The release and what it offers: a keyframe on request, a bounded still wait."""

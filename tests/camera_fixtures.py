@@ -5,12 +5,15 @@ A plain module (not a conftest) so any test file can import it.
 
 from __future__ import annotations
 
+import importlib.abc
 import io
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -203,3 +206,28 @@ def make_sim_mp4(
 def live_camera_threads() -> list[str]:
     """Names of live threads that belong to a camera backend."""
     return [t.name for t in threading.enumerate() if t.name.startswith("camera-") and t.is_alive()]
+
+
+class MissingModule(importlib.abc.MetaPathFinder):
+    """An import hook for a module that is not installed (as OpenCV on a stock Pi OS):
+    importing it raises ``ModuleNotFoundError``, and every attempt is recorded.
+
+    Use as a context manager; ``attempts`` lists the module names asked for.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.attempts: list[str] = []
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if fullname.split(".")[0] == self.name:
+            self.attempts.append(fullname)
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+    def __enter__(self) -> MissingModule:
+        sys.meta_path.insert(0, self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.meta_path.remove(self)

@@ -128,6 +128,7 @@ def make_picamera2(
         split_headers_from=SPLIT_HEADERS_FROM[release],
     )
     picamera2_standin.install_for(request, board)
+    pi = board.attach_v4l2(request.getfixturevalue("tmp_path_factory").mktemp("pi"))
     return Picamera2Camera(
         width=320,
         height=240,
@@ -138,6 +139,7 @@ def make_picamera2(
         preview_fps=PREVIEW_FPS,
         frame_timeout_s=1.0,
         name="picamera2-contract",
+        sensor_subdevices=pi.subdevices(),
         # Not realtime, the stand-in's sensor runs far faster than any camera: queue all.
         packet_queue=None if realtime else 100_000,
     )
@@ -152,6 +154,7 @@ def make_picamera2_upstream(
     sensor = fake_libcamera.Sensor(
         pictures=request.getfixturevalue("replay_pictures"), fail_after_frames=fail_after_frames
     )
+    pi = sensor.attach_v4l2(request.getfixturevalue("tmp_path_factory").mktemp("pi"))
     context = fake_libcamera.installed(sensor)
     context.__enter__()
     request.addfinalizer(lambda: context.__exit__(None, None, None))
@@ -165,6 +168,7 @@ def make_picamera2_upstream(
         preview_fps=PREVIEW_FPS,
         frame_timeout_s=1.0,
         name="picamera2-upstream-contract",
+        sensor_subdevices=pi.subdevices(),
         software_encoder=True,
         allocator=fake_libcamera.memfd_allocator(),
     )

@@ -262,6 +262,31 @@ def test_no_camera(tmp_path, card, board):
     assert exit_code(checks) == 1
 
 
+def test_the_camera_check_names_the_sensor_mode(tmp_path, card, board):
+    """A Camera Module 2 at 1080p: the binned full-field mode, not the 1920x1080 crop."""
+    board.cameras = [
+        {"Model": "imx219", "Location": 2, "Rotation": 0, "Id": "/base/imx219@10", "Num": 0}
+    ]
+    camera = by_name(doctor(tmp_path, card).run())["camera"]
+    assert camera.status == OK
+    assert camera.found.startswith(
+        "imx219, 1 camera(s); 1920x1080 at 30 fps from sensor mode 1640x1232 10-bit"
+    )
+    assert "reading 3280x2464 at (0, 0)" in camera.found
+    assert camera.found.endswith("the ISP scales it to 1920x1080)")
+
+
+def test_a_camera_in_use_leaves_its_sensor_mode_unread(tmp_path, card, board):
+    def busy():
+        raise RuntimeError("Failed to acquire camera: Device or resource busy")
+
+    camera = by_name(doctor(tmp_path, card, sensor_modes_probe=busy).run())["camera"]
+    assert camera.status == OK
+    assert "; sensor mode not read (Failed to acquire camera: Device or resource busy;" in (
+        camera.found
+    )
+
+
 def test_picamera2_missing(tmp_path, card):
     checks = doctor(tmp_path, card).run()  # no stand-in installed: the import fails here
     camera = by_name(checks)["camera"]

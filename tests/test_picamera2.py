@@ -7,8 +7,11 @@ appliance's ERROR state and recover.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import inspect
+import logging
+import sys
 import threading
 from pathlib import Path
 
@@ -21,15 +24,20 @@ from appliance.library import Library
 from appliance.states import Event, State
 from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS, nal_types, split_nal_units
 from hw.camera_picamera2 import Picamera2Camera, yuv420_to_frame
+from hw.camera_picamera2_modes import choose_sensor_mode
+from hw.camera_picamera2_subdev import V4L2_CID_WIDE_DYNAMIC_RANGE as WDR
+from hw.camera_picamera2_subdev import SensorSubdevices
 from tests import picamera2_standin
 from tests.camera_fixtures import (
     Collector,
     JpegCollector,
+    MissingModule,
     jpeg_image,
     make_sim_mp4,
     read_counter_of_jpeg,
 )
 from tests.harness import SMALL, wait_until
+from tests.sensor_modes import IMX219_MODES, IMX477_MODES, IMX708_HDR_MODES, IMX708_MODES
 
 #: ``Output.outputframe`` as picamera2 declares it (picamera2/outputs/output.py).
 PICAMERA2_OUTPUTFRAME = "(self, frame, keyframe=True, timestamp=None, packet=None, audio=False)"
@@ -42,13 +50,16 @@ def source_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def board(request: pytest.FixtureRequest, source_mp4: Path) -> picamera2_standin.Board:
-    return picamera2_standin.install_for(
-        request, picamera2_standin.Board(source=source_mp4, realtime=True)
-    )
+def board(
+    request: pytest.FixtureRequest, source_mp4: Path, tmp_path: Path
+) -> picamera2_standin.Board:
+    board = picamera2_standin.Board(source=source_mp4, realtime=True)
+    board.attach_v4l2(tmp_path / "pi")
+    return picamera2_standin.install_for(request, board)
 
 
 def make(**kw) -> Picamera2Camera:
+    """A camera at 320x240; on the installed board's V4L2 sub-devices if it has them."""
     args = {
         "width": 320,
         "height": 240,
@@ -57,8 +68,34 @@ def make(**kw) -> Picamera2Camera:
         "preview_width": 160,
         "preview_height": 120,
         "frame_timeout_s": 1.0,
+        "sensor_subdevices": board_subdevices(),
     } | kw
     return Picamera2Camera(**args)
+
+
+def board_subdevices() -> SensorSubdevices | None:
+    try:
+        tree = picamera2_standin.active_board().v4l2
+    except RuntimeError:  # no board installed
+        return None
+    return tree.subdevices() if tree is not None else None
+
+
+def hdr_writes(board: picamera2_standin.Board) -> list[int]:
+    """The values written to the IMX708's HDR control."""
+    return [value for _, cid, value in board.v4l2.set_calls() if cid == WDR]
+
+
+def start_and_stop(camera: Picamera2Camera, packets: int = 3) -> Collector:
+    """Start ``camera``, wait for ``packets`` packets, stop it."""
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(packets)
+    finally:
+        camera.stop()
+    assert not collector.errors
+    return collector
 
 
 def _standin_on_path(name: str) -> bool:
@@ -98,7 +135,9 @@ def test_configuration_encoder_and_controls(board):
     (h264,) = board.called("H264Encoder")
     assert h264 == {"bitrate": 1_500_000, "repeat": True, "iperiod": 30, "framerate": 30}
     assert board.called("start_encoder") == [("H264Encoder", "main")]
-    assert board.hdr_mode is False  # IMX708 found: its HDR control set to the setting
+    # IMX708 found: its HDR control read, already off, so neither written nor reset
+    assert [call[:3] for call in board.v4l2.calls] == [("G_CTRL", "v4l-subdev2", WDR)]
+    assert board.called("reset_camera_manager") == []
     assert board.called("close") == [None]
 
 
@@ -110,7 +149,7 @@ def test_no_autofocus_control_without_af_and_hdr_on(board):
     camera.stop()
     (config,) = board.called("configure")
     assert "AfMode" not in config["controls"]
-    assert board.called("set_sensor_hdr_mode") == [True]
+    assert hdr_writes(board) == [1]
 
 
 def test_the_output_is_called_as_picamera2_calls_it(board):
@@ -268,6 +307,7 @@ OLD = ("0.3.16", "0.3.22", "0.3.31")
 
 
 def board_for(request, source_mp4, release: str, **kw) -> picamera2_standin.Board:
+    """A board showing picamera2 ``release`` (no V4L2 sub-devices unless attached)."""
     board = picamera2_standin.Board(source=source_mp4, realtime=True, release=release, **kw)
     return picamera2_standin.install_for(request, board)
 
@@ -408,33 +448,211 @@ def test_idr_without_parameter_sets_gets_the_last_ones(request, source_mp4):
     assert split_nal_units(keys[1].data)[2:] == split_nal_units(board.frames[15].data)[2:]
 
 
-def test_hdr_control_failure_is_seen_in_the_sensor_modes(board, caplog):
-    board.hdr_control_works = False  # picamera2 prints the ioctl error and goes on
+def test_hdr_control_failure_is_a_warning_and_recording_goes_on(board, caplog):
+    caplog.set_level(logging.INFO, logger="hw.camera_picamera2")
+    board.v4l2.fail_set = OSError(errno.EBUSY, "Device or resource busy")
     camera = make(hdr=True)
-    collector = Collector()
-    camera.start(collector.on_packet, collector.on_error)
-    camera.stop()
-    assert board.called("set_sensor_hdr_mode") == [True]
+    collector = start_and_stop(camera, packets=20)  # the recording goes on
+    assert hdr_writes(board) == [1]
+    assert board.called("reset_camera_manager") == []  # nothing changed: nothing to re-read
     assert camera.hdr_active is False
-    assert "IMX708 sensor HDR is off though on was asked for" in caplog.text
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings[0] == (
+        "cannot set the IMX708 HDR mode (on): [Errno 16] Device or resource busy"
+    )
+    assert "IMX708 sensor HDR is off though on was asked for" in warnings[-1]
+    assert [p.frame_index for p in collector.snapshot()[:20]] == list(range(20))
 
 
 def test_hdr_left_on_is_reported_too(board, caplog):
-    board.sensor_hdr, board.hdr_control_works = True, False
+    board.sensor_hdr = True  # left on (by rpicam-hello --hdr, say)
+    board.v4l2.fail_set = OSError(errno.EBUSY, "Device or resource busy")
     camera = make(hdr=False)
-    collector = Collector()
-    camera.start(collector.on_packet, collector.on_error)
-    camera.stop()
+    start_and_stop(camera)
+    assert hdr_writes(board) == [0]
     assert camera.hdr_active is True
     assert "IMX708 sensor HDR is on though off was asked for" in caplog.text
 
 
 def test_hdr_as_asked_says_nothing(board, caplog):
     camera = make(hdr=True)
-    collector = Collector()
-    camera.start(collector.on_packet, collector.on_error)
-    camera.stop()
+    start_and_stop(camera)
     assert camera.hdr_active is True and "sensor HDR is" not in caplog.text
+
+
+def test_hdr_control_is_written_only_when_it_differs(board, caplog):
+    """Read first (VIDIOC_G_CTRL); written, and the camera manager reset, only on a change."""
+    caplog.set_level(logging.INFO, logger="hw.camera_picamera2")
+    camera = make(hdr=True)
+    start_and_stop(camera)
+    assert hdr_writes(board) == [1]
+    assert board.called("reset_camera_manager") == [None]
+    assert "IMX708 sensor HDR switched on" in caplog.text
+    start_and_stop(camera)  # a restart: the control already says on
+    assert hdr_writes(board) == [1]
+    assert board.called("reset_camera_manager") == [None]
+    assert camera.hdr_active is True
+    start_and_stop(make(hdr=False))  # the setting changed: written back
+    assert hdr_writes(board) == [1, 0]
+
+
+@pytest.mark.parametrize("release", picamera2_standin.RELEASES)
+def test_hdr_is_set_without_opencv_on_every_release(request, source_mp4, tmp_path, release):
+    """Finding 2: picamera2.devices imports cv2 (0.3.22 to 0.3.36), which a stock Pi OS
+    has not; the backend sets the control itself and never imports picamera2.devices.
+    The camera opened after the write shows the HDR mode: from 0.3.20 picamera2's camera
+    manager was reset; before, it starts anew with every first camera."""
+    board = board_for(request, source_mp4, release)
+    board.attach_v4l2(tmp_path / "pi")
+    with MissingModule("cv2") as opencv:
+        camera = make(hdr=True)
+        start_and_stop(camera)
+    assert opencv.attempts == []
+    assert "picamera2.devices" not in sys.modules
+    assert hdr_writes(board) == [1] and board.sensor_hdr is True
+    assert camera.hdr_active is True
+    resets = board.called("reset_camera_manager")
+    assert resets == ([None] if picamera2_standin.release_tuple(release) >= (0, 3, 20) else [])
+
+
+def test_no_hdr_sub_device_is_a_warning_and_recording_goes_on(board, tmp_path, caplog):
+    from tests.fake_v4l2 import FakeSubdevices
+
+    empty = FakeSubdevices(tmp_path / "no-sensor-node")  # e.g. an overlay for another sensor
+    camera = make(hdr=True, sensor_subdevices=empty.subdevices())
+    start_and_stop(camera, packets=10)
+    assert "cannot set the IMX708 HDR mode (on): no V4L2 sub-device of imx708 at" in caplog.text
+    assert camera.hdr_active is False
+
+
+# -- the sensor mode (Finding 7) -------------------------------------------------------
+
+
+def imx219(board: picamera2_standin.Board) -> None:
+    """A Camera Module 2 (IMX219) is attached instead."""
+    board.cameras = [{"Model": "imx219", "Location": 2, "Rotation": 180, "Id": IMX219_ID, "Num": 0}]
+
+
+IMX219_ID = "/base/soc/i2c0mux/i2c@1/imx219@10"
+
+
+def test_picamera2_alone_crops_a_camera_module_2_at_1080p(board):
+    """What Finding 7 is about: the mode nearest 1920x1080 reads 58 % of the width."""
+    from picamera2 import Picamera2
+
+    imx219(board)
+    picam = Picamera2()
+    try:
+        config = picam.create_video_configuration(main={"size": (1920, 1080)})
+        picam.configure(config)
+    finally:
+        picam.close()
+    assert board.sensor_mode == IMX219_MODES[2]
+    assert board.sensor_mode.size == (1920, 1080)
+    assert board.sensor_mode.crop_limits[2] / 3280 < 0.59
+
+
+@pytest.mark.parametrize(
+    ("model", "hdr", "expected"),
+    [
+        ("imx219", False, IMX219_MODES[1]),  # 2x2 binned 1640x1232, not the 1920x1080 crop
+        ("imx708_wide", False, IMX708_MODES[1]),  # binned 2304x1296
+        ("imx708_wide", True, IMX708_HDR_MODES[0]),  # the HDR mode, 30 fps
+    ],
+)
+def test_the_sensor_mode_keeps_the_full_field_of_view(board, caplog, model, hdr, expected):
+    caplog.set_level(logging.INFO, logger="hw.camera_picamera2")
+    if model == "imx219":
+        imx219(board)
+    board.sensor_hdr = hdr
+    camera = make(width=1920, height=1080, hdr=hdr)
+    start_and_stop(camera)
+    (config,) = board.called("configure")
+    assert config["sensor"] == {"output_size": expected.size, "bit_depth": expected.bit_depth}
+    assert board.sensor_mode == expected
+    assert camera.sensor_mode.mode.size == expected.size
+    w, h = expected.size
+    logged = f"camera picamera2 ({model}): sensor mode {w}x{h} {expected.bit_depth}-bit"
+    assert logged in caplog.text
+    assert "reading" in caplog.text and "sensor at 30 fps" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("modes", "size", "fps", "expected"),
+    [
+        (IMX219_MODES, (1920, 1080), 30, IMX219_MODES[1]),  # none covers 1080p: the largest
+        (IMX708_MODES, (1920, 1080), 30, IMX708_MODES[1]),
+        (IMX477_MODES, (1920, 1080), 30, IMX477_MODES[2]),  # 2028x1080 reads 71 % of the height
+        (IMX219_MODES, (640, 480), 30, IMX219_MODES[1]),  # its 640x480 mode is a crop
+        (IMX219_MODES, (1280, 720), 15, IMX219_MODES[1]),  # 3280x2464 is fast enough, larger
+        (IMX708_MODES, (4608, 2592), 10, IMX708_MODES[2]),
+        (IMX708_HDR_MODES, (1920, 1080), 30, IMX708_HDR_MODES[0]),
+    ],
+)
+def test_the_mode_choice(modes, size, fps, expected):
+    choice = choose_sensor_mode([m.as_picamera2() for m in modes], size, fps)
+    assert choice.mode is not None, choice
+    assert (choice.mode.size, choice.mode.bit_depth) == (expected.size, expected.bit_depth)
+    assert choice.mode.crop == expected.crop_limits
+
+
+def test_no_mode_choice_without_a_full_field_mode_or_raw_modes():
+    fast = choose_sensor_mode([m.as_picamera2() for m in IMX477_MODES], (1920, 1080), 50)
+    assert fast.mode is None
+    assert fast.reason == (
+        "no mode reads the whole 4056x3040 sensor at 50 fps; the view may be cropped"
+    )
+    usb = choose_sensor_mode([{"format": "MJPEG"}, {"format": "YUYV"}], (1280, 720), 30)
+    assert usb.mode is None and usb.reason == "picamera2 lists no raw sensor modes"
+
+
+def test_before_0_3_16_the_mode_is_asked_for_by_the_raw_stream(request, source_mp4, tmp_path):
+    board = board_for(request, source_mp4, "0.3.12")
+    board.attach_v4l2(tmp_path / "pi")
+    imx219(board)
+    camera = make(width=1920, height=1080)
+    start_and_stop(camera)
+    (config,) = board.called("configure")
+    assert config["sensor"] is None  # this release has no sensor configuration
+    assert config["raw"] == {"size": (1640, 1232), "format": "SRGGB10_CSI2P"}
+    assert board.sensor_mode == IMX219_MODES[1]
+
+
+def test_no_full_field_mode_fast_enough_leaves_it_to_picamera2(board, caplog):
+    imx219(board)
+    camera = make(width=1920, height=1080, fps=45)  # the binned mode tops out at 41.85 fps
+    start_and_stop(camera)
+    (config,) = board.called("configure")
+    assert config["sensor"] == {}
+    assert board.sensor_mode == IMX219_MODES[2]  # picamera2's choice: the cropped mode
+    assert camera.sensor_mode.mode is None
+    assert "no mode reads the whole 3280x2464 sensor at 45 fps" in caplog.text
+
+
+def test_sensor_modes_that_cannot_be_read_leave_it_to_picamera2(board, caplog):
+    """Listing the modes configures each with 4 raw buffers: a full-size IMX708 mode needs
+    60 MB, more than a Zero 2 W's 64 MB of CMA leaves; the camera records anyway."""
+    board.cma_bytes = 48 * 2**20
+    camera = make(width=1920, height=1080)
+    start_and_stop(camera, packets=10)
+    (config,) = board.called("configure")
+    assert config["sensor"] == {}
+    assert board.sensor_mode == IMX708_MODES[1]  # picamera2's choice, full field here too
+    assert "sensor mode: picamera2's choice (the sensor modes cannot be read:" in caplog.text
+
+
+def test_the_sensor_modes_are_read_once_a_sensor_state(board):
+    """Listing them configures the camera once a mode: a restart uses the list it has,
+    unless the sensor's HDR (which changes the modes) is not what it was."""
+    camera = make(hdr=True)
+    start_and_stop(camera)
+    start_and_stop(camera)
+    assert len(board.called("sensor_modes")) == 1
+    board.sensor_hdr = False  # switched off behind our back, and it cannot be written
+    board.v4l2.fail_set = OSError(errno.EBUSY, "Device or resource busy")
+    start_and_stop(camera)
+    assert len(board.called("sensor_modes")) == 2
+    assert board.sensor_mode == IMX708_MODES[1]
 
 
 def test_buffer_count_goes_into_the_configuration(board):

@@ -5,13 +5,15 @@ camera, ``create_video_configuration``, ``configure``, ``start_recording``, its 
 manager thread and ``process_requests`` event loop, ``capture_array``/``wait``, ``close``),
 ``CompletedRequest``/``MappedArray``, ``LibavH264Encoder`` (libx264 through PyAV, the
 encoder of a Pi 5), ``LibavMjpegEncoder``, the ``Output`` base class, ``DmaAllocator``'s
-bookkeeping and ``devices.imx708.IMX708``.
+bookkeeping, ``sensor_modes`` and its choice of a sensor mode, and its camera manager's
+``reset``.
 
 What is faked, because it is hardware (tests/fake_libcamera):
 
-* the libcamera bindings: camera manager, one IMX708 sensor with its modes, controls and
-  properties, configuration validation (strides, frame sizes), requests completed one a
-  frame interval whose buffers are real shared memory written with the sensor's picture;
+* the libcamera bindings: camera manager, one sensor (IMX708, or IMX219) with its modes
+  (tests/sensor_modes.py), each mode's controls, properties, configuration validation
+  (strides, frame sizes, the sensor configuration), requests completed one a frame
+  interval whose buffers are real shared memory written with the sensor's picture;
 * the DMA heap: ``memfd_allocator()`` is picamera2's ``DmaAllocator`` with a ``memfd`` in
   place of the ``/dev/dma_heap`` ioctl and no DMA-BUF cache sync; injected through the
   backend's ``allocator``. ``Picamera2.close()`` ends by building a fresh ``DmaAllocator``,
@@ -19,15 +21,17 @@ What is faked, because it is hardware (tests/fake_libcamera):
 * the V4L2 encoders (``/dev/video11``): the backend's ``software_encoder`` picks
   picamera2's ``LibavH264Encoder``/``LibavMjpegEncoder``; the V4L2 ``H264Encoder`` class is
   checked for the methods and signatures the backend calls, not run;
-* the IMX708 sub-device (``/dev/v4l-subdev*``) is absent, as on a Pi whose device node
-  cannot be found: picamera2's ``IMX708`` raises and the sensor keeps its mode;
+* the V4L2 sub-devices (``/sys/class/video4linux``, ``/dev/v4l-subdev*``, the control
+  ioctls): tests/fake_v4l2.py, whose IMX708 HDR control is the fake sensor's HDR state;
 * ``pykms`` (the DRM display binding, apt's python3-kms++): names only, no display.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+import sys
 import threading
 from pathlib import Path
 
@@ -37,11 +41,13 @@ import pytest
 from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types
 from hw.camera_picamera2 import Picamera2Camera, picamera2_features
 from hw.camera_picamera2_packets import output_class
+from hw.camera_picamera2_subdev import V4L2_CID_WIDE_DYNAMIC_RANGE as WDR
 from hw.camera_sim import read_frame_counter
 from tests import fake_libcamera
 from tests.camera_fixtures import (
     Collector,
     JpegCollector,
+    MissingModule,
     decode_packets,
     jpeg_image,
     make_sim_mp4,
@@ -49,7 +55,9 @@ from tests.camera_fixtures import (
     read_counter_of_jpeg,
     rgb,
 )
+from tests.fake_v4l2 import FakeSubdevices
 from tests.picamera2_standin import load_source
+from tests.sensor_modes import IMX219_MODES, IMX708_HDR_MODES, IMX708_MODES
 
 #: EXIF tags: Make, the Exif IFD, ExposureTime and ISOSpeedRatings in it.
 EXIF_MAKE, EXIF_IFD, EXIF_EXPOSURE_TIME, EXIF_ISO = 0x010F, 0x8769, 0x829A, 0x8827
@@ -80,8 +88,9 @@ def pictures(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
 
 
 @pytest.fixture
-def sensor(request: pytest.FixtureRequest, pictures) -> fake_libcamera.Sensor:
+def sensor(request: pytest.FixtureRequest, pictures, tmp_path) -> fake_libcamera.Sensor:
     sensor = fake_libcamera.Sensor(pictures=pictures)
+    sensor.attach_v4l2(tmp_path / "pi")
     context = fake_libcamera.installed(sensor)
     context.__enter__()
     request.addfinalizer(lambda: context.__exit__(None, None, None))
@@ -100,8 +109,20 @@ def make(**kw) -> Picamera2Camera:
         "frame_timeout_s": 2.0,
         "software_encoder": True,
         "allocator": fake_libcamera.memfd_allocator(),
+        "sensor_subdevices": fake_libcamera.active_sensor().v4l2.subdevices(),
     } | kw
     return Picamera2Camera(**args)
+
+
+def start_and_stop(camera: Picamera2Camera, packets: int = 3) -> Collector:
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(packets)
+    finally:
+        camera.stop()
+    assert not collector.errors
+    return collector
 
 
 def counters(packets) -> list[int]:
@@ -265,6 +286,80 @@ def test_still_and_preview_through_picamera2(sensor):
     assert not collector.errors
 
 
+class HoldingOverlay:
+    """An overlay that, once armed, holds picamera2's camera thread up (its
+    ``pre_callback``) until released, as any slow work on that thread would."""
+
+    def __init__(self) -> None:
+        self.armed = threading.Event()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def draw_i420(self, array, wall_s: float) -> None:
+        if self.armed.is_set() and not self.holding.is_set():
+            self.holding.set()
+            self.release.wait(10)
+
+
+def frame_gaps(packets, interval_us: int = 33_333) -> list[int]:
+    """The steps between consecutive packets' pts longer than one frame interval."""
+    steps = [b.pts_us - a.pts_us for a, b in zip(packets, packets[1:], strict=False)]
+    return [step for step in steps if step > interval_us + 1]
+
+
+def test_a_held_up_camera_thread_loses_frames(pictures, tmp_path):
+    """The check of the next test can fail: on a sensor that loses a frame when no buffer
+    is queued, as a Pi's does, picamera2's camera thread held up for longer than its spare
+    buffers last loses frames, and the packets' timestamps show the gap."""
+    sensor = fake_libcamera.Sensor(pictures=pictures, drop_without_buffer=True)
+    sensor.attach_v4l2(tmp_path / "pi")
+    hold = HoldingOverlay()
+    with fake_libcamera.installed(sensor):
+        camera = make(width=1280, height=720, overlay=hold)
+        collector = Collector()
+        camera.start(collector.on_packet, collector.on_error)
+        try:
+            assert collector.wait_for_count(15)
+            hold.armed.set()
+            assert hold.holding.wait(5)
+            assert poll_until(lambda: sensor.frames_dropped >= 3, 5)
+            hold.release.set()
+            assert collector.wait_for_count(collector.count + 15)
+        finally:
+            hold.release.set()
+            camera.stop()
+    assert camera.buffer_count == 4
+    assert frame_gaps(collector.snapshot()), "the lost frames left no gap in the timestamps"
+
+
+def test_a_still_during_recording_costs_no_frame(pictures, tmp_path):
+    """Finding 8: picamera2 encodes the still (capture_file, simplejpeg) on its camera
+    thread, before the encoders get the frame; at 1280x720 with the 4 buffers of a
+    Zero 2 W's configuration that costs no frame: the packets around each still follow
+    one another at the frame interval and the sensor loses none."""
+    sensor = fake_libcamera.Sensor(pictures=pictures, drop_without_buffer=True)
+    sensor.attach_v4l2(tmp_path / "pi")
+    windows = []
+    with fake_libcamera.installed(sensor):
+        camera = make(width=1280, height=720)
+        collector = Collector()
+        camera.start(collector.on_packet, collector.on_error)
+        try:
+            assert collector.wait_for_count(15)
+            for _ in range(5):
+                before = collector.count
+                assert jpeg_image(camera.capture_still(timeout_s=5.0)).size == (1280, 720)
+                assert collector.wait_for_count(collector.count + 5)
+                windows.append((before - 1, collector.count))
+        finally:
+            camera.stop()
+    assert not collector.errors
+    packets = collector.snapshot()
+    for first, last in windows:
+        assert frame_gaps(packets[first:last]) == [], (first, last, sensor.frames_dropped)
+    assert sensor.frames_dropped == 0
+
+
 def test_a_slow_sink_does_not_stall_the_camera_thread(sensor):
     """LibavH264Encoder calls outputframe on the camera thread, holding Picamera2.lock."""
     camera = make(packet_queue=8)
@@ -311,19 +406,72 @@ def test_a_slow_sink_does_not_stall_the_camera_thread(sensor):
     assert [p.frame_index for p in delivered] == list(range(len(delivered)))
 
 
-def test_hdr_that_could_not_be_set_is_reported(sensor, caplog):
+def test_hdr_that_could_not_be_set_is_reported(sensor, caplog, tmp_path):
     caplog.set_level(logging.WARNING, logger="hw.camera_picamera2")
-    camera = make(hdr=True)
-    collector = Collector()
-    camera.start(collector.on_packet, collector.on_error)
-    try:
-        assert collector.wait_for_count(3)
-    finally:
-        camera.stop()
+    no_node = FakeSubdevices(tmp_path / "no-sensor-node")
+    camera = make(hdr=True, sensor_subdevices=no_node.subdevices())
+    start_and_stop(camera)
     assert camera.model == "imx708_wide" and camera.hdr_active is False
     text = caplog.text
-    assert "cannot set the IMX708 HDR mode" in text  # picamera2's IMX708 found no node
+    assert "cannot set the IMX708 HDR mode (on): no V4L2 sub-device of imx708" in text
     assert "IMX708 sensor HDR is off though on was asked for" in text
+
+
+def test_hdr_switched_on_is_seen_after_picamera2s_camera_manager_reset(sensor, caplog):
+    """The control is written before the camera opens; picamera2's camera manager (kept
+    since ``global_camera_info``) is reset, so libcamera reads the HDR modes again."""
+    caplog.set_level(logging.INFO, logger="hw.camera_picamera2")
+    camera = make(hdr=True)
+    start_and_stop(camera)
+    assert sensor.v4l2.set_calls() == [("v4l-subdev2", WDR, 1)]
+    assert sensor.hdr is True and camera.hdr_active is True
+    assert sensor.mode == IMX708_HDR_MODES[0]
+    assert "IMX708 sensor HDR switched on" in caplog.text
+    assert "sensor HDR is" not in caplog.text and "cannot set" not in caplog.text
+    start_and_stop(make(hdr=False))  # and back off: the full set of modes again
+    assert sensor.hdr is False and sensor.mode == IMX708_MODES[1]
+
+
+def test_hdr_never_imports_picamera2_devices_nor_opencv(sensor):
+    """Finding 2: ``picamera2.devices`` imports the IMX500's packages (OpenCV in 0.3.22 to
+    0.3.36; OpenEXR, jsonschema, libarchive, tqdm in 0.3.38), none of which a camera
+    needs; on a Pi without python3-opencv the HDR could not be set at all."""
+    with MissingModule("cv2") as opencv:
+        camera = make(hdr=True)
+        start_and_stop(camera)
+    assert opencv.attempts == []
+    assert "picamera2.devices" not in sys.modules
+    assert camera.hdr_active is True
+
+
+def test_picamera2_alone_crops_a_camera_module_2(request, pictures, tmp_path):
+    """What Finding 7 is about, on picamera2 itself: the mode nearest the output size."""
+    imx219 = fake_libcamera.Sensor(pictures=pictures, model="imx219")
+    with fake_libcamera.installed(imx219):
+        from picamera2 import Picamera2
+
+        picam = Picamera2(allocator=fake_libcamera.memfd_allocator())
+        try:
+            picam.configure(picam.create_video_configuration(main={"size": (1280, 720)}))
+        finally:
+            with contextlib.suppress(RuntimeError):  # its closing DmaAllocator: no heap here
+                picam.close()
+    assert imx219.mode == IMX219_MODES[2]  # 1920x1080, the centre of the sensor
+
+
+def test_a_camera_module_2_records_its_full_field_of_view(request, pictures, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="hw.camera_picamera2")
+    imx219 = fake_libcamera.Sensor(pictures=pictures, model="imx219")
+    imx219.attach_v4l2(tmp_path / "pi")
+    with fake_libcamera.installed(imx219):
+        camera = make(width=1280, height=720)
+        start_and_stop(camera)
+    assert imx219.mode == IMX219_MODES[1]  # 1640x1232, 2x2 binned: the whole sensor
+    chosen = camera.sensor_mode.mode
+    assert chosen.size == (1640, 1232) and chosen.crop == (0, 0, 3280, 2464)
+    main, _lores, raw = imx219.configured
+    assert main[:2] == ("YUV420", (1280, 720)) and raw[:2] == ("SRGGB10_CSI2P", (1640, 1232))
+    assert "camera picamera2 (imx219): sensor mode 1640x1232 10-bit" in caplog.text
 
 
 def test_hdr_on_is_seen_in_the_sensor_modes(sensor, caplog):

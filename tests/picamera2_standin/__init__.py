@@ -22,7 +22,16 @@ against the upstream sources of each release):
 * before 0.3.27: a buffer of the V4L2 encoder that holds only SPS/PPS (``split_headers``)
   reaches the output flagged as a keyframe; from 0.3.27 on picamera2 drops such a buffer,
   so the IDR that follows arrives without its SPS/PPS;
-* before 0.3.32: ``H264Encoder`` has no ``force_key_frame``.
+* before 0.3.32: ``H264Encoder`` has no ``force_key_frame``;
+* before 0.3.16: ``create_video_configuration`` takes no ``sensor`` (the mode follows the
+  raw stream's size);
+* before 0.3.20: picamera2's camera manager has no ``reset()``; it drops libcamera's when
+  its last camera closes.
+
+The sensor modes are :mod:`tests.sensor_modes`' tables. libcamera reads them when its
+camera manager starts: a change of the IMX708's HDR control (through the board's V4L2
+sub-devices, :meth:`Board.attach_v4l2`) shows in a camera opened after the manager was
+reset or started anew, as on a Pi.
 """
 
 from __future__ import annotations
@@ -33,11 +42,15 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
 from av.bitstream import BitStreamFilterContext
+
+if TYPE_CHECKING:
+    from tests.fake_v4l2 import FakeSubdevices
+    from tests.sensor_modes import Mode
 
 STANDIN_DIR = Path(__file__).resolve().parent
 _MODULES = ("picamera2", "libcamera")
@@ -45,11 +58,6 @@ _MODULES = ("picamera2", "libcamera")
 #: The releases whose behaviour the stand-in can show; the last is the current one.
 RELEASES = ("0.3.16", "0.3.22", "0.3.31", "0.3.38")
 CURRENT_RELEASE = RELEASES[-1]
-
-#: The IMX708's largest sensor mode, without and with its sensor HDR (picamera2's
-#: ``sensor_resolution``; in HDR mode the sensor offers 2304x1296 only).
-IMX708_FULL_SIZE = (4608, 2592)
-IMX708_HDR_SIZE = (2304, 1296)
 
 
 def release_tuple(release: str) -> tuple[int, ...]:
@@ -110,14 +118,17 @@ class Board:
         quiet: While set, the sensor delivers nothing (the cable came loose mid-run).
         calls: What the backend asked of picamera2, in order, for assertions.
         outputframe_args: The arguments of every ``outputframe`` call the H.264 encoder made.
-        hdr_mode: The IMX708 sensor HDR setting last written (None: never written).
         release: The picamera2 release whose behaviour the stand-in shows (see the module).
         split_headers_from: From this source frame on, the V4L2 encoder hands each IDR's
             SPS/PPS over in a buffer of its own, before the buffer with the IDR slice (as
             the Pi's encoder does at low bit rates); None: always in-line.
-        sensor_hdr: The IMX708's sensor HDR is on (what the sensor modes show).
-        hdr_control_works: Writing the IMX708's HDR control succeeds; when it fails,
-            picamera2 only prints the error and the sensor keeps its mode.
+        sensor_hdr: The IMX708's sensor HDR is on (its V4L2 control's value).
+        sensor_mode: The sensor mode of the last ``configure`` (a
+            :class:`tests.sensor_modes.Mode`).
+        v4l2: The V4L2 sub-devices, once :meth:`attach_v4l2` made them.
+        cma_bytes: The contiguous memory for frame buffers; None: plenty.
+            ``sensor_modes`` configures each mode with 4 raw buffers and a 640x480
+            preview stream, as picamera2 does, and fails as it does where they do not fit.
         hang_stop: ``Picamera2.stop`` of a started camera blocks until :attr:`unhang` is
             set, as ``stop_recording`` does after a frontend timeout (picamera2 #1264).
         unhang: Ends the blocked stops; set when the stand-in is uninstalled.
@@ -143,11 +154,12 @@ class Board:
     quiet: bool = False
     calls: list[tuple[str, Any]] = field(default_factory=list)
     outputframe_args: list[tuple[Any, ...]] = field(default_factory=list)
-    hdr_mode: bool | None = None
     release: str = CURRENT_RELEASE
     split_headers_from: int | None = None
     sensor_hdr: bool = False
-    hdr_control_works: bool = True
+    sensor_mode: Mode | None = None
+    v4l2: FakeSubdevices | None = None
+    cma_bytes: int | None = None
     hang_stop: bool = False
     unhang: threading.Event = field(default_factory=threading.Event)
     held: set[int] = field(default_factory=set)
@@ -163,6 +175,17 @@ class Board:
     def called(self, name: str) -> list[Any]:
         """The arguments of every call named ``name``."""
         return [args for n, args in self.calls if n == name]
+
+    def attach_v4l2(self, root: Path) -> FakeSubdevices:
+        """The V4L2 sub-devices of this Pi under ``root`` (:mod:`tests.fake_v4l2`), for its
+        first camera; an IMX708's HDR control is ``sensor_hdr``."""
+        from tests.fake_v4l2 import Linked, camera_subdevices
+
+        camera = self.cameras[0]
+        hdr = Linked(lambda: int(self.sensor_hdr), lambda v: setattr(self, "sensor_hdr", bool(v)))
+        tree = camera_subdevices(root, camera["Model"], camera["Id"], hdr)
+        self.v4l2 = tree
+        return tree
 
 
 def active_board() -> Board:

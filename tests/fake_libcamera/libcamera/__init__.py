@@ -3,6 +3,11 @@
 Frame buffers are ``memfd`` shared memory, mapped by picamera2 as it maps DMA buffers.
 Requests queued while the camera runs are completed, one a frame interval, on a thread
 of the camera manager, which signals them through its ``event_fd`` as libcamera does.
+
+The sensor modes (``tests.sensor_modes``) are read when a camera manager starts;
+``CameraManager.singleton()`` gives the manager that is alive, else starts one, as the
+bindings do (a weak reference). The configuration's ``sensor_config`` selects the mode
+(the raw stream is adjusted to it); without one, the mode nearest the raw stream's size.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import os
 import threading
 import time
 import types
+import weakref
 from typing import Any
 
 import numpy as np
 
 from tests.fake_libcamera import active_sensor
+from tests.sensor_modes import Mode, largest, modes_of
 
 # -- geometry, transforms, colour spaces ---------------------------------------------------
 
@@ -241,13 +248,32 @@ class StreamRole(enum.Enum):
     Viewfinder = 3
 
 
-_RAW_FORMAT = "SRGGB10_CSI2P"
-_IMX708_MODES = [(1536, 864), (2304, 1296), (4608, 2592)]
-_IMX708_HDR_MODES = [(2304, 1296)]
+def _frame_us(mode: Mode) -> int:
+    """The mode's shortest frame duration (picamera2 lists ``round(1e6 / it, 2)`` fps)."""
+    return round(1_000_000 / mode.fps)
 
 
-def _sensor_modes() -> list[tuple[int, int]]:
-    return _IMX708_HDR_MODES if active_sensor().hdr else _IMX708_MODES
+def _field(modes: list[Mode]) -> tuple[int, int]:
+    """The pixel array's size: what all the modes' crops span."""
+    return (
+        max(m.crop_limits[0] + m.crop_limits[2] for m in modes),
+        max(m.crop_limits[1] + m.crop_limits[3] for m in modes),
+    )
+
+
+def _nearest(modes: list[Mode], size: tuple[int, int], bit_depth: int) -> Mode:
+    """The mode libcamera takes for a raw stream of ``size``: a smaller mode costs more
+    than a larger one, another aspect ratio most, another bit depth too."""
+
+    def distance(wanted: float, actual: float) -> float:
+        return (actual - wanted) / 4 if actual > wanted else (wanted - actual) * 2
+
+    def score(m: Mode) -> float:
+        total = distance(size[0], m.size[0]) + distance(size[1], m.size[1])
+        total += 1500 * distance(size[0] / size[1], m.size[0] / m.size[1])
+        return total + 500 * abs(bit_depth - m.bit_depth)
+
+    return min(modes, key=score)
 
 
 class StreamFormats:
@@ -270,17 +296,21 @@ class Stream:
 
 
 class StreamConfiguration:
-    def __init__(self, role: StreamRole) -> None:
+    def __init__(self, role: StreamRole, modes: list[Mode]) -> None:
         self.role = role
-        self.size = Size(*(_sensor_modes()[-1] if role is StreamRole.Raw else (1920, 1080)))
-        self.pixel_format = PixelFormat(_RAW_FORMAT if role is StreamRole.Raw else "YUV420")
+        native = largest(modes)
+        self.size = Size(*(native.size if role is StreamRole.Raw else (1920, 1080)))
+        self.pixel_format = PixelFormat(native.format if role is StreamRole.Raw else "YUV420")
         self.buffer_count = 4
         self.stride = 0
         self.frame_size = 0
         self.color_space = ColorSpace.Raw() if role is StreamRole.Raw else ColorSpace.Sycc()
         self.stream = Stream(self)
         if role is StreamRole.Raw:
-            self.formats = StreamFormats({_RAW_FORMAT: _sensor_modes()})
+            sizes: dict[str, list[tuple[int, int]]] = {}
+            for mode in modes:
+                sizes.setdefault(mode.format, []).append(mode.size)
+            self.formats = StreamFormats(sizes)
         else:
             self.formats = StreamFormats({"YUV420": [(1920, 1080)]})
 
@@ -296,8 +326,10 @@ class StreamConfiguration:
         elif fmt in ("BGR888", "RGB888"):
             self.stride = (w * 3 + 31) // 32 * 32
             self.frame_size = self.stride * h
-        elif fmt == _RAW_FORMAT:
-            self.stride = (w * 10 // 8 + 31) // 32 * 32
+        elif fmt.startswith("SRGGB"):
+            bits = int(fmt[5:].split("_")[0])
+            packed = fmt.endswith("_CSI2P")
+            self.stride = ((w * bits // 8 if packed else w * (bits + 7) // 8) + 31) // 32 * 32
             self.frame_size = self.stride * h
         else:
             raise ValueError(f"the fake sensor cannot give {fmt}")
@@ -315,10 +347,12 @@ class CameraConfiguration:
         Adjusted = 1
         Invalid = 2
 
-    def __init__(self, roles) -> None:
-        self._streams = [StreamConfiguration(role) for role in roles]
+    def __init__(self, roles, modes: list[Mode]) -> None:
+        self._streams = [StreamConfiguration(role, modes) for role in roles]
+        self._modes = modes
         self.orientation = Orientation.Rotate0
         self.sensor_config = None
+        self.mode: Mode | None = None
 
     def at(self, index: int) -> StreamConfiguration:
         return self._streams[index]
@@ -334,12 +368,32 @@ class CameraConfiguration:
         return len(self._streams)
 
     def validate(self):
+        status = CameraConfiguration.Status.Valid
+        raw = next((s for s in self._streams if str(s.pixel_format).startswith("SRGGB")), None)
+        wanted = self.sensor_config
+        if wanted is not None:
+            size = (wanted.output_size.width, wanted.output_size.height)
+            found = [m for m in self._modes if m.size == size and m.bit_depth == wanted.bit_depth]
+            if not found:
+                return CameraConfiguration.Status.Invalid
+            self.mode = found[0]
+            if raw is not None and (raw.size.width, raw.size.height) != size:
+                raw.size = Size(*size)
+                status = CameraConfiguration.Status.Adjusted
+            if raw is not None and str(raw.pixel_format) != self.mode.format:
+                raw.pixel_format = PixelFormat(self.mode.format)
+                status = CameraConfiguration.Status.Adjusted
+        else:
+            stream = raw or self._streams[0]
+            size = (stream.size.width, stream.size.height)
+            bits = int(str(raw.pixel_format)[5:].split("_")[0]) if raw is not None else 10
+            self.mode = _nearest(self._modes, size, bits)
         try:
             for stream in self._streams:
                 stream._validate()
         except ValueError:
             return CameraConfiguration.Status.Invalid
-        return CameraConfiguration.Status.Valid
+        return status
 
 
 # -- buffers and requests ---------------------------------------------------------------
@@ -420,13 +474,13 @@ class Request:
 # -- the camera and its manager -----------------------------------------------------------
 
 
-def _picture(sensor, stream_config: StreamConfiguration, index: int) -> bytes:
+def _picture(sensor, stream_config: StreamConfiguration, index: int) -> bytes | None:
     """The bytes of frame ``index`` as ``stream_config`` lays it out (YUV420 with stride)."""
-    source = sensor.pictures[index % len(sensor.pictures)]
     fmt = str(stream_config.pixel_format)
-    w, h = stream_config.size.width, stream_config.size.height
     if fmt != "YUV420":
-        return bytes(stream_config.frame_size)
+        return None  # raw and RGB streams keep whatever the buffer holds
+    source = sensor.pictures[index % len(sensor.pictures)]
+    w, h = stream_config.size.width, stream_config.size.height
     src_h, src_w = source.shape[0] * 2 // 3, source.shape[1]
     if (w, h) != (src_w, src_h):
         import av
@@ -445,19 +499,23 @@ def _picture(sensor, stream_config: StreamConfiguration, index: int) -> bytes:
 
 
 class Camera:
-    """The sensor behind libcamera's pipeline handler."""
+    """The sensor behind libcamera's pipeline handler, with the modes it had when its
+    camera manager started."""
 
-    def __init__(self, manager: CameraManager, sensor) -> None:
-        self._manager = manager
+    def __init__(self, manager: CameraManager, sensor, modes: list[Mode]) -> None:
+        self._manager = weakref.ref(manager)  # as the bindings: no cycle keeps it alive
         self._sensor = sensor
-        self.id = "/base/axi/pcie@120000/rp1/i2c@88000/imx708@1a"
+        self._modes = modes
+        self._mode = largest(modes)
+        self.id = sensor.camera_id
         self._acquired = False
         self._running = False
         self._queue: list[Request] = []
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._frame_us = sensor.frame_duration_us
+        self._frame_us = max(sensor.frame_duration_us, _frame_us(self._mode))
         self._config: CameraConfiguration | None = None
+        self._streaming = False
 
     @property
     def properties(self) -> dict[ControlId, Any]:
@@ -466,20 +524,22 @@ class Camera:
             properties.Location: 2,
             properties.Rotation: 180,
             properties.ColorFilterArrangement: 0,
-            properties.PixelArraySize: Size(*_sensor_modes()[-1]),
+            properties.PixelArraySize: Size(*_field(self._modes)),
         }
 
     @property
     def controls(self) -> dict[ControlId, ControlInfo]:
-        full = _sensor_modes()[-1]
+        """The controls of the mode configured last (the native mode before)."""
+        crop = Rectangle(*self._mode.crop_limits)
+        shortest_us = _frame_us(self._mode)
         found = {
             controls.ExposureTime: ControlInfo(1, 1_000_000, 20_000),
             controls.AnalogueGain: ControlInfo(1.0, 16.0, 1.0),
             controls.AeEnable: ControlInfo(False, True, True),
-            controls.FrameDurationLimits: ControlInfo(33_333, 1_000_000, 33_333),
-            controls.ScalerCrop: ControlInfo(
-                Rectangle(0, 0, 64, 64), Rectangle(0, 0, *full), Rectangle(0, 0, *full)
+            controls.FrameDurationLimits: ControlInfo(
+                shortest_us, 1_000_000, max(shortest_us, 33_333)
             ),
+            controls.ScalerCrop: ControlInfo(Rectangle(0, 0, 64, 64), crop, crop),
             controls.draft.NoiseReductionMode: ControlInfo(0, 4, 0),
         }
         if self._sensor.model.startswith("imx708"):
@@ -495,12 +555,16 @@ class Camera:
         self._acquired = False
 
     def generate_configuration(self, roles) -> CameraConfiguration:
-        return CameraConfiguration(roles)
+        return CameraConfiguration(roles, self._modes)
 
     def configure(self, config: CameraConfiguration) -> int:
         if self._running:
             return -1
+        if config.mode is None and config.validate() is CameraConfiguration.Status.Invalid:
+            return -22
         self._config = config
+        self._mode = self._sensor.mode = config.mode
+        self._frame_us = max(self._sensor.frame_duration_us, _frame_us(self._mode))
         self._sensor.configured = [
             (str(s.pixel_format), (s.size.width, s.size.height), s.buffer_count) for s in config
         ]
@@ -514,6 +578,7 @@ class Camera:
             raise RuntimeError("Failed to start camera")
         self._apply(controls_ or {})
         self._running = True
+        self._streaming = False
         self._thread = threading.Thread(target=self._run, name="fake-libcamera-sensor", daemon=True)
         self._thread.start()
 
@@ -528,7 +593,7 @@ class Camera:
             cancelled, self._queue = self._queue, []
         for request in cancelled:
             request.status = Request.Status.Cancelled
-        self._manager._complete(cancelled)
+        self._complete(cancelled)
 
     def queue_request(self, request: Request) -> None:
         with self._cond:
@@ -540,16 +605,30 @@ class Camera:
 
     def _apply(self, values: dict) -> None:
         limits = values.get(controls.FrameDurationLimits)
-        if limits:
-            self._frame_us = int(limits[0])
+        if limits:  # no faster than the mode can go
+            self._frame_us = max(int(limits[0]), _frame_us(self._mode))
 
     def _run(self) -> None:
+        """The sensor: a frame every frame duration into the oldest queued request.
+
+        With ``Sensor.drop_without_buffer``, a frame that is due while no request is
+        queued (the application holds every buffer) is lost, as the Pi's CSI-2 receiver
+        loses it: counted in ``frames_dropped``, its sequence number and time skipped.
+        Else the sensor waits for a request, and its frames are never lost.
+        """
         sensor = self._sensor
         start_ns = time.monotonic_ns()
         n = 0
         while True:
             due_ns = start_ns + n * self._frame_us * 1000
             with self._cond:
+                if sensor.drop_without_buffer and self._streaming:
+                    while self._running and time.monotonic_ns() < due_ns:
+                        self._cond.wait(max(0.0, (due_ns - time.monotonic_ns()) / 1e9))
+                    if self._running and not self._queue:
+                        sensor.frames_dropped += 1
+                        n += 1
+                        continue
                 while self._running and (not self._queue or time.monotonic_ns() < due_ns):
                     wait_s = max(0.0, (due_ns - time.monotonic_ns()) / 1e9)
                     self._cond.wait(wait_s if self._queue else None)
@@ -560,11 +639,13 @@ class Camera:
                     self._cond.wait_for(lambda: not self._running)  # the cable came loose
                     return
                 request = self._queue.pop(0)
+                self._streaming = True  # streaming starts with the first buffer
             self._apply(request.controls)
             for stream, buffer in request.buffers.items():
-                data = _picture(sensor, stream.configuration, sensor.frames_delivered)
-                with mmap.mmap(buffer.planes[0].fd, buffer.planes[0].length) as memory:
-                    memory[: len(data)] = data
+                data = _picture(sensor, stream.configuration, n)
+                if data is not None:
+                    with mmap.mmap(buffer.planes[0].fd, buffer.planes[0].length) as memory:
+                        memory[: len(data)] = data
                 buffer.metadata.status = FrameMetadata.Status.Success
                 buffer.metadata.sequence = n
             request.metadata = {
@@ -577,26 +658,41 @@ class Camera:
             request.status = Request.Status.Complete
             sensor.frames_delivered += 1
             n += 1
-            self._manager._complete([request])
+            self._complete([request])
+
+    def _complete(self, requests: list[Request]) -> None:
+        manager = self._manager()
+        if manager is not None:
+            manager._complete(requests)
 
 
 class CameraManager:
-    """libcamera's camera manager: the cameras, and completed requests on ``event_fd``."""
+    """libcamera's camera manager: the cameras, and completed requests on ``event_fd``.
 
-    _instance: CameraManager | None = None
+    The sensor modes are read when it starts; it lives while someone holds it.
+    """
+
+    _instance: weakref.ref[CameraManager] | None = None
 
     def __init__(self) -> None:
         self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK)
         self._ready: list[Request] = []
         self._lock = threading.Lock()
         sensor = active_sensor()
-        self.cameras = [Camera(self, sensor)] if sensor.attached else []
+        modes = modes_of(sensor.model, sensor.hdr)
+        self.cameras = [Camera(self, sensor, modes)] if sensor.attached else []
+
+    def __del__(self) -> None:
+        for fd in (self._read_fd, self._write_fd):
+            os.close(fd)
 
     @classmethod
     def singleton(cls) -> CameraManager:
-        if cls._instance is None:
-            cls._instance = cls()
-        return cls._instance
+        manager = cls._instance() if cls._instance is not None else None
+        if manager is None:
+            manager = cls()
+            cls._instance = weakref.ref(manager)
+        return manager
 
     @property
     def event_fd(self) -> int:

@@ -4,11 +4,19 @@ Covers what the dashcam's backend uses, with picamera2's signatures: ``global_ca
 ``camera_controls``, ``create_video_configuration``, ``configure``, ``start_recording``,
 ``start_encoder``, ``stop_encoder``, ``start``, ``stop``, ``stop_recording``,
 ``capture_array`` (YUV420 main or lores), ``capture_file`` (JPEG of a YUV420 stream, from
-0.3.26 on; see ``picamera2.request``), ``wait`` and ``close``. Stream formats other than
-YUV420 are accepted by ``configure`` but cannot be captured. Before 0.3.17 ``wait`` takes
-no ``timeout``, as in picamera2. As picamera2 does, a ``Picamera2`` acquires its camera
+0.3.26 on; see ``picamera2.request``), ``wait``, ``close``, ``sensor_modes``,
+``sensor_resolution`` and the camera manager ``Picamera2._cm`` (``reset()`` from 0.3.20).
+Stream formats other than YUV420 are accepted by ``configure`` but cannot be captured; a
+main stream of another size than the board's source shows its pictures scaled. Before
+0.3.17 ``wait`` takes no ``timeout``, before 0.3.16 ``create_video_configuration`` no
+``sensor``, as in picamera2. As picamera2 does, a ``Picamera2`` acquires its camera
 (a second one of the same camera fails until the first is closed) and registers its
 ``close`` to run at exit.
+
+``configure`` picks the sensor mode as picamera2 does: the mode ``sensor`` names, else
+the one whose size and bit depth score best against the raw stream's (by default the main
+stream's size), with picamera2's weights (a smaller mode costs more than a larger one, a
+different aspect ratio most); the board's ``sensor_mode`` records it.
 """
 
 from __future__ import annotations
@@ -23,13 +31,64 @@ from libcamera import Transform, controls
 from picamera2.encoders import H264Encoder
 from picamera2.request import CompletedRequest, save_yuv420  # noqa: F401 - as picamera2's
 
-from tests.picamera2_standin import (
-    IMX708_FULL_SIZE,
-    IMX708_HDR_SIZE,
-    active_board,
-)
+from tests.picamera2_standin import active_board
+from tests.sensor_modes import Mode, largest, modes_of
 
 _RELEASE = active_board().version
+
+
+class _LibcameraManager:
+    """libcamera's camera manager: the sensor modes as they were when it started."""
+
+    def __init__(self) -> None:
+        self.sensor_hdr = active_board().sensor_hdr
+
+    def modes(self, model: str) -> list[Mode]:
+        return modes_of(model, self.sensor_hdr)
+
+
+class CameraManager:
+    """picamera2's camera manager (``Picamera2._cm``), which holds libcamera's.
+
+    From 0.3.20 on it keeps libcamera's manager from ``global_camera_info`` on, until its
+    last camera closes, and ``reset()`` starts a new one; before, libcamera's manager
+    lives only while a camera is open.
+    """
+
+    def __init__(self) -> None:
+        self._cms: _LibcameraManager | None = None
+        self.open_cameras = 0
+
+    @property
+    def cms(self) -> _LibcameraManager:
+        if self._cms is None:
+            self._cms = _LibcameraManager()
+        return self._cms
+
+    def add(self) -> None:
+        self.open_cameras += 1
+
+    def cleanup(self) -> None:
+        self.open_cameras -= 1
+        if self.open_cameras == 0:
+            self._cms = None
+
+    if _RELEASE >= (0, 3, 20):
+
+        def reset(self) -> None:
+            active_board().calls.append(("reset_camera_manager", None))
+            self._cms = _LibcameraManager()
+
+
+def _score(mode: Mode, size: tuple[int, int], bit_depth: int) -> float:
+    """How far ``mode`` is from the wanted output (picamera2's weights; lower is better)."""
+
+    def distance(wanted: float, actual: float) -> float:
+        return (actual - wanted) / 4 if actual > wanted else (wanted - actual) * 2
+
+    score = distance(size[0], mode.size[0]) + distance(size[1], mode.size[1])
+    score += 1500 * distance(size[0] / size[1], mode.size[0] / mode.size[1])
+    return score + 500 * abs(bit_depth - mode.bit_depth)
 
 
 class Job:
@@ -72,6 +131,8 @@ def _align(value: int, to: int) -> int:
 class Picamera2:
     """One camera of the board."""
 
+    _cm = CameraManager()
+
     def __init__(self, camera_num=0, verbose_console=None, tuning=None, allocator=None):
         board = active_board()
         info = self.global_camera_info()[camera_num]  # IndexError with no camera, as picamera2
@@ -79,6 +140,11 @@ class Picamera2:
         if info["Num"] in board.held:  # libcamera's acquire: EBUSY
             raise RuntimeError("Camera __init__ sequence did not complete.")
         board.held.add(info["Num"])
+        self._cm.add()
+        self._modes = self._cm.cms.modes(info["Model"])
+        native = largest(self._modes)
+        self.sensor_resolution = native.size
+        self.sensor_format = native.format
         self._board = board
         self.camera_idx = info["Num"]
         self.camera_properties = {"Model": info["Model"], "Rotation": info.get("Rotation", 0)}
@@ -91,18 +157,29 @@ class Picamera2:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lores_cache: dict[tuple[int, int, int], np.ndarray] = {}
+        self._scaled: dict[tuple[int, int, int], np.ndarray] = {}
         self._frame_ns = 33_333_000
-        if info["Model"].startswith("imx708"):  # the largest sensor mode shows the HDR state
-            hdr = board.sensor_hdr
-            self.sensor_resolution = IMX708_HDR_SIZE if hdr else IMX708_FULL_SIZE
-        else:
-            self.sensor_resolution = (3280, 2464)
         atexit.register(self.close)
 
     @staticmethod
     def global_camera_info():
+        if _RELEASE >= (0, 3, 20):
+            Picamera2._cm.cms  # noqa: B018 - picamera2 keeps libcamera's manager from here on
         return [dict(c) for c in active_board().cameras]
+
+    @property
+    def sensor_modes(self):
+        """Each mode, as picamera2 lists it: by configuring a preview with that raw mode
+        (4 buffers of each stream), which fails where the buffers do not fit in CMA."""
+        board = self._board
+        board.calls.append(("sensor_modes", None))
+        for mode in self._modes:
+            w, h = mode.size
+            raw_stride = _align(w * mode.bit_depth // 8, 32)
+            needed = 4 * (raw_stride * h + 640 * 480 * 4)
+            if board.cma_bytes is not None and needed > board.cma_bytes:
+                raise RuntimeError("failed to allocate capture buffers for stream 1")
+        return [mode.as_picamera2() for mode in self._modes]
 
     @property
     def camera_controls(self):
@@ -118,24 +195,68 @@ class Picamera2:
     def encoders(self):
         return self._encoders
 
-    def create_video_configuration(
+    if _RELEASE >= (0, 3, 16):
+
+        def create_video_configuration(
+            self,
+            main={},  # noqa: B006 - picamera2's signature
+            lores=None,
+            raw={},  # noqa: B006
+            transform=None,
+            colour_space=None,
+            buffer_count=6,
+            controls={},  # noqa: B006
+            display="main",
+            encode="main",
+            queue=True,
+            sensor={},  # noqa: B006
+            use_case="video",
+        ):
+            return self._video_configuration(
+                main, lores, raw, transform, colour_space, buffer_count, controls, display,
+                encode, queue, sensor, use_case
+            )  # fmt: skip
+
+    else:
+
+        def create_video_configuration(
+            self,
+            main={},  # noqa: B006 - picamera2's signature
+            lores=None,
+            raw={},  # noqa: B006
+            transform=None,
+            colour_space=None,
+            buffer_count=6,
+            controls={},  # noqa: B006
+            display="main",
+            encode="main",
+            queue=True,
+        ):
+            return self._video_configuration(
+                main, lores, raw, transform, colour_space, buffer_count, controls, display,
+                encode, queue, None, "video"
+            )  # fmt: skip
+
+    def _video_configuration(
         self,
-        main={},  # noqa: B006 - picamera2's signature
-        lores=None,
-        raw={},  # noqa: B006
-        transform=None,
-        colour_space=None,
-        buffer_count=6,
-        controls={},  # noqa: B006
-        display="main",
-        encode="main",
-        queue=True,
-        sensor={},  # noqa: B006
-        use_case="video",
+        main,
+        lores,
+        raw,
+        transform,
+        colour_space,
+        buffer_count,
+        controls,
+        display,
+        encode,
+        queue,
+        sensor,
+        use_case,
     ):
         main = {"format": "XBGR8888", "size": (1280, 720), **main}
         if lores is not None:
             lores = {"format": "YUV420", "size": main["size"], **lores}
+        if raw is not None:
+            raw = {"format": self.sensor_format, "size": main["size"], **raw}
         config = {
             "use_case": use_case,
             "transform": transform if transform is not None else Transform(),
@@ -161,12 +282,9 @@ class Picamera2:
         if self.started:
             raise RuntimeError("Camera must be stopped before configuring")
         self._board.calls.append(("configure", camera_config))
-        source = self._board.frames[0].yuv
-        height, width = source.shape[0] * 2 // 3, source.shape[1]
-        main = dict(camera_config["main"])
-        if tuple(main["size"]) != (width, height):
-            raise RuntimeError(f"the stand-in's sensor gives {width}x{height}, not {main['size']}")
+        width, height = camera_config["main"]["size"]
         config = dict(camera_config)
+        self._board.sensor_mode = self._sensor_mode(config)
         for name in ("main", "lores"):
             stream = config.get(name)
             if stream is None:
@@ -184,6 +302,16 @@ class Picamera2:
 
     def camera_configuration(self):
         return self.camera_config
+
+    def _sensor_mode(self, config) -> Mode:
+        """The mode ``config`` gets, as picamera2 (0.3.16 on) and libcamera pick it."""
+        sensor, raw = config.get("sensor") or {}, config.get("raw") or {}
+        size = sensor.get("output_size") or raw.get("size") or config["main"]["size"]
+        fmt = raw.get("format") or self.sensor_format
+        bit_depth = sensor.get("bit_depth") or next(
+            (m.bit_depth for m in self._modes if m.format == fmt), largest(self._modes).bit_depth
+        )
+        return min(self._modes, key=lambda m: _score(m, tuple(size), bit_depth))
 
     def set_controls(self, controls):
         self._board.calls.append(("set_controls", dict(controls)))
@@ -264,6 +392,7 @@ class Picamera2:
         self.stop()
         self.is_open = False
         self._board.held.discard(self.camera_idx)
+        self._cm.cleanup()
         self._board.calls.append(("close", None))
 
     def capture_file(self, file_output, name="main", format=None, wait=None, signal_function=None):
@@ -302,16 +431,16 @@ class Picamera2:
     def _picture(self, stream: str, index: int) -> np.ndarray:
         source = self._board.frames[index].yuv
         config = self.camera_config[stream]
-        if stream == "main":
-            return source
         w, h = config["size"]
+        if (h * 3 // 2, w) == source.shape:
+            return source
         key = (index, w, h)
-        if key not in self._lores_cache:
+        if key not in self._scaled:
             import av
 
             frame = av.VideoFrame.from_ndarray(source, format="yuv420p")
-            self._lores_cache[key] = frame.reformat(width=w, height=h).to_ndarray()
-        return self._lores_cache[key]
+            self._scaled[key] = frame.reformat(width=w, height=h).to_ndarray()
+        return self._scaled[key]
 
     def _array(self, stream: str, index: int) -> np.ndarray:
         """``capture_array`` of a YUV420 stream: (h * 3 // 2, stride), padded rows."""

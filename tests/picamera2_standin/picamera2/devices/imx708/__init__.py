@@ -1,4 +1,8 @@
-"""Stand-in for ``picamera2.devices.imx708``: the Camera Module 3's sensor HDR switch."""
+"""Stand-in for ``picamera2.devices.imx708``: picamera2's own IMX708 HDR switch.
+
+The backend does not use it (importing ``picamera2.devices`` imports the IMX500's
+packages, see ``picamera2.devices``); it is here so that the import chain is picamera2's.
+"""
 
 from __future__ import annotations
 
@@ -27,10 +31,9 @@ class IMX708:
         self.close()
 
     def set_sensor_hdr_mode(self, enable: bool):
-        """As picamera2's: a failed ioctl is printed, not raised; the sensor keeps its mode."""
+        """Writes the control, then resets the camera manager, as picamera2's does."""
+        from picamera2 import Picamera2
+
         self._board.calls.append(("set_sensor_hdr_mode", bool(enable)))
-        self._board.hdr_mode = bool(enable)
-        if self._board.hdr_control_works:
-            self._board.sensor_hdr = bool(enable)
-        else:
-            print("IMX708: Unable to set HDR control in the device node: [Errno 16] busy")
+        self._board.sensor_hdr = bool(enable)
+        Picamera2._cm.reset()
