@@ -5,18 +5,16 @@ elsewhere. How PyAV makes such a stream changed between the releases a Pi runs:
 
 * PyAV 17 and newer: ``add_mux_stream`` makes a stream with no codec context, and a
   stream copied from a template is not opened as an encoder.
-* PyAV 12 to 16 (Raspberry Pi OS bookworm ships 12.3, trixie 14.2): every output stream
-  has a codec context, opened when the header is written. A stream made from a codec
-  *name* gets the encoder (libx264: it needs a time base, allocates its look-ahead, and
-  writes its own SPS/PPS over the stream's); a stream made from a template copies the
-  template's *decoder* when asked (``add_stream(template=)`` in 12-13,
-  ``add_stream_from_template(opaque=True)`` in 14.2-16), and opening a decoder costs
-  next to nothing and leaves the parameters alone.
+* PyAV 14.2 to 16 (Raspberry Pi OS trixie ships 14.2): every output stream has a codec
+  context, opened when the header is written. A stream made from a codec *name* gets the
+  encoder (libx264: it needs a time base, allocates its look-ahead, and writes its own
+  SPS/PPS over the stream's); a stream made from a template with ``opaque=True`` copies
+  the template's *decoder*, and opening a decoder costs next to nothing and leaves the
+  parameters alone. (14.0 and 14.1 have no ``opaque``: ``pyproject.toml`` starts at 14.2.)
 
-So on PyAV 12 to 16 a stream for encoder packets is made from a template: an input
+So on PyAV 14.2 to 16 a stream for encoder packets is made from a template: an input
 stream that the raw H.264 demuxer reads from the first keyframe (its SPS and PPS give the
-size and the extradata). PyAV 14.0 and 14.1 copy a template into an encoder with no way
-around it; ``pyproject.toml`` excludes them.
+size and the extradata).
 """
 
 from __future__ import annotations
@@ -33,15 +31,12 @@ HAS_MUX_STREAM = hasattr(av.container.OutputContainer, "add_mux_stream")
 def copy_stream(container: av.container.OutputContainer, template: av.stream.Stream):
     """A stream of ``container`` for the packets of ``template`` (another file's stream).
 
-    The codec context is the template's decoder where PyAV would open it (12 to 16), so
+    The codec context is the template's decoder where PyAV would open it (before 17), so
     muxing never opens an encoder.
     """
     if HAS_MUX_STREAM:
         return container.add_stream_from_template(template)
-    if hasattr(container, "add_stream_from_template"):
-        stream = container.add_stream_from_template(template, opaque=True)
-    else:
-        stream = container.add_stream(template=template)
+    stream = container.add_stream_from_template(template, opaque=True)
     stream.codec_context.thread_count = 1  # opened once to write the header, never used
     return stream
 
@@ -65,13 +60,13 @@ def mux_stream(
         width: Picture width.
         height: Picture height.
         keyframe: The first packet, a keyframe carrying the SPS and PPS; read only on
-            PyAV 12 to 16.
-        time_base: The stream's time base, ``1/n``. PyAV 14 to 16 refuse to set one on a
+            PyAV 14.2 to 16.
+        time_base: The stream's time base, ``1/n``. PyAV 14.2 to 16 refuse to set one on a
             stream with a decoder, so there it is the MP4 muxer's track timescale
             (``video_track_timescale``), which becomes the stream's time base.
 
     Raises:
-        ValueError: ``keyframe`` holds no picture the demuxer can read (PyAV 12 to 16);
+        ValueError: ``keyframe`` holds no picture the demuxer can read (PyAV 14.2 to 16);
             ``time_base`` is not ``1/n``.
     """
     if time_base.numerator != 1:

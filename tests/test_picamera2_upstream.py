@@ -29,6 +29,7 @@ What is faked, because it is hardware (tests/fake_libcamera):
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import inspect
 import logging
 import sys
@@ -77,7 +78,9 @@ pytestmark = [
 
 #: ``Output.outputframe`` as picamera2 declares it (picamera2/outputs/output.py).
 PICAMERA2_OUTPUTFRAME = "(self, frame, keyframe=True, timestamp=None, packet=None, audio=False)"
-PINNED = "0.3.38"
+#: The release installed: the dev extra's pin, or a lane's Raspberry Pi OS release
+#: (tests/stacks/*.txt).
+PINNED = importlib.metadata.version("picamera2")
 
 
 @pytest.fixture(scope="module")
