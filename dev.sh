@@ -2,6 +2,7 @@
 # Set-up and entry point for a fresh Debian / Raspberry Pi OS machine with Python 3.11+.
 #   ./dev.sh run [dashcam run options]   set up .venv, start the appliance in simulation
 #   ./dev.sh test [pytest options]       set up .venv (+ test packages), run every test
+#                                        (no options: the stack lanes beside the rest)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -60,11 +61,30 @@ case "$cmd" in
     apt_install chromium || echo "dev.sh: chromium could not be installed; browser tests will skip" >&2
     # The GPS tests run the real gpsd, fed by gpsfake (gpsd-clients, python3-gps).
     apt_install gpsd gpsd-clients python3-gps || echo "dev.sh: gpsd could not be installed; GPS tests will skip" >&2
+    # The lanes of tests/stacks: Debian's arm64 packages unpacked and run under qemu.
+    apt_install debootstrap qemu-user-static || echo "dev.sh: debootstrap or qemu-user-static could not be installed; the arm64 lane will skip" >&2
     "$VENV/bin/ruff" check appliance hw web cad tests
     "$VENV/bin/ruff" format --check appliance hw web cad tests
     # One worker per core (pytest-xdist), each test file whole on one worker (its module
     # fixtures start a server once); the slowest tests are listed at the end.
-    exec "$VENV/bin/python" -m pytest -n auto --dist loadfile --durations=15 "$@"
+    pytest=("$VENV/bin/python" -m pytest -n auto --dist loadfile --durations=15)
+    if [ $# -gt 0 ]; then exec "${pytest[@]}" "$@"; fi
+    # The whole suite: the stack lanes (tests/stacks: other versions, arm64) mostly wait
+    # on their own environments, so they run beside the rest, one process each, with
+    # their output shown at the end.
+    mkdir -p tests/artifacts
+    lanes_log=tests/artifacts/stack-lanes.log
+    "$VENV/bin/python" -m pytest -m stack -n 4 --dist load -rA >"$lanes_log" 2>&1 &
+    lanes=$!
+    status=0
+    "${pytest[@]}" -m "not stack" || status=$?
+    lanes_status=0
+    wait "$lanes" || lanes_status=$?
+    echo "---- the stack lanes (tests/stacks; log: $lanes_log) ----"
+    grep -E "^(PASSED|FAILED|ERROR|SKIPPED)|lane:|media path:|[0-9]+ (passed|failed)" "$lanes_log" || true
+    [ "$lanes_status" -eq 0 ] || { tail -n 80 "$lanes_log"; echo "dev.sh: the stack lanes failed" >&2; }
+    [ "$status" -ne 0 ] && exit "$status"
+    exit "$lanes_status"
     ;;
   *)
     echo "usage: ./dev.sh run [options] | ./dev.sh test [pytest options]" >&2

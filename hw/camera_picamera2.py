@@ -83,8 +83,9 @@ DELIVERY_JOIN_TIMEOUT_S = 5.0
 CLOSE_TIMEOUT_S = 5.0
 
 #: Frame buffers at 720p and above: picamera2's default of 6 sets of raw + main + lores
-#: buffers, plus 16 x 512 KB for each V4L2 encoder, nearly fill the ~64 MB of CMA of a
-#: Zero 2 W at 1080p (picamera2 issue #972). Below 720p picamera2's 6 are kept.
+#: buffers failed to allocate where 5 or fewer worked (picamera2 issue #972, a Pi 4 with
+#: 512 MB of CMA), and older set-ups of a Zero 2 W had 64 MB of CMA (256 MB now, see
+#: hw/doctor.py). Below 720p picamera2's 6 are kept.
 BUFFER_COUNT_HD = 4
 BUFFER_COUNT_SD = 6
 

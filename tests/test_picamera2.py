@@ -631,7 +631,8 @@ def test_no_full_field_mode_fast_enough_leaves_it_to_picamera2(board, caplog):
 
 def test_sensor_modes_that_cannot_be_read_leave_it_to_picamera2(board, caplog):
     """Listing the modes configures each with 4 raw buffers: a full-size IMX708 mode needs
-    60 MB, more than a Zero 2 W's 64 MB of CMA leaves; the camera records anyway."""
+    60 MB, more than an older Zero 2 W set-up's 64 MB of CMA leaves; the camera records
+    anyway."""
     board.cma_bytes = 48 * 2**20
     camera = make(width=1920, height=1080)
     start_and_stop(camera, packets=10)
