@@ -12,7 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from cad.build import OUT_DIR, bed_image, build_variant, timed_build
+from cad.build import OUT_DIR, assembled_image, bed_image, build_variant, timed_build
 from cad.case import DEFAULT, VARIANTS, CaseParams, check_layout
 from cad.parts import BOARDS, CAMERAS
 
@@ -27,6 +27,9 @@ OPTIONS = (
     ("--heatsink-mm", "heatsink_mm", float),
     ("--wedge-deg", "wedge_deg", float),
     ("--ribbon-cable-mm", "ribbon_cable_mm", float),
+    ("--hood-margin-deg", "hood_margin_deg", float),
+    ("--cap-play-mm", "cap_play_mm", float),
+    ("--mount", "mount", str),
 )
 
 
@@ -59,7 +62,10 @@ def report_main(argv: list[str]) -> int:
             f"{r.min_insert_wall_mm} mm, lens clearance {r.lens_radial_clearance_mm} mm, "
             f"SoC vents {r.soc_vent_area_mm2} mm2, seam gap {r.seam_gap_mm} mm, ribbon "
             f"{r.ribbon_cable_mm:g} mm cable over a {r.ribbon_path_mm} mm path in "
-            f"{r.ribbon_layers} layer(s), supports {r.supports_needed}: {state}"
+            f"{r.ribbon_layers} layer(s), supports {r.supports_needed}, field of view clear "
+            f"{r.fov_clear}, caps {r.cap_rest_clearance_mm} mm air at rest and "
+            f"{r.cap_travel_mm} mm travel, insert holes "
+            f"{', '.join(f'{k} {v:g}' for k, v in r.insert_hole_mm.items())} mm: {state}"
         )
     print(json.dumps(summary(reports), separators=(",", ":")))
     return 0 if all(not r.failures for r in reports) else 1
@@ -84,9 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = {field: getattr(args, field) for _, field, _ in OPTIONS}
     options["quarter_inch_nut"] = not args.no_quarter_inch_nut
-    pairs = [(v.board, v.camera) for v in VARIANTS] if args.all else [(args.board, args.camera)]
+    if args.all:
+        picks = [(v.board, v.camera, v.mount) for v in VARIANTS]
+    else:
+        picks = [(args.board, args.camera, options["mount"])]
     try:
-        variants = [CaseParams(board=b, camera=c, **options) for b, c in pairs]
+        variants = [
+            CaseParams(**{**options, "board": b, "camera": c, "mount": m}) for b, c, m in picks
+        ]
         for params in variants:
             check_layout(params)
     except ValueError as exc:
@@ -109,9 +120,14 @@ def main(argv: list[str] | None = None) -> int:
         beds = root / "beds"
         beds.mkdir(parents=True, exist_ok=True)
         for v in VARIANTS:
-            params = replace(variants[0], board=v.board, camera=v.camera)
+            params = replace(variants[0], board=v.board, camera=v.camera, mount=v.mount)
             bed_image(params).save(beds / f"{params.name}.png", optimize=True)
             print(f"{params.name}: print bed -> {beds / (params.name + '.png')}")
+        # The same case the other way up: standing on the dashboard.
+        other = "windscreen" if variants[0].mount == "dashboard" else "dashboard"
+        path = root / f"assembled_{other}.png"
+        assembled_image(replace(variants[0], mount=other)).save(path, optimize=True)
+        print(f"{variants[0].name}: {other} -> {path}")
     return 0
 
 

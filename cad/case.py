@@ -28,12 +28,14 @@ from cad.geometry import (
     rounded_rect,
     union,
 )
+from cad.optics import LENS_DEPTH_MARGIN_MM, field_radius
 from cad.parts import (
     ACTION_MOUNT,
     BOARDS,
     BUTTONS,
     CAMERAS,
     FASTENERS,
+    INSERTS,
     LEDS,
     SWITCHES,
     Board,
@@ -41,6 +43,8 @@ from cad.parts import (
     Fastener,
 )
 
+#: Where the case's prongs are: on top (hanging from the windscreen) or underneath.
+MOUNTS = ("windscreen", "dashboard")
 MIN_WALL_MM = 1.6
 MAX_WALL_MM = 4.0
 MIN_CLEARANCE_MM = 0.3
@@ -55,6 +59,13 @@ RULE_WALL_MM = 1.2
 RULE_INSERT_WALL_MM = 1.5
 RULE_LENS_CLEARANCE_MM = 0.75
 RULE_SOC_VENT_MM2 = 100.0
+#: A cap is free at rest if its switch's tallest plunger still has this much air; it
+#: rattles past its play if the shortest leaves more than RULE_CAP_RATTLE_MM of it.
+RULE_CAP_FREE_MM = 0.05
+RULE_CAP_RATTLE_MM = 0.6
+#: Pressed to its stop, a cap pushes the shortest plunger this much past the switch's
+#: largest pretravel (the switch has operated whatever its tolerances).
+RULE_CAP_OVERTRAVEL_MM = 0.05
 
 #: Button board (a piece of 2.54 mm perfboard carrying the switches, LED and resistor).
 PERFBOARD_THICKNESS_MM = 1.6
@@ -66,13 +77,16 @@ BUTTON_POST_X_MM = 14.0
 PERFBOARD_MM = (44.0, 22.0)
 #: Front post diameter where it meets the Pi: inside the 6 mm keep-out ring.
 PI_POST_MM = 5.8
-#: The back standoffs meet the Pi's underside with a tip of the keep-out ring's size (6 mm
-#: across the flats); the M2.5 insert sits this far below the tip, in the wider standoff.
+#: The back standoffs carry the M2.5 inserts flush with their tips: the Pi's underside
+#: bears on the brass. A standoff is wider than the keep-out ring round the Pi's hole, so
+#: its tip narrows at 45 degrees to the ring's diameter (nothing is pressed through a
+#: thin collar). The camera standoffs narrow the same way to the camera's hole lands.
 PI_KEEPOUT_MM = 6.0
-STANDOFF_TIP_MM = 1.0
 
 #: Button caps: printed, captive (the flange inside the back wall cannot pass its hole).
-CAP_TRAVEL_MM = 0.5  # flange above the switch body: the press travel
+#: Pressed, a cap stops on the switch body this much after its switch has operated at
+#: the largest pretravel with the shortest plunger.
+CAP_STOP_MARGIN_MM = 0.1
 CAP_FLANGE_MM = 1.4
 CAP_PROUD_MM = 1.5  # cap face past the back face
 CAP_BORE_GAP_MM = 0.2  # around the plunger, inside the cap
@@ -121,7 +135,16 @@ class CaseParams:
             pad). The Pi moves back if it stands taller than the other components, so the
             ribbon pocket keeps its depth; the vents sit over the SoC side either way.
         hood_mm: Length of the lens hood in front of the case (its bore follows the
-            lens's diagonal field of view plus a margin, so it shades without vignetting).
+            lens's diagonal field of view plus ``hood_margin_deg``, so it shades without
+            vignetting).
+        hood_margin_deg: How much wider than the diagonal field of view the hood's bore
+            opens (a negative margin cuts the picture's corners; the report says so).
+        cap_play_mm: Air between a button cap and its switch's plunger at rest (the cap's
+            flange on the back wall): the cap never holds a taller plunger down, and
+            rattles by this much at most.
+        mount: "windscreen" (the prongs on top: the case hangs under the mount) or
+            "dashboard" (the prongs underneath: the case stands on the mount, upright, so
+            the picture and the buttons read the right way without anything rotated).
         sd_scoop_mm: Depth of the 45 degree finger scoop round the SD opening (0: none);
             at most wall_mm - 1.2, so the opening's edge keeps a printable wall.
         led_mm: Status LED diameter, 3 or 5 (mm).
@@ -140,7 +163,7 @@ class CaseParams:
     lens_recess_mm: float = 0.6
     vent_width_mm: float = 2.0
     vent_pitch_mm: float = 5.0
-    insert_wall_mm: float = 1.6
+    insert_wall_mm: float = 1.7
     lens_clearance_mm: float = 0.8
     seam_gap_mm: float = 0.4
     ribbon_cable_mm: float = 0.0
@@ -151,6 +174,9 @@ class CaseParams:
     wedge_deg: float = 15.0
     quarter_inch_nut: bool = True
     hood_mm: float = 4.0
+    hood_margin_deg: float = 2.0
+    cap_play_mm: float = 0.3
+    mount: str = "windscreen"
     heatsink_mm: float = 0.0
     segments: int = 32
 
@@ -208,6 +234,12 @@ class CaseParams:
             raise ValueError("heatsink_mm must be in [0, 15]")
         if not 1 <= self.hood_mm <= 20:
             raise ValueError("hood_mm must be in [1, 20]")
+        if not -20 <= self.hood_margin_deg <= 20:
+            raise ValueError("hood_margin_deg must be in [-20, 20]")
+        if not 0 <= self.cap_play_mm <= 1.5:
+            raise ValueError("cap_play_mm must be in [0, 1.5]")
+        if self.mount not in MOUNTS:
+            raise ValueError(f"mount must be one of {list(MOUNTS)}, got {self.mount!r}")
         if not 0 <= self.wedge_deg <= 40:
             raise ValueError("wedge_deg must be in [0, 40] (the boss must print unsupported)")
         if self.switch_mm not in SWITCHES:
@@ -231,17 +263,32 @@ class CaseParams:
             out.append(f"insert_wall_mm {self.insert_wall_mm:g} < {RULE_INSERT_WALL_MM:g}")
         if self.lens_clearance_mm < RULE_LENS_CLEARANCE_MM:
             out.append(f"lens_clearance_mm {self.lens_clearance_mm:g} < {RULE_LENS_CLEARANCE_MM:g}")
+        if self.hood_margin_deg < 0:
+            out.append(f"hood_margin_deg {self.hood_margin_deg:g} < 0: the hood cuts the field")
+        tol = SWITCHES[self.switch_mm].plunger_height_tol_mm
+        if self.cap_play_mm - tol < RULE_CAP_FREE_MM:
+            out.append(
+                f"cap_play_mm {self.cap_play_mm:g} leaves a plunger {tol:g} mm taller than "
+                "nominal held down"
+            )
+        if self.cap_play_mm + tol > RULE_CAP_RATTLE_MM:
+            out.append(
+                f"cap_play_mm {self.cap_play_mm:g} lets a cap rattle past {RULE_CAP_RATTLE_MM:g}"
+            )
         return out
 
     @property
     def name(self) -> str:
-        """Variant name, e.g. ``zero2w-cm3wide``."""
-        return f"{self.board}-{self.camera}"
+        """Variant name, e.g. ``zero2w-cm3wide`` (``-dashboard`` for a standing case)."""
+        suffix = "" if self.mount == "windscreen" else f"-{self.mount}"
+        return f"{self.board}-{self.camera}{suffix}"
 
 
+#: Every board with every camera, hanging from the windscreen; and the default standing on
+#: the dashboard.
 VARIANTS: tuple[CaseParams, ...] = tuple(
     CaseParams(board=b, camera=c) for b in BOARDS for c in CAMERAS
-)
+) + (CaseParams(mount="dashboard"),)
 DEFAULT = CaseParams()
 
 
@@ -262,7 +309,7 @@ def choose_screw(fastener: Fastener, grip_mm: float, min_engage_mm: float) -> tu
     fits = [
         n
         for n in fastener.stock_lengths_mm
-        if min_engage_mm <= n - grip_mm <= fastener.insert_length_mm
+        if min_engage_mm <= n - grip_mm <= INSERTS[fastener.key].length_mm
     ]
     if not fits:
         raise ValueError(f"no stock {fastener.key} screw for a {grip_mm:.1f} mm grip")
@@ -313,7 +360,7 @@ class InsertSite:
 
     def levels(self) -> list[float]:
         """Depths at a quarter, half and three quarters of the insert length."""
-        n = FASTENERS[self.fastener].insert_length_mm
+        n = INSERTS[self.fastener].length_mm
         return [self.y_face + self.direction * n * k for k in (0.25, 0.5, 0.75)]
 
 
@@ -421,6 +468,11 @@ class Layout:
         return self.params.lens_recess_mm
 
     @property
+    def fov_apex_y(self) -> float:
+        """Depth the field of view is taken from: the lens tip, a margin deeper."""
+        return self.y_lens_front + LENS_DEPTH_MARGIN_MM
+
+    @property
     def y_camera_front(self) -> float:
         return self.y_lens_front + self.camera.lens_height_mm
 
@@ -465,9 +517,30 @@ class Layout:
         return self.y_perf_front + self.switch.body_height_mm
 
     @property
+    def cap_stop_mm(self) -> float:
+        """How far a cap moves in from rest until its flange meets the switch body.
+
+        Its play, the tallest plunger's excess, the largest pretravel and a margin: pressed
+        home, the cap has operated the switch whatever the tolerances (the switch's own
+        stop, a little further, takes the finger's force first).
+        """
+        sw = self.switch
+        return (
+            self.params.cap_play_mm
+            + sw.plunger_height_tol_mm
+            + sw.travel_max_mm
+            + (CAP_STOP_MARGIN_MM)
+        )
+
+    @property
     def y_cap_floor(self) -> float:
-        """Underside of the button caps' flanges (the switch body is the press stop)."""
-        return self.y_switch_top + CAP_TRAVEL_MM
+        """Underside of the button caps' flanges at rest (the switch body is the stop)."""
+        return self.y_switch_top + self.cap_stop_mm
+
+    @property
+    def y_cap_bore_top(self) -> float:
+        """The ceiling of a cap's bore at rest: the play above the plunger's top."""
+        return self.y_plunger_top + self.params.cap_play_mm
 
     @property
     def y_back_inner(self) -> float:
@@ -581,15 +654,15 @@ class Layout:
         room for an insert wall in the front posts). The screw uses the whole insert; its
         head sinks at least its own height into the front face.
         """
-        f = FASTENERS["M2.5"]
-        longest = self.y_case_insert + f.insert_length_mm - f.head_height_mm
+        f, insert = FASTENERS["M2.5"], INSERTS["M2.5"]
+        longest = self.y_case_insert + insert.length_mm - f.head_height_mm
         fits = [n for n in f.stock_lengths_mm if n <= longest]
         if not fits:
             raise ValueError("no stock M2.5 screw fits the case")
         length = max(fits)
-        if self.y_case_insert + f.insert_length_mm - length > self.y_pi_top - 2.0:
+        if self.y_case_insert + insert.length_mm - length > self.y_pi_top - 2.0:
             raise ValueError("no stock M2.5 screw fits the case")
-        return length, f.insert_length_mm
+        return length, insert.length_mm
 
     @property
     def counterbore_depth(self) -> float:
@@ -599,8 +672,8 @@ class Layout:
 
     @property
     def y_case_insert(self) -> float:
-        """Top face of the M2.5 inserts in the back standoffs."""
-        return self.y_pi_back + STANDOFF_TIP_MM
+        """Top face of the M2.5 inserts: flush with the back standoffs' tips, under the Pi."""
+        return self.y_pi_back
 
     @cached_property
     def camera_screw(self) -> tuple[int, float]:
@@ -642,9 +715,16 @@ class Layout:
         return ACTION_MOUNT.pivot_height_mm + ACTION_MOUNT.radius_mm
 
     @property
+    def standing(self) -> bool:
+        """True if the prongs are underneath (the case stands on a dashboard mount)."""
+        return self.params.mount == "dashboard"
+
+    @property
     def pivot(self) -> tuple[float, float]:
         """Case (y, z) of the tilt axis (parallel to x)."""
         v = ACTION_MOUNT.radius_mm * math.sin(math.radians(45))
+        if self.standing:
+            return self.depth - v, -ACTION_MOUNT.pivot_height_mm
         return self.depth - v, self.height + ACTION_MOUNT.pivot_height_mm
 
     # --- sizes -----------------------------------------------------------------------
@@ -659,20 +739,25 @@ class Layout:
         return self.width, self.depth - self.y_split, self.height + self.mount_height
 
     @property
+    def back_z0(self) -> float:
+        """Lowest z of the back shell: its prongs when they are underneath."""
+        return -self.mount_height if self.standing else 0.0
+
+    @property
     def head_recess_diameter(self) -> float:
         return FASTENERS["M2.5"].head_diameter_mm + 1.0
 
     @property
     def post_diameters(self) -> dict[str, float]:
-        m2, m25 = FASTENERS["M2"], FASTENERS["M2.5"]
+        m2, m25 = INSERTS["M2"], INSERTS["M2.5"]
         iw = 2 * self.params.insert_wall_mm
         return {
-            "camera": m2.insert_hole_mm + iw,
+            "camera": m2.hole_mm + iw,
             # Inside the Pi's 6 mm keep-out ring: a clearance hole only, no insert.
             "pi_front": PI_POST_MM,
             "pi_boss": self.head_recess_diameter + iw,
-            "pi_back": m25.insert_hole_mm + iw,
-            "button": m2.insert_hole_mm + iw,
+            "pi_back": m25.hole_mm + iw,
+            "button": m2.hole_mm + iw,
         }
 
     @property
@@ -754,8 +839,9 @@ def build_front_shell(params: CaseParams) -> Manifold:
         extrude_y(lip_outer - inner, lay.y_shoulder - 0.01, lay.y_lip_end),
     ]
     d = lay.post_diameters
+    land = lay.camera.hole_land_mm
     for x, z in lay.camera_holes:
-        parts.append(cyl_y(x, z, d["camera"] / 2, w - 0.01, lay.y_camera_front, seg))
+        parts.append(_standoff(x, z, d["camera"], land, w - 0.01, lay.y_camera_front, seg))
     boss_end = lay.counterbore_depth + params.insert_wall_mm
     for x, z in lay.board_holes:
         parts.append(cyl_y(x, z, d["pi_front"] / 2, w - 0.01, lay.y_pi_top, seg))
@@ -771,19 +857,31 @@ def build_front_shell(params: CaseParams) -> Manifold:
     chamfer = min(w / 2, 1.0)
     cuts.append(cyl_y(lx, lz, r_win, -1.0, w + 1.0, seg * 2))
     cuts.append(cyl_y(lx, lz, r_win + chamfer + 1.0, -1.0, chamfer, seg * 2, r_win))
-    m2, m25 = FASTENERS["M2"], FASTENERS["M2.5"]
-    depth = m2.insert_length_mm + 0.5
+    m25, insert = FASTENERS["M2.5"], INSERTS["M2"]
+    y0 = lay.y_camera_front - insert.depth_mm
     for x, z in lay.camera_holes:
-        cuts.append(
-            hole_y(
-                x, z, m2.insert_hole_mm / 2, lay.y_camera_front - depth, lay.y_camera_front + 1, seg
-            )
-        )
+        cuts.append(hole_y(x, z, insert.hole_mm / 2, y0, lay.y_camera_front + 1, seg))
     cb = lay.counterbore_depth
     for x, z in lay.board_holes:
         cuts.append(hole_y(x, z, m25.clearance_mm / 2, -1.0, lay.y_pi_top + 1, seg))
         cuts.append(hole_y(x, z, lay.head_recess_diameter / 2, -1.0, cb, seg))
     return Manifold.batch_boolean([shell, *cuts], _subtract())
+
+
+def _standoff(x, z, d, tip, y_base, y_tip, segments) -> Manifold:
+    """A standoff along y from ``y_base`` to ``y_tip``, ``d`` across, narrowing at 45 degrees
+    in its last part to ``tip`` across (the land or keep-out ring it presses on)."""
+    if tip >= d:
+        return cyl_y(x, z, d / 2, *sorted((y_base, y_tip)), segments)
+    k = (d - tip) / 2
+    sign = 1.0 if y_tip > y_base else -1.0
+    y_k = y_tip - sign * k
+    body = cyl_y(x, z, d / 2, *sorted((y_base, y_k + sign * 0.01)), segments)
+    if sign > 0:
+        cone = cyl_y(x, z, d / 2, y_k, y_tip, segments, tip / 2)
+    else:
+        cone = cyl_y(x, z, tip / 2, y_tip, y_k, segments, d / 2)
+    return union([body, cone])
 
 
 def _front_vent_cutters(lay: Layout) -> list[Manifold]:
@@ -814,9 +912,12 @@ def _slots(lay: Layout, y0: float, y1: float) -> list[Manifold]:
     w, hw = lay.wall, p.vent_width_mm / 2
     for i in range(n):
         x = start + i * p.vent_pitch_mm
-        if abs(x - power.center) > power.width / 2 + hw + 1.5:
+        clear_of_mount = abs(x - lay.width / 2) > mount_half + hw
+        if abs(x - power.center) > power.width / 2 + hw + 1.5 and (
+            clear_of_mount or not lay.standing
+        ):
             cutters.append(box(x - hw, y0, -1.0, x + hw, y1, w + 0.01))
-        if abs(x - lay.width / 2) > mount_half + hw:
+        if clear_of_mount or lay.standing:
             cutters.append(box(x - hw, y0, lay.height - w - 0.01, x + hw, y1, lay.height + 1.0))
     return cutters
 
@@ -856,14 +957,15 @@ def _prongs(lay: Layout) -> Manifold:
     m = ACTION_MOUNT
     profile = _prong_profile(lay.params.segments, -min(1.0, lay.rim_thickness / 2))
     solid = Manifold.extrude(profile, m.prong_thickness_mm)
-    cx = lay.width / 2
+    cx, t = lay.width / 2, m.prong_thickness_mm
     out = []
-    for x0 in (cx - m.gap_mm / 2 - m.prong_thickness_mm, cx + m.gap_mm / 2):
-        out.append(
-            solid.transform(
-                [[0, 0, 1, x0], [0, -1, 0, lay.depth], [1, 0, 0, lay.height]],
-            )
-        )
+    for x0 in (cx - m.gap_mm / 2 - t, cx + m.gap_mm / 2):
+        if lay.standing:
+            # Under the case: u runs down from its bottom face (mirrored in u and w).
+            pose = [[0, 0, -1, x0 + t], [0, -1, 0, lay.depth], [-1, 0, 0, 0.0]]
+        else:
+            pose = [[0, 0, 1, x0], [0, -1, 0, lay.depth], [1, 0, 0, lay.height]]
+        out.append(solid.transform(pose))
     return union(out)
 
 
@@ -896,35 +998,22 @@ def build_back_shell(params: CaseParams) -> Manifold:
     ]
     d = lay.post_diameters
     for x, z in lay.board_holes:
-        tip_r = PI_KEEPOUT_MM / 2 / math.cos(math.pi / seg)
-        parts.append(cyl_y(x, z, tip_r, lay.y_pi_back, lay.y_case_insert + 0.01, seg))
-        parts.append(cyl_y(x, z, d["pi_back"] / 2, lay.y_case_insert, y_in + 0.01, seg))
+        parts.append(_standoff(x, z, d["pi_back"], PI_KEEPOUT_MM, y_in + 0.01, lay.y_pi_back, seg))
     for x, z in lay.button_posts:
         parts.append(cyl_y(x, z, d["button"] / 2, lay.y_perf_front, y_in + 0.01, seg))
     parts.append(_prongs(lay))
     shell = union(parts)
 
-    m2, m25 = FASTENERS["M2"], FASTENERS["M2.5"]
+    m2, m25 = INSERTS["M2"], INSERTS["M2.5"]
     c = params.clearance_mm
     cuts = _opening_cutters(lay) + _vent_cutters(lay)
     for x, z in lay.board_holes:
-        # The insert goes in through the tip, down to its place below it.
+        # The insert is pressed in flush with the tip, where the Pi's underside bears on it.
         top = lay.y_case_insert
-        cuts.append(
-            hole_y(
-                x,
-                z,
-                m25.insert_hole_mm / 2,
-                lay.y_pi_back - 1,
-                top + m25.insert_length_mm + 0.5,
-                seg,
-            )
-        )
+        cuts.append(hole_y(x, z, m25.hole_mm / 2, top - 1, top + m25.depth_mm, seg))
     for x, z in lay.button_posts:
         top = lay.y_perf_front
-        cuts.append(
-            hole_y(x, z, m2.insert_hole_mm / 2, top - 1, top + m2.insert_length_mm + 0.5, seg)
-        )
+        cuts.append(hole_y(x, z, m2.hole_mm / 2, top - 1, top + m2.depth_mm, seg))
     for x, z in lay.button_axes:
         cuts.append(hole_y(x, z, lay.cap_hole_radius, y_in - 1, depth + 1, seg))
     lx, lz = lay.led_axis
@@ -963,23 +1052,25 @@ def icon(key: str, r: float):
 
 
 def build_cap(params: CaseParams, key: str) -> Manifold:
-    """A printed button cap in case coordinates, seated on its switch.
+    """A printed button cap in case coordinates, at rest: its flange on the back wall.
 
     The flange stays inside the back wall (the cap is captive once the case is closed),
     the stem passes the wall and stands proud of it with the embossed icon, and a bore
-    takes the switch plunger, whose top the cap rests on.
+    takes the switch plunger with ``cap_play_mm`` of air above it. Pressed, the cap
+    closes that air, pushes the plunger through its pretravel and stops with its flange
+    on the switch body (``Layout.cap_stop_mm`` from rest).
     """
     lay = Layout(params)
     seg = params.segments
     index = [b.key for b in BUTTONS].index(key)
     x, z = lay.button_axes[index]
     y_face = lay.depth + CAP_PROUD_MM
-    flange = cyl_y(x, z, lay.cap_flange_radius, lay.y_cap_floor, lay.y_back_inner - 0.05, seg)
+    flange = cyl_y(x, z, lay.cap_flange_radius, lay.y_cap_floor, lay.y_back_inner, seg)
     stem = cyl_y(x, z, lay.cap_stem_radius, lay.y_back_inner - 0.06, y_face, seg)
     mark = extrude_y(icon(key, lay.cap_stem_radius), y_face - 0.01, y_face + ICON_RELIEF_MM)
     cap = union([flange, stem, mark.translate((x, 0, z))])
     bore_r = lay.switch.plunger_diameter_mm / 2 + CAP_BORE_GAP_MM
-    bore = hole_y(x, z, bore_r, lay.y_cap_floor - 1.0, lay.y_plunger_top, seg)
+    bore = hole_y(x, z, bore_r, lay.y_cap_floor - 1.0, lay.y_cap_bore_top, seg)
     return cap - bore
 
 
@@ -1020,23 +1111,22 @@ def print_pose(name: str, lay: Layout) -> list[list[float]]:
     raise ValueError(f"unknown part {name!r}")
 
 
-#: The hood's bore opens this much wider than the lens's half field of view.
-HOOD_MARGIN_DEG = 2.0
-
-
 def hood_radii(lay: Layout) -> tuple[float, float, float]:
-    """(bore radius at the case face, bore radius at the hood's rim, outer radius)."""
+    """(bore radius at the case face, bore radius at the hood's rim, outer radius).
+
+    The bore is a cone over the field of view's round envelope (the diagonal angle plus
+    ``hood_margin_deg``) from the clear aperture, never narrower than the window.
+    """
     p = lay.params
     r_win = lay.camera.barrel_diameter_mm / 2 + p.lens_clearance_mm
-    r_rim = max(r_win, _hood_cone_radius(lay, -p.hood_mm))
-    return r_win, r_rim, r_rim + RULE_WALL_MM + 0.4
+    r_face = max(r_win, _hood_cone_radius(lay, 0.0))
+    r_rim = max(r_face, _hood_cone_radius(lay, -p.hood_mm))
+    return r_face, r_rim, r_rim + RULE_WALL_MM + 0.4
 
 
 def _hood_cone_radius(lay: Layout, y: float) -> float:
-    """Radius of the field of view (plus the margin) at depth y, from the lens aperture
-    (taken as half the barrel, as the vignetting check does)."""
-    half = math.radians(lay.camera.fov_diagonal_deg / 2 + HOOD_MARGIN_DEG)
-    return lay.camera.barrel_diameter_mm / 4 + (lay.y_lens_front - y) * math.tan(half)
+    """Radius of the field of view's envelope (plus the hood's margin) at depth y."""
+    return field_radius(lay.camera, lay.fov_apex_y, y, lay.params.hood_margin_deg)
 
 
 def _check_hood(lay: Layout) -> None:
@@ -1070,15 +1160,17 @@ def build_lens_hood(params: CaseParams) -> Manifold:
     lay = Layout(params)
     seg = params.segments * 2
     lx, lz = lay.lens_axis
-    r_win, r_rim, r_out = hood_radii(lay)
+    r_face, r_rim, r_out = hood_radii(lay)
     _check_hood(lay)
     k = 1 / math.cos(math.pi / seg)
     body = cyl_y(lx, lz, r_out, -params.hood_mm, 0.0, seg)
-    y_end, y0 = -params.hood_mm - 0.01, 0.01
-    cone = cyl_y(lx, lz, _hood_cone_radius(lay, y_end) * k, y_end, y0, seg,
-                 _hood_cone_radius(lay, y0) * k)  # fmt: skip
-    window = cyl_y(lx, lz, r_win * k, y_end, y0, seg)
-    return body - (cone + window)
+    # The bore: a cone through r_face at the case face and r_rim at the rim, extended a
+    # hair past both faces.
+    e = 0.01
+    slope = (r_rim - r_face) / params.hood_mm
+    bore = cyl_y(lx, lz, (r_rim + slope * e) * k, -params.hood_mm - e, e, seg,
+                 (r_face - slope * e) * k)  # fmt: skip
+    return body - bore
 
 
 def _mount_builder(name: str):

@@ -201,3 +201,48 @@ def vent_area(
             if y1 <= y_max:
                 total += hole.area
     return total
+
+
+def hole_diameter_y(solid: Manifold, x: float, z: float, y: float, rays: int = 48) -> float:
+    """Diameter of the round hole along y through (x, y, z): twice the least distance from
+    the axis to the hole's wall over ``rays`` directions (0 if the point is in material)."""
+    best = math.inf
+    for dx, dz in _radial_dirs(rays):
+        chords = chords_along(solid, (x, y, z), (x + 200.0 * dx, y, z + 200.0 * dz))
+        if not chords or chords[0][0] < 1e-6:
+            return 0.0
+        best = min(best, chords[0][0])
+    return 2 * best
+
+
+def hole_depth_y(solid: Manifold, x: float, z: float, y_face: float, direction: float) -> float:
+    """Depth of a blind hole along y from its face at ``y_face`` (direction +1 or -1): the
+    distance to the first material on the axis."""
+    o = (x, y_face - direction * 1.0, z)
+    e = (x, y_face + direction * 200.0, z)
+    chords = chords_along(solid, o, e)
+    inside = [c for c in chords if c[0] > 1.0 + 1e-6]
+    return inside[0][0] - 1.0 if inside else math.inf
+
+
+def free_travel(moving: Manifold, obstacles: Manifold, direction, limit_mm: float) -> float:
+    """How far ``moving`` can go along ``direction`` before it meets ``obstacles``.
+
+    Bisection on the shared volume (to 1 um). Returns ``limit_mm`` if it never meets them
+    within that distance, 0 if it already overlaps them.
+    """
+    d = np.asarray(direction, dtype=np.float64)
+    d = d / np.linalg.norm(d)
+
+    def hits(t: float) -> bool:
+        return (moving.translate(tuple(d * t)) ^ obstacles).volume() > 1e-6
+
+    if hits(0.0):
+        return 0.0
+    if not hits(limit_mm):
+        return limit_mm
+    lo, hi = 0.0, limit_mm
+    while hi - lo > 1e-3:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if hits(mid) else (mid, hi)
+    return lo

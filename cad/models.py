@@ -6,14 +6,14 @@ and the previews; they are never printed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from manifold3d import CrossSection, Manifold
 
 from cad.case import PERFBOARD_MM, RIGHT_ANGLE_HEAD_MM, Layout
 from cad.geometry import box, circle_points, cyl_y, extrude_y, rounded_rect, union
-from cad.parts import BUTTONS, FASTENERS
+from cad.optics import field_solid
+from cad.parts import BUTTONS, FASTENERS, INSERTS
 
 #: Keep-out ring around each Pi mounting hole on the top side (mechanical drawings).
 HOLE_KEEPOUT_MM = 6.0
@@ -71,6 +71,20 @@ def pi_models(lay: Layout) -> list[Model]:
                 z0 - b.power_overhang_mm, px + b.power_width_mm / 2, lay.y_pi_top,
                 z0 - b.power_overhang_mm + b.power_depth_mm)  # fmt: skip
     models.append(Model("power", power, (200, 200, 205)))
+    if b.cooler_height_mm > 0:
+        # The cooler (its footprint, notched round the camera connector as the real one
+        # is), inside the components' envelope: drawn in the previews.
+        cx0, cy0, cx1, cy1 = b.cooler_xy_mm
+        (ax, az), (bx, bz) = lay.board_point(cx0, cy0), lay.board_point(cx1, cy1)
+        y1 = lay.y_pi_top - b.cooler_height_mm
+        cooler = box(ax, y1, az, bx, lay.y_pi_top, bz)
+        nx, nz = lay.board_point(*b.csi_xy_mm)
+        cuts = [box(nx - 4.0, y1 - 1, nz - 9.0, nx + 4.0, lay.y_pi_top + 1, nz + 9.0)]
+        # Clear of the mounting holes' keep-out rings, where the case's posts stand.
+        cuts += [cyl_y(x, z, HOLE_KEEPOUT_MM / 2 + 0.1, y1 - 1, lay.y_pi_top + 1, seg)
+                 for x, z in lay.board_holes]  # fmt: skip
+        cooler = cooler - union(cuts)
+        models.append(Model("cooler", cooler, (150, 160, 175)))
     if lay.params.heatsink_mm > 0:
         sx, sz = lay.board_point(*b.soc_xy_mm)
         h = b.soc_mm / 2
@@ -179,18 +193,11 @@ def _add():
     return OpType.Add
 
 
-def lens_clear_cone(lay: Layout, length_mm: float = 3.0) -> Manifold:
-    """Cone of the barrel's front face widening at the lens half angle (vignetting check).
-
-    Only the first ``length_mm`` in front of the lens are modelled: that is where the case
-    front face is.
-    """
-    c, seg = lay.camera, lay.params.segments
-    lx, lz = lay.lens_axis
-    half = math.radians(c.fov_diagonal_deg / 2)
-    r0 = c.barrel_diameter_mm / 2 * 0.5
-    r1 = r0 + length_mm * math.tan(half)
-    return cyl_y(lx, lz, r1, lay.y_lens_front - length_mm, lay.y_lens_front, seg * 2, r0)
+def field_of_view(lay: Layout, ahead_mm: float = 2.0, extra_deg: float = 0.0) -> Manifold:
+    """The camera's field of view (``cad.optics``) from its clear aperture to ``ahead_mm``
+    past the lens hood's rim: what no printed part may reach into."""
+    y_end = -lay.params.hood_mm - ahead_mm
+    return field_solid(lay.camera, lay.lens_axis, lay.fov_apex_y, y_end, extra_deg)
 
 
 def fastener_models(lay: Layout) -> list[Model]:
@@ -209,8 +216,9 @@ def fastener_models(lay: Layout) -> list[Model]:
         out.append(Model(name, union([head, shank]), steel))
 
     def insert(name, x, z, y0, f, direction):
-        y1 = y0 + direction * f.insert_length_mm
-        ring = cyl_y(x, z, f.insert_diameter_mm / 2, *sorted((y0, y1)), seg) - cyl_y(
+        spec = INSERTS[f.key]
+        y1 = y0 + direction * spec.length_mm
+        ring = cyl_y(x, z, spec.outer_diameter_mm / 2, *sorted((y0, y1)), seg) - cyl_y(
             x, z, f.clearance_mm / 2 - 0.2, min(y0, y1) - 1, max(y0, y1) + 1, seg
         )
         out.append(Model(name, ring, brass))

@@ -19,14 +19,15 @@ from manifold3d import Manifold
 
 from cad.case import ACTION_MOUNT, CaseParams, Layout
 from cad.geometry import box, circle_points, extrude_y, polygon, union
+from cad.parts import INSERTS
 
 PAD_MM = (40.0, 30.0)  # VHB pad footprint (x, y)
 PAD_MIN_MM = 2.5  # wedge thickness at its thin edge
 BOSS_RADIUS_MM = 8.0
 BOSS_HEIGHT_MM = 8.0
-#: M5 heat-set insert (estimated: common M5 inserts, 6.4 mm hole, 8 mm long).
-M5_INSERT_HOLE_MM = 6.4
-M5_INSERT_LENGTH_MM = 8.0
+#: The M5 heat-set insert on the pan axis (``cad.parts.INSERTS``).
+M5_INSERT_HOLE_MM = INSERTS["M5"].hole_mm
+M5_INSERT_LENGTH_MM = INSERTS["M5"].length_mm
 M5_CLEARANCE_MM = 5.5  # ISO 273 medium
 DISC_RADIUS_MM = 9.0
 DISC_MM = 8.0
@@ -148,12 +149,15 @@ def base_to_axis_frame(params: CaseParams) -> list[list[float]]:
 def head_on_case(lay: Layout) -> list[list[float]]:
     """Transform from the head frame to case coordinates, prongs meshed with the case's.
 
-    The head's tilt axis (its y) lies on the case's pivot axis (case x); the head hangs
-    above the case, its prongs pointing down.
+    The head's tilt axis (its y) lies on the case's pivot axis (case x); the head is
+    above the case, its prongs pointing down, or under a standing case, pointing up.
     """
     xp, zp = head_pivot()
     y_piv, z_piv = lay.pivot
     cx = lay.width / 2
+    if lay.standing:
+        # head x -> case y, head y -> case -x, head z -> case z (det +1).
+        return [[0, -1, 0, cx], [1, 0, 0, y_piv - xp], [0, 0, 1, z_piv - zp]]
     # head x -> case y, head y -> case x, head z -> case -z (det +1).
     return [[0, 1, 0, cx], [1, 0, 0, y_piv - xp], [0, 0, -1, z_piv + zp]]
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 from cad.case import (
     PARTS,
+    RULE_CAP_FREE_MM,
+    RULE_CAP_OVERTRAVEL_MM,
+    RULE_CAP_RATTLE_MM,
     RULE_INSERT_WALL_MM,
     RULE_LENS_CLEARANCE_MM,
     RULE_SOC_VENT_MM2,
@@ -21,17 +24,28 @@ from cad.case import (
     print_pose,
 )
 from cad.checks import overhangs
+from cad.geometry import box, union
 from cad.measure import (
     WALL_GRID_MM,
     chords_along,
+    free_travel,
+    hole_depth_y,
+    hole_diameter_y,
     min_wall,
     radial_clearance_y,
     radial_wall_y,
     vent_area,
 )
-from cad.models import bought_models
-from cad.mount import M5_INSERT_LENGTH_MM, base_to_axis_frame
+from cad.models import bought_models, field_of_view
+from cad.mount import base_to_axis_frame
+from cad.parts import BUTTONS, INSERTS, Insert
 from cad.ribbon import fit
+
+#: A heat-set insert grips if its hole is at least this much smaller than the insert
+#: across the knurls, and fits as its maker meant if the hole is within
+#: INSERT_HOLE_TOL_MM of the maker's figure.
+INSERT_GRIP_MM = 0.2
+INSERT_HOLE_TOL_MM = 0.1
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,12 @@ class VariantReport:
     ribbon_layers: int
     ribbon_touches: tuple[str, ...]
     supports_needed: int
+    fov_clear: int = 1
+    fov_cut_by: tuple[str, ...] = ()
+    cap_rest_clearance_mm: float = 0.0
+    cap_travel_mm: float = 0.0
+    insert_hole_mm: dict = field(default_factory=dict)
+    insert_fits: int = 1
     failures: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict:
@@ -68,20 +88,132 @@ class VariantReport:
             "ribbon_layers": self.ribbon_layers,
             "ribbon_touches": list(self.ribbon_touches),
             "supports_needed": self.supports_needed,
+            "fov_clear": self.fov_clear,
+            "fov_cut_by": list(self.fov_cut_by),
+            "cap_rest_clearance_mm": self.cap_rest_clearance_mm,
+            "cap_travel_mm": self.cap_travel_mm,
+            "insert_hole_mm": dict(self.insert_hole_mm),
+            "insert_fits": self.insert_fits,
             "failures": list(self.failures),
         }
 
 
-def _insert_wall(lay: Layout, parts) -> float:
-    walls = [
-        radial_wall_y(parts[site.part], site.x, site.z, y)
+def _insert_holes(lay: Layout, parts) -> list[tuple[str, object, float, float, float, float]]:
+    """Every heat-set insert's hole, measured: (thread, solid, x, z, y_face, direction)."""
+    out = [
+        (site.fastener, parts[site.part], site.x, site.z, site.y_face, site.direction)
         for site in lay.insert_sites
-        for y in site.levels()
     ]
-    # The M5 insert on the mount base's pan axis, turned onto +y.
+    # The M5 insert on the mount base's pan axis, turned onto +y (it goes in towards -y).
     base = parts["mount_base"].transform(base_to_axis_frame(lay.params))
-    walls += [radial_wall_y(base, 0.0, 0.0, -M5_INSERT_LENGTH_MM * k) for k in (0.25, 0.5, 0.75)]
-    return min(walls)
+    out.append(("M5", base, 0.0, 0.0, 0.0, -1.0))
+    return out
+
+
+def _levels(insert: Insert, y_face: float, direction: float) -> list[float]:
+    return [y_face + direction * insert.length_mm * k for k in (0.25, 0.5, 0.75)]
+
+
+def _insert_wall(lay: Layout, parts) -> tuple[float, list[str]]:
+    """The least wall round any insert, and the inserts under their maker's minimum wall."""
+    best, short = float("inf"), []
+    for thread, solid, x, z, y_face, direction in _insert_holes(lay, parts):
+        insert = INSERTS[thread]
+        wall = min(radial_wall_y(solid, x, z, y) for y in _levels(insert, y_face, direction))
+        best = min(best, wall)
+        if wall < insert.min_wall_mm - 1e-3:
+            short.append(f"{thread} insert wall {wall:.2f} < its maker's {insert.min_wall_mm:g}")
+    return best, short
+
+
+def insert_fit(hole_mm: float, depth_mm: float, insert: Insert) -> list[str]:
+    """Why an insert does not fit a hole measured on a mesh (an empty list if it fits).
+
+    Args:
+        hole_mm: The hole's diameter (``hole_diameter_y``).
+        depth_mm: Its depth (``hole_depth_y``).
+        insert: The insert meant for it.
+    """
+    out = []
+    if hole_mm > insert.outer_diameter_mm - INSERT_GRIP_MM:
+        out.append(
+            f"{insert.key}: a {hole_mm:.2f} mm hole for a {insert.outer_diameter_mm:g} mm "
+            "insert: the knurls would not bite, it turns loose"
+        )
+    if abs(hole_mm - insert.hole_mm) > INSERT_HOLE_TOL_MM:
+        out.append(f"{insert.key}: hole {hole_mm:.2f} mm, its maker asks for {insert.hole_mm:g}")
+    if depth_mm < insert.length_mm:
+        out.append(f"{insert.key}: hole {depth_mm:.2f} mm deep, insert {insert.length_mm:g} long")
+    return out
+
+
+def _insert_fit(lay: Layout, parts) -> tuple[dict[str, float], list[str]]:
+    """Each thread's measured hole diameter (the widest of its holes) and the misfits."""
+    holes: dict[str, float] = {}
+    problems: list[str] = []
+    for thread, solid, x, z, y_face, direction in _insert_holes(lay, parts):
+        insert = INSERTS[thread]
+        mid = _levels(insert, y_face, direction)[1]
+        d = hole_diameter_y(solid, x, z, mid)
+        depth = hole_depth_y(solid, x, z, y_face, direction)
+        holes[thread] = max(holes.get(thread, 0.0), round(d, 2))
+        problems += [p for p in insert_fit(d, depth, insert) if p not in problems]
+    return holes, problems
+
+
+def _fov(lay: Layout, assembled) -> tuple[str, ...]:
+    """Printed parts that reach into the camera's field of view."""
+    field = field_of_view(lay)
+    return tuple(n for n, solid in assembled.items() if (field ^ solid).volume() > 1e-6)
+
+
+def cap_figures(lay: Layout, parts, models) -> tuple[float, float]:
+    """(least air above a plunger at rest, least travel of a cap to its stop), measured.
+
+    The rest figure is read along each button's axis: from the plunger's top to the cap's
+    bore. The travel is how far each cap, pushed in from rest, goes before it meets the
+    switch body, the back shell or another bought part (the plunger gives way).
+    """
+    by_name = {m.name: m.solid for m in models}
+    bodies = [
+        by_name[f"button_{b.key}"]
+        ^ box(-1e3, lay.y_perf_front - 1.0, -1e3, 1e3, lay.y_switch_top, 1e3)
+        for b in BUTTONS
+    ]
+    others = [m.solid for m in models if not m.name.startswith("button_")]
+    obstacles = union([parts["back_shell"], *bodies, *others])
+    rest, travel = [], []
+    for b, (x, z) in zip(BUTTONS, lay.button_axes, strict=True):
+        cap = parts[f"cap_{b.key}"]
+        o, e = (x, lay.y_perf_front - 0.5, z), (x, lay.depth + 10.0, z)
+        plunger_top = chords_along(by_name[f"button_{b.key}"], o, e)[-1][1]
+        bore_top = chords_along(cap, o, e)[0][0]
+        rest.append(bore_top - plunger_top)
+        travel.append(free_travel(cap, obstacles, (0.0, -1.0, 0.0), 5.0))
+    return min(rest), min(travel)
+
+
+def cap_failures(lay: Layout, rest_mm: float, travel_mm: float) -> list[str]:
+    """What the measured cap figures mean for the switch in use, with its tolerances."""
+    sw = lay.switch
+    out = []
+    if rest_mm - sw.plunger_height_tol_mm < RULE_CAP_FREE_MM - 1e-3:
+        out.append(
+            f"cap holds its switch down: {rest_mm:.2f} mm of air at rest, a plunger may "
+            f"stand {sw.plunger_height_tol_mm:g} mm taller"
+        )
+    if rest_mm + sw.plunger_height_tol_mm > RULE_CAP_RATTLE_MM + 1e-3:
+        out.append(
+            f"cap rattles past its play: {rest_mm:.2f} mm of air at rest, "
+            f"{rest_mm + sw.plunger_height_tol_mm:.2f} with a short plunger "
+            f"(> {RULE_CAP_RATTLE_MM:g})"
+        )
+    need = rest_mm + sw.plunger_height_tol_mm + sw.travel_max_mm + RULE_CAP_OVERTRAVEL_MM
+    if travel_mm < need - 1e-3:
+        out.append(
+            f"cap does not operate its switch: it stops after {travel_mm:.2f} mm, {need:.2f} needed"
+        )
+    return out
 
 
 def _lens_clearance(lay: Layout, parts, models) -> float:
@@ -124,13 +256,18 @@ def measure_variant(params: CaseParams, grid_mm: float = WALL_GRID_MM) -> Varian
     thinnest = min(walls, key=lambda n: walls[n].length_mm)
     chord = walls[thinnest]
     at = f"{thinnest} along {chord.axis} from ({', '.join(f'{v:.1f}' for v in chord.start)})"
-    ribbon = fit(lay, assemble(params, parts), models)
+    placed = assemble(params, parts)
+    ribbon = fit(lay, placed, models)
     supports = any(
         not overhangs(solid.transform(print_pose(name, lay))).ok for name, solid in parts.items()
     )
+    insert_wall, thin_inserts = _insert_wall(lay, parts)
+    holes, misfits = _insert_fit(lay, parts)
+    cut_by = _fov(lay, placed)
+    rest, travel = cap_figures(lay, parts, models)
     figures = {
         "min_wall_mm": chord.length_mm,
-        "min_insert_wall_mm": _insert_wall(lay, parts),
+        "min_insert_wall_mm": insert_wall,
         "lens_radial_clearance_mm": _lens_clearance(lay, parts, models),
         "soc_vent_area_mm2": _soc_vents(lay, parts, models),
     }
@@ -146,6 +283,10 @@ def measure_variant(params: CaseParams, grid_mm: float = WALL_GRID_MM) -> Varian
         failures.append("ribbon does not fit")
     if supports:
         failures.append("supports needed")
+    failures += thin_inserts + misfits
+    if cut_by:
+        failures.append(f"field of view cut by {', '.join(cut_by)}")
+    failures += cap_failures(lay, rest, travel)
     return VariantReport(
         variant=params.name,
         min_wall_mm=round(figures["min_wall_mm"], 3),
@@ -160,6 +301,12 @@ def measure_variant(params: CaseParams, grid_mm: float = WALL_GRID_MM) -> Varian
         ribbon_layers=ribbon.layers,
         ribbon_touches=ribbon.touching,
         supports_needed=int(supports),
+        fov_clear=int(not cut_by),
+        fov_cut_by=cut_by,
+        cap_rest_clearance_mm=round(rest, 3),
+        cap_travel_mm=round(travel, 3),
+        insert_hole_mm=holes,
+        insert_fits=int(not misfits),
         failures=tuple(failures),
     )
 
@@ -173,6 +320,14 @@ def summary(reports: list[VariantReport]) -> dict:
         "soc_vent_area_mm2": min(r.soc_vent_area_mm2 for r in reports),
         "ribbon_fits": min(r.ribbon_fits for r in reports),
         "supports_needed": max(r.supports_needed for r in reports),
+        "fov_clear": min(r.fov_clear for r in reports),
+        "cap_rest_clearance_mm": min(r.cap_rest_clearance_mm for r in reports),
+        "cap_travel_mm": min(r.cap_travel_mm for r in reports),
+        "insert_hole_mm": {
+            k: max(r.insert_hole_mm.get(k, 0.0) for r in reports)
+            for k in sorted({k for r in reports for k in r.insert_hole_mm})
+        },
+        "insert_fits": min(r.insert_fits for r in reports),
         "parts": sorted(PARTS),
         "variants": [r.as_dict() for r in reports],
     }

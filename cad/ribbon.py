@@ -26,11 +26,8 @@ FOLD_PITCH_MM = 0.8
 CONNECTOR_GRIP_MM = 3.0
 #: Room below the camera connector for the turn back into the pocket.
 TURN_MM = 1.5
-#: Board connector on the Pi 3A+ / 4 (board drawing coordinates, x from the left edge,
-#: y up from the bottom edge). Estimated: the drawings place the CSI connector between
-#: the HDMI and audio connectors; its exact centre is not dimensioned there.
-MIDDLE_CSI_MM = (45.0, 11.5)
-#: On those boards the run across the pocket starts this far from the board's left edge
+#: On the boards with the camera connector in the middle (3A+, 4, 5; its place is the
+#: board's ``csi_xy_mm``) the run across the pocket starts this far from the board's left edge
 #: (clear of the posts).
 MIDDLE_RUN_START_MM = 10.0
 
@@ -54,7 +51,7 @@ class Segment:
 
 def ribbon_for(lay: Layout) -> Ribbon:
     """The cable family this board takes."""
-    return RIBBONS["zero" if lay.board.csi_edge == "right" else "standard"]
+    return RIBBONS["zero" if lay.board.csi_ways == 22 else "standard"]
 
 
 def _strip(p0, p1, width_axis: int, width: float, t: float, layers: int = 1) -> Manifold:
@@ -104,7 +101,7 @@ def path(lay: Layout, layers: int = 1) -> tuple[list[Segment], Segment]:
         x_end = x_edge + lay.right_gap / 2
         x_start = lx
     else:
-        x_end, z_run = lay.board_point(*MIDDLE_CSI_MM)
+        x_end, z_run = lay.board_point(*b.csi_xy_mm)
         # The connector sits almost behind the camera: the run reaches out to the left
         # to give the fold a useful length.
         x_start = min(lx, lay.board_x0 + MIDDLE_RUN_START_MM)

@@ -94,7 +94,9 @@ def test_committed_output_is_small():
 
 def test_committed_previews_exist_and_are_not_blank():
     beds = [f"beds/{v.name}.png" for v in VARIANTS]
-    for name in ("assembled.png", "exploded.png", "bed.png", *beds):
+    pictures = ("assembly_inserts.png", "assembly_ribbon.png", "assembly_wiring.png")
+    for name in ("assembled.png", "assembled_dashboard.png", "exploded.png", "bed.png",
+                 *pictures, *beds):  # fmt: skip
         with Image.open(OUT_DIR / name) as image:
             assert image.width >= 1000 and image.height >= 400
             pixels = np.asarray(image.convert("RGB"))
@@ -198,3 +200,27 @@ def test_command_warns_when_parameters_break_a_design_rule(tmp_path, capsys):
     assert "warning" in err and "wall rule" in err
     assert main(["--no-png", "--out", str(tmp_path)]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_preview_labels_point_at_the_parts_they_name():
+    """Each label's leader ends on a pixel where its own part shows; a part hidden in a
+    view gets no label there (v2 pointed 'caps' at the front vents and 'back shell' at
+    the mount head: the top centre of each part's box)."""
+    from cad.build import ASSEMBLED_VIEWS, assembled_scene
+    from cad.render import id_buffer
+
+    items, labels = assembled_scene(DEFAULT)
+    seen = set()
+    for view in ASSEMBLED_VIEWS:
+        anchors: dict = {}
+        render(items, view, (800, 600), labels=labels, margin=0.22, anchors=anchors)
+        tags, ids = id_buffer(items, view, (800, 600), margin=0.22)
+        for text, tag in labels:
+            if text not in anchors:
+                assert tag not in tags or not (ids == tags.index(tag) + 1).any(), text
+                continue
+            x, y = anchors[text]
+            assert ids[int(round(y * 2)), int(round(x * 2))] == tags.index(tag) + 1, text
+            seen.add(tag)
+    # Every part is labelled in one view or the other; the caps only from behind.
+    assert seen == {tag for _, tag in labels}

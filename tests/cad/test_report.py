@@ -90,6 +90,8 @@ def test_default_variant_meets_every_rule(default_report):
     assert r.soc_vent_area_mm2 >= RULE_SOC_VENT_MM2
     assert r.ribbon_fits == 1
     assert r.supports_needed == 0
+    assert r.fov_clear == 1 and r.insert_fits == 1
+    assert r.insert_hole_mm == {"M2": 3.2, "M2.5": 4.0, "M5": 6.4}
     assert r.seam_gap_mm == pytest.approx(CaseParams().seam_gap_mm, abs=1e-3)
     assert r.failures == ()
 
@@ -142,6 +144,11 @@ def test_report_command_prints_one_json_line_last(capsys):
         "soc_vent_area_mm2",
         "ribbon_fits",
         "supports_needed",
+        "fov_clear",
+        "cap_rest_clearance_mm",
+        "cap_travel_mm",
+        "insert_hole_mm",
+        "insert_fits",
         "parts",
         "variants",
     ):
@@ -169,3 +176,8 @@ def test_readme_shows_the_measured_figures_of_the_default_variant(default_report
         f"{r.seam_gap_mm}",
     ]
     assert cells[6].startswith(f"{r.ribbon_fits} ({r.ribbon_cable_mm:g} mm cable")
+    assert cells[7] == f"{r.fov_clear}"
+    assert cells[8] == f"{r.cap_rest_clearance_mm:g} / {r.cap_travel_mm:g}"
+    holes = ", ".join(f"{k} {r.insert_hole_mm[k]:g}" for k in ("M2", "M2.5", "M5"))
+    assert cells[9] == holes
+    assert cells[10] == f"{r.supports_needed}"
