@@ -8,7 +8,8 @@ with their times made continuous: no decoding, no encoding, so it is fast on a Z
 The index goes to the front in one pass: room for it is kept at the start of the file
 (FFmpeg's ``moov_size``), sized from the clips' fragment headers, so the file is written
 once instead of written and then rewritten by ``faststart``'s second pass. A clip whose
-fragments cannot be read (not a fragmented MP4) falls back to ``faststart``.
+fragments cannot be read (not a fragmented MP4) falls back to ``faststart``. The export
+takes its first clip's creation time (UTC), so it says when it was filmed.
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ def _join(paths: list[str], out_path: str) -> int:
                     bytes(ctx.extradata or b""),
                 )
                 if ostream is None:
+                    # When it was filmed: the first clip's time (set before the header).
+                    created = clip.metadata.get("creation_time")
+                    if created:
+                        out.metadata["creation_time"] = created
                     ostream = copy_stream(out, istream)
                     shape = this
                 elif this != shape:

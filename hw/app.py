@@ -387,6 +387,7 @@ class App:
             power_off=self._power_off(),
             on_tick=self.watchdog.tick,
             on_camera_stuck=self._camera_stuck,
+            provenance=self.simulated,  # frame numbers in the simulation's clips, for tests
         )
         self.watchdog.health = recorder_health(self.controller)
         self.controller.start()

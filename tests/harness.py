@@ -127,6 +127,7 @@ class Appliance:
         retry_interval_s=None,
         power_off=None,
         on_tick=None,
+        provenance=True,
         **overrides,
     ):
         os.makedirs(root, exist_ok=True)
@@ -160,6 +161,7 @@ class Appliance:
             clock=clock,
             power_off=power_off,
             on_tick=on_tick,
+            provenance=provenance,
             **ctl_kw,
         )
         self.factory = MockFactory(pin_class=MockPWMPin)

@@ -258,11 +258,11 @@ def test_the_app_writes_each_clips_track_from_gpsd(tmp_path, gpsfake) -> None:
     step = max(b[1] - a[1] for a, b in zip(nmea, nmea[1:], strict=False) if b[1] - a[1] < 1e-3)
     lib = app.library
     clips = sorted((i for i in lib.page(limit=100) if i.is_video), key=lambda item: item.seq)
-    tracked = [c for c in clips if os.path.exists(lib.card.track_paths(c.seq)[0])]
+    tracked = [c for c in clips if os.path.exists(lib.track_paths(c)[0])]
     assert len(tracked) >= 2
     seen, shown = set(), set()
     for clip in tracked:
-        gpx, srt = lib.card.track_paths(clip.seq)
+        gpx, srt = lib.track_paths(clip)
         root = ET.parse(gpx).getroot()
         for trkseg in root.iter(f"{GPX}trkseg"):
             lons = [float(p.get("lon")) for p in trkseg]

@@ -84,7 +84,7 @@ def item_dict(item: Item, library: Library) -> dict[str, Any]:
         "download_url": f"/media/{item.id}?download=1",
         "thumb_url": f"/media/{item.id}/thumb" if item.thumb else None,
         "uploaded": item.seq in library.uploaded,
-        "track": item.is_video and os.path.exists(library.card.track_paths(item.seq)[0]),
+        "track": item.is_video and os.path.exists(library.track_paths(item)[0]),
     }
 
 
