@@ -429,7 +429,7 @@ def verify(files: Iterable[str], links: Iterable[Link], trusted: Iterable[bytes]
             continue
         link = by_hash.get(digest)
         if link is None:
-            known = by_name.get(name)
+            known = by_name.get(name) or _own_link(path)
             if known is not None:
                 finding.lines.append(
                     f"CHANGED: its SHA-256 is {digest[:16]}..., {size} bytes; the device "
@@ -441,7 +441,7 @@ def verify(files: Iterable[str], links: Iterable[Link], trusted: Iterable[bytes]
                     f"NOT IN THE CHAIN: no link has its SHA-256 ({digest[:16]}...) or its name"
                 )
             findings.append(finding)
-            matched.append((finding, None))
+            matched.append((finding, known))  # its place in the order is its name's link
             continue
         finding.ok = True
         device = key_id(base64.b64decode(link.fields["key"]))
@@ -454,6 +454,14 @@ def verify(files: Iterable[str], links: Iterable[Link], trusted: Iterable[bytes]
         matched.append((finding, link))
     _check_order(matched, by_n, by_hash)
     return Report(findings, devices, problems)
+
+
+def _own_link(path: str) -> Link | None:
+    """The link beside ``path`` (its ``.chain``), read whatever its name says."""
+    try:
+        return next(read_links(sidecar_link_path(path)), None)
+    except OSError:
+        return None
 
 
 def _check_export(link: Link, by_hash: dict[str, Link], finding: Finding) -> None:

@@ -29,6 +29,7 @@ from appliance.export import export_clips
 from appliance.fmp4 import Layout, LayoutCache, LayoutError, hls_playlist, shift_decode_time
 from appliance.items import DCIM, Item
 from appliance.library import Library
+from appliance.share import travelling_files
 from appliance.worker import Worker
 from web.media import RANGE_PARAM, download_name, open_below, parse_range, send_file
 from web.resources.incidents import find_incident, incident_items
@@ -297,7 +298,18 @@ class Playback:
         resp.content_type = "application/zip"
         resp.cache_control = ["no-store"]
         resp.downloadable_as = f"dashcam_{newest.stamp}_{len(items)}items.zip"
-        resp.stream = zip_stream((download_name(item), item.path) for item in items)
+        resp.stream = zip_stream(_zip_members(items))
+
+
+def _zip_members(items: list[Item]) -> list[tuple[str, str]]:
+    """Each item under its download name, and its sidecars beside it under the same base
+    name (:func:`appliance.share.travelling_files`)."""
+    members = []
+    for item in items:
+        stem = os.path.splitext(download_name(item))[0]
+        for _share, path in travelling_files(item):
+            members.append((stem + os.path.splitext(path)[1], path))
+    return members
 
 
 def _export_name(incident_id: int, first: Item) -> str:
