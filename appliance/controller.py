@@ -567,7 +567,8 @@ class Controller:
 
     def _take_photo(self) -> None:
         try:
-            jpeg = self.camera.capture_still()
+            wall_s = self.clock.wall()
+            jpeg = self._with_exif(self.camera.capture_still(), wall_s)
             item = self.library.add_photo(jpeg)
         except Exception as exc:  # noqa: BLE001 - a failed still is reported, not fatal
             log.error("photo failed: %s", exc)
@@ -578,6 +579,23 @@ class Controller:
             return
         self._last_still = item.seq
         self._publish("photo")  # guarded: never raises
+
+    def _with_exif(self, jpeg: bytes, wall_s: float) -> bytes:
+        """The still with its EXIF (time, offset, GPS, camera), on the photo thread; as it
+        came if that fails (the photo is never lost for its tags)."""
+        from appliance.exif import with_exif  # piexif: loaded at the first photo
+
+        position = self.position
+        try:
+            return with_exif(
+                jpeg,
+                wall_s,
+                fix=position.latest() if position is not None else None,
+                model=getattr(self.camera, "model", None) or self._camera_info.name,
+            )
+        except Exception as exc:  # noqa: BLE001 - the photo goes on without its tags
+            log.warning("photo: no EXIF written: %s", exc)
+            return jpeg
 
     def _recover_partial(self, path: str) -> None:
         """Recover a partial left by a crash or a pulled card; index it with its thumbnail."""
