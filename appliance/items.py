@@ -181,6 +181,14 @@ def stamp_and_day(wall_s: float) -> tuple[str, str]:
     return time.strftime("%Y%m%d-%H%M%S", tm), time.strftime("%Y-%m-%d", tm)
 
 
+def stamp_wall_s(stamp: str) -> float:
+    """The epoch seconds of a "YYYYMMDD-HHMMSS" stamp read as local time (0 if unreadable)."""
+    try:
+        return time.mktime(time.strptime(stamp, "%Y%m%d-%H%M%S"))
+    except (ValueError, OverflowError):
+        return 0.0
+
+
 def day_of(stamp: str) -> str:
     """The "YYYY-MM-DD" of a "YYYYMMDD-HHMMSS" stamp."""
     return f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]}"

@@ -44,7 +44,8 @@ from typing import Any
 from appliance.card import TRACK_JOURNAL_EXT
 from appliance.cardfiles import fsync_dir, unlink
 from appliance.errors import NotFound
-from appliance.items import PARTIAL_SUFFIX, VIDEO_EXT
+from appliance.exif import utc_offset_text
+from appliance.items import PARTIAL_SUFFIX, VIDEO_EXT, stamp_wall_s
 from appliance.ports import Clock
 from appliance.track import MAX_POINTS, Fix, Track, speed_text
 from appliance.worker import Worker
@@ -420,7 +421,13 @@ class TrackRecorder:
     def _write(self, seq: int, track: Track) -> bool:
         """Write the clip's GPX and SRT beside it; returns False if the card failed
         (logged)."""
-        texts = ((".gpx", track.to_gpx(f"{seq:08d}")), (".srt", track.to_srt(self.unit)))
+        try:
+            item = self._library.get(seq)
+        except NotFound:
+            return True  # deleted before its track was written
+        offset = utc_offset_text(stamp_wall_s(item.stamp))
+        gpx = track.to_gpx(f"{seq:08d}", clip=item.name, utc_offset=offset)
+        texts = ((".gpx", gpx), (".srt", track.to_srt(self.unit, end_s=item.duration_s)))
         placed: list[str] = []
         try:
             for ext, text in texts:
