@@ -101,6 +101,7 @@ class Library:
         self._scanned = False
         self._unrecovered: set[int] = set()  # partials of the last scan not yet adopted
         self.uploaded: Container[int] = frozenset()  # seqs safe at home: the loop's first to go
+        self.device_key = None  # the sealer's signing key, once loaded (exports sign with it)
 
     def scan(self) -> list[str]:
         """Create the layout and build the index with one pass over the card.

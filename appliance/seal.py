@@ -128,6 +128,7 @@ class Sealer:
                 log.exception("sealer: the device key cannot be loaded")
         if self.key is None:
             log.warning("no device key: clips are chained but not signed")
+        self._library.device_key = self.key  # an incident's export signs its manifest
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SEAL_NICENESS)
         try:

@@ -274,6 +274,47 @@ def gpx_points(text: str | bytes, max_points: int = MAX_POINTS) -> list[dict[str
     return points
 
 
+def read_gpx_track(text: str | bytes, max_points: int = MAX_POINTS) -> Track:
+    """The :class:`Track` of a GPX written by :meth:`Track.to_gpx` (each point's fix and
+    seconds into the clip; a new segment starts after a report without a fix).
+
+    Raises:
+        ValueError: the text is not such a GPX.
+    """
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        raise ValueError(f"not a GPX file: {exc}") from None
+    track = Track(max_points)
+    for segment in root.iter(f"{{{GPX_NS}}}trkseg"):
+        if track.fixes:
+            track.add(Fix(mode=0), track.times_s[-1])  # the fix was lost between runs
+        for point in segment.iter(f"{{{GPX_NS}}}trkpt"):
+            at_s = _float(point.findtext(f".//{{{GPX_EXT_NS}}}clip_s"))
+            lat, lon = _float(point.get("lat")), _float(point.get("lon"))
+            if at_s is None or lat is None or lon is None:
+                raise ValueError("a point lacks its position or its time in the clip")
+            when = point.findtext(f"{{{GPX_NS}}}time")
+            time_s = None
+            if when:
+                try:
+                    time_s = dt.datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+                except ValueError:
+                    time_s = None
+            ele = _float(point.findtext(f"{{{GPX_NS}}}ele"))
+            fix = Fix(
+                mode=3 if ele is not None else 2,
+                time_s=time_s,
+                lat_deg=lat,
+                lon_deg=lon,
+                alt_m=ele,
+                speed_mps=_float(point.findtext(f".//{{{TPX_NS}}}speed")),
+                track_deg=_float(point.findtext(f".//{{{TPX_NS}}}course")),
+            )
+            track.add(fix, at_s)
+    return track
+
+
 def _float(text: str | None) -> float | None:
     try:
         value = float(text) if text is not None else None
