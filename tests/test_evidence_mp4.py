@@ -133,3 +133,25 @@ def test_an_export_takes_its_first_clips_creation_time(tmp_path, packets) -> Non
     general = mediainfo_general(out)
     assert general["Encoded_Date"] == f"{FILMED} UTC"
     assert float(general["Duration"]) == pytest.approx(4.0, abs=0.05)
+
+
+@needs_exiftool
+def test_a_cut_between_the_header_write_and_the_last_sync_leaves_a_clip_recovered_whole(
+    tmp_path, packets
+) -> None:
+    """The header is written just before the close's sync: a cut there leaves what the sync
+    before made durable (the old header, no last fragment); recovery writes the length of
+    what is left, and the clip plays."""
+    info, pkts = packets
+    model = PowerCutModel(tmp_path, info, pkts)
+    closed = model.syncs[-1][1]
+    with open(tmp_path / "closed.mp4", "wb") as fh:
+        fh.write(closed)
+    assert exiftool(tmp_path / "closed.mp4")["QuickTime:Duration"] == pytest.approx(4.0, abs=0.05)
+    partial = tmp_path / "00000003_20261122-081500.mp4.partial"
+    partial.write_bytes(model.syncs[-2][1])  # the header not yet durable
+    assert exiftool(partial)["QuickTime:Duration"] == 0
+    recovered = recover(str(partial))
+    assert recovered is not None and recovered.frames < len(pkts)
+    assert exiftool(partial)["QuickTime:Duration"] == pytest.approx(recovered.duration_s, abs=0.002)
+    assert read_layout(str(partial)).samples == recovered.frames
