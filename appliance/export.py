@@ -15,6 +15,7 @@ takes its first clip's creation time (UTC), so it says when it was filmed.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -26,6 +27,8 @@ import av
 from appliance.fmp4 import LayoutError, read_layout
 from appliance.items import Item
 from appliance.stream_copy import copy_stream
+
+log = logging.getLogger(__name__)
 
 #: Bytes kept for the index at the front: this much ...
 MOOV_BASE_BYTES = 64 * 1024
@@ -158,7 +161,8 @@ def export_incident(
     wait_s: float = 5.0,
 ) -> Evidence:
     """Export an incident's clips as one MP4 at ``out_path`` with its evidence beside it:
-    one GPX and SRT merged from the clips' tracks on the export's time line, the manifest
+    one GPX and SRT merged from the clips' tracks on the export's time line (and the same
+    GPS inside the MP4: :func:`appliance.telemetry.add_gps_track`), the manifest
     that ties the export to the clips' signed links (each clip's own link is waited for
     up to ``wait_s``: a clip that closed a moment ago is being sealed), and the public key.
 
@@ -176,6 +180,7 @@ def export_incident(
     from appliance.chain import CHAIN_EXT, file_sha256, make_link, read_links, utc_text
     from appliance.exif import utc_offset_text
     from appliance.items import stamp_wall_s
+    from appliance.telemetry import add_gps_track
     from appliance.track import Track, read_gpx_track
 
     frames, starts, length_s = export_timed([c.path for c in clips], out_path)
@@ -195,6 +200,10 @@ def export_incident(
         if last is not None:
             merged.add(type(last)(mode=0), start_s + (clip.duration_s or 0.0))  # a gap
     if merged.points:
+        # The GPS inside the MP4 too (a tx3g track, exiftool -ee), before it is hashed.
+        timed = list(zip(merged.times_s, merged.fixes, strict=True))
+        if add_gps_track(out_path, timed, length_s):
+            log.info("export: the GPS track is in %s too", os.path.basename(out_path))
         offset = utc_offset_text(stamp_wall_s(clips[0].stamp))
         for ext, text in (
             (".gpx", merged.to_gpx(stem, clip=stem + ".mp4", utc_offset=offset)),

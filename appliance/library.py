@@ -371,7 +371,12 @@ class Library:
                     return None
                 dest = item.sidecar(ext)
                 if dest != src:
-                    self.fs.rename(src, dest)
+                    try:
+                        self.fs.rename(src, dest)
+                    except FileNotFoundError:
+                        if not os.path.exists(dest):
+                            raise
+                        # The protect that moved the clip moved its sidecar too.
                 with self._lock:
                     now = self._index.items.get(seq)
                     settled = now is not None and now.sidecar(ext) == dest

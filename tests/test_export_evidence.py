@@ -14,11 +14,12 @@ import threading
 import zipfile
 
 import gpxpy
+import pytest
 
 from appliance.chain import create_key
 from appliance.states import Event, State
 from appliance.track import Fix
-from tests.evidence_tools import exiftool, needs_exiftool, needs_xmllint
+from tests.evidence_tools import exiftool, ffprobe, needs_exiftool, needs_xmllint
 from tests.harness import wait_until
 from tests.test_gpx import xmllint
 from tests.track_fixtures import wire_gps
@@ -101,6 +102,20 @@ def test_an_incident_export_carries_its_track_manifest_and_key_and_verifies(tmp_
     first = lib.get(incident.clips[0])
     tags = exiftool(video)
     assert tags["QuickTime:CreateDate"] == exiftool(first.path)["QuickTime:CreateDate"]
+    # The GPS inside the MP4: a tx3g track exiftool -ee reads a position a second from,
+    # which ffprobe lists as a mov_text subtitle stream.
+    embedded = exiftool(video, "-ee", "-G3:1")  # Doc<n>: each sample of the track
+
+    def found(tag: str) -> list:
+        return [v for k, v in embedded.items() if k.startswith("Doc") and k.endswith(tag)]
+
+    assert len(found(":GPSLatitude")) >= 2
+    assert all(lat == pytest.approx(52.5, abs=1e-6) for lat in found(":GPSLatitude"))
+    assert all(13.4 <= lon < 13.41 for lon in found(":GPSLongitude"))
+    assert set(found(":GPSAltitude")) == {35.0}
+    streams = ffprobe(video, "stream=codec_type,codec_name:stream_tags=handler_name")["streams"]
+    kinds = [(st["codec_type"], st["codec_name"], st["tags"]["handler_name"]) for st in streams]
+    assert ("subtitle", "mov_text", "GPS") in kinds
     # One merged track on the export's time line: valid GPX 1.1, one clip's worth per part.
     checked = xmllint(out / f"{stem}.gpx")
     assert checked.returncode == 0, checked.stderr

@@ -19,6 +19,7 @@ from falcon import testing
 
 from appliance.chain import create_key
 from appliance.items import Kind
+from appliance.ports import FileSystem
 from appliance.share import share_path
 from appliance.states import Event, State
 from appliance.upload import Uploader, UploadLog
@@ -152,3 +153,39 @@ def test_the_upload_sends_each_clips_sidecars_once_sealed(tmp_path) -> None:
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stdout
+
+
+class ProtectDuringTheRename(FileSystem):
+    """A card on which the protect button is pressed right as a sidecar lands beside its
+    clip (between the rename and the library's check): the protect moves the clip and the
+    sidecar just placed."""
+
+    def __init__(self) -> None:
+        self.library = None
+        self.pressed = False
+
+    def rename(self, src: str, dst: str) -> None:
+        super().rename(src, dst)
+        if src.endswith(".srt.tmp") and not self.pressed:
+            self.pressed = True
+            self.library.protect(int(os.path.basename(dst)[:8]))
+
+
+def test_a_sidecar_placed_as_its_clip_is_protected_follows_it(tmp_path) -> None:
+    from pathlib import Path
+
+    from appliance.library import Library
+
+    fs = ProtectDuringTheRename()
+    library = Library(tmp_path / "card", fs=fs, min_free_bytes=0, min_free_percent=0.0)
+    fs.library = library
+    library.scan()
+    plan = library.begin_segment()
+    Path(plan.partial_path).write_bytes(b"\x00\x00\x00\x18ftypiso6" + bytes(1000))
+    seq = library.finish_segment(plan, 1.0).seq
+    placed = library.place_sidecar(seq, ".srt", SIDECARS[".srt"])
+    moved = library.get(seq)
+    assert fs.pressed and moved.kind is Kind.PROTECTED
+    assert placed == moved.sidecar(".srt")
+    with open(placed, "rb") as fh:
+        assert fh.read() == SIDECARS[".srt"]
