@@ -140,9 +140,10 @@ class Evidence:
     """An incident's export and what goes with it, each as (name to give it, path).
 
     Attributes:
-        files: The MP4 first, then its merged track (GPX, SRT) when the clips had one, its
-            manifest (``.chain``: the clips' links and the export's own, signed) and the
-            device's public key.
+        files: The MP4 first, then its merged track (GPX, SRT) when the clips had one, the
+            G-force samples of its impacts (CSV, on the export's time line), its manifest
+            (``.chain``: the clips' links and the export's own, signed) and the device's
+            public key.
         frames: Video frames in the MP4.
     """
 
@@ -211,6 +212,23 @@ def export_incident(
         ):
             _write(base + ext, text.encode("utf-8"))
             files.append((stem + ext, base + ext))
+    from appliance.gforce import merged_csv
+
+    parts = []
+    for clip, start_s in zip(clips, starts, strict=True):
+        try:
+            with open(clip.sidecar(".csv"), encoding="ascii") as fh:
+                parts.append((start_s, fh.read()))
+        except (OSError, ValueError):
+            continue  # no impact in this clip
+    try:
+        gforce = merged_csv(parts)
+    except ValueError as exc:
+        log.warning("export: a G-force record cannot be read: %s", exc)
+        gforce = None
+    if gforce is not None:
+        _write(base + ".csv", gforce.encode("ascii"))
+        files.append((stem + ".csv", base + ".csv"))
     sources = []
     # Without a key no sealer signs the clips: nothing to wait for.
     deadline = time.monotonic() + (wait_s if key is not None else 0.0)

@@ -299,7 +299,7 @@ class App:
         self.library = self.controller = self.watchdog = None
         self.panel = self.power_loss = self.console = None
         self.gsensor = self.bump_trace = self.gps = self.tracks = self.uploader = None
-        self.sealer = None
+        self.sealer = self.gforce = None
         self.web_app = self.server = self._web_worker = None
 
     def request_stop(self) -> None:
@@ -337,6 +337,13 @@ class App:
         wait_until_settled(self.controller, self.config.autostart, timeout_s=PANEL_AFTER_S)
         self.panel, self.power_loss = start_panel(self.config, self.controller, self.simulated)
         self.gsensor, self.bump_trace = start_gsensor(self.config, self.controller, self.simulated)
+        if self.gsensor is not None:  # an impact's samples beside its clip (<clip>.csv)
+            from appliance.gforce import GForceRecorder
+
+            ctl = self.controller
+            self.gforce = GForceRecorder(self.library, ctl.recorder, ctl.clock).start()
+            ctl.subscribe(self.gforce.on_status)
+            self.gsensor.on_samples = self.gforce.on_samples
         self.gps = self._start_gps()
         from hw.upload import start_upload  # at home: rclone at the lowest priority
 
@@ -597,6 +604,8 @@ class App:
             self.power_loss.close()
         if self.gsensor is not None:
             self.gsensor.close()
+        if self.gforce is not None:
+            self.gforce.close()
         if self.gps is not None:
             self.gps.close()
 
