@@ -61,6 +61,9 @@ case "$cmd" in
     apt_install chromium || echo "dev.sh: chromium could not be installed; browser tests will skip" >&2
     # The GPS tests run the real gpsd, fed by gpsfake (gpsd-clients, python3-gps).
     apt_install gpsd gpsd-clients python3-gps || echo "dev.sh: gpsd could not be installed; GPS tests will skip" >&2
+    # The tools an insurer or a court opens the files with, run on real output by the
+    # evidence tests (exiftool, mediainfo, ffprobe, xmllint); openssl makes install.sh's key.
+    apt_install libimage-exiftool-perl mediainfo ffmpeg libxml2-utils openssl || echo "dev.sh: exiftool, mediainfo, ffmpeg or xmllint could not be installed; evidence tests will skip" >&2
     # The lanes of tests/stacks: Debian's arm64 packages unpacked and run under qemu.
     apt_install debootstrap qemu-user-static || echo "dev.sh: debootstrap or qemu-user-static could not be installed; the arm64 lane will skip" >&2
     "$VENV/bin/ruff" check appliance hw web cad tests

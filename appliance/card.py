@@ -30,6 +30,7 @@ from appliance.items import (
     PHOTO_DIR,
     PROTECTED_DIR,
     SEQUENCE_FILE,
+    SIDECAR_EXTS,
     THUMB_DIR,
     TRACK_DIR,
     Item,
@@ -179,7 +180,7 @@ class Card:
             raise storage_error(exc) from exc
 
     def delete_files(self, items: Iterable[Item]) -> set[str]:
-        """Delete the files, thumbnails and GPS tracks of ``items`` now.
+        """Delete the files, thumbnails, sidecars and GPS tracks of ``items`` now.
 
         Returns:
             Their day folders, which :meth:`remove_folders` removes once empty.
@@ -188,6 +189,8 @@ class Card:
         for item in items:
             unlink(item.path)
             unlink(item.thumb or self.thumb_path(item.seq))
+            for ext in SIDECAR_EXTS if item.is_video else ():
+                unlink(item.sidecar(ext))
             for path in (*self.track_paths(item.seq), self.track_journal_path(item.seq)):
                 unlink(path)
             folder = os.path.dirname(item.path)
@@ -207,7 +210,8 @@ class Card:
         return os.path.join(self.thumb_dir, f"{seq:08d}.jpg")
 
     def track_paths(self, seq: int) -> tuple[str, str]:
-        """Where the GPS track of clip ``seq`` goes: its GPX and its SRT."""
+        """Where the GPS track of clip ``seq`` went before it lay beside the clip: its GPX
+        and its SRT in TRACK (moved beside their clip at start)."""
         stem = os.path.join(self.track_dir, f"{seq:08d}")
         return stem + ".gpx", stem + ".srt"
 

@@ -18,6 +18,7 @@ from appliance.items import (
     DAY_RE,
     LOST_RE,
     MEDIA_RE,
+    SIDECAR_RE,
     THUMB_RE,
     Index,
     Item,
@@ -137,6 +138,11 @@ def read_card(card: Card, lost: LostFolder) -> CardContents:
                     log.warning("ignoring something that is not a file: %s", entry.path)
                     continue
                 m = match(entry.name)
+                if m is None and ext == "mp4" and SIDECAR_RE.match(entry.name):
+                    continue  # a clip's sidecar: it goes with its clip
+                if m is None and entry.name.endswith(".tmp") and SIDECAR_RE.match(entry.name[:-4]):
+                    unlink(entry.path)  # a sidecar's write a power cut cut short
+                    continue
                 if m is None or m.group(3) != ext:
                     log.warning("ignoring file with an unexpected name: %s", entry.path)
                     continue

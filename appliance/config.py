@@ -140,6 +140,8 @@ class Config:
         default=None, metadata={"check": check_device_id, "optional": True}
     )
     rclone_config: str | None = field(default=None, metadata={"check": "path", "optional": True})
+    # The device's Ed25519 key that signs each clip's link (appliance/chain.py).
+    signing_key: str | None = field(default=None, metadata={"check": "path", "optional": True})
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -21,6 +21,7 @@ from typing import Any
 from appliance.config import Config, settable
 from appliance.errors import CameraStuck
 from appliance.incident import IncidentKind
+from appliance.items import Item
 from appliance.library import Library, StorageFigures
 from appliance.mp4 import file_thumbnail_jpeg, probe_duration, recover
 from appliance.ports import Camera, CameraInfo, Clock
@@ -109,6 +110,13 @@ class Controller:
             (:class:`~appliance.errors.CameraStuck`): the owner ends the process so that
             a new one can; it must be quick. ``None``: the retries go on failing.
         retry_interval_s: Seconds between attempts to bring a failed camera or card back.
+        provenance: The recorder writes which camera frames each segment holds into its
+            comment tag (the simulation, for its tests; see :class:`Recorder`).
+
+    Attributes:
+        on_clip_closed: Called with each clip closed (the recorder's thread) or recovered
+            after a power cut (the jobs thread), and whether it was recovered; the sealer
+            queues it there (``hw/app.py``). It must not block.
     """
 
     def __init__(
@@ -122,6 +130,7 @@ class Controller:
         on_tick: Callable[[], None] | None = None,
         on_camera_stuck: Callable[[CameraStuck], None] | None = None,
         retry_interval_s: float = RETRY_INTERVAL_S,
+        provenance: bool = False,
     ) -> None:
         self.config = config
         self.camera = camera
@@ -132,6 +141,7 @@ class Controller:
         self._on_camera_stuck = on_camera_stuck
         self._stuck_reported = False
         self.position: PositionSource | None = None  # the App's GPS: status and incidents
+        self.on_clip_closed: Callable[[Item, bool], None] | None = None
         self._retry_interval_s = retry_interval_s
         self._events: queue.SimpleQueue[tuple[Event, Any]] = queue.SimpleQueue()
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")
@@ -149,6 +159,8 @@ class Controller:
             on_change=lambda: self.post(_REFRESH),
             max_fragment_s=MAX_FRAGMENT_KEYFRAMES * config.keyframe_interval_s,
             clock=self.clock,
+            provenance=provenance,
+            on_closed=lambda item: self._clip_closed(item, False),
         )
         self.recorder.headroom_bytes = self._segment_bytes_estimate()
         self._state = State.STARTING
@@ -555,7 +567,8 @@ class Controller:
 
     def _take_photo(self) -> None:
         try:
-            jpeg = self.camera.capture_still()
+            wall_s = self.clock.wall()
+            jpeg = self._with_exif(self.camera.capture_still(), wall_s)
             item = self.library.add_photo(jpeg)
         except Exception as exc:  # noqa: BLE001 - a failed still is reported, not fatal
             log.error("photo failed: %s", exc)
@@ -567,6 +580,23 @@ class Controller:
         self._last_still = item.seq
         self._publish("photo")  # guarded: never raises
 
+    def _with_exif(self, jpeg: bytes, wall_s: float) -> bytes:
+        """The still with its EXIF (time, offset, GPS, camera), on the photo thread; as it
+        came if that fails (the photo is never lost for its tags)."""
+        from appliance.exif import with_exif  # piexif: loaded at the first photo
+
+        position = self.position
+        try:
+            return with_exif(
+                jpeg,
+                wall_s,
+                fix=position.latest() if position is not None else None,
+                model=getattr(self.camera, "model", None) or self._camera_info.name,
+            )
+        except Exception as exc:  # noqa: BLE001 - the photo goes on without its tags
+            log.warning("photo: no EXIF written: %s", exc)
+            return jpeg
+
     def _recover_partial(self, path: str) -> None:
         """Recover a partial left by a crash or a pulled card; index it with its thumbnail."""
         recovered = recover(path)
@@ -577,7 +607,18 @@ class Controller:
             log.info("recovered %s: %d frames", item.name, recovered.frames)
             if item.thumb is None:
                 self._make_thumbnail(item.seq, item.path)
+            self._clip_closed(item, True)
         self._publish(None)
+
+    def _clip_closed(self, item: Item, recovered: bool) -> None:
+        """Hand a closed or recovered clip on (:attr:`on_clip_closed`); never raises."""
+        hook = self.on_clip_closed
+        if hook is None:
+            return
+        try:
+            hook(item, recovered)
+        except Exception:  # noqa: BLE001 - sealing is never worth the recording
+            log.exception("on_clip_closed failed for %s", item.name)
 
     def _make_thumbnail(self, seq: int, path: str) -> None:
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +37,22 @@ MAX_EVENT_S = 1.0
 GRAVITY_TIME_CONSTANT_S = 30.0
 #: A failing sensor is retried this often.
 RETRY_S = 1.0
+#: The samples of an impact kept for its G-force record: this long before it ...
+SAMPLES_BEFORE_S = 10.0
+#: ... and this long after.
+SAMPLES_AFTER_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One reading: when (the watcher's monotonic clock), x, y, z in g, and the
+    acceleration with gravity removed (None while gravity is being learnt)."""
+
+    t_s: float
+    x_g: float
+    y_g: float
+    z_g: float
+    g: float | None
 
 
 class AccelerationSource(ABC):
@@ -173,6 +190,9 @@ class ImpactWatcher:
         detector: What the readings mean.
         on_impact: Called on the watcher's thread with each :class:`Impact`.
         clock: Monotonic time (injected in tests).
+        on_samples: Called on the watcher's thread with an impact and its samples, from
+            :data:`SAMPLES_BEFORE_S` before it to :data:`SAMPLES_AFTER_S` after (the
+            G-force record); it must not block.
     """
 
     def __init__(
@@ -182,10 +202,14 @@ class ImpactWatcher:
         on_impact: Callable[[Impact], None],
         *,
         clock: Clock | None = None,
+        on_samples: Callable[[Impact, list[Sample]], None] | None = None,
     ) -> None:
         self.source = source
         self.detector = detector
         self._on_impact = on_impact
+        self.on_samples = on_samples
+        self._recent: deque[Sample] = deque(maxlen=int(source.rate_hz * SAMPLES_BEFORE_S) + 1)
+        self._capturing: list[tuple[Impact, list[Sample]]] = []
         self._clock = clock or Clock()
         self.samples = 0
         self.failing = False
@@ -224,6 +248,7 @@ class ImpactWatcher:
             now = self._clock.monotonic()
             self.samples += 1
             impact = self.detector.feed(now, x, y, z)
+            self._record(now, x, y, z, impact)
             if impact is not None:
                 try:
                     self._on_impact(impact)
@@ -231,3 +256,26 @@ class ImpactWatcher:
                     log.exception("gsensor: the impact handler failed")
             next_s = max(next_s + period_s, now)
             stopping.wait(max(0.0, next_s - self._clock.monotonic()))
+
+    def _record(self, now: float, x: float, y: float, z: float, impact: Impact | None) -> None:
+        """Keep the reading; hand over an impact's samples once its after is complete."""
+        if self.on_samples is None:
+            return
+        gravity = self.detector.gravity
+        g = None
+        if gravity is not None and all(map(math.isfinite, (x, y, z))):
+            g = math.sqrt(sum((a - b) ** 2 for a, b in zip((x, y, z), gravity, strict=True)))
+        sample = Sample(now, x, y, z, None if g is None else round(g, 4))
+        self._recent.append(sample)
+        for _, taken in self._capturing:
+            taken.append(sample)
+        if impact is not None:  # from SAMPLES_BEFORE_S before its start
+            since = impact.t_s - SAMPLES_BEFORE_S
+            self._capturing.append((impact, [s for s in self._recent if s.t_s >= since]))
+        done = [c for c in self._capturing if now >= c[0].t_s + SAMPLES_AFTER_S]
+        for capture in done:
+            self._capturing.remove(capture)
+            try:
+                self.on_samples(*capture)
+            except Exception:  # noqa: BLE001 - the record is never worth the sampling
+                log.exception("gsensor: the samples handler failed")

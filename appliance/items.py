@@ -5,8 +5,12 @@ The layout under the storage root::
     DCIM/LOOP/<YYYY-MM-DD>/<seq:08d>_<YYYYMMDD-HHMMSS>.mp4   loop clips (".partial" while open)
     DCIM/PROTECTED/<seq:08d>_<YYYYMMDD-HHMMSS>.mp4           protected clips, never pruned
     DCIM/PHOTO/<YYYY-MM-DD>/<seq:08d>_<YYYYMMDD-HHMMSS>.jpg  photos, never pruned
+    DCIM/LOOP/<YYYY-MM-DD>/<seq:08d>_<YYYYMMDD-HHMMSS>.srt   beside a clip, same base name: its
+                               .gpx, .chain                 GPS track as subtitles and GPX (with
+                                                            a fix), its link in the chain
     DCIM/THUMB/<seq:08d>.jpg                                 one thumbnail per clip or photo
-    DCIM/TRACK/<seq:08d>.gpx, <seq:08d>.srt                  a clip's GPS track (with a fix)
+    DCIM/TRACK/<seq:08d>.part                                the open clip's fixes, journaled
+    DCIM/CHAIN                                               every clip's signed link, in order
     DCIM/LOST/                                               partials that did not decode
     DCIM/SEQUENCE                                            the next sequence number
     DCIM/PROTECTING                                          open segments to be protected
@@ -41,11 +45,16 @@ PARTIAL_SUFFIX = ".partial"
 VIDEO_EXT = ".mp4"
 PHOTO_EXT = ".jpg"
 THUMB_WIDTH_PX = 320
+#: The files that lie beside a clip under its base name and go wherever it goes (moved,
+#: deleted, listed, zipped, uploaded with it): subtitles, GPX, its link in the chain, and
+#: an impact's G-force samples.
+SIDECAR_EXTS = (".srt", ".gpx", ".chain", ".csv")
 
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MEDIA_RE = re.compile(r"^(\d{8,})_(\d{8}-\d{6})\.(mp4|jpg)(\.partial)?$")
 THUMB_RE = re.compile(r"^(\d{8,})\.jpg$")
 LOST_RE = re.compile(r"^(\d{8,})_")
+SIDECAR_RE = re.compile(r"^(\d{8,})_(\d{8}-\d{6})\.(srt|gpx|chain|csv)$")
 
 
 class Kind(enum.StrEnum):
@@ -98,6 +107,10 @@ class Item:
     def is_video(self) -> bool:
         """True for loop and protected clips."""
         return self.kind is not Kind.PHOTO
+
+    def sidecar(self, ext: str) -> str:
+        """The path of its sidecar ``ext`` (one of :data:`SIDECAR_EXTS`) beside it."""
+        return os.path.splitext(self.path)[0] + ext
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +179,14 @@ def stamp_and_day(wall_s: float) -> tuple[str, str]:
     except (OverflowError, OSError, ValueError):
         tm = time.localtime(0)
     return time.strftime("%Y%m%d-%H%M%S", tm), time.strftime("%Y-%m-%d", tm)
+
+
+def stamp_wall_s(stamp: str) -> float:
+    """The epoch seconds of a "YYYYMMDD-HHMMSS" stamp read as local time (0 if unreadable)."""
+    try:
+        return time.mktime(time.strptime(stamp, "%Y%m%d-%H%M%S"))
+    except (ValueError, OverflowError):
+        return 0.0
 
 
 def day_of(stamp: str) -> str:

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Container, Iterable
 
 from appliance.card import Card
-from appliance.cardfiles import storage_error, unlink, write_atomic
+from appliance.cardfiles import fsync_dir, storage_error, unlink, write_atomic, write_file
 from appliance.cardscan import LostFolder, partial_segment_seq, read_card
 from appliance.errors import NotFound
 from appliance.incident import Incident, IncidentKind, Incidents, select_clips
@@ -28,6 +28,7 @@ from appliance.items import (
     MEDIA_RE,
     PARTIAL_SUFFIX,
     PHOTO_EXT,
+    SIDECAR_EXTS,
     VIDEO_EXT,
     Index,
     Item,
@@ -98,7 +99,9 @@ class Library:
         self._open: dict[int, str] = {}  # seq -> partial path of segments/photos being written
         self._total_bytes: int | None = None
         self._scanned = False
+        self._unrecovered: set[int] = set()  # partials of the last scan not yet adopted
         self.uploaded: Container[int] = frozenset()  # seqs safe at home: the loop's first to go
+        self.device_key = None  # the sealer's signing key, once loaded (exports sign with it)
 
     def scan(self) -> list[str]:
         """Create the layout and build the index with one pass over the card.
@@ -125,6 +128,7 @@ class Library:
             self._total_bytes = usage.total
             self._open = {s: p for s, p in self._open.items() if os.path.exists(p)}
             self._incidents.load(self._open.keys(), (seq for seq, _ in found.partials))
+            self._unrecovered = {seq for seq, _ in found.partials}
             card.identity = identity
             self._scanned = True
         self._lost.trim()
@@ -228,6 +232,8 @@ class Library:
         """
         path = os.path.abspath(partial_path)
         seq = partial_segment_seq(path)
+        with self._lock:
+            self._unrecovered.discard(seq)
         if duration_s is None:
             self._lost.take(path)
             with self._lock:
@@ -332,6 +338,70 @@ class Library:
             elif seq not in self._open:  # deleted meanwhile
                 self._thumbs.discard(seq)
                 unlink(path)
+
+    def place_sidecar(self, seq: int, ext: str, data: bytes) -> str | None:
+        """Write clip ``seq``'s sidecar ``ext`` beside it (synced, atomic).
+
+        Nothing here holds the library's lock while the card works (a slow card never
+        delays a rollover): the bytes are synced under a temporary name, renamed beside the
+        clip, and then, under the lock, checked to lie beside it still (a protect may have
+        moved the clip meanwhile: the sidecar follows it).
+
+        Returns:
+            Its path, or None when the clip is gone (nothing is left behind).
+
+        Raises:
+            OSError: the card failed (nothing is left behind).
+        """
+        if ext not in SIDECAR_EXTS:
+            raise ValueError(f"not a sidecar: {ext}")
+        try:
+            item = self.get(seq)
+        except NotFound:
+            return None
+        src = item.sidecar(ext) + ".tmp"
+        unlink(src)
+        try:
+            write_file(self.fs, src, data)
+            for _ in range(8):  # a clip moved again and again: give up after a few
+                try:
+                    item = self.get(seq)
+                except NotFound:
+                    unlink(src)
+                    return None
+                dest = item.sidecar(ext)
+                if dest != src:
+                    try:
+                        self.fs.rename(src, dest)
+                    except FileNotFoundError:
+                        if not os.path.exists(dest):
+                            raise
+                        # The protect that moved the clip moved its sidecar too.
+                with self._lock:
+                    now = self._index.items.get(seq)
+                    settled = now is not None and now.sidecar(ext) == dest
+                    gone = now is None
+                if gone:
+                    unlink(dest)
+                    return None
+                if settled:
+                    fsync_dir(os.path.dirname(dest))
+                    return dest
+                src = dest
+        except BaseException:
+            unlink(src)
+            raise
+        log.warning("clip %08d keeps moving: its %s is left where it is", seq, ext)
+        return src
+
+    def track_paths(self, item: Item) -> tuple[str, str]:
+        """Where clip ``item``'s GPS track lies beside it: its GPX and its SRT."""
+        return item.sidecar(".gpx"), item.sidecar(".srt")
+
+    def unrecovered(self) -> set[int]:
+        """Sequence numbers of the partials the last scan found, not yet adopted."""
+        with self._lock:
+            return set(self._unrecovered)
 
     def set_duration(self, seq: int, duration_s: float) -> None:
         """Note a clip's length (probed after the scan). Unknown items are ignored."""
@@ -572,6 +642,13 @@ class Library:
             raise NotFound(f"item {item.id} is gone from the card") from None
         self._index.remove(item.seq)
         moved = dataclasses.replace(item, kind=kind, path=dest)
+        for ext in SIDECAR_EXTS if item.is_video else ():
+            try:  # its sidecars go with it (a rename: nothing is copied)
+                self.fs.rename(item.sidecar(ext), moved.sidecar(ext))
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("%s: its %s stays behind: %s", item.name, ext, exc)
         self._index.add(moved)
         return moved
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -17,6 +18,7 @@ from fractions import Fraction
 import av
 
 from appliance.fmp4 import boxes
+from appliance.mp4header import patch_duration, patch_file_duration
 from appliance.ports import PTS_PER_SECOND, CameraInfo, EncodedPacket
 from appliance.stream_copy import mux_stream
 
@@ -44,6 +46,11 @@ class SegmentWriter:
             ``frag_duration``); None leaves fragments to the keyframes alone.
         sync: Makes a file descriptor's data durable (``os.fdatasync``); injectable so a
             test can note what each sync made durable.
+        created_wall_s: When the first frame was taken (epoch seconds, UTC): the file's
+            creation time (``mvhd``, ``tkhd``, ``mdhd``), which exiftool shows as
+            CreateDate and mediainfo as Encoded date; None: now.
+        comment: Text for the file's comment tag (the simulation's provenance, for tests);
+            None writes none.
     """
 
     def __init__(
@@ -54,6 +61,8 @@ class SegmentWriter:
         *,
         max_fragment_s: float | None = None,
         sync: Callable[[int], None] = os.fdatasync,
+        created_wall_s: float | None = None,
+        comment: str | None = None,
     ) -> None:
         if not first.keyframe:
             raise ValueError("a segment must start with a keyframe")
@@ -71,17 +80,20 @@ class SegmentWriter:
                 raise ValueError(f"max_fragment_s must be in (0, 3600), got {max_fragment_s!r}")
             options["frag_duration"] = str(round(max_fragment_s * PTS_PER_SECOND))
         # Created here, never through a symlink or over an existing file; av then writes
-        # the same inode, and this descriptor syncs it.
+        # the same inode, and this descriptor syncs it (and patches its header at close).
         self._container = None
         self._sync_fd = os.open(
-            path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+            path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
         )
         try:
             self._container = av.open(path, "w", format="mp4", options=options)
-            # Provenance: which camera frames this file holds (diagnostics, tests).
-            self._container.metadata["comment"] = (
-                f"first_frame={first.frame_index} first_pts_us={first.pts_us}"
+            # Set before the header is written (at the first mux): PyAV 14.2 to 18.1 write
+            # it into mvhd, tkhd and mdhd of the empty moov too.
+            self._container.metadata["creation_time"] = utc_iso(
+                time.time() if created_wall_s is None else created_wall_s
             )
+            if comment:
+                self._container.metadata["comment"] = comment
             self._stream = mux_stream(
                 self._container,
                 info.codec,
@@ -126,12 +138,21 @@ class SegmentWriter:
                 self._dir_synced = True
 
     def close(self) -> None:
-        """Write the last fragment, sync and close. Safe to call twice."""
+        """Write the last fragment and the clip's length into its header, sync and close.
+        Safe to call twice.
+
+        The header is patched (:func:`appliance.mp4header.patch_duration`) before the
+        one last sync, which makes both durable: a rollover waits for no extra sync.
+        """
         if self._container is None:
             return
         container, self._container = self._container, None
         try:
             container.close()
+            try:
+                patch_duration(self._sync_fd, self.duration_s)
+            except OSError as exc:  # the card: the sync below says so
+                log.warning("%s: header not patched: %s", self.path, exc)
         finally:
             try:
                 self._sync(self._sync_fd)
@@ -150,6 +171,15 @@ class SegmentWriter:
         if self._sync_fd >= 0:
             os.close(self._sync_fd)
             self._sync_fd = -1
+
+
+def utc_iso(wall_s: float) -> str:
+    """``wall_s`` as the ISO 8601 UTC text FFmpeg takes for ``creation_time``."""
+    try:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(wall_s))
+    except (OverflowError, OSError, ValueError):
+        stamp = "1970-01-01T00:00:00"
+    return f"{stamp}.000000Z"
 
 
 def _fsync_dir(path: str) -> None:
@@ -223,6 +253,7 @@ def recover(path: str) -> Recovered | None:
                 return None
             span = float((last - first) * stream.time_base)
             duration = span + (span / (frames - 1) if frames > 1 else 0.0)
+        patch_file_duration(path, duration)  # the length of what is left, in its header
         return Recovered(frames=frames, duration_s=duration, cut_bytes=size - good)
     except (av.error.FFmpegError, OSError, IndexError, ValueError) as exc:
         log.warning("recovery of %s failed: %s", path, exc)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from appliance.items import SegmentPlan
+from appliance.items import Item, SegmentPlan
 from appliance.library import Library
 from appliance.mp4 import SegmentWriter, thumbnail_jpeg
 from appliance.ports import PTS_PER_SECOND, CameraInfo, Clock, EncodedPacket
@@ -58,7 +58,13 @@ class Recorder:
         max_fragment_s: Longest fragment when keyframes come late (bounds what a power cut
             loses then); None leaves fragments to the keyframes alone.
         on_change: Called whenever the status changes (segment opened or closed).
-        clock: The monotonic clock of ``segment_started_mono``; ``Clock()`` if None.
+        clock: The monotonic clock of ``segment_started_mono`` and the wall clock of a
+            segment's creation time; ``Clock()`` if None.
+        provenance: Write which camera frames each segment holds into its comment tag
+            (``first_frame=... first_pts_us=...``): the simulation does, for its tests; a
+            Pi's clips carry no such text.
+        on_closed: Called on the recorder thread with each segment closed and indexed
+            (the sealer queues it: never blocks).
     """
 
     def __init__(
@@ -75,6 +81,8 @@ class Recorder:
         on_change: Callable[[], None] | None = None,
         max_fragment_s: float | None = None,
         clock: Clock | None = None,
+        provenance: bool = False,
+        on_closed: Callable[[Item], None] | None = None,
     ) -> None:
         self._library = library
         self._info = info
@@ -92,6 +100,8 @@ class Recorder:
         self._on_storage_error = on_storage_error
         self.max_fragment_s = max_fragment_s
         self._on_change = on_change
+        self.provenance = provenance
+        self.on_closed = on_closed
         self._want = False
         self._writer: SegmentWriter | None = None
         self._plan: SegmentPlan | None = None
@@ -233,6 +243,12 @@ class Recorder:
                 first,
                 max_fragment_s=self.max_fragment_s,
                 sync=self._library.fs.sync,
+                created_wall_s=self._clock.wall(),
+                comment=(
+                    f"first_frame={first.frame_index} first_pts_us={first.pts_us}"
+                    if self.provenance
+                    else None
+                ),
             )
         except BaseException:
             self._library.abandon_segment(plan)
@@ -257,6 +273,11 @@ class Recorder:
             self._plan = None
         self._last_segment_bytes = item.size
         self.last_closed_seq = item.seq
+        if self.on_closed is not None:
+            try:
+                self.on_closed(item)
+            except Exception:  # noqa: BLE001 - sealing is never worth the recording
+                log.exception("on_closed failed for %08d", item.seq)
         keyframe = writer.first.data
         if self._jobs is not None:
             try:

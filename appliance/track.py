@@ -27,6 +27,10 @@ MAX_POINTS = 3600
 #: GPX 1.1's namespace, and the one of this appliance's point extensions.
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 GPX_EXT_NS = "urn:dashcam:gpx:1"
+#: Garmin's TrackPointExtension v2: where GPX 1.1 files carry speed (m/s) and course
+#: (degrees), which GPX 1.1 itself has no element for (GPX 1.0's ``<speed>`` and
+#: ``<course>`` are invalid in 1.1).
+TPX_NS = "http://www.garmin.com/xmlschemas/TrackPointExtension/v2"
 
 KMH_PER_MPS = 3.6
 MPH_PER_MPS = 2.2369362920544
@@ -40,7 +44,7 @@ class Fix:
         mode: 0 or 1: no fix; 2: 2D; 3: 3D.
         time_s: The receiver's UTC time, epoch seconds, or None.
         lat_deg, lon_deg: Position, or None without a fix.
-        alt_m: Altitude, or None.
+        alt_m: Altitude above mean sea level (gpsd's ``altMSL``), or None.
         speed_mps: Speed over ground, or None.
         track_deg: Heading, degrees from true north, or None.
     """
@@ -138,11 +142,14 @@ class Track:
             self.fixes.append(fix)
             self.times_s.append(at_s)
 
-    def to_srt(self, unit: str = "km/h") -> str:
-        """The track as SubRip subtitles: one cue per report, until the next one."""
+    def to_srt(self, unit: str = "km/h", end_s: float | None = None) -> str:
+        """The track as SubRip subtitles: one cue per report, until the next one; none
+        runs past ``end_s`` (the clip's length), where the video ends."""
         cues = []
         for n, (fix, start) in enumerate(zip(self.fixes, self.times_s, strict=True)):
             end = self.times_s[n + 1] if n + 1 < len(self.times_s) else start + 1.0
+            if end_s is not None:
+                end = min(end, end_s)
             text = "  ".join(t for t in (speed_text(fix, unit), position_text(fix)) if t)
             if text and end > start:
                 cues.append(f"{len(cues) + 1}\n{_srt_time(start)} --> {_srt_time(end)}\n{text}\n")
@@ -172,14 +179,34 @@ class Track:
         """The runs of fixes with a position, split where the fix was lost."""
         return [[fix for _, fix in run] for run in self.timed_segments()]
 
-    def to_gpx(self, name: str) -> str:
+    def to_gpx(self, name: str, clip: str | None = None, utc_offset: str | None = None) -> str:
         """The track as GPX 1.1 text: one ``trkseg`` per run with a fix; each point's
-        speed, heading and seconds into the clip in its extensions (:data:`GPX_EXT_NS`)."""
+        sea-level elevation and UTC time, its speed and course in Garmin's
+        TrackPointExtension (what GPX 1.1 readers take them from) and its seconds into the
+        clip (:data:`GPX_EXT_NS`). The metadata names the clip, its first fix's UTC time
+        and the UTC offset of the local time the clip's name is in (``+01:00``)."""
         out = [
             '<?xml version="1.0" encoding="UTF-8"?>',
-            f'<gpx version="1.1" creator="dashcam" xmlns="{GPX_NS}" xmlns:dashcam="{GPX_EXT_NS}">',
-            f"<trk><name>{escape(name)}</name>",
+            f'<gpx version="1.1" creator="dashcam" xmlns="{GPX_NS}" xmlns:gpxtpx="{TPX_NS}" '
+            f'xmlns:dashcam="{GPX_EXT_NS}">',
+            "<metadata>",
+            f"<name>{escape(name)}</name>",
         ]
+        if clip is not None:
+            said = f"the video {clip}" + (
+                f", named in local time UTC{utc_offset}" if utc_offset else ""
+            )
+            out.append(f"<desc>{escape(said)}</desc>")
+            out.append(f'<link href="{escape(clip)}"><text>{escape(clip)}</text></link>')
+        times = [f.time_s for f in self.points if f.time_s is not None and math.isfinite(f.time_s)]
+        if times:
+            out.append(f"<time>{_gpx_time(times[0])}</time>")
+        if utc_offset:
+            out.append(
+                f"<extensions><dashcam:utc_offset>{escape(utc_offset)}</dashcam:utc_offset>"
+                "</extensions>"
+            )
+        out += ["</metadata>", f"<trk><name>{escape(name)}</name>"]
         for run in self.timed_segments():
             out.append("<trkseg>")
             for at_s, fix in run:
@@ -187,6 +214,11 @@ class Track:
             out.append("</trkseg>")
         out += ["</trk>", "</gpx>", ""]
         return "\n".join(out)
+
+
+def _gpx_time(time_s: float) -> str:
+    when = dt.datetime.fromtimestamp(time_s, dt.UTC)
+    return f"{when.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z"
 
 
 def _srt_time(seconds: float) -> str:
@@ -199,14 +231,16 @@ def _trkpt(fix: Fix, at_s: float) -> str:
     if fix.alt_m is not None and math.isfinite(fix.alt_m):
         parts.append(f"<ele>{fix.alt_m:.1f}</ele>")
     if fix.time_s is not None and math.isfinite(fix.time_s):
-        when = dt.datetime.fromtimestamp(fix.time_s, dt.UTC)
-        parts.append(f"<time>{when.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}Z</time>")
-    extra = [f"<dashcam:clip_s>{at_s:.3f}</dashcam:clip_s>"]
+        parts.append(f"<time>{_gpx_time(fix.time_s)}</time>")
+    tpx = []
     if fix.speed_mps is not None and math.isfinite(fix.speed_mps):
-        extra.append(f"<dashcam:speed>{fix.speed_mps:.2f}</dashcam:speed>")
+        tpx.append(f"<gpxtpx:speed>{max(0.0, fix.speed_mps):.2f}</gpxtpx:speed>")
     if fix.track_deg is not None and math.isfinite(fix.track_deg):
-        extra.append(f"<dashcam:course>{fix.track_deg:.1f}</dashcam:course>")
-    parts.append(f"<extensions>{''.join(extra)}</extensions></trkpt>")
+        tpx.append(f"<gpxtpx:course>{fix.track_deg % 360.0:.1f}</gpxtpx:course>")
+    parts.append("<extensions>")
+    if tpx:
+        parts.append(f"<gpxtpx:TrackPointExtension>{''.join(tpx)}</gpxtpx:TrackPointExtension>")
+    parts.append(f"<dashcam:clip_s>{at_s:.3f}</dashcam:clip_s></extensions></trkpt>")
     return "".join(parts)
 
 
@@ -226,7 +260,9 @@ def gpx_points(text: str | bytes, max_points: int = MAX_POINTS) -> list[dict[str
     for point in root.iter(f"{{{GPX_NS}}}trkpt"):
         if len(points) >= max_points:
             raise ValueError(f"more than {max_points} points")
-        speed = _float(point.findtext(f".//{{{GPX_EXT_NS}}}speed"))
+        speed = _float(point.findtext(f".//{{{TPX_NS}}}speed"))
+        if speed is None:  # written before the speed moved to TrackPointExtension
+            speed = _float(point.findtext(f".//{{{GPX_EXT_NS}}}speed"))
         where = {
             "t_s": _float(point.findtext(f".//{{{GPX_EXT_NS}}}clip_s")),
             "lat": _float(point.get("lat")),
@@ -236,6 +272,47 @@ def gpx_points(text: str | bytes, max_points: int = MAX_POINTS) -> list[dict[str
             raise ValueError("a point lacks its position or its time in the clip")
         points.append({**where, "speed_mps": speed})
     return points
+
+
+def read_gpx_track(text: str | bytes, max_points: int = MAX_POINTS) -> Track:
+    """The :class:`Track` of a GPX written by :meth:`Track.to_gpx` (each point's fix and
+    seconds into the clip; a new segment starts after a report without a fix).
+
+    Raises:
+        ValueError: the text is not such a GPX.
+    """
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        raise ValueError(f"not a GPX file: {exc}") from None
+    track = Track(max_points)
+    for segment in root.iter(f"{{{GPX_NS}}}trkseg"):
+        if track.fixes:
+            track.add(Fix(mode=0), track.times_s[-1])  # the fix was lost between runs
+        for point in segment.iter(f"{{{GPX_NS}}}trkpt"):
+            at_s = _float(point.findtext(f".//{{{GPX_EXT_NS}}}clip_s"))
+            lat, lon = _float(point.get("lat")), _float(point.get("lon"))
+            if at_s is None or lat is None or lon is None:
+                raise ValueError("a point lacks its position or its time in the clip")
+            when = point.findtext(f"{{{GPX_NS}}}time")
+            time_s = None
+            if when:
+                try:
+                    time_s = dt.datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+                except ValueError:
+                    time_s = None
+            ele = _float(point.findtext(f"{{{GPX_NS}}}ele"))
+            fix = Fix(
+                mode=3 if ele is not None else 2,
+                time_s=time_s,
+                lat_deg=lat,
+                lon_deg=lon,
+                alt_m=ele,
+                speed_mps=_float(point.findtext(f".//{{{TPX_NS}}}speed")),
+                track_deg=_float(point.findtext(f".//{{{TPX_NS}}}course")),
+            )
+            track.add(fix, at_s)
+    return track
 
 
 def _float(text: str | None) -> float | None:

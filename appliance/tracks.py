@@ -6,8 +6,8 @@ recorder which segment is open. While one is, its fixes go into a
 :class:`~appliance.track.Track`, timed from the segment's start on the recorder's clock.
 Once the recorder reports the segment closed (its ``last_closed_seq`` reached it: the
 clip is indexed), the track goes to a worker
-thread that writes ``DCIM/TRACK/<seq>.gpx`` and ``<seq>.srt`` with the card's atomic,
-synced write: a rollover never waits for it, and a failure is logged, never raised into
+thread that writes the clip's GPX and SRT beside it with the card's atomic, synced
+write: a rollover never waits for it, and a failure is logged, never raised into
 the recorder. A clip without a single fix gets no files.
 
 A power cut loses at most the last second of the open clip's track, as with its video:
@@ -19,9 +19,12 @@ turns each journal left over into its clip's track, once the card scan has recov
 clip (while the clip's ``.partial`` is still on the card, it waits); a journal of no clip
 is deleted, and a last line a power cut tore is ignored.
 
-The files belong to the clip: :meth:`appliance.card.Card.delete_files` deletes them with
-it (pruning, the dashboard, WebDAV), and, like its thumbnail, they stay in TRACK when the
-clip moves to PROTECTED and back. A clip deleted before its track is written loses it.
+The files lie beside the clip, under its base name (``<clip>.gpx``, ``<clip>.srt``: VLC
+and mpv find the subtitles of a clip opened from the card), written through
+:meth:`appliance.library.Library.place_sidecar`; they move with the clip to PROTECTED and
+back, and :meth:`appliance.card.Card.delete_files` deletes them with it. A track an older
+version left in TRACK is moved beside its clip at start. A clip deleted before its track
+is written loses it.
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.card import TRACK_JOURNAL_EXT
-from appliance.cardfiles import fsync_dir, unlink, write_atomic
+from appliance.cardfiles import fsync_dir, unlink
 from appliance.errors import NotFound
-from appliance.items import PARTIAL_SUFFIX, VIDEO_EXT
+from appliance.exif import utc_offset_text
+from appliance.items import PARTIAL_SUFFIX, VIDEO_EXT, stamp_wall_s
 from appliance.ports import Clock
 from appliance.track import MAX_POINTS, Fix, Track, speed_text
 from appliance.worker import Worker
@@ -339,6 +343,7 @@ class TrackRecorder:
         except OSError as exc:
             log.warning("TRACK cannot be read: %s", exc)
             return
+        journals = []
         for name in sorted(names):
             m = TRACK_RE.match(name)
             if m is None:
@@ -347,18 +352,34 @@ class TrackRecorder:
                 continue
             seq = int(m.group(1))
             if name.endswith(TRACK_JOURNAL_EXT):
-                partial = self._partial_of(seq)
-                if partial is not None:  # the scan found it; the controller recovers it
-                    log.info("TRACK: %s waits for its clip's recovery", name)
-                    self._waiting[seq] = partial
-                else:
-                    self._rebuild(seq)
+                journals.append((seq, name))
                 continue
             try:
-                self._library.get(seq)
+                item = self._library.get(seq)
             except NotFound:
                 log.info("TRACK: %s belongs to no clip; deleted", name)
                 unlink(os.path.join(folder, name))
+                continue
+            self._move_beside(item, os.path.join(folder, name))
+        for seq, name in journals:  # after the tracks written before the cut have moved
+            partial = self._partial_of(seq)
+            if partial is not None:  # the scan found it; the controller recovers it
+                log.info("TRACK: %s waits for its clip's recovery", name)
+                self._waiting[seq] = partial
+            else:
+                self._rebuild(seq)
+
+    def _move_beside(self, item: Any, old: str) -> None:
+        """A track an older version left in TRACK goes beside its clip (a player opening
+        the clip finds its subtitles there)."""
+        try:
+            with open(old, "rb") as fh:
+                data = fh.read(JOURNAL_MAX_BYTES)
+            if self._library.place_sidecar(item.seq, os.path.splitext(old)[1], data):
+                log.info("TRACK: %s moved beside %s", os.path.basename(old), item.name)
+            unlink(old)
+        except OSError as exc:
+            log.warning("TRACK: %s not moved beside its clip: %s", os.path.basename(old), exc)
 
     def _partial_of(self, seq: int) -> str | None:
         """The left-over ``.partial`` of clip ``seq`` on the card, or None."""
@@ -378,12 +399,12 @@ class TrackRecorder:
         without a clip)."""
         path = self._library.card.track_journal_path(seq)
         try:
-            self._library.get(seq)
+            item = self._library.get(seq)
         except NotFound:
             log.info("TRACK: %s belongs to no clip; deleted", os.path.basename(path))
             unlink(path)
             return
-        if all(os.path.exists(p) for p in self._library.card.track_paths(seq)):
+        if all(os.path.exists(p) for p in self._library.track_paths(item)):
             unlink(path)  # written before the power cut, the journal not yet deleted
             return
         try:
@@ -398,23 +419,29 @@ class TrackRecorder:
             unlink(path)
 
     def _write(self, seq: int, track: Track) -> bool:
-        """Write the clip's GPX and SRT; returns False if the card failed (logged)."""
-        paths = self._library.card.track_paths(seq)
-        texts = (track.to_gpx(f"{seq:08d}"), track.to_srt(self.unit))
+        """Write the clip's GPX and SRT beside it; returns False if the card failed
+        (logged)."""
         try:
-            for path, text in zip(paths, texts, strict=True):
-                write_atomic(self._library.fs, path, text.encode("utf-8"))
+            item = self._library.get(seq)
+        except NotFound:
+            return True  # deleted before its track was written
+        offset = utc_offset_text(stamp_wall_s(item.stamp))
+        gpx = track.to_gpx(f"{seq:08d}", clip=item.name, utc_offset=offset)
+        texts = ((".gpx", gpx), (".srt", track.to_srt(self.unit, end_s=item.duration_s)))
+        placed: list[str] = []
+        try:
+            for ext, text in texts:
+                path = self._library.place_sidecar(seq, ext, text.encode("utf-8"))
+                if path is None:  # deleted while the track was being written
+                    for done in placed:
+                        unlink(done)
+                    return True
+                placed.append(path)
         except OSError as exc:
             log.warning("track of %08d not written: %s", seq, exc)
-            for path in paths:
+            for path in placed:
                 unlink(path)
             return False
-        try:
-            self._library.get(seq)
-        except NotFound:  # deleted while the track was being written
-            for path in paths:
-                unlink(path)
-            return True
         log.info("track of %08d: %d points", seq, len(track.points))
         return True
 

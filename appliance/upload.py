@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from appliance.library import Item, Kind, Library
-from appliance.share import share_path
+from appliance.share import share_path, travelling_files
 from appliance.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -185,6 +185,8 @@ class Uploader:
         prefix: Put before every remote path (the camera's own folder, e.g. its name).
         interval_s: How often to look again when nothing wakes it.
         wall: The wall clock (epoch seconds) of ``last_success_wall``.
+        ready: False for an item not to send yet (a clip not yet sealed: its link would
+            not go with it); default: every item is ready.
     """
 
     def __init__(
@@ -198,8 +200,10 @@ class Uploader:
         prefix: str = "",
         interval_s: float = CHECK_INTERVAL_S,
         wall: Callable[[], float] = time.time,
+        ready: Callable[[Item], bool] | None = None,
     ) -> None:
         self.library = library
+        self.ready = ready
         self.log = log_
         self.transfer = transfer
         self.network_ok = network_ok
@@ -268,6 +272,8 @@ class Uploader:
         stopping = self._worker.stopping
         items = self.library.page(kinds=self.kinds, limit=MAX_PER_PASS)
         todo = upload_order(items, self.log.done(), self.kinds)
+        if self.ready is not None:
+            todo = [item for item in todo if self.ready(item)]
         self._set(pending=len(todo))
         failed = 0
         for n, item in enumerate(todo):
@@ -290,13 +296,31 @@ class Uploader:
         )
 
     def _send(self, item: Item, pending: int) -> bool | None:
-        """Send one item: True if sent, False if it failed, None if cancelled."""
+        """Send one item, then its sidecars (:func:`appliance.share.travelling_files`):
+        True if all were sent, False if one failed, None if cancelled."""
         remote = self.remote_path(item)
         self._set(state="uploading", current=remote, sent_bytes=0, total_bytes=item.size)
+        files = []
+        for share, path in travelling_files(item):
+            try:
+                files.append((share, path, os.path.getsize(path)))
+            except FileNotFoundError:
+                if path == item.path:
+                    raise
+        total = sum(size for _, _, size in files)
+        if total != item.size:
+            self._set(total_bytes=total)
         watch = threading.Event()
         watcher = Worker(self._watch_network, "upload-net", args=(watch,)).start()
+        done_bytes = 0
         try:
-            self.transfer.send(item.path, remote, lambda sent: self._set(sent_bytes=sent))
+            for share, path, size in files:
+                target = f"{self.prefix}/{share}" if self.prefix else share
+                base = done_bytes
+                self.transfer.send(
+                    path, target, lambda sent, b=base: self._set(sent_bytes=b + sent)
+                )
+                done_bytes += size
         except TransferCancelled:
             self._set(state="waiting", current=None, pending=pending)
             return None
@@ -314,7 +338,7 @@ class Uploader:
         self._set(
             uploaded=self.status.uploaded + 1,
             pending=pending - 1,
-            sent_bytes=item.size,
+            sent_bytes=total,
             last_success_wall=self._wall(),
         )
         return True

@@ -38,6 +38,11 @@ WEB_AFTER_S = 15.0
 POLL_S = 0.5
 #: Longest wait for Waitress's loop to end once its sockets are closed.
 WEB_STOP_S = 3.0
+#: The device key install.sh makes (the service user's, mode 0600; its public key beside).
+INSTALLED_KEY = "/etc/dashcam/device-key.pem"
+#: Where a key is made at first start when there is none (a laptop, ``dashcam run --sim``).
+STORAGE_KEY_NAME = "device-key.pem"
+
 #: The exit status when the camera could not be closed (``EX_TEMPFAIL``): not 0, so that
 #: the unit's ``Restart=always`` starts a new process, which can open the camera again.
 RESTART_EXIT_CODE = 75
@@ -294,6 +299,7 @@ class App:
         self.library = self.controller = self.watchdog = None
         self.panel = self.power_loss = self.console = None
         self.gsensor = self.bump_trace = self.gps = self.tracks = self.uploader = None
+        self.sealer = self.gforce = None
         self.web_app = self.server = self._web_worker = None
 
     def request_stop(self) -> None:
@@ -331,10 +337,18 @@ class App:
         wait_until_settled(self.controller, self.config.autostart, timeout_s=PANEL_AFTER_S)
         self.panel, self.power_loss = start_panel(self.config, self.controller, self.simulated)
         self.gsensor, self.bump_trace = start_gsensor(self.config, self.controller, self.simulated)
+        if self.gsensor is not None:  # an impact's samples beside its clip (<clip>.csv)
+            from appliance.gforce import GForceRecorder
+
+            ctl = self.controller
+            self.gforce = GForceRecorder(self.library, ctl.recorder, ctl.clock).start()
+            ctl.subscribe(self.gforce.on_status)
+            self.gsensor.on_samples = self.gforce.on_samples
         self.gps = self._start_gps()
         from hw.upload import start_upload  # at home: rclone at the lowest priority
 
-        self.uploader = start_upload(self.config, self.library)
+        ready = self.sealer.is_settled if self.sealer is not None else None
+        self.uploader = start_upload(self.config, self.library, ready)
         self.watchdog.ready()
         log.info("storage: %s; config: %s", self.config.storage_root, self.source or "defaults")
         if self.panel is not None and self.want_console:
@@ -387,9 +401,38 @@ class App:
             power_off=self._power_off(),
             on_tick=self.watchdog.tick,
             on_camera_stuck=self._camera_stuck,
+            provenance=self.simulated,  # frame numbers in the simulation's clips, for tests
         )
         self.watchdog.health = recorder_health(self.controller)
+        from appliance.seal import Sealer
+
+        self.sealer = Sealer(library, self._device_key)
+        self.controller.on_clip_closed = self.sealer.clip_closed
         self.controller.start()
+        self.sealer.start()  # after the scan: it catches up with clips a cut left unsealed
+
+    def _device_key(self):
+        """The device's signing key (on the sealer's thread): ``signing_key`` if set, else
+        the one install.sh made (:data:`INSTALLED_KEY`), else one made at first start under
+        the storage root (a laptop, or a Pi run without install.sh); None if it cannot be
+        read (the clips are chained unsigned, and the log says why)."""
+        from appliance.chain import ChainError, load_key, load_or_create_key, public_path
+
+        path = self.config.signing_key
+        try:
+            if path:
+                return load_key(path)
+            if os.path.exists(INSTALLED_KEY):
+                return load_key(INSTALLED_KEY)
+            path = os.path.join(self.config.storage_root, STORAGE_KEY_NAME)
+            key, made = load_or_create_key(path)
+        except (OSError, ChainError) as exc:
+            log.error("the device key %s cannot be read (%s): clips are not signed", path, exc)
+            return None
+        if made:
+            log.warning("device key %s made (public key %s)", path, public_path(path))
+        log.info("clips are signed by device %s", key.id)
+        return key
 
     def _camera_stuck(self, exc: BaseException) -> None:
         """The controller's word that the camera could not be closed: stop as a service
@@ -540,6 +583,8 @@ class App:
             self.controller.shutdown()
         if self.tracks is not None:  # the last clip's track, once the segment is closed
             self.tracks.close()
+        if self.sealer is not None:  # the last clip's link (or the next start's, late)
+            self.sealer.close()
         if self.server is not None:
             self.web_app.close_streams()
             from web.server import close_server
@@ -559,6 +604,8 @@ class App:
             self.power_loss.close()
         if self.gsensor is not None:
             self.gsensor.close()
+        if self.gforce is not None:
+            self.gforce.close()
         if self.gps is not None:
             self.gps.close()
 

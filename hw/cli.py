@@ -1,4 +1,4 @@
-"""The ``dashcam`` command: run the appliance, check a config, or check the hardware.
+"""The ``dashcam`` command: run the appliance, check a config or the hardware, verify clips.
 
 Arguments and subcommands only; what ``run`` starts, and in which order, is
 :class:`hw.app.App`.
@@ -35,11 +35,24 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--config", metavar="PATH", help="TOML config file")
     doctor.add_argument("--storage", metavar="DIR", help="storage root (overrides the config)")
     doctor.add_argument("--sim", action="store_true", help="simulated camera and mock pins")
+    verify = sub.add_parser(
+        "verify",
+        help="check offline that clips are unchanged, in order, and from which device",
+        description="Check each FILE (in the order given) against the device's signed chain: "
+        "its link beside it (<clip>.chain), the card's DCIM/CHAIN above it, an export's "
+        "manifest (.chain) and public key (.pub) given among the FILES.",
+    )
+    verify.add_argument("files", nargs="+", metavar="FILE", help="clips, exports, .chain, .pub")
+    verify.add_argument(
+        "--key", action="append", default=[], metavar="PUB", help="trust only this public key"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "verify":  # offline, on any computer: no config
+        return _verify(args)
     from appliance.config import load
     from appliance.errors import ConfigError
 
@@ -67,6 +80,65 @@ def _doctor(args, config) -> int:
     checks = Doctor(config, simulated=args.sim).run()
     print(format_report(checks), end="")
     return exit_code(checks)
+
+
+def _verify(args) -> int:
+    """``dashcam verify``: 0 when every file is unchanged and in order, 1 if not, 2 if the
+    keys or chains given cannot be read."""
+    from appliance.chain import (
+        CHAIN_EXT,
+        CHAIN_FILE,
+        ChainError,
+        links_near,
+        load_public,
+        read_links,
+        verify,
+    )
+
+    media, chains, keys = [], [], []
+    for path in args.files:
+        name = os.path.basename(path)
+        if name.endswith(CHAIN_EXT) or name == CHAIN_FILE:
+            chains.append(path)
+        elif name.endswith(".pub"):
+            keys.append(path)
+        else:
+            media.append(path)
+    try:
+        trusted = []
+        for path in args.key:
+            with open(path, "rb") as fh:
+                trusted.append(load_public(fh.read()))
+        given = []
+        for path in keys:
+            with open(path, "rb") as fh:
+                given.append(load_public(fh.read()))
+        links = [link for path in chains for link in read_links(path)]
+    except (OSError, ChainError) as exc:
+        print(f"dashcam verify: {exc}", file=sys.stderr)
+        return 2
+    if not media:
+        print("dashcam verify: no clip or export given", file=sys.stderr)
+        return 2
+    links += list(links_near(media))
+    report = verify(media, links, trusted or given)
+    for finding in report.findings:
+        mark = "OK  " if finding.ok else "FAIL"
+        print(f"{mark} {finding.path}")
+        for line in finding.lines:
+            print(f"     {line}")
+    for problem in report.problems:
+        print(f"FAIL {problem}")
+    devices = ", ".join(sorted(report.devices)) or "none"
+    if trusted:
+        source = "the key given with --key"
+    elif given:
+        source = "the public key given (.pub): compare it with the device's"
+    else:
+        source = "the keys in the links themselves: compare the device with the camera's"
+    print(f"signed by device {devices}; trusted: {source}")
+    print("all unchanged and in order" if report.ok else "NOT VERIFIED: see FAIL above")
+    return 0 if report.ok else 1
 
 
 def _camera_kind(args, config) -> str:

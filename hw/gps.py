@@ -55,7 +55,9 @@ def fix_of(report: dict[str, Any]) -> Fix | None:
             time_s = dt.datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
         except ValueError:
             time_s = None
-    alt = _number(report, "altHAE")
+    # Sea level (what maps, GPX's ele and EXIF's GPSAltitude mean), not the height above
+    # the WGS84 ellipsoid (altHAE), which differs by the geoid's height: 40-50 m in Europe.
+    alt = _number(report, "altMSL")
     return Fix(
         mode=mode if isinstance(mode, int) and not isinstance(mode, bool) else 0,
         time_s=time_s,

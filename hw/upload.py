@@ -251,12 +251,13 @@ def device_folder(device_id: str | None) -> str:
     return name or "dashcam"
 
 
-def start_upload(config: Config, library: Library) -> Uploader | None:
+def start_upload(config: Config, library: Library, ready=None) -> Uploader | None:
     """The uploader of ``config`` on its worker, or None when ``upload_remote`` is empty.
 
     The card's upload log (``DCIM/UPLOADED``) is read whatever the config says, so the
     gallery shows what went and pruning prefers it even with the upload now off. Files go
-    to ``<upload_remote>/<device_id>/...``. No rclone, or a log that cannot be read (the
+    to ``<upload_remote>/<device_id>/...``, each clip with its sidecars once ``ready``
+    says so (its link sealed). No rclone, or a log that cannot be read (the
     card), is logged and uploads nothing: recording goes on.
     """
     try:
@@ -283,6 +284,7 @@ def start_upload(config: Config, library: Library) -> Uploader | None:
         network_check(config.upload_when),
         kinds=[Kind(kind) for kind in config.upload_kinds],
         prefix=device_folder(config.device_id),
+        ready=ready,
     )
     uploader.subscribe(StateLog(config.upload_remote))
     return uploader.start()

@@ -127,6 +127,8 @@ class Appliance:
         retry_interval_s=None,
         power_off=None,
         on_tick=None,
+        provenance=True,
+        seal_key=None,
         **overrides,
     ):
         os.makedirs(root, exist_ok=True)
@@ -160,22 +162,33 @@ class Appliance:
             clock=clock,
             power_off=power_off,
             on_tick=on_tick,
+            provenance=provenance,
             **ctl_kw,
         )
         self.factory = MockFactory(pin_class=MockPWMPin)
         self.panel = Panel(cfg, self.controller.post, pin_factory=self.factory)
         self.controller.subscribe(self.panel.show)
+        self.sealer = None
+        if seal_key is not None:  # as the App wires it: each closed clip is sealed
+            from appliance.seal import Sealer
+
+            self.sealer = Sealer(self.library, seal_key)
+            self.controller.on_clip_closed = self.sealer.clip_closed
         self.segments: list[ClosedSegment] = []
         self._first_segment: int | None = None  # clips below it were there before
         self.controller.subscribe(self._note_segments)
 
     def start(self) -> Appliance:
         self.controller.start()
+        if self.sealer is not None:
+            self.sealer.start()  # after the scan, as the App does
         return self
 
     def close(self) -> None:
         if not self.controller.stopped.is_set():
             self.controller.shutdown()
+        if self.sealer is not None:
+            self.sealer.close()
         self.panel.close()
         self.camera.stop()
 

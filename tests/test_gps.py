@@ -19,7 +19,8 @@ from tests.web_fixtures import free_port
 
 START = dt.datetime(2026, 5, 4, 10, 0, 0, tzinfo=dt.UTC)
 GPX = "{http://www.topografix.com/GPX/1/1}"
-DASHCAM = "{urn:dashcam:gpx:1}"  # the points' extensions: speed, course, seconds into the clip
+DASHCAM = "{urn:dashcam:gpx:1}"  # the points' extension: seconds into the clip
+TPX = "{http://www.garmin.com/xmlschemas/TrackPointExtension/v2}"  # speed and course
 
 
 @pytest.fixture
@@ -117,7 +118,12 @@ def test_a_drive_through_gpsd_gives_the_track_speeds_and_clock(gpsfake) -> None:
     times = [t.text for t in root.iter(f"{GPX}time")]
     assert len(times) >= len(track.points) // 2
     assert times[0].startswith("2026-05-04T10:00:") and times == sorted(times)
-    assert len(list(root.iter(f"{DASHCAM}speed"))) >= len(track.points) // 2
+    assert len(list(root.iter(f"{TPX}speed"))) >= len(track.points) // 2
+    # The elevation is above sea level (the GGA's 35.0 m), not above the ellipsoid (35.0 m
+    # plus the geoid's 44.0 m, gpsd's altHAE).
+    heights = {f.alt_m for f in track.points if f.alt_m is not None}
+    assert heights == {35.0}
+    assert {float(e.text) for e in root.iter(f"{GPX}ele")} == {35.0}
 
 
 def test_no_gpsd_is_retried_quietly_and_close_does_not_hang() -> None:
@@ -258,11 +264,11 @@ def test_the_app_writes_each_clips_track_from_gpsd(tmp_path, gpsfake) -> None:
     step = max(b[1] - a[1] for a, b in zip(nmea, nmea[1:], strict=False) if b[1] - a[1] < 1e-3)
     lib = app.library
     clips = sorted((i for i in lib.page(limit=100) if i.is_video), key=lambda item: item.seq)
-    tracked = [c for c in clips if os.path.exists(lib.card.track_paths(c.seq)[0])]
+    tracked = [c for c in clips if os.path.exists(lib.track_paths(c)[0])]
     assert len(tracked) >= 2
     seen, shown = set(), set()
     for clip in tracked:
-        gpx, srt = lib.card.track_paths(clip.seq)
+        gpx, srt = lib.track_paths(clip)
         root = ET.parse(gpx).getroot()
         for trkseg in root.iter(f"{GPX}trkseg"):
             lons = [float(p.get("lon")) for p in trkseg]

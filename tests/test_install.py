@@ -175,6 +175,28 @@ def test_the_config_it_writes_is_valid_and_kept_on_reinstall(installed):
     assert load(root / CONFIG)[0].storage_root == "/media/card"
 
 
+def test_the_device_key_is_made_once_for_the_service_user_alone(installed):
+    """install.sh makes the Ed25519 key that signs each clip's link (openssl, as on the
+    Pi): the private key 0600 and the service user's (the chown of /etc/dashcam), the
+    public key exported beside it; a reinstall keeps it (a new key is a new device)."""
+    from appliance.chain import load_key, load_public
+
+    root, out = installed
+    private = root / "etc/dashcam/device-key.pem"
+    public = root / "etc/dashcam/device-key.pub"
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert public.stat().st_mode & 0o777 == 0o644
+    key = load_key(str(private))  # what the appliance reads at start
+    assert load_public(public.read_bytes()) == key.public_raw
+    commands = [line[2:] for line in out.splitlines() if line.startswith("+ ")]
+    assert "chown -R dashcam:dashcam /etc/dashcam" in commands
+    assert "openssl" in next(c for c in commands if c.startswith("apt-get install")).split()
+    before = private.read_bytes()
+    again = sh(INSTALL, "--dry-run", "--root", str(root))
+    assert again.returncode == 0 and "kept /etc/dashcam/device-key.pem" in again.stdout
+    assert private.read_bytes() == before
+
+
 def test_options_reach_every_file(tmp_path):
     root = tmp_path / "root"
     result = sh(

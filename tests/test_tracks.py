@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from appliance.errors import NotFound
 from appliance.incident import IncidentKind
 from appliance.items import Kind
 from appliance.library import Library
@@ -60,13 +62,27 @@ def stop(appliance, tracks) -> None:
 
 
 def track_files(library, seq) -> tuple[str, str]:
-    return library.card.track_paths(seq)
+    """The GPX and SRT beside clip ``seq`` (where they are, or would be)."""
+    try:
+        return library.track_paths(library.get(seq))
+    except NotFound:  # deleted: where it was, in any of the clip folders
+        found = glob.glob(os.path.join(library.card.dcim_dir, "**", f"{seq:08d}_*.mp4"))
+        stem = os.path.splitext(found[0])[0] if found else os.path.join("/nonexistent", "x")
+        return stem + ".gpx", stem + ".srt"
+
+
+def sidecars(library) -> list[str]:
+    """Every GPX and SRT on the card (beside the clips)."""
+    return sorted(
+        glob.glob(os.path.join(library.card.dcim_dir, "**", "*.gpx"), recursive=True)
+        + glob.glob(os.path.join(library.card.dcim_dir, "**", "*.srt"), recursive=True)
+    )
 
 
 def tracked(library) -> list[int]:
-    """The clips whose track (a GPX and an SRT) is in DCIM/TRACK, oldest first."""
-    names = set(os.listdir(library.card.track_dir))
-    return sorted(int(n[:-4]) for n in names if n.endswith(".gpx") and n[:-4] + ".srt" in names)
+    """The clips whose track (a GPX and an SRT) lies beside them, oldest first."""
+    names = {os.path.basename(p) for p in sidecars(library)}
+    return sorted(int(n[:8]) for n in names if n.endswith(".gpx") and n[:-4] + ".srt" in names)
 
 
 def journals(library) -> list[str]:
@@ -166,6 +182,7 @@ def test_the_track_goes_with_its_clip_protected_deleted_or_pruned(tmp_path) -> N
     pruned = lib.prune().deleted
     assert set(others) <= set(pruned)
     assert os.listdir(lib.card.track_dir) == []
+    assert sidecars(lib) == []
 
 
 @contextlib.contextmanager
@@ -200,10 +217,10 @@ def test_no_gps_or_no_fix_writes_nothing(tmp_path) -> None:
 
 
 class FailingTrackWrites(FileSystem):
-    """A card that fails every rename into TRACK (the track's atomic write)."""
+    """A card that fails every rename of a track into place (the track's atomic write)."""
 
     def rename(self, src: str, dst: str) -> None:
-        if f"{os.sep}TRACK{os.sep}" in dst:
+        if dst.endswith((".gpx", ".srt")):
             raise OSError(errno.EIO, "Input/output error", dst)
         super().rename(src, dst)
 
@@ -386,15 +403,16 @@ def test_what_track_holds_for_no_clip_is_deleted_at_start(tmp_path) -> None:
         finally:
             tracks.close()
     names = set(os.listdir(folder))
-    assert {f"{kept:08d}.gpx", f"{kept:08d}.srt", "notes.txt"} <= names
+    assert "notes.txt" in names
     assert not names & {"99999999.gpx", "99999999.srt", f"{kept:08d}.srt.tmp"}
+    assert all(os.path.exists(p) for p in track_files(again.library, kept))
 
 
 class SlowTrackWrites(FileSystem):
-    """A card that takes a second for each rename into TRACK (and only there)."""
+    """A card that takes a second for each rename of a track into place (and only there)."""
 
     def rename(self, src: str, dst: str) -> None:
-        if f"{os.sep}TRACK{os.sep}" in dst:
+        if dst.endswith((".gpx", ".srt")):
             threading.Event().wait(1.0)  # the card's slowness, at the hardware boundary
         super().rename(src, dst)
 

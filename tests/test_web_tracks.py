@@ -53,7 +53,7 @@ def test_the_track_of_a_clip_its_files_and_a_404_without(tmp_path) -> None:
             assert gpx.status_code == 200 and gpx.headers["content-type"] == "application/gpx+xml"
             assert "attachment" in gpx.headers["content-disposition"]
             assert gpx.headers["content-disposition"].endswith(f'_{seq:08d}.gpx"')
-            with open(a.library.card.track_paths(seq)[0], "rb") as f:
+            with open(a.library.track_paths(a.library.get(seq))[0], "rb") as f:
                 assert gpx.content == f.read()
             srt = client.simulate_get(body["srt_url"])
             assert srt.status_code == 200 and srt.text.startswith("1\n00:00:")
@@ -72,15 +72,17 @@ def test_the_track_of_a_clip_its_files_and_a_404_without(tmp_path) -> None:
             assert "has no GPS track" in resp.json["description"]
         assert client.simulate_get("/api/items/99999999/track").status_code == 404
         # A track file that is not a GPX of ours: a 404 that says so, never a 500.
-        gpx_path = a.library.card.track_paths(written[0])[0]
+        gpx_path = a.library.track_paths(a.library.get(written[0]))[0]
         with open(gpx_path, "w") as f:
             f.write("<gpx><trk><trkseg><trkpt lat='x'/></trkseg></trk>")
         resp = client.simulate_get(f"/api/items/{written[0]:08d}/track")
         assert resp.status_code == 404 and "cannot be read" in resp.json["description"]
         # Deleted through the API: the track goes too.
         seq = written[-1]
+        files = a.library.track_paths(a.library.get(seq))
+        assert all(os.path.exists(p) for p in files)
         assert client.simulate_delete(f"/api/items/{seq:08d}").status_code == 204
-        assert not any(os.path.exists(p) for p in a.library.card.track_paths(seq))
+        assert not any(os.path.exists(p) for p in files)
 
 
 def test_incidents_are_filtered_by_kind_and_carry_their_position(tmp_path) -> None:

@@ -202,6 +202,7 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/api/incidents/{incident_id:seq}/playlist.m3u8", Playback, "incident"),
     ("/api/incidents/{incident_id:seq}/clips/{item_id:seq}/{rank:seq}.m4s", Playback, "fragment"),
     ("/api/incidents/{incident_id:seq}/export", Playback, "export"),
+    ("/api/incidents/{incident_id:seq}/export.zip", Playback, "bundle"),
     ("/api/items", gallery.Items, None),
     ("/api/items.zip", Playback, "zip"),
     ("/api/days", gallery.Days, None),

@@ -3,7 +3,9 @@
 wsgidav (a maintained WSGI WebDAV server) serves a virtual tree built from the library's
 index, never from a walk of the card, laid out as :mod:`appliance.share` says. The open
 segment (a ``.partial``, not in the index) and the card's own files (thumbnails, SEQUENCE,
-LOST) do not appear. With a dashboard password set, the drive asks for it (user name
+LOST) do not appear; a clip's sidecars (its ``.srt``, ``.gpx``, ``.chain``) are listed
+beside it under its base name, read-only (:func:`appliance.share.travelling_files`).
+With a dashboard password set, the drive asks for it (user name
 :data:`DAV_USER`, Basic or Digest); it is read at each request, so a new password applies
 at once. Deleting is refused unless ``dav_allow_delete`` is set, and then goes through
 the same delete as the dashboard. The composition root mounts the drive beside the Falcon
@@ -26,7 +28,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from appliance.errors import NotFound
 from appliance.library import Item, Kind, Library
-from appliance.share import BY_DAY, FOLDERS
+from appliance.share import BY_DAY, FOLDERS, sidecar_of, travelling_files
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,49 @@ class _File(DAVNonCollection):
         self._dashcam.delete_item(self.item.seq)
 
 
+class _Sidecar(_File):
+    """A clip's sidecar beside it (subtitles, GPX, its link in the chain): read-only."""
+
+    TYPES = {".srt": "application/x-subrip", ".gpx": "application/gpx+xml"}
+
+    def __init__(self, path: str, environ: dict, item: Item, provider, ext: str) -> None:
+        super().__init__(path, environ, item, provider)
+        self.file = item.sidecar(ext)
+        self.ext = ext
+
+    def _stat(self) -> os.stat_result:
+        try:
+            return os.stat(self.file, follow_symlinks=False)
+        except FileNotFoundError:
+            raise DAVError(HTTP_NOT_FOUND, context_info=self.get_display_name()) from None
+
+    def get_content_length(self) -> int:
+        return self._stat().st_size
+
+    def get_content_type(self) -> str:
+        return self.TYPES.get(self.ext, "text/plain")
+
+    def get_display_name(self) -> str:
+        return os.path.splitext(self.item.name)[0] + self.ext
+
+    def get_etag(self) -> str:
+        st = self._stat()
+        return f"{self.item.seq:x}{self.ext[1:]}-{st.st_size:x}-{st.st_mtime_ns:x}"
+
+    def get_last_modified(self) -> float | None:
+        return self._stat().st_mtime
+
+    def get_content(self) -> Any:
+        try:
+            fd = os.open(self.file, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            raise DAVError(HTTP_NOT_FOUND, context_info=self.get_display_name()) from None
+        return os.fdopen(fd, "rb")
+
+    def delete(self) -> None:
+        raise DAVError(HTTP_FORBIDDEN, context_info="a sidecar goes with its clip")
+
+
 class LibraryProvider(DAVProvider):
     """The library's index as a WebDAV tree.
 
@@ -140,6 +185,12 @@ class LibraryProvider(DAVProvider):
                 return None
             return _Folder(f"{base}/{day}", environ, lambda: self._names(kind, day))
         day = parts[1] if kind in BY_DAY else None
+        sidecar = sidecar_of(parts[-1]) if kind is not Kind.PHOTO else None
+        if sidecar is not None:
+            item = self._item(sidecar[0], kind, day)
+            if item is None or not os.path.isfile(item.sidecar(sidecar[1])):
+                return None
+            return _Sidecar(path, environ, item, self, sidecar[1])
         item = self._item(parts[-1], kind, day)
         return None if item is None else _File(path, environ, item, self)
 
@@ -152,8 +203,9 @@ class LibraryProvider(DAVProvider):
         return sorted((d for d in self.library.days() if self._has_day(kind, d)), reverse=True)
 
     def _names(self, kind: Kind, day: str | None) -> list[str]:
+        """The items, each clip followed by its sidecars (same base name)."""
         items = self.library.page(kinds=[kind], day=day, limit=MAX_LISTED)
-        return [item.name for item in items]
+        return [share.rsplit("/", 1)[-1] for item in items for share, _ in travelling_files(item)]
 
     def _item(self, name: str, kind: Kind, day: str | None) -> Item | None:
         digits = name.split("_", 1)[0]

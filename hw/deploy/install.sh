@@ -11,7 +11,8 @@
 # owns, a virtual environment with system site packages (picamera2 and libcamera come
 # from apt) holding this project, /etc/dashcam/dashcam.toml (kept if present), the systemd
 # unit (Restart=always, WatchdogSec), a polkit rule that lets the service power off and
-# restart, the hostname "dashcam" (dashcam.local through avahi). On request: I2C switched
+# restart, the hostname "dashcam" (dashcam.local through avahi), the device key that signs
+# each clip (/etc/dashcam/device-key.pem, the service user's, 0600). On request: I2C switched
 # on, the UART freed for a GPS, gpsd reading the receiver (a reboot is needed for the first
 # two).
 set -euo pipefail
@@ -29,7 +30,7 @@ HOSTNAME_WANTED=dashcam
 CONFIG_DIR=/etc/dashcam
 APT_PACKAGES=(
     python3-picamera2 python3-lgpio python3-venv python3-pip python3-numpy python3-pil
-    polkitd fake-hwclock avahi-daemon
+    polkitd fake-hwclock avahi-daemon openssl
 )
 # Pi OS's udev rules give /dev/video*, /dev/media*, /dev/dma_heap/* to video,
 # /dev/gpiochip* to gpio and /dev/i2c-* to i2c, each 0660. The unit's SupplementaryGroups
@@ -234,6 +235,20 @@ else
             printf 'gps = "gpsd"\n'
         fi
     } | write_file "$CONFIG_DIR/dashcam.toml" 0644
+fi
+# The device key signs each clip's link in the chain (README: "Checking a clip"). Made once,
+# kept on a reinstall (a new key would make a new device): the private key readable by the
+# service user only, the public key beside it for whoever checks the clips.
+KEY="$CONFIG_DIR/device-key.pem"
+if [ -e "$ROOT$KEY" ]; then
+    echo "kept $KEY"
+else
+    mkdir -p "$ROOT$CONFIG_DIR"
+    (umask 077 && openssl genpkey -algorithm ed25519 -out "$ROOT$KEY")
+    openssl pkey -in "$ROOT$KEY" -pubout -out "$ROOT$CONFIG_DIR/device-key.pub"
+    chmod 0600 "$ROOT$KEY"
+    chmod 0644 "$ROOT$CONFIG_DIR/device-key.pub"
+    echo "wrote $KEY (the device key) and $CONFIG_DIR/device-key.pub"
 fi
 run chown -R "$USER_NAME:$USER_NAME" "$CONFIG_DIR"
 render "$DEPLOY/dashcam.service.in" | write_file /etc/systemd/system/dashcam.service 0644

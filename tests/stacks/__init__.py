@@ -54,6 +54,9 @@ CORE_TESTS = (
     "tests/test_library.py",
     "tests/test_pruning.py",
     "tests/test_incident.py",
+    "tests/test_evidence_mp4.py",
+    "tests/test_chain.py",
+    "tests/test_exif.py",
 )
 
 #: What the floors lane runs: :data:`CORE_TESTS` and the tests of every other runtime

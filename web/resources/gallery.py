@@ -8,6 +8,8 @@ from typing import Any
 
 import falcon
 
+from appliance.exif import utc_offset_text
+from appliance.items import stamp_wall_s
 from appliance.library import Item, Kind, Library
 from web.spec import Component, Deps, Reply, operation
 
@@ -30,6 +32,10 @@ ITEM = Component(
             "size": {"type": "integer"},
             "day": {"type": "string"},
             "stamp": {"type": "string"},
+            "utc_offset": {
+                "type": "string",
+                "description": "The UTC offset of the local time day and stamp are in: +01:00",
+            },
             "duration_s": {"type": ["number", "null"]},
             "url": {"type": "string"},
             "download_url": {"type": "string"},
@@ -79,12 +85,13 @@ def item_dict(item: Item, library: Library) -> dict[str, Any]:
         "size": item.size,
         "day": item.day,
         "stamp": item.stamp,
+        "utc_offset": utc_offset_text(stamp_wall_s(item.stamp)),
         "duration_s": item.duration_s,
         "url": f"/media/{item.id}",
         "download_url": f"/media/{item.id}?download=1",
         "thumb_url": f"/media/{item.id}/thumb" if item.thumb else None,
         "uploaded": item.seq in library.uploaded,
-        "track": item.is_video and os.path.exists(library.card.track_paths(item.seq)[0]),
+        "track": item.is_video and os.path.exists(library.track_paths(item)[0]),
     }
 
 

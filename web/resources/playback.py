@@ -8,10 +8,12 @@ by its own URL here, which serves it with its ``tfdt`` moved to follow the clip 
 (one fragment, about a second of video, copied in memory). The clip being recorded is
 not an item yet: its playlist is a 404 until it is closed.
 
-An export is one plain MP4 of an incident (:func:`appliance.export.export_clips`) in
+An export is one plain MP4 of an incident with its evidence beside it (merged track,
+signed manifest, public key: :func:`appliance.export.export_incident`) in
 ``DCIM/EXPORT``: never an item (the card scan does not look there), one at a time, the
-previous one deleted first and every one at start. Room is made as the recorder makes it
-(the oldest loop clips go) and the export is refused when the reserve would not hold.
+previous one deleted first and every one at start; ``export.zip`` streams them together.
+Room is made as the recorder makes it (the oldest loop clips go) and the export is refused
+when the reserve would not hold.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from typing import Any
 import falcon
 
 from appliance.errors import NotFound
-from appliance.export import export_clips
+from appliance.export import Evidence, export_incident
 from appliance.fmp4 import Layout, LayoutCache, LayoutError, hls_playlist, shift_decode_time
 from appliance.items import DCIM, Item
 from appliance.library import Library
+from appliance.share import travelling_files
 from appliance.worker import Worker
 from web.media import RANGE_PARAM, download_name, open_below, parse_range, send_file
 from web.resources.incidents import find_incident, incident_items
@@ -54,6 +57,12 @@ EXPORTED = Component(
         "required": ["url", "name", "size", "frames"],
         "properties": {
             "url": {"type": "string", "description": "GET it to download the MP4"},
+            "bundle_url": {
+                "type": "string",
+                "description": "GET it for a ZIP of the MP4 and its evidence: the merged "
+                "track (GPX, SRT), the signed manifest (.chain) and the device's public key",
+            },
+            "files": {"type": "array", "items": {"type": "string"}},
             "name": {"type": "string"},
             "size": {"type": "integer"},
             "frames": {"type": "integer"},
@@ -211,15 +220,17 @@ class Playback:
         if not self._exporting.acquire(blocking=False):
             raise falcon.HTTPConflict(description="an export is running: try again when it ends")
         try:
-            path, frames = self._export(incident_id, items)
+            path, evidence = self._export(incident_id, items)
         finally:
             self._exporting.release()
         resp.status = falcon.HTTP_201
         resp.media = {
             "url": f"/api/incidents/{incident_id}/export",
+            "bundle_url": f"/api/incidents/{incident_id}/export.zip",
+            "files": [name for name, _ in evidence.files],
             "name": _export_name(incident_id, items[0]),
             "size": os.path.getsize(path),
-            "frames": frames,
+            "frames": evidence.frames,
         }
 
     @operation(
@@ -236,14 +247,41 @@ class Playback:
 
     on_head_export = on_get_export
 
+    @operation(
+        "The incident's export and its evidence as one ZIP: the MP4, the merged track (GPX, "
+        "SRT), the signed manifest (.chain) and the device's public key (.pub)",
+        {200: Reply("The ZIP", {"type": "string", "format": "binary"}, "application/zip")},
+    )
+    def on_get_bundle(self, req: falcon.Request, resp: falcon.Response, incident_id: int):
+        incident = find_incident(self.library.incidents(), incident_id)
+        path = self._export_path(incident.id)
+        if not os.path.lexists(path):
+            raise NotFound(f"incident {incident_id} has no export now: export it again")
+        items = incident_items(self.library, incident)
+        stem = os.path.splitext(_export_name(incident_id, items[0]))[0] if items else "export"
+        base = os.path.splitext(path)[0]
+        members = []
+        for entry in sorted(os.scandir(self.export_dir), key=lambda e: e.name):
+            if not entry.is_file(follow_symlinks=False) or entry.name.endswith(".tmp"):
+                continue
+            name = entry.name
+            if entry.path.startswith(base + "."):
+                name = stem + entry.name[len(os.path.basename(base)) :]
+            members.append((name, entry.path))
+        resp.content_type = "application/zip"
+        resp.cache_control = ["no-store"]
+        resp.downloadable_as = f"{stem}.zip"
+        resp.stream = zip_stream(members)
+
     def _export_path(self, incident_id: int) -> str:
         return os.path.join(self.export_dir, f"incident-{incident_id:08d}.mp4")
 
-    def _export(self, incident_id: int, items: list[Item]) -> tuple[str, int]:
-        """Make room, then join the clips on a low-priority thread.
+    def _export(self, incident_id: int, items: list[Item]) -> tuple[str, Evidence]:
+        """Make room, then join the clips on a low-priority thread, with their evidence
+        (:func:`appliance.export.export_incident`).
 
         Returns:
-            The file's path and its number of frames.
+            The MP4's path and what was exported.
         """
         _clear(self.export_dir)
         if os.path.islink(self.export_dir):
@@ -264,7 +302,14 @@ class Playback:
         def join() -> None:
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), EXPORT_NICENESS)
-            outcome["frames"] = export_clips([item.path for item in items], path)
+            outcome["evidence"] = export_incident(
+                items,
+                path,
+                incident_id=incident_id,
+                stem=os.path.splitext(_export_name(incident_id, items[0]))[0],
+                key=self.library.device_key,
+                unit=self.controller.config.speed_unit,
+            )
 
         worker = Worker(join, "export", on_error=lambda _name, exc: outcome.update(error=exc))
         worker.start().join(None)
@@ -276,7 +321,7 @@ class Playback:
         if error is not None:
             raise error
         self.controller.refresh()
-        return path, outcome["frames"]
+        return path, outcome["evidence"]
 
     # ----------------------------------------------------------------- zip
 
@@ -297,7 +342,18 @@ class Playback:
         resp.content_type = "application/zip"
         resp.cache_control = ["no-store"]
         resp.downloadable_as = f"dashcam_{newest.stamp}_{len(items)}items.zip"
-        resp.stream = zip_stream((download_name(item), item.path) for item in items)
+        resp.stream = zip_stream(_zip_members(items))
+
+
+def _zip_members(items: list[Item]) -> list[tuple[str, str]]:
+    """Each item under its download name, and its sidecars beside it under the same base
+    name (:func:`appliance.share.travelling_files`)."""
+    members = []
+    for item in items:
+        stem = os.path.splitext(download_name(item))[0]
+        for _share, path in travelling_files(item):
+            members.append((stem + os.path.splitext(path)[1], path))
+    return members
 
 
 def _export_name(incident_id: int, first: Item) -> str:

@@ -1,6 +1,6 @@
 """A clip's GPS track: its points for the dashboard, its GPX and SRT files to download.
 
-The files are those :class:`appliance.tracks.TrackRecorder` wrote in ``DCIM/TRACK``; a
+The files are those :class:`appliance.tracks.TrackRecorder` wrote beside the clip; a
 clip recorded without a fix (or without GPS) has none, and every answer about it is a 404
 that says so.
 """
@@ -62,7 +62,7 @@ class Track:
 
     def _paths(self, item_id: int) -> tuple[Item, str, str]:
         item = self.library.get(item_id)
-        gpx, srt = self.library.card.track_paths(item.seq)
+        gpx, srt = self.library.track_paths(item)
         return item, gpx, srt
 
     @operation(

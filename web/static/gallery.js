@@ -344,6 +344,7 @@ function openIncident(d) {
   $("video").hidden = false; $("still").hidden = true;
   $("export").disabled = false;
   $("export-download").hidden = true;
+  $("export-bundle").hidden = true;
   $("export-share").hidden = true;
   $("export-msg").textContent = "";
   if (gal.open.hls) {  // one playlist addresses every clip: the browser plays straight across
@@ -420,6 +421,8 @@ $("export").addEventListener("click", async () => {
     o.exported = r;
     const link = $("export-download");
     link.href = r.url; link.download = r.name; link.hidden = false;
+    const bundle = $("export-bundle");
+    bundle.href = r.bundle_url; bundle.download = r.name.replace(/\.mp4$/, ".zip"); bundle.hidden = false;
     $("export-msg").textContent = `${r.name} · ${bytes(r.size)}`;
     // Share only where the phone can share files (a small probe: the file is fetched on tap).
     const probe = new File([new Uint8Array(8)], r.name, { type: "video/mp4" });
