@@ -34,7 +34,7 @@ def test_segments_recovery_thumbnails_and_the_overlay_work_on_trixies_arm64_pack
     assert machine.output.strip() == "aarch64"
     # The trixie lane's numbers are Debian's own: the two lanes test one stack.
     wanted = stacks.pins((stacks.STACKS / "trixie.txt").read_text())
-    names = ["av", "numpy", "pillow"]
+    names = ["av", "numpy", "pillow", "cryptography", "piexif"]
     found = stacks.installed_versions(python, names, env=env, prefix=prefix)
     assert found == {name: wanted[name] for name in names}, "trixie.txt is not what trixie has"
 

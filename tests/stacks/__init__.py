@@ -99,6 +99,8 @@ ARM64_PACKAGES = (
     "python3-tomlkit",
     "python3-smbus2",
     "python3-colorzero",
+    "python3-cryptography",
+    "python3-piexif",
 )
 #: Pure-Python packages Debian trixie does not have at a version the project admits:
 #: from the package index, for the emulated Python (gpiozero at Raspberry Pi OS's).
