@@ -25,9 +25,10 @@ import pytest
 from waitress.buffers import ReadOnlyFileBasedBuffer
 
 from appliance.library import Kind
+from appliance.share import share_path
 from appliance.states import State
 from tests.harness import tmpfs, wait_until
-from tests.web_fixtures import dashboard, temp_bytes
+from tests.web_fixtures import dashboard, temp_bytes, with_drive
 from tests.webclient import Stream, request, serve
 from web import server as web_server
 from web.bodies import BodyCut, PulledBody
@@ -64,7 +65,7 @@ def _fill(d, count: int, size: int) -> list[int]:
 @pytest.fixture
 def card(tmp_path, monkeypatch):
     """A recording appliance on a 96 MiB tmpfs card that is also the temporary folder,
-    40 clips of 1 MiB and 3 of 6 MiB on it, its dashboard served; yields
+    40 clips of 1 MiB and 3 of 6 MiB on it, its dashboard and drive served; yields
     (dashboard, address, small clips, big clips)."""
     with tmpfs(tmp_path / "card", CARD_BYTES) as mount:
         monkeypatch.setattr(tempfile, "tempdir", str(mount))  # as on a Pi: one file system
@@ -72,7 +73,7 @@ def card(tmp_path, monkeypatch):
             assert d.appliance.controller.wait_for_state(State.RECORDING)
             small = _fill(d, SMALL_CLIPS, SMALL_BYTES)
             big = _fill(d, BIG_CLIPS, BIG_BYTES)
-            with serve(d.app, threads=d.appliance.config.web_threads) as addr:
+            with serve(with_drive(d), threads=d.appliance.config.web_threads) as addr:
                 yield d, addr, small, big
 
 
@@ -122,7 +123,7 @@ def _status_s(addr) -> float:
     return time.monotonic() - t0
 
 
-def test_unread_zips_spill_nothing_and_cost_no_clip(card):
+def test_an_unread_zip_and_unread_drive_downloads_spill_nothing_and_cost_no_clip(card):
     d, addr, small, big = card
     ctl, library = d.appliance.controller, d.appliance.library
     clips = small + big
@@ -130,7 +131,8 @@ def test_unread_zips_spill_nothing_and_cost_no_clip(card):
     assert set(clips) <= before
     rss_before = _rss_bytes()
     ids = ",".join(str(seq) for seq in clips)
-    socks = [_unread(addr, f"/api/items.zip?ids={ids}") for _ in range(4)]
+    socks = [_unread(addr, f"/api/items.zip?ids={ids}")]
+    socks += [_unread(addr, f"/dav/{share_path(library.get(seq))}") for seq in big * 4]
     try:
         assert wait_until(lambda: len(_channels(addr)) == len(socks), 5)
         temp_max = held_max = 0
@@ -162,11 +164,13 @@ def test_unread_zips_spill_nothing_and_cost_no_clip(card):
         assert [archive.read(n) for n in archive.namelist()] == [
             Path(library.get(seq).path).read_bytes() for seq in clips
         ]
+    got = request(addr, f"/dav/{share_path(library.get(big[0]))}")
+    assert got.status == 200 and got.body == Path(library.get(big[0]).path).read_bytes()
 
 
 @pytest.mark.parametrize(
     "route",
-    ["/media/{seq}", "/media/{seq}.mp4", "/media/{seq}?download=1", "zip"],
+    ["/media/{seq}", "/media/{seq}.mp4", "/media/{seq}?download=1", "/dav/{share}", "zip"],
 )
 def test_every_large_answer_waits_for_its_reader_and_holds_no_thread(card, route):
     d, addr, small, big = card
@@ -175,7 +179,7 @@ def test_every_large_answer_waits_for_its_reader_and_holds_no_thread(card, route
     if route == "zip":
         path = "/api/items.zip?ids=" + ",".join(str(s) for s in big)
     else:
-        path = route.format(seq=seq)
+        path = route.format(seq=seq, share=share_path(library.get(seq)))
     threads = d.appliance.config.web_threads
     socks = [_unread(addr, path) for _ in range(threads + 2)]  # more than the workers
     try:
@@ -208,10 +212,13 @@ def test_a_client_that_stops_reading_a_pulled_answer_is_dropped_after_the_stall_
         def open_clips() -> int:
             return sum(1 for fd in os.listdir("/proc/self/fd") if _fd_path(fd) in paths)
 
-        with serve(d.app, stalled_client_s=1.0) as addr:
+        with serve(with_drive(d), stalled_client_s=1.0) as addr:
             drops = Channel.drops_total
             zip_path = "/api/items.zip?ids=" + ",".join(map(str, seqs))
-            socks = [_unread(addr, zip_path), _unread(addr, zip_path)]
+            socks = [
+                _unread(addr, zip_path),
+                _unread(addr, f"/dav/{share_path(library.get(seqs[0]))}"),
+            ]
             try:
                 assert wait_until(lambda: len(_channels(addr)) == 2, 5)
                 assert wait_until(lambda: open_clips() > 0, 5)

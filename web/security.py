@@ -13,7 +13,8 @@
   refused (API: 401; pages: a redirect to ``/login``). A session ends after
   :data:`SESSION_IDLE_S` without use, :data:`SESSION_MAX_S` after the login, and when the
   password changes. Wrong passwords from one address are slowed down exponentially
-  (:class:`LoginThrottle`, 429 with Retry-After).
+  (:class:`LoginThrottle`, 429 with Retry-After), counted together for the login and the
+  network drive's Basic and Digest credentials (:mod:`web.dav`).
 * Request bodies are limited to :data:`MAX_BODY_BYTES`; JSON must be finite numbers,
   integers within 64 bits, valid Unicode and at most :data:`MAX_JSON_DEPTH` deep.
 * Every response says ``X-Content-Type-Options: nosniff``.
@@ -302,7 +303,8 @@ class Sessions:
 
 
 class LoginThrottle:
-    """Exponential back-off of wrong passwords, per client address.
+    """Exponential back-off of wrong passwords, per client address: one for every way in
+    (``POST /api/session``, the drive's Basic and Digest).
 
     The first :data:`LOGIN_FREE_FAILURES` wrong passwords cost nothing; each one after
     that makes the address wait :data:`LOGIN_BASE_DELAY_S` doubled for every further
