@@ -61,6 +61,8 @@ case "$cmd" in
     apt_install chromium || echo "dev.sh: chromium could not be installed; browser tests will skip" >&2
     # The GPS tests run the real gpsd, fed by gpsfake (gpsd-clients, python3-gps).
     apt_install gpsd gpsd-clients python3-gps || echo "dev.sh: gpsd could not be installed; GPS tests will skip" >&2
+    # The network drive's read side is checked with cadaver (neon's client), the ZIP with unzip.
+    apt_install cadaver unzip || echo "dev.sh: cadaver or unzip could not be installed; those checks will skip" >&2
     # The lanes of tests/stacks: Debian's arm64 packages unpacked and run under qemu.
     apt_install debootstrap qemu-user-static || echo "dev.sh: debootstrap or qemu-user-static could not be installed; the arm64 lane will skip" >&2
     "$VENV/bin/ruff" check appliance hw web cad tests

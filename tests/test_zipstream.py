@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import zipfile
 
@@ -48,10 +49,11 @@ def test_the_zip_holds_each_file_byte_for_byte_at_the_length_it_promised(tmp_pat
             with open(path, "rb") as f:
                 assert archive.read(name) == f.read()
             assert archive.getinfo(name).compress_type == zipfile.ZIP_STORED
-    out = tmp_path / "out.zip"
-    out.write_bytes(data)
-    tested = subprocess.run(["unzip", "-tq", str(out)], capture_output=True, text=True)
-    assert tested.returncode == 0, tested.stdout + tested.stderr
+    if shutil.which("unzip"):  # Info-ZIP reads it too
+        out = tmp_path / "out.zip"
+        out.write_bytes(data)
+        tested = subprocess.run(["unzip", "-tq", str(out)], capture_output=True, text=True)
+        assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
 def test_a_file_missing_when_planned_is_left_out_and_a_1970_date_becomes_1980(tmp_path):
