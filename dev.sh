@@ -64,6 +64,8 @@ case "$cmd" in
     # The tools an insurer or a court opens the files with, run on real output by the
     # evidence tests (exiftool, mediainfo, ffprobe, xmllint); openssl makes install.sh's key.
     apt_install libimage-exiftool-perl mediainfo ffmpeg libxml2-utils openssl || echo "dev.sh: exiftool, mediainfo, ffmpeg or xmllint could not be installed; evidence tests will skip" >&2
+    # The network drive's read side is checked with cadaver (neon's client), the ZIP with unzip.
+    apt_install cadaver unzip || echo "dev.sh: cadaver or unzip could not be installed; those checks will skip" >&2
     # The lanes of tests/stacks: Debian's arm64 packages unpacked and run under qemu.
     apt_install debootstrap qemu-user-static || echo "dev.sh: debootstrap or qemu-user-static could not be installed; the arm64 lane will skip" >&2
     "$VENV/bin/ruff" check appliance hw web cad tests

@@ -568,6 +568,7 @@ class App:
             library,
             lambda: controller.config.web_password,
             delete if self.config.dav_allow_delete else None,
+            throttle=self.web_app.login_throttle,  # one count of wrong passwords
         )
 
     # -- stop -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ only fake (a recording runner): nothing is ever powered off or rebooted."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import socket
@@ -23,6 +24,7 @@ from hw.app import RESTART_EXIT_CODE, App, bind_web, make_camera
 from tests import picamera2_standin
 from tests.camera_fixtures import make_sim_mp4
 from tests.harness import SMALL, wait_until
+from web.security import LOGIN_FREE_FAILURES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -196,12 +198,16 @@ def test_a_replay_camera_without_a_file_says_what_is_needed(tmp_path):
         make_camera("replay", config_for(tmp_path))
 
 
-def _dav(port: int, path: str, method: str = "PROPFIND", host: str | None = None) -> int:
+def _dav(
+    port: int, path: str, method: str = "PROPFIND", host: str | None = None, auth: str = ""
+) -> int:
     request = urllib.request.Request(f"http://127.0.0.1:{port}/dav/{path}", method=method)
     if method == "PROPFIND":
         request.add_header("Depth", "1")
     if host is not None:
         request.add_header("Host", host)
+    if auth:
+        request.add_header("Authorization", auth)
     try:
         with urllib.request.urlopen(request, timeout=10) as resp:
             return resp.status
@@ -228,6 +234,40 @@ def test_the_app_serves_the_network_drive_beside_the_dashboard(tmp_path):
     finally:
         app.request_stop()
         assert run["worker"].join(30)
+
+
+def test_the_drive_and_the_login_share_one_throttle_of_wrong_passwords(tmp_path):
+    """The composition root gives the drive the dashboard's login throttle."""
+    config = config_for(tmp_path, web_password="correct horse", autostart=False)
+    listeners = bind_web(config)
+    port = listeners[0].getsockname()[1]
+    app = App(config, None, make_camera("sim", config), simulated=True, listeners=listeners)
+    run = started(app)
+    try:
+        assert wait_until(lambda: _health(port), 30)
+        wrong = "Basic " + base64.b64encode(b"dashcam:guess").decode()
+        codes = [_dav(port, "", auth=wrong) for _ in range(LOGIN_FREE_FAILURES)]
+        assert codes == [401] * (LOGIN_FREE_FAILURES - 1) + [429]
+        login = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/session",
+            data=json.dumps({"password": "correct horse"}).encode(),
+            headers={"Content-Type": "application/json", "Sec-Fetch-Site": "same-origin"},
+            method="POST",
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(login, timeout=10)
+        assert refused.value.code == 429  # the right password waits as long
+    finally:
+        app.request_stop()
+        assert run["worker"].join(30)
+
+
+def _health(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
 
 
 def test_in_simulation_a_bump_from_the_dashboard_is_an_impact_incident(tmp_path):

@@ -197,6 +197,25 @@ def test_the_device_key_is_made_once_for_the_service_user_alone(installed):
     assert private.read_bytes() == before
 
 
+def test_the_config_holding_the_password_is_mode_600_from_install_on(installed):
+    root, out = installed
+    assert (root / CONFIG).stat().st_mode & 0o777 == 0o600  # a new install
+    assert "chown -R dashcam:dashcam /etc/dashcam" in commands_of(out)  # the service's own
+    (root / CONFIG).chmod(0o644)  # as an older install left it
+    again = sh(INSTALL, "--dry-run", "--root", str(root))
+    assert again.returncode == 0, again.stderr
+    assert (root / CONFIG).stat().st_mode & 0o777 == 0o600
+
+
+def test_temporary_files_of_the_service_are_in_ram_never_on_the_card(installed):
+    root, _ = installed
+    service = unit_sections(root / UNIT)["Service"]
+    assert service["RuntimeDirectory"] == "dashcam"
+    assert service["RuntimeDirectoryMode"] == "0700"
+    lines = (root / UNIT).read_text().splitlines()
+    assert "Environment=TMPDIR=/run/dashcam" in lines
+
+
 def test_options_reach_every_file(tmp_path):
     root = tmp_path / "root"
     result = sh(

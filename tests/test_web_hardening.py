@@ -166,6 +166,13 @@ def test_its_own_names_and_ip_literals_pass_with_or_without_a_port(open_mode):
     assert request(addr, "/api/photos", method="POST", headers=headers, host=own).status == 202
 
 
+def test_a_port_past_65535_is_no_port_of_this_appliance(open_mode):
+    d, addr = open_mode
+    for host in ("127.0.0.1:99999", "localhost:65536", "[::1]:70000", "localhost:00000080000"):
+        assert request(addr, "/api/health", host=host).status == 421, host
+    assert request(addr, "/api/health", host="localhost:65535").status == 200
+
+
 def test_allowed_host_names_are_injectable(tmp_path):
     with served(tmp_path, autostart=False, allowed_hosts=["dashcam.example"]) as (d, addr):
         assert request(addr, "/api/health", host="dashcam.example:8080").status == 200

@@ -21,7 +21,7 @@ from appliance.library import Kind
 from appliance.states import State
 from tests.web_fixtures import dashboard
 from tests.webclient import request, serve
-from web.server import PIPELINE_BACKLOG_BYTES
+from web.server import MAX_CONNECTIONS_PER_CLIENT, PIPELINE_BACKLOG_BYTES
 
 pytestmark = pytest.mark.slow
 
@@ -242,3 +242,85 @@ def test_slow_header_sockets_past_the_connection_limit_do_not_lock_others_out(re
     _check(latencies)
     assert opened and opened[0] > 0
     assert_no_frame_lost(d, before)
+
+
+@pytest.fixture
+def big_drive(tmp_path):
+    """A recording appliance whose server also carries a drive of 3,000 clips in one day
+    (a standalone library: no thumbnails to make), as a full card's Loop day is."""
+    from appliance.library import Library
+    from web.dav import MOUNT_PATH, create_dav_app
+    from web.server import mount
+
+    library = Library(tmp_path / "drive")
+    library.scan()
+    for _ in range(3000):
+        plan = library.begin_segment()
+        with open(plan.partial_path, "wb") as f:
+            f.write(b"\x00\x00\x00\x18ftypiso6")
+        library.finish_segment(plan, 60.0)
+    day = library.days()[0]
+    with dashboard(tmp_path, autostart=True, segment_seconds=1.0) as d:
+        assert d.appliance.controller.wait_for_state(State.RECORDING)
+        d.appliance.wait_segments(2)
+        dav = create_dav_app(library, lambda: None)
+        app = mount(d.app, MOUNT_PATH, lambda: dav)
+        app.close_streams = d.app.close_streams
+        with serve(app, threads=d.appliance.config.web_threads) as addr:
+            yield d, addr, day
+
+
+def test_drive_listings_from_one_address_do_not_freeze_the_status(big_drive):
+    d, addr, day = big_drive
+    before = len(d.appliance.segments)
+    answered: dict[int, int] = {}
+    paths = [f"/dav/Loop/{day}/", "/dav/", f"/dav/Loop/{day}/"]
+    depths = ["1", "infinity", None]
+
+    def run(stop):
+        socks = [_connect(addr, rcvbuf=None) for _ in range(MAX_CONNECTIONS_PER_CLIENT)]
+        for sock in socks:
+            sock.settimeout(10)
+        n = 0
+        try:
+            while not stop.is_set():
+                for sock in socks:  # keep-alive listings, each read to its end
+                    path, depth = paths[n % 3], depths[n % 3]
+                    n += 1
+                    head = f"PROPFIND {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    head += f"Depth: {depth}\r\n" if depth else ""
+                    sock.sendall((head + "\r\n").encode())
+                    status = _read_answer(sock)
+                    answered[status] = answered.get(status, 0) + 1
+        finally:
+            for s in socks:
+                s.close()
+
+    with flood(run) as stop:
+        latencies = probe_during(addr, stop)
+    _check(latencies)
+    assert answered.get(207, 0) > 0 and answered.get(403, 0) > 0  # listings, and refusals
+    assert set(answered) <= {207, 403, 503}, answered
+    assert_no_frame_lost(d, before)
+
+
+def _read_answer(sock: socket.socket) -> int:
+    """Read one answer (with Content-Length) from ``sock``; its status."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed by the server")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed by the server")
+        body += chunk
+    return int(head.split()[1])

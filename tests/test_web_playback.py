@@ -11,6 +11,7 @@ import threading
 import zipfile
 from pathlib import Path
 
+import falcon
 import pytest
 from falcon import testing
 
@@ -22,6 +23,7 @@ from tests.mp4tools import is_plain_faststart, packet_count
 from tests.test_hls_client import record_incident
 from tests.web_fixtures import dashboard
 from tests.webclient import serve
+from web.bodies import READ_BYTES, PulledBody
 from web.resources.playback import EXPORT_DIR, MAX_ZIP_ITEMS, Playback
 
 HOSTILE = ("0", "+1", "1_0", "\u0661", "9" * 13, "x", "1.5")
@@ -284,7 +286,7 @@ def _jpeg() -> bytes:
     return out.getvalue()
 
 
-def test_the_zip_is_streamed_by_the_real_server_as_it_is_made(incident) -> None:
+def test_the_zip_is_sent_by_the_real_server_with_its_length_known_up_front(incident) -> None:
     d, _, inc, _ = incident
     items = [d.appliance.library.get(seq) for seq in inc.clips]
     with serve(d.app) as addr:
@@ -294,13 +296,40 @@ def test_the_zip_is_streamed_by_the_real_server_as_it_is_made(incident) -> None:
         body = resp.read()
         conn.close()
     assert resp.status == 200
-    # No length up front: nothing was written anywhere to measure it first.
-    assert resp.getheader("Content-Length") is None
-    assert resp.getheader("Transfer-Encoding") == "chunked"
+    # Planned from the card's sizes before the first byte: the phone shows the progress.
+    assert int(resp.getheader("Content-Length")) == len(body)
+    assert resp.getheader("Transfer-Encoding") is None
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         assert [archive.read(n) for n in archive.namelist()] == [
             Path(i.path).read_bytes() for i in items
         ]
+
+
+def test_a_moved_fragment_keeps_only_its_moof_in_memory_and_serves_any_range(incident) -> None:
+    d, client, inc, _ = incident
+    second = d.appliance.library.get(inc.clips[1]).path
+    fragment = read_layout(second).fragments[0]
+    url = f"/api/incidents/{inc.id}/clips/{inc.clips[1]}/0.m4s"
+    req = testing.create_req(path=url)
+    resp = falcon.Response()
+    playback(d).on_get_fragment(req, resp, inc.id, inc.clips[1], 0)
+    body = resp.stream
+    assert isinstance(body, PulledBody) and int(resp.content_length) == fragment.size
+    moof_size = int.from_bytes(Path(second).read_bytes()[fragment.offset :][:4], "big")
+    assert moof_size < 4096 < fragment.size
+    whole = b""
+    while chunk := body.read(READ_BYTES):
+        whole += chunk
+    body.close()
+    assert whole == client.simulate_get(url).content
+    assert body.kept_max_bytes < fragment.size  # the moof, then the mdat read as it goes
+    for first, last in (
+        (0, moof_size + 9),
+        (moof_size - 3, moof_size + 2),
+        (moof_size + 5, moof_size + 99),
+    ):
+        part = client.simulate_get(url, headers={"Range": f"bytes={first}-{last}"})
+        assert part.status_code == 206 and part.content == whole[first : last + 1], (first, last)
 
 
 def test_an_export_folder_swapped_for_a_symlink_is_refused_and_not_written(

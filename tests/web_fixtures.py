@@ -7,6 +7,7 @@ the test can set, and recorders for the clock and power actions.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -101,3 +102,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def with_drive(d: Dashboard, **drive_kw):
+    """``d``'s app with the network drive mounted at ``/dav``, as the composition root
+    mounts it (``drive_kw`` goes to ``create_dav_app``); ``close_streams`` is ``d.app``'s."""
+    from web.dav import MOUNT_PATH, create_dav_app
+    from web.server import mount
+
+    ctl, lib = d.appliance.controller, d.appliance.library
+    dav = create_dav_app(lib, lambda: ctl.config.web_password, **drive_kw)
+    app = mount(d.app, MOUNT_PATH, lambda: dav)
+    app.close_streams = d.app.close_streams
+    return app
+
+
+def temp_bytes(folder) -> int:
+    """Bytes this process holds in temporary files in ``folder``: open files directly in it
+    that have no name (``tempfile.TemporaryFile``, which Waitress spills to)."""
+    total = 0
+    folder = os.path.realpath(folder)
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            name = target.removesuffix(" (deleted)")
+            if name != target and os.path.dirname(name) == folder:
+                total += os.stat(f"/proc/self/fd/{fd}").st_size
+        except OSError:
+            pass  # closed meanwhile
+    return total

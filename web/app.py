@@ -40,6 +40,7 @@ class DashboardApp(falcon.App):
 
     hub: PreviewHub
     controller: Controller
+    login_throttle: LoginThrottle
     event_slots: streams.Slots
     streams_stop: threading.Event
     config_path: Path
@@ -154,6 +155,7 @@ def create_app(
     app = DashboardApp(middleware=[guard])
     app.hub = hub
     app.controller = controller
+    app.login_throttle = guard.throttle  # the drive counts its wrong passwords here too
     app.streams_stop = threading.Event()
     app.config_path = Path(config_path) if config_path else default_config_path()
     app.req_options.strip_url_path_trailing_slash = False

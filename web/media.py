@@ -19,6 +19,7 @@ import errno
 import os
 import re
 import stat
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import falcon
@@ -32,6 +33,8 @@ _RANGE_RE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.ASCII)
 MAX_RANGE_DIGITS = 15
 _RANGE_CAP = 10**MAX_RANGE_DIGITS
 CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
+#: The most one read of a served file gives (see :class:`FileSlice`).
+MAX_READ_BYTES = 256 * 1024
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
@@ -69,6 +72,40 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     return first, min(last, size - 1)
 
 
+class Refused(OSError):
+    """A file that may not be served: gone, outside the root, a symlink, not regular."""
+
+
+def _open_below(root: str, path: str) -> int:
+    """Open the regular file ``path`` below ``root`` without following any symlink.
+
+    Raises:
+        Refused: with the reason.
+    """
+    rel = os.path.relpath(path, root)
+    parts = rel.split(os.sep)
+    if rel.startswith(os.pardir) or os.path.isabs(rel) or "" in parts or ".." in parts:
+        raise Refused("the file is not on the card")
+    fds: list[int] = []
+    try:
+        fds.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        for part in parts[:-1]:
+            fds.append(os.open(part, _OPEN_DIR, dir_fd=fds[-1]))
+        fd = os.open(parts[-1], _OPEN_FILE, dir_fd=fds[-1])
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise Refused("refused: the file is a symbolic link") from None
+        raise Refused("the file is gone from the card") from None
+    finally:
+        for dir_fd in fds:
+            os.close(dir_fd)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise Refused("refused: not a regular file")
+    os.set_blocking(fd, True)
+    return fd
+
+
 def open_below(root: str, path: str) -> int:
     """Open the regular file ``path`` below ``root`` without following any symlink.
 
@@ -79,28 +116,18 @@ def open_below(root: str, path: str) -> int:
         falcon.HTTPNotFound: the file is gone, is outside ``root``, is reached through a
             symlink, or is not a regular file.
     """
-    rel = os.path.relpath(path, root)
-    parts = rel.split(os.sep)
-    if rel.startswith(os.pardir) or os.path.isabs(rel) or "" in parts or ".." in parts:
-        raise falcon.HTTPNotFound(description="the file is not on the card")
-    fds: list[int] = []
     try:
-        fds.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-        for part in parts[:-1]:
-            fds.append(os.open(part, _OPEN_DIR, dir_fd=fds[-1]))
-        fd = os.open(parts[-1], _OPEN_FILE, dir_fd=fds[-1])
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise falcon.HTTPNotFound(description="refused: the file is a symbolic link") from None
-        raise falcon.HTTPNotFound(description="the file is gone from the card") from None
-    finally:
-        for dir_fd in fds:
-            os.close(dir_fd)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise falcon.HTTPNotFound(description="refused: not a regular file")
-    os.set_blocking(fd, True)
-    return fd
+        return _open_below(root, path)
+    except Refused as exc:
+        raise falcon.HTTPNotFound(description=str(exc)) from None
+
+
+def try_open_below(root: str, path: str) -> int | None:
+    """:func:`open_below`, or None where it would refuse."""
+    try:
+        return _open_below(root, path)
+    except Refused:
+        return None
 
 
 class FileSlice:
@@ -108,7 +135,9 @@ class FileSlice:
 
     It keeps ``seek`` and ``tell``, so Waitress's ``wsgi.file_wrapper`` still treats it as
     a file and sends it from its main loop (``prepare`` uses ``tell`` and the content
-    length); the bound serves servers that just read the stream to its end.
+    length); the bound serves servers that just read the stream to its end. A read gives
+    at most :data:`MAX_READ_BYTES` (Waitress asks for the socket's send buffer at once,
+    4 MiB on loopback, and sends what the socket takes).
     """
 
     def __init__(self, f, first: int, end: int) -> None:
@@ -123,13 +152,16 @@ class FileSlice:
         left = self._end - self._f.tell()
         if left <= 0:
             return b""
-        return self._f.read(left if n is None or n < 0 else min(n, left))
+        return self._f.read(
+            min(left, MAX_READ_BYTES) if n is None or n < 0 else min(n, left, MAX_READ_BYTES)
+        )
 
     def close(self) -> None:
         self._f.close()
 
 
-def _etag(st: os.stat_result) -> str:
+def file_etag(st: os.stat_result) -> str:
+    """The strong entity tag of a file on the card (inode, size, modification time)."""
     return f"{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}"
 
 
@@ -155,19 +187,38 @@ def _tags(header: str) -> list[str]:
     return out
 
 
-def _not_modified(req: falcon.Request, etag: str, modified: datetime) -> bool:
+Header = Callable[[str], "str | None"]
+
+
+def precondition_failed(header: Header, etag: str, modified: datetime) -> bool:
+    """True if If-Match or If-Unmodified-Since fails (412; RFC 9110 13.2.2: If-Match wins).
+
+    Args:
+        header: Returns a request header by name, or None.
+        etag: The file's entity tag (without quotes).
+        modified: The file's modification time (whole seconds).
+    """
+    if_match = header("If-Match")
+    if if_match is not None:
+        tags = [t.strip() for t in if_match.split(",")]
+        return "*" not in tags and f'"{etag}"' not in tags  # strong comparison
+    since = _http_date(header("If-Unmodified-Since"))
+    return since is not None and modified > since
+
+
+def not_modified(header: Header, etag: str, modified: datetime) -> bool:
     """True if the client's copy is current (RFC 9110 13.2.2: If-None-Match wins)."""
-    inm = req.get_header("If-None-Match")
+    inm = header("If-None-Match")
     if inm is not None:
         tags = _tags(inm)
         return "*" in tags or etag in tags
-    since = _http_date(req.get_header("If-Modified-Since"))
+    since = _http_date(header("If-Modified-Since"))
     return since is not None and modified <= since
 
 
-def _range_applies(req: falcon.Request, etag: str, modified: datetime) -> bool:
+def range_applies(header: Header, etag: str, modified: datetime) -> bool:
     """False if an If-Range validator is stale (then the whole file is served)."""
-    if_range = req.get_header("If-Range")
+    if_range = header("If-Range")
     if if_range is None:
         return True
     if_range = if_range.strip()
@@ -193,7 +244,7 @@ def send_file(
 def _send(req, resp, f, path: str, download_name: str | None) -> None:
     st = os.fstat(f.fileno())
     size = st.st_size
-    etag = _etag(st)
+    etag = file_etag(st)
     modified = datetime.fromtimestamp(int(st.st_mtime), UTC)
     resp.content_type = CONTENT_TYPES.get(os.path.splitext(path)[1], "application/octet-stream")
     resp.accept_ranges = "bytes"
@@ -202,13 +253,18 @@ def _send(req, resp, f, path: str, download_name: str | None) -> None:
     resp.last_modified = modified
     if download_name:
         resp.downloadable_as = download_name
-    if _not_modified(req, etag, modified):
+    if precondition_failed(req.get_header, etag, modified):
+        f.close()
+        raise falcon.HTTPPreconditionFailed(
+            description="the file is not the one If-Match or If-Unmodified-Since names"
+        )
+    if not_modified(req.get_header, etag, modified):
         f.close()
         resp.status = falcon.HTTP_304
         return
     wanted = None
     header = req.get_header("Range")
-    if header and _range_applies(req, etag, modified):
+    if header and range_applies(req.get_header, etag, modified):
         wanted = parse_range(header, size)
     first, last = wanted if wanted is not None else (0, size - 1)
     length = last - first + 1 if size else 0
@@ -247,7 +303,7 @@ class Media:
         "The clip or photo; byte ranges; ?download=1 to save",
         _ANSWERS,
         query=DOWNLOAD,
-        errors=(416,),
+        errors=(412, 416),
         params=RANGE_PARAM,
     )
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
@@ -262,7 +318,7 @@ class Media:
     @operation(
         "The clip under a name with its extension (HLS clients check it)",
         _ANSWERS,
-        errors=(416,),
+        errors=(412, 416),
         params=RANGE_PARAM,
     )
     def on_get_mp4(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
@@ -273,7 +329,7 @@ class Media:
 
     on_head_mp4 = on_get_mp4
 
-    @operation("The item's thumbnail (JPEG)", _ANSWERS, errors=(416,), params=RANGE_PARAM)
+    @operation("The item's thumbnail (JPEG)", _ANSWERS, errors=(412, 416), params=RANGE_PARAM)
     def on_get_thumb(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
         item = self.library.get(item_id)
         if item.thumb is None:

@@ -34,6 +34,7 @@ ERRORS = {
     403: "Refused: not from the dashboard's own origin",
     404: "Not found",
     409: "Conflict with the item's state or the config file",
+    412: "If-Match or If-Unmodified-Since names another version of the file",
     413: "Body too large",
     415: "Body is not JSON",
     416: "Range not satisfiable",

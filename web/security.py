@@ -13,7 +13,8 @@
   refused (API: 401; pages: a redirect to ``/login``). A session ends after
   :data:`SESSION_IDLE_S` without use, :data:`SESSION_MAX_S` after the login, and when the
   password changes. Wrong passwords from one address are slowed down exponentially
-  (:class:`LoginThrottle`, 429 with Retry-After).
+  (:class:`LoginThrottle`, 429 with Retry-After), counted together for the login and the
+  network drive's Basic and Digest credentials (:mod:`web.dav`).
 * Request bodies are limited to :data:`MAX_BODY_BYTES`; JSON must be finite numbers,
   integers within 64 bits, valid Unicode and at most :data:`MAX_JSON_DEPTH` deep.
 * Every response says ``X-Content-Type-Options: nosniff``.
@@ -185,13 +186,13 @@ def host_allowed(host: str | None, names: Iterable[str]) -> bool:
     """True if a ``Host`` header names this appliance.
 
     Allowed are the given names (case-insensitive, a trailing dot ignored), IPv4 literals
-    and bracketed IPv6 literals, each with or without a port.
+    and bracketed IPv6 literals, each with or without a port (at most 65535).
     """
     if not host or len(host) > 300:
         return False
     if host.startswith("["):
         literal, sep, rest = host[1:].partition("]")
-        if not sep or (rest and not (rest[0] == ":" and _PORT_RE.fullmatch(rest[1:]))):
+        if not sep or (rest and not (rest[0] == ":" and _port_ok(rest[1:]))):
             return False
         try:
             ipaddress.IPv6Address(literal)
@@ -199,7 +200,7 @@ def host_allowed(host: str | None, names: Iterable[str]) -> bool:
             return False
         return True
     name, colon, port = host.partition(":")
-    if colon and not _PORT_RE.fullmatch(port):
+    if colon and not _port_ok(port):
         return False
     name = name.lower()
     if name.endswith("."):
@@ -212,6 +213,11 @@ def host_allowed(host: str | None, names: Iterable[str]) -> bool:
     except ValueError:
         pass
     return _NAME_RE.fullmatch(name) is not None and name in names
+
+
+def _port_ok(port: str) -> bool:
+    """A port number as a Host header may carry it: 1 to 5 digits, at most 65535."""
+    return _PORT_RE.fullmatch(port) is not None and int(port) <= 65535
 
 
 def password_tag(password: str | None) -> bytes:
@@ -297,7 +303,8 @@ class Sessions:
 
 
 class LoginThrottle:
-    """Exponential back-off of wrong passwords, per client address.
+    """Exponential back-off of wrong passwords, per client address: one for every way in
+    (``POST /api/session``, the drive's Basic and Digest).
 
     The first :data:`LOGIN_FREE_FAILURES` wrong passwords cost nothing; each one after
     that makes the address wait :data:`LOGIN_BASE_DELAY_S` doubled for every further

@@ -4,6 +4,16 @@ Waitress's own options plus what the dashboard adds to it: a per-connection chan
 parks pipelined requests while a client does not read, a per-client request budget and
 connection cap, a whole-request deadline and socket options that drop stalled clients.
 :func:`make_server` builds the server; the composition root (:mod:`hw.app`) runs it.
+
+Back-pressure: nothing a client asked for piles up faster than it reads, and nothing
+goes to a temporary file (on a Pi the temporary folder may share the card: a spilled
+answer would make the pruner delete clips). A body that is a file (a clip, a photo, a
+thumbnail, the export) or a :class:`web.bodies.PulledBody` (the ZIP, a moved HLS
+fragment, the network drive's files) is read by the main loop only when the socket takes
+more, so no thread waits for a slow client. Any other body is written by its worker thread,
+which waits while more than :data:`OUTBUF_HIGH_BYTES` are unsent (the live streams skip
+instead, see :mod:`web.streams`). A client that has taken nothing for
+:data:`STALLED_CLIENT_S` while something waits for it is dropped.
 """
 
 from __future__ import annotations
@@ -18,31 +28,45 @@ from collections.abc import Callable
 from typing import Any
 
 from waitress import create_server
-from waitress.channel import HTTPChannel
+from waitress.buffers import OverflowableBuffer, ReadOnlyFileBasedBuffer
+from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import BaseWSGIServer, MultiSocketServer
 from waitress.task import ErrorTask, WSGITask
 
 from web import streams
+from web.bodies import BodyCut
 from web.security import MAX_BODY_BYTES, LoginThrottle
 
 log = logging.getLogger(__name__)
 
 
-#: Waitress settings besides host, port and threads. Ordinary responses use Waitress's own
-#: output buffering (a client that does not read never holds a worker thread); the live
-#: streams do their own back-pressure (see :mod:`web.streams`). A body over the API's limit
-#: is refused (413) from its headers, before it is read; the margin lets chunked framing of
-#: an allowed body through (the API checks the exact limit).
+#: Unsent bytes of a connection past which a worker writing a body waits for the client
+#: (Waitress's high watermark, 16 MiB by default), and the size at which Waitress starts a
+#: new output buffer (an old one is freed once sent: a long stream keeps at most this).
+OUTBUF_HIGH_BYTES = 512 * 1024
+#: Waitress's threshold for moving a buffer to a temporary file: never reached. Memory is
+#: bounded by the back-pressure instead; a temporary file could be on the card.
+NEVER_SPILL_BYTES = 1 << 62
+#: Waitress settings besides host, port and threads. A body over the API's limit is
+#: refused (413) from its headers, before it is read; the margin lets chunked framing of an
+#: allowed body through (the API checks the exact limit).
 WAITRESS_OPTIONS: dict[str, Any] = {
     "ident": "dashcam",
     "max_request_body_size": MAX_BODY_BYTES + 1024,
     "max_request_header_size": 32 * 1024,
+    "outbuf_high_watermark": OUTBUF_HIGH_BYTES,
+    "outbuf_overflow": NEVER_SPILL_BYTES,
+    "inbuf_overflow": NEVER_SPILL_BYTES,
 }
 #: Set on every accepted connection (see :func:`tune_server`).
 SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-#: A client that has not taken any of what was sent to it for this long is dropped by the
-#: kernel (``TCP_USER_TIMEOUT``, which covers a zero receive window too): a connection that
-#: never reads cannot keep its place, its parked requests and its open files for ever.
+#: A client that has taken nothing of what waits for it for this long is dropped: by the
+#: channel (bytes unsent in the server) and by the kernel (``TCP_USER_TIMEOUT``: bytes in
+#: the socket unacknowledged, a zero receive window too). A connection that never reads
+#: cannot keep its place, its parked requests and its open files for ever. A minute lets a
+#: phone that locks its screen or walks out of Wi-Fi range for a moment go on where it
+#: was; meanwhile it costs an open file and at most a chunk of memory, never a thread (a
+#: worker waiting in :meth:`Channel.write_soon` is freed at the same bound).
 STALLED_CLIENT_S = 60.0
 #: Most connections open at once from one client address. One phone browser opens up to 6
 #: per host (Chrome, Safari, Firefox), live status and preview included; 16 leaves room for
@@ -59,6 +83,10 @@ CLIENT_REQUESTS_PER_S = 100.0
 CLIENT_REQUEST_BURST = 200
 #: Unsent bytes past which a connection's next pipelined request waits (see :class:`Channel`).
 PIPELINE_BACKLOG_BYTES = 256 * 1024
+#: How often a worker waiting for a slow client looks whether it stalled.
+ROOM_POLL_S = 1.0
+#: Waitress's "Task queue depth" warning is logged at most once per this many seconds.
+QUEUE_LOG_EVERY_S = 60.0
 #: The WSGI environ key under which the request's Waitress channel is found.
 CHANNEL_ENV = streams.CHANNEL_ENV
 _NOSNIFF = ("X-Content-Type-Options", "nosniff")
@@ -127,14 +155,26 @@ class RequestBudget:
 
 
 class Channel(HTTPChannel):
-    """A Waitress connection that never makes a worker thread wait for its client.
+    """A Waitress connection whose answers go no faster than its client takes them.
 
     Waitress blocks a worker while more than its high watermark (16 MiB) of a response is
-    unsent, and serves pipelined requests one after another into the output buffer. Here a
-    worker never waits: with more than :data:`PIPELINE_BACKLOG_BYTES` unsent, the next
-    pipelined request is parked and taken up again by the main loop once the client has
-    read enough. So a client that sends requests and never reads holds no thread, and at
-    most a few open files.
+    unsent, spills what is unsent to a temporary file past ``outbuf_overflow`` (1 MiB),
+    and serves pipelined requests one after another into the output buffer. Here:
+
+    * A body sent from the main loop (a file, a :class:`web.bodies.PulledBody`) is read
+      only as the socket drains; no worker waits for it.
+    * Any other body's worker waits in :meth:`write_soon` while more than
+      :data:`OUTBUF_HIGH_BYTES` are unsent; nothing is ever spilled to a file.
+    * With more than :data:`PIPELINE_BACKLOG_BYTES` unsent, the next pipelined request is
+      parked and taken up again by the main loop once the client has read enough. So a
+      client that sends requests and never reads holds no thread, and at most a few open
+      files.
+    * A client that has taken nothing for the server's ``stalled_client_s``
+      (:data:`STALLED_CLIENT_S`) while bytes wait for it is dropped, as is one whose body
+      was cut (:class:`web.bodies.BodyCut`: the client sees a cut download, never a wrong
+      one).
+    * An output buffer that has been sent is replaced by a new one, so a kept-alive
+      connection holds no memory of its last answer.
 
     A client past its :class:`RequestBudget` (the server's ``request_budget``) has its next
     request deferred, without a thread, until its budget allows it: one address flooding
@@ -148,9 +188,17 @@ class Channel(HTTPChannel):
     parked = False
     deferred_until: float | None = None
     request_started: float | None = None
-    #: Times any channel parked (or deferred) a request (for tests and diagnostics).
+    dropping = False
+    #: Times any channel parked (or deferred) a request, or dropped a client (for tests
+    #: and diagnostics).
     parks_total = 0
     defers_total = 0
+    drops_total = 0
+
+    def __init__(self, server: Any, sock: socket.socket, addr: Any, adj: Any, map=None) -> None:
+        #: When the client last took bytes, or bytes began to wait for it.
+        self.progress_at = time.monotonic()
+        super().__init__(server, sock, addr, adj, map=map)
 
     def service(self) -> None:
         with self.outbuf_lock:
@@ -178,9 +226,9 @@ class Channel(HTTPChannel):
                 self.request_started = None
 
     def readable(self) -> bool:
-        """Also where a deferred request is taken up and a late one ends its connection.
+        """Also where a deferred request is taken up and a late or stalled client is let go.
 
-        The main loop asks every channel every round.
+        The main loop asks every channel every round (at least once a second).
         """
         now = time.monotonic()
         until = self.deferred_until
@@ -193,6 +241,10 @@ class Channel(HTTPChannel):
         if started is not None and now - started > deadline_s and not self.will_close:
             self.logger.info("closing %s: its request took over %.0f s", self.addr, deadline_s)
             self.will_close = True
+        if self._stalled(now):
+            self._drop_soon(
+                f"it took nothing of {self.total_outbufs_len} bytes for {self._stall_s():.0f} s"
+            )
         return super().readable()
 
     def handle_write(self) -> None:
@@ -202,8 +254,97 @@ class Channel(HTTPChannel):
                 self.parked = False
                 self.server.add_task(self)
 
+    def write_soon(self, data: Any) -> int:
+        """Waitress's, but a worker waits while more than :data:`OUTBUF_HIGH_BYTES` are
+        unsent (a body the main loop pulls never waits: it is read as the socket drains).
+
+        Raises:
+            ClientDisconnected: the client is gone, or has taken nothing for the stall time.
+        """
+        if data:
+            with self.outbuf_lock:
+                if not self.total_outbufs_len:
+                    self.progress_at = time.monotonic()
+                if not isinstance(data, ReadOnlyFileBasedBuffer):
+                    self._wait_for_room()
+        return super().write_soon(data)
+
+    def _wait_for_room(self) -> None:
+        """Wait (holding ``outbuf_lock``, released while waiting) for the client to read."""
+        while self.connected and self.total_outbufs_len > OUTBUF_HIGH_BYTES:
+            if self._stalled(time.monotonic()):
+                self._drop_soon(f"it took nothing for {self._stall_s():.0f} s")
+                raise ClientDisconnected
+            self.server.pull_trigger()  # the main loop's select must see it writable
+            self.outbuf_lock.wait(ROOM_POLL_S)  # notified as the main loop sends
+
     def _flush_outbufs_below_high_watermark(self) -> None:
-        """Never wait for the client (Waitress's version waits past the watermark)."""
+        """Never wait here: Waitress waits in it between pipelined requests too, which
+        :meth:`service` parks instead; bodies wait in :meth:`write_soon`."""
+
+    def _flush_some(self, do_close: bool = True) -> bool:
+        try:
+            sent = super()._flush_some(do_close=do_close)
+        except BodyCut as exc:
+            self._drop_soon(f"its answer was cut short: {exc}")
+            return False
+        if sent:
+            self.progress_at = time.monotonic()
+        if not self.total_outbufs_len and len(self.outbufs) == 1 and self.current_outbuf_count:
+            old = self.outbufs[0]  # sent: its memory goes (Waitress would keep it)
+            self.outbufs = [OverflowableBuffer(self.adj.outbuf_overflow)]
+            self.current_outbuf_count = 0
+            old.close()
+        return sent
+
+    def _stall_s(self) -> float:
+        return getattr(self.server, "stalled_client_s", STALLED_CLIENT_S)
+
+    def _stalled(self, now: float) -> bool:
+        return bool(self.total_outbufs_len) and now - self.progress_at > self._stall_s()
+
+    def _drop_soon(self, reason: str) -> None:
+        """Close the connection from the main loop (its select may be using the socket)."""
+        if self.dropping:
+            return
+        self.dropping = True
+        Channel.drops_total += 1
+        log.info("closing the connection of %s: %s", self.addr, reason)
+        self.will_close = True
+        self.server.trigger.pull_trigger(self._drop)
+
+    def _drop(self) -> None:
+        if self._fileno is not None:
+            self.handle_close()
+
+
+class _QueueLogLimit(logging.Filter):
+    """Lets Waitress's "Task queue depth" warning through once per ``every_s``; the next
+    one says how many were held back (a flood would otherwise fill the log)."""
+
+    def __init__(self, every_s: float = QUEUE_LOG_EVERY_S) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self._lock = threading.Lock()
+        self._next = 0.0
+        self.held = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next:
+                self.held += 1
+                return False
+            self._next = now + self.every_s
+            held, self.held = self.held, 0
+        if held:
+            record.msg = f"{record.getMessage()} ({held} more such warnings held back)"
+            record.args = ()
+        return True
+
+
+#: On Waitress's queue logger (see :func:`tune_server`).
+QUEUE_LOG_LIMIT = _QueueLogLimit()
 
 
 def open_channel(server: Any, conn: socket.socket, addr: Any, adj: Any, map=None) -> Any:
@@ -237,7 +378,8 @@ def tune_server(
 
     Sets :data:`SOCKET_OPTIONS`, the stalled-client timeout, the :func:`open_channel` hook,
     a per-client :class:`RequestBudget` (a default one if None) and the request deadline
-    on it (on every listening socket, if it has several).
+    on it (on every listening socket, if it has several), and holds back repeats of
+    Waitress's queue warning (:data:`QUEUE_LOG_EVERY_S`).
     """
     options = list(SOCKET_OPTIONS)
     if hasattr(socket, "TCP_USER_TIMEOUT"):
@@ -251,6 +393,10 @@ def tune_server(
         one.channel_class = open_channel
         one.request_budget = budget
         one.request_deadline_s = request_deadline_s
+        one.stalled_client_s = stalled_client_s
+    queue_log = logging.getLogger("waitress.queue")
+    if QUEUE_LOG_LIMIT not in queue_log.filters:
+        queue_log.addFilter(QUEUE_LOG_LIMIT)
     return server
 
 

@@ -220,8 +220,11 @@ run python3 -m venv --system-site-packages "$PREFIX/venv"
 run "$PREFIX/venv/bin/pip" install --upgrade "$SRC"
 
 echo "== files"
+# The config holds the dashboard's password (web_password): only the service user (its
+# owner, below) and root may read it, from the first install on and on every install.
 if [ -e "$ROOT$CONFIG_DIR/dashcam.toml" ]; then
     echo "kept $CONFIG_DIR/dashcam.toml"
+    chmod 0600 "$ROOT$CONFIG_DIR/dashcam.toml"
     # The user's file is never edited (a second gps key would make it invalid): say it.
     if [ "$GPSD" = 1 ] && ! grep -Eq '^[[:space:]]*gps[[:space:]]*=[[:space:]]*"gpsd"' \
         "$ROOT$CONFIG_DIR/dashcam.toml"; then
@@ -234,7 +237,7 @@ else
             printf '# The GPS, read through gpsd (install.sh --gps-serial / --gps-device).\n'
             printf 'gps = "gpsd"\n'
         fi
-    } | write_file "$CONFIG_DIR/dashcam.toml" 0644
+    } | write_file "$CONFIG_DIR/dashcam.toml" 0600
 fi
 # The device key signs each clip's link in the chain (README: "Checking a clip"). Made once,
 # kept on a reinstall (a new key would make a new device): the private key readable by the

@@ -5,8 +5,12 @@ copied (:mod:`appliance.fmp4`). Each clip's fragment times start at zero, and FF
 HLS reader drops the first fragment of every later clip of an incident even after
 ``EXT-X-DISCONTINUITY``; so the incident's playlist names each fragment of a later clip
 by its own URL here, which serves it with its ``tfdt`` moved to follow the clip before
-(one fragment, about a second of video, copied in memory). The clip being recorded is
-not an item yet: its playlist is a 404 until it is closed.
+(only the ``moof`` is copied and changed in memory; the ``mdat`` is read from the clip as
+it is sent). The clip being recorded is not an item yet: its playlist is a 404 until it
+is closed.
+
+Every large body here goes to the client only as fast as it reads (:mod:`web.bodies`):
+the ZIP and the fragments are pulled by the server, the export and the clips are files.
 
 An export is one plain MP4 of an incident with its evidence beside it (merged track,
 signed manifest, public key: :func:`appliance.export.export_incident`) in
@@ -33,10 +37,11 @@ from appliance.items import DCIM, Item
 from appliance.library import Library
 from appliance.share import travelling_files
 from appliance.worker import Worker
+from web.bodies import Chain, FileRange, PulledBody
 from web.media import RANGE_PARAM, download_name, open_below, parse_range, send_file
 from web.resources.incidents import find_incident, incident_items
 from web.spec import Component, Deps, Reply, operation
-from web.zipstream import zip_stream
+from web.zipstream import ZipPlan
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,8 @@ MAX_ZIP_ITEMS = 500
 EXPORT_MARGIN_BYTES = 1024 * 1024
 #: Niceness of the export thread (the recorder and the requests go first).
 EXPORT_NICENESS = 10
+#: The largest ``moof`` a fragment may start with (a second of 60 fps video needs ~1 KB).
+MAX_MOOF_BYTES = 1024 * 1024
 
 EXPORTED = Component(
     "Export",
@@ -140,25 +147,33 @@ class Playback:
         if rank >= len(layout.fragments):
             raise NotFound(f"clip {item.id} has {len(layout.fragments)} fragments")
         fragment = layout.fragments[rank]
-        with os.fdopen(open_below(self.library.root, item.path), "rb") as fh:
-            data = os.pread(fh.fileno(), fragment.size, fragment.offset)
-        if len(data) != fragment.size:
-            raise NotFound(f"clip {item.id} changed on the card")
+        fd = open_below(self.library.root, item.path)
         try:
-            data = shift_decode_time(data, shift)
+            body, length = _moved_fragment(fd, fragment.offset, fragment.size, shift)
         except LayoutError as exc:
+            os.close(fd)
             raise NotFound(f"clip {item.id}: {exc}") from None
+        except BaseException:
+            os.close(fd)
+            raise
         resp.content_type = "video/mp4"
         resp.accept_ranges = "bytes"
         resp.cache_control = ["private", "max-age=3600"]
         header = req.get_header("Range")
-        wanted = parse_range(header, len(data)) if header else None
+        try:
+            wanted = parse_range(header, length) if header else None
+        except BaseException:
+            body.close()
+            raise
+        first, last = wanted if wanted is not None else (0, length - 1)
         if wanted is not None:
-            first, last = wanted
             resp.status = falcon.HTTP_206
-            resp.content_range = (first, last, len(data))
-            data = data[first : last + 1]
-        resp.data = data
+            resp.content_range = (first, last, length)
+        if req.method == "HEAD":
+            body.close()
+            resp.content_length = last - first + 1
+            return
+        resp.set_stream(body.slice(first, last + 1), last - first + 1)
 
     on_head_fragment = on_get_fragment
 
@@ -234,7 +249,10 @@ class Playback:
         }
 
     @operation(
-        "Download the incident's export (made by POST)", _FILE, errors=(416,), params=RANGE_PARAM
+        "Download the incident's export (made by POST)",
+        _FILE,
+        errors=(412, 416),
+        params=RANGE_PARAM,
     )
     def on_get_export(self, req: falcon.Request, resp: falcon.Response, incident_id: int):
         incident = find_incident(self.library.incidents(), incident_id)
@@ -271,7 +289,8 @@ class Playback:
         resp.content_type = "application/zip"
         resp.cache_control = ["no-store"]
         resp.downloadable_as = f"{stem}.zip"
-        resp.stream = zip_stream(members)
+        plan = ZipPlan(self.library.root, members)
+        resp.set_stream(plan.body(), plan.length)
 
     def _export_path(self, incident_id: int) -> str:
         return os.path.join(self.export_dir, f"incident-{incident_id:08d}.mp4")
@@ -342,18 +361,57 @@ class Playback:
         resp.content_type = "application/zip"
         resp.cache_control = ["no-store"]
         resp.downloadable_as = f"dashcam_{newest.stamp}_{len(items)}items.zip"
-        resp.stream = zip_stream(_zip_members(items))
+        plan = ZipPlan(self.library.root, _zip_files(items))
+        resp.set_stream(plan.body(), plan.length)
 
 
-def _zip_members(items: list[Item]) -> list[tuple[str, str]]:
-    """Each item under its download name, and its sidecars beside it under the same base
-    name (:func:`appliance.share.travelling_files`)."""
+def _zip_files(items: list[Item]) -> list[tuple[str, str]]:
+    """(name in the ZIP, path on the card) of the files a ZIP of ``items`` holds: each item
+    under its download name, and its sidecars beside it under the same base name
+    (:func:`appliance.share.travelling_files`)."""
     members = []
     for item in items:
         stem = os.path.splitext(download_name(item))[0]
         for _share, path in travelling_files(item):
             members.append((stem + os.path.splitext(path)[1], path))
     return members
+
+
+class _Fragment:
+    """One fragment of a clip with its ``tfdt`` moved: the ``moof`` in memory (a few
+    hundred bytes), the ``mdat`` read from the clip as it is sent."""
+
+    def __init__(self, fd: int, moof: bytes, mdat_at: int, mdat_size: int) -> None:
+        self.fd, self.moof, self.mdat_at, self.mdat_size = fd, moof, mdat_at, mdat_size
+
+    def slice(self, first: int, end: int) -> PulledBody:
+        """Bytes ``first`` to ``end`` (exclusive) as a pulled body (it owns the file)."""
+        head = self.moof[first:end]
+        skip = max(0, first - len(self.moof))
+        size = max(0, end - max(first, len(self.moof)))
+        data = FileRange(self.fd, self.mdat_at + skip, size)
+        return PulledBody(Chain(head, data), len(head) + size)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _moved_fragment(fd: int, offset: int, size: int, shift: int) -> tuple[_Fragment, int]:
+    """The fragment at ``offset`` of the open clip ``fd``, its decode times moved by
+    ``shift``; and its length.
+
+    Raises:
+        LayoutError: it does not start with a ``moof``, its times cannot be moved, or the
+            clip is shorter than its layout says.
+    """
+    head = os.pread(fd, 8, offset)
+    moof_size = int.from_bytes(head[:4], "big") if len(head) == 8 else 0
+    if head[4:8] != b"moof" or not 8 <= moof_size <= min(size, MAX_MOOF_BYTES):
+        raise LayoutError("not a fragment: no moof at its start")
+    if os.fstat(fd).st_size < offset + size:
+        raise LayoutError("the clip is shorter than its fragments")
+    moof = shift_decode_time(os.pread(fd, moof_size, offset), shift)
+    return _Fragment(fd, moof, offset + moof_size, size - moof_size), size
 
 
 def _export_name(incident_id: int, first: Item) -> str:
