@@ -337,6 +337,7 @@ def test_an_export_folder_swapped_for_a_symlink_is_refused_and_not_written(
 ) -> None:
     d, client, inc, _ = incident
     folder = os.path.join(d.appliance.library.root, "DCIM", EXPORT_DIR)
+    os.makedirs(folder, exist_ok=True)  # an earlier export made it; this test may run alone
     for name in os.listdir(folder):
         os.unlink(os.path.join(folder, name))
     os.rmdir(folder)
