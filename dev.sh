@@ -59,6 +59,9 @@ case "$cmd" in
     venv dev,cad
     # The browser tests drive Debian's Chromium (Playwright's own download is not used).
     apt_install chromium || echo "dev.sh: chromium could not be installed; browser tests will skip" >&2
+    # ... and a real WebKit engine: WebKitGTK's MiniBrowser under WebKitWebDriver on Xvfb,
+    # playing H.264 through GStreamer (tests/webkit_fixtures.py).
+    apt_install webkit2gtk-driver xvfb gstreamer1.0-libav gstreamer1.0-plugins-good || echo "dev.sh: WebKitGTK could not be installed; WebKit tests will skip" >&2
     # The GPS tests run the real gpsd, fed by gpsfake (gpsd-clients, python3-gps).
     apt_install gpsd gpsd-clients python3-gps || echo "dev.sh: gpsd could not be installed; GPS tests will skip" >&2
     # The tools an insurer or a court opens the files with, run on real output by the
