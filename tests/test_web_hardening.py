@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import errno
 import json
+import math
 import os
 import select
 import socket
@@ -683,22 +684,38 @@ def test_a_client_that_stops_reading_is_dropped_after_the_stall_timeout(tmp_path
     with dashboard(tmp_path, autostart=True) as d:
         assert d.appliance.controller.wait_for_state(State.RECORDING)
         item = d.appliance.wait_segments(1)[0]
-        # 3 s: the stalled channel lives that long (the kernel's TCP_USER_TIMEOUT too), long
-        # enough to be seen by a poll that a loaded machine delays (1 s was missed once).
         with serve(d.app, stalled_client_s=3.0) as addr:
             channels = addr.server.active_channels
             with socket.socket() as sock:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
                 sock.bind(("127.0.0.2", 0))
                 sock.connect(addr)
-                one = f"GET /media/{item.seq} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
-                sock.sendall(one * 100)  # megabytes of answers, never read
 
                 def stalled() -> list:
                     return [c for c in list(channels.values()) if c.addr[0] == "127.0.0.2"]
 
-                assert wait_until(lambda: any(c.total_outbufs_len for c in stalled()), 5)
+                # The server took the connection (it keeps the channel until it drops it).
+                assert wait_until(lambda: bool(stalled()), 5)
+                # Answers far past what the kernel buffers (up to tcp_wmem's 4 MiB: a hundred
+                # of this short clip once fitted there, and nothing waited in the server).
+                size = os.path.getsize(item.path)
+                asked = math.ceil(24 * 2**20 / size)
+                one = f"GET /media/{item.seq} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+                sock.sendall(one * asked)  # never read
+                # Dropped by the server's stall check or by the kernel's TCP_USER_TIMEOUT,
+                # both set from stalled_client_s (a poll on a loaded machine may miss the
+                # 3 s in which bytes wait, so the proof is what the client finds).
                 assert wait_until(lambda: not stalled(), 15), "the stalled client was kept"
+                sock.settimeout(10)
+                received, ended = 0, False
+                try:
+                    while chunk := sock.recv(1 << 16):
+                        received += len(chunk)
+                    ended = True
+                except ConnectionResetError:
+                    ended = True
+                assert ended
+                assert received < asked * size / 2, "the server sent it everything it asked"
             assert request(addr, f"/media/{item.seq}").status == 200
 
 
