@@ -339,12 +339,16 @@ def test_a_still_during_recording_costs_no_frame(pictures, tmp_path):
     """Finding 8: picamera2 encodes the still (capture_file, simplejpeg) on its camera
     thread, before the encoders get the frame; at 1280x720 with the 4 buffers of a
     Zero 2 W's configuration that costs no frame: the packets around each still follow
-    one another at the frame interval and the sensor loses none."""
+    one another at the frame interval and the sensor loses none.
+
+    At 10 frames a second here: the three spare buffers then last 300 ms, which a still
+    takes on a loaded test machine (at 30 the stack lanes beside the suite once lost three
+    frames); how long a still holds the camera thread on a Pi is a benchmark's figure."""
     sensor = fake_libcamera.Sensor(pictures=pictures, drop_without_buffer=True)
     sensor.attach_v4l2(tmp_path / "pi")
     windows = []
     with fake_libcamera.installed(sensor):
-        camera = make(width=1280, height=720)
+        camera = make(width=1280, height=720, fps=10)
         collector = Collector()
         camera.start(collector.on_packet, collector.on_error)
         try:
@@ -359,7 +363,8 @@ def test_a_still_during_recording_costs_no_frame(pictures, tmp_path):
     assert not collector.errors
     packets = collector.snapshot()
     for first, last in windows:
-        assert frame_gaps(packets[first:last]) == [], (first, last, sensor.frames_dropped)
+        gaps = frame_gaps(packets[first:last], interval_us=100_000)
+        assert gaps == [], (first, last, sensor.frames_dropped)
     assert sensor.frames_dropped == 0
 
 
