@@ -33,7 +33,7 @@ from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import BaseWSGIServer, MultiSocketServer
 from waitress.task import ErrorTask, WSGITask
 
-from web import streams
+from web import streams, waitress_internals
 from web.bodies import BodyCut
 from web.security import MAX_BODY_BYTES, LoginThrottle
 
@@ -380,7 +380,12 @@ def tune_server(
     a per-client :class:`RequestBudget` (a default one if None) and the request deadline
     on it (on every listening socket, if it has several), and holds back repeats of
     Waitress's queue warning (:data:`QUEUE_LOG_EVERY_S`).
+
+    Raises:
+        web.waitress_internals.WaitressChanged: the installed Waitress lacks what the
+            channel relies on.
     """
+    waitress_internals.check()
     options = list(SOCKET_OPTIONS)
     if hasattr(socket, "TCP_USER_TIMEOUT"):
         options.append((socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(stalled_client_s * 1000)))

@@ -66,6 +66,7 @@ FLOOR_TESTS = (
     "tests/test_web_api.py",
     "tests/test_web_hardening.py",
     "tests/test_web_server.py",
+    "tests/test_waitress_internals.py",
     "tests/test_dav.py",
     "tests/test_config.py",
     "tests/test_gsensor.py",
