@@ -77,18 +77,21 @@ case "$cmd" in
     # fixtures start a server once); the slowest tests are listed at the end.
     pytest=("$VENV/bin/python" -m pytest -n auto --dist loadfile --durations=15)
     if [ $# -gt 0 ]; then exec "${pytest[@]}" "$@"; fi
-    # The whole suite: the stack lanes (tests/stacks: other versions, arm64) mostly wait
-    # on their own environments, so they run beside the rest, one process each, with
-    # their output shown at the end.
+    # The whole suite, then the stack lanes (tests/stacks: other versions, arm64). Their
+    # environments are built beside the suite (mostly downloading); their tests run after
+    # it, at most one lane per core: timing tests fail on a machine running both at once.
     mkdir -p tests/artifacts
     lanes_log=tests/artifacts/stack-lanes.log
-    "$VENV/bin/python" -m pytest -m stack -n 4 --dist load -rA >"$lanes_log" 2>&1 &
-    lanes=$!
+    "$VENV/bin/python" -m tests.stacks prepare >tests/artifacts/stack-prepare.log 2>&1 &
+    prepare=$!
     status=0
     "${pytest[@]}" -m "not stack" || status=$?
+    wait "$prepare" || echo "dev.sh: a lane's environment was not built beside the suite (tests/artifacts/stack-prepare.log); its test builds it again" >&2
+    cores=$(nproc)
     lanes_status=0
-    wait "$lanes" || lanes_status=$?
+    "$VENV/bin/python" -m pytest -m stack -n $((cores < 4 ? cores : 4)) --dist load -rA >"$lanes_log" 2>&1 || lanes_status=$?
     echo "---- the stack lanes (tests/stacks; log: $lanes_log) ----"
+    cat tests/artifacts/stack-prepare.log
     grep -E "^(PASSED|FAILED|ERROR|SKIPPED)|lane:|media path:|[0-9]+ (passed|failed)" "$lanes_log" || true
     [ "$lanes_status" -eq 0 ] || { tail -n 80 "$lanes_log"; echo "dev.sh: the stack lanes failed" >&2; }
     [ "$status" -ne 0 ] && exit "$status"
