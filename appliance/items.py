@@ -31,8 +31,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
-
 DCIM = "DCIM"
 LOOP_DIR = "LOOP"
 PROTECTED_DIR = "PROTECTED"
@@ -156,6 +154,10 @@ def make_thumbnail(jpeg: bytes, width_px: int = THUMB_WIDTH_PX) -> bytes:
     Raises:
         ValueError: ``jpeg`` is not an image Pillow can read.
     """
+    # Imported here: the config reads the reserve's formula from the pruner, which needs
+    # this module's index, and must not load an imaging library (issue 22).
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(jpeg)) as img:
             width, height = img.size

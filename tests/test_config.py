@@ -118,6 +118,16 @@ def test_the_command_refuses_a_bad_config_and_names_the_key(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_the_config_imports_no_imaging_or_media_library():
+    """Reading a config (the CLI's check-config, the settings API) loads no Pillow, numpy
+    or PyAV: the reserve's formula sits in the index's module, which reads JPEGs too."""
+    code = "import sys, appliance.config; print(sorted({'PIL', 'numpy', 'av'} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
 # --- hostile values: non-finite numbers, huge integers, strings that must round-trip --------
 
 BOUNDS = bounds()
