@@ -1,17 +1,19 @@
 """The appliance's configuration: one frozen dataclass read from one TOML file.
 
-Every key is validated; a wrong key or value raises :class:`ConfigError` whose message
-names the key and says what is allowed. Every number must be finite and within its bounds;
-byte sizes are also checked against the card (:func:`check_against_card`). With no file at
-all the defaults apply. Saving updates only the changed keys of the user's file, keeping
-its comments and layout (tomlkit).
+Every key is declared once, as a field of :class:`Config` with its rule
+(:mod:`appliance.config_values`); every value, from the file or the settings API, is
+checked by that rule through :func:`check_value`, and the OpenAPI document shows the JSON
+Schema derived from it (:func:`json_schema`). A wrong key or value raises
+:class:`ConfigError` whose message names the key and says what is allowed. Every number
+must be finite and within its bounds; byte sizes are also checked against the card
+(:func:`check_against_card`). With no file at all the defaults apply. Saving updates only
+the changed keys of the user's file, keeping its comments and layout (tomlkit).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import os
 import tempfile
 import tomllib
@@ -20,6 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config_values import (
+    Argv,
+    Choice,
+    Custom,
+    Flag,
+    Number,
+    Rule,
+    Text,
     check_device_id,
     check_upload_bandwidth,
     check_upload_kinds,
@@ -27,7 +36,6 @@ from appliance.config_values import (
     check_upload_when,
 )
 from appliance.config_values import shown as _shown
-from appliance.config_values import text_error as _text_error
 from appliance.errors import ConfigError
 from appliance.pruning import reserve_bytes as _reserve  # the one formula of the reserve
 from appliance.wiring import BUTTON_WIRES, LED_WIRE, Button
@@ -45,13 +53,24 @@ def _default_storage_root() -> str:
     return os.path.expanduser("~/dashcam-data")
 
 
-# Each field carries its check in its metadata: (kind, lower, upper) or a custom callable.
-def _int(lo: int | None = None, hi: int | None = None, *, even: bool = False) -> dict:
-    return {"check": ("int", lo, hi, even)}
+# The declaration of every key is its field: its default, and in its metadata its rule
+# ("rule": how its value is checked and documented, appliance.config_values), whether None
+# is allowed ("optional") and whether the dashboard may change it ("settable"). The TOML
+# file, the settings API and the OpenAPI document all read it (check_value, json_schema).
+def _int(lo: int, hi: int, *, even: bool = False) -> dict:
+    return {"rule": Number(lo, hi, integer=True, even=even)}
 
 
-def _float(lo: float | None = None, hi: float | None = None) -> dict:
-    return {"check": ("float", lo, hi, False)}
+def _float(lo: float, hi: float) -> dict:
+    return {"rule": Number(lo, hi)}
+
+
+def _rule(rule: Rule) -> dict:
+    return {"rule": rule}
+
+
+_FLAG = _rule(Flag())
+_TEXT = _rule(Text())
 
 
 _PIN = _int(0, 27)
@@ -66,7 +85,7 @@ RESTART = {"settable": "restart"}
 class Config:
     """Everything the appliance can be told. Units are in the names."""
 
-    storage_root: str = field(default_factory=_default_storage_root, metadata={"check": "path"})
+    storage_root: str = field(default_factory=_default_storage_root, metadata=_TEXT)
     segment_seconds: float = field(default=60.0, metadata={**_float(1.0, 600.0), **LIVE})
     video_width: int = field(default=1920, metadata={**_int(160, 4096, even=True), **RESTART})
     video_height: int = field(default=1080, metadata={**_int(120, 2160, even=True), **RESTART})
@@ -90,65 +109,64 @@ class Config:
     hold_time_s: float = field(default=3.0, metadata=_float(0.5, 30.0))
     debounce_s: float = field(default=0.05, metadata=_float(0.0, 1.0))
     led_brightness: float = field(default=1.0, metadata={**_float(0.05, 1.0), **LIVE})
-    autostart: bool = field(default=True, metadata={"check": "bool", **LIVE})
-    web_host: str = field(default="0.0.0.0", metadata={"check": "str"})
+    autostart: bool = field(default=True, metadata={**_FLAG, **LIVE})
+    web_host: str = field(default="0.0.0.0", metadata=_TEXT)
     web_port: int = field(default=8080, metadata=_int(1, 65535))
     web_threads: int = field(default=8, metadata=_int(2, 64))
-    web_password: str | None = field(default=None, metadata={"check": "str", "optional": True})
-    dav_allow_delete: bool = field(default=False, metadata={"check": "bool"})
+    web_password: str | None = field(default=None, metadata={**_TEXT, "optional": True})
+    dav_allow_delete: bool = field(default=False, metadata=_FLAG)
     preview_max_viewers: int = field(default=3, metadata={**_int(1, 16), **LIVE})
     camera: str = field(
-        default="auto", metadata={"check": ("choice", "auto", "picamera2", "sim", "replay")}
+        default="auto", metadata=_rule(Choice(("auto", "picamera2", "sim", "replay")))
     )
-    replay_path: str | None = field(default=None, metadata={"check": "path", "optional": True})
-    camera_rotation: int = field(default=0, metadata={"check": ("choice", 0, 180)})
-    camera_hflip: bool = field(default=False, metadata={"check": "bool"})
-    camera_vflip: bool = field(default=False, metadata={"check": "bool"})
-    camera_hdr: bool = field(default=False, metadata={"check": "bool"})
+    replay_path: str | None = field(default=None, metadata={**_TEXT, "optional": True})
+    camera_rotation: int = field(default=0, metadata=_rule(Choice((0, 180))))
+    camera_hflip: bool = field(default=False, metadata=_FLAG)
+    camera_vflip: bool = field(default=False, metadata=_FLAG)
+    camera_hdr: bool = field(default=False, metadata=_FLAG)
     power_loss_pin: int | None = field(default=None, metadata={**_PIN, "optional": True})
-    power_loss_active_low: bool = field(default=True, metadata={"check": "bool"})
+    power_loss_active_low: bool = field(default=True, metadata=_FLAG)
     power_loss_grace_s: float = field(default=5.0, metadata=_float(0.0, 120.0))
-    overlay: bool = field(default=True, metadata={"check": "bool"})
-    overlay_format: str = field(default="%Y-%m-%d %H:%M:%S", metadata={"check": "str"})
+    overlay: bool = field(default=True, metadata=_FLAG)
+    overlay_format: str = field(default="%Y-%m-%d %H:%M:%S", metadata=_TEXT)
     overlay_position: str = field(
         default="bottom-left",
-        metadata={"check": ("choice", "bottom-left", "bottom-right", "top-left", "top-right")},
+        metadata=_rule(Choice(("bottom-left", "bottom-right", "top-left", "top-right"))),
     )
-    time_zone: str | None = field(default=None, metadata={"check": "str", "optional": True})
-    gps: str = field(default="none", metadata={"check": ("choice", "none", "gpsd")})
-    gps_host: str = field(default="127.0.0.1", metadata={"check": "str"})
+    time_zone: str | None = field(default=None, metadata={**_TEXT, "optional": True})
+    gps: str = field(default="none", metadata=_rule(Choice(("none", "gpsd"))))
+    gps_host: str = field(default="127.0.0.1", metadata=_TEXT)
     gps_port: int = field(default=2947, metadata=_int(1, 65535))
-    speed_unit: str = field(default="km/h", metadata={"check": ("choice", "km/h", "mph")})
+    speed_unit: str = field(default="km/h", metadata=_rule(Choice(("km/h", "mph"))))
     gsensor: str = field(
         default="auto",
-        metadata={"check": ("choice", "auto", "none", "sim", "mpu6050", "lis3dh", "adxl345")},
+        metadata=_rule(Choice(("auto", "none", "sim", "mpu6050", "lis3dh", "adxl345"))),
     )
     gsensor_i2c_bus: int = field(default=1, metadata=_int(0, 31))
     gsensor_address: int | None = field(default=None, metadata={**_int(3, 119), "optional": True})
     gsensor_threshold_g: float = field(default=1.5, metadata=_float(0.5, 16.0))
     power_off_command: tuple[str, ...] = field(
-        default=("systemctl", "poweroff"), metadata={"check": "argv"}
+        default=("systemctl", "poweroff"), metadata=_rule(Argv())
     )
     # Upload at home (read at start: the dashboard shows them, the file sets them).
-    upload_remote: str = field(default="", metadata={"check": check_upload_remote})
+    upload_remote: str = field(default="", metadata=_rule(Custom(check_upload_remote)))
     upload_kinds: tuple[str, ...] = field(
-        default=("protected", "photo"), metadata={"check": check_upload_kinds}
+        default=("protected", "photo"), metadata=_rule(Custom(check_upload_kinds))
     )
-    upload_when: str | tuple[str, ...] = field(default="any", metadata={"check": check_upload_when})
-    upload_bandwidth: str | int = field(default=0, metadata={"check": check_upload_bandwidth})
+    upload_when: str | tuple[str, ...] = field(
+        default="any", metadata=_rule(Custom(check_upload_when))
+    )
+    upload_bandwidth: str | int = field(default=0, metadata=_rule(Custom(check_upload_bandwidth)))
     device_id: str | None = field(
-        default=None, metadata={"check": check_device_id, "optional": True}
+        default=None, metadata={**_rule(Custom(check_device_id)), "optional": True}
     )
-    rclone_config: str | None = field(default=None, metadata={"check": "path", "optional": True})
+    rclone_config: str | None = field(default=None, metadata={**_TEXT, "optional": True})
     # The device's Ed25519 key that signs each clip's link (appliance/chain.py).
-    signing_key: str | None = field(default=None, metadata={"check": "path", "optional": True})
+    signing_key: str | None = field(default=None, metadata={**_TEXT, "optional": True})
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, list):  # from TOML: keep the config hashable
-                object.__setattr__(self, f.name, value := tuple(value))
-            _check(f, value)
+            object.__setattr__(self, f.name, check_value(f.name, getattr(self, f.name)))
         if (
             self.led_pin in (self.record_pin, self.photo_pin, self.protect_pin)
             or len({self.record_pin, self.photo_pin, self.protect_pin}) != 3
@@ -193,9 +211,9 @@ def _reject_unknown(keys: Any) -> None:
 def bounds() -> dict[str, tuple[str, int | float, int | float]]:
     """Every numeric key with its kind ("int" or "float") and inclusive bounds."""
     return {
-        name: check[:3]
+        name: (rule.kind, rule.lo, rule.hi)
         for name, f in _FIELDS.items()
-        if isinstance(check := f.metadata.get("check"), tuple) and check[0] in ("int", "float")
+        if isinstance(rule := f.metadata["rule"], Number)
     }
 
 
@@ -209,74 +227,39 @@ def settable() -> dict[str, bool]:
 
 
 def json_schema(name: str) -> dict[str, Any]:
-    """The JSON Schema of key ``name``'s value, from the same check that validates it.
+    """The JSON Schema of key ``name``'s value, from the rule that checks it.
+
+    It documents the value (the OpenAPI document); the value itself is checked by
+    :func:`check_value` only.
 
     Raises:
         KeyError: ``name`` is not a config key.
     """
     f = _FIELDS[name]
-    check = f.metadata["check"]
-    schema: dict[str, Any]
-    if check == "bool":
-        schema = {"type": "boolean"}
-    elif check == "argv":
-        schema = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
-    elif check in ("str", "path"):
-        schema = {"type": "string", "minLength": 1}
-    elif check[0] == "choice":
-        schema = {"enum": list(check[1:])}
-    else:
-        kind, lo, hi, even = check
-        schema = {"type": "integer" if kind == "int" else "number", "minimum": lo, "maximum": hi}
-        if even:
-            schema["multipleOf"] = 2
+    schema = f.metadata["rule"].schema()
     if f.metadata.get("optional"):
         schema = {"anyOf": [schema, {"type": "null"}]}
     return schema
 
 
-def _check(f: dataclasses.Field, value: Any) -> None:
-    name = f.name
-    check = f.metadata.get("check")
+def check_value(name: str, value: Any) -> Any:
+    """``value`` as key ``name`` holds it, checked by the key's declared rule.
+
+    The one check of a value, wherever it comes from: the TOML file, the settings API, a
+    part of the appliance (the LED's brightness). A list becomes a tuple (the config is
+    hashable), a whole number given for a float key a float.
+
+    Raises:
+        ConfigError: ``name: what is wrong, got <value>``, or ``name`` is no config key.
+    """
+    f = _FIELDS.get(name)
+    if f is None:
+        _reject_unknown([name])
+    if isinstance(value, list):
+        value = tuple(value)
     if value is None and f.metadata.get("optional"):
-        return
-    if callable(check):
-        check(name, value)
-    elif check == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name}: expected true or false, got {_shown(value)}")
-    elif check == "argv":
-        if not isinstance(value, list | tuple) or not value:
-            raise ConfigError(f"{name}: expected a list of non-empty strings, got {_shown(value)}")
-        for arg in value:
-            if (why := _text_error(arg)) is not None:
-                raise ConfigError(f"{name}: expected a list of non-empty strings: {why}")
-    elif check in ("str", "path"):
-        if (why := _text_error(value)) is not None:
-            raise ConfigError(f"{name}: {why}, got {_shown(value)}")
-    elif isinstance(check, tuple) and check[0] == "choice":
-        if not any(type(value) is type(c) and value == c for c in check[1:]):
-            allowed = ", ".join(repr(c) for c in check[1:])
-            raise ConfigError(f"{name}: expected one of {allowed}, got {_shown(value)}")
-    elif isinstance(check, tuple):
-        kind, lo, hi, even = check
-        ok_type = (
-            isinstance(value, int) and not isinstance(value, bool)
-            if kind == "int"
-            else isinstance(value, int | float) and not isinstance(value, bool)
-        )
-        if not ok_type:
-            expected = "an integer" if kind == "int" else "a number"
-            raise ConfigError(f"{name}: expected {expected}, got {_shown(value)}")
-        # NaN compares false with everything: test for it before the bounds.
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(
-                f"{name}: must be from {lo} to {hi}, got {_shown(value)} (not a finite number)"
-            )
-        if not lo <= value <= hi:
-            raise ConfigError(f"{name}: must be from {lo} to {hi}, got {_shown(value)}")
-        if even and value % 2:
-            raise ConfigError(f"{name}: must be even, got {_shown(value)}")
+        return None
+    return f.metadata["rule"].check(name, value)
 
 
 def _check_clock_text(overlay_format: str, time_zone: str | None) -> None:
@@ -377,15 +360,8 @@ def from_mapping(data: dict[str, Any], *, source: str = "config") -> Config:
         _reject_unknown(data)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    values = dict(data)
-    for key, (kind, _, _) in bounds().items():
-        value = values.get(key)
-        if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
-            # Too large for a float: kept as an integer, the range check names the key.
-            with contextlib.suppress(OverflowError):
-                values[key] = float(value)
     try:
-        return Config(**values)
+        return Config(**data)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
 

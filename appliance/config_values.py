@@ -1,14 +1,19 @@
-"""How config values are checked and shown in messages: text, and the upload keys'
-own forms (an rclone remote, kinds, networks, a rate, a folder name).
+"""How config values are checked and shown in messages: the kinds of value a key declares
+(a number in bounds, a flag, text, a choice, a command line) and the upload keys' own forms
+(an rclone remote, kinds, networks, a rate, a folder name).
 
-Each ``check_*`` takes the key's name and its value and raises :class:`ConfigError` naming
-the key; :mod:`appliance.config` puts them in its fields' metadata.
+Each rule's :meth:`Rule.check` takes the key's name and its value, raises
+:class:`ConfigError` naming the key, and returns the value as the config holds it; its
+:meth:`Rule.schema` is the JSON Schema that documents the same rule (the OpenAPI
+document). :mod:`appliance.config` declares one rule per key in its fields' metadata.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.errors import ConfigError
@@ -34,6 +39,143 @@ def text_error(value: Any) -> str | None:
     except UnicodeEncodeError:
         return "must be valid Unicode text (no lone surrogates)"
     return None
+
+
+class Rule:
+    """How one key's value is checked, and the JSON Schema that documents it."""
+
+    def check(self, name: str, value: Any) -> Any:
+        """``value`` as the config holds it.
+
+        Raises:
+            ConfigError: ``name: what is wrong, got <value>``.
+        """
+        raise NotImplementedError
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of the values :meth:`check` takes."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Number(Rule):
+    """A number from ``lo`` to ``hi`` (inclusive); ``integer``: a whole one (never
+    ``true``, never ``2.0``), else any finite one, kept as a float; ``even``: a multiple
+    of two (video sizes)."""
+
+    lo: int | float
+    hi: int | float
+    integer: bool = False
+    even: bool = False
+
+    @property
+    def kind(self) -> str:
+        """ "int" or "float"."""
+        return "int" if self.integer else "float"
+
+    def check(self, name: str, value: Any) -> int | float:
+        ok_type = (
+            isinstance(value, int) and not isinstance(value, bool)
+            if self.integer
+            else isinstance(value, int | float) and not isinstance(value, bool)
+        )
+        if not ok_type:
+            expected = "an integer" if self.integer else "a number"
+            raise ConfigError(f"{name}: expected {expected}, got {shown(value)}")
+        lo, hi = self.lo, self.hi
+        # NaN compares false with everything: test for it before the bounds.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(
+                f"{name}: must be from {lo} to {hi}, got {shown(value)} (not a finite number)"
+            )
+        if not lo <= value <= hi:
+            raise ConfigError(f"{name}: must be from {lo} to {hi}, got {shown(value)}")
+        if self.even and value % 2:
+            raise ConfigError(f"{name}: must be even, got {shown(value)}")
+        return value if self.integer else float(value)  # in bounds: the float exists
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": "integer" if self.integer else "number",
+            "minimum": self.lo,
+            "maximum": self.hi,
+        }
+        if self.even:
+            out["multipleOf"] = 2
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Flag(Rule):
+    """``true`` or ``false``."""
+
+    def check(self, name: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: expected true or false, got {shown(value)}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
+
+
+@dataclass(frozen=True, slots=True)
+class Text(Rule):
+    """Non-empty text that a TOML file can hold (no NUL, no lone surrogate)."""
+
+    def check(self, name: str, value: Any) -> str:
+        if (why := text_error(value)) is not None:
+            raise ConfigError(f"{name}: {why}, got {shown(value)}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "minLength": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Argv(Rule):
+    """A command line: a list of at least one non-empty text, kept as a tuple."""
+
+    def check(self, name: str, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple) or not value:
+            raise ConfigError(f"{name}: expected a list of non-empty strings, got {shown(value)}")
+        for arg in value:
+            if (why := text_error(arg)) is not None:
+                raise ConfigError(f"{name}: expected a list of non-empty strings: {why}")
+        return tuple(value)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Choice(Rule):
+    """One of ``options``, of the same type (``1`` is not ``True``)."""
+
+    options: tuple[Any, ...]
+
+    def check(self, name: str, value: Any) -> Any:
+        if not any(type(value) is type(c) and value == c for c in self.options):
+            allowed = ", ".join(repr(c) for c in self.options)
+            raise ConfigError(f"{name}: expected one of {allowed}, got {shown(value)}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"enum": list(self.options)}
+
+
+@dataclass(frozen=True, slots=True)
+class Custom(Rule):
+    """A form of its own: ``test(name, value)`` raises :class:`ConfigError` or returns."""
+
+    test: Callable[[str, Any], None]
+    json_schema: dict[str, Any] = field(default_factory=dict)
+
+    def check(self, name: str, value: Any) -> Any:
+        self.test(name, value)
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return dict(self.json_schema)
 
 
 #: An rclone remote as ``rclone config`` names it, then its path: ``nas:dashcam/``. Only a

@@ -16,8 +16,10 @@ from appliance.config import (
     ConfigError,
     bounds,
     check_against_card,
+    check_value,
     dump,
     from_mapping,
+    json_schema,
     load,
     save,
 )
@@ -102,6 +104,48 @@ def test_replace_validates_and_names_unknown_keys():
         config.replace(bogus=1)
     with pytest.raises(ConfigError, match="segment_seconds"):
         from_mapping({"segment_seconds": 10_000})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("video_width", 321, "video_width: must be even, got 321"),
+        ("preview_height", 361, "preview_height: must be even, got 361"),
+        ("loop_quota_bytes", "x", "loop_quota_bytes: expected an integer, got 'x'"),
+        ("loop_quota_bytes", 0, "loop_quota_bytes: must be from 1 to"),
+        ("power_off_command", [], "power_off_command: expected a list of non-empty strings"),
+        ("segment_seconds", 0, "segment_seconds: must be from 1.0 to 600.0, got 0"),
+        ("camera_rotation", 90, "camera_rotation: expected one of 0, 180, got 90"),
+    ],
+)
+def test_each_rule_refuses_in_the_words_the_api_answers_with(key, value, message):
+    """Even sizes, optional keys and command lines were also checked by web.schema
+    (multipleOf, anyOf, minItems) before issue 22; they are the config's alone now."""
+    with pytest.raises(ConfigError) as caught:
+        check_value(key, value)
+    assert str(caught.value).startswith(message), caught.value
+    assert check_value("loop_quota_bytes", None) is None
+    assert (
+        check_value("segment_seconds", 5) == 5.0
+        and type(check_value("segment_seconds", 5)) is float
+    )
+    assert check_value("power_off_command", ["halt"]) == ("halt",)
+
+
+def test_the_documented_schema_is_derived_from_the_rule_that_checks():
+    assert json_schema("video_width") == {
+        "type": "integer",
+        "minimum": 160,
+        "maximum": 4096,
+        "multipleOf": 2,
+    }
+    assert json_schema("loop_quota_bytes") == {
+        "anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_BYTES}, {"type": "null"}]
+    }
+    assert json_schema("camera_rotation") == {"enum": [0, 180]}
+    assert json_schema("autostart") == {"type": "boolean"}
+    with pytest.raises(ConfigError, match="unknown config key 'bogus'"):
+        check_value("bogus", 1)
 
 
 def test_the_command_refuses_a_bad_config_and_names_the_key(tmp_path):

@@ -23,6 +23,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance import config as config_mod
 from appliance.config import MAX_BYTES, Config, bounds, settable
+from appliance.errors import ConfigError
 from appliance.library import Kind
 from appliance.ports import DiskUsage
 from appliance.states import Event, State
@@ -139,6 +140,117 @@ def test_a_hostile_number_is_refused_and_changes_nothing(hostile, case):
         assert description.startswith(f"settings: {key}: "), description
     assert_nothing_changed(d, before, USER_FILE.encode())
     assert_still_working(d, client)
+
+
+# --- one validator: the API and the TOML file, same words from the same function ---------
+
+
+def raised_in(function, action) -> list[str]:
+    """Run ``action``; the messages of the exceptions that passed through ``function``.
+
+    A tracer watches only ``function``'s frames (``sys.settrace``; the one in place is put
+    back): what it records was raised in ``function`` or in what it called.
+    """
+    seen: list[str] = []
+    code = function.__code__
+
+    def local(frame, event, arg):
+        if event == "exception":
+            seen.append(str(arg[1]))
+        return local
+
+    def calls(frame, event, arg):
+        return local if frame.f_code is code else None
+
+    before = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        action()
+    finally:
+        sys.settrace(before)
+    return seen
+
+
+#: (key, the value as TOML writes it, as JSON sends it): out of bounds, odd where even is
+#: required, wrong types, an optional key's wrong type. (NaN, infinities and integers past
+#: 64 bits never reach the config from the API: its JSON reader refuses them, 400.)
+SAME_WORDS = [
+    ("segment_seconds", "0", 0),
+    ("video_width", "321", 321),
+    ("video_height", "1081", 1081),
+    ("video_bitrate", "1.5", 1.5),
+    ("autostart", '"yes"', "yes"),
+    ("segment_seconds", '"60"', "60"),
+    ("led_brightness", "1e308", 1e308),
+    ("min_free_percent", "-0.5", -0.5),
+    ("min_free_bytes", "-1", -1),
+    ("preview_max_viewers", "100", 100),
+    ("loop_quota_bytes", '"x"', "x"),
+    ("protected_quota_percent", "true", True),
+    ("min_free_bytes", str(2**62), 2**62),
+]
+
+
+@pytest.mark.parametrize(("key", "toml", "sent"), SAME_WORDS, ids=lambda v: str(v)[:20])
+def test_a_bad_value_gets_the_same_message_from_the_same_function_by_api_and_toml(
+    hostile, tmp_path, key, toml, sent
+):
+    """Issue 22: one validator. The file and the API's body each end in
+    :func:`appliance.config.check_value`, which raises the message both show."""
+    with pytest.raises(ConfigError) as direct:
+        config_mod.check_value(key, sent)
+    words = str(direct.value)
+    assert words.startswith(f"{key}: ")
+
+    path = tmp_path / "dashcam.toml"
+    path.write_text(f"{key} = {toml}\n")
+    loaded: list[str] = []
+
+    def load() -> None:
+        with pytest.raises(ConfigError) as caught:
+            config_mod.load(path)
+        loaded.append(str(caught.value))
+
+    assert raised_in(config_mod.check_value, load) == [words]
+    assert loaded == [f"{path}: {words}"]
+
+    d = hostile
+    client = testing.TestClient(d.app, headers=SAME)
+    before = d.appliance.controller.config
+    answers = []
+
+    def put() -> None:
+        body = json.dumps({key: sent}, allow_nan=True)
+        headers = {"Content-Type": "application/json"}
+        answers.append(client.simulate_put("/api/settings", body=body, headers=headers))
+
+    assert raised_in(config_mod.check_value, put) == [words]  # once: checked by one code
+    (resp,) = answers
+    assert resp.status_code == 422, resp.text
+    assert resp.json["description"] == f"settings: {words}"
+    assert_nothing_changed(d, before, USER_FILE.encode())
+
+
+def test_every_settable_key_refuses_through_the_api_in_the_config_words(hostile):
+    """The settings body is refused as the config refuses the value, word for word (this
+    compared web.schema's copy of the checks with the config's before issue 22)."""
+    samples = [0, -1, 1, 2, 3, 0.5, 1e9, 2**62, True, None, "1", 321, 100_000, 4096, 0.04]
+    client = testing.TestClient(hostile.app, headers=SAME)
+    compared = 0
+    for key in settable():
+        for value in samples:
+            try:
+                Config().replace(**{key: value})
+                continue  # allowed by the config: not sent (it would be applied)
+            except ConfigError as exc:
+                words = str(exc)
+            if "web_threads" in words:
+                continue  # a rule across keys, not the value's own
+            resp = client.simulate_put("/api/settings", json={key: value})
+            assert resp.status_code == 422, (key, value, resp.text)
+            assert resp.json["description"] == f"settings: {words}", (key, value)
+            compared += 1
+    assert compared > 50
 
 
 def test_after_every_refusal_a_good_change_still_works_and_keeps_the_file(hostile):

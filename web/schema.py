@@ -1,17 +1,20 @@
-"""The one validator of the API's requests: the subset of JSON Schema the API declares.
+"""The validator of the API's requests: the subset of JSON Schema the API declares.
 
 Bodies and query parameters are checked against the schemas the resources declare
 (:func:`web.spec.operation`), which are also what the OpenAPI document shows. The subset:
-``type`` (one or a list), ``enum``, ``anyOf``, ``minimum``, ``maximum``, ``multipleOf``,
-``minLength``, ``maxLength``, ``pattern``, ``format: date``, ``properties``,
-``additionalProperties: false``, ``required``, ``minProperties``, ``items``, ``minItems``;
-``description`` is words only, and ``title`` names what an empty object lacks. A schema
-with any other keyword is refused when it is declared (:func:`check_supported`), so
-nothing declared goes unchecked.
+``type`` (one or a list), ``enum``, ``minimum``, ``maximum``, ``minLength``,
+``maxLength``, ``pattern``, ``format: date``, ``properties``, ``additionalProperties:
+false``, ``required``, ``minProperties``, ``items``; ``description`` is words only, and
+``title`` names what an empty object lacks. A schema with any other keyword is refused
+when it is declared (:func:`check_supported`), so nothing declared goes unchecked.
 
-Two choices stricter than JSON Schema, as the config's own checks: ``true`` is not a
-number, and ``2.0`` is not an integer. Messages name the key and say what is allowed, in
-the config's words (``segment_seconds: must be from 1.0 to 600.0, got 0``).
+The settings' values are not checked here: the config checks them
+(:func:`appliance.config.check_value`), from the TOML file and from the API alike; of the
+settings body this checks only the shape (:func:`web.spec.shape`).
+
+Two choices stricter than JSON Schema, as the config's: ``true`` is not a number, and
+``2.0`` is not an integer. Messages name the key and say what is allowed, in the config's
+words (``limit: must be from 1 to 200, got 0``).
 
 Query strings: :func:`parse_query` turns the raw strings into the declared types first
 (integers from ASCII digits only, never another script's digits; booleans from
@@ -28,10 +31,8 @@ SUPPORTED = frozenset(
     {
         "type",
         "enum",
-        "anyOf",
         "minimum",
         "maximum",
-        "multipleOf",
         "minLength",
         "maxLength",
         "pattern",
@@ -41,7 +42,6 @@ SUPPORTED = frozenset(
         "required",
         "minProperties",
         "items",
-        "minItems",
         "description",
         "title",
     }
@@ -80,8 +80,6 @@ def check_supported(schema: dict[str, Any], where: str = "schema") -> None:
         raise ValueError(f"{where}: additionalProperties must be true or false")
     for key, sub in schema.get("properties", {}).items():
         check_supported(sub, f"{where}.{key}")
-    for i, sub in enumerate(schema.get("anyOf", ())):
-        check_supported(sub, f"{where}.anyOf[{i}]")
     if "items" in schema:
         check_supported(schema["items"], f"{where}[]")
 
@@ -109,8 +107,6 @@ _PYTHON = {"boolean": bool, "string": str, "object": dict, "array": list, "null"
 
 
 def _expected(schema: dict[str, Any]) -> str:
-    if "anyOf" in schema:
-        return " or ".join(_expected(s) for s in schema["anyOf"])
     if "enum" in schema:
         return "one of " + ", ".join(repr(v) for v in schema["enum"])
     return " or ".join(_WORDS[t] for t in _types(schema)) or "a value"
@@ -123,8 +119,6 @@ def validate(value: Any, schema: dict[str, Any], path: str = "") -> None:
         Invalid: the first problem found, as ``path: what is wrong`` (no path at the top).
     """
     at = f"{path}: " if path else ""
-    if "anyOf" in schema:
-        _any_of(value, schema["anyOf"], path)
     kinds = _types(schema)
     if kinds and not any(_is(value, k) for k in kinds):
         raise Invalid(f"{at}expected {_expected(schema)}, got {shown(value)}")
@@ -137,25 +131,8 @@ def validate(value: Any, schema: dict[str, Any], path: str = "") -> None:
     elif isinstance(value, dict):
         _object(value, schema, path)
     elif isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            raise Invalid(f"{at}expected at least {schema['minItems']} items")
         for i, item in enumerate(value):
             validate(item, schema.get("items", {}), f"{path}[{i}]")
-
-
-def _any_of(value: Any, options: list[dict[str, Any]], path: str) -> None:
-    errors = []
-    for option in options:
-        try:
-            validate(value, option, path)
-            return
-        except Invalid as exc:
-            errors.append((option, exc))
-    for option, exc in errors:  # the branch of the value's own type says what is wrong
-        if any(_is(value, k) for k in _types(option)):
-            raise exc
-    at = f"{path}: " if path else ""
-    raise Invalid(f"{at}expected {_expected({'anyOf': options})}, got {shown(value)}")
 
 
 def _number(value: int | float, schema: dict[str, Any], at: str) -> None:
@@ -165,10 +142,6 @@ def _number(value: int | float, schema: dict[str, Any], at: str) -> None:
             raise Invalid(f"{at}must be from {lo} to {hi}, got {shown(value)}")
         bound = f"at least {lo}" if lo is not None else f"at most {hi}"
         raise Invalid(f"{at}must be {bound}, got {shown(value)}")
-    step = schema.get("multipleOf")
-    if step is not None and value % step:
-        what = "even" if step == 2 else f"a multiple of {step}"
-        raise Invalid(f"{at}must be {what}, got {shown(value)}")
 
 
 def _string(value: str, schema: dict[str, Any], at: str) -> None:

@@ -4,8 +4,9 @@ A resource is a class built from :class:`Deps`; each responder carries an
 :class:`Operation` (the :func:`operation` decorator): its summary, the schemas of its body
 and query, its answers. The decorator also wraps the responder so the body
 (``req.context.body``, read with ``req.get_media()``) and the query
-(``req.context.query``) reach it validated by
-:mod:`web.schema`. Path fields are typed by the route converters below (``{item_id:seq}``,
+(``req.context.query``) reach it validated by :mod:`web.schema` (the settings' body: its
+shape only; its values are the config's to check, :func:`appliance.config.check_value`).
+Path fields are typed by the route converters below (``{item_id:seq}``,
 ``{name:button}``). :mod:`web.openapi` builds the document from the route table and these
 declarations; nothing about a route is written twice.
 """
@@ -97,6 +98,14 @@ class Operation:
     errors: tuple[int, ...] = ()
     public: bool = False
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    check_values: bool = True
+
+    @property
+    def body_checked(self) -> dict[str, Any] | None:
+        """The schema the body is validated against here: ``body``, or only its shape."""
+        if self.body is None or self.check_values:
+            return self.body
+        return shape(self.body)
 
 
 def operation(
@@ -110,6 +119,7 @@ def operation(
     errors: tuple[int, ...] = (),
     public: bool = False,
     params: dict[str, dict[str, Any]] | None = None,
+    check_values: bool = True,
 ) -> Callable:
     """Declare a responder's operation and validate its requests.
 
@@ -123,13 +133,26 @@ def operation(
         errors: Error statuses beyond those the guards and the validation give.
         public: Reachable without a session.
         params: Documented parameters that are not validated here (headers).
+        check_values: False: only the body's shape (an object, which keys, how many) is
+            checked here; its values are checked by the responder's own call (the
+            settings: by the config, :func:`appliance.config.check_value`), and the body's
+            schema only documents them.
     """
-    for declared, where in ((body, "body"), (query, "query")):
+    op = Operation(
+        summary,
+        replies,
+        body,
+        body_required,
+        body_label,
+        query,
+        errors,
+        public,
+        params or {},
+        check_values,
+    )
+    for declared, where in ((op.body_checked, "body"), (query, "query")):
         if declared is not None:
             schema.check_supported(declared, f"{summary}: {where}")
-    op = Operation(
-        summary, replies, body, body_required, body_label, query, errors, public, params or {}
-    )
 
     def decorate(responder: Callable) -> Callable:
         if body is None and query is None:
@@ -175,11 +198,16 @@ def check_request(op: Operation, req: falcon.Request) -> None:
     if not isinstance(data, dict):
         raise falcon.HTTPBadRequest(description="the body must be a JSON object")
     try:
-        schema.validate(data, op.body)
+        schema.validate(data, op.body_checked)
     except schema.Invalid as exc:
         label = f"{op.body_label}: " if op.body_label else ""
         raise falcon.HTTPUnprocessableEntity(description=f"{label}{exc}") from None
     req.context.body = data
+
+
+def shape(body: dict[str, Any]) -> dict[str, Any]:
+    """``body``'s object schema without its values' schemas: which keys, how many."""
+    return {**body, "properties": {key: {} for key in body.get("properties", {})}}
 
 
 class SeqConverter(BaseConverter):

@@ -1,8 +1,11 @@
 """``/api/settings``: read and change the settings the dashboard may change.
 
-Which keys those are, and whether each applies live, is the config's field metadata
-(:func:`appliance.config.settable`); their schemas are the config's own
-(:func:`appliance.config.json_schema`).
+Which keys those are, and whether each applies live, is the config's declaration
+(:func:`appliance.config.settable`). A change's values are checked by the config itself
+(:func:`appliance.config.check_value`, through :func:`appliance.config.from_mapping`), as
+the TOML file's are: same code, same words. Their schemas, derived from the same
+declaration (:func:`appliance.config.json_schema`), document them; of the body only the
+shape (which keys, at least one) is checked before.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ log = logging.getLogger(__name__)
 
 #: The keys the dashboard may change, each with True if it applies without a restart.
 SETTABLE: dict[str, bool] = config_mod.settable()
-#: The body of a change: some of the settable keys, each as the config checks it.
+#: The body of a change: some of the settable keys, each documented as the config checks it.
 CHANGE = {
     "title": "setting",
     "type": "object",
@@ -96,6 +99,7 @@ class Settings:
         body=CHANGE,
         body_label="settings",
         errors=(409, 503, 507),
+        check_values=False,  # the config checks them (_merge), in its own words
     )
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
         changes = req.context.body
