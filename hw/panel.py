@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from gpiozero import PWMLED, DigitalInputDevice
 
-from appliance.config import Config
+from appliance.config import Config, check_value
 from appliance.controller import Status
 from appliance.debounce import Change, Debouncer
 from appliance.states import Event, State
@@ -63,19 +63,6 @@ NOTICE_PATTERNS: dict[str, Pattern] = {
     "photo": Pattern("double flash", ((0.0, 0.1), (1.0, 0.1), (0.0, 0.1), (1.0, 0.1)), False),
     "protect": Pattern("5 fast blinks", ((0.0, 0.08), (1.0, 0.08)) * 5, False),
 }
-
-
-def checked_brightness(value: object) -> float:
-    """``value`` as an LED brightness, 0..1.
-
-    Raises:
-        ValueError: not a finite number from 0 to 1.
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"led_brightness: expected a number, got {value!r:.40}")
-    if not 0.0 <= value <= 1.0:  # false for NaN too; no float conversion of huge ints
-        raise ValueError(f"led_brightness: must be from 0 to 1, got {value!r:.40}")
-    return float(value)
 
 
 #: How long :func:`press` waits for a button to take a press or a release.
@@ -247,7 +234,8 @@ class LedDriver:
     """Plays patterns on a PWMLED from its own worker; a change interrupts the step.
 
     The worker outlives any failure of a step (logged, then the pattern goes on), and a
-    brightness that is not a finite number from 0 to 1 is refused before it reaches it.
+    brightness the config's ``led_brightness`` would refuse is refused before it reaches it
+    (:func:`appliance.config.check_value`: the one check of that value).
 
     Patterns are played by waits on an event rather than as gpiozero ``source`` values: a
     source is polled every ``source_delay`` (a write per 10 ms for a steady light, where
@@ -260,7 +248,7 @@ class LedDriver:
 
     def __init__(self, led: PWMLED, brightness: float = 1.0) -> None:
         self.led = led
-        self._brightness = checked_brightness(brightness)
+        self._brightness = check_value("led_brightness", brightness)
         self._failing = False
         self._base = STATE_PATTERNS[State.STARTING]
         self._overlay: Pattern | None = None
@@ -282,9 +270,10 @@ class LedDriver:
         """Take a new brightness at once.
 
         Raises:
-            ValueError: not a finite number from 0 to 1; the last good one stays.
+            ConfigError: not a brightness the config allows (a ``ValueError``); the last
+                good one stays.
         """
-        self._brightness = checked_brightness(value)
+        self._brightness = check_value("led_brightness", value)
         self._wake.set()
 
     @property
@@ -399,10 +388,11 @@ class Panel:
             self.led_driver.flash(NOTICE_PATTERNS[status.notice])
 
     def set_brightness(self, brightness: float) -> None:
-        """Set the LED's brightness (0..1) at once.
+        """Set the LED's brightness (0.05 to 1, as the config allows) at once.
 
         Raises:
-            ValueError: not a finite number from 0 to 1; nothing changes.
+            ConfigError: not a brightness the config allows (a ``ValueError``); nothing
+                changes.
         """
         self.led_driver.brightness = brightness
 

@@ -662,6 +662,19 @@ def test_the_panel_refuses_a_bad_brightness_before_the_led_thread_sees_it(panel,
     assert p.led_driver.alive
 
 
+@pytest.mark.parametrize("value", [0.01, 0.0, 1.5, float("nan"), True, "1"], ids=repr)
+def test_the_panel_refuses_a_brightness_with_the_config_s_own_check(panel, value):
+    """Issue 22: the LED's brightness is checked once, by the config's rule (0.05 to 1.0),
+    not a third time by the panel with its own bounds."""
+    p, _pin = panel
+    with pytest.raises(ConfigError) as direct:
+        config_mod.check_value("led_brightness", value)
+    with pytest.raises(ConfigError) as caught:
+        p.set_brightness(value)
+    assert str(caught.value) == str(direct.value)
+    assert p.led_driver.brightness == Config().led_brightness
+
+
 def test_the_led_thread_survives_a_failing_pin_and_recovers(panel, caplog):
     p, pin = panel
     pin.failing = True
