@@ -10,6 +10,7 @@ from appliance.library import Item, Library
 from appliance.states import Event
 from web.resources.gallery import ITEM, item_dict
 from web.resources.status import Command
+from web.resources.video import timeline
 from web.spec import ACCEPTED, Component, Deps, Reply, operation
 
 INCIDENT = Component(
@@ -38,6 +39,32 @@ INCIDENT_DETAIL = Component(
             "incident": INCIDENT,
             "items": {"type": "array", "items": ITEM},
             "duration_s": {"type": ["number", "null"]},
+            "timeline": {
+                "type": ["object", "null"],
+                "description": "The incident as one video (video_url): where each clip plays "
+                "on it and where the moment is; null when no clip can be played",
+                "required": ["duration_s", "clips"],
+                "properties": {
+                    "duration_s": {"type": "number"},
+                    "moment_s": {
+                        "type": "number",
+                        "description": "Seconds from the start to the press or impact",
+                    },
+                    "clips": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["seq", "start_s", "duration_s"],
+                            "properties": {
+                                "seq": {"type": "integer"},
+                                "start_s": {"type": "number"},
+                                "duration_s": {"type": "number"},
+                            },
+                        },
+                    },
+                },
+            },
+            "video_url": {"type": "string", "description": "GET it: the incident as one MP4"},
         },
     },
 )
@@ -87,6 +114,8 @@ class IncidentResource:
             "incident": incident.to_dict(),
             "items": [item_dict(item, self.library) for item in items],
             "duration_s": None if None in durations else round(sum(durations), 3),
+            "timeline": timeline(items, incident.wall_s),
+            "video_url": f"/api/incidents/{incident.id}/video.mp4",
         }
 
 
