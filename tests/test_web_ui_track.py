@@ -99,7 +99,7 @@ def open_clip(page, item) -> str:
     )
     page.click(tile)
     page.wait_for_selector("#player[open]")
-    assert page.get_attribute("#video", "src") == item["url"]
+    assert page.get_attribute("#video", "src") == f"/api/items/{item['id']}/video.mp4"
     return tile
 
 

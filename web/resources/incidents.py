@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from appliance.errors import NotFound
@@ -65,6 +67,27 @@ INCIDENT_DETAIL = Component(
                 },
             },
             "video_url": {"type": "string", "description": "GET it: the incident as one MP4"},
+            "recording": {
+                "type": ["object", "null"],
+                "description": "An incident in progress: what is still being recorded and "
+                "about how long until it is complete; null once complete",
+                "required": ["clips", "awaits_next", "left_s"],
+                "properties": {
+                    "clips": {
+                        "type": "array",
+                        "items": {"type": "integer"},
+                        "description": "Its clips being recorded now (not in items yet)",
+                    },
+                    "awaits_next": {
+                        "type": "boolean",
+                        "description": "It also waits for the clip after the one recording",
+                    },
+                    "left_s": {
+                        "type": ["number", "null"],
+                        "description": "About how many seconds until its last clip closes",
+                    },
+                },
+            },
         },
     },
 )
@@ -104,6 +127,7 @@ class IncidentResource:
 
     def __init__(self, deps: Deps) -> None:
         self.library = deps.library
+        self.controller = deps.controller
 
     @operation("One incident and its clips", {200: Reply("The incident", INCIDENT_DETAIL)})
     def on_get(self, req: falcon.Request, resp: falcon.Response, incident_id: int) -> None:
@@ -116,7 +140,24 @@ class IncidentResource:
             "duration_s": None if None in durations else round(sum(durations), 3),
             "timeline": timeline(items, incident.wall_s),
             "video_url": f"/api/incidents/{incident.id}/video.mp4",
+            "recording": self._recording(incident),
         }
+
+    def _recording(self, incident: Incident) -> dict[str, Any] | None:
+        """What the incident in progress still waits for, and about how long."""
+        progress = None if incident.complete else self.library.incident_progress(incident.id)
+        if progress is None:
+            return None
+        open_seqs, awaits_next = progress
+        status = self.controller.status
+        left_s = None
+        segment_s = self.controller.config.segment_seconds
+        if status.segment_seq is not None and status.segment_elapsed_s is not None:
+            left_s = max(0.0, segment_s - status.segment_elapsed_s)
+            if awaits_next:
+                left_s += segment_s
+            left_s = round(left_s, 1)
+        return {"clips": list(open_seqs), "awaits_next": awaits_next, "left_s": left_s}
 
 
 def find_incident(incidents: list[Incident], incident_id: int) -> Incident:

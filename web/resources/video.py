@@ -39,6 +39,18 @@ from web.spec import Deps, Reply, operation
 #: The plans of the files asked for lately (shared: a plan is keyed by its clips' identity).
 PLANS = ProgressiveCache()
 
+VERSION_QUERY = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "v": {
+            "type": "string",
+            "maxLength": 200,
+            "description": "Ignored: a client names the clips it expects (1-2-3), so that an "
+            "incident grown since is a new address to its media cache",
+        }
+    },
+}
 _ANSWERS = {
     200: Reply("The whole virtual MP4", {"type": "string", "format": "binary"}, "video/mp4"),
     206: Reply("The range asked for"),
@@ -233,6 +245,7 @@ class Video:
         "The incident's closed clips as one ordinary MP4, one time line across them (what "
         "the incident's timeline lists); byte ranges",
         _ANSWERS,
+        query=VERSION_QUERY,
         errors=(412, 416),
         params=RANGE_PARAM,
     )
