@@ -14,16 +14,18 @@ import subprocess
 import threading
 import time
 
+import falcon
 import pytest
 from falcon import testing
 
 from appliance.progressive import build
 from appliance.states import Event, State
 from tests.harness import camera_packets, wait_until
-from tests.test_hls_client import file_counters
 from tests.test_web_backpressure import HELD_MAX_BYTES, _channels, _status_s, _unread, held_bytes
-from tests.web_fixtures import dashboard, temp_bytes
+from tests.web_fixtures import dashboard, file_counters, temp_bytes
 from tests.webclient import Stream, request, serve
+from web.bodies import READ_BYTES, PulledBody
+from web.resources.video import Video
 
 WALL_S = 1.8e9
 #: Seconds after the first clip began that the protect button is pressed.
@@ -102,6 +104,23 @@ def test_the_incident_video_is_its_clips_as_one_file_by_any_range(incident) -> N
     past = client.simulate_get(url, headers={"Range": f"bytes={plan.length}-"})
     assert past.status_code == 416
     assert client.simulate_get(url, headers={"If-Match": '"old"'}).status_code == 412
+
+
+def test_the_video_body_keeps_a_chunk_in_memory_never_the_file(incident) -> None:
+    d, client, inc, _ = incident
+    url = f"/api/incidents/{inc.id}/video.mp4"
+    resource = d.app._router.find(url)[0]
+    assert isinstance(resource, Video)
+    resp = falcon.Response()
+    resource.on_get_incident(testing.create_req(path=url), resp, incident_id=inc.id)
+    body = resp.stream
+    assert isinstance(body, PulledBody) and body.length > 2 * READ_BYTES
+    whole = b""
+    while chunk := body.read(4 * READ_BYTES):
+        whole += chunk
+    body.close()
+    assert whole == client.simulate_get(url).content
+    assert body.kept_max_bytes <= max(READ_BYTES, len(build(clip_paths(d, inc)).header))
 
 
 def test_a_closed_clip_is_served_as_an_ordinary_mp4_with_its_length(incident, tmp_path) -> None:
