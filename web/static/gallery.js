@@ -375,11 +375,9 @@ function showClip(index) {  // "clip 2 of 3", and the clip's extras (its track) 
   o.index = index;
   $("video").dataset.clip = String(index + 1);
   showProgress();
-  emit("dashcam:player", { item: o.items[index], box: $("player-extra"), start_s: clipStart(index) });
-}
-function clipStart(index) {
-  const tl = gal.open && gal.open.detail && gal.open.detail.timeline;
-  return tl && tl.clips[index] ? tl.clips[index].start_s : 0;
+  // The clip playing, and the incident it belongs to (track.js draws the incident's track).
+  emit("dashcam:player", { item: o.items[index], box: $("player-extra"), items: o.items,
+    timeline: o.detail.timeline });
 }
 // "clip 2 of 3", and for an incident in progress what is still being recorded.
 function showProgress() {
