@@ -238,6 +238,12 @@ def test_an_incident_in_progress_says_so_and_its_export_waits_for_it(browser, se
         page.add_init_script(PLAYED)
         page.reload()
         page.wait_for_selector("#link[data-live='true']")
+        page.click("a[data-tab='gallery']")
+        page.click("#views .chip[data-kind='events']")
+        tile = f"#gallery .tile[data-incident='{ident}']"
+        page.wait_for_selector(tile)
+        # The tile says it is not finished (it said "1 clips" as if it were).
+        assert page.text_content(f"{tile} .badge.clips") == "Recording…"
         open_incident(page, d)
         part = page.text_content("#player-part")
         assert "still recording 2 more clips · about " in part, part

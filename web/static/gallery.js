@@ -173,12 +173,14 @@ function incidentTile(d) {
   const moment = d.items[Math.min(1, d.items.length - 1)];  // the clip of the moment itself
   const n = d.items.length;
   const top = [gEl("span", `badge ${inc.kind}`, incidentText(inc)),
-    gEl("span", "badge clips", `${n} clip${n === 1 ? "" : "s"}`)];
+    d.recording ? gEl("span", "badge clips recording", "Recording…")  // more clips to come
+      : gEl("span", "badge clips", `${n} clip${n === 1 ? "" : "s"}`)];
   const time = timeText(inc.wall_s * 1000);
   const tile = makeTile("incident", moment.thumb_url, top, time, durText(d.duration_s));
   tile.dataset.incident = inc.id;
   tile.dataset.incidentKind = inc.kind;
-  tile.setAttribute("aria-label", `${incidentText(inc)} ${time}, ${durText(d.duration_s)}, ${n} clips`);
+  tile.setAttribute("aria-label", `${incidentText(inc)} ${time}, ${durText(d.duration_s)}, `
+    + (d.recording ? "still recording" : `${n} clips`));
   bindTile(tile, `e${inc.id}`, d.items, () => openIncident(d));
   return tile;
 }
