@@ -243,3 +243,27 @@ def test_a_clip_cut_short_during_the_answer_cuts_the_answer_never_wrong_bytes(tm
             body = s.buf
         assert 65536 <= len(body) < plan.length  # cut: the connection closed early
         assert body == full[: len(body)]  # and every byte that came is the right one
+
+
+def test_an_incident_in_progress_says_what_it_waits_for_and_about_how_long(tmp_path) -> None:
+    with dashboard(tmp_path, segment_seconds=30.0) as d:
+        ctl = d.appliance.controller
+        client = testing.TestClient(d.app)
+        assert wait_until(lambda: ctl.status.segment_seq is not None, 10)
+        seq = ctl.status.segment_seq
+        ctl.post(Event.PROTECT_PRESSED)  # in the first clip: it waits for this one and the next
+        assert wait_until(lambda: d.appliance.library.incidents(), 5)
+        [incident] = d.appliance.library.incidents()
+        detail = client.simulate_get(f"/api/incidents/{incident.id}").json
+        recording = detail["recording"]
+        assert recording["clips"] == [seq] and recording["awaits_next"] is True
+        assert 30.0 < recording["left_s"] <= 60.0  # the rest of this clip and the next
+        assert detail["items"] == [] and detail["timeline"] is None  # nothing closed yet
+        assert client.simulate_get(detail["video_url"]).status_code == 404
+        ctl.post(Event.STOP_RECORDING)  # the clip closes; no next one will come
+        assert ctl.wait_for_state(State.IDLE)
+        assert wait_until(lambda: d.appliance.library.incidents()[0].complete, 10)
+        detail = client.simulate_get(f"/api/incidents/{incident.id}").json
+        assert detail["recording"] is None
+        assert [c["seq"] for c in detail["timeline"]["clips"]] == [seq]
+        assert client.simulate_get(detail["video_url"]).status_code == 200
