@@ -361,7 +361,7 @@ function loadIncidentVideo(d, at, play) {
   // The clips in the address: an incident that grew is a new file to the media cache.
   video.src = `${d.video_url}?v=${d.items.map((i) => i.seq).join("-")}`;
   drawTimeline(d.timeline);
-  showClip(d.timeline ? clipAt(d.timeline, at) : 0);
+  showClip(itemAt(d, at));
   if (play) video.play().catch(() => {});
 }
 $("video").addEventListener("loadedmetadata", () => {
@@ -400,8 +400,15 @@ $("video").addEventListener("timeupdate", () => {  // which clip the playhead is
   if (!o || !o.incident || !o.detail.timeline) return;
   const t = $("video").currentTime;
   moveTimelineHead(t);
-  if (o.startAt == null) showClip(clipAt(o.detail.timeline, t));
+  if (o.startAt == null) showClip(itemAt(o.detail, t));
 });
+// The index in d.items of the clip playing at t seconds of the incident's video (a clip
+// the video left out, of another picture size, is never "playing").
+function itemAt(d, t) {
+  if (!d.timeline || !d.timeline.clips.length) return 0;
+  const seq = d.timeline.clips[clipAt(d.timeline, t)].seq;
+  return Math.max(0, d.items.findIndex((i) => i.seq === seq));
+}
 // An incident in progress: its detail is asked again until complete; each clip that closes
 // joins the video (reloaded where the playhead was), and a waiting export then starts.
 async function followIncident(o) {
@@ -415,9 +422,9 @@ async function followIncident(o) {
     const grew = d.items.length !== o.items.length;
     o.detail = d; o.items = d.items; o.incident = d.incident;
     $("player-title").textContent = incidentTitle(d);
-    if (grew) {
+    if (grew) {  // where the playhead is (or was about to go, if not there yet)
       const video = $("video");
-      loadIncidentVideo(d, video.currentTime, !video.paused);
+      loadIncidentVideo(d, o.startAt != null ? o.startAt : video.currentTime, !video.paused);
     }
     showProgress();
   }
