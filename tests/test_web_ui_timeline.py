@@ -8,6 +8,8 @@ result is in view, and gone from the next player. WebKit's turn is tests/test_we
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser_fixtures import LANDSCAPE, PHONE, get_json, module_fixtures, phone_page, post
@@ -229,7 +231,7 @@ def test_the_export_result_is_in_view_and_gone_from_the_next_player(browser, ser
 
 def test_an_incident_in_progress_says_so_and_its_export_waits_for_it(browser, server):
     """Run last: it adds an incident to the module's card."""
-    ident = protect_mid_clip(server, into_s=1.0)
+    ident = protect_mid_clip(server, into_s=0.5)
     d = get_json(server, f"/api/incidents/{ident}")
     assert not d["incident"]["complete"] and d["recording"]["awaits_next"], d
     assert 0 < d["recording"]["left_s"] <= 2 * SEGMENT_S
@@ -246,7 +248,10 @@ def test_an_incident_in_progress_says_so_and_its_export_waits_for_it(browser, se
         assert page.text_content(f"{tile} .badge.clips") == "Recording…"
         open_incident(page, d)
         part = page.text_content("#player-part")
-        assert "still recording 2 more clips · about " in part, part
+        # Two clips to come, or one if the next has begun by now (a busy machine).
+        assert re.search(
+            r"still recording (2 more clips|1 more clip) · about \d+:\d\d to go$", part
+        ), part
         assert page.get_attribute("#player-part", "data-recording") == "true"
         assert page.text_content("#export") == "Export when recorded"
         page.click("#export")
