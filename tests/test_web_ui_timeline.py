@@ -114,7 +114,8 @@ def test_an_incident_opens_at_its_moment_as_one_video_with_a_marker_there(
         assert mark["left"] + mark["width"] / 2 == pytest.approx(at, abs=3)
         assert page.is_visible("#to-moment")
         index = 0 if start < tl["clips"][1]["start_s"] else 1
-        assert page.text_content("#player-part") == f"clip {index + 1} of 3"
+        words = ("before the moment", "the moment")[index]  # the moment is in the second
+        assert page.text_content("#player-part") == f"Clip {index + 1} of 3 · {words}"
 
 
 def test_it_seeks_into_its_last_clip_and_back_to_the_moment(browser, server, incident):
@@ -138,7 +139,8 @@ def test_it_seeks_into_its_last_clip_and_back_to_the_moment(browser, server, inc
             timeout=5_000,
         )
         page.wait_for_function(
-            "document.getElementById('player-part').textContent === 'clip 3 of 3'"
+            "document.getElementById('player-part').textContent === "
+            "'Clip 3 of 3 · after the moment'"
         )
         assert page.evaluate("played.opened")[-1] == incident["items"][2]["id"]
         page.click("#to-moment")
@@ -180,7 +182,7 @@ def test_it_plays_across_a_clip_change_without_a_stall(browser, server, incident
         assert (after - before) / 1000 < 2.0, (border, updates, page.evaluate("played.waiting"))
         times = [t for _, t in updates]
         assert all(b >= a for a, b in zip(times, times[1:], strict=False)), "time went back"
-        assert page.text_content("#player-part") == "clip 3 of 3"
+        assert page.text_content("#player-part") == "Clip 3 of 3 · after the moment"
         assert page.evaluate("played.sources") == [versioned(incident)]
 
 
@@ -263,6 +265,7 @@ def test_an_incident_in_progress_says_so_and_its_export_waits_for_it(browser, se
         final = get_json(server, f"/api/incidents/{ident}")
         assert final["incident"]["complete"] and final["recording"] is None
         index = page.evaluate("gal.open.index")
-        assert page.text_content("#player-part") == f"clip {index + 1} of 3"
+        words = ("before the moment", "the moment")[index]
+        assert page.text_content("#player-part") == f"Clip {index + 1} of 3 · {words}"
         assert video(page, "v.duration") == pytest.approx(final["timeline"]["duration_s"], abs=0.1)
         assert page.evaluate("played.sources")[-1] == versioned(final)

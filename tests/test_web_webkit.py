@@ -84,7 +84,10 @@ def test_an_incident_opens_at_its_moment_as_one_video_and_plays_across_clips_in_
     assert wait_js(
         driver, f"!{v}.seeking && {v}.readyState >= 2 && Math.abs({v}.currentTime - {target}) < 0.3"
     ), video_state(driver, "#video")
-    assert wait_js(driver, "document.getElementById('player-part').textContent === 'clip 3 of 3'")
+    shown = "document.getElementById('player-part').textContent"
+    assert wait_js(driver, f"{shown} === 'Clip 3 of 3 · after the moment'"), driver.execute_script(
+        f"return {shown}"
+    )
     # Across the change from the second clip to the last, playing.
     border = tl["clips"][2]["start_s"]
     driver.execute_script(f"{v}.currentTime = {border - 1.5}")

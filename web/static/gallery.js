@@ -385,8 +385,8 @@ function showClip(index) {  // "clip 2 of 3", and the clip's extras (its track) 
 function showProgress() {
   const o = gal.open;
   if (!o || !o.incident) return;
-  const d = o.detail, n = d.items.length;
-  let text = `clip ${Math.max(0, o.index) + 1} of ${n}`;
+  const d = o.detail, n = d.items.length, item = d.items[Math.max(0, o.index)];
+  let text = `Clip ${Math.max(0, o.index) + 1} of ${n}${momentWords(d.timeline, item)}`;
   if (d.recording) {
     const clips = d.recording.clips.length + (d.recording.awaits_next ? 1 : 0);
     const left = d.recording.left_s == null ? "" : ` · about ${durText(d.recording.left_s)} to go`;
@@ -394,6 +394,13 @@ function showProgress() {
   }
   $("player-part").textContent = text;
   $("player-part").dataset.recording = d.recording ? "true" : "false";
+}
+// Where a clip stands to the moment: " · before the moment", " · the moment", " · after it".
+function momentWords(tl, item) {
+  const c = tl && item && tl.moment_s != null ? tl.clips.find((x) => x.seq === item.seq) : null;
+  if (!c) return "";
+  if (tl.moment_s < c.start_s) return " · after the moment";
+  return tl.moment_s >= c.start_s + c.duration_s ? " · before the moment" : " · the moment";
 }
 $("video").addEventListener("timeupdate", () => {  // which clip the playhead is in
   const o = gal.open;
