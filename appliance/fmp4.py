@@ -1,22 +1,17 @@
-"""The layout of a fragmented MP4, read from its boxes, and the HLS playlist built on it.
+"""The layout of a fragmented MP4, read from its boxes.
 
 A clip is ``ftyp`` + ``moov`` (the init segment) then one ``moof`` + ``mdat`` pair per
 fragment (one keyframe interval). :func:`read_layout` walks the top-level boxes (a seek and
 an 8-byte read each, never the media) and reads each fragment's start and duration from
 its ``tfdt``/``tfhd``/``trun`` (ISO/IEC 14496-12), so it works on a clip recovered after a
-power cut too, which has no ``mfra`` index. :func:`hls_playlist` turns layouts into an HLS
-VOD playlist that addresses the same files by byte range (``EXT-X-BYTERANGE``): Safari
-starts and seeks at once, and nothing is copied.
+power cut too, which has no ``mfra`` index. The export sizes its index from it;
+:mod:`appliance.progressive` reads the fragments' sample tables with :func:`boxes`.
 """
 
 from __future__ import annotations
 
-import math
-import os
 import struct
-import threading
-from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -56,7 +51,7 @@ class Layout:
     """Where a fragmented MP4's parts are.
 
     Attributes:
-        init_size: Bytes of ``ftyp`` + ``moov`` from offset 0 (HLS's ``EXT-X-MAP``).
+        init_size: Bytes of ``ftyp`` + ``moov`` from offset 0 (the init segment).
         timescale: The video track's time units per second.
         fragments: The whole fragments, in file order (a torn last one is left out).
     """
@@ -219,130 +214,3 @@ def read_layout(path: str) -> Layout:
                 )
                 moof = None
     return Layout(init_size, timescale, tuple(fragments))
-
-
-def hls_playlist(
-    parts: Sequence[tuple[str, Layout]], fragment_urls: Mapping[int, Sequence[str]] | None = None
-) -> str:
-    """An HLS VOD playlist playing ``parts`` (URL, layout) one after the other.
-
-    Each part's init segment is its ``EXT-X-MAP``; parts after the first begin with
-    ``EXT-X-DISCONTINUITY``. A fragment is its part's URL with a byte range, unless
-    ``fragment_urls`` has a list for that part (by index): then the fragment is the URL of
-    the same rank there, whole (a fragment served with its times moved, see
-    :func:`shift_decode_time`).
-
-    Raises:
-        LayoutError: No fragment in any part.
-    """
-    fragment_urls = fragment_urls or {}
-    longest = max((f.duration_s for _, layout in parts for f in layout.fragments), default=0.0)
-    if longest <= 0:
-        raise LayoutError("nothing to play: no whole fragment")
-    lines = [
-        "#EXTM3U",
-        "#EXT-X-VERSION:7",
-        f"#EXT-X-TARGETDURATION:{math.ceil(longest)}",
-        "#EXT-X-PLAYLIST-TYPE:VOD",
-        "#EXT-X-MEDIA-SEQUENCE:0",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
-    ]
-    first = True
-    for n, (url, layout) in enumerate(parts):
-        if not layout.fragments:
-            continue
-        if not first:
-            lines.append("#EXT-X-DISCONTINUITY")
-        first = False
-        lines.append(f'#EXT-X-MAP:URI="{url}",BYTERANGE="{layout.init_size}@0"')
-        whole = fragment_urls.get(n)
-        for rank, f in enumerate(layout.fragments):
-            lines.append(f"#EXTINF:{f.duration_s:.5f},")
-            if whole is None:
-                lines += [f"#EXT-X-BYTERANGE:{f.size}@{f.offset}", url]
-            else:
-                lines.append(whole[rank])
-    lines.append("#EXT-X-ENDLIST")
-    return "\n".join(lines) + "\n"
-
-
-def shift_decode_time(fragment: bytes, delta: int) -> bytes:
-    """``fragment`` (one ``moof`` + ``mdat``) with every ``tfdt`` moved by ``delta`` units.
-
-    The sizes do not change (the field keeps its width), so the sample offsets stay right.
-
-    Raises:
-        LayoutError: No ``moof`` at the start, no ``tfdt`` in it, or a time that leaves
-            its field's range.
-    """
-    data = bytearray(fragment)
-    fh = _Bytes(data)
-    moofs = [(pos, head, size) for kind, pos, head, size in boxes(fh, 0, len(data))][:1]
-    if not moofs or bytes(data[4:8]) != b"moof":
-        raise LayoutError("not a fragment: no moof at its start")
-    pos, head, size = moofs[0]
-    tfdts = _find(fh, pos + head, pos + size, [b"traf", b"tfdt"])
-    if not tfdts:
-        raise LayoutError("the fragment has no tfdt")
-    for start, _end in tfdts:
-        width = 8 if data[start] == 1 else 4
-        at = start + 4
-        value = int.from_bytes(data[at : at + width], "big") + delta
-        if not 0 <= value < 1 << (8 * width):
-            raise LayoutError(f"decode time {value} does not fit its tfdt")
-        data[at : at + width] = value.to_bytes(width, "big")
-    return bytes(data)
-
-
-class _Bytes:
-    """Just enough of a binary file over bytes for :func:`boxes` and :func:`_find`."""
-
-    def __init__(self, data: bytes | bytearray) -> None:
-        self._data = data
-        self._pos = 0
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        self._pos = pos if whence == 0 else len(self._data) + pos
-        return self._pos
-
-    def read(self, n: int) -> bytes:
-        out = bytes(self._data[self._pos : self._pos + n])
-        self._pos += len(out)
-        return out
-
-
-class LayoutCache:
-    """The layouts of the last files read, each kept while the file's size and time stay.
-
-    A playlist request then costs a ``stat``, not a walk of a 60 MB clip.
-
-    Args:
-        max_files: Layouts kept; the least recently used go first.
-    """
-
-    def __init__(self, max_files: int = 64) -> None:
-        self._max = max_files
-        self._lock = threading.Lock()
-        self._layouts: OrderedDict[str, tuple[tuple[int, int, int], Layout]] = OrderedDict()
-
-    def get(self, path: str) -> Layout:
-        """The layout of ``path`` (read again if the file changed).
-
-        Raises:
-            LayoutError: As :func:`read_layout`.
-            OSError: The file cannot be read.
-        """
-        st = os.stat(path)
-        key = (st.st_ino, st.st_size, st.st_mtime_ns)
-        with self._lock:
-            known = self._layouts.get(path)
-            if known is not None and known[0] == key:
-                self._layouts.move_to_end(path)
-                return known[1]
-        layout = read_layout(path)
-        with self._lock:
-            self._layouts[path] = (key, layout)
-            self._layouts.move_to_end(path)
-            while len(self._layouts) > self._max:
-                self._layouts.popitem(last=False)
-        return layout

@@ -363,6 +363,14 @@ class Incidents:
         """Called after a protect has been handled: forget the run if nothing waits."""
         self._end_run_if_idle()
 
+    def progress(self, ident: int) -> tuple[tuple[int, ...], bool] | None:
+        """What the incident ``ident`` still waits for: (its segments being recorded, and
+        whether it waits for a next one to begin); None when it waits for nothing."""
+        progress = self._progress.get(ident)
+        if progress is None:
+            return None
+        return tuple(sorted(progress.open)), progress.awaits_next
+
     def incidents(self) -> list[Incident]:
         """Every recorded incident, newest first."""
         return self._records[::-1]

@@ -572,6 +572,12 @@ class Library:
         with self._lock:
             return self._incidents.incidents()
 
+    def incident_progress(self, ident: int) -> tuple[tuple[int, ...], bool] | None:
+        """What an incident in progress still waits for
+        (:meth:`appliance.incident.Incidents.progress`); None when complete."""
+        with self._lock:
+            return self._incidents.progress(ident)
+
     def recording_stopped(self) -> None:
         """Recording has stopped: no incident waits for a next segment any more."""
         with self._lock:

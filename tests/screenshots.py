@@ -74,7 +74,11 @@ def shoot(browser, base: str, incident: dict, theme: str) -> dict[str, int]:
         page.wait_for_selector(tile)
         page.click(tile)
         page.wait_for_selector("#player", state="visible")
-        page.wait_for_function("document.getElementById('video').readyState >= 2")
+        page.wait_for_function(
+            "document.getElementById('video').readyState >= 2 && "
+            "!document.getElementById('video').seeking && "
+            "!document.getElementById('timeline').hidden"
+        )
         sizes[f"incident-{theme}"] = save_png(page, f"incident-{theme}")
         page.click("#player-close")
 

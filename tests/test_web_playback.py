@@ -1,5 +1,5 @@
-"""The playback API: clip and incident playlists, fragments with moved times, the
-incident's export and the ZIP of items (web/resources/playback.py)."""
+"""The playback API: the incident's export and the ZIP of items
+(web/resources/playback.py); the videos themselves are tests/test_web_video.py's."""
 
 from __future__ import annotations
 
@@ -11,19 +11,15 @@ import threading
 import zipfile
 from pathlib import Path
 
-import falcon
 import pytest
 from falcon import testing
 
-from appliance.fmp4 import read_layout
 from appliance.ports import DiskUsage, real_disk_usage
 from appliance.states import Event
 from tests.harness import wait_until
 from tests.mp4tools import is_plain_faststart, packet_count
-from tests.test_hls_client import record_incident
-from tests.web_fixtures import dashboard
+from tests.web_fixtures import dashboard, record_incident
 from tests.webclient import serve
-from web.bodies import READ_BYTES, PulledBody
 from web.resources.playback import EXPORT_DIR, MAX_ZIP_ITEMS, Playback
 
 HOSTILE = ("0", "+1", "1_0", "\u0661", "9" * 13, "x", "1.5")
@@ -55,37 +51,15 @@ def playback(d) -> Playback:
     return resource
 
 
-def test_a_clip_playlist_addresses_its_fragments_by_byte_range(incident) -> None:
-    d, client, inc, _ = incident
-    item = d.appliance.library.get(inc.clips[0])
-    resp = client.simulate_get(f"/api/items/{item.seq}/playlist.m3u8")
-    assert resp.status_code == 200
-    assert resp.headers["content-type"] == "application/vnd.apple.mpegurl"
-    layout = read_layout(item.path)
-    text = resp.text
-    assert f'#EXT-X-MAP:URI="/media/{item.id}.mp4",BYTERANGE="{layout.init_size}@0"' in text
-    ranges = re.findall(r"#EXT-X-BYTERANGE:(\d+)@(\d+)\n(.*)\n", text)
-    assert [(int(s), int(o), u) for s, o, u in ranges] == [
-        (f.size, f.offset, f"/media/{item.id}.mp4") for f in layout.fragments
-    ]
-    # The URL the playlist names is the clip itself, byte for byte.
-    media = client.simulate_get(f"/media/{item.id}.mp4", headers={"Range": "bytes=0-99"})
-    assert media.status_code == 206
-    assert media.content == Path(item.path).read_bytes()[:100]
-
-
-def test_playlists_of_photos_unknown_or_hostile_ids_are_404s(incident) -> None:
+def test_exports_of_photos_unknown_or_hostile_ids_are_404s(incident) -> None:
     d, client, inc, _ = incident
     photo = d.appliance.library.add_photo(_jpeg())
-    paths = [f"/api/items/{photo.seq}/playlist.m3u8", "/api/items/99999/playlist.m3u8"]
-    paths += [f"/media/{photo.seq}.mp4"]
-    paths += ["/api/incidents/99999/playlist.m3u8", "/api/incidents/99999/export"]
-    paths += [f"/api/items/{bad}/playlist.m3u8" for bad in HOSTILE]
-    paths += [f"/api/incidents/{bad}/playlist.m3u8" for bad in HOSTILE]
-    paths += [f"/api/incidents/{inc.id}/clips/{bad}/0.m4s" for bad in HOSTILE]
-    ranks = [bad for bad in HOSTILE if bad != "0"] + ["1e3", "-1", "00000000000000"]
-    paths += [f"/api/incidents/{inc.id}/clips/{inc.clips[1]}/{bad}.m4s" for bad in ranks]
-    paths += [f"/api/incidents/{inc.id}/clips/{inc.clips[1]}/0", f"/media/{inc.clips[0]}.mp4x"]
+    paths = [f"/media/{photo.seq}.mp4", "/api/incidents/99999/export"]
+    paths += [f"/api/incidents/{bad}/export" for bad in HOSTILE]
+    paths += [f"/api/incidents/{inc.id}/export.zipx", f"/media/{inc.clips[0]}.mp4x"]
+    # The HLS playlists and moved fragments are gone: every player gets video.mp4.
+    paths += [f"/api/items/{inc.clips[0]}/playlist.m3u8", f"/api/incidents/{inc.id}/playlist.m3u8"]
+    paths += [f"/api/incidents/{inc.id}/clips/{inc.clips[1]}/0.m4s"]
     for path in paths:
         resp = client.simulate_get(path)
         assert resp.status_code == 404, path
@@ -93,13 +67,13 @@ def test_playlists_of_photos_unknown_or_hostile_ids_are_404s(incident) -> None:
     assert client.simulate_post("/api/incidents/99999/export").status_code == 404
 
 
-def test_the_clip_being_recorded_has_no_playlist_nor_export_until_closed(tmp_path) -> None:
+def test_the_clip_being_recorded_has_no_video_nor_export_until_closed(tmp_path) -> None:
     with dashboard(tmp_path, segment_seconds=30.0) as d:
         ctl = d.appliance.controller
         client = testing.TestClient(d.app)
         assert wait_until(lambda: ctl.status.segment_seq is not None, 10)
         seq = ctl.status.segment_seq
-        resp = client.simulate_get(f"/api/items/{seq}/playlist.m3u8")
+        resp = client.simulate_get(f"/api/items/{seq}/video.mp4")
         assert resp.status_code == 404
         assert f"{seq:08d}" in resp.json["description"]
         ctl.post(Event.PROTECT_PRESSED)  # the incident waits for this clip to close
@@ -108,49 +82,6 @@ def test_the_clip_being_recorded_has_no_playlist_nor_export_until_closed(tmp_pat
         assert not incident.complete
         resp = client.simulate_post(f"/api/incidents/{incident.id}/export")
         assert resp.status_code == 409 and "still recording" in resp.json["description"]
-
-
-def test_a_later_clips_fragment_follows_the_clip_before_and_honours_ranges(incident) -> None:
-    d, client, inc, _ = incident
-    first, second = (d.appliance.library.get(seq).path for seq in inc.clips[:2])
-    before, after = read_layout(first), read_layout(second)
-    url = f"/api/incidents/{inc.id}/clips/{inc.clips[1]}/0.m4s"
-    whole = client.simulate_get(url)
-    assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
-    fragment = after.fragments[0]
-    assert len(whole.content) == fragment.size
-    # Only the decode time differs from the bytes on the card; it now follows clip one.
-    served = io.BytesIO()
-    served.write(Path(second).read_bytes()[: after.init_size])
-    served.write(whole.content)
-    moved = _layout_of(served.getvalue(), d, "moved.mp4")
-    end = before.fragments[-1].decode + before.fragments[-1].units
-    assert moved.fragments[0].decode == end > fragment.decode == 0
-    original = Path(second).read_bytes()[fragment.offset : fragment.offset + fragment.size]
-    assert sum(a != b for a, b in zip(original, whole.content, strict=True)) <= 8
-    part = client.simulate_get(url, headers={"Range": "bytes=10-19"})
-    assert part.status_code == 206 and part.content == whole.content[10:20]
-    assert part.headers["content-range"] == f"bytes 10-19/{fragment.size}"
-    tail = client.simulate_get(url, headers={"Range": "bytes=-5"})
-    assert tail.content == whole.content[-5:]
-    past = client.simulate_get(url, headers={"Range": f"bytes={fragment.size}-"})
-    assert past.status_code == 416
-    odd = client.simulate_get(url, headers={"Range": "bytes=1-2,5-6"})
-    assert odd.status_code == 200 and odd.content == whole.content
-    beyond = f"/api/incidents/{inc.id}/clips/{inc.clips[1]}/{len(after.fragments)}.m4s"
-    assert client.simulate_get(beyond).status_code == 404
-    stranger = d.appliance.library.add_photo(_jpeg()).seq  # an item, not of the incident
-    assert client.simulate_get(f"/api/incidents/{inc.id}/clips/{stranger}/0.m4s").status_code == 404
-
-
-def _layout_of(data: bytes, d, name: str):
-    path = os.path.join(d.appliance.library.root, name)
-    with open(path, "wb") as fh:
-        fh.write(data)
-    try:
-        return read_layout(path)
-    finally:
-        os.unlink(path)
 
 
 def test_an_incident_exports_to_one_plain_mp4_to_download(incident) -> None:
@@ -303,33 +234,6 @@ def test_the_zip_is_sent_by_the_real_server_with_its_length_known_up_front(incid
         assert [archive.read(n) for n in archive.namelist()] == [
             Path(i.path).read_bytes() for i in items
         ]
-
-
-def test_a_moved_fragment_keeps_only_its_moof_in_memory_and_serves_any_range(incident) -> None:
-    d, client, inc, _ = incident
-    second = d.appliance.library.get(inc.clips[1]).path
-    fragment = read_layout(second).fragments[0]
-    url = f"/api/incidents/{inc.id}/clips/{inc.clips[1]}/0.m4s"
-    req = testing.create_req(path=url)
-    resp = falcon.Response()
-    playback(d).on_get_fragment(req, resp, inc.id, inc.clips[1], 0)
-    body = resp.stream
-    assert isinstance(body, PulledBody) and int(resp.content_length) == fragment.size
-    moof_size = int.from_bytes(Path(second).read_bytes()[fragment.offset :][:4], "big")
-    assert moof_size < 4096 < fragment.size
-    whole = b""
-    while chunk := body.read(READ_BYTES):
-        whole += chunk
-    body.close()
-    assert whole == client.simulate_get(url).content
-    assert body.kept_max_bytes < fragment.size  # the moof, then the mdat read as it goes
-    for first, last in (
-        (0, moof_size + 9),
-        (moof_size - 3, moof_size + 2),
-        (moof_size + 5, moof_size + 99),
-    ):
-        part = client.simulate_get(url, headers={"Range": f"bytes={first}-{last}"})
-        assert part.status_code == 206 and part.content == whole[first : last + 1], (first, last)
 
 
 def test_an_export_folder_swapped_for_a_symlink_is_refused_and_not_written(

@@ -276,22 +276,6 @@ def test_multi_select_protects_and_deletes_with_a_summary(browser, server):
         )
 
 
-def test_where_webkit_would_play_it_a_clip_plays_from_its_playlist(browser, server):
-    """The HLS path, taken in Chromium by hiding what marks it as Chromium (its own HLS
-    player then plays the clip's byte-range playlist)."""
-    with phone_page(browser, server, PHONE) as page:
-        page.add_init_script("delete Navigator.prototype.userAgentData;")
-        page.reload()
-        page.wait_for_selector("#link[data-live='true']")
-        open_gallery(page)
-        # By selector, not by a handle: the gallery renders its tiles again as clips close.
-        item_id = page.get_attribute("#gallery .tile[data-kind='loop']", "data-id")
-        page.click(f"#gallery .tile[data-id='{item_id}']")
-        assert page.get_attribute("#video", "src") == f"/api/items/{item_id}/playlist.m3u8"
-        page.evaluate("v => { v.muted = true; return v.play(); }", page.query_selector("#video"))
-        page.wait_for_function("document.getElementById('video').currentTime > 0.3", timeout=10_000)
-
-
 @pytest.fixture(scope="module")
 def uploading(tmp_path_factory):
     """A simulated dashcam that uploads to a real S3 endpoint (``rclone serve s3``)."""

@@ -1,8 +1,8 @@
 """Incidents in the Gallery, in a real browser (Debian's Chromium) against a real
 ``dashcam run --sim`` child with 2 s clips, at 390x844 and 844x390: one tile per incident
-(kind, time, total duration, clips), a player that plays straight across its clips (the
-files one after the other; the incident's HLS playlist where WebKit would get it), Export
-to one MP4 whose frames are the sum of its clips', Download and Share.
+(kind, time, total duration, clips), Export to one MP4 whose frames are the sum of its
+clips', Download and Share. The player's one time line across the clips is
+tests/test_web_ui_timeline.py's.
 """
 
 from __future__ import annotations
@@ -112,50 +112,6 @@ def test_an_incident_is_one_tile_with_its_kind_time_duration_and_clips(
         assert page.text_content("#more") == "Nothing here yet."
         page.click("#event-kinds .chip[data-ikind='manual']")
         page.wait_for_selector(tile)
-
-
-@VIEWPORTS
-def test_the_incident_plays_straight_across_its_clips(browser, server, incident, viewport):
-    with phone_page(browser, server, viewport) as page:
-        page.add_init_script(PLAYED)
-        page.reload()
-        page.wait_for_selector("#link[data-live='true']")
-        open_incident(page, incident)
-        urls = [item["url"] for item in incident["items"]]
-        assert page.text_content("#player-part") == "clip 1 of 3"
-        page.evaluate("v => { v.muted = true; return v.play(); }", page.query_selector("#video"))
-        page.wait_for_function("played.ended >= 2", timeout=30_000)
-        page.wait_for_function("played.sources.length === 3")
-        assert page.text_content("#player-part") == "clip 3 of 3"
-        shot(page, f"incident-player-{viewport['width']}")
-        # the third plays through too, and the player stops after it
-        page.wait_for_function("played.ended === 3", timeout=10_000)
-        assert page.evaluate("played.sources") == urls
-        assert page.evaluate("document.getElementById('video').ended")
-        # the player's extras (a clip's track) followed the clip playing
-        assert page.evaluate("played.opened") == [item["id"] for item in incident["items"]]
-
-
-@VIEWPORTS
-def test_where_webkit_would_play_it_the_incidents_playlist_plays_across(
-    browser, server, incident, viewport
-):
-    """The HLS path, taken in Chromium by hiding what marks it as Chromium (its own HLS
-    player then plays the playlist): the playhead crosses into the second and third clip."""
-    with phone_page(browser, server, viewport) as page:
-        page.add_init_script("delete Navigator.prototype.userAgentData;")
-        page.add_init_script(PLAYED)
-        page.reload()
-        page.wait_for_selector("#link[data-live='true']")
-        open_incident(page, incident)
-        inc_id = incident["incident"]["id"]
-        assert page.evaluate("played.sources") == [f"/api/incidents/{inc_id}/playlist.m3u8"]
-        page.evaluate("v => { v.muted = true; return v.play(); }", page.query_selector("#video"))
-        page.wait_for_function(
-            "document.getElementById('player-part').textContent === 'clip 3 of 3'", timeout=30_000
-        )
-        assert page.evaluate("played.opened") == [item["id"] for item in incident["items"]]
-        assert page.evaluate("played.sources").count(f"/api/incidents/{inc_id}/playlist.m3u8") == 1
 
 
 @VIEWPORTS

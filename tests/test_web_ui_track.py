@@ -99,7 +99,7 @@ def open_clip(page, item) -> str:
     )
     page.click(tile)
     page.wait_for_selector("#player[open]")
-    assert page.get_attribute("#video", "src") == item["url"]
+    assert page.get_attribute("#video", "src") == f"/api/items/{item['id']}/video.mp4"
     return tile
 
 
@@ -140,3 +140,73 @@ def test_the_player_draws_the_clips_route_and_speed_and_nothing_without_a_track(
     assert page.query_selector(f"{tile} .badge.gps") is None
     page.wait_for_function("!document.querySelector('#player-extra .track')")
     assert page.inner_html("#player-extra") == ""
+
+
+def test_the_position_and_the_speed_cursor_follow_the_video_and_labels_stay_clear(
+    browser, server
+) -> None:
+    """Sunlight (the largest borders and type): the clip's actions stay above its track."""
+    item, track = server[1]["with"]
+    points = track["points"]
+    with phone_page(browser, server[0], theme="sunlight") as page:
+        open_clip(page, item)
+        page.wait_for_selector("#player-extra .track svg.track-speed", state="attached")
+        page.wait_for_function("document.getElementById('video').readyState >= 1")
+        seen = """() => {
+          const here = document.querySelector('#player-extra .here');
+          const cursor = document.querySelector('#player-extra .cursor');
+          const route = document.querySelector('#player-extra polyline.route').points;
+          return { here: [+here.getAttribute('cx'), +here.getAttribute('cy')],
+            cursor: +cursor.getAttribute('x1'),
+            now: document.querySelector('#player-extra .label.now').textContent,
+            route: Array.from(route, (p) => [p.x, p.y]) }; }"""
+        xs = []
+        for n in (len(points) // 3, 2 * len(points) // 3):
+            t = points[n]["t_s"] + 0.05
+            page.evaluate(f"document.getElementById('video').currentTime = {t}")
+            page.wait_for_function(
+                f"!document.getElementById('video').seeking && Math.abs("
+                f"document.getElementById('video').currentTime - {t}) < 0.1"
+            )
+            page.wait_for_function(
+                f"(() => {{ const c = document.querySelector('#player-extra .here');"
+                f" const r = document.querySelector('#player-extra polyline.route').points;"
+                f" return Math.abs(+c.getAttribute('cx') - r[{n}].x) < 0.2; }})()",
+                timeout=5_000,
+            )
+            state = page.evaluate(seen)
+            assert state["here"] == pytest.approx(state["route"][n], abs=0.2)
+            if points[n]["speed_mps"] is not None:
+                assert state["now"] == f"{round(points[n]['speed_mps'] * 3.6)} km/h"
+            xs.append(state["cursor"])
+        assert xs[1] > xs[0]  # the cursor moved right with the video
+        # The "max" label stands above the speed line, never on it.
+        label, line = page.evaluate(
+            """() => { const svg = document.querySelector('#player-extra svg.track-speed');
+              const l = svg.querySelector('.label').getBBox();
+              const p = svg.querySelector('polyline.speed').getBBox();
+              return [l.y + l.height, p.y]; }"""
+        )
+        assert label <= line, (label, line)
+        # The actions come before the track: on screen with the picture.
+        download = page.eval_on_selector("#download", "e => e.getBoundingClientRect().toJSON()")
+        extra = page.eval_on_selector("#player-extra", "e => e.getBoundingClientRect().toJSON()")
+        assert download["bottom"] <= extra["top"] and download["bottom"] <= 844, download
+
+
+def test_an_incident_s_track_runs_across_its_clips_on_its_time_line(page, server) -> None:
+    """The player's event as gallery.js sends it for an incident (its clips and time line):
+    the clips' tracks one after the other, the second moved by where its clip starts."""
+    item, track = server[1]["with"]
+    n = len(track["points"])
+    page.evaluate(
+        """([item]) => { $("player").showModal();
+          emit("dashcam:player", { item, box: $("player-extra"), items: [item, {...item, seq: -1}],
+            timeline: { duration_s: 120, clips: [{ seq: item.seq, start_s: 0, duration_s: 60 },
+              { seq: -1, start_s: 60, duration_s: 60 }] } }); }""",
+        [item],
+    )
+    page.wait_for_selector("#player-extra .track svg.track-route", state="attached")
+    route = page.get_attribute("#player-extra polyline.route", "points")
+    assert len(route.split()) == 2 * n  # the same clip's track twice, 60 s apart
+    assert page.query_selector("#player-extra .track-links") is None  # the export has it

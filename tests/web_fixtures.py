@@ -131,3 +131,34 @@ def temp_bytes(folder) -> int:
         except OSError:
             pass  # closed meanwhile
     return total
+
+
+def record_incident(d: Dashboard):
+    """Protect while the second clip records, wait for the clip after, stop recording.
+
+    Returns:
+        The incident (:class:`appliance.incident.Incident`): the clip before, the one
+        recording and the next.
+    """
+    from appliance.states import Event, State
+    from tests.harness import wait_until
+
+    ctl = d.appliance.controller
+    lib = d.appliance.library
+    [closed] = d.appliance.wait_segments(1)[:1]
+    assert wait_until(lambda: (ctl.status.segment_seq or 0) > closed.seq, 10)
+    ctl.post(Event.PROTECT_PRESSED)
+    assert wait_until(lambda: lib.incidents()[:1] and lib.incidents()[0].complete, 30)
+    ctl.post(Event.STOP_RECORDING)
+    assert ctl.wait_for_state(State.IDLE)
+    return lib.incidents()[0]
+
+
+def file_counters(path: str) -> list[int]:
+    """The burned-in frame counter of every frame decoded from the file at ``path``."""
+    import av
+
+    from hw.camera_sim import read_frame_counter
+
+    with av.open(path) as container:
+        return [read_frame_counter(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]

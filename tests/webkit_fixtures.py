@@ -101,3 +101,20 @@ def webkit(size: tuple[int, int] = PHONE) -> Iterator:
         finally:
             driver_proc.terminate()
             driver_proc.wait(10)
+
+
+def wait_js(driver, condition: str, timeout_s: float = 10.0) -> bool:
+    """Wait until the JavaScript expression ``condition`` is true in the page (polled)."""
+    return wait_until(lambda: bool(driver.execute_script(f"return !!({condition});")), timeout_s)
+
+
+def video_state(driver, selector: str = "video") -> dict:
+    """The state of the page's ``selector`` video: src, readyState, currentTime, duration,
+    seeking, paused, ended, error code."""
+    return driver.execute_script(
+        "const v = document.querySelector(arguments[0]);"
+        "return { src: v.currentSrc, ready: v.readyState, time: v.currentTime, "
+        "duration: v.duration, seeking: v.seeking, paused: v.paused, ended: v.ended, "
+        "error: v.error && v.error.code };",
+        selector,
+    )

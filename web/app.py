@@ -29,6 +29,7 @@ from web import openapi, pages, streams
 from web.media import Media
 from web.resources import gallery, incidents, panel, settings, status, system, tracks, upload
 from web.resources.playback import Playback
+from web.resources.video import Video
 from web.security import Guard, LoginThrottle, Sessions, StrictJSON
 from web.spec import CONVERTERS, Deps
 
@@ -201,8 +202,7 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/api/photos", status.Photos, None),
     ("/api/incidents", incidents.Incidents, None),
     ("/api/incidents/{incident_id:seq}", incidents.IncidentResource, None),
-    ("/api/incidents/{incident_id:seq}/playlist.m3u8", Playback, "incident"),
-    ("/api/incidents/{incident_id:seq}/clips/{item_id:seq}/{rank:seq}.m4s", Playback, "fragment"),
+    ("/api/incidents/{incident_id:seq}/video.mp4", Video, "incident"),
     ("/api/incidents/{incident_id:seq}/export", Playback, "export"),
     ("/api/incidents/{incident_id:seq}/export.zip", Playback, "bundle"),
     ("/api/items", gallery.Items, None),
@@ -210,7 +210,7 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/api/days", gallery.Days, None),
     ("/api/items/{item_id:seq}", gallery.ItemResource, None),
     ("/api/items/{item_id:seq}/protection", gallery.ItemResource, "protection"),
-    ("/api/items/{item_id:seq}/playlist.m3u8", Playback, "item"),
+    ("/api/items/{item_id:seq}/video.mp4", Video, "item"),
     ("/api/items/{item_id:seq}/track", tracks.Track, None),
     ("/api/items/{item_id:seq}/track.gpx", tracks.Track, "gpx"),
     ("/api/items/{item_id:seq}/track.srt", tracks.Track, "srt"),

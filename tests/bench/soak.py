@@ -5,8 +5,8 @@ recording alone, to compare with). A recording appliance (simulated
 camera, real recorder, 2 s clips, the loop wrapping at 6 MB as a full card does) serves
 the dashboard and the network drive on Waitress. A second process plays a phone, visit
 after visit (a second's pause between them): the live page (status, the SSE stream, the
-MJPEG preview), the gallery (a page, the days, twenty thumbnails), a clip played (its HLS
-playlist, three byte ranges), an incident played (its playlist, two moved fragments), a
+MJPEG preview), the gallery (a page, the days, twenty thumbnails), a clip played (three
+byte ranges of its video), an incident played (its detail, three byte ranges of its video), a
 ZIP of ten items read whole and another abandoned after 100 KB, the drive (a day's
 listing, a clip), and every fifth visit an export made and downloaded. This process
 samples its own resident memory every 10 s. Progress goes to stdout; the last line is one
@@ -102,18 +102,18 @@ class Phone:
         clips = [i for i in items if i["video"]][2:]  # not the newest: it may be pruned
         if clips:
             clip = clips[n % len(clips)]
-            self.get(f"/api/items/{clip['id']}/playlist.m3u8", ok=(200, 404))
             for rng in ("bytes=0-65535", "bytes=30000-90000", "bytes=-20000"):
-                self.get(f"/media/{clip['id']}.mp4", ok=(206, 404), headers={"Range": rng})
+                video = f"/api/items/{clip['id']}/video.mp4"
+                self.get(video, ok=(206, 404), headers={"Range": rng})
             ids = ",".join(i["id"] for i in clips[:10])
             self.get(f"/api/items.zip?ids={ids}", ok=(200, 404))
             self.abandoned(f"/api/items.zip?ids={ids}")
             day = clip["day"]
             self.get(f"/dav/Loop/{day}/", ok=(207, 404), method="PROPFIND", headers={"Depth": "1"})
             self.get(f"/dav/Loop/{day}/{clip['name']}", ok=(200, 404))
-        playlist = self.get(f"/api/incidents/{incident}/playlist.m3u8").decode()
-        for line in [x for x in playlist.splitlines() if x.endswith(".m4s")][:2]:
-            self.get(line)
+        self.get(f"/api/incidents/{incident}")
+        for rng in ("bytes=0-65535", "bytes=100000-300000", "bytes=-20000"):
+            self.get(f"/api/incidents/{incident}/video.mp4", headers={"Range": rng}, ok=(206,))
         if n % 5 == 0:
             made = self.get(
                 f"/api/incidents/{incident}/export", ok=(201,), method="POST", headers=JSON_POST

@@ -15,8 +15,14 @@ line is one JSON object:
   20 gallery requests a second run.
 * ``export_incident_s``: ``POST /api/incidents/{id}/export`` of an incident of three 60 s
   clips at 8 Mbit/s (muxed by the recorder's writer), until its 201.
-* ``incident_playlist_first_ms`` / ``_cached_ms``: that incident's HLS playlist, the clips'
-  boxes walked, then from the layout cache.
+* ``incident_video_first_ms``: the first 64 KiB of that incident's one video
+  (``/api/incidents/{id}/video.mp4``), its index built from the clips' fragments;
+  ``incident_video_range_ms``: the median of 20 ranges of 256 KiB anywhere in it, the index
+  cached; ``incident_video_header_bytes``: its index; ``incident_video_read_mb_s``: the
+  whole video read over loopback.
+* ``incident_to_moment_s``: in Chromium, a tap on an incident's tile -> the first frame at
+  its moment (5 s before it) shown (``seeked``), median of 5; ``cross_clip_seek_s``: a seek
+  from one clip of the incident into another -> ``seeked``, median of 6.
 """
 
 from __future__ import annotations
@@ -164,10 +170,9 @@ def _padded(data: bytes, size: int) -> bytes:
     return data + b"\x00\x00\x00\x01\x0c" + b"\xff" * fill + b"\x80"
 
 
-def bench_export(tmp: str) -> tuple[float, float, float]:
+def bench_export(tmp: str) -> tuple[float, dict]:
     """Seconds for the API to export an incident of three 60 s clips at 8 Mbit/s, and the
-    milliseconds of the incident's playlist, first (the clips' boxes walked) and again
-    (from the layout cache)."""
+    cost of its one video (see the module docstring)."""
     from appliance.config import Config
     from appliance.mp4 import SegmentWriter
     from appliance.ports import EncodedPacket
@@ -209,13 +214,7 @@ def bench_export(tmp: str) -> tuple[float, float, float]:
     app = create_app(controller, library, config_path=os.path.join(tmp, "c.toml"))
     with serve(app) as addr:
         conn = http.client.HTTPConnection(*addr, timeout=120)
-        playlist_ms = []
-        for _ in range(2):
-            t0 = time.perf_counter()
-            conn.request("GET", f"/api/incidents/{incident.id}/playlist.m3u8")
-            text = conn.getresponse().read().decode()
-            playlist_ms.append((time.perf_counter() - t0) * 1000)
-            assert text.count("#EXTINF") == 3 * EXPORT_CLIP_S, text[:200]
+        video = video_figures(conn, f"/api/incidents/{incident.id}/video.mp4")
         t0 = time.perf_counter()
         conn.request("POST", f"/api/incidents/{incident.id}/export")
         resp = conn.getresponse()
@@ -225,7 +224,103 @@ def bench_export(tmp: str) -> tuple[float, float, float]:
     assert resp.status == 201, body
     assert body["frames"] == 3 * EXPORT_CLIP_S * EXPORT_FPS, body
     print(f"export: {body['size'] / 1e6:.0f} MB, {body['frames']} frames", flush=True)
-    return elapsed, playlist_ms[0], playlist_ms[1]
+    return elapsed, video
+
+
+def video_figures(conn: http.client.HTTPConnection, url: str) -> dict:
+    """What a virtual video costs per request (see the module docstring)."""
+    import random
+
+    def get(rng: str) -> tuple[float, bytes, dict]:
+        t0 = time.perf_counter()
+        conn.request("GET", url, headers={"Range": rng})
+        resp = conn.getresponse()
+        data = resp.read()
+        assert resp.status == 206, resp.status
+        return (time.perf_counter() - t0) * 1000, data, dict(resp.getheaders())
+
+    first_ms, head, headers = get("bytes=0-65535")
+    length = int(headers["Content-Range"].rsplit("/", 1)[1])
+    at = int.from_bytes(head[:4], "big")  # past the ftyp
+    moov = int.from_bytes(head[at : at + 4], "big") if head[at + 4 : at + 8] == b"moov" else 0
+    rng = random.Random(20)
+    range_ms = []
+    for _ in range(20):
+        first = rng.randrange(length - 262144)
+        range_ms.append(get(f"bytes={first}-{first + 262143}")[0])
+    t0 = time.perf_counter()
+    conn.request("GET", url)
+    resp = conn.getresponse()
+    total = 0
+    while chunk := resp.read(1 << 20):
+        total += len(chunk)
+    took = time.perf_counter() - t0
+    assert total == length, (total, length)
+    return {
+        "incident_video_first_ms": round(first_ms, 2),
+        "incident_video_range_ms": round(statistics.median(range_ms), 2),
+        "incident_video_header_bytes": moov,
+        "incident_video_read_mb_s": round(length / 1e6 / took, 1),
+        "incident_video_bytes": length,
+    }
+
+
+def bench_browser(tmp: str) -> dict:
+    """In Chromium against a ``dashcam run --sim`` child with 6 s clips: a tap on an
+    incident's tile -> its first frame at the moment, and seeks across its clips."""
+    from pathlib import Path
+
+    from tests.browser_fixtures import chromium, phone_page, sim_server
+    from tests.test_web_ui_timeline import LEAD_S, SEGMENT_S, complete_incident
+
+    watch = """
+    window.seeks = [];
+    document.addEventListener("DOMContentLoaded", () => {
+      const v = document.getElementById("video");
+      v.addEventListener("seeked", () => seeks.push([performance.now(), v.currentTime]));
+      document.addEventListener("click", (e) => {
+        if (e.target.closest(".tile")) window.tapped = performance.now();
+      }, true);
+    });
+    """
+    with sim_server(Path(tmp), f"segment_seconds = {SEGMENT_S}") as base:
+        d = complete_incident(base)
+        tl = d["timeline"]
+        start = tl["moment_s"] - LEAD_S
+        tile = f"#gallery .tile[data-incident='{d['incident']['id']}']"
+        to_moment, cross = [], []
+        with chromium() as browser, phone_page(browser, base) as page:
+            page.add_init_script(watch)
+            page.reload()
+            page.wait_for_selector("#link[data-live='true']")
+            page.click("a[data-tab='gallery']")
+            page.click("#views .chip[data-kind='events']")
+            for _ in range(5):
+                page.evaluate("window.seeks = []; window.tapped = null")
+                page.click(tile)
+                page.wait_for_function(
+                    f"seeks.some(([, t]) => Math.abs(t - {start}) < 0.1)", timeout=20_000
+                )
+                at = page.evaluate(f"seeks.find(([, t]) => Math.abs(t - {start}) < 0.1)[0]")
+                to_moment.append((at - page.evaluate("tapped")) / 1000)
+                page.click("#player-close")
+            page.click(tile)
+            page.wait_for_function(f"seeks.some(([, t]) => Math.abs(t - {start}) < 0.1)")
+            targets = [c["start_s"] + 1.5 for c in tl["clips"]] * 2
+            for target in targets[1:] + targets[:1]:
+                page.evaluate("window.seeks = []")
+                t0 = page.evaluate(
+                    f"(() => {{ const t = performance.now(); "
+                    f"document.getElementById('video').currentTime = {target}; return t; }})()"
+                )
+                page.wait_for_function("seeks.length > 0", timeout=10_000)
+                cross.append((page.evaluate("seeks[0][0]") - t0) / 1000)
+    return {
+        "incident_to_moment_s": round(statistics.median(to_moment), 3),
+        "incident_to_moment_max_s": round(max(to_moment), 3),
+        "cross_clip_seek_s": round(statistics.median(cross), 3),
+        "cross_clip_seek_max_s": round(max(cross), 3),
+    }
 
 
 def cpu_s(pid: int) -> float:
@@ -357,19 +452,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--load-seconds", type=float, default=60.0)
     parser.add_argument("--export-only", action="store_true", help="print only export_incident_s")
+    parser.add_argument(
+        "--player-only", action="store_true", help="print only the player's figures (Chromium)"
+    )
     args = parser.parse_args()
     if args.export_only:
         with tempfile.TemporaryDirectory() as tmp:
-            export_s, cold_ms, warm_ms = bench_export(tmp)
-        print(
-            json.dumps(
-                {
-                    "export_incident_s": round(export_s, 3),
-                    "incident_playlist_first_ms": round(cold_ms, 2),
-                    "incident_playlist_cached_ms": round(warm_ms, 2),
-                }
-            )
-        )
+            export_s, video = bench_export(tmp)
+        print(json.dumps({"export_incident_s": round(export_s, 3), **video}))
+        return
+    if args.player_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(bench_browser(tmp)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         sse = bench_sse(os.path.join(tmp, "sse"))
@@ -378,9 +472,12 @@ def main() -> None:
         print(f"mjpeg latency p50 {p50:.1f} ms, p95 {p95:.1f} ms", flush=True)
         page, naive, found = bench_paging(os.path.join(tmp, "paging"))
         print(f"page p50 {page:.2f} ms; find|sort + HTML {naive:.0f} ms ({found} files)")
-        export_s, cold_ms, warm_ms = bench_export(os.path.join(tmp, "export"))
+        export_s, video = bench_export(os.path.join(tmp, "export"))
         print(f"export of a 3 x 60 s incident {export_s:.2f} s", flush=True)
-        print(f"incident playlist {cold_ms:.1f} ms, then {warm_ms:.1f} ms cached", flush=True)
+        print(f"incident video: {video}", flush=True)
+        os.mkdir(os.path.join(tmp, "player"))
+        player = bench_browser(os.path.join(tmp, "player"))
+        print(f"player: {player}", flush=True)
         ratio, lost, extra = bench_child(os.path.join(tmp, "child"), args.load_seconds)
         print(f"extra viewer CPU ratio {ratio:.2f}; frames lost under load {lost}", flush=True)
     result = {
@@ -392,8 +489,8 @@ def main() -> None:
         "page_ratio_vs_find": round(naive / page, 1),
         "frames_lost_under_load": lost,
         "export_incident_s": round(export_s, 3),
-        "incident_playlist_first_ms": round(cold_ms, 2),
-        "incident_playlist_cached_ms": round(warm_ms, 2),
+        **video,
+        **player,
         "recordings": 20_000,
         **extra,
     }

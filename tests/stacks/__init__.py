@@ -39,6 +39,7 @@ CORE_TESTS = (
     "tests/test_crash.py",
     "tests/test_export.py",
     "tests/test_fmp4.py",
+    "tests/test_progressive.py",
     "tests/test_overlay.py",
     "tests/test_replay_overlay.py",
     "tests/test_camera_sim.py",

@@ -1,16 +1,8 @@
-"""Playback beyond the file itself: HLS playlists, an incident's export, a ZIP of items.
+"""Playback beyond the file itself: an incident's export, a ZIP of items.
 
-Playlists address the clips on the card by byte range (``/media/{seq}``), so nothing is
-copied (:mod:`appliance.fmp4`). Each clip's fragment times start at zero, and FFmpeg's
-HLS reader drops the first fragment of every later clip of an incident even after
-``EXT-X-DISCONTINUITY``; so the incident's playlist names each fragment of a later clip
-by its own URL here, which serves it with its ``tfdt`` moved to follow the clip before
-(only the ``moof`` is copied and changed in memory; the ``mdat`` is read from the clip as
-it is sent). The clip being recorded is not an item yet: its playlist is a 404 until it
-is closed.
-
+A clip and an incident are played as one ordinary MP4 each (:mod:`web.resources.video`).
 Every large body here goes to the client only as fast as it reads (:mod:`web.bodies`):
-the ZIP and the fragments are pulled by the server, the export and the clips are files.
+the ZIP is pulled by the server, the export is a file.
 
 An export is one plain MP4 of an incident with its evidence beside it (merged track,
 signed manifest, public key: :func:`appliance.export.export_incident`) in
@@ -32,20 +24,17 @@ import falcon
 
 from appliance.errors import NotFound
 from appliance.export import Evidence, export_incident
-from appliance.fmp4 import Layout, LayoutCache, LayoutError, hls_playlist, shift_decode_time
 from appliance.items import DCIM, Item
 from appliance.library import Library
 from appliance.share import travelling_files
 from appliance.worker import Worker
-from web.bodies import Chain, FileRange, PulledBody
-from web.media import RANGE_PARAM, download_name, open_below, parse_range, send_file
+from web.media import RANGE_PARAM, download_name, send_file
 from web.resources.incidents import find_incident, incident_items
 from web.spec import Component, Deps, Reply, operation
 from web.zipstream import ZipPlan
 
 log = logging.getLogger(__name__)
 
-HLS_TYPE = "application/vnd.apple.mpegurl"
 #: The export folder, below DCIM.
 EXPORT_DIR = "EXPORT"
 #: Items one ZIP may hold.
@@ -54,8 +43,6 @@ MAX_ZIP_ITEMS = 500
 EXPORT_MARGIN_BYTES = 1024 * 1024
 #: Niceness of the export thread (the recorder and the requests go first).
 EXPORT_NICENESS = 10
-#: The largest ``moof`` a fragment may start with (a second of 60 fps video needs ~1 KB).
-MAX_MOOF_BYTES = 1024 * 1024
 
 EXPORTED = Component(
     "Export",
@@ -90,130 +77,18 @@ ZIP_QUERY = {
         }
     },
 }
-_PLAYLIST = {200: Reply("An HLS VOD playlist", {"type": "string"}, HLS_TYPE)}
-_FRAGMENT = {
-    200: Reply("One fragment (moof + mdat), its times following the clip before"),
-    206: Reply("The range asked for"),
-}
 _FILE = {200: Reply("The export"), 206: Reply("The range asked for"), 304: Reply("Not modified")}
 
 
 class Playback:
-    """Playlists (``.../playlist.m3u8``), fragments, the incident's export, ``items.zip``."""
+    """The incident's export (and its evidence as a ZIP), ``items.zip``."""
 
     def __init__(self, deps: Deps) -> None:
         self.library: Library = deps.library
         self.controller = deps.controller
-        self.layouts = LayoutCache()
         self.export_dir = os.path.join(self.library.root, DCIM, EXPORT_DIR)
         self._exporting = threading.Lock()
         _clear(self.export_dir)
-
-    # ----------------------------------------------------------------- playlists
-
-    @operation("The clip as an HLS playlist (byte ranges of /media)", _PLAYLIST)
-    def on_get_item(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
-        item = self.library.get(item_id)
-        self._playlist(resp, hls_playlist([(f"/media/{item.id}.mp4", self._layout(item))]))
-
-    @operation("The incident's clips as one HLS playlist", _PLAYLIST)
-    def on_get_incident(self, req: falcon.Request, resp: falcon.Response, incident_id: int):
-        parts = self._timeline(incident_id)
-        if not parts:
-            raise NotFound(f"incident {incident_id} has no clips left")
-        urls: dict[int, list[str]] = {}
-        for n, (item, layout, shift) in enumerate(parts):
-            if shift:
-                base = f"/api/incidents/{incident_id}/clips/{item.id}"
-                urls[n] = [f"{base}/{rank}.m4s" for rank in range(len(layout.fragments))]
-        entries = [(f"/media/{item.id}.mp4", layout) for item, layout, _ in parts]
-        self._playlist(resp, hls_playlist(entries, urls))
-
-    @operation(
-        "One fragment of an incident's clip, its times moved to follow the clip before",
-        _FRAGMENT,
-        errors=(416,),
-        params=RANGE_PARAM,
-    )
-    def on_get_fragment(
-        self, req: falcon.Request, resp: falcon.Response, incident_id: int, item_id: int, rank: int
-    ) -> None:
-        for part in self._timeline(incident_id):
-            if part[0].seq == item_id:
-                item, layout, shift = part
-                break
-        else:
-            raise NotFound(f"item {item_id} is not a clip of incident {incident_id}")
-        if rank >= len(layout.fragments):
-            raise NotFound(f"clip {item.id} has {len(layout.fragments)} fragments")
-        fragment = layout.fragments[rank]
-        fd = open_below(self.library.root, item.path)
-        try:
-            body, length = _moved_fragment(fd, fragment.offset, fragment.size, shift)
-        except LayoutError as exc:
-            os.close(fd)
-            raise NotFound(f"clip {item.id}: {exc}") from None
-        except BaseException:
-            os.close(fd)
-            raise
-        resp.content_type = "video/mp4"
-        resp.accept_ranges = "bytes"
-        resp.cache_control = ["private", "max-age=3600"]
-        header = req.get_header("Range")
-        try:
-            wanted = parse_range(header, length) if header else None
-        except BaseException:
-            body.close()
-            raise
-        first, last = wanted if wanted is not None else (0, length - 1)
-        if wanted is not None:
-            resp.status = falcon.HTTP_206
-            resp.content_range = (first, last, length)
-        if req.method == "HEAD":
-            body.close()
-            resp.content_length = last - first + 1
-            return
-        resp.set_stream(body.slice(first, last + 1), last - first + 1)
-
-    on_head_fragment = on_get_fragment
-
-    def _playlist(self, resp: falcon.Response, text: str) -> None:
-        resp.content_type = HLS_TYPE
-        resp.cache_control = ["no-cache"]
-        resp.text = text
-
-    def _layout(self, item: Item) -> Layout:
-        if not item.is_video:
-            raise NotFound(f"item {item.id} is a photo: nothing to play")
-        try:
-            layout = self.layouts.get(item.path)
-        except FileNotFoundError:
-            raise NotFound(f"item {item.id} is gone from the card") from None
-        except LayoutError as exc:
-            raise NotFound(f"item {item.id} cannot be played by HLS: {exc}") from None
-        if not layout.fragments:
-            raise NotFound(f"item {item.id} holds no whole fragment")
-        return layout
-
-    def _timeline(self, incident_id: int) -> list[tuple[Item, Layout, int]]:
-        """The incident's playable clips, each with the shift that makes its fragment times
-        follow the clip before (0 for the first, or when the time units differ)."""
-        incident = find_incident(self.library.incidents(), incident_id)
-        out: list[tuple[Item, Layout, int]] = []
-        end = None  # where the clip before ended, in its time units
-        timescale = None
-        for item in incident_items(self.library, incident):
-            try:
-                layout = self._layout(item)
-            except NotFound:
-                continue  # a clip without a whole fragment adds nothing to play
-            first, last = layout.fragments[0], layout.fragments[-1]
-            shift = 0
-            if end is not None and layout.timescale == timescale:
-                shift = end - first.decode
-            out.append((item, layout, shift))
-            end, timescale = last.decode + last.units + shift, layout.timescale
-        return out
 
     # ----------------------------------------------------------------- export
 
@@ -375,43 +250,6 @@ def _zip_files(items: list[Item]) -> list[tuple[str, str]]:
         for _share, path in travelling_files(item):
             members.append((stem + os.path.splitext(path)[1], path))
     return members
-
-
-class _Fragment:
-    """One fragment of a clip with its ``tfdt`` moved: the ``moof`` in memory (a few
-    hundred bytes), the ``mdat`` read from the clip as it is sent."""
-
-    def __init__(self, fd: int, moof: bytes, mdat_at: int, mdat_size: int) -> None:
-        self.fd, self.moof, self.mdat_at, self.mdat_size = fd, moof, mdat_at, mdat_size
-
-    def slice(self, first: int, end: int) -> PulledBody:
-        """Bytes ``first`` to ``end`` (exclusive) as a pulled body (it owns the file)."""
-        head = self.moof[first:end]
-        skip = max(0, first - len(self.moof))
-        size = max(0, end - max(first, len(self.moof)))
-        data = FileRange(self.fd, self.mdat_at + skip, size)
-        return PulledBody(Chain(head, data), len(head) + size)
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-def _moved_fragment(fd: int, offset: int, size: int, shift: int) -> tuple[_Fragment, int]:
-    """The fragment at ``offset`` of the open clip ``fd``, its decode times moved by
-    ``shift``; and its length.
-
-    Raises:
-        LayoutError: it does not start with a ``moof``, its times cannot be moved, or the
-            clip is shorter than its layout says.
-    """
-    head = os.pread(fd, 8, offset)
-    moof_size = int.from_bytes(head[:4], "big") if len(head) == 8 else 0
-    if head[4:8] != b"moof" or not 8 <= moof_size <= min(size, MAX_MOOF_BYTES):
-        raise LayoutError("not a fragment: no moof at its start")
-    if os.fstat(fd).st_size < offset + size:
-        raise LayoutError("the clip is shorter than its fragments")
-    moof = shift_decode_time(os.pread(fd, moof_size, offset), shift)
-    return _Fragment(fd, moof, offset + moof_size, size - moof_size), size
 
 
 def _export_name(incident_id: int, first: Item) -> str:

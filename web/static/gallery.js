@@ -13,7 +13,7 @@ const gal = {
   events: [],           // the incidents, newest first (also their counts)
   selecting: false,
   selected: new Map(),  // tile key -> the items it stands for
-  open: null,           // the player's content: {item} or {incident, items, index, hls}
+  open: null,           // the player's content: {item} or {incident, items, index, detail}
 };
 const EVENT_PAGE = 12;
 const ITEM_KIND_TEXT = { loop: "Normal", protected: "Protected", photo: "Photo" };
@@ -23,12 +23,6 @@ function durText(s) { return s == null ? "" : clock(Math.round(s)); }
 function incidentText(inc) {
   if (inc.kind !== "impact") return "Manual";
   return inc.peak_g == null ? "Impact" : `Impact ${inc.peak_g.toFixed(1)} g`;
-}
-// HLS where the browser plays it natively and is not Chromium (Safari and every iPhone
-// browser: WebKit seeks poorly in a bare fragmented MP4, well with a byte-range playlist).
-// Chromium plays HLS natively too now, but plays the files themselves well: it gets those.
-function playsHls() {
-  return $("video").canPlayType("application/vnd.apple.mpegurl") !== "" && !("userAgentData" in navigator);
 }
 function gEl(tag, cls, text) {
   const e = document.createElement(tag);
@@ -179,12 +173,14 @@ function incidentTile(d) {
   const moment = d.items[Math.min(1, d.items.length - 1)];  // the clip of the moment itself
   const n = d.items.length;
   const top = [gEl("span", `badge ${inc.kind}`, incidentText(inc)),
-    gEl("span", "badge clips", `${n} clip${n === 1 ? "" : "s"}`)];
+    d.recording ? gEl("span", "badge clips recording", "Recording…")  // more clips to come
+      : gEl("span", "badge clips", `${n} clip${n === 1 ? "" : "s"}`)];
   const time = timeText(inc.wall_s * 1000);
   const tile = makeTile("incident", moment.thumb_url, top, time, durText(d.duration_s));
   tile.dataset.incident = inc.id;
   tile.dataset.incidentKind = inc.kind;
-  tile.setAttribute("aria-label", `${incidentText(inc)} ${time}, ${durText(d.duration_s)}, ${n} clips`);
+  tile.setAttribute("aria-label", `${incidentText(inc)} ${time}, ${durText(d.duration_s)}, `
+    + (d.recording ? "still recording" : `${n} clips`));
   bindTile(tile, `e${inc.id}`, d.items, () => openIncident(d));
   return tile;
 }
@@ -309,6 +305,9 @@ $("sel-delete").addEventListener("click", () => {
 });
 
 // ---------- player ----------
+// A clip, or an incident's clips as one, is one ordinary MP4 the appliance makes on the fly
+// (/api/items/N/video.mp4, /api/incidents/N/video.mp4): every browser knows its whole length
+// from the first bytes and seeks anywhere; the incident's time line is drawn by timeline.js.
 function showPlayer(mode, title) {
   const video = $("video");
   video.pause();
@@ -317,6 +316,8 @@ function showPlayer(mode, title) {
   $("item-actions").hidden = mode !== "item";
   $("incident-actions").hidden = mode !== "incident";
   $("player-part").hidden = mode !== "incident";
+  $("export-msg").textContent = "";  // the last export's words belong to the last incident
+  drawTimeline(null);
   if (!$("player").open) $("player").showModal();
 }
 function openItem(item) {
@@ -326,7 +327,7 @@ function openItem(item) {
   const video = $("video"), still = $("still");
   video.hidden = !item.video; still.hidden = item.video;
   if (item.video) {
-    video.src = playsHls() ? `/api/items/${item.id}/playlist.m3u8` : item.url;
+    video.src = `/api/items/${item.id}/video.mp4`;
   } else {
     video.removeAttribute("src"); video.load();
     still.src = item.url;
@@ -336,52 +337,109 @@ function openItem(item) {
   $("item-protect").textContent = item.kind === "protected" ? "Unprotect" : "Protect";
   emit("dashcam:player", { item, box: $("player-extra") });
 }
-function openIncident(d) {
-  const inc = d.incident;
+function incidentTitle(d) {
   const n = d.items.length;
-  gal.open = { incident: inc, items: d.items, index: -1, hls: playsHls(), exported: null, file: null };
-  showPlayer("incident", `${incidentText(inc)} · ${timeText(inc.wall_s * 1000)} · ${durText(d.duration_s)} · ${n} clip${n === 1 ? "" : "s"}`);
+  const more = d.recording ? "+" : "";
+  const dur = d.timeline ? d.timeline.duration_s : d.duration_s;
+  return `${incidentText(d.incident)} · ${timeText(d.incident.wall_s * 1000)} · ${durText(dur)}${more} · ${n}${more} clip${n === 1 && !more ? "" : "s"}`;
+}
+function openIncident(d) {
+  gal.open = { incident: d.incident, items: d.items, index: -1, detail: d, exported: null, file: null,
+    exportWhenDone: false };
+  showPlayer("incident", incidentTitle(d));
   $("video").hidden = false; $("still").hidden = true;
-  $("export").disabled = false;
-  $("export-download").hidden = true;
-  $("export-bundle").hidden = true;
-  $("export-share").hidden = true;
-  $("export-msg").textContent = "";
-  if (gal.open.hls) {  // one playlist addresses every clip: the browser plays straight across
-    $("video").src = `/api/incidents/${inc.id}/playlist.m3u8`;
-    showClip(0);
-  } else {
-    playClip(0, false);
-  }
+  resetExport();
+  loadIncidentVideo(d, momentStart(d.timeline), false);
+  showProgress();
+  if (d.recording) followIncident(gal.open);
 }
-function showClip(index) {  // "clip 2 of 3", and the clip's extras (its track) in the player
-  const o = gal.open;
-  if (!o || !o.incident || o.index === index) return;
-  o.index = index;
-  $("video").dataset.clip = String(index + 1);
-  $("player-part").textContent = `clip ${index + 1} of ${o.items.length}`;
-  emit("dashcam:player", { item: o.items[index], box: $("player-extra") });
-}
-function playClip(index, play) {
-  const video = $("video");
-  video.src = gal.open.items[index].url;
-  showClip(index);
+// Load the incident's one video at ``at`` seconds (its moment, or where the playhead was).
+function loadIncidentVideo(d, at, play) {
+  const video = $("video"), o = gal.open;
+  o.startAt = at;
+  o.index = -1;
+  // The clips in the address: an incident that grew is a new file to the media cache.
+  video.src = `${d.video_url}?v=${d.items.map((i) => i.seq).join("-")}`;
+  drawTimeline(d.timeline);
+  showClip(itemAt(d, at));
   if (play) video.play().catch(() => {});
 }
-$("video").addEventListener("ended", () => {
+$("video").addEventListener("loadedmetadata", () => {
   const o = gal.open;
-  if (o && o.incident && !o.hls && o.index + 1 < o.items.length) playClip(o.index + 1, true);
+  if (!o || !o.incident || o.startAt == null) return;
+  const at = o.startAt;
+  o.startAt = null;
+  if (at > 0) $("video").currentTime = at;
 });
-$("video").addEventListener("timeupdate", () => {  // HLS: which clip the playhead is in
+function showClip(index) {  // "clip 2 of 3", and the clip's extras (its track) in the player
   const o = gal.open;
-  if (!o || !o.incident || !o.hls) return;
-  let end = 0, index = 0;
-  for (; index < o.items.length - 1; index++) {
-    end += o.items[index].duration_s || 0;
-    if ($("video").currentTime < end) break;
+  if (!o || !o.incident || o.index === index || !o.items[index]) return;
+  o.index = index;
+  $("video").dataset.clip = String(index + 1);
+  showProgress();
+  // The clip playing, and the incident it belongs to (track.js draws the incident's track).
+  emit("dashcam:player", { item: o.items[index], box: $("player-extra"), items: o.items,
+    timeline: o.detail.timeline });
+}
+// "clip 2 of 3", and for an incident in progress what is still being recorded.
+function showProgress() {
+  const o = gal.open;
+  if (!o || !o.incident) return;
+  const d = o.detail, n = d.items.length, item = d.items[Math.max(0, o.index)];
+  let text = `Clip ${Math.max(0, o.index) + 1} of ${n}${momentWords(d.timeline, item)}`;
+  if (d.recording) {
+    const clips = d.recording.clips.length + (d.recording.awaits_next ? 1 : 0);
+    const left = d.recording.left_s == null ? "" : ` · about ${durText(d.recording.left_s)} to go`;
+    text += ` · still recording ${clips} more clip${clips === 1 ? "" : "s"}${left}`;
   }
-  showClip(index);
+  $("player-part").textContent = text;
+  $("player-part").dataset.recording = d.recording ? "true" : "false";
+}
+// Where a clip stands to the moment: " · before the moment", " · the moment", " · after it".
+function momentWords(tl, item) {
+  const c = tl && item && tl.moment_s != null ? tl.clips.find((x) => x.seq === item.seq) : null;
+  if (!c) return "";
+  if (tl.moment_s < c.start_s) return " · after the moment";
+  return tl.moment_s >= c.start_s + c.duration_s ? " · before the moment" : " · the moment";
+}
+$("video").addEventListener("timeupdate", () => {  // which clip the playhead is in
+  const o = gal.open;
+  if (!o || !o.incident || !o.detail.timeline) return;
+  const t = $("video").currentTime;
+  moveTimelineHead(t);
+  if (o.startAt == null) showClip(itemAt(o.detail, t));
 });
+// The index in d.items of the clip playing at t seconds of the incident's video (a clip
+// the video left out, of another picture size, is never "playing").
+function itemAt(d, t) {
+  if (!d.timeline || !d.timeline.clips.length) return 0;
+  const seq = d.timeline.clips[clipAt(d.timeline, t)].seq;
+  return Math.max(0, d.items.findIndex((i) => i.seq === seq));
+}
+// An incident in progress: its detail is asked again until complete; each clip that closes
+// joins the video (reloaded where the playhead was), and a waiting export then starts.
+async function followIncident(o) {
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 2000));
+  while (gal.open === o && o.detail.recording) {
+    await pause();
+    if (gal.open !== o) return;
+    let d;
+    try { d = await api("GET", `/api/incidents/${o.incident.id}`); } catch (e) { continue; }
+    if (gal.open !== o) return;
+    const grew = d.items.length !== o.items.length;
+    o.detail = d; o.items = d.items; o.incident = d.incident;
+    $("player-title").textContent = incidentTitle(d);
+    if (grew) {  // where the playhead is (or was about to go, if not there yet)
+      const video = $("video");
+      loadIncidentVideo(d, o.startAt != null ? o.startAt : video.currentTime, !video.paused);
+    }
+    showProgress();
+  }
+  if (gal.open === o) {
+    resetExport();
+    if (o.exportWhenDone) runExport(o);
+  }
+}
 function closePlayer() {
   const video = $("video");
   video.pause(); video.removeAttribute("src"); video.load();
@@ -408,9 +466,32 @@ $("item-protect").addEventListener("click", async () => {
 });
 
 // ---------- export and share (an incident as one plain MP4) ----------
-$("export").addEventListener("click", async () => {
+function resetExport() {
+  const o = gal.open, waiting = Boolean(o && o.detail && o.detail.recording);
+  const btn = $("export");
+  btn.disabled = false;
+  btn.classList.add("primary");
+  btn.textContent = waiting ? "Export when recorded" : "Export";
+  btn.title = waiting ? "Its last clip is still being recorded: the export starts when it closes" : "";
+  $("export-download").classList.remove("primary");
+  $("export-download").hidden = true;
+  $("export-bundle").hidden = true;
+  $("export-share").hidden = true;
+}
+$("export").addEventListener("click", () => {
   const o = gal.open;
   if (!o || !o.incident) return;
+  if (o.detail.recording) {  // it waits for the last clip, and says so
+    o.exportWhenDone = true;
+    $("export").disabled = true;
+    const left = o.detail.recording.left_s;
+    $("export-msg").textContent = "The export starts when the last clip is recorded"
+      + (left == null ? "." : ` (about ${durText(left)}).`);
+    return;
+  }
+  runExport(o);
+});
+async function runExport(o) {
   const btn = $("export");
   btn.disabled = true;
   btn.setAttribute("aria-busy", "true");
@@ -421,19 +502,22 @@ $("export").addEventListener("click", async () => {
     o.exported = r;
     const link = $("export-download");
     link.href = r.url; link.download = r.name; link.hidden = false;
+    link.classList.add("primary"); btn.classList.remove("primary");  // the next step: keep it
     const bundle = $("export-bundle");
     bundle.href = r.bundle_url; bundle.download = r.name.replace(/\.mp4$/, ".zip"); bundle.hidden = false;
-    $("export-msg").textContent = `${r.name} · ${bytes(r.size)}`;
+    $("export-msg").textContent = `Ready: ${r.name} · ${bytes(r.size)}`;
     // Share only where the phone can share files (a small probe: the file is fetched on tap).
     const probe = new File([new Uint8Array(8)], r.name, { type: "video/mp4" });
     $("export-share").hidden = !(navigator.canShare && navigator.share && navigator.canShare({ files: [probe] }));
+    $("incident-actions").scrollIntoView({ block: "nearest" });
+    $("export-msg").scrollIntoView({ block: "nearest" });
   } catch (e) {
-    $("export-msg").textContent = `Export failed: ${e.message}`;
+    if (gal.open === o) $("export-msg").textContent = `Export failed: ${e.message}`;
   } finally {
     btn.removeAttribute("aria-busy");
     btn.disabled = false;
   }
-});
+}
 $("export-share").addEventListener("click", async () => {
   const o = gal.open;
   if (!o || !o.exported) return;
