@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -18,14 +19,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.config import Config, settable
+from appliance.config import Config
 from appliance.errors import CameraStuck
 from appliance.incident import IncidentKind
 from appliance.items import Item
 from appliance.library import Library, StorageFigures
+from appliance.live_settings import LiveSettings
 from appliance.mp4 import file_thumbnail_jpeg, probe_duration, recover
 from appliance.ports import Camera, CameraInfo, Clock
 from appliance.recorder import Recorder
+from appliance.settings_change import SettingsChange
 from appliance.states import RUNNING_STATES, Action, Event, State, next_transition
 from appliance.track import PositionSource, gps_status, position_of
 from appliance.worker import Worker, run_once
@@ -112,6 +115,11 @@ class Controller:
         retry_interval_s: Seconds between attempts to bring a failed camera or card back.
         provenance: The recorder writes which camera frames each segment holds into its
             comment tag (the simulation, for its tests; see :class:`Recorder`).
+        settings: The live settings ``config`` was published to, which the library and
+            the other parts that apply a live key follow too; None: made here.
+
+    Raises:
+        ValueError: ``settings`` runs another config than ``config``.
 
     Attributes:
         on_clip_closed: Called with each clip closed (the recorder's thread) or recovered
@@ -131,7 +139,11 @@ class Controller:
         on_camera_stuck: Callable[[CameraStuck], None] | None = None,
         retry_interval_s: float = RETRY_INTERVAL_S,
         provenance: bool = False,
+        settings: LiveSettings | None = None,
     ) -> None:
+        if settings is not None and settings.current != config:
+            raise ValueError("the live settings run another config than the controller's")
+        self.settings = settings if settings is not None else LiveSettings(config)
         self.config = config
         self.camera = camera
         self.library = library
@@ -163,6 +175,7 @@ class Controller:
             on_closed=lambda item: self._clip_closed(item, False),
         )
         self.recorder.headroom_bytes = self._segment_bytes_estimate()
+        self.settings.subscribe(self._follow_settings)
         self._state = State.STARTING
         self._since = self.clock.wall()
         self._last_error: str | None = None
@@ -302,22 +315,27 @@ class Controller:
         self.stopped.wait(timeout_s)
 
     def apply_config(self, config: Config) -> None:
-        """Take the settings of ``config`` that apply without a restart.
+        """Publish the settings of ``config`` that apply without a restart.
 
         :func:`appliance.config.settable` says which keys those are; every other key keeps
-        its running value until the next start. Of the live keys, the LED brightness and
-        the preview's viewer cap belong to the panel and the preview hub, whose owners
-        apply them.
+        its running value until the next start. Every part that applies a live key follows
+        :attr:`settings` (:meth:`LiveSettings.publish`): this controller and its recorder,
+        the library's storage policy, the panel's LED, the preview hub.
         """
-        live = {key: getattr(config, key) for key, now in settable().items() if now}
-        self.config = config = dataclasses.replace(self.config, **live)
+        self.settings.publish(config)
+
+    def settings_change(self, config_path: str | os.PathLike[str]) -> SettingsChange:
+        """The settings change over this appliance's live settings, saved to ``config_path``
+        (its rules measure this library's card and this recorder's headroom)."""
+        return SettingsChange(
+            self.settings, config_path, self.library.storage, lambda: self.recorder.headroom_bytes
+        )
+
+    def _follow_settings(self, config: Config) -> None:
+        """The live settings changed: the segment length and the headroom follow."""
+        self.config = config
         self.recorder.segment_seconds = config.segment_seconds
         self.recorder.headroom_bytes = self._segment_bytes_estimate()
-        lib = self.library
-        lib.min_free_bytes = config.min_free_bytes
-        lib.min_free_percent = config.min_free_percent
-        lib.loop_quota_bytes = config.loop_quota_bytes
-        lib.protected_quota_percent = config.protected_quota_percent
         self.post(_REFRESH)
 
     # --- the controller thread ------------------------------------------------------

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 from collections.abc import Container, Iterable
+from typing import TYPE_CHECKING
 
 from appliance.card import Card
 from appliance.cardfiles import fsync_dir, storage_error, unlink, write_atomic, write_file
@@ -43,6 +44,10 @@ from appliance.items import (
 from appliance.ports import Clock, DiskUsage, DiskUsageFn, FileSystem, real_disk_usage
 from appliance.pruning import choose_loop_victims, choose_protected_victims, reserve_bytes
 
+if TYPE_CHECKING:
+    from appliance.config import Config
+    from appliance.live_settings import LiveSettings
+
 log = logging.getLogger(__name__)
 
 
@@ -62,6 +67,8 @@ class Library:
             past it the oldest protected clips are deleted.
         fs: The file-system calls a failing card breaks (sync, rename, mkdir); the
             recorder's segments are synced through it too.
+        settings: The live settings: the storage policy (the four sizes above) is taken
+            from them and follows each change published; None: the sizes given.
 
     Attributes:
         card: The card's folders, health and sequence file.
@@ -78,12 +85,16 @@ class Library:
         loop_quota_bytes: int | None = None,
         protected_quota_percent: float = 30.0,
         fs: FileSystem | None = None,
+        settings: LiveSettings | None = None,
     ) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.min_free_bytes = int(min_free_bytes)
         self.min_free_percent = float(min_free_percent)
         self.loop_quota_bytes = loop_quota_bytes
         self.protected_quota_percent = float(protected_quota_percent)
+        if settings is not None:
+            self._follow_settings(settings.current)
+            settings.subscribe(self._follow_settings)
         self._clock = clock if clock is not None else Clock()
         self._disk_usage = disk_usage
         self.fs = fs if fs is not None else FileSystem()
@@ -102,6 +113,13 @@ class Library:
         self._unrecovered: set[int] = set()  # partials of the last scan not yet adopted
         self.uploaded: Container[int] = frozenset()  # seqs safe at home: the loop's first to go
         self.device_key = None  # the sealer's signing key, once loaded (exports sign with it)
+
+    def _follow_settings(self, config: Config) -> None:
+        """The storage policy of the live settings (the next prune and protect use it)."""
+        self.min_free_bytes = int(config.min_free_bytes)
+        self.min_free_percent = float(config.min_free_percent)
+        self.loop_quota_bytes = config.loop_quota_bytes
+        self.protected_quota_percent = float(config.protected_quota_percent)
 
     def scan(self) -> list[str]:
         """Create the layout and build the index with one pass over the card.

@@ -175,6 +175,7 @@ def start_panel(config: Config, controller, simulated: bool, make_factory=None):
         factory = (make_factory or make_pin_factory)(simulated)
         panel = Panel(config, controller.post, pin_factory=factory)
         controller.subscribe(panel.show)
+        controller.settings.subscribe(panel.follow_settings)  # led_brightness, live
         if config.power_loss_pin is not None:
             from hw.power import PowerLossMonitor
 
@@ -372,27 +373,23 @@ class App:
         from appliance.config import fit_to_card
         from appliance.controller import Controller
         from appliance.library import Library
+        from appliance.live_settings import LiveSettings
         from hw.watchdog import Watchdog, recorder_health
 
         config = self.config
         os.makedirs(config.storage_root, exist_ok=True)
-        library = self.library = Library(
-            config.storage_root,
-            min_free_bytes=config.min_free_bytes,
-            min_free_percent=config.min_free_percent,
-            loop_quota_bytes=config.loop_quota_bytes,
-            protected_quota_percent=config.protected_quota_percent,
-        )
+        settings = LiveSettings(config)  # published once; the parts that care follow it
+        library = self.library = Library(config.storage_root, settings=settings)
         try:  # byte sizes that do not fit this card are lowered: the card records regardless
-            config, lowered = fit_to_card(config, library.storage().total)
+            fitted, lowered = fit_to_card(config, library.storage().total)
         except OSError as exc:  # no card to measure: the controller shows it and waits
             log.warning("the card cannot be measured (%s): sizes not checked", exc.strerror)
         else:
             for message in lowered:
                 log.error("config %s: %s", self.source or "defaults", message)
-            library.min_free_bytes = config.min_free_bytes
-            library.loop_quota_bytes = config.loop_quota_bytes
-            self.config = config
+            if lowered:  # the library's storage policy follows
+                settings.publish(fitted)
+            config = self.config = settings.current
         self.watchdog = Watchdog()  # pings only under systemd
         self.controller = Controller(
             config,
@@ -402,6 +399,7 @@ class App:
             on_tick=self.watchdog.tick,
             on_camera_stuck=self._camera_stuck,
             provenance=self.simulated,  # frame numbers in the simulation's clips, for tests
+            settings=settings,
         )
         self.watchdog.health = recorder_health(self.controller)
         from appliance.seal import Sealer
@@ -495,13 +493,11 @@ class App:
             from hw.panel import VirtualPanel
 
             virtual = VirtualPanel(self.panel, bump=self._bump)
-        panel = self.panel
         self.web_app = create_app(
             self.controller,
             self.library,
             config_path=self.source or default_config_path(),
             panel=virtual,
-            set_led_brightness=panel.set_brightness if panel is not None else None,
             set_clock=self._set_clock,
             power=self._wish,
             uploader=self.uploader,

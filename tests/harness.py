@@ -24,6 +24,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from appliance.config import Config
 from appliance.controller import Controller, Status
 from appliance.library import Kind, Library
+from appliance.live_settings import LiveSettings
 from hw.camera_sim import SimulatedCamera, read_frame_counter
 from hw.panel import Panel, press
 from tests.mp4tools import packet_count, provenance
@@ -144,15 +145,9 @@ class Appliance:
             preview_height=cfg.preview_height,
         )
         lib_kw = {"disk_usage": disk_usage} if disk_usage else {}
+        self.settings = LiveSettings(cfg)  # as the App wires it: the parts follow it
         self.library = Library(
-            cfg.storage_root,
-            clock=clock,
-            min_free_bytes=cfg.min_free_bytes,
-            min_free_percent=cfg.min_free_percent,
-            loop_quota_bytes=cfg.loop_quota_bytes,
-            protected_quota_percent=cfg.protected_quota_percent,
-            fs=fs,
-            **lib_kw,
+            cfg.storage_root, clock=clock, fs=fs, settings=self.settings, **lib_kw
         )
         ctl_kw = {"retry_interval_s": retry_interval_s} if retry_interval_s else {}
         self.controller = Controller(
@@ -163,11 +158,13 @@ class Appliance:
             power_off=power_off,
             on_tick=on_tick,
             provenance=provenance,
+            settings=self.settings,
             **ctl_kw,
         )
         self.factory = MockFactory(pin_class=MockPWMPin)
         self.panel = Panel(cfg, self.controller.post, pin_factory=self.factory)
         self.controller.subscribe(self.panel.show)
+        self.settings.subscribe(self.panel.follow_settings)
         self.sealer = None
         if seal_key is not None:  # as the App wires it: each closed clip is sealed
             from appliance.seal import Sealer

@@ -85,7 +85,6 @@ def dashboard(
             appliance.library,
             config_path=config_path,
             panel=VirtualPanel(appliance.panel) if panel else None,
-            set_led_brightness=appliance.panel.set_brightness,
             set_clock=set_clock,
             power=lambda action: dash.power_calls.append(action),
             allowed_hosts=allowed_hosts,

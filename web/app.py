@@ -117,7 +117,6 @@ def create_app(
     *,
     config_path: str | os.PathLike[str] | None = None,
     panel: Any = None,
-    set_led_brightness: Callable[[float], None] | None = None,
     set_clock: Callable[[float], None] | None = None,
     power: Callable[[str], None] | None = None,
     hub: PreviewHub | None = None,
@@ -133,10 +132,10 @@ def create_app(
         config_path: The config file settings are saved to; None: :func:`default_config_path`.
         panel: The simulation's virtual panel (``press(name, hold_s)``, ``led_value``,
             ``led_pattern``); None on real hardware.
-        set_led_brightness: Applies a new LED brightness without a restart.
         set_clock: Sets the system clock to the given epoch seconds.
         power: Records "restart" or "shutdown" to perform after the safe shutdown.
-        hub: The preview hub; one is made over ``controller.camera`` if None.
+        hub: The preview hub; one is made over ``controller.camera`` if None. Its viewer
+            cap follows the live settings (``preview_max_viewers``).
         uploader: The upload at home (:class:`appliance.upload.Uploader`); None: off.
         allowed_hosts: Host names the dashboard answers to besides IP literals; None: this
             machine's name, ``<name>.local`` and ``localhost``
@@ -145,6 +144,7 @@ def create_app(
     """
     config = controller.config
     hub = hub or PreviewHub(controller.camera, config.preview_max_viewers)
+    controller.settings.subscribe(hub.follow_settings)
     sessions = Sessions(monotonic)
     guard = Guard(
         lambda: controller.config.web_password,
@@ -177,7 +177,6 @@ def create_app(
         max_live_streams=max(1, config.web_threads - config.preview_max_viewers - 2),
         routes=ROUTES,
         panel=panel,
-        set_led_brightness=set_led_brightness,
         set_clock=set_clock,
         power=power,
         upload=uploader,
