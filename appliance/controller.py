@@ -176,6 +176,7 @@ class Controller:
         )
         self.recorder.headroom_bytes = self._segment_bytes_estimate()
         self.settings.subscribe(self._follow_settings)
+        library.subscribe(self.refresh)  # a change made by a request is published too
         self._state = State.STARTING
         self._since = self.clock.wall()
         self._last_error: str | None = None
@@ -196,6 +197,7 @@ class Controller:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._subscribers: list[Subscriber] = []
+        self._wakes = 0  # wake_waiters() calls
         self._status = self._build(None)
         self._worker = Worker(self._run, "controller")
         self.stopped = threading.Event()
@@ -289,13 +291,25 @@ class Controller:
         return unsubscribe
 
     def refresh(self) -> None:
-        """Publish a fresh snapshot soon (after a change made outside the controller)."""
+        """Publish a fresh snapshot soon: new readings (the speed), or a change the library
+        reports (:meth:`Library.subscribe`; callers never need to)."""
         self.post(_REFRESH)
 
-    def wait_for_change(self, after_version: int, timeout_s: float) -> Status:
-        """Block until a snapshot newer than ``after_version`` exists, or the timeout."""
+    def wake_waiters(self) -> None:
+        """Wake every :meth:`wait_for_change` at once with the snapshot it has (the live
+        streams, closing); nothing is published."""
         with self._changed:
-            self._changed.wait_for(lambda: self._status.version > after_version, timeout_s)
+            self._wakes += 1
+            self._changed.notify_all()
+
+    def wait_for_change(self, after_version: int, timeout_s: float) -> Status:
+        """Block until a snapshot newer than ``after_version`` exists, the timeout, or
+        :meth:`wake_waiters`."""
+        with self._changed:
+            wakes = self._wakes
+            self._changed.wait_for(
+                lambda: self._status.version > after_version or self._wakes != wakes, timeout_s
+            )
             return self._status
 
     def wait_for_state(self, *states: State, timeout_s: float = 10.0) -> bool:

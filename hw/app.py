@@ -555,15 +555,10 @@ class App:
         from web.dav import create_dav_app
 
         controller, library = self.controller, self.library
-
-        def delete(seq: int) -> None:  # as the dashboard deletes
-            library.delete(seq)
-            controller.refresh()
-
         return create_dav_app(
             library,
             lambda: controller.config.web_password,
-            delete if self.config.dav_allow_delete else None,
+            library.delete if self.config.dav_allow_delete else None,  # the status follows
             throttle=self.web_app.login_throttle,  # one count of wrong passwords
         )
 

@@ -53,7 +53,7 @@ class DashboardApp(falcon.App):
         """
         self.streams_stop.set()
         self.hub.close()
-        self.controller.refresh()  # wakes the live streams at once
+        self.controller.wake_waiters()  # the live streams see the stop at once
         deadline = time.monotonic() + timeout_s
         pause = threading.Event()
         while self.hub.viewers or self.event_slots.open:
