@@ -117,14 +117,15 @@ class Controller:
             comment tag (the simulation, for its tests; see :class:`Recorder`).
         settings: The live settings ``config`` was published to, which the library and
             the other parts that apply a live key follow too; None: made here.
+        position: The GPS (``hw/gps.py``): its fix goes into the status, incidents and
+            photos' EXIF; None: no GPS.
+        on_clip_closed: Called with each clip closed (the recorder's thread) or recovered
+            after a power cut (the jobs thread), and whether it was recovered; the sealer
+            queues it there (``hw/app.py``). It must not block.
 
     Raises:
         ValueError: ``settings`` runs another config than ``config``.
 
-    Attributes:
-        on_clip_closed: Called with each clip closed (the recorder's thread) or recovered
-            after a power cut (the jobs thread), and whether it was recovered; the sealer
-            queues it there (``hw/app.py``). It must not block.
     """
 
     def __init__(
@@ -140,6 +141,8 @@ class Controller:
         retry_interval_s: float = RETRY_INTERVAL_S,
         provenance: bool = False,
         settings: LiveSettings | None = None,
+        position: PositionSource | None = None,
+        on_clip_closed: Callable[[Item, bool], None] | None = None,
     ) -> None:
         if settings is not None and settings.current != config:
             raise ValueError("the live settings run another config than the controller's")
@@ -152,8 +155,8 @@ class Controller:
         self._on_tick = on_tick
         self._on_camera_stuck = on_camera_stuck
         self._stuck_reported = False
-        self.position: PositionSource | None = None  # the App's GPS: status and incidents
-        self.on_clip_closed: Callable[[Item, bool], None] | None = None
+        self.position = position
+        self.on_clip_closed = on_clip_closed
         self._retry_interval_s = retry_interval_s
         self._events: queue.SimpleQueue[tuple[Event, Any]] = queue.SimpleQueue()
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")

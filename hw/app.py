@@ -197,12 +197,22 @@ def start_panel(config: Config, controller, simulated: bool, make_factory=None):
     return panel, power_loss
 
 
-def start_gsensor(config: Config, controller, simulated: bool, open_bus=None):
+def gsensor_kind(config: Config, simulated: bool) -> str:
+    """The G-sensor the config asks for: ``"auto"`` is ``"sim"`` in simulation, else none."""
+    if config.gsensor == "auto":
+        return "sim" if simulated else "none"
+    return config.gsensor
+
+
+def start_gsensor(config: Config, controller, simulated: bool, open_bus=None, on_samples=None):
     """The G-sensor: an impact over ``gsensor_threshold_g`` protects the incident.
 
     ``gsensor = "auto"`` is the replayed accelerometer in simulation (the panels' "bump")
     and none on a Pi; a board name opens that board on the I2C bus. A board that does not
     answer stops nothing: the error is logged and recording goes on without it.
+
+    Args:
+        on_samples: Called with an impact and its samples (the watcher's ``on_samples``).
 
     Returns:
         (the sampling watcher, the simulated accelerometer or None); (None, None) without.
@@ -211,9 +221,7 @@ def start_gsensor(config: Config, controller, simulated: bool, open_bus=None):
     from appliance.states import Event
     from hw.gsensor import TraceAccelerometer, open_gsensor
 
-    kind = config.gsensor
-    if kind == "auto":
-        kind = "sim" if simulated else "none"
+    kind = gsensor_kind(config, simulated)
     if kind == "none":
         return None, None
     try:
@@ -228,7 +236,12 @@ def start_gsensor(config: Config, controller, simulated: bool, open_bus=None):
         log.error("gsensor: %s cannot be opened (%s): recording goes on without it", kind, exc)
         return None, None
     detector = ImpactDetector(config.gsensor_threshold_g)
-    watcher = ImpactWatcher(source, detector, lambda impact: controller.post(Event.IMPACT, impact))
+    watcher = ImpactWatcher(
+        source,
+        detector,
+        lambda impact: controller.post(Event.IMPACT, impact),
+        on_samples=on_samples,
+    )
     return watcher.start(), trace
 
 
@@ -337,15 +350,22 @@ class App:
         # fraction of a second), so their import does not slow it down.
         wait_until_settled(self.controller, self.config.autostart, timeout_s=PANEL_AFTER_S)
         self.panel, self.power_loss = start_panel(self.config, self.controller, self.simulated)
-        self.gsensor, self.bump_trace = start_gsensor(self.config, self.controller, self.simulated)
-        if self.gsensor is not None:  # an impact's samples beside its clip (<clip>.csv)
-            from appliance.gforce import GForceRecorder
+        ctl = self.controller
+        if gsensor_kind(self.config, self.simulated) != "none":
+            from appliance.gforce import GForceRecorder  # an impact's samples (<clip>.csv)
 
-            ctl = self.controller
             self.gforce = GForceRecorder(self.library, ctl.recorder, ctl.clock).start()
-            ctl.subscribe(self.gforce.on_status)
-            self.gsensor.on_samples = self.gforce.on_samples
-        self.gps = self._start_gps()
+        on_samples = self.gforce.on_samples if self.gforce is not None else None
+        self.gsensor, self.bump_trace = start_gsensor(
+            self.config, ctl, self.simulated, on_samples=on_samples
+        )
+        if self.gforce is not None:
+            if self.gsensor is not None:
+                ctl.subscribe(self.gforce.on_status)
+            else:  # no board answered: nothing to write
+                self.gforce.close()
+                self.gforce = None
+        self._start_gps()
         from hw.upload import start_upload  # at home: rclone at the lowest priority
 
         ready = self.sealer.is_settled if self.sealer is not None else None
@@ -391,6 +411,10 @@ class App:
                 settings.publish(fitted)
             config = self.config = settings.current
         self.watchdog = Watchdog()  # pings only under systemd
+        self.gps = self._make_gps()  # started later; its fixes reach the status at once
+        from appliance.seal import Sealer
+
+        self.sealer = Sealer(library, self._device_key)
         self.controller = Controller(
             config,
             self.camera,
@@ -400,12 +424,10 @@ class App:
             on_camera_stuck=self._camera_stuck,
             provenance=self.simulated,  # frame numbers in the simulation's clips, for tests
             settings=settings,
+            position=self.gps,
+            on_clip_closed=self.sealer.clip_closed,
         )
         self.watchdog.health = recorder_health(self.controller)
-        from appliance.seal import Sealer
-
-        self.sealer = Sealer(library, self._device_key)
-        self.controller.on_clip_closed = self.sealer.clip_closed
         self.controller.start()
         self.sealer.start()  # after the scan: it catches up with clips a cut left unsealed
 
@@ -513,27 +535,33 @@ class App:
         for url in dashboard_urls(sock.getsockname()[:2] for sock in self.listeners):
             log.info("dashboard: %s", url)
 
-    def _start_gps(self):
+    def _make_gps(self):
+        """The gpsd client (``gps = "gpsd"``), not yet started; None without GPS."""
+        if self.config.gps != "gpsd":
+            return None
+        from hw.gps import GpsdSource
+
+        return GpsdSource(self.config.gps_host, self.config.gps_port)
+
+    def _start_gps(self) -> None:
         """GPS through gpsd (``gps = "gpsd"``): its time sets a clock that is behind, its
         speed and position join the overlay, the status and incidents, and each clip gets
         its track (:class:`appliance.tracks.TrackRecorder`). gpsd absent is retried, never
         fatal."""
-        if self.config.gps != "gpsd":
-            return None
+        source = self.gps
+        if source is None:
+            return
         import time as wall_clock
 
         from appliance.track import ClockFollower, position_text, speed_text
         from appliance.tracks import SpeedWatch, TrackRecorder
-        from hw.gps import GpsdSource
 
         ctl, unit = self.controller, self.config.speed_unit
-        source = GpsdSource(self.config.gps_host, self.config.gps_port)
         source.subscribe(ClockFollower(self._set_clock, wall_clock.time).on_fix)
         self.tracks = TrackRecorder(self.library, ctl.recorder, ctl.clock, unit).start()
         source.subscribe(self.tracks.on_fix)
         ctl.subscribe(self.tracks.on_status)
         source.subscribe(SpeedWatch(ctl.refresh, ctl.clock, unit).on_fix)
-        ctl.position = source
         overlay = getattr(self.camera, "overlay", None)
         if overlay is not None:
 
@@ -541,8 +569,8 @@ class App:
                 fix = source.latest()
                 return "  ".join(t for t in (speed_text(fix, unit), position_text(fix)) if t)
 
-            overlay.extra = where
-        return source.start()
+            overlay.extra = where  # the camera was made before the GPS: see make_camera
+        source.start()
 
     def _bump(self) -> None:
         """The panels' "bump": the simulated accelerometer replays a low-speed knock."""

@@ -150,6 +150,12 @@ class Appliance:
             cfg.storage_root, clock=clock, fs=fs, settings=self.settings, **lib_kw
         )
         ctl_kw = {"retry_interval_s": retry_interval_s} if retry_interval_s else {}
+        self.sealer = None
+        if seal_key is not None:  # as the App wires it: each closed clip is sealed
+            from appliance.seal import Sealer
+
+            self.sealer = Sealer(self.library, seal_key)
+            ctl_kw["on_clip_closed"] = self.sealer.clip_closed
         self.controller = Controller(
             cfg,
             self.camera,
@@ -165,12 +171,6 @@ class Appliance:
         self.panel = Panel(cfg, self.controller.post, pin_factory=self.factory)
         self.controller.subscribe(self.panel.show)
         self.settings.subscribe(self.panel.follow_settings)
-        self.sealer = None
-        if seal_key is not None:  # as the App wires it: each closed clip is sealed
-            from appliance.seal import Sealer
-
-            self.sealer = Sealer(self.library, seal_key)
-            self.controller.on_clip_closed = self.sealer.clip_closed
         self.segments: list[ClosedSegment] = []
         self._first_segment: int | None = None  # clips below it were there before
         self.controller.subscribe(self._note_segments)
