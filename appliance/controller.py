@@ -29,7 +29,14 @@ from appliance.mp4 import file_thumbnail_jpeg, probe_duration, recover
 from appliance.ports import Camera, CameraInfo, Clock
 from appliance.recorder import Recorder
 from appliance.settings_change import SettingsChange
-from appliance.states import RUNNING_STATES, Action, Event, State, next_transition
+from appliance.states import (
+    RUNNING_STATES,
+    Action,
+    Event,
+    PowerRequest,
+    State,
+    next_transition,
+)
 from appliance.track import PositionSource, gps_status, position_of
 from appliance.worker import Worker, run_once
 
@@ -104,8 +111,9 @@ class Controller:
         camera: A camera backend (simulated, replay, Picamera2).
         library: The card's library (not yet scanned; :meth:`start` scans it).
         clock: Wall and monotonic clocks.
-        power_off: Called once the shutdown has closed everything (the Pi powers off);
-            ``None`` just ends the controller.
+        power_off: Called once the shutdown has closed everything, with the
+            :class:`~appliance.states.PowerRequest` the shutdown was asked with (the Pi
+            powers off, or restarts); ``None`` just ends the controller.
         on_tick: Called from the controller thread at least once a second while it runs
             (the service watchdog's heartbeat); it must be quick and not raise.
         on_camera_stuck: Called once, on the controller thread, when a retry finds that
@@ -135,7 +143,7 @@ class Controller:
         library: Library,
         *,
         clock: Clock | None = None,
-        power_off: Callable[[], None] | None = None,
+        power_off: Callable[[PowerRequest], None] | None = None,
         on_tick: Callable[[], None] | None = None,
         on_camera_stuck: Callable[[CameraStuck], None] | None = None,
         retry_interval_s: float = RETRY_INTERVAL_S,
@@ -152,6 +160,7 @@ class Controller:
         self.library = library
         self.clock = clock or Clock()
         self._power_off = power_off
+        self._power_request = PowerRequest.SHUTDOWN  # the first shutdown's detail, if any
         self._on_tick = on_tick
         self._on_camera_stuck = on_camera_stuck
         self._stuck_reported = False
@@ -326,6 +335,11 @@ class Controller:
                 self._changed.wait(left)
         return True
 
+    def request_power(self, request: PowerRequest) -> None:
+        """Ask for a safe shutdown followed by ``request`` (restart or power off); returns
+        at once (:meth:`shutdown` waits)."""
+        self.post(Event.SHUTDOWN, PowerRequest(request))
+
     def shutdown(self, timeout_s: float = 15.0) -> None:
         """Ask for a safe shutdown and wait until everything is closed."""
         self.post(Event.SHUTDOWN)
@@ -484,13 +498,15 @@ class Controller:
             log.info("protected %s (open segment %s, %s)", [i.seq for i in items], open_seq, kind)
             return "protect"
         elif action is Action.SHUT_DOWN:
+            if isinstance(detail, PowerRequest):  # the dashboard's restart or shutdown
+                self._power_request = detail
             self._closing = True  # long background passes stop at their next step
             try:
                 rec.close(wait_s=SHUTDOWN_RECORDER_WAIT_S)
             finally:
                 self.camera.stop()
         elif action is Action.FINISH and self._power_off is not None:
-            self._power_off()
+            self._power_off(self._power_request)
         return None
 
     def _tick(self) -> None:

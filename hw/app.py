@@ -283,8 +283,6 @@ class App:
     Attributes:
         stopping: Set by :meth:`request_stop` (a signal, the console's quit); the service
             is being stopped, so the power stays on.
-        power_wish: The dashboard's wish for after the safe shutdown ("restart" reboots
-            instead of powering off); None until it says.
         restart_reason: Why this process must end for a new one (the camera could not be
             closed); None otherwise.
     """
@@ -308,7 +306,6 @@ class App:
         self.want_console = console
         self._run_command = run_command
         self.stopping = threading.Event()
-        self.power_wish: str | None = None
         self.restart_reason: str | None = None
         self.library = self.controller = self.watchdog = None
         self.panel = self.power_loss = self.console = None
@@ -467,30 +464,26 @@ class App:
         A stop of the service itself (SIGTERM from systemd, Ctrl-C, a stuck camera) closes
         everything but leaves the power on.
         """
+        from appliance.states import PowerRequest
+
         if self.simulated:
-            action = lambda: log.info(  # noqa: E731
-                "simulation: the Pi would power off now (nothing is powered off)"
-            )
+
+            def action(request: PowerRequest) -> None:
+                verb = "restart" if request is PowerRequest.RESTART else "power off"
+                log.info("simulation: the Pi would %s now (nothing is powered off)", verb)
+
         else:
             from hw.power import PowerOff
 
-            action = PowerOff(
-                self.config.power_off_command,
-                restart_wanted=lambda: self.power_wish == "restart",
-                run=self._run_command,
-            )
+            action = PowerOff(self.config.power_off_command, run=self._run_command)
 
-        def power_off() -> None:
+        def power_off(request: PowerRequest) -> None:
             if self.stopping.is_set():
                 log.info("the service was stopped: the power stays on")
                 return
-            action()
+            action(request)
 
         return power_off
-
-    def _wish(self, what: str) -> None:
-        """The dashboard's "restart" or "shutdown", performed after the safe shutdown."""
-        self.power_wish = what
 
     def _set_clock(self, epoch_s: float) -> None:
         if self.simulated:
@@ -521,7 +514,7 @@ class App:
             config_path=self.source or default_config_path(),
             panel=virtual,
             set_clock=self._set_clock,
-            power=self._wish,
+            power=True,  # restart and shutdown: the controller's power_off performs them
             uploader=self.uploader,
         )
         self.server = make_server(

@@ -118,7 +118,7 @@ def create_app(
     config_path: str | os.PathLike[str] | None = None,
     panel: Any = None,
     set_clock: Callable[[float], None] | None = None,
-    power: Callable[[str], None] | None = None,
+    power: bool = False,
     hub: PreviewHub | None = None,
     uploader: Any = None,
     allowed_hosts: Iterable[str] | None = None,
@@ -133,7 +133,8 @@ def create_app(
         panel: The simulation's virtual panel (``press(name, hold_s)``, ``led_value``,
             ``led_pattern``); None on real hardware.
         set_clock: Sets the system clock to the given epoch seconds.
-        power: Records "restart" or "shutdown" to perform after the safe shutdown.
+        power: The appliance can restart and power off after a safe shutdown (the
+            controller's ``power_off`` performs the request); False: 501.
         hub: The preview hub; one is made over ``controller.camera`` if None. Its viewer
             cap follows the live settings (``preview_max_viewers``).
         uploader: The upload at home (:class:`appliance.upload.Uploader`); None: off.

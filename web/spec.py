@@ -47,7 +47,7 @@ class Deps:
         routes: The route table (the OpenAPI document is built from it).
         panel: The simulation's virtual panel, or None.
         set_clock: Sets the system clock to epoch seconds, or None.
-        power: Records "restart" or "shutdown", or None.
+        power: The appliance can restart and power off (its controller's ``power_off``).
         upload: The uploader (:class:`appliance.upload.Uploader`), or None: upload is off.
     """
 
@@ -61,7 +61,7 @@ class Deps:
     routes: list[tuple[str, type, str | None]]
     panel: Any = None
     set_clock: Callable[[float], None] | None = None
-    power: Callable[[str], None] | None = None
+    power: bool = False
     upload: Any = None
 
 

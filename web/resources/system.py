@@ -8,7 +8,7 @@ import math
 import falcon
 
 from appliance.clock_policy import forward_step
-from appliance.worker import run_once
+from appliance.states import PowerRequest
 from web.security import SESSION_COOKIE
 from web.spec import ACCEPTED, Deps, Reply, operation
 
@@ -77,10 +77,9 @@ class Clock:
 class Power:
     """``/api/system/restart`` and ``/api/system/shutdown``: a safe shutdown, then the action.
 
-    ``power(action)`` ("restart" or "shutdown") is called first; it only records the wish
-    (the controller's power-off step performs it once the open segment is closed and
-    synced). Then the controller shuts down, on a thread of its own (the answer does not
-    wait for it).
+    One event to the controller, the request its detail
+    (:meth:`Controller.request_power`): its power-off step performs it once the open
+    segment is closed and synced. The answer does not wait for it.
     """
 
     def __init__(self, deps: Deps) -> None:
@@ -88,10 +87,9 @@ class Power:
         self.power = deps.power
 
     def _go(self, resp: falcon.Response, action: str) -> None:
-        if self.power is None:
+        if not self.power:
             raise falcon.HTTPNotImplemented(description=f"this appliance cannot {action}")
-        self.power(action)
-        run_once(self.controller.shutdown, "web-shutdown")
+        self.controller.request_power(PowerRequest(action))
         resp.status = falcon.HTTP_202
         resp.media = {"action": action}
 
