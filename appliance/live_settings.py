@@ -1,11 +1,12 @@
 """The running settings, published once to the parts that follow them live.
 
-The settings change (:mod:`appliance.settings_change`), the card fit at start and nothing
-else publish a config here; the parts that apply a live key subscribe and take what they
-need from it themselves: the controller and its recorder (``segment_seconds``), the
-library's storage policy (the reserve and the quotas), the panel's LED
-(``led_brightness``) and the preview hub (``preview_max_viewers``). No part sets another
-part's fields.
+The settings change (:mod:`appliance.settings_change`) and the card fit at start
+(``hw/app.py``) publish a config here, through :meth:`LiveSettings.publish` (so does
+:meth:`appliance.controller.Controller.apply_config`); the parts that apply a live key
+subscribe and take what they need from it themselves: the controller and its recorder
+(``segment_seconds``), the library's storage policy (the reserve and the quotas), the
+panel's LED (``led_brightness``) and the preview hub (``preview_max_viewers``). No part
+sets another part's fields.
 """
 
 from __future__ import annotations
