@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -18,15 +19,24 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.config import Config, settable
+from appliance.config import Config
 from appliance.errors import CameraStuck
 from appliance.incident import IncidentKind
 from appliance.items import Item
 from appliance.library import Library, StorageFigures
+from appliance.live_settings import LiveSettings
 from appliance.mp4 import file_thumbnail_jpeg, probe_duration, recover
 from appliance.ports import Camera, CameraInfo, Clock
 from appliance.recorder import Recorder
-from appliance.states import RUNNING_STATES, Action, Event, State, next_transition
+from appliance.settings_change import SettingsChange
+from appliance.states import (
+    RUNNING_STATES,
+    Action,
+    Event,
+    PowerRequest,
+    State,
+    next_transition,
+)
 from appliance.track import PositionSource, gps_status, position_of
 from appliance.worker import Worker, run_once
 
@@ -101,8 +111,9 @@ class Controller:
         camera: A camera backend (simulated, replay, Picamera2).
         library: The card's library (not yet scanned; :meth:`start` scans it).
         clock: Wall and monotonic clocks.
-        power_off: Called once the shutdown has closed everything (the Pi powers off);
-            ``None`` just ends the controller.
+        power_off: Called once the shutdown has closed everything, with the
+            :class:`~appliance.states.PowerRequest` the shutdown was asked with (the Pi
+            powers off, or restarts); ``None`` just ends the controller.
         on_tick: Called from the controller thread at least once a second while it runs
             (the service watchdog's heartbeat); it must be quick and not raise.
         on_camera_stuck: Called once, on the controller thread, when a retry finds that
@@ -112,11 +123,17 @@ class Controller:
         retry_interval_s: Seconds between attempts to bring a failed camera or card back.
         provenance: The recorder writes which camera frames each segment holds into its
             comment tag (the simulation, for its tests; see :class:`Recorder`).
-
-    Attributes:
+        settings: The live settings ``config`` was published to, which the library and
+            the other parts that apply a live key follow too; None: made here.
+        position: The GPS (``hw/gps.py``): its fix goes into the status, incidents and
+            photos' EXIF; None: no GPS.
         on_clip_closed: Called with each clip closed (the recorder's thread) or recovered
             after a power cut (the jobs thread), and whether it was recovered; the sealer
             queues it there (``hw/app.py``). It must not block.
+
+    Raises:
+        ValueError: ``settings`` runs another config than ``config``.
+
     """
 
     def __init__(
@@ -126,22 +143,29 @@ class Controller:
         library: Library,
         *,
         clock: Clock | None = None,
-        power_off: Callable[[], None] | None = None,
+        power_off: Callable[[PowerRequest], None] | None = None,
         on_tick: Callable[[], None] | None = None,
         on_camera_stuck: Callable[[CameraStuck], None] | None = None,
         retry_interval_s: float = RETRY_INTERVAL_S,
         provenance: bool = False,
+        settings: LiveSettings | None = None,
+        position: PositionSource | None = None,
+        on_clip_closed: Callable[[Item, bool], None] | None = None,
     ) -> None:
+        if settings is not None and settings.current != config:
+            raise ValueError("the live settings run another config than the controller's")
+        self.settings = settings if settings is not None else LiveSettings(config)
         self.config = config
         self.camera = camera
         self.library = library
         self.clock = clock or Clock()
         self._power_off = power_off
+        self._power_request = PowerRequest.SHUTDOWN  # the first shutdown's detail, if any
         self._on_tick = on_tick
         self._on_camera_stuck = on_camera_stuck
         self._stuck_reported = False
-        self.position: PositionSource | None = None  # the App's GPS: status and incidents
-        self.on_clip_closed: Callable[[Item, bool], None] | None = None
+        self.position = position
+        self.on_clip_closed = on_clip_closed
         self._retry_interval_s = retry_interval_s
         self._events: queue.SimpleQueue[tuple[Event, Any]] = queue.SimpleQueue()
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")
@@ -163,6 +187,8 @@ class Controller:
             on_closed=lambda item: self._clip_closed(item, False),
         )
         self.recorder.headroom_bytes = self._segment_bytes_estimate()
+        self.settings.subscribe(self._follow_settings)
+        library.subscribe(self.refresh)  # a change made by a request is published too
         self._state = State.STARTING
         self._since = self.clock.wall()
         self._last_error: str | None = None
@@ -183,6 +209,7 @@ class Controller:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._subscribers: list[Subscriber] = []
+        self._wakes = 0  # wake_waiters() calls
         self._status = self._build(None)
         self._worker = Worker(self._run, "controller")
         self.stopped = threading.Event()
@@ -276,13 +303,25 @@ class Controller:
         return unsubscribe
 
     def refresh(self) -> None:
-        """Publish a fresh snapshot soon (after a change made outside the controller)."""
+        """Publish a fresh snapshot soon: new readings (the speed), or a change the library
+        reports (:meth:`Library.subscribe`; callers never need to)."""
         self.post(_REFRESH)
 
-    def wait_for_change(self, after_version: int, timeout_s: float) -> Status:
-        """Block until a snapshot newer than ``after_version`` exists, or the timeout."""
+    def wake_waiters(self) -> None:
+        """Wake every :meth:`wait_for_change` at once with the snapshot it has (the live
+        streams, closing); nothing is published."""
         with self._changed:
-            self._changed.wait_for(lambda: self._status.version > after_version, timeout_s)
+            self._wakes += 1
+            self._changed.notify_all()
+
+    def wait_for_change(self, after_version: int, timeout_s: float) -> Status:
+        """Block until a snapshot newer than ``after_version`` exists, the timeout, or
+        :meth:`wake_waiters`."""
+        with self._changed:
+            wakes = self._wakes
+            self._changed.wait_for(
+                lambda: self._status.version > after_version or self._wakes != wakes, timeout_s
+            )
             return self._status
 
     def wait_for_state(self, *states: State, timeout_s: float = 10.0) -> bool:
@@ -296,28 +335,38 @@ class Controller:
                 self._changed.wait(left)
         return True
 
+    def request_power(self, request: PowerRequest) -> None:
+        """Ask for a safe shutdown followed by ``request`` (restart or power off); returns
+        at once (:meth:`shutdown` waits)."""
+        self.post(Event.SHUTDOWN, PowerRequest(request))
+
     def shutdown(self, timeout_s: float = 15.0) -> None:
         """Ask for a safe shutdown and wait until everything is closed."""
         self.post(Event.SHUTDOWN)
         self.stopped.wait(timeout_s)
 
     def apply_config(self, config: Config) -> None:
-        """Take the settings of ``config`` that apply without a restart.
+        """Publish the settings of ``config`` that apply without a restart.
 
         :func:`appliance.config.settable` says which keys those are; every other key keeps
-        its running value until the next start. Of the live keys, the LED brightness and
-        the preview's viewer cap belong to the panel and the preview hub, whose owners
-        apply them.
+        its running value until the next start. Every part that applies a live key follows
+        :attr:`settings` (:meth:`LiveSettings.publish`): this controller and its recorder,
+        the library's storage policy, the panel's LED, the preview hub.
         """
-        live = {key: getattr(config, key) for key, now in settable().items() if now}
-        self.config = config = dataclasses.replace(self.config, **live)
+        self.settings.publish(config)
+
+    def settings_change(self, config_path: str | os.PathLike[str]) -> SettingsChange:
+        """The settings change over this appliance's live settings, saved to ``config_path``
+        (its rules measure this library's card and this recorder's headroom)."""
+        return SettingsChange(
+            self.settings, config_path, self.library.storage, lambda: self.recorder.headroom_bytes
+        )
+
+    def _follow_settings(self, config: Config) -> None:
+        """The live settings changed: the segment length and the headroom follow."""
+        self.config = config
         self.recorder.segment_seconds = config.segment_seconds
         self.recorder.headroom_bytes = self._segment_bytes_estimate()
-        lib = self.library
-        lib.min_free_bytes = config.min_free_bytes
-        lib.min_free_percent = config.min_free_percent
-        lib.loop_quota_bytes = config.loop_quota_bytes
-        lib.protected_quota_percent = config.protected_quota_percent
         self.post(_REFRESH)
 
     # --- the controller thread ------------------------------------------------------
@@ -449,13 +498,15 @@ class Controller:
             log.info("protected %s (open segment %s, %s)", [i.seq for i in items], open_seq, kind)
             return "protect"
         elif action is Action.SHUT_DOWN:
+            if isinstance(detail, PowerRequest):  # the dashboard's restart or shutdown
+                self._power_request = detail
             self._closing = True  # long background passes stop at their next step
             try:
                 rec.close(wait_s=SHUTDOWN_RECORDER_WAIT_S)
             finally:
                 self.camera.stop()
         elif action is Action.FINISH and self._power_off is not None:
-            self._power_off()
+            self._power_off(self._power_request)
         return None
 
     def _tick(self) -> None:

@@ -16,7 +16,8 @@ import dataclasses
 import logging
 import os
 import threading
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
+from typing import TYPE_CHECKING
 
 from appliance.card import Card
 from appliance.cardfiles import fsync_dir, storage_error, unlink, write_atomic, write_file
@@ -43,6 +44,10 @@ from appliance.items import (
 from appliance.ports import Clock, DiskUsage, DiskUsageFn, FileSystem, real_disk_usage
 from appliance.pruning import choose_loop_victims, choose_protected_victims, reserve_bytes
 
+if TYPE_CHECKING:
+    from appliance.config import Config
+    from appliance.live_settings import LiveSettings
+
 log = logging.getLogger(__name__)
 
 
@@ -62,6 +67,8 @@ class Library:
             past it the oldest protected clips are deleted.
         fs: The file-system calls a failing card breaks (sync, rename, mkdir); the
             recorder's segments are synced through it too.
+        settings: The live settings: the storage policy (the four sizes above) is taken
+            from them and follows each change published; None: the sizes given.
 
     Attributes:
         card: The card's folders, health and sequence file.
@@ -78,12 +85,16 @@ class Library:
         loop_quota_bytes: int | None = None,
         protected_quota_percent: float = 30.0,
         fs: FileSystem | None = None,
+        settings: LiveSettings | None = None,
     ) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.min_free_bytes = int(min_free_bytes)
         self.min_free_percent = float(min_free_percent)
         self.loop_quota_bytes = loop_quota_bytes
         self.protected_quota_percent = float(protected_quota_percent)
+        if settings is not None:
+            self._follow_settings(settings.current)
+            settings.subscribe(self._follow_settings)
         self._clock = clock if clock is not None else Clock()
         self._disk_usage = disk_usage
         self.fs = fs if fs is not None else FileSystem()
@@ -102,6 +113,42 @@ class Library:
         self._unrecovered: set[int] = set()  # partials of the last scan not yet adopted
         self.uploaded: Container[int] = frozenset()  # seqs safe at home: the loop's first to go
         self.device_key = None  # the sealer's signing key, once loaded (exports sign with it)
+        self._watchers: list[Callable[[], None]] = []  # told of every change: subscribe()
+
+    def subscribe(self, watcher: Callable[[], None]) -> Callable[[], None]:
+        """Call ``watcher`` after every change made to the library by a request: a delete,
+        a protect or unprotect, a prune that deleted clips. The controller publishes a new
+        status on it, so no caller has to. It must be quick; it may not raise.
+
+        Returns:
+            A function that unsubscribes.
+        """
+        with self._lock:
+            self._watchers.append(watcher)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if watcher in self._watchers:
+                    self._watchers.remove(watcher)
+
+        return unsubscribe
+
+    def _changed(self) -> None:
+        """Tell the watchers of a change (never raises: the change is made)."""
+        with self._lock:
+            watchers = list(self._watchers)
+        for watcher in watchers:
+            try:
+                watcher()
+            except Exception:  # noqa: BLE001 - a watcher never undoes a change
+                log.exception("library watcher failed")
+
+    def _follow_settings(self, config: Config) -> None:
+        """The storage policy of the live settings (the next prune and protect use it)."""
+        self.min_free_bytes = int(config.min_free_bytes)
+        self.min_free_percent = float(config.min_free_percent)
+        self.loop_quota_bytes = config.loop_quota_bytes
+        self.protected_quota_percent = float(config.protected_quota_percent)
 
     def scan(self) -> list[str]:
         """Create the layout and build the index with one pass over the card.
@@ -500,6 +547,7 @@ class Library:
                 raise NotFound(f"no item {seq:08d}")
             victims = [self._remove_locked(seq)]
         self._delete_files(victims)
+        self._changed()
 
     def protect(self, seq: int) -> Item:
         """Move a loop clip into PROTECTED, then enforce the protected quota.
@@ -512,6 +560,7 @@ class Library:
             item = self._protect_locked(seq)
             victims = self._enforce_quota_locked(self._incidents.shield() | {seq})
         self._delete_files(victims)
+        self._changed()
         return item
 
     def unprotect(self, seq: int) -> Item:
@@ -529,7 +578,9 @@ class Library:
                 raise ValueError(f"item {seq:08d} is a photo")
             folder = os.path.join(self.card.loop_dir, item.day)
             self.card.mkdir_day(folder)
-            return self._move_locked(item, Kind.LOOP, os.path.join(folder, item.name))
+            item = self._move_locked(item, Kind.LOOP, os.path.join(folder, item.name))
+        self._changed()
+        return item
 
     def protect_incident(
         self,
@@ -616,6 +667,7 @@ class Library:
         freed = sum(it.size for it in victims)
         if victims:
             log.info("pruned %d loop clips, %d bytes", len(victims), freed)
+            self._changed()
         if not choice.ok:
             log.warning(
                 "storage: reserve of %d bytes cannot be met (free %d)", reserve, choice.free_after

@@ -83,6 +83,13 @@ class PreviewHub:
         self._closed = False
         self.frames_received = 0
 
+    def follow_settings(self, config) -> None:
+        """The live settings changed: the cap takes ``preview_max_viewers`` (a follower of
+        :class:`appliance.live_settings.LiveSettings`); viewers already in stay."""
+        if config.preview_max_viewers < 1:
+            raise ValueError("max_viewers must be >= 1")
+        self.max_viewers = config.preview_max_viewers
+
     @property
     def viewers(self) -> int:
         """Viewers connected now."""

@@ -47,6 +47,14 @@ class Event(enum.StrEnum):
     SHUTDOWN = "shutdown"
 
 
+class PowerRequest(enum.StrEnum):
+    """What the power does after a safe shutdown: the detail of :data:`Event.SHUTDOWN`
+    (the dashboard's restart or shutdown; a held button or a power loss powers off)."""
+
+    SHUTDOWN = "shutdown"
+    RESTART = "restart"
+
+
 class Action(enum.StrEnum):
     NONE = "none"
     START_RECORDING = "start_recording"

@@ -19,8 +19,8 @@ from html import escape  # not xml.sax.saxutils: it imports urllib, http and ssl
 from typing import Any
 from xml.etree import ElementTree
 
-#: GPS time must be ahead of the system clock by more than this before it is set.
-CLOCK_STEP_MIN_S = 2.0
+from appliance.clock_policy import forward_step
+
 #: Fixes kept per clip at most (a 10 min segment at 1 Hz is 600).
 MAX_POINTS = 3600
 
@@ -113,12 +113,13 @@ def position_of(source: PositionSource | None) -> tuple[float, float] | None:
 def clock_step(fix: Fix, system_now_s: float) -> float | None:
     """The time to set the system clock to, or None to leave it.
 
-    Only a fix's time (mode 2 or 3) counts; it is taken when it is more than
-    :data:`CLOCK_STEP_MIN_S` ahead of ``system_now_s``, never to go back.
+    Only a fix's time (mode 2 or 3) counts; the clock policy
+    (:func:`appliance.clock_policy.forward_step`) says whether it is taken: more than
+    :data:`~appliance.clock_policy.CLOCK_STEP_MIN_S` ahead of ``system_now_s``, never back.
     """
-    if fix.mode < 2 or fix.time_s is None or not math.isfinite(fix.time_s):
+    if fix.mode < 2 or fix.time_s is None:
         return None
-    return fix.time_s if fix.time_s - system_now_s > CLOCK_STEP_MIN_S else None
+    return forward_step(fix.time_s, system_now_s)
 
 
 class Track:

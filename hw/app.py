@@ -175,6 +175,7 @@ def start_panel(config: Config, controller, simulated: bool, make_factory=None):
         factory = (make_factory or make_pin_factory)(simulated)
         panel = Panel(config, controller.post, pin_factory=factory)
         controller.subscribe(panel.show)
+        controller.settings.subscribe(panel.follow_settings)  # led_brightness, live
         if config.power_loss_pin is not None:
             from hw.power import PowerLossMonitor
 
@@ -196,12 +197,22 @@ def start_panel(config: Config, controller, simulated: bool, make_factory=None):
     return panel, power_loss
 
 
-def start_gsensor(config: Config, controller, simulated: bool, open_bus=None):
+def gsensor_kind(config: Config, simulated: bool) -> str:
+    """The G-sensor the config asks for: ``"auto"`` is ``"sim"`` in simulation, else none."""
+    if config.gsensor == "auto":
+        return "sim" if simulated else "none"
+    return config.gsensor
+
+
+def start_gsensor(config: Config, controller, simulated: bool, open_bus=None, on_samples=None):
     """The G-sensor: an impact over ``gsensor_threshold_g`` protects the incident.
 
     ``gsensor = "auto"`` is the replayed accelerometer in simulation (the panels' "bump")
     and none on a Pi; a board name opens that board on the I2C bus. A board that does not
     answer stops nothing: the error is logged and recording goes on without it.
+
+    Args:
+        on_samples: Called with an impact and its samples (the watcher's ``on_samples``).
 
     Returns:
         (the sampling watcher, the simulated accelerometer or None); (None, None) without.
@@ -210,9 +221,7 @@ def start_gsensor(config: Config, controller, simulated: bool, open_bus=None):
     from appliance.states import Event
     from hw.gsensor import TraceAccelerometer, open_gsensor
 
-    kind = config.gsensor
-    if kind == "auto":
-        kind = "sim" if simulated else "none"
+    kind = gsensor_kind(config, simulated)
     if kind == "none":
         return None, None
     try:
@@ -227,7 +236,12 @@ def start_gsensor(config: Config, controller, simulated: bool, open_bus=None):
         log.error("gsensor: %s cannot be opened (%s): recording goes on without it", kind, exc)
         return None, None
     detector = ImpactDetector(config.gsensor_threshold_g)
-    watcher = ImpactWatcher(source, detector, lambda impact: controller.post(Event.IMPACT, impact))
+    watcher = ImpactWatcher(
+        source,
+        detector,
+        lambda impact: controller.post(Event.IMPACT, impact),
+        on_samples=on_samples,
+    )
     return watcher.start(), trace
 
 
@@ -269,8 +283,6 @@ class App:
     Attributes:
         stopping: Set by :meth:`request_stop` (a signal, the console's quit); the service
             is being stopped, so the power stays on.
-        power_wish: The dashboard's wish for after the safe shutdown ("restart" reboots
-            instead of powering off); None until it says.
         restart_reason: Why this process must end for a new one (the camera could not be
             closed); None otherwise.
     """
@@ -294,7 +306,6 @@ class App:
         self.want_console = console
         self._run_command = run_command
         self.stopping = threading.Event()
-        self.power_wish: str | None = None
         self.restart_reason: str | None = None
         self.library = self.controller = self.watchdog = None
         self.panel = self.power_loss = self.console = None
@@ -336,15 +347,22 @@ class App:
         # fraction of a second), so their import does not slow it down.
         wait_until_settled(self.controller, self.config.autostart, timeout_s=PANEL_AFTER_S)
         self.panel, self.power_loss = start_panel(self.config, self.controller, self.simulated)
-        self.gsensor, self.bump_trace = start_gsensor(self.config, self.controller, self.simulated)
-        if self.gsensor is not None:  # an impact's samples beside its clip (<clip>.csv)
-            from appliance.gforce import GForceRecorder
+        ctl = self.controller
+        if gsensor_kind(self.config, self.simulated) != "none":
+            from appliance.gforce import GForceRecorder  # an impact's samples (<clip>.csv)
 
-            ctl = self.controller
             self.gforce = GForceRecorder(self.library, ctl.recorder, ctl.clock).start()
-            ctl.subscribe(self.gforce.on_status)
-            self.gsensor.on_samples = self.gforce.on_samples
-        self.gps = self._start_gps()
+        on_samples = self.gforce.on_samples if self.gforce is not None else None
+        self.gsensor, self.bump_trace = start_gsensor(
+            self.config, ctl, self.simulated, on_samples=on_samples
+        )
+        if self.gforce is not None:
+            if self.gsensor is not None:
+                ctl.subscribe(self.gforce.on_status)
+            else:  # no board answered: nothing to write
+                self.gforce.close()
+                self.gforce = None
+        self._start_gps()
         from hw.upload import start_upload  # at home: rclone at the lowest priority
 
         ready = self.sealer.is_settled if self.sealer is not None else None
@@ -372,28 +390,28 @@ class App:
         from appliance.config import fit_to_card
         from appliance.controller import Controller
         from appliance.library import Library
+        from appliance.live_settings import LiveSettings
         from hw.watchdog import Watchdog, recorder_health
 
         config = self.config
         os.makedirs(config.storage_root, exist_ok=True)
-        library = self.library = Library(
-            config.storage_root,
-            min_free_bytes=config.min_free_bytes,
-            min_free_percent=config.min_free_percent,
-            loop_quota_bytes=config.loop_quota_bytes,
-            protected_quota_percent=config.protected_quota_percent,
-        )
+        settings = LiveSettings(config)  # published once; the parts that care follow it
+        library = self.library = Library(config.storage_root, settings=settings)
         try:  # byte sizes that do not fit this card are lowered: the card records regardless
-            config, lowered = fit_to_card(config, library.storage().total)
+            fitted, lowered = fit_to_card(config, library.storage().total)
         except OSError as exc:  # no card to measure: the controller shows it and waits
             log.warning("the card cannot be measured (%s): sizes not checked", exc.strerror)
         else:
             for message in lowered:
                 log.error("config %s: %s", self.source or "defaults", message)
-            library.min_free_bytes = config.min_free_bytes
-            library.loop_quota_bytes = config.loop_quota_bytes
-            self.config = config
+            if lowered:  # the library's storage policy follows
+                settings.publish(fitted)
+            config = self.config = settings.current
         self.watchdog = Watchdog()  # pings only under systemd
+        self.gps = self._make_gps()  # started later; its fixes reach the status at once
+        from appliance.seal import Sealer
+
+        self.sealer = Sealer(library, self._device_key)
         self.controller = Controller(
             config,
             self.camera,
@@ -402,12 +420,11 @@ class App:
             on_tick=self.watchdog.tick,
             on_camera_stuck=self._camera_stuck,
             provenance=self.simulated,  # frame numbers in the simulation's clips, for tests
+            settings=settings,
+            position=self.gps,
+            on_clip_closed=self.sealer.clip_closed,
         )
         self.watchdog.health = recorder_health(self.controller)
-        from appliance.seal import Sealer
-
-        self.sealer = Sealer(library, self._device_key)
-        self.controller.on_clip_closed = self.sealer.clip_closed
         self.controller.start()
         self.sealer.start()  # after the scan: it catches up with clips a cut left unsealed
 
@@ -447,30 +464,26 @@ class App:
         A stop of the service itself (SIGTERM from systemd, Ctrl-C, a stuck camera) closes
         everything but leaves the power on.
         """
+        from appliance.states import PowerRequest
+
         if self.simulated:
-            action = lambda: log.info(  # noqa: E731
-                "simulation: the Pi would power off now (nothing is powered off)"
-            )
+
+            def action(request: PowerRequest) -> None:
+                verb = "restart" if request is PowerRequest.RESTART else "power off"
+                log.info("simulation: the Pi would %s now (nothing is powered off)", verb)
+
         else:
             from hw.power import PowerOff
 
-            action = PowerOff(
-                self.config.power_off_command,
-                restart_wanted=lambda: self.power_wish == "restart",
-                run=self._run_command,
-            )
+            action = PowerOff(self.config.power_off_command, run=self._run_command)
 
-        def power_off() -> None:
+        def power_off(request: PowerRequest) -> None:
             if self.stopping.is_set():
                 log.info("the service was stopped: the power stays on")
                 return
-            action()
+            action(request)
 
         return power_off
-
-    def _wish(self, what: str) -> None:
-        """The dashboard's "restart" or "shutdown", performed after the safe shutdown."""
-        self.power_wish = what
 
     def _set_clock(self, epoch_s: float) -> None:
         if self.simulated:
@@ -495,15 +508,13 @@ class App:
             from hw.panel import VirtualPanel
 
             virtual = VirtualPanel(self.panel, bump=self._bump)
-        panel = self.panel
         self.web_app = create_app(
             self.controller,
             self.library,
             config_path=self.source or default_config_path(),
             panel=virtual,
-            set_led_brightness=panel.set_brightness if panel is not None else None,
             set_clock=self._set_clock,
-            power=self._wish,
+            power=True,  # restart and shutdown: the controller's power_off performs them
             uploader=self.uploader,
         )
         self.server = make_server(
@@ -517,27 +528,33 @@ class App:
         for url in dashboard_urls(sock.getsockname()[:2] for sock in self.listeners):
             log.info("dashboard: %s", url)
 
-    def _start_gps(self):
+    def _make_gps(self):
+        """The gpsd client (``gps = "gpsd"``), not yet started; None without GPS."""
+        if self.config.gps != "gpsd":
+            return None
+        from hw.gps import GpsdSource
+
+        return GpsdSource(self.config.gps_host, self.config.gps_port)
+
+    def _start_gps(self) -> None:
         """GPS through gpsd (``gps = "gpsd"``): its time sets a clock that is behind, its
         speed and position join the overlay, the status and incidents, and each clip gets
         its track (:class:`appliance.tracks.TrackRecorder`). gpsd absent is retried, never
         fatal."""
-        if self.config.gps != "gpsd":
-            return None
+        source = self.gps
+        if source is None:
+            return
         import time as wall_clock
 
         from appliance.track import ClockFollower, position_text, speed_text
         from appliance.tracks import SpeedWatch, TrackRecorder
-        from hw.gps import GpsdSource
 
         ctl, unit = self.controller, self.config.speed_unit
-        source = GpsdSource(self.config.gps_host, self.config.gps_port)
         source.subscribe(ClockFollower(self._set_clock, wall_clock.time).on_fix)
         self.tracks = TrackRecorder(self.library, ctl.recorder, ctl.clock, unit).start()
         source.subscribe(self.tracks.on_fix)
         ctl.subscribe(self.tracks.on_status)
         source.subscribe(SpeedWatch(ctl.refresh, ctl.clock, unit).on_fix)
-        ctl.position = source
         overlay = getattr(self.camera, "overlay", None)
         if overlay is not None:
 
@@ -545,8 +562,8 @@ class App:
                 fix = source.latest()
                 return "  ".join(t for t in (speed_text(fix, unit), position_text(fix)) if t)
 
-            overlay.extra = where
-        return source.start()
+            overlay.extra = where  # the camera was made before the GPS: see make_camera
+        source.start()
 
     def _bump(self) -> None:
         """The panels' "bump": the simulated accelerometer replays a low-speed knock."""
@@ -559,15 +576,10 @@ class App:
         from web.dav import create_dav_app
 
         controller, library = self.controller, self.library
-
-        def delete(seq: int) -> None:  # as the dashboard deletes
-            library.delete(seq)
-            controller.refresh()
-
         return create_dav_app(
             library,
             lambda: controller.config.web_password,
-            delete if self.config.dav_allow_delete else None,
+            library.delete if self.config.dav_allow_delete else None,  # the status follows
             throttle=self.web_app.login_throttle,  # one count of wrong passwords
         )
 

@@ -396,6 +396,15 @@ class Panel:
         """
         self.led_driver.brightness = brightness
 
+    def follow_settings(self, config) -> None:
+        """The live settings changed: the LED takes ``led_brightness`` (a follower of
+        :class:`appliance.live_settings.LiveSettings`).
+
+        Raises:
+            ConfigError: not a brightness the config allows; nothing changes.
+        """
+        self.set_brightness(config.led_brightness)
+
     def close(self) -> None:
         self.led_driver.close()
         for device in (self.record, self.photo, self.protect, self.led):

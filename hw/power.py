@@ -15,7 +15,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 
-from appliance.states import Event
+from appliance.states import Event, PowerRequest
 from appliance.worker import Worker, run_once
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ class PowerOff:
 
     Args:
         command: Argument list, e.g. ``["systemctl", "poweroff"]``.
-        reboot_command: Argument list run instead when ``restart_wanted()`` says so.
-        restart_wanted: Whether the shutdown was asked for as a restart (the dashboard).
+        reboot_command: Argument list run instead when the shutdown was asked for as a
+            restart (the dashboard's :attr:`PowerRequest.RESTART`).
         run: Runs the command (``subprocess.run``'s interface).
         sync: Flushes the file systems.
         timeout_s: Longest wait for the command.
@@ -43,7 +43,6 @@ class PowerOff:
         command: Sequence[str],
         *,
         reboot_command: Sequence[str] = REBOOT_COMMAND,
-        restart_wanted: Callable[[], bool] = lambda: False,
         run: Run = subprocess.run,
         sync: Callable[[], None] = os.sync,
         timeout_s: float = 30.0,
@@ -53,14 +52,13 @@ class PowerOff:
                 raise ValueError(f"commands must be non-empty lists of strings, got {argv!r}")
         self.command = list(command)
         self.reboot_command = list(reboot_command)
-        self._restart_wanted = restart_wanted
         self._run = run
         self._sync = sync
         self._timeout_s = timeout_s
 
-    def __call__(self) -> None:
+    def __call__(self, request: PowerRequest = PowerRequest.SHUTDOWN) -> None:
         self._sync()
-        command = self.reboot_command if self._restart_wanted() else self.command
+        command = self.reboot_command if request is PowerRequest.RESTART else self.command
         log.warning("powering off: %s", " ".join(command))
         try:
             result = self._run(command, check=False, timeout=self._timeout_s)

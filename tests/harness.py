@@ -24,6 +24,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from appliance.config import Config
 from appliance.controller import Controller, Status
 from appliance.library import Kind, Library
+from appliance.live_settings import LiveSettings
 from hw.camera_sim import SimulatedCamera, read_frame_counter
 from hw.panel import Panel, press
 from tests.mp4tools import packet_count, provenance
@@ -144,17 +145,17 @@ class Appliance:
             preview_height=cfg.preview_height,
         )
         lib_kw = {"disk_usage": disk_usage} if disk_usage else {}
+        self.settings = LiveSettings(cfg)  # as the App wires it: the parts follow it
         self.library = Library(
-            cfg.storage_root,
-            clock=clock,
-            min_free_bytes=cfg.min_free_bytes,
-            min_free_percent=cfg.min_free_percent,
-            loop_quota_bytes=cfg.loop_quota_bytes,
-            protected_quota_percent=cfg.protected_quota_percent,
-            fs=fs,
-            **lib_kw,
+            cfg.storage_root, clock=clock, fs=fs, settings=self.settings, **lib_kw
         )
         ctl_kw = {"retry_interval_s": retry_interval_s} if retry_interval_s else {}
+        self.sealer = None
+        if seal_key is not None:  # as the App wires it: each closed clip is sealed
+            from appliance.seal import Sealer
+
+            self.sealer = Sealer(self.library, seal_key)
+            ctl_kw["on_clip_closed"] = self.sealer.clip_closed
         self.controller = Controller(
             cfg,
             self.camera,
@@ -163,17 +164,13 @@ class Appliance:
             power_off=power_off,
             on_tick=on_tick,
             provenance=provenance,
+            settings=self.settings,
             **ctl_kw,
         )
         self.factory = MockFactory(pin_class=MockPWMPin)
         self.panel = Panel(cfg, self.controller.post, pin_factory=self.factory)
         self.controller.subscribe(self.panel.show)
-        self.sealer = None
-        if seal_key is not None:  # as the App wires it: each closed clip is sealed
-            from appliance.seal import Sealer
-
-            self.sealer = Sealer(self.library, seal_key)
-            self.controller.on_clip_closed = self.sealer.clip_closed
+        self.settings.subscribe(self.panel.follow_settings)
         self.segments: list[ClosedSegment] = []
         self._first_segment: int | None = None  # clips below it were there before
         self.controller.subscribe(self._note_segments)

@@ -283,8 +283,8 @@ def test_a_power_off_that_raises_still_ends_the_controller(tmp_path):
     """FINISH's action is the power-off: it raises, and the controller still ends."""
     calls = []
 
-    def power_off():
-        calls.append(1)
+    def power_off(request):
+        calls.append(request)
         raise Boom("injected: power_off")
 
     rig = Rig(tmp_path, power_off=power_off)

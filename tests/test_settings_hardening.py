@@ -422,7 +422,6 @@ def test_without_the_card_sizes_cannot_change_but_the_rest_can(card_dash):
 def _app(d, **kwargs):
     """The dashboard app over ``d``'s appliance with other injected parts."""
     kwargs.setdefault("config_path", d.config_path)
-    kwargs.setdefault("set_led_brightness", d.appliance.panel.set_brightness)
     return create_app(d.appliance.controller, d.appliance.library, **kwargs)
 
 
@@ -449,12 +448,13 @@ def test_a_failing_apply_is_undone_and_writes_nothing(dash):
     d = dash
     calls = []
 
-    def broken_led(brightness: float) -> None:  # the LED's PWM chip is gone
-        calls.append(brightness)
+    def broken_led(config) -> None:  # the LED's PWM chip is gone: it follows the settings
+        calls.append(config.led_brightness)
         if len(calls) == 1:
             raise OSError(5, "Input/output error")
 
-    app = _app(d, set_led_brightness=broken_led)
+    app = _app(d)
+    d.appliance.controller.settings.subscribe(broken_led)
     before = d.appliance.controller.config
     resp = _put(app, {"segment_seconds": 5, "min_free_bytes": GiB, "led_brightness": 0.5})
     assert resp.status_code == 503, resp.text

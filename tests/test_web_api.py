@@ -14,6 +14,7 @@ from appliance import config as config_mod
 from appliance.library import Kind
 from appliance.preview import HubFull, PreviewHub
 from appliance.states import Event, State
+from appliance.track import Fix, clock_step
 from tests.harness import partials, wait_until
 from tests.web_fixtures import dashboard
 from web.app import ROUTES
@@ -397,6 +398,15 @@ def test_clock_moves_forward_only(client, dash):
     assert resp.json["changed"] is False and len(dash.clock_sets) == 1
     resp = client.simulate_post("/api/system/clock", json={"epoch_ms": behind_ms + 1000})
     assert resp.json["changed"] is False  # within the tolerance
+
+
+@pytest.mark.parametrize("ahead_ms", [-5000, 0, 1999, 2000, 2001, 2500])
+def test_the_phone_and_the_gps_ask_the_same_clock_rule(client, dash, ahead_ms):
+    now_ms = int(dash.clock.wall() * 1000)
+    resp = client.simulate_post("/api/system/clock", json={"epoch_ms": now_ms + ahead_ms})
+    assert resp.status_code == 200, resp.text
+    gps = clock_step(Fix(mode=3, time_s=(now_ms + ahead_ms) / 1000), now_ms / 1000)
+    assert resp.json["changed"] is (gps is not None) is (ahead_ms > 2000)
 
 
 @pytest.mark.parametrize(

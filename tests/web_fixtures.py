@@ -71,7 +71,13 @@ def dashboard(
     overrides.
     """
     clock = FakeClock(wall_s)
-    appliance = Appliance(tmp_path / "card", clock=clock, **overrides)
+    appliance = Appliance(
+        tmp_path / "card",
+        clock=clock,
+        # The power action the controller performs after its safe shutdown, recorded.
+        power_off=lambda request: dash.power_calls.append(request.value),
+        **overrides,
+    )
     config_path = tmp_path / "dashcam.toml"
     dash: Dashboard | None = None
 
@@ -85,9 +91,8 @@ def dashboard(
             appliance.library,
             config_path=config_path,
             panel=VirtualPanel(appliance.panel) if panel else None,
-            set_led_brightness=appliance.panel.set_brightness,
             set_clock=set_clock,
-            power=lambda action: dash.power_calls.append(action),
+            power=True,
             allowed_hosts=allowed_hosts,
             monotonic=monotonic,
         )

@@ -54,7 +54,7 @@ class DashboardApp(falcon.App):
         """
         self.streams_stop.set()
         self.hub.close()
-        self.controller.refresh()  # wakes the live streams at once
+        self.controller.wake_waiters()  # the live streams see the stop at once
         deadline = time.monotonic() + timeout_s
         pause = threading.Event()
         while self.hub.viewers or self.event_slots.open:
@@ -118,9 +118,8 @@ def create_app(
     *,
     config_path: str | os.PathLike[str] | None = None,
     panel: Any = None,
-    set_led_brightness: Callable[[float], None] | None = None,
     set_clock: Callable[[float], None] | None = None,
-    power: Callable[[str], None] | None = None,
+    power: bool = False,
     hub: PreviewHub | None = None,
     uploader: Any = None,
     allowed_hosts: Iterable[str] | None = None,
@@ -134,10 +133,11 @@ def create_app(
         config_path: The config file settings are saved to; None: :func:`default_config_path`.
         panel: The simulation's virtual panel (``press(name, hold_s)``, ``led_value``,
             ``led_pattern``); None on real hardware.
-        set_led_brightness: Applies a new LED brightness without a restart.
         set_clock: Sets the system clock to the given epoch seconds.
-        power: Records "restart" or "shutdown" to perform after the safe shutdown.
-        hub: The preview hub; one is made over ``controller.camera`` if None.
+        power: The appliance can restart and power off after a safe shutdown (the
+            controller's ``power_off`` performs the request); False: 501.
+        hub: The preview hub; one is made over ``controller.camera`` if None. Its viewer
+            cap follows the live settings (``preview_max_viewers``).
         uploader: The upload at home (:class:`appliance.upload.Uploader`); None: off.
         allowed_hosts: Host names the dashboard answers to besides IP literals; None: this
             machine's name, ``<name>.local`` and ``localhost``
@@ -146,6 +146,7 @@ def create_app(
     """
     config = controller.config
     hub = hub or PreviewHub(controller.camera, config.preview_max_viewers)
+    controller.settings.subscribe(hub.follow_settings)
     sessions = Sessions(monotonic)
     guard = Guard(
         lambda: controller.config.web_password,
@@ -178,7 +179,6 @@ def create_app(
         max_live_streams=max(1, config.web_threads - config.preview_max_viewers - 2),
         routes=ROUTES,
         panel=panel,
-        set_led_brightness=set_led_brightness,
         set_clock=set_clock,
         power=power,
         upload=uploader,

@@ -46,9 +46,8 @@ class Deps:
         max_live_streams: The cap on open live status streams.
         routes: The route table (the OpenAPI document is built from it).
         panel: The simulation's virtual panel, or None.
-        set_led_brightness: Applies a new LED brightness, or None.
         set_clock: Sets the system clock to epoch seconds, or None.
-        power: Records "restart" or "shutdown", or None.
+        power: The appliance can restart and power off (its controller's ``power_off``).
         upload: The uploader (:class:`appliance.upload.Uploader`), or None: upload is off.
     """
 
@@ -61,9 +60,8 @@ class Deps:
     max_live_streams: int
     routes: list[tuple[str, type, str | None]]
     panel: Any = None
-    set_led_brightness: Callable[[float], None] | None = None
     set_clock: Callable[[float], None] | None = None
-    power: Callable[[str], None] | None = None
+    power: bool = False
     upload: Any = None
 
 

@@ -138,7 +138,6 @@ class ItemResource:
 
     def __init__(self, deps: Deps) -> None:
         self.library = deps.library
-        self.controller = deps.controller
 
     @operation("One item", _ITEM)
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: int) -> None:
@@ -164,5 +163,4 @@ class ItemResource:
             result = change()
         except ValueError as exc:
             raise falcon.HTTPConflict(description=str(exc)) from None
-        self.controller.refresh()
-        return result
+        return result  # the library reports the change: the status follows by itself

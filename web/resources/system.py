@@ -7,14 +7,13 @@ import math
 
 import falcon
 
-from appliance.worker import run_once
+from appliance.clock_policy import forward_step
+from appliance.states import PowerRequest
 from web.security import SESSION_COOKIE
 from web.spec import ACCEPTED, Deps, Reply, operation
 
 log = logging.getLogger(__name__)
 
-#: The phone's clock must be ahead by more than this before the appliance's is moved.
-CLOCK_TOLERANCE_S = 2.0
 #: Earliest and latest clock a phone may set (2020-01-01, 2100-01-01).
 CLOCK_RANGE_MS = (1_577_836_800_000, 4_102_444_800_000)
 SET_CLOCK = {
@@ -37,9 +36,9 @@ LOGIN = {
 class Clock:
     """``/api/system/clock``: move the appliance's clock forward to the phone's.
 
-    A Pi has no real-time clock; without network time it boots with an old date. Only a
-    phone clock ahead of the appliance's (by more than :data:`CLOCK_TOLERANCE_S`) is taken:
-    the clock never goes back, so names and days stay in order.
+    A Pi has no real-time clock; without network time it boots with an old date. The
+    clock policy (:func:`appliance.clock_policy.forward_step`, the GPS's too) says whether
+    the phone's clock is taken: only ahead, never back, so names and days stay in order.
     """
 
     def __init__(self, deps: Deps) -> None:
@@ -58,7 +57,7 @@ class Clock:
             raise falcon.HTTPNotImplemented(description="this appliance cannot set its clock")
         now_s = self.controller.clock.wall()
         behind_s = epoch_ms / 1000 - now_s
-        changed = behind_s > CLOCK_TOLERANCE_S
+        changed = forward_step(epoch_ms / 1000, now_s) is not None
         if changed:
             log.info("clock set forward by %.1f s from the dashboard", behind_s)
             try:
@@ -78,10 +77,9 @@ class Clock:
 class Power:
     """``/api/system/restart`` and ``/api/system/shutdown``: a safe shutdown, then the action.
 
-    ``power(action)`` ("restart" or "shutdown") is called first; it only records the wish
-    (the controller's power-off step performs it once the open segment is closed and
-    synced). Then the controller shuts down, on a thread of its own (the answer does not
-    wait for it).
+    One event to the controller, the request its detail
+    (:meth:`Controller.request_power`): its power-off step performs it once the open
+    segment is closed and synced. The answer does not wait for it.
     """
 
     def __init__(self, deps: Deps) -> None:
@@ -89,10 +87,9 @@ class Power:
         self.power = deps.power
 
     def _go(self, resp: falcon.Response, action: str) -> None:
-        if self.power is None:
+        if not self.power:
             raise falcon.HTTPNotImplemented(description=f"this appliance cannot {action}")
-        self.power(action)
-        run_once(self.controller.shutdown, "web-shutdown")
+        self.controller.request_power(PowerRequest(action))
         resp.status = falcon.HTTP_202
         resp.media = {"action": action}
 
