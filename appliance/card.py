@@ -25,6 +25,7 @@ from appliance.cardfiles import (
 )
 from appliance.items import (
     DCIM,
+    EXPORT_DIR,
     LOOP_DIR,
     LOST_DIR,
     PHOTO_DIR,
@@ -66,6 +67,8 @@ class Card:
         self.thumb_dir = os.path.join(dcim, THUMB_DIR)
         self.track_dir = os.path.join(dcim, TRACK_DIR)
         self.lost_dir = os.path.join(dcim, LOST_DIR)
+        #: Made by the first export, not by :meth:`make_layout` (:mod:`appliance.exports`).
+        self.export_dir = os.path.join(dcim, EXPORT_DIR)
         self.sequence_path = os.path.join(dcim, SEQUENCE_FILE)
         self._made = False
         self._root_mounted = False  # the root was a mount point when first made

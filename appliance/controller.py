@@ -21,6 +21,7 @@ from typing import Any
 
 from appliance.config import Config
 from appliance.errors import CameraStuck
+from appliance.exports import Exports
 from appliance.incident import IncidentKind
 from appliance.items import Item
 from appliance.library import Library, StorageFigures
@@ -172,6 +173,8 @@ class Controller:
         # Stills have a thread of their own: a press is never queued behind a long job
         # (recovering a large partial, probing a card full of clips).
         self._photos = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo")
+        #: Incident exports (:meth:`start` clears what an earlier run left).
+        self.exports = Exports(library, lambda: self.config.speed_unit, self.refresh)
         self.recorder = Recorder(
             library,
             camera.info,
@@ -232,6 +235,7 @@ class Controller:
         opening = run_once(self._open_camera, "camera-open", args=(failed,))
         try:
             partials = self.library.scan()
+            self.exports.clear()  # an export lasts until the next start
         except OSError as exc:
             log.error("the card cannot be read: %s", exc)
             partials = []

@@ -38,6 +38,8 @@ PHOTO_DIR = "PHOTO"
 THUMB_DIR = "THUMB"
 TRACK_DIR = "TRACK"
 LOST_DIR = "LOST"
+#: Where an incident's export goes (:mod:`appliance.exports`); never scanned for items.
+EXPORT_DIR = "EXPORT"
 SEQUENCE_FILE = "SEQUENCE"
 PARTIAL_SUFFIX = ".partial"
 VIDEO_EXT = ".mp4"

@@ -15,10 +15,6 @@ from tests.harness import Appliance, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Calls the lead removes once the rewritten playback is merged (the library's prune
-#: reports itself now, so they repair nothing).
-LEFT_FOR_THE_MERGE = {"web/resources/playback.py"}
-
 
 def _counts(app) -> dict[str, int]:
     return app.controller.status.counts
@@ -94,7 +90,7 @@ def test_no_refresh_repairs_a_change_in_web_or_hw():
     )
     assert out.returncode in (0, 1), out.stderr
     files = {line.split(":", 1)[0] for line in out.stdout.splitlines()}
-    assert files <= LEFT_FOR_THE_MERGE, out.stdout
+    assert files == set(), out.stdout
 
 
 def test_resources_change_the_library_only_through_its_public_calls():

@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from falcon import testing
 
+from appliance.items import EXPORT_DIR
 from appliance.ports import DiskUsage, real_disk_usage
 from appliance.states import Event
 from tests.harness import wait_until
 from tests.mp4tools import is_plain_faststart, packet_count
 from tests.web_fixtures import dashboard, record_incident
 from tests.webclient import serve
-from web.resources.playback import EXPORT_DIR, MAX_ZIP_ITEMS, Playback
+from web.resources.playback import MAX_ZIP_ITEMS, Playback
 
 HOSTILE = ("0", "+1", "1_0", "\u0661", "9" * 13, "x", "1.5")
 
@@ -113,7 +114,7 @@ def test_an_incident_exports_to_one_plain_mp4_to_download(incident) -> None:
 
 def test_one_export_at_a_time(incident) -> None:
     d, client, inc, _ = incident
-    lock = playback(d)._exporting
+    lock = d.appliance.controller.exports._one
     assert lock.acquire(blocking=False)
     try:
         resp = client.simulate_post(f"/api/incidents/{inc.id}/export")
