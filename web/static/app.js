@@ -5,19 +5,32 @@ let retryTimer = null;
 function connect() {
   if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
   if (source) source.close();
-  source = new EventSource("/api/events");
-  source.addEventListener("open", () => { setLink(true); });
-  source.addEventListener("status", (ev) => { setLink(true); showStatus(JSON.parse(ev.data)); });
-  source.addEventListener("led", (ev) => { $("vpanel").hidden = false; showLed(JSON.parse(ev.data)); });
-  source.addEventListener("error", () => {
+  const es = source = new EventSource("/api/events");
+  // Live from the first snapshot on, not from "open": a server on its way down still opens
+  // the stream, then ends it at once.
+  es.addEventListener("status", (ev) => { setLink(true); showStatus(JSON.parse(ev.data)); });
+  es.addEventListener("led", (ev) => { $("vpanel").hidden = false; showLed(JSON.parse(ev.data)); });
+  es.addEventListener("error", () => {
+    if (es !== source) return;
     setLink(false);
-    // The browser retries by itself unless the stream was refused (503) or closed for good.
-    if (source.readyState === EventSource.CLOSED) retryTimer = setTimeout(connect, 2000);
+    // The browser retries by itself after a lost line. A refusal (401, 503) closes the
+    // stream for good and does not say which it was: a 401 goes to the login, else retry.
+    if (es.readyState === EventSource.CLOSED) {
+      checkSession().then((r) => {
+        if (r !== "login" && es === source && !retryTimer) retryTimer = setTimeout(connect, 2000);
+      });
+    }
   });
 }
+// The connection to the dashcam: "live", or "lost" (every tab shows it at once: the picture
+// is marked frozen, the clock stops, the controls are off and say why; live.js).
 function setLink(live) {
+  const state = live ? "live" : "lost";
+  if (document.documentElement.dataset.link === state) return;
+  document.documentElement.dataset.link = state;
   $("link").dataset.live = String(live);
   $("link").textContent = live ? "live" : "reconnecting…";
+  emit("dashcam:link", { live });
 }
 // Reconnect at once when the phone wakes up or the page comes back into view.
 document.addEventListener("visibilitychange", () => {
@@ -33,7 +46,10 @@ function showTab() {
     if (a.dataset.tab === tab) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   if (tab === "gallery" && galleryStale) reloadGallery();
-  if (tab === "settings") loadSettings().catch((e) => { $("settings-msg").textContent = e.message; });
+  if (tab === "settings") {
+    loadSettings().catch((e) => { $("settings-msg").textContent = e.message; });
+    loadSession().catch(() => {});
+  }
   updateLiveView();  // the live view streams only while its tab is shown
 }
 window.addEventListener("hashchange", showTab);

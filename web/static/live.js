@@ -46,7 +46,7 @@ function showStatus(s) {
 }
 
 function tick() {  // the clock and the clip's elapsed time over the live view
-  if (!status) return;
+  if (!status || linkLost()) return;  // lost: both stay as they were, marked stopped
   const since = performance.now() - statusAt;
   if (status.clock_ms) $("clock").textContent = timeText(status.clock_ms + since);
   const e = $("elapsed");
@@ -120,6 +120,42 @@ async function checkIncidents() {
   if (again) checkIncidents();
 }
 
+// ---------- the connection ----------
+// Lost: nothing on the page may look live. The state is unknown, the picture is marked
+// frozen, the clock and the clip's time stop where they were, every control that needs the
+// dashcam is off with the reason, and a command waiting for its answer is settled as unknown.
+// app.js reconnects by itself; the first snapshot after it puts everything back.
+const NEEDS_LINK = ["photo", "record", "protect", "vbtn-record", "vbtn-photo", "vbtn-protect",
+  "vbtn-bump"];
+function linkLost() { return document.documentElement.dataset.link !== "live"; }
+let linkWasLost = false;
+function showLink(live) {
+  const lostAt = $("clock").textContent;
+  $("offline").hidden = live;
+  if (!live) {
+    $("offline-text").textContent = status && status.clock_ms
+      ? `No connection to the dashcam since ${lostAt}. Reconnecting…`
+      : "No connection to the dashcam. Reconnecting…";
+    const pill = $("state");
+    pill.dataset.state = "unknown";
+    pill.textContent = "No connection";
+    $("rec-chip").dataset.rec = "unknown";
+    $("elapsed").textContent = "?";
+  }
+  $("liveview").dataset.frozen = String(!live);
+  $("frozen").hidden = live;
+  for (const id of NEEDS_LINK) block($(id), "link", live ? null : "No connection to the dashcam.");
+  // Back: the state and the clock come with the snapshot that follows at once; the live
+  // view's stream may have died with the connection without an error: a new one.
+  if (live && linkWasLost) restartLiveView();
+  linkWasLost = !live;
+  if (!live) {
+    for (const what of Object.keys(pending)) settle(what, "failed", "the connection was lost before the dashcam answered");
+  }
+}
+document.addEventListener("dashcam:link", (ev) => showLink(ev.detail.live));
+for (const id of NEEDS_LINK) block($(id), "link", "Connecting to the dashcam…");
+
 // ---------- commands: each button shows pending, then done or failed ----------
 const PENDING_MS = 10000;
 const pending = { photo: { state: "idle" }, protect: { state: "idle" }, record: { state: "idle" } };
@@ -178,6 +214,10 @@ for (const b of document.querySelectorAll(".vbtn[data-button]")) {
 // the stream, and the camera stops making previews when nobody watches.
 let liveRetry = null;
 function liveWanted() { return !$("tab-live").hidden && !document.hidden; }
+function restartLiveView() {  // the stream may have died with the connection: a new one
+  clearTimeout(liveRetry);
+  if (liveWanted()) $("preview").src = `/api/preview.mjpeg?t=${Date.now()}`;
+}
 function updateLiveView() {
   const img = $("preview");
   const on = liveWanted();

@@ -130,6 +130,17 @@ $("settings").addEventListener("submit", async (ev) => {
 });
 
 // ---------- system ----------
+// Log out, where a password guards the dashboard; where none does, the tab says so.
+let sessionInfo = null;
+async function loadSession() {
+  sessionInfo = sessionInfo || await api("GET", "/api/session");
+  $("logout").hidden = !sessionInfo.password;
+  $("login-note").hidden = sessionInfo.password;
+}
+$("logout").addEventListener("click", async () => {
+  try { await api("DELETE", "/api/session"); toLogin(); }
+  catch (e) { $("system-msg").textContent = `Not logged out: ${e.message}`; }
+});
 $("clock-sync").addEventListener("click", async () => {
   try {
     const r = await api("POST", "/api/system/clock", { epoch_ms: Date.now() });
