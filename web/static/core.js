@@ -108,14 +108,15 @@ function timeText(ms) {  // the appliance's time, shown in this phone's time zon
 }
 
 // ---------- toasts ----------
-// kind: "ok" (done), "warn" (needs attention) or "error"; errors stay longer and interrupt.
-const VIBRATE = { ok: [40], warn: [120, 80, 120], error: [250, 100, 250] };
+// kind: "ok" (done), "warn" (needs attention), "impact" (the G-sensor protected a clip) or
+// "error"; all but "ok" stay longer, and errors and impacts interrupt.
+const VIBRATE = { ok: [40], warn: [120, 80, 120], impact: [400, 100, 400], error: [250, 100, 250] };
 function toast(text, kind = "ok") {
   const box = $("toasts");
   const t = document.createElement("div");
   t.className = "toast";
   t.dataset.kind = kind;
-  if (kind === "error") t.setAttribute("role", "alert");
+  if (kind === "error" || kind === "impact") t.setAttribute("role", "alert");
   t.textContent = text;
   t.addEventListener("click", () => t.remove());
   box.append(t);

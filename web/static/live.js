@@ -1,8 +1,10 @@
 "use strict";
 // The Live tab: the live view, the clock, the controls and their feedback, storage, LED.
 // ---------- live state ----------
-const STATE_TEXT = { starting: "Starting", idle: "Idle", recording: "Recording",
-  storage_full: "Card full", error: "Error", shutting_down: "Shutting down", off: "Off" };
+// What the top bar says on every tab; not recording is said in words and in colour.
+const STATE_TEXT = { starting: "Starting…", idle: "Not recording", recording: "Recording",
+  storage_full: "Card full · not recording", error: "Error · not recording",
+  shutting_down: "Shutting down", off: "Off · not recording" };
 const isRec = (s) => !!s && (s.state === "recording" || s.state === "storage_full");
 
 function showStatus(s) {
@@ -16,6 +18,7 @@ function showStatus(s) {
   $("record").setAttribute("aria-label", rec ? "Stop recording" : "Start recording");
   $("record-label").textContent = rec ? "Stop" : "Record";
   $("rec-chip").dataset.rec = String(rec);
+  document.documentElement.dataset.recording = String(s.recording);
   const st = s.storage;
   const used = st.total - st.free;
   const other = Math.max(0, used - st.loop - st.protected - st.photos);
@@ -53,7 +56,7 @@ function tick() {  // the clock and the clip's elapsed time over the live view
   if (status.segment && status.segment_elapsed_s != null) {
     e.textContent = `REC ${clock(status.segment_elapsed_s + since / 1000)}`;
   } else {
-    e.textContent = isRec(status) ? "REC" : "stopped";
+    e.textContent = isRec(status) ? "REC" : "NOT RECORDING";
   }
 }
 setInterval(tick, 250);
@@ -98,6 +101,18 @@ function noticeFeedback(before, s) {
     if (/^protect failed/.test(text)) settle("protect", "failed");
   }
 }
+// What the gallery shows of it: the time, the length so far and the clips (never their
+// numbers); an impact first, with its peak.
+function incidentToast(inc, detail) {
+  const n = inc.clips.length;
+  const parts = [inc.kind === "impact"
+    ? `IMPACT${inc.peak_g != null ? ` ${inc.peak_g.toFixed(1)} g` : ""} · protected` : "Incident protected",
+  timeText(inc.wall_s * 1000)];
+  const dur = detail && detail.duration_s;
+  if (n) parts.push(`${dur ? `${clock(dur)}, ` : ""}${n} clip${n === 1 ? "" : "s"}`);
+  if (!inc.complete) parts.push(n ? "the next clip is added too" : "the next clip is kept");
+  return parts.join(" · ");
+}
 async function checkIncidents() {
   if (incidentsBusy) { incidentsBusy.again = true; return; }
   incidentsBusy = { again: false };
@@ -106,11 +121,8 @@ async function checkIncidents() {
     if (lastIncident === null) lastIncident = list.length ? list[0].id : 0;
     const fresh = list.filter((i) => i.id > lastIncident).reverse();
     for (const inc of fresh) {
-      const clips = inc.clips.map((c) => `#${c}`).join(", ");
-      const kind = inc.kind === "impact" ? `Impact${inc.peak_g ? ` (${inc.peak_g.toFixed(1)} g)` : ""}`
-        : "Incident";
-      const next = inc.complete ? "" : (clips ? " and the next" : "the next clip");
-      toast(`${kind} protected: ${clips}${next}`);
+      const detail = await api("GET", `/api/incidents/${inc.id}`).catch(() => null);
+      toast(incidentToast(inc, detail), inc.kind === "impact" ? "impact" : "ok");
       lastIncident = inc.id;
     }
     if (fresh.length) settle("protect", "done");
@@ -183,10 +195,21 @@ document.addEventListener("dashcam:status", (ev) => {
     settle("record", "done");
   }
 });
+// Record starts at one tap; Stop asks first (the biggest button, under a thumb in a moving
+// car: a stop by mistake loses what comes next).
 $("record").addEventListener("click", () => {
-  const rec = isRec(status);
-  pending.record.want = !rec;
-  press("record", rec ? "/api/recording/stop" : "/api/recording/start");
+  if (!isRec(status)) {
+    pending.record.want = true;
+    press("record", "/api/recording/start");
+    return;
+  }
+  $("stop-confirm").returnValue = "";
+  $("stop-confirm").showModal();
+});
+$("stop-confirm").addEventListener("close", () => {
+  if ($("stop-confirm").returnValue !== "stop" || !isRec(status) || linkLost()) return;
+  pending.record.want = false;
+  press("record", "/api/recording/stop");
 });
 $("photo").addEventListener("click", () => press("photo", "/api/photos"));
 $("protect").addEventListener("click", () => press("protect", "/api/incidents"));
