@@ -102,7 +102,7 @@ def test_each_view_shows_its_count_and_every_video_tile_its_duration(browser, se
             ".querySelectorAll('#gallery .tile')].every(t => t.dataset.kind === 'protected')"
         )
         for t in tiles(page):
-            assert "Protected" in t["badges"] and t["dur"] is not None
+            assert "Saved" in t["badges"] and t["dur"] is not None
 
         page.click("#views .chip[data-kind='photo']")
         page.wait_for_function(
@@ -162,7 +162,7 @@ def test_badges_stay_on_one_line_along_the_edges(browser, server, viewport, them
         open_gallery(page, "protected")
         page.wait_for_selector("#gallery .tile[data-kind='protected'] img")
         badges = page.evaluate(BADGE_GEOMETRY)
-        assert any(b["text"] == "Protected" for b in badges)
+        assert any(b["text"] == "Saved" for b in badges)
         for b in badges:
             # one line: the height of one line of text plus its padding
             assert b["bottom"] - b["top"] <= b["lineH"] + b["padding"] + 1, b

@@ -16,12 +16,21 @@ const gal = {
   open: null,           // the player's content: {item} or {incident, items, index, hls}
 };
 const EVENT_PAGE = 12;
-const ITEM_KIND_TEXT = { loop: "Normal", protected: "Protected", photo: "Photo" };
-const BADGE_TEXT = { protected: "Protected", photo: "Photo" };
+// A driver's words: the loop is "Driving" (overwritten when the card is full), protected
+// clips are "Saved" (never overwritten), an incident was saved "By you" (Protect) or by an
+// "Impact".
+const ITEM_KIND_TEXT = { loop: "Driving", protected: "Saved", photo: "Photo" };
+const BADGE_TEXT = { protected: "Saved", photo: "Photo" };
+const VIEW_NOTE = {
+  loop: "Driving: every clip as recorded; the oldest are overwritten when the card is full.",
+  events: "Incidents: each moment you or an impact saved, its clips played as one.",
+  protected: "Saved clips: the clips of every incident, one by one; never overwritten.",
+  photo: "Photos taken with the Photo button.",
+};
 
 function durText(s) { return s == null ? "" : clock(Math.round(s)); }
 function incidentText(inc) {
-  if (inc.kind !== "impact") return "Manual";
+  if (inc.kind !== "impact") return "By you";
   return inc.peak_g == null ? "Impact" : `Impact ${inc.peak_g.toFixed(1)} g`;
 }
 // HLS where the browser plays it natively and is not Chromium (Safari and every iPhone
@@ -242,9 +251,11 @@ for (const chip of document.querySelectorAll("#views .chip")) {
     for (const c of document.querySelectorAll("#views .chip")) c.setAttribute("aria-pressed", String(c === chip));
     $("event-kinds").hidden = gal.view !== "events";
     $("day").hidden = gal.view === "events";
+    $("view-note").textContent = VIEW_NOTE[gal.view];
     reloadGallery(true);
   });
 }
+$("view-note").textContent = VIEW_NOTE[gal.view];
 for (const chip of document.querySelectorAll("#event-kinds .chip")) {
   chip.addEventListener("click", () => {
     gal.eventKind = chip.dataset.ikind;
@@ -280,9 +291,13 @@ function showSelection() {
   const zip = $("sel-zip");
   if (items.length) zip.href = `/api/items.zip?ids=${items.map((i) => i.id).join(",")}`;
   else zip.removeAttribute("href");
-  zip.setAttribute("aria-disabled", String(!items.length));
-  $("sel-protect").disabled = !items.some((i) => i.kind === "loop");
-  $("sel-delete").disabled = !items.length;
+  const none = items.length ? null : "Tap clips or photos to select them first.";
+  block(zip, "none", none);
+  block($("sel-protect"), "none", none || (items.some((i) => i.kind === "loop") ? null
+    : "Everything selected is already saved."));
+  block($("sel-delete"), "none", none);
+  // Said once, under the bar, for the controls that are off (a touch screen shows no title).
+  $("sel-why").textContent = none || $("sel-protect").dataset.why || "";
 }
 // Each item on its own with the existing endpoints; then one summary of what worked.
 async function eachItem(items, verb, call) {
