@@ -236,7 +236,9 @@ function tickRecTile() {
   if (!tile || !status || !status.segment) return;
   const elapsed = (status.segment_elapsed_s || 0) + (performance.now() - statusAt) / 1000;
   tile.querySelector(".ph-time").textContent = clock(elapsed);
-  tile.querySelector(".ph-dur").textContent = `clip ${Number(status.segment)}`;
+  // When it started, on the appliance's clock (the gallery shows times, never clip numbers).
+  const startMs = status.clock_ms + performance.now() - statusAt - elapsed * 1000;
+  tile.querySelector(".ph-dur").textContent = `started ${timeText(Math.round(startMs / 1000) * 1000)}`;
 }
 setInterval(tickRecTile, 250);
 document.addEventListener("dashcam:status", (e) => {
@@ -299,6 +301,32 @@ function showSelection() {
   // Said once, under the bar, for the controls that are off (a touch screen shows no title).
   $("sel-why").textContent = none || $("sel-protect").dataset.why || "";
 }
+// The zip is the browser's own download (it shows the progress: the ZIP's length is known
+// before its first byte); the page says what it holds and how big it is, asked of the
+// server by a second request for the same ZIP, dropped once its headers are in.
+function countText(items) {
+  const n = (k) => items.filter((i) => (k === "photo") === (i.kind === "photo")).length;
+  const part = (c, word) => (c ? `${c} ${word}${c === 1 ? "" : "s"}` : "");
+  return [part(n("clip"), "clip"), part(n("photo"), "photo")].filter(Boolean).join(" and ");
+}
+$("sel-zip").addEventListener("click", async () => {
+  const items = selectedItems(), url = $("sel-zip").href;
+  if (!items.length || !url) return;
+  const what = `Downloading a zip of ${countText(items)}`;
+  $("sel-msg").textContent = `${what}…`;
+  const stop = new AbortController();
+  try {
+    const r = await fetch(url, { signal: stop.signal });
+    const length = Number(r.headers.get("Content-Length"));
+    stop.abort();
+    if (r.status === 401) { toLogin(); return; }
+    $("sel-msg").textContent = r.ok
+      ? `${what}, ${bytes(length)}: your browser shows its progress and where it is saved.`
+      : `The zip could not be made (HTTP ${r.status}).`;
+  } catch (e) {
+    $("sel-msg").textContent = `${what}: no answer from the dashcam.`;
+  }
+});
 // Each item on its own with the existing endpoints; then one summary of what worked.
 async function eachItem(items, verb, call) {
   const failed = [];
