@@ -125,8 +125,9 @@ def test_after_a_restart_with_a_password_the_page_goes_to_the_login(browser, tmp
             first.close()
             page.wait_for_function("document.documentElement.dataset.link === 'lost'")
             with sim_server(tmp_path, WITH_PASSWORD, port=port):
-                page.wait_for_url(base + "/login", timeout=15_000)
+                page.wait_for_url(base + "/login?why=ended", timeout=15_000)
                 page.wait_for_selector("#login input[name=password]")
+                assert page.text_content("#msg").startswith("Your session has ended")
 
 
 def test_a_401_on_a_request_or_on_the_live_view_goes_to_the_login(browser, tmp_path):
@@ -135,7 +136,7 @@ def test_a_401_on_a_request_or_on_the_live_view_goes_to_the_login(browser, tmp_p
         with phone_page(browser, base, **logged_in(base)) as page:
             drop_session(base, page_cookie(page))  # logged out elsewhere
             page.click("#photo")
-            page.wait_for_url(base + "/login")
+            page.wait_for_url(base + "/login?why=ended")
         # The live view (an <img> stream: its error does not say 401; the page asks).
         with phone_page(browser, base, **logged_in(base)) as page:
             page.wait_for_function("document.getElementById('liveview').dataset.playing === 'true'")
@@ -143,7 +144,7 @@ def test_a_401_on_a_request_or_on_the_live_view_goes_to_the_login(browser, tmp_p
             set_page_hidden(page, True)  # the screen goes off: the live view closes ...
             assert page.get_attribute("#preview", "src") is None
             set_page_hidden(page, False)  # ... and on: opened again, refused
-            page.wait_for_url(base + "/login", timeout=10_000)
+            page.wait_for_url(base + "/login?why=ended", timeout=10_000)
 
 
 def test_logout_ends_the_session_and_says_when_there_is_no_password(browser, tmp_path):
@@ -156,7 +157,8 @@ def test_logout_ends_the_session_and_says_when_there_is_no_password(browser, tmp
             page.wait_for_selector("#logout", state="visible")
             assert page.is_hidden("#login-note")
             page.click("#logout")
-            page.wait_for_url(base + "/login")
+            page.wait_for_url(base + "/login?why=out")
+            page.wait_for_function("document.getElementById('msg').textContent === 'Logged out.'")
             page.goto(base + "/")  # the dashboard is closed to this phone now
             assert page.url == base + "/login"
         req = urllib.request.Request(base + "/api/status")

@@ -159,9 +159,11 @@ def test_not_recording_is_said_in_words_and_colour_on_every_tab(browser, recordi
     with phone_page(browser, recording, theme=theme) as page:
         page.wait_for_function("document.getElementById('state').dataset.state === 'recording'")
         rec = page.evaluate(PILL)
+        assert page.title() == "● REC · dashcam"
         post(recording, "/api/recording/stop")
         page.wait_for_function("document.getElementById('state').dataset.state === 'idle'")
         assert page.text_content("#elapsed") == "NOT RECORDING"
+        assert page.title() == "Not recording · dashcam"  # the phone's tab switcher too
         for tab in ("live", "gallery", "settings"):
             page.click(f"a[data-tab='{tab}']")
             page.wait_for_function(f"!document.getElementById('tab-{tab}').hidden")

@@ -36,11 +36,13 @@ prefersLight.addEventListener("change", () => applyTheme(themeChoice()));
 // A 401 on anything (a request, the event stream, the live view, a picture, a video) means
 // the session is gone (it expired, this phone logged out, the password changed or the
 // dashcam restarted): the page goes to the login instead of waiting for ever.
+// why: "ended" (the server refused the session) or "out" (this phone logged out); the login
+// page says which.
 let leaving = false;
-function toLogin() {
+function toLogin(why = "ended") {
   if (leaving) return;
   leaving = true;
-  location.replace("/login");
+  location.replace(`/login?why=${why}`);
 }
 // A stream or a picture that failed does not say why: this asks. "ok", "login" (the session
 // is gone: on the way to the login) or "down" (no answer: the connection is lost).

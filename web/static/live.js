@@ -19,6 +19,7 @@ function showStatus(s) {
   $("record-label").textContent = rec ? "Stop" : "Record";
   $("rec-chip").dataset.rec = String(rec);
   document.documentElement.dataset.recording = String(s.recording);
+  document.title = `${rec ? "● REC" : STATE_TEXT[s.state] || s.state} · dashcam`;
   const st = s.storage;
   const used = st.total - st.free;
   const other = Math.max(0, used - st.loop - st.protected - st.photos);

@@ -25,6 +25,13 @@ function waitFor(seconds) {
   step();
   waitTimer = setInterval(step, 250);
 }
+const WHY = {
+  ended: "Your session has ended (the dashcam restarted, the password changed or it was"
+    + " logged out elsewhere): log in again.",
+  out: "Logged out.",
+};
+const why = new URLSearchParams(location.search).get("why");
+if (WHY[why]) say(WHY[why]);
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   let r;

@@ -154,7 +154,7 @@ async function loadSession() {
   $("login-note").hidden = sessionInfo.password;
 }
 $("logout").addEventListener("click", async () => {
-  try { await api("DELETE", "/api/session"); toLogin(); }
+  try { await api("DELETE", "/api/session"); toLogin("out"); }
   catch (e) { $("system-msg").textContent = `Not logged out: ${e.message}`; }
 });
 $("clock-sync").addEventListener("click", async () => {
