@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import urllib.request
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import pytest
 
@@ -113,6 +116,42 @@ def test_a_lost_connection_shows_at_once_and_comes_back_by_itself(browser, tmp_p
                     "document.getElementById('liveview').dataset.playing === 'true'",
                     timeout=15_000,
                 )
+
+
+def child_of(config: Path) -> int:
+    """The pid of this test's ``dashcam run`` child started with ``config``."""
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if proc.name.isdigit() and str(config).encode() in args:
+            return int(proc.name)
+    raise AssertionError(f"no child runs with {config}")
+
+
+def test_a_line_that_goes_quiet_is_found_lost_and_comes_back(browser, tmp_path):
+    """The phone walks out of the car's Wi-Fi: no reset arrives, the stream just stops. The
+    server is frozen (SIGSTOP): its connections stay open and answer nothing."""
+    with sim_server(tmp_path) as base, phone_page(browser, base) as page:
+        pid = child_of(tmp_path / "dashcam.toml")
+        page.wait_for_function("document.getElementById('state').dataset.state === 'recording'")
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            # At most QUIET_MS + ASK_MS + the 1 s check after the last event.
+            page.wait_for_function(
+                "document.documentElement.dataset.link === 'lost'", timeout=12_000
+            )
+            lost = page.evaluate(LOST)
+            assert lost["state"] == "No connection" and lost["frozen"], lost
+            assert lost["controls"] == [[True, "No connection to the dashcam."]] * 3, lost
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        page.wait_for_function(
+            "document.documentElement.dataset.link === 'live'"
+            " && document.getElementById('state').dataset.state === 'recording'",
+            timeout=15_000,
+        )
 
 
 def test_after_a_restart_with_a_password_the_page_goes_to_the_login(browser, tmp_path):
