@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_fixtures import RECORDER, chromium, phone_page, sim_server
+from tests.browser_fixtures import LANDSCAPE, RECORDER, chromium, phone_page, sim_server
 from tests.test_web_ui_live import set_page_hidden
 from tests.web_fixtures import free_port
 
@@ -133,7 +133,7 @@ def child_of(config: Path) -> int:
 def test_a_line_that_goes_quiet_is_found_lost_and_comes_back(browser, tmp_path):
     """The phone walks out of the car's Wi-Fi: no reset arrives, the stream just stops. The
     server is frozen (SIGSTOP): its connections stay open and answer nothing."""
-    with sim_server(tmp_path) as base, phone_page(browser, base) as page:
+    with sim_server(tmp_path) as base, phone_page(browser, base, LANDSCAPE) as page:
         pid = child_of(tmp_path / "dashcam.toml")
         page.wait_for_function("document.getElementById('state').dataset.state === 'recording'")
         os.kill(pid, signal.SIGSTOP)
@@ -145,6 +145,13 @@ def test_a_line_that_goes_quiet_is_found_lost_and_comes_back(browser, tmp_path):
             lost = page.evaluate(LOST)
             assert lost["state"] == "No connection" and lost["frozen"], lost
             assert lost["controls"] == [[True, "No connection to the dashcam."]] * 3, lost
+            # In landscape the notice keeps to the top bar's row: nothing slides under it.
+            top = page.evaluate(
+                "[document.querySelector('.top').getBoundingClientRect().bottom,"
+                " document.getElementById('photo').getBoundingClientRect().top,"
+                " document.getElementById('offline').getBoundingClientRect().bottom]"
+            )
+            assert top[2] <= top[0] <= top[1], top
         finally:
             os.kill(pid, signal.SIGCONT)
         page.wait_for_function(
