@@ -73,15 +73,16 @@ def _with_lines(base: str, extra: str) -> str:
 
 
 @contextlib.contextmanager
-def sim_server(tmp: Path, extra_config: str = "") -> Iterator[str]:
+def sim_server(tmp: Path, extra_config: str = "", port: int | None = None) -> Iterator[str]:
     """A ``dashcam run --sim`` child recording on a free port; SIGTERM at the end.
 
     ``extra_config``: TOML lines added to (or replacing keys of) the small :data:`CONFIG`.
+    ``port``: this one instead of a free one (a restart: the same ``tmp`` and ``port`` again).
 
     Yields:
         The base URL (``http://127.0.0.1:<port>``).
     """
-    port = free_port()
+    port = port or free_port()
     config = tmp / "dashcam.toml"
     config.write_text(_with_lines(CONFIG.format(port=port), extra_config))
     log_path = tmp / "dashcam.log"

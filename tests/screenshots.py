@@ -1,5 +1,6 @@
-"""The README's screenshots of the phone dashboard: Live, Gallery, an incident in the player
-and Settings, in the dark, light and sunlight themes, at 390x844.
+"""The README's screenshots of the phone dashboard: Live, Gallery, an incident in the player,
+Settings and Live with the connection lost, in the dark, light and sunlight themes, at
+390x844.
 
 Run ``.venv/bin/python -m tests.screenshots`` (not a test: pytest collects only
 ``test_*.py``). It starts ``dashcam run --sim`` in a temporary folder, records a few clips,
@@ -85,6 +86,14 @@ def shoot(browser, base: str, incident: dict, theme: str) -> dict[str, int]:
         page.click("a[data-tab='settings']")
         page.wait_for_function("document.querySelector('[name=clip_sec]').value !== ''")
         sizes[f"settings-{theme}"] = save_png(page, f"settings-{theme}")
+
+        # The connection lost, as the page shows it the moment the event stream drops (the
+        # stream is closed from the page: the appliance records on for the next theme).
+        page.click("a[data-tab='live']")
+        page.wait_for_function("document.getElementById('liveview').dataset.playing === 'true'")
+        page.evaluate("source.close(); setLink(false)")
+        page.wait_for_function("document.documentElement.dataset.link === 'lost'")
+        sizes[f"offline-{theme}"] = save_png(page, f"offline-{theme}")
     return sizes
 
 

@@ -47,6 +47,7 @@ def test_dashboard_loads_and_the_record_button_changes_the_state(page, server):
     assert page.is_visible("#vpanel")  # simulation: the virtual panel is shown
     shot(page, "dashboard-live")
     page.click("#record")
+    page.click("#stop-confirm button[value=stop]")  # stopping asks first
     page.wait_for_function("document.querySelector('#state').dataset.state === 'idle'")
     assert get_json(server, "/api/status")["state"] == "idle"
     page.click("#record")

@@ -102,7 +102,7 @@ def test_an_incident_is_one_tile_with_its_kind_time_duration_and_clips(
         assert sorted(ids) == sorted(str(i["id"]) for i in get_json(server, "/api/incidents"))
         badges = page.eval_on_selector_all(f"{tile} .badge", "bs => bs.map(b => b.textContent)")
         time_text = page.evaluate(f"timeText({inc['wall_s']} * 1000)")
-        assert badges == ["Manual", "3 clips", time_text, m_ss(incident["duration_s"])]
+        assert badges == ["By you", "3 clips", time_text, m_ss(incident["duration_s"])]
         assert page.text_content("#count-events") == str(len(ids))
         assert page.text_content("#count-manual") == str(len(ids))
         assert page.text_content("#count-impact") == "0"

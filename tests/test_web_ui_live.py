@@ -100,7 +100,9 @@ def test_photo_shows_a_toast_and_the_button_goes_pending_then_done(browser, reco
 
 
 @VIEWPORTS
-def test_protect_shows_a_toast_naming_the_incident_clips(browser, recording, viewport):
+def test_protect_shows_a_toast_with_the_time_length_and_clip_count_never_clip_numbers(
+    browser, recording, viewport
+):
     with phone_page(browser, recording, viewport) as page:
         before = newest_incident(recording)
         page.click("#protect")
@@ -108,10 +110,11 @@ def test_protect_shows_a_toast_naming_the_incident_clips(browser, recording, vie
         incident = newest_incident(recording)
         assert incident is not None and incident != before
         (text,) = [t for t in toasts(page) if t.startswith("Incident")]
-        named = [int(n) for n in re.findall(r"#(\d+)", text)]
-        # The clips it held when protected (the next one joins later): the one before at least.
-        assert named and set(named) <= set(incident["clips"]), (text, incident)
-        assert named[0] == incident["clips"][0], (text, incident)
+        assert "#" not in text, text  # the gallery never shows clip numbers
+        when = page.evaluate(f"timeText({incident['wall_s'] * 1000})")
+        assert f" · {when} · " in text, (text, when)
+        count = re.search(r"(\d+) clips?", text)
+        assert count and 1 <= int(count[1]) <= len(incident["clips"]), (text, incident)
         page.wait_for_function("document.getElementById('protect').dataset.pending === 'idle'")
         assert page.evaluate("seen.pending.filter(p => p.startsWith('protect:'))") == [
             "protect:pending",
@@ -120,10 +123,18 @@ def test_protect_shows_a_toast_naming_the_incident_clips(browser, recording, vie
         ]
 
 
-def test_record_button_goes_pending_then_done(browser, recording):
+def test_stop_asks_first_and_keep_recording_changes_nothing(browser, recording):
     with phone_page(browser, recording, LANDSCAPE) as page:
         page.wait_for_function("document.getElementById('state').dataset.state === 'recording'")
         page.click("#record")
+        page.wait_for_selector("#stop-confirm[open]")
+        assert page.text_content("#stop-title") == "Stop recording?"
+        page.click("#stop-confirm button[value=keep]")
+        page.wait_for_selector("#stop-confirm", state="hidden")
+        assert page.evaluate("seen.pending") == []  # nothing was sent
+        assert get_json(recording, "/api/status")["state"] == "recording"
+        page.click("#record")
+        page.click("#stop-confirm button[value=stop]")
         page.wait_for_function("document.getElementById('state').dataset.state === 'idle'")
         page.wait_for_function("document.getElementById('record').dataset.pending === 'idle'")
         assert page.evaluate("seen.pending.filter(p => p.startsWith('record:'))") == [
@@ -132,6 +143,74 @@ def test_record_button_goes_pending_then_done(browser, recording):
             "record:idle",
         ]
         assert get_json(recording, "/api/status")["state"] == "idle"
+        page.click("#record")  # starting is one tap
+        page.wait_for_function("document.getElementById('state').dataset.state === 'recording'")
+        assert page.is_hidden("#stop-confirm")
+
+
+PILL = """() => { const r = document.getElementById("state").getBoundingClientRect();
+  return { text: document.getElementById("state").textContent,
+    bg: getComputedStyle(document.getElementById("state")).backgroundColor,
+    seen: r.top >= 0 && r.bottom <= innerHeight && r.width > 0 }; }"""
+
+
+@pytest.mark.parametrize("theme", ["dark", "light", "sunlight"])
+def test_not_recording_is_said_in_words_and_colour_on_every_tab(browser, recording, theme):
+    with phone_page(browser, recording, theme=theme) as page:
+        page.wait_for_function("document.getElementById('state').dataset.state === 'recording'")
+        rec = page.evaluate(PILL)
+        assert page.title() == "● REC · dashcam"
+        post(recording, "/api/recording/stop")
+        page.wait_for_function("document.getElementById('state').dataset.state === 'idle'")
+        assert page.text_content("#elapsed") == "NOT RECORDING"
+        assert page.title() == "Not recording · dashcam"  # the phone's tab switcher too
+        for tab in ("live", "gallery", "settings"):
+            page.click(f"a[data-tab='{tab}']")
+            page.wait_for_function(f"!document.getElementById('tab-{tab}').hidden")
+            page.evaluate("window.scrollTo(0, 10_000)")  # the top bar stays
+            idle = page.evaluate(PILL)
+            assert idle["text"] == "Not recording" and idle["seen"], (tab, idle)
+            warn = page.evaluate(
+                "getComputedStyle(document.documentElement).getPropertyValue"
+                "(document.documentElement.dataset.theme === 'sunlight' ? '--warn-fg' : '--warn')"
+            ).strip()
+            assert idle["bg"] == page.evaluate(
+                "(c) => { const e = document.createElement('i'); e.style.color = c;"
+                " document.body.append(e); const v = getComputedStyle(e).color; e.remove();"
+                " return v; }",
+                warn,
+            ), (tab, idle, warn)
+            assert idle["bg"] != rec["bg"]
+
+
+OVERLAP = """() => {
+  const boxes = [...document.querySelectorAll(".toast")].map((t) => t.getBoundingClientRect());
+  const ids = ["state", "clock", "rec-chip", "photo", "record", "protect"];
+  const hits = [];
+  for (const id of ids) {
+    const r = document.getElementById(id).getBoundingClientRect();
+    for (const b of boxes) {
+      const apart = b.right <= r.left || r.right <= b.left
+        || b.bottom <= r.top || r.bottom <= b.top;
+      if (!apart) hits.push(id);
+    }
+  }
+  return { hits, toasts: boxes.length };
+}"""
+
+
+@VIEWPORTS
+def test_a_toast_never_covers_the_state_the_clock_the_rec_chip_or_the_controls(
+    browser, recording, viewport
+):
+    with phone_page(browser, recording, viewport) as page:
+        for _ in range(3):  # three at once: the most shown
+            page.evaluate(
+                "toast('Photo saved at 12:00:00, a long line of text to wrap: ' + 'x'.repeat(60))"
+            )
+        assert page.evaluate(OVERLAP) == {"hits": [], "toasts": 3}
+        page.evaluate("toast('IMPACT 2.5 g · protected · 12:00:00 · 0:42, 2 clips', 'impact')")
+        assert page.evaluate(OVERLAP)["hits"] == []
 
 
 def test_a_snapshot_with_a_notice_seen_again_is_not_toasted_again(browser, recording):
@@ -328,6 +407,17 @@ def test_an_impact_is_toasted_with_its_peak(browser, recording):
         assert wait_until(lambda: newest_incident(recording) != before, 30), before
         incident = newest_incident(recording)
         assert incident["kind"] == "impact", incident
-        page.wait_for_function("seen.toasts.some(t => t.text.startsWith('Impact'))")
-        (text,) = [t for t in toasts(page) if t.startswith("Impact")]
-        assert text.startswith(f"Impact ({incident['peak_g']:.1f} g) protected: #"), text
+        page.wait_for_function("seen.toasts.some(t => t.text.startsWith('IMPACT'))")
+        (text,) = [t for t in toasts(page) if t.startswith("IMPACT")]
+        assert text.startswith(f"IMPACT {incident['peak_g']:.1f} g · protected · "), text
+        assert toasts(page, "impact") == [text]  # its own kind: not the green of a photo
+        colours = page.evaluate(
+            "() => [...document.querySelectorAll('.toast')].map((t) => t.dataset.kind"
+            " + ' ' + getComputedStyle(t).backgroundColor)"
+        )
+        page.evaluate("toast('Photo saved')")
+        photo = page.evaluate(
+            "getComputedStyle(document.querySelector('.toast:last-child')).backgroundColor"
+        )
+        impact = [c for c in colours if c.startswith("impact ")]
+        assert impact and impact[0].split(" ", 1)[1] != photo, (colours, photo)

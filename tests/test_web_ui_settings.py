@@ -144,5 +144,7 @@ def test_a_refused_value_says_why_and_changes_nothing(settings_page, server):
     page.fill("[name=clip_sec]", "0")
     text = save(page, sent, 1)
     assert sent[-1] == {"segment_seconds": 0}
-    assert text.startswith("Not saved: ") and "segment_seconds" in text, text
+    # The field's name, never the config key (the API's message keeps the key for machines).
+    assert text.startswith("Not saved: Clip length (in seconds): must be from 1.0 to 600.0"), text
+    assert "_" not in text, text
     assert get_json(server, "/api/settings")["settings"]["segment_seconds"] == 90

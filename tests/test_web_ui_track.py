@@ -63,7 +63,7 @@ def page(browser, server):
 
 def test_live_shows_the_fix_and_the_speed(page) -> None:
     page.wait_for_function(
-        "/^GPS 3D fix · \\d+ km\\/h$/.test(document.querySelector('#live-extra #gps-line')"
+        "/^GPS: position found · \\d+ km\\/h$/.test(document.querySelector('#live-extra #gps-line')"
         "?.textContent || '')",
         timeout=10_000,
     )
@@ -75,7 +75,7 @@ def test_live_shows_the_fix_and_the_speed(page) -> None:
     shown += " return [el.textContent, el.dataset.fix, el.hidden]; }"
     no_fix = {"fix": False, "mode": 1, "speed_mps": None, "speed_text": ""}
     assert page.evaluate(shown, {**no_fix, "lat": None, "lon": None}) == [
-        "no GPS fix",
+        "GPS: looking for satellites (no position yet)",
         "false",
         False,
     ]

@@ -57,6 +57,7 @@ PUBLIC_ROUTES = frozenset(
         ("GET", "/api/health"),
         ("GET", "/login"),
         ("GET", "/static/login.js"),
+        ("GET", "/static/core.js"),  # the login page's theme
         ("GET", "/static/app.css"),
         ("POST", "/api/session"),
     }

@@ -32,6 +32,14 @@ LOGIN = {
     "properties": {"password": {"description": "The access password (a string)"}},
 }
 
+SESSION = {
+    "type": "object",
+    "required": ["password"],
+    "properties": {
+        "password": {"type": "boolean", "description": "True if logging in is needed (and done)"}
+    },
+}
+
 
 class Clock:
     """``/api/system/clock``: move the appliance's clock forward to the phone's.
@@ -103,7 +111,8 @@ class Power:
 
 
 class Session:
-    """``/api/session``: log in with the access password (POST), log out (DELETE).
+    """``/api/session``: log in with the access password (POST), log out (DELETE), whether a
+    password is set (GET).
 
     Wrong passwords from one address are slowed down (the guard's login throttle): past
     the free tries the answer is 429 with Retry-After, and the password is not even
@@ -145,6 +154,14 @@ class Session:
             path="/",
         )
         resp.status = falcon.HTTP_204
+
+    @operation(
+        "Whether a password guards the dashboard (then this session is logged in)",
+        {200: Reply("The session", SESSION)},
+    )
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"password": self.guard.password is not None}
+        resp.cache_control = ["no-store"]
 
     @operation("Log out", {204: Reply("Logged out")})
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:

@@ -32,6 +32,49 @@ function setTheme(choice) {
 applyTheme(themeChoice());
 prefersLight.addEventListener("change", () => applyTheme(themeChoice()));
 
+// ---------- session ----------
+// A 401 on anything (a request, the event stream, the live view, a picture, a video) means
+// the session is gone (it expired, this phone logged out, the password changed or the
+// dashcam restarted): the page goes to the login instead of waiting for ever.
+// why: "ended" (the server refused the session) or "out" (this phone logged out); the login
+// page says which.
+let leaving = false;
+function toLogin(why = "ended") {
+  if (leaving) return;
+  leaving = true;
+  location.replace(`/login?why=${why}`);
+}
+// A stream or a picture that failed does not say why: this asks. "ok", "login" (the session
+// is gone: on the way to the login) or "down" (no answer: the connection is lost).
+let sessionCheck = null;
+function checkSession() {
+  if (!sessionCheck) {
+    sessionCheck = fetch("/api/status", { cache: "no-store" }).then((r) => {
+      if (r.status === 401) { toLogin(); return "login"; }
+      return r.ok ? "ok" : "down";
+    }, () => "down").finally(() => { sessionCheck = null; });
+  }
+  return sessionCheck;
+}
+// Every picture or video of the page that fails to load (errors do not bubble: captured).
+document.addEventListener("error", (ev) => {
+  const el = ev.target;
+  if ((el instanceof HTMLImageElement || el instanceof HTMLMediaElement) && el.getAttribute("src")) {
+    checkSession();
+  }
+}, true);
+
+// A control that cannot be used says why: `why` (null: this reason is over) is kept under
+// `key` beside the control's other reasons; the control is off while any holds, and its
+// title and data-why name them (the page shows them in its notes).
+function block(el, key, why) {
+  const reasons = el.blockedBy || (el.blockedBy = {});
+  if (why) reasons[key] = why; else delete reasons[key];
+  const text = Object.values(reasons).join(" ");
+  if (el.tagName === "A") el.setAttribute("aria-disabled", String(!!text)); else el.disabled = !!text;
+  if (text) { el.title = text; el.dataset.why = text; } else { el.removeAttribute("title"); delete el.dataset.why; }
+}
+
 // ---------- helpers ----------
 async function api(method, path, body) {
   const opts = { method, headers: {} };
@@ -40,7 +83,7 @@ async function api(method, path, body) {
     opts.body = JSON.stringify(body);
   }
   const r = await fetch(path, opts);
-  if (r.status === 401) { location.href = "/login"; throw new Error("log in first"); }
+  if (r.status === 401) { toLogin(); throw new Error("log in first"); }
   let data = null;
   if (r.status !== 204) { try { data = await r.json(); } catch (e) { data = null; } }
   if (!r.ok) throw new Error((data && (data.description || data.title)) || r.statusText);
@@ -67,14 +110,15 @@ function timeText(ms) {  // the appliance's time, shown in this phone's time zon
 }
 
 // ---------- toasts ----------
-// kind: "ok" (done), "warn" (needs attention) or "error"; errors stay longer and interrupt.
-const VIBRATE = { ok: [40], warn: [120, 80, 120], error: [250, 100, 250] };
+// kind: "ok" (done), "warn" (needs attention), "impact" (the G-sensor protected a clip) or
+// "error"; all but "ok" stay longer, and errors and impacts interrupt.
+const VIBRATE = { ok: [40], warn: [120, 80, 120], impact: [400, 100, 400], error: [250, 100, 250] };
 function toast(text, kind = "ok") {
   const box = $("toasts");
   const t = document.createElement("div");
   t.className = "toast";
   t.dataset.kind = kind;
-  if (kind === "error") t.setAttribute("role", "alert");
+  if (kind === "error" || kind === "impact") t.setAttribute("role", "alert");
   t.textContent = text;
   t.addEventListener("click", () => t.remove());
   box.append(t);

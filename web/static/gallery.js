@@ -16,12 +16,21 @@ const gal = {
   open: null,           // the player's content: {item} or {incident, items, index, detail}
 };
 const EVENT_PAGE = 12;
-const ITEM_KIND_TEXT = { loop: "Normal", protected: "Protected", photo: "Photo" };
-const BADGE_TEXT = { protected: "Protected", photo: "Photo" };
+// A driver's words: the loop is "Driving" (overwritten when the card is full), protected
+// clips are "Saved" (never overwritten), an incident was saved "By you" (Protect) or by an
+// "Impact".
+const ITEM_KIND_TEXT = { loop: "Driving", protected: "Saved", photo: "Photo" };
+const BADGE_TEXT = { protected: "Saved", photo: "Photo" };
+const VIEW_NOTE = {
+  loop: "Driving: every clip as recorded; the oldest are overwritten when the card is full.",
+  events: "Incidents: each moment you or an impact saved, its clips played as one.",
+  protected: "Saved clips: the clips of every incident, one by one; never overwritten.",
+  photo: "Photos taken with the Photo button.",
+};
 
 function durText(s) { return s == null ? "" : clock(Math.round(s)); }
 function incidentText(inc) {
-  if (inc.kind !== "impact") return "Manual";
+  if (inc.kind !== "impact") return "By you";
   return inc.peak_g == null ? "Impact" : `Impact ${inc.peak_g.toFixed(1)} g`;
 }
 function gEl(tag, cls, text) {
@@ -223,7 +232,9 @@ function tickRecTile() {
   if (!tile || !status || !status.segment) return;
   const elapsed = (status.segment_elapsed_s || 0) + (performance.now() - statusAt) / 1000;
   tile.querySelector(".ph-time").textContent = clock(elapsed);
-  tile.querySelector(".ph-dur").textContent = `clip ${Number(status.segment)}`;
+  // When it started, on the appliance's clock (the gallery shows times, never clip numbers).
+  const startMs = status.clock_ms + performance.now() - statusAt - elapsed * 1000;
+  tile.querySelector(".ph-dur").textContent = `started ${timeText(Math.round(startMs / 1000) * 1000)}`;
 }
 setInterval(tickRecTile, 250);
 document.addEventListener("dashcam:status", (e) => {
@@ -238,9 +249,11 @@ for (const chip of document.querySelectorAll("#views .chip")) {
     for (const c of document.querySelectorAll("#views .chip")) c.setAttribute("aria-pressed", String(c === chip));
     $("event-kinds").hidden = gal.view !== "events";
     $("day").hidden = gal.view === "events";
+    $("view-note").textContent = VIEW_NOTE[gal.view];
     reloadGallery(true);
   });
 }
+$("view-note").textContent = VIEW_NOTE[gal.view];
 for (const chip of document.querySelectorAll("#event-kinds .chip")) {
   chip.addEventListener("click", () => {
     gal.eventKind = chip.dataset.ikind;
@@ -276,10 +289,40 @@ function showSelection() {
   const zip = $("sel-zip");
   if (items.length) zip.href = `/api/items.zip?ids=${items.map((i) => i.id).join(",")}`;
   else zip.removeAttribute("href");
-  zip.setAttribute("aria-disabled", String(!items.length));
-  $("sel-protect").disabled = !items.some((i) => i.kind === "loop");
-  $("sel-delete").disabled = !items.length;
+  const none = items.length ? null : "Tap clips or photos to select them first.";
+  block(zip, "none", none);
+  block($("sel-protect"), "none", none || (items.some((i) => i.kind === "loop") ? null
+    : "Everything selected is already saved."));
+  block($("sel-delete"), "none", none);
+  // Said once, under the bar, for the controls that are off (a touch screen shows no title).
+  $("sel-why").textContent = none || $("sel-protect").dataset.why || "";
 }
+// The zip is the browser's own download (it shows the progress: the ZIP's length is known
+// before its first byte); the page says what it holds and how big it is, asked of the
+// server by a second request for the same ZIP, dropped once its headers are in.
+function countText(items) {
+  const n = (k) => items.filter((i) => (k === "photo") === (i.kind === "photo")).length;
+  const part = (c, word) => (c ? `${c} ${word}${c === 1 ? "" : "s"}` : "");
+  return [part(n("clip"), "clip"), part(n("photo"), "photo")].filter(Boolean).join(" and ");
+}
+$("sel-zip").addEventListener("click", async () => {
+  const items = selectedItems(), url = $("sel-zip").href;
+  if (!items.length || !url) return;
+  const what = `Downloading a zip of ${countText(items)}`;
+  $("sel-msg").textContent = `${what}…`;
+  const stop = new AbortController();
+  try {
+    const r = await fetch(url, { signal: stop.signal });
+    const length = Number(r.headers.get("Content-Length"));
+    stop.abort();
+    if (r.status === 401) { toLogin(); return; }
+    $("sel-msg").textContent = r.ok
+      ? `${what}, ${bytes(length)}: your browser shows its progress and where it is saved.`
+      : `The zip could not be made (HTTP ${r.status}).`;
+  } catch (e) {
+    $("sel-msg").textContent = `${what}: no answer from the dashcam.`;
+  }
+});
 // Each item on its own with the existing endpoints; then one summary of what worked.
 async function eachItem(items, verb, call) {
   const failed = [];

@@ -1,8 +1,10 @@
 "use strict";
 // The Live tab: the live view, the clock, the controls and their feedback, storage, LED.
 // ---------- live state ----------
-const STATE_TEXT = { starting: "Starting", idle: "Idle", recording: "Recording",
-  storage_full: "Card full", error: "Error", shutting_down: "Shutting down", off: "Off" };
+// What the top bar says on every tab; not recording is said in words and in colour.
+const STATE_TEXT = { starting: "Starting…", idle: "Not recording", recording: "Recording",
+  storage_full: "Card full · not recording", error: "Error · not recording",
+  shutting_down: "Shutting down", off: "Off · not recording" };
 const isRec = (s) => !!s && (s.state === "recording" || s.state === "storage_full");
 
 function showStatus(s) {
@@ -16,6 +18,8 @@ function showStatus(s) {
   $("record").setAttribute("aria-label", rec ? "Stop recording" : "Start recording");
   $("record-label").textContent = rec ? "Stop" : "Record";
   $("rec-chip").dataset.rec = String(rec);
+  document.documentElement.dataset.recording = String(s.recording);
+  document.title = `${rec ? "● REC" : STATE_TEXT[s.state] || s.state} · dashcam`;
   const st = s.storage;
   const used = st.total - st.free;
   const other = Math.max(0, used - st.loop - st.protected - st.photos);
@@ -46,14 +50,14 @@ function showStatus(s) {
 }
 
 function tick() {  // the clock and the clip's elapsed time over the live view
-  if (!status) return;
+  if (!status || linkLost()) return;  // lost: both stay as they were, marked stopped
   const since = performance.now() - statusAt;
   if (status.clock_ms) $("clock").textContent = timeText(status.clock_ms + since);
   const e = $("elapsed");
   if (status.segment && status.segment_elapsed_s != null) {
     e.textContent = `REC ${clock(status.segment_elapsed_s + since / 1000)}`;
   } else {
-    e.textContent = isRec(status) ? "REC" : "stopped";
+    e.textContent = isRec(status) ? "REC" : "NOT RECORDING";
   }
 }
 setInterval(tick, 250);
@@ -98,6 +102,18 @@ function noticeFeedback(before, s) {
     if (/^protect failed/.test(text)) settle("protect", "failed");
   }
 }
+// What the gallery shows of it: the time, the length so far and the clips (never their
+// numbers); an impact first, with its peak.
+function incidentToast(inc, detail) {
+  const n = inc.clips.length;
+  const parts = [inc.kind === "impact"
+    ? `IMPACT${inc.peak_g != null ? ` ${inc.peak_g.toFixed(1)} g` : ""} · protected` : "Incident protected",
+  timeText(inc.wall_s * 1000)];
+  const dur = detail && detail.duration_s;
+  if (n) parts.push(`${dur ? `${clock(dur)}, ` : ""}${n} clip${n === 1 ? "" : "s"}`);
+  if (!inc.complete) parts.push(n ? "the next clip is added too" : "the next clip is kept");
+  return parts.join(" · ");
+}
 async function checkIncidents() {
   if (incidentsBusy) { incidentsBusy.again = true; return; }
   incidentsBusy = { again: false };
@@ -106,11 +122,8 @@ async function checkIncidents() {
     if (lastIncident === null) lastIncident = list.length ? list[0].id : 0;
     const fresh = list.filter((i) => i.id > lastIncident).reverse();
     for (const inc of fresh) {
-      const clips = inc.clips.map((c) => `#${c}`).join(", ");
-      const kind = inc.kind === "impact" ? `Impact${inc.peak_g ? ` (${inc.peak_g.toFixed(1)} g)` : ""}`
-        : "Incident";
-      const next = inc.complete ? "" : (clips ? " and the next" : "the next clip");
-      toast(`${kind} protected: ${clips}${next}`);
+      const detail = await api("GET", `/api/incidents/${inc.id}`).catch(() => null);
+      toast(incidentToast(inc, detail), inc.kind === "impact" ? "impact" : "ok");
       lastIncident = inc.id;
     }
     if (fresh.length) settle("protect", "done");
@@ -119,6 +132,42 @@ async function checkIncidents() {
   incidentsBusy = null;
   if (again) checkIncidents();
 }
+
+// ---------- the connection ----------
+// Lost: nothing on the page may look live. The state is unknown, the picture is marked
+// frozen, the clock and the clip's time stop where they were, every control that needs the
+// dashcam is off with the reason, and a command waiting for its answer is settled as unknown.
+// app.js reconnects by itself; the first snapshot after it puts everything back.
+const NEEDS_LINK = ["photo", "record", "protect", "vbtn-record", "vbtn-photo", "vbtn-protect",
+  "vbtn-bump"];
+function linkLost() { return document.documentElement.dataset.link !== "live"; }
+let linkWasLost = false;
+function showLink(live) {
+  const lostAt = $("clock").textContent;
+  $("offline").hidden = live;
+  if (!live) {
+    $("offline-text").textContent = status && status.clock_ms
+      ? `No connection to the dashcam since ${lostAt}. Reconnecting…`
+      : "No connection to the dashcam. Reconnecting…";
+    const pill = $("state");
+    pill.dataset.state = "unknown";
+    pill.textContent = "No connection";
+    $("rec-chip").dataset.rec = "unknown";
+    $("elapsed").textContent = "?";
+  }
+  $("liveview").dataset.frozen = String(!live);
+  $("frozen").hidden = live;
+  for (const id of NEEDS_LINK) block($(id), "link", live ? null : "No connection to the dashcam.");
+  // Back: the state and the clock come with the snapshot that follows at once; the live
+  // view's stream may have died with the connection without an error: a new one.
+  if (live && linkWasLost) restartLiveView();
+  linkWasLost = !live;
+  if (!live) {
+    for (const what of Object.keys(pending)) settle(what, "failed", "the connection was lost before the dashcam answered");
+  }
+}
+document.addEventListener("dashcam:link", (ev) => showLink(ev.detail.live));
+for (const id of NEEDS_LINK) block($(id), "link", "Connecting to the dashcam…");
 
 // ---------- commands: each button shows pending, then done or failed ----------
 const PENDING_MS = 10000;
@@ -147,10 +196,21 @@ document.addEventListener("dashcam:status", (ev) => {
     settle("record", "done");
   }
 });
+// Record starts at one tap; Stop asks first (the biggest button, under a thumb in a moving
+// car: a stop by mistake loses what comes next).
 $("record").addEventListener("click", () => {
-  const rec = isRec(status);
-  pending.record.want = !rec;
-  press("record", rec ? "/api/recording/stop" : "/api/recording/start");
+  if (!isRec(status)) {
+    pending.record.want = true;
+    press("record", "/api/recording/start");
+    return;
+  }
+  $("stop-confirm").returnValue = "";
+  $("stop-confirm").showModal();
+});
+$("stop-confirm").addEventListener("close", () => {
+  if ($("stop-confirm").returnValue !== "stop" || !isRec(status) || linkLost()) return;
+  pending.record.want = false;
+  press("record", "/api/recording/stop");
 });
 $("photo").addEventListener("click", () => press("photo", "/api/photos"));
 $("protect").addEventListener("click", () => press("protect", "/api/incidents"));
@@ -178,6 +238,10 @@ for (const b of document.querySelectorAll(".vbtn[data-button]")) {
 // the stream, and the camera stops making previews when nobody watches.
 let liveRetry = null;
 function liveWanted() { return !$("tab-live").hidden && !document.hidden; }
+function restartLiveView() {  // the stream may have died with the connection: a new one
+  clearTimeout(liveRetry);
+  if (liveWanted()) $("preview").src = `/api/preview.mjpeg?t=${Date.now()}`;
+}
 function updateLiveView() {
   const img = $("preview");
   const on = liveWanted();
@@ -199,7 +263,9 @@ $("preview").addEventListener("error", () => {
   $("preview-note").hidden = false;
   $("preview").removeAttribute("src");
   clearTimeout(liveRetry);
-  liveRetry = setTimeout(updateLiveView, 2000);
+  // Not while the connection is lost (showLink reopens it when the dashcam is back): the
+  // stream asked of a server on its way down crashed WebKit's page in the tests.
+  liveRetry = setTimeout(() => { if (!linkLost()) updateLiveView(); }, 2000);
 });
 document.addEventListener("visibilitychange", updateLiveView);
 

@@ -5,7 +5,11 @@ function showClock() {
   const drift = (Date.now() - status.clock_ms - (performance.now() - statusAt)) / 1000;
   const when = new Date(status.clock_ms).toLocaleString();
   $("clock-text").textContent = drift > 2 ? `behind by ${Math.round(drift)} s` : when;
-  $("clock-sync").disabled = !(drift > 2);
+  const why = drift > 2 ? null
+    : "The dashcam's clock already agrees with this phone's (within 2 s): nothing to set.";
+  block($("clock-sync"), "clock", why);
+  $("clock-why").hidden = !why;
+  $("clock-why").textContent = why || "";
 }
 
 // ---------- theme (this phone only) ----------
@@ -74,6 +78,18 @@ const KEY_LABEL = {};
 for (const field of Object.values(FIELDS)) {
   for (const k of Object.keys(field.write($("settings").elements))) KEY_LABEL[k] = field.label;
 }
+// The API's messages name config keys (for machines and the config file); the page names the
+// field, in the unit the key is in when the form shows another one.
+const KEY_WORDS = { ...KEY_LABEL, segment_seconds: "Clip length (in seconds)",
+  video_bitrate: "Quality (in bit/s)", min_free_bytes: "Space kept free (in bytes)",
+  min_free_percent: "Space kept free (% of the card)", video_width: "Resolution (width)",
+  video_height: "Resolution (height)", loop_quota_bytes: "Space for driving clips (in bytes)",
+  protected_quota_percent: "Space for saved clips (% of the card)" };
+function plainWords(message) {
+  let text = message.replace(/^settings: /, "");
+  for (const [key, words] of Object.entries(KEY_WORDS)) text = text.replace(new RegExp(`\\b${key}\\b`, "g"), words);
+  return text;
+}
 let loaded = null;  // {settings, texts: each field's text as loaded}
 
 async function loadSettings() { showSettings(await api("GET", "/api/settings")); }
@@ -126,10 +142,21 @@ $("settings").addEventListener("submit", async (ev) => {
     msg.textContent = `Saved${now.length ? `: ${names(now)} applied now` : ""}.`
       + (later.length ? ` Applies after a restart: ${names(later)}.` : "");
     showSettings(r);  // the values saved (those waiting for a restart included)
-  } catch (e) { msg.textContent = `Not saved: ${e.message}`; }
+  } catch (e) { msg.textContent = `Not saved: ${plainWords(e.message)}`; }
 });
 
 // ---------- system ----------
+// Log out, where a password guards the dashboard; where none does, the tab says so.
+let sessionInfo = null;
+async function loadSession() {
+  sessionInfo = sessionInfo || await api("GET", "/api/session");
+  $("logout").hidden = !sessionInfo.password;
+  $("login-note").hidden = sessionInfo.password;
+}
+$("logout").addEventListener("click", async () => {
+  try { await api("DELETE", "/api/session"); toLogin("out"); }
+  catch (e) { $("system-msg").textContent = `Not logged out: ${e.message}`; }
+});
 $("clock-sync").addEventListener("click", async () => {
   try {
     const r = await api("POST", "/api/system/clock", { epoch_ms: Date.now() });

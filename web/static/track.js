@@ -7,9 +7,9 @@
 const SVG_NS = "http://www.w3.org/2000/svg";
 const TRACK_W = 320, TRACK_H = 180, TRACK_PAD = 10;
 
-function gpsText(gps) {
-  if (!gps.fix) return "no GPS fix";
-  const fix = `GPS ${gps.mode === 2 ? "2D" : "3D"} fix`;
+function gpsText(gps) {  // in a driver's words: is the position known (2D: without height)
+  if (!gps.fix) return "GPS: looking for satellites (no position yet)";
+  const fix = gps.mode === 2 ? "GPS: position found (no height yet)" : "GPS: position found";
   return gps.speed_text ? `${fix} · ${gps.speed_text}` : fix;
 }
 

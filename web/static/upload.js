@@ -5,7 +5,7 @@
 // In the player (#player-extra), a line says when the item was uploaded.
 const UPLOAD_POLL_MS = 2000;
 const UPLOAD_STATES = {
-  off: "Off (no upload_remote in the config file)",
+  off: "Off: no place to upload to is set up (see the manual: Getting the clips off the car)",
   waiting: "Waiting for an allowed network",
   uploading: "Uploading",
   idle: "Up to date",
@@ -47,7 +47,7 @@ function showUpload(u) {
   $("upload-detail").textContent = parts.join(" · ");
   $("upload-error").hidden = !u.last_error;
   $("upload-error").textContent = u.last_error ? `Last error: ${u.last_error}` : "";
-  $("upload-now").disabled = u.state === "off";
+  block($("upload-now"), "off", u.state === "off" ? "Uploading is not set up on this dashcam." : null);
 }
 
 async function refreshUpload() {
@@ -60,13 +60,14 @@ async function refreshUpload() {
 
 async function uploadNow() {
   const msg = $("upload-msg");
-  $("upload-now").disabled = true;
+  block($("upload-now"), "busy", "Asking the dashcam…");
   try {
     showUpload(await api("POST", "/api/upload/now"));
     msg.textContent = "Looking for files to send.";
   } catch (e) {
     msg.textContent = e.message;
   }
+  block($("upload-now"), "busy", null);
   refreshUpload();
 }
 
