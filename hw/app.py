@@ -117,7 +117,7 @@ def make_camera(kind: str, config: Config, replay_path: str | None = None) -> An
     from appliance.overlay import overlay_for
 
     if kind == "replay":
-        from hw.camera_replay import ReplayCamera
+        from hw.camera.replay import ReplayCamera
 
         path = replay_path or config.replay_path
         if not path:
@@ -138,10 +138,10 @@ def make_camera(kind: str, config: Config, replay_path: str | None = None) -> An
     }
     streams["overlay"] = overlay_for(config, config.video_width, config.video_height)
     if kind == "sim":
-        from hw.camera_sim import SimulatedCamera
+        from hw.camera.sim import SimulatedCamera
 
         return SimulatedCamera(**streams)
-    from hw.camera_picamera2 import Picamera2Camera
+    from hw.camera.picamera2 import Picamera2Camera
 
     return Picamera2Camera(
         **streams,

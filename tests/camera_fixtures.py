@@ -21,7 +21,7 @@ from PIL import Image
 
 from appliance.ports import PTS_PER_SECOND, EncodedPacket
 from appliance.stream_copy import mux_stream
-from hw.camera_sim import SimulatedCamera, read_frame_counter
+from hw.camera.sim import SimulatedCamera, read_frame_counter
 
 US = Fraction(1, PTS_PER_SECOND)
 

@@ -25,7 +25,7 @@ from appliance.config import Config
 from appliance.controller import Controller, Status
 from appliance.library import Kind, Library
 from appliance.live_settings import LiveSettings
-from hw.camera_sim import SimulatedCamera, read_frame_counter
+from hw.camera.sim import SimulatedCamera, read_frame_counter
 from hw.panel import Panel, press
 from tests.mp4tools import packet_count, provenance
 

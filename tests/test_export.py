@@ -10,7 +10,7 @@ import pytest
 from appliance.export import ExportError, export_clips
 from appliance.fmp4 import boxes
 from appliance.mp4 import SegmentWriter
-from hw.camera_sim import read_frame_counter
+from hw.camera.sim import read_frame_counter
 from tests.harness import camera_packets
 from tests.mp4tools import is_plain_faststart
 

@@ -15,7 +15,7 @@ import pytest
 from appliance.fmp4 import LayoutError, read_layout
 from appliance.mp4 import SegmentWriter
 from appliance.progressive import ProgressiveCache, build
-from hw.camera_sim import read_frame_counter
+from hw.camera.sim import read_frame_counter
 from tests.harness import camera_packets
 
 FPS = 30

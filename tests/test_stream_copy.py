@@ -16,7 +16,7 @@ from appliance.export import export_clips
 from appliance.mp4 import SegmentWriter
 from appliance.ports import CameraInfo
 from appliance.stream_copy import HAS_MUX_STREAM, copy_stream, mux_stream
-from hw.camera_annexb import NAL_PPS, NAL_SPS, nal_type, split_nal_units
+from hw.camera.annexb import NAL_PPS, NAL_SPS, nal_type, split_nal_units
 from tests.camera_fixtures import record_sim, write_mp4
 
 US = Fraction(1, 1_000_000)

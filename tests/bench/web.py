@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 from appliance.controller import Controller  # noqa: E402
 from appliance.library import Library  # noqa: E402
 from appliance.states import State  # noqa: E402
-from hw.camera_sim import SimulatedCamera  # noqa: E402
+from hw.camera.sim import SimulatedCamera  # noqa: E402
 from tests.bench.library import FakeDisk, build_card  # noqa: E402
 from tests.harness import decode_counters, wait_until  # noqa: E402
 from tests.web_fixtures import dashboard, free_port  # noqa: E402
