@@ -67,7 +67,7 @@ class Card:
         self.thumb_dir = os.path.join(dcim, THUMB_DIR)
         self.track_dir = os.path.join(dcim, TRACK_DIR)
         self.lost_dir = os.path.join(dcim, LOST_DIR)
-        #: Made by the first export, not by :meth:`make_layout` (:mod:`appliance.exports`).
+        #: Made by the first export, not by :meth:`make_layout` (:mod:`appliance.export_service`).
         self.export_dir = os.path.join(dcim, EXPORT_DIR)
         self.sequence_path = os.path.join(dcim, SEQUENCE_FILE)
         self._made = False

@@ -21,12 +21,12 @@ from typing import Any
 
 from appliance.config import Config
 from appliance.errors import CameraStuck
-from appliance.exports import Exports
+from appliance.export_service import Exports
 from appliance.incident import IncidentKind
 from appliance.items import Item
 from appliance.library import Library, StorageFigures
 from appliance.live_settings import LiveSettings
-from appliance.mp4 import file_thumbnail_jpeg, probe_duration, recover
+from appliance.media.segment import file_thumbnail_jpeg, probe_duration, recover
 from appliance.ports import Camera, CameraInfo, Clock
 from appliance.recorder import Recorder
 from appliance.settings_change import SettingsChange

@@ -20,7 +20,7 @@ import os
 import struct
 from collections.abc import Iterable
 
-from appliance.fmp4 import boxes
+from appliance.media.fragments import boxes
 from appliance.track import Fix
 
 log = logging.getLogger(__name__)

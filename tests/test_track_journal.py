@@ -20,7 +20,7 @@ import time
 import pytest
 
 from appliance.library import Library
-from appliance.mp4 import recover
+from appliance.media.segment import recover
 from appliance.ports import FileSystem
 from appliance.states import Event, State
 from appliance.track import Fix

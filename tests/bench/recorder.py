@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 import av  # noqa: E402
 
-from appliance.mp4 import MOVFLAGS  # noqa: E402
+from appliance.media.segment import MOVFLAGS  # noqa: E402
+from appliance.media.stream_copy import copy_stream, mux_stream  # noqa: E402
 from appliance.states import Event, State  # noqa: E402
-from appliance.stream_copy import copy_stream, mux_stream  # noqa: E402
 from tests.harness import Appliance, decode_counters, wait_until  # noqa: E402
 from tests.mp4tools import provenance  # noqa: E402
 

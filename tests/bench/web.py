@@ -174,7 +174,7 @@ def bench_export(tmp: str) -> tuple[float, dict]:
     """Seconds for the API to export an incident of three 60 s clips at 8 Mbit/s, and the
     cost of its one video (see the module docstring)."""
     from appliance.config import Config
-    from appliance.mp4 import SegmentWriter
+    from appliance.media.segment import SegmentWriter
     from appliance.ports import EncodedPacket
     from tests.harness import camera_packets
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import av
 
-from appliance.fmp4 import LayoutError, read_layout
 from appliance.items import Item
-from appliance.stream_copy import copy_stream
+from appliance.media.fragments import LayoutError, read_layout
+from appliance.media.stream_copy import copy_stream
 
 log = logging.getLogger(__name__)
 
