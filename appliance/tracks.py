@@ -22,7 +22,7 @@ is deleted, and a last line a power cut tore is ignored.
 The files lie beside the clip, under its base name (``<clip>.gpx``, ``<clip>.srt``: VLC
 and mpv find the subtitles of a clip opened from the card), written through
 :meth:`appliance.library.Library.place_sidecar`; they move with the clip to PROTECTED and
-back, and :meth:`appliance.card.Card.delete_files` deletes them with it. A track an older
+back, and :meth:`appliance.card.volume.Card.delete_files` deletes them with it. A track an older
 version left in TRACK is moved beside its clip at start. A clip deleted before its track
 is written loses it.
 """
@@ -41,8 +41,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from appliance.card import TRACK_JOURNAL_EXT
-from appliance.cardfiles import fsync_dir, unlink
+from appliance.card.files import fsync_dir, unlink
+from appliance.card.volume import TRACK_JOURNAL_EXT
 from appliance.errors import NotFound
 from appliance.exif import utc_offset_text
 from appliance.items import PARTIAL_SUFFIX, VIDEO_EXT, stamp_wall_s

@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Iterable
 
-from appliance.cardfiles import (
+from appliance.card.files import (
     fsync_dir,
     read_small_file,
     storage_error,
