@@ -22,6 +22,7 @@ from typing import Any
 from appliance.config import Config
 from appliance.errors import CameraStuck
 from appliance.export_service import Exports
+from appliance.gps_track import PositionSource, gps_status, position_of
 from appliance.incident import IncidentKind
 from appliance.items import Item
 from appliance.library import Library, StorageFigures
@@ -38,7 +39,6 @@ from appliance.states import (
     State,
     next_transition,
 )
-from appliance.track import PositionSource, gps_status, position_of
 from appliance.worker import Worker, run_once
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class Status:
     frames_dropped: int
     notice: str | None = None
     wants_recording: bool = False
-    gps: dict[str, Any] | None = None  # None: no GPS (see appliance.track.gps_status)
+    gps: dict[str, Any] | None = None  # None: no GPS (see appliance.gps_track.gps_status)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -539,15 +539,15 @@ class App:
     def _start_gps(self) -> None:
         """GPS through gpsd (``gps = "gpsd"``): its time sets a clock that is behind, its
         speed and position join the overlay, the status and incidents, and each clip gets
-        its track (:class:`appliance.tracks.TrackRecorder`). gpsd absent is retried, never
+        its track (:class:`appliance.track_recorder.TrackRecorder`). gpsd absent is retried, never
         fatal."""
         source = self.gps
         if source is None:
             return
         import time as wall_clock
 
-        from appliance.track import ClockFollower, position_text, speed_text
-        from appliance.tracks import SpeedWatch, TrackRecorder
+        from appliance.gps_track import ClockFollower, position_text, speed_text
+        from appliance.track_recorder import SpeedWatch, TrackRecorder
 
         ctl, unit = self.controller, self.config.speed_unit
         source.subscribe(ClockFollower(self._set_clock, wall_clock.time).on_fix)

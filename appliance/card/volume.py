@@ -40,7 +40,7 @@ from appliance.ports import DiskUsageFn, FileSystem
 
 log = logging.getLogger(__name__)
 
-#: The extension of a track's journal in TRACK (see :mod:`appliance.tracks`).
+#: The extension of a track's journal in TRACK (see :mod:`appliance.track_recorder`).
 TRACK_JOURNAL_EXT = ".part"
 #: Name of the small file :meth:`Card.check_writable` writes, syncs and deletes.
 PROBE_NAME = ".probe"
