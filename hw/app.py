@@ -363,7 +363,7 @@ class App:
                 self.gforce.close()
                 self.gforce = None
         self._start_gps()
-        from hw.upload import start_upload  # at home: rclone at the lowest priority
+        from hw.rclone import start_upload  # at home: rclone at the lowest priority
 
         ready = self.sealer.is_settled if self.sealer is not None else None
         self.uploader = start_upload(self.config, self.library, ready)

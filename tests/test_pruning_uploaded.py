@@ -10,7 +10,7 @@ from appliance.items import Kind
 from appliance.library import NotFound
 from appliance.pruning import choose_loop_victims
 from appliance.states import State
-from appliance.upload import UploadLog
+from appliance.uploader import UploadLog
 from hw.camera.replay import ReplayCamera
 from tests.harness import Appliance, tmpfs, wait_until
 from tests.test_card_full import noise_mp4  # noqa: F401 - the fixture
