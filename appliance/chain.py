@@ -341,7 +341,7 @@ class ChainFile:
         finally:
             os.close(fd)
         if new:
-            from appliance.cardfiles import fsync_dir
+            from appliance.card.files import fsync_dir
 
             fsync_dir(os.path.dirname(self.path))
         self.last = link

@@ -4,7 +4,7 @@ A Pi has no real-time clock and boots with the time it last saved, so a clock th
 ahead is taken; the system clock is never set back (names and days stay in order, and a
 receiver's cold start or a phone's wrong clock cannot undo them). One rule for every
 source: the dashboard's ``/api/system/clock`` and the GPS's
-:class:`appliance.track.ClockFollower` both ask :func:`forward_step`.
+:class:`appliance.gps_track.ClockFollower` both ask :func:`forward_step`.
 """
 
 from __future__ import annotations

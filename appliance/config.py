@@ -1,7 +1,7 @@
 """The appliance's configuration: one frozen dataclass read from one TOML file.
 
 Every key is declared once, as a field of :class:`Config` with its rule
-(:mod:`appliance.config_values`); every value, from the file or the settings API, is
+(:mod:`appliance.config_rules`); every value, from the file or the settings API, is
 checked by that rule through :func:`check_value`, and the OpenAPI document shows the JSON
 Schema derived from it (:func:`json_schema`). A wrong key or value raises
 :class:`ConfigError` whose message names the key and says what is allowed. Every number
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from appliance.config_values import (
+from appliance.config_rules import (
     Argv,
     Choice,
     Custom,
@@ -35,7 +35,7 @@ from appliance.config_values import (
     check_upload_remote,
     check_upload_when,
 )
-from appliance.config_values import shown as _shown
+from appliance.config_rules import shown as _shown
 from appliance.errors import ConfigError
 from appliance.pruning import reserve_bytes as _reserve  # the one formula of the reserve
 from appliance.wiring import BUTTON_WIRES, LED_WIRE, Button
@@ -54,7 +54,7 @@ def _default_storage_root() -> str:
 
 
 # The declaration of every key is its field: its default, and in its metadata its rule
-# ("rule": how its value is checked and documented, appliance.config_values), whether None
+# ("rule": how its value is checked and documented, appliance.config_rules), whether None
 # is allowed ("optional") and whether the dashboard may change it ("settable"). The TOML
 # file, the settings API and the OpenAPI document all read it (check_value, json_schema).
 def _int(lo: int, hi: int, *, even: bool = False) -> dict:

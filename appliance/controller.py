@@ -19,14 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.clip_info import fill_clip_info, recover_partial
 from appliance.config import Config
 from appliance.errors import CameraStuck
-from appliance.exports import Exports
+from appliance.export_service import Exports
+from appliance.gps_track import PositionSource, gps_status, position_of
 from appliance.incident import IncidentKind
 from appliance.items import Item
 from appliance.library import Library, StorageFigures
 from appliance.live_settings import LiveSettings
-from appliance.mp4 import file_thumbnail_jpeg, probe_duration, recover
 from appliance.ports import Camera, CameraInfo, Clock
 from appliance.recorder import Recorder
 from appliance.settings_change import SettingsChange
@@ -38,7 +39,6 @@ from appliance.states import (
     State,
     next_transition,
 )
-from appliance.track import PositionSource, gps_status, position_of
 from appliance.worker import Worker, run_once
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class Status:
     frames_dropped: int
     notice: str | None = None
     wants_recording: bool = False
-    gps: dict[str, Any] | None = None  # None: no GPS (see appliance.track.gps_status)
+    gps: dict[str, Any] | None = None  # None: no GPS (see appliance.gps_track.gps_status)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -653,15 +653,9 @@ class Controller:
             return jpeg
 
     def _recover_partial(self, path: str) -> None:
-        """Recover a partial left by a crash or a pulled card; index it with its thumbnail."""
-        recovered = recover(path)
-        item = self.library.adopt_partial(path, recovered.duration_s if recovered else None)
-        if item is None:
-            log.warning("nothing in %s decodes; moved aside", path)
-        else:
-            log.info("recovered %s: %d frames", item.name, recovered.frames)
-            if item.thumb is None:
-                self._make_thumbnail(item.seq, item.path)
+        """Recover a partial (:func:`appliance.clip_info.recover_partial`), hand it on."""
+        item = recover_partial(self.library, path)
+        if item is not None:
             self._clip_closed(item, True)
         self._publish(None)
 
@@ -675,12 +669,6 @@ class Controller:
         except Exception:  # noqa: BLE001 - sealing is never worth the recording
             log.exception("on_clip_closed failed for %s", item.name)
 
-    def _make_thumbnail(self, seq: int, path: str) -> None:
-        try:
-            self.library.set_thumbnail(seq, file_thumbnail_jpeg(path))
-        except (ValueError, KeyError, OSError) as exc:
-            log.warning("thumbnail of %08d failed: %s", seq, exc)
-
     def _fill_clip_info(self, todo: list | None) -> None:
         """Probe clips found at start for their duration and missing thumbnail, a batch at
         a time (each batch queues the next behind photos asked for meanwhile)."""
@@ -691,12 +679,7 @@ class Controller:
         for item in batch:
             if self._closing:
                 return
-            if item.duration_s is None:
-                duration = probe_duration(item.path)
-                if duration is not None:
-                    self.library.set_duration(item.seq, duration)
-            if item.thumb is None:
-                self._make_thumbnail(item.seq, item.path)
+            fill_clip_info(self.library, item)
         if rest and not self._closing:
             self._submit(self._fill_clip_info, rest)
         else:

@@ -16,7 +16,7 @@ import struct
 import time
 from fractions import Fraction
 
-from appliance.track import KMH_PER_MPS, Fix
+from appliance.gps_track import KMH_PER_MPS, Fix
 
 log = logging.getLogger(__name__)
 

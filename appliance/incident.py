@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from appliance.cardfiles import fsync_dir, read_small_file, write_atomic
+from appliance.card.files import fsync_dir, read_small_file, write_atomic
 from appliance.ports import FileSystem
 
 log = logging.getLogger(__name__)

@@ -38,7 +38,7 @@ PHOTO_DIR = "PHOTO"
 THUMB_DIR = "THUMB"
 TRACK_DIR = "TRACK"
 LOST_DIR = "LOST"
-#: Where an incident's export goes (:mod:`appliance.exports`); never scanned for items.
+#: Where an incident's export goes (:mod:`appliance.export_service`); never scanned for items.
 EXPORT_DIR = "EXPORT"
 SEQUENCE_FILE = "SEQUENCE"
 PARTIAL_SUFFIX = ".partial"

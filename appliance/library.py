@@ -3,7 +3,7 @@
 Everything on the card is ordered by one monotonic sequence number that survives reboots,
 never by mtime or wall clock (a Pi has no real-time clock and may boot in 1970). The
 layout and the index are :mod:`appliance.items`; the card's folders, health and numbers
-:mod:`appliance.card`; the one pass over the card at start :mod:`appliance.cardscan`;
+:mod:`appliance.card.volume`; the one pass over the card at start :mod:`appliance.card.scan`;
 which clips go :mod:`appliance.pruning`; incidents (protect) :mod:`appliance.incident`.
 
 The card is read once by :meth:`Library.scan`; after that every change goes through the
@@ -19,9 +19,9 @@ import threading
 from collections.abc import Callable, Container, Iterable
 from typing import TYPE_CHECKING
 
-from appliance.card import Card
-from appliance.cardfiles import fsync_dir, storage_error, unlink, write_atomic, write_file
-from appliance.cardscan import LostFolder, partial_segment_seq, read_card
+from appliance.card.files import fsync_dir, storage_error, unlink, write_atomic, write_file
+from appliance.card.scan import LostFolder, partial_segment_seq, read_card
+from appliance.card.volume import Card
 from appliance.errors import NotFound
 from appliance.incident import Incident, IncidentKind, Incidents, select_clips
 from appliance.items import (

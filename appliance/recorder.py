@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from appliance.items import Item, SegmentPlan
 from appliance.library import Library
-from appliance.mp4 import SegmentWriter, thumbnail_jpeg
+from appliance.media.segment import SegmentWriter, thumbnail_jpeg
 from appliance.ports import PTS_PER_SECOND, CameraInfo, Clock, EncodedPacket
 from appliance.worker import Worker
 

@@ -1,6 +1,6 @@
 """How the recordings are laid out once they leave the card.
 
-The network drive (``web/dav.py``) and the upload (``appliance/upload.py``) show the same
+The network drive (``web/dav.py``) and the upload (``appliance/uploader.py``) show the same
 tree, made from the index, never from the card's own folders (which hold thumbnails,
 sequence files and partials)::
 

@@ -20,8 +20,8 @@ import os
 import struct
 from collections.abc import Iterable
 
-from appliance.fmp4 import boxes
-from appliance.track import Fix
+from appliance.gps_track import Fix
+from appliance.media.fragments import boxes
 
 log = logging.getLogger(__name__)
 

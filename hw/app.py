@@ -117,7 +117,7 @@ def make_camera(kind: str, config: Config, replay_path: str | None = None) -> An
     from appliance.overlay import overlay_for
 
     if kind == "replay":
-        from hw.camera_replay import ReplayCamera
+        from hw.camera.replay import ReplayCamera
 
         path = replay_path or config.replay_path
         if not path:
@@ -138,10 +138,10 @@ def make_camera(kind: str, config: Config, replay_path: str | None = None) -> An
     }
     streams["overlay"] = overlay_for(config, config.video_width, config.video_height)
     if kind == "sim":
-        from hw.camera_sim import SimulatedCamera
+        from hw.camera.sim import SimulatedCamera
 
         return SimulatedCamera(**streams)
-    from hw.camera_picamera2 import Picamera2Camera
+    from hw.camera.picamera2 import Picamera2Camera
 
     return Picamera2Camera(
         **streams,
@@ -363,7 +363,7 @@ class App:
                 self.gforce.close()
                 self.gforce = None
         self._start_gps()
-        from hw.upload import start_upload  # at home: rclone at the lowest priority
+        from hw.rclone import start_upload  # at home: rclone at the lowest priority
 
         ready = self.sealer.is_settled if self.sealer is not None else None
         self.uploader = start_upload(self.config, self.library, ready)
@@ -539,15 +539,15 @@ class App:
     def _start_gps(self) -> None:
         """GPS through gpsd (``gps = "gpsd"``): its time sets a clock that is behind, its
         speed and position join the overlay, the status and incidents, and each clip gets
-        its track (:class:`appliance.tracks.TrackRecorder`). gpsd absent is retried, never
+        its track (:class:`appliance.track_recorder.TrackRecorder`). gpsd absent is retried, never
         fatal."""
         source = self.gps
         if source is None:
             return
         import time as wall_clock
 
-        from appliance.track import ClockFollower, position_text, speed_text
-        from appliance.tracks import SpeedWatch, TrackRecorder
+        from appliance.gps_track import ClockFollower, position_text, speed_text
+        from appliance.track_recorder import SpeedWatch, TrackRecorder
 
         ctl, unit = self.controller, self.config.speed_unit
         source.subscribe(ClockFollower(self._set_clock, wall_clock.time).on_fix)

@@ -63,8 +63,8 @@ def probe_sensor_modes() -> list[dict[str, Any]]:
 
 
 def probe_picamera2_features() -> Any:
-    """The installed picamera2's features (``Picamera2Features``; see hw/camera_picamera2)."""
-    from hw.camera_picamera2 import picamera2_features
+    """The installed picamera2's features (``Picamera2Features``; see hw/camera/picamera2)."""
+    from hw.camera.picamera2 import picamera2_features
 
     return picamera2_features()
 
@@ -99,7 +99,7 @@ def cma_needed_bytes(config: Config) -> tuple[int, str]:
     Returns:
         The bytes, and how they add up.
     """
-    from hw.camera_picamera2 import BUFFER_COUNT_HD, BUFFER_COUNT_SD
+    from hw.camera.picamera2 import BUFFER_COUNT_HD, BUFFER_COUNT_SD
 
     w, h = config.video_width, config.video_height
     buffers = BUFFER_COUNT_HD if w * h >= 1280 * 720 else BUFFER_COUNT_SD
@@ -262,8 +262,8 @@ class Doctor:
         return Check("camera", OK, f"{model}{note}, {len(cameras)} camera(s); {self._mode()}")
 
     def _mode(self) -> str:
-        """The sensor mode the video would be read from (hw/camera_picamera2_modes.py)."""
-        from hw.camera_picamera2_modes import choose_sensor_mode
+        """The sensor mode the video would be read from (hw/camera/picamera2_modes.py)."""
+        from hw.camera.picamera2_modes import choose_sensor_mode
 
         cfg = self.config
         try:

@@ -83,7 +83,7 @@ def check_upload(config: Config, transfer: Callable[..., Any] | None = None) -> 
     """The upload remote (``upload_remote``) answers a listing through rclone."""
     if not config.upload_remote:
         return Check("Upload", SKIP, 'off (upload_remote = "nas:dashcam/" to upload at home)')
-    from hw.upload import RcloneTransfer, device_folder
+    from hw.rclone import RcloneTransfer, device_folder
 
     try:
         remote = (transfer or RcloneTransfer)(

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from appliance.track import Fix, PositionSource
+from appliance.gps_track import Fix, PositionSource
 from appliance.worker import Worker
 
 log = logging.getLogger(__name__)

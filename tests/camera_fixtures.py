@@ -19,9 +19,9 @@ import av
 import numpy as np
 from PIL import Image
 
+from appliance.media.stream_copy import mux_stream
 from appliance.ports import PTS_PER_SECOND, EncodedPacket
-from appliance.stream_copy import mux_stream
-from hw.camera_sim import SimulatedCamera, read_frame_counter
+from hw.camera.sim import SimulatedCamera, read_frame_counter
 
 US = Fraction(1, PTS_PER_SECOND)
 
@@ -136,7 +136,7 @@ def rgb(frame: av.VideoFrame) -> np.ndarray:
 def write_mp4(path: Path, packets: list[EncodedPacket], width: int, height: int, fps: int) -> Path:
     """Mux Annex B packets into a plain MP4 by stream copy.
 
-    The stream is the recorder's (``appliance.stream_copy.mux_stream``); the MP4 muxer
+    The stream is the recorder's (``appliance.media.stream_copy.mux_stream``); the MP4 muxer
     builds the ``avcC`` extradata from the SPS/PPS of the first packet (a keyframe) and
     converts the packets to length-prefixed NAL units, as for any H.264 stream copy.
     """

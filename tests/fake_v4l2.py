@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw.camera_picamera2_subdev import (
+from hw.camera.picamera2_subdev import (
     V4L2_CONTROL,
     VIDIOC_G_CTRL,
     VIDIOC_S_CTRL,
@@ -107,7 +107,7 @@ def camera_subdevices(
     """The sub-devices of a Pi with one camera, as its kernel lists them: the CSI-2
     receiver's, on a Camera Module 3 its lens driver's (dw9807), and the sensor's, whose
     HDR control (an IMX708's) is ``hdr``."""
-    from hw.camera_picamera2_subdev import V4L2_CID_WIDE_DYNAMIC_RANGE
+    from hw.camera.picamera2_subdev import V4L2_CID_WIDE_DYNAMIC_RANGE
 
     tree = FakeSubdevices(root)
     chip = model.split("_")[0]

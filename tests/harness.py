@@ -25,7 +25,7 @@ from appliance.config import Config
 from appliance.controller import Controller, Status
 from appliance.library import Kind, Library
 from appliance.live_settings import LiveSettings
-from hw.camera_sim import SimulatedCamera, read_frame_counter
+from hw.camera.sim import SimulatedCamera, read_frame_counter
 from hw.panel import Panel, press
 from tests.mp4tools import packet_count, provenance
 
@@ -295,7 +295,7 @@ class PowerCutModel:
     """
 
     def __init__(self, workdir, info, packets, *, max_fragment_s=None):
-        from appliance.mp4 import SegmentWriter
+        from appliance.media.segment import SegmentWriter
 
         self.workdir = str(workdir)
         self.info = info
@@ -332,7 +332,7 @@ class PowerCutModel:
 
     def loss_s(self, t_s: float) -> float:
         """Seconds of video written before ``t_s`` that a cut at ``t_s`` loses."""
-        from appliance.mp4 import recover
+        from appliance.media.segment import recover
 
         written = self.written_at(t_s)
         self._cuts += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import av
 
-from appliance.fmp4 import boxes
+from appliance.media.fragments import boxes
 
 
 def provenance(path: str) -> tuple[int, int] | None:

@@ -18,8 +18,8 @@ from PIL import Image
 from appliance.library import Kind, Library
 from appliance.share import share_path
 from appliance.states import Event, State
-from appliance.upload import Uploader, UploadLog, UploadStatus
-from hw.upload import RcloneTransfer, rclone_path
+from appliance.uploader import Uploader, UploadLog, UploadStatus
+from hw.rclone import RcloneTransfer, rclone_path
 from tests.harness import Appliance, decode_counters, wait_until
 from tests.web_fixtures import free_port
 

@@ -180,7 +180,7 @@ def test_protect_keeps_the_segment_before_during_and_after(tmp_path):
 
 
 def test_camera_failure_shows_error_with_its_led_pattern(tmp_path):
-    from hw.camera_sim import SimulatedCamera
+    from hw.camera.sim import SimulatedCamera
 
     camera = SimulatedCamera(width=320, height=240, fps=30, fail_after_frames=45)
     with Appliance(tmp_path, camera=camera) as app:

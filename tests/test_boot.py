@@ -24,7 +24,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from appliance.ports import real_disk_usage
 from appliance.states import State
 from hw.app import start_panel
-from hw.camera_sim import SimulatedCamera
+from hw.camera.sim import SimulatedCamera
 from tests.harness import Appliance, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -238,8 +238,8 @@ BEFORE_RECORDING = [
     "appliance.config",
     "appliance.controller",
     "appliance.library",
-    "hw.camera_picamera2",
-    "hw.camera_sim",
+    "hw.camera.picamera2",
+    "hw.camera.sim",
     "hw.power",
     "hw.watchdog",
 ]

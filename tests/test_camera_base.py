@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from appliance.ports import EncodedPacket
-from hw.camera_base import LatestWorker, stream_info
-from hw.camera_picamera2 import Picamera2Camera
-from hw.camera_picamera2_packets import H264Delivery
-from hw.camera_replay import ReplayCamera
-from hw.camera_sim import SimulatedCamera
+from hw.camera.base import LatestWorker, stream_info
+from hw.camera.picamera2 import Picamera2Camera
+from hw.camera.picamera2_packets import H264Delivery
+from hw.camera.replay import ReplayCamera
+from hw.camera.sim import SimulatedCamera
 from tests.camera_fixtures import make_sim_mp4, poll_until
 
 GOOD = {
@@ -255,7 +255,7 @@ def test_a_failing_sink_is_reported_and_ends_delivery(stopping) -> None:
 
 
 def test_annex_b_units_split_at_three_and_four_byte_start_codes() -> None:
-    from hw.camera_annexb import NAL_IDR, nal_types, parameter_sets, split_nal_units
+    from hw.camera.annexb import NAL_IDR, nal_types, parameter_sets, split_nal_units
 
     three = b"\x00\x00\x01\x67\x42\x00" + b"\x00\x00\x01\x68\xce"  # ends with a zero byte
     data = three + IDR
@@ -270,7 +270,7 @@ def test_annex_b_units_split_at_three_and_four_byte_start_codes() -> None:
 #: one frame to both). Run in a child: PyAV's per-frame scaler, shared, crashes swscale.
 SAME_FRAME_TWO_THREADS = """
 import threading, av, numpy as np
-from hw.camera_base import frame_to_jpeg
+from hw.camera.base import frame_to_jpeg
 frame = av.VideoFrame.from_ndarray(np.zeros((360, 320), dtype=np.uint8), format="yuv420p")
 sizes = set()
 def scale(width, height):

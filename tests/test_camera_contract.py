@@ -29,10 +29,10 @@ import pytest
 from appliance.errors import CameraError
 from appliance.overlay import Overlay
 from appliance.ports import PTS_PER_SECOND, Camera, EncodedPacket
-from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types, parameter_sets, split_nal_units
-from hw.camera_picamera2 import Picamera2Camera
-from hw.camera_replay import ReplayCamera
-from hw.camera_sim import SimulatedCamera
+from hw.camera.annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types, parameter_sets, split_nal_units
+from hw.camera.picamera2 import Picamera2Camera
+from hw.camera.replay import ReplayCamera
+from hw.camera.sim import SimulatedCamera
 from tests import fake_libcamera, picamera2_standin
 from tests.camera_fixtures import (
     Collector,

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types, parameter_sets
-from hw.camera_sim import SimulatedCamera, read_frame_counter
+from hw.camera.annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types, parameter_sets
+from hw.camera.sim import SimulatedCamera, read_frame_counter
 from tests.camera_fixtures import (
     Collector,
     JpegCollector,

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from appliance.card import Card
-from appliance.cardfiles import read_small_file, write_atomic
+from appliance.card.files import read_small_file, write_atomic
+from appliance.card.volume import Card
 from appliance.errors import StorageFull
 from appliance.ports import DiskUsage, FileSystem
 

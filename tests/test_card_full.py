@@ -12,7 +12,7 @@ import pytest
 
 from appliance.library import Kind
 from appliance.states import Event, State
-from hw.camera_replay import ReplayCamera
+from hw.camera.replay import ReplayCamera
 from hw.panel import STATE_PATTERNS
 from tests.harness import Appliance, partials, tmpfs, wait_until
 

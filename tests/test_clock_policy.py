@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from appliance.clock_policy import CLOCK_STEP_MIN_S, forward_step
-from appliance.track import ClockFollower, Fix, clock_step
+from appliance.gps_track import ClockFollower, Fix, clock_step
 
 ROOT = Path(__file__).resolve().parent.parent
 

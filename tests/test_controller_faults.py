@@ -11,7 +11,7 @@ import pytest
 
 from appliance.ports import Camera, DiskUsage, FileSystem
 from appliance.states import Action, Event, State
-from hw.camera_sim import SimulatedCamera
+from hw.camera.sim import SimulatedCamera
 from hw.panel import STATE_PATTERNS
 from tests.harness import Appliance, wait_until
 

@@ -6,7 +6,7 @@ import signal
 import time
 
 from appliance.library import Kind
-from appliance.mp4 import complete_length
+from appliance.media.segment import complete_length
 from appliance.ports import PTS_PER_SECOND
 from appliance.states import Event, State
 from tests.harness import Appliance, decode_counters, partials, run_child, wait_until

@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 import pytest
 
 from appliance.library import Kind, Library
-from hw.upload import rclone_path
+from hw.rclone import rclone_path
 from tests.share_fixtures import fill_library
 from tests.webclient import request
 from web.dav import (

@@ -20,7 +20,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance.config import Config
 from appliance.ports import Clock, DiskUsage
-from hw.camera_picamera2 import Picamera2Features
+from hw.camera.picamera2 import Picamera2Features
 from hw.doctor import FAIL, OK, SKIP, WARN, Check, Doctor, exit_code, format_report
 from hw.doctor_access import Accounts
 from tests import picamera2_standin
@@ -418,7 +418,7 @@ def test_picamera2_without_force_key_frame_is_a_warning(tmp_path, card, board):
 def test_picamera2_features_are_read_from_the_installed_package(
     request, tmp_path, card, sensor_mp4, release, status, words
 ):
-    """The default probe (hw/camera_picamera2.picamera2_features) on the stand-in's releases."""
+    """The default probe (hw/camera/picamera2.picamera2_features) on the stand-in's releases."""
     board = picamera2_standin.Board(source=sensor_mp4, release=release)
     picamera2_standin.install_for(request, board)
     check = Doctor(Config(storage_root=str(card))).check_picamera2()

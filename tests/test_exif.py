@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from appliance.exif import MAX_FIX_AGE_S, utc_offset_text, with_exif
+from appliance.gps_track import Fix
 from appliance.states import Event, State
-from appliance.track import Fix
 from tests.evidence_tools import exiftool, needs_exiftool
 from tests.harness import Appliance, wait_until
 from tests.track_fixtures import FedPositions

@@ -17,8 +17,8 @@ import gpxpy
 import pytest
 
 from appliance.chain import create_key
+from appliance.gps_track import Fix
 from appliance.states import Event, State
-from appliance.track import Fix
 from tests.evidence_tools import exiftool, ffprobe, needs_exiftool, needs_xmllint
 from tests.harness import wait_until
 from tests.test_gpx import xmllint

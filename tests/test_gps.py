@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from appliance.track import ClockFollower, Fix, Track, clock_step, position_text, speed_text
+from appliance.gps_track import ClockFollower, Fix, Track, clock_step, position_text, speed_text
 from hw.gps import GpsdSource, fix_of
 from tests.harness import wait_until
 from tests.nmea import drive, log_text
@@ -220,8 +220,8 @@ def test_the_app_writes_each_clips_track_from_gpsd(tmp_path, gpsfake) -> None:
     import os
 
     from appliance.config import Config
+    from appliance.gps_track import gpx_points
     from appliance.states import Event
-    from appliance.track import gpx_points
     from hw.app import App, make_camera
     from tests.harness import SMALL
 

@@ -14,9 +14,9 @@ import gpxpy
 import pytest
 
 from appliance.exif import utc_offset_text
+from appliance.gps_track import TPX_NS, Fix, Track, gpx_points
 from appliance.items import stamp_wall_s
 from appliance.states import Event, State
-from appliance.track import TPX_NS, Fix, Track, gpx_points
 from tests.evidence_tools import XMLLINT, ffprobe, needs_ffprobe, needs_xmllint
 from tests.harness import Appliance
 from tests.track_fixtures import wire_gps

@@ -1000,7 +1000,7 @@ def test_a_thumbnail_is_never_written_through_a_planted_link(tmp_path, clock, di
 
 
 def test_lost_keeps_the_newest_within_its_caps(tmp_path, clock, disk):
-    from appliance.cardscan import LOST_MAX_BYTES, LOST_MAX_FILES
+    from appliance.card.scan import LOST_MAX_BYTES, LOST_MAX_FILES
 
     card = tmp_path / "card"
     make_lib(card, clock, disk)
@@ -1022,7 +1022,7 @@ def test_lost_keeps_the_newest_within_its_caps(tmp_path, clock, disk):
 
 
 def test_an_unrecoverable_partial_moved_to_lost_trims_it(tmp_path, clock, disk):
-    from appliance.cardscan import LOST_MAX_FILES
+    from appliance.card.scan import LOST_MAX_FILES
 
     card = tmp_path / "card"
     lost = card / "DCIM" / "LOST"

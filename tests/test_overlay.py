@@ -92,7 +92,7 @@ def test_bad_arguments_are_refused() -> None:
 def test_the_simulated_camera_burns_in_each_frames_own_time() -> None:
     """Decode the frames: each shows the stamp of its own second (known from its frame
     counter), not the next one's."""
-    from hw.camera_sim import SimulatedCamera, read_frame_counter
+    from hw.camera.sim import SimulatedCamera, read_frame_counter
     from tests.camera_fixtures import Collector, decode_packets
 
     fps, wall0 = 30, float(int(WALL_S)) + 0.5  # the second changes at frame 15
@@ -129,7 +129,7 @@ def test_the_simulated_picture_gets_its_background_back_under_an_old_stamp() -> 
     Pi's frames are new from the sensor each time; the simulation draws into one frame)."""
     import av
 
-    from hw.camera_sim import TestPattern
+    from hw.camera.sim import TestPattern
 
     pattern = TestPattern(640, 360, "sim", 30)
     frame = av.VideoFrame(640, 360, "yuv420p")

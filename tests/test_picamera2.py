@@ -22,11 +22,11 @@ from appliance.controller import Controller
 from appliance.errors import CameraError, CameraStuck
 from appliance.library import Library
 from appliance.states import Event, State
-from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS, nal_types, split_nal_units
-from hw.camera_picamera2 import Picamera2Camera, yuv420_to_frame
-from hw.camera_picamera2_modes import choose_sensor_mode
-from hw.camera_picamera2_subdev import V4L2_CID_WIDE_DYNAMIC_RANGE as WDR
-from hw.camera_picamera2_subdev import SensorSubdevices
+from hw.camera.annexb import NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS, nal_types, split_nal_units
+from hw.camera.picamera2 import Picamera2Camera, yuv420_to_frame
+from hw.camera.picamera2_modes import choose_sensor_mode
+from hw.camera.picamera2_subdev import V4L2_CID_WIDE_DYNAMIC_RANGE as WDR
+from hw.camera.picamera2_subdev import SensorSubdevices
 from tests import picamera2_standin
 from tests.camera_fixtures import (
     Collector,
@@ -160,7 +160,7 @@ def test_the_output_is_called_as_picamera2_calls_it(board):
     camera.start(collector.on_packet, collector.on_error)
     assert collector.wait_for_count(40)
     camera.stop()
-    from hw.camera_picamera2_packets import output_class
+    from hw.camera.picamera2_packets import output_class
 
     cls = output_class(Output)
     assert issubclass(cls, Output)
@@ -280,7 +280,7 @@ def test_a_camera_that_cannot_be_closed_is_stuck_until_a_new_process(board, capl
     """picamera2 #1264: after a frontend timeout ``stop_recording`` blocks for ever. The stop
     gives up after CLOSE_TIMEOUT_S and the camera stays held; a new start says so
     (CameraStuck) instead of failing to acquire it again and again."""
-    from hw.camera_picamera2 import CLOSE_TIMEOUT_S
+    from hw.camera.picamera2 import CLOSE_TIMEOUT_S
 
     camera = make()
     collector = Collector()
@@ -314,7 +314,7 @@ def board_for(request, source_mp4, release: str, **kw) -> picamera2_standin.Boar
 
 @pytest.mark.parametrize("release", picamera2_standin.RELEASES)
 def test_features_are_tested_not_read_from_a_version(request, source_mp4, release):
-    from hw.camera_picamera2 import picamera2_features
+    from hw.camera.picamera2 import picamera2_features
 
     board_for(request, source_mp4, release)
     features = picamera2_features()
@@ -449,7 +449,7 @@ def test_idr_without_parameter_sets_gets_the_last_ones(request, source_mp4):
 
 
 def test_hdr_control_failure_is_a_warning_and_recording_goes_on(board, caplog):
-    caplog.set_level(logging.INFO, logger="hw.camera_picamera2")
+    caplog.set_level(logging.INFO, logger="hw.camera.picamera2")
     board.v4l2.fail_set = OSError(errno.EBUSY, "Device or resource busy")
     camera = make(hdr=True)
     collector = start_and_stop(camera, packets=20)  # the recording goes on
@@ -482,7 +482,7 @@ def test_hdr_as_asked_says_nothing(board, caplog):
 
 def test_hdr_control_is_written_only_when_it_differs(board, caplog):
     """Read first (VIDIOC_G_CTRL); written, and the camera manager reset, only on a change."""
-    caplog.set_level(logging.INFO, logger="hw.camera_picamera2")
+    caplog.set_level(logging.INFO, logger="hw.camera.picamera2")
     camera = make(hdr=True)
     start_and_stop(camera)
     assert hdr_writes(board) == [1]
@@ -561,7 +561,7 @@ def test_picamera2_alone_crops_a_camera_module_2_at_1080p(board):
     ],
 )
 def test_the_sensor_mode_keeps_the_full_field_of_view(board, caplog, model, hdr, expected):
-    caplog.set_level(logging.INFO, logger="hw.camera_picamera2")
+    caplog.set_level(logging.INFO, logger="hw.camera.picamera2")
     if model == "imx219":
         imx219(board)
     board.sensor_hdr = hdr

@@ -39,11 +39,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types
-from hw.camera_picamera2 import Picamera2Camera, picamera2_features
-from hw.camera_picamera2_packets import output_class
-from hw.camera_picamera2_subdev import V4L2_CID_WIDE_DYNAMIC_RANGE as WDR
-from hw.camera_sim import read_frame_counter
+from hw.camera.annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types
+from hw.camera.picamera2 import Picamera2Camera, picamera2_features
+from hw.camera.picamera2_packets import output_class
+from hw.camera.picamera2_subdev import V4L2_CID_WIDE_DYNAMIC_RANGE as WDR
+from hw.camera.sim import read_frame_counter
 from tests import fake_libcamera
 from tests.camera_fixtures import (
     Collector,
@@ -415,7 +415,7 @@ def test_a_slow_sink_does_not_stall_the_camera_thread(sensor):
 
 
 def test_hdr_that_could_not_be_set_is_reported(sensor, caplog, tmp_path):
-    caplog.set_level(logging.WARNING, logger="hw.camera_picamera2")
+    caplog.set_level(logging.WARNING, logger="hw.camera.picamera2")
     no_node = FakeSubdevices(tmp_path / "no-sensor-node")
     camera = make(hdr=True, sensor_subdevices=no_node.subdevices())
     start_and_stop(camera)
@@ -428,7 +428,7 @@ def test_hdr_that_could_not_be_set_is_reported(sensor, caplog, tmp_path):
 def test_hdr_switched_on_is_seen_after_picamera2s_camera_manager_reset(sensor, caplog):
     """The control is written before the camera opens; picamera2's camera manager (kept
     since ``global_camera_info``) is reset, so libcamera reads the HDR modes again."""
-    caplog.set_level(logging.INFO, logger="hw.camera_picamera2")
+    caplog.set_level(logging.INFO, logger="hw.camera.picamera2")
     camera = make(hdr=True)
     start_and_stop(camera)
     assert sensor.v4l2.set_calls() == [("v4l-subdev2", WDR, 1)]
@@ -468,7 +468,7 @@ def test_picamera2_alone_crops_a_camera_module_2(request, pictures, tmp_path):
 
 
 def test_a_camera_module_2_records_its_full_field_of_view(request, pictures, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="hw.camera_picamera2")
+    caplog.set_level(logging.INFO, logger="hw.camera.picamera2")
     imx219 = fake_libcamera.Sensor(pictures=pictures, model="imx219")
     imx219.attach_v4l2(tmp_path / "pi")
     with fake_libcamera.installed(imx219):
@@ -484,7 +484,7 @@ def test_a_camera_module_2_records_its_full_field_of_view(request, pictures, tmp
 
 def test_hdr_on_is_seen_in_the_sensor_modes(sensor, caplog):
     sensor.hdr = True  # the sensor is in HDR mode (set before, e.g. by rpicam-hello)
-    caplog.set_level(logging.WARNING, logger="hw.camera_picamera2")
+    caplog.set_level(logging.WARNING, logger="hw.camera.picamera2")
     camera = make(hdr=True)
     collector = Collector()
     camera.start(collector.on_packet, collector.on_error)

@@ -24,7 +24,7 @@ from appliance.controller import Controller
 from appliance.errors import CameraError
 from appliance.library import Library
 from appliance.states import State
-from hw.camera_sim import SimulatedCamera
+from hw.camera.sim import SimulatedCamera
 from hw.panel import Panel
 from hw.power import PowerLossMonitor, PowerOff
 from hw.watchdog import Watchdog, notify, recorder_health, watchdog_interval_s

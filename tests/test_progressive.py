@@ -1,4 +1,4 @@
-"""The virtual progressive MP4 (appliance/progressive.py) of real recorded clips, read by
+"""The virtual progressive MP4 (appliance/media/progressive.py) of real recorded clips, read by
 ffprobe and PyAV as any file would be."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 import av
 import pytest
 
-from appliance.fmp4 import LayoutError, read_layout
-from appliance.mp4 import SegmentWriter
-from appliance.progressive import ProgressiveCache, build
-from hw.camera_sim import read_frame_counter
+from appliance.media.fragments import LayoutError, read_layout
+from appliance.media.progressive import ProgressiveCache, build
+from appliance.media.segment import SegmentWriter
+from hw.camera.sim import read_frame_counter
 from tests.harness import camera_packets
 
 FPS = 30

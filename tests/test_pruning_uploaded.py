@@ -10,8 +10,8 @@ from appliance.items import Kind
 from appliance.library import NotFound
 from appliance.pruning import choose_loop_victims
 from appliance.states import State
-from appliance.upload import UploadLog
-from hw.camera_replay import ReplayCamera
+from appliance.uploader import UploadLog
+from hw.camera.replay import ReplayCamera
 from tests.harness import Appliance, tmpfs, wait_until
 from tests.test_card_full import noise_mp4  # noqa: F401 - the fixture
 from tests.test_pruning import index_of

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from appliance.mp4 import SegmentWriter
+from appliance.media.segment import SegmentWriter
 from appliance.states import Event, State
 from tests.harness import Appliance, camera_packets, wait_until
 

@@ -19,9 +19,9 @@ from appliance.config import Config
 from appliance.overlay import Overlay, Stamp
 from appliance.ports import EncodedPacket
 from hw.app import make_camera
-from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types
-from hw.camera_replay import ReplayCamera
-from hw.camera_sim import read_frame_counter
+from hw.camera.annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types
+from hw.camera.replay import ReplayCamera
+from hw.camera.sim import read_frame_counter
 from tests.camera_fixtures import (
     Collector,
     JpegCollector,
@@ -241,7 +241,7 @@ def test_a_broken_wall_clock_never_stops_the_replay(
     camera = ReplayCamera(
         source, realtime=False, loop=False, overlay=Overlay(*SIZE), wall=lambda: math.nan
     )
-    with caplog.at_level(logging.ERROR, logger="hw.camera_replay"):
+    with caplog.at_level(logging.ERROR, logger="hw.camera.replay"):
         packets = play_to_end(camera)
     assert len(packets) == 60
     assert sum("the overlay cannot be drawn" in r.message for r in caplog.records) == 1

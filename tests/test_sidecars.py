@@ -22,8 +22,8 @@ from appliance.items import Kind
 from appliance.ports import FileSystem
 from appliance.share import share_path
 from appliance.states import Event, State
-from appliance.upload import Uploader, UploadLog
-from hw.upload import RcloneTransfer, rclone_path
+from appliance.uploader import Uploader, UploadLog
+from hw.rclone import RcloneTransfer, rclone_path
 from tests.harness import wait_until
 from tests.web_fixtures import dashboard
 from web.dav import MOUNT_PATH, create_dav_app

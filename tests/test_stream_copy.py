@@ -1,4 +1,4 @@
-"""Streams for stream copy on every PyAV the project supports (appliance/stream_copy.py).
+"""Streams for stream copy on every PyAV the project supports (appliance/media/stream_copy.py).
 
 The suite's own PyAV takes one path (``add_mux_stream``, 17 and newer); the floors and
 trixie lanes of ``tests/stacks`` run this file on PyAV 14.2, the other path (a template
@@ -12,11 +12,11 @@ from fractions import Fraction
 import av
 import pytest
 
-from appliance.export import export_clips
-from appliance.mp4 import SegmentWriter
+from appliance.media.joined import export_clips
+from appliance.media.segment import SegmentWriter
+from appliance.media.stream_copy import HAS_MUX_STREAM, copy_stream, mux_stream
 from appliance.ports import CameraInfo
-from appliance.stream_copy import HAS_MUX_STREAM, copy_stream, mux_stream
-from hw.camera_annexb import NAL_PPS, NAL_SPS, nal_type, split_nal_units
+from hw.camera.annexb import NAL_PPS, NAL_SPS, nal_type, split_nal_units
 from tests.camera_fixtures import record_sim, write_mp4
 
 US = Fraction(1, 1_000_000)

@@ -12,11 +12,11 @@ from types import SimpleNamespace
 import pytest
 
 from appliance.controller import Status
+from appliance.gps_track import Fix, gps_status
 from appliance.items import StorageFigures
 from appliance.library import Kind
 from appliance.ports import CameraInfo
 from appliance.states import State
-from appliance.track import Fix, gps_status
 from hw.addresses import dashboard_urls, machine_ipv4
 from hw.console import keys_help, status_line
 from hw.logs import DISCONNECT_PREFIX, WAITRESS_LOGGER, quiet_disconnects

@@ -1,4 +1,4 @@
-"""The open clip's GPS track survives a power cut (appliance/tracks.py, the journal):
+"""The open clip's GPS track survives a power cut (appliance/track_recorder.py, the journal):
 real recorder, library and files; the GPS receiver fed by the test, and file systems
 that fail, count or model a power cut at the file-system port (the hardware boundary).
 
@@ -19,14 +19,22 @@ import time
 
 import pytest
 
+from appliance.gps_track import Fix
 from appliance.library import Library
-from appliance.mp4 import recover
+from appliance.media.segment import recover
 from appliance.ports import FileSystem
 from appliance.states import Event, State
-from appliance.track import Fix
-from appliance.tracks import JOURNAL_SYNC_S, TrackRecorder, journal_line, read_journal
+from appliance.track_recorder import JOURNAL_SYNC_S, TrackRecorder, journal_line, read_journal
 from tests.harness import Appliance, partials, run_child, wait_until
-from tests.test_tracks import NO_FIX, feed, journals, next_segment, read_points, stop, tracked
+from tests.test_track_recorder import (
+    NO_FIX,
+    feed,
+    journals,
+    next_segment,
+    read_points,
+    stop,
+    tracked,
+)
 from tests.track_fixtures import moving, wire_gps
 
 #: Reports per second fed while recording (a 10 Hz receiver).
@@ -139,7 +147,7 @@ def journals_in(root) -> list[str]:
 def test_a_journal_waits_for_its_clip_to_be_recovered(cut_card, tmp_path, caplog) -> None:
     """At start the tracks worker may look before the controller's jobs thread has
     recovered the clip: the journal stays until the clip's partial is taken in."""
-    caplog.set_level(logging.INFO, logger="appliance.tracks")
+    caplog.set_level(logging.INFO, logger="appliance.track_recorder")
     root, seq, fed, _ = copy_of(cut_card, tmp_path)
     library = Library(root, min_free_bytes=0, min_free_percent=0.0)
     (partial,) = library.scan()  # the scan found it; nothing has recovered it yet
@@ -213,7 +221,7 @@ class FailingJournalSyncs(FileSystem):
 
 
 def test_a_journal_that_cannot_be_synced_is_logged_once_and_stops_nothing(tmp_path, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="appliance.tracks")
+    caplog.set_level(logging.WARNING, logger="appliance.track_recorder")
     with Appliance(tmp_path / "card", segment_seconds=1.0, fs=FailingJournalSyncs()) as a:
         assert a.controller.wait_for_state(State.RECORDING)
         source, tracks = wire_gps(a)
@@ -263,7 +271,7 @@ def lines(fixes: list[Fix]) -> bytes:
 
 
 def test_a_torn_last_line_is_ignored(recorded_card, tmp_path, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="appliance.tracks")
+    caplog.set_level(logging.WARNING, logger="appliance.track_recorder")
     src, (seq, other) = recorded_card
     root = tmp_path / "card"
     shutil.copytree(src, root)

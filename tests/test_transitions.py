@@ -11,7 +11,7 @@ import pytest
 
 from appliance.ports import DiskUsage
 from appliance.states import TRANSITIONS, Event, State
-from hw.camera_sim import SimulatedCamera
+from hw.camera.sim import SimulatedCamera
 from tests.harness import Appliance, wait_until
 
 GIB = 1024**3

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from appliance.library import Kind, Library
-from appliance.upload import (
+from appliance.uploader import (
     Uploader,
     UploadLog,
     UploadStatus,
     upload_order,
 )
-from hw.upload import RcloneTransfer, has_default_route, network_check
+from hw.rclone import RcloneTransfer, has_default_route, network_check
 from tests.harness import wait_until
 from tests.share_fixtures import RCLONE, SECRET, UPLOAD_WAIT_S, fill_library, s3_server
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from appliance.states import State
-from appliance.upload import MAX_LOG_BYTES
+from appliance.uploader import MAX_LOG_BYTES
 from hw.app import App, bind_web, make_camera
 from tests.harness import wait_until
 from tests.share_fixtures import UPLOAD_WAIT_S
@@ -83,7 +83,7 @@ def test_the_app_sends_photos_under_its_device_folder_and_shows_it(tmp_path, s3)
 
 
 def test_a_network_not_listed_waits_and_sends_nothing(tmp_path, s3, caplog):  # noqa: F811
-    caplog.set_level(logging.INFO, logger="hw.upload")
+    caplog.set_level(logging.INFO, logger="hw.rclone")
     root, conf = s3
     with running(
         tmp_path,
@@ -98,7 +98,7 @@ def test_a_network_not_listed_waits_and_sends_nothing(tmp_path, s3, caplog):  # 
         assert wait_until(lambda: call(port, "/api/upload")[1]["state"] == "waiting", 30)
         assert call(port, "/api/upload")[1]["pending"] >= 1
     assert _files(root / "fleet") == {}
-    said = [r.getMessage() for r in caplog.records if r.name == "hw.upload"]
+    said = [r.getMessage() for r in caplog.records if r.name == "hw.rclone"]
     assert any(m.startswith("upload to nas:fleet: waiting (") for m in said), said
     assert len([m for m in said if "waiting" in m]) == 1  # said once, not on every look
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.config import Config, from_mapping, load, render
-from appliance.config_values import bandwidth_bytes_s
+from appliance.config_rules import bandwidth_bytes_s
 from appliance.errors import ConfigError
 
 GOOD = [

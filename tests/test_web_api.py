@@ -11,10 +11,10 @@ import pytest
 from falcon import testing
 
 from appliance import config as config_mod
+from appliance.gps_track import Fix, clock_step
 from appliance.library import Kind
 from appliance.preview import HubFull, PreviewHub
 from appliance.states import Event, State
-from appliance.track import Fix, clock_step
 from tests.harness import partials, wait_until
 from tests.web_fixtures import dashboard
 from web.app import ROUTES

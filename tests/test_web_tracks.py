@@ -7,11 +7,11 @@ import os
 
 from falcon import testing
 
+from appliance.gps_track import Fix
 from appliance.states import Event, State
-from appliance.track import Fix
 from appliance.worker import Worker
 from tests.harness import wait_until
-from tests.test_tracks import feed, next_segment, stop, tracked
+from tests.test_track_recorder import feed, next_segment, stop, tracked
 from tests.track_fixtures import moving, wire_gps
 from tests.web_fixtures import dashboard
 from tests.webclient import Stream, serve

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.upload import Uploader, UploadLog
-from hw.upload import RcloneTransfer
+from appliance.uploader import Uploader, UploadLog
+from hw.rclone import RcloneTransfer
 from tests.harness import wait_until
 from tests.share_fixtures import UPLOAD_WAIT_S, fill_library
 from tests.test_upload import RCLONE, s3  # noqa: F401 - s3 is the fixture

@@ -18,7 +18,7 @@ import falcon
 import pytest
 from falcon import testing
 
-from appliance.progressive import build
+from appliance.media.progressive import build
 from appliance.states import Event, State
 from tests.harness import camera_packets, wait_until
 from tests.test_web_backpressure import HELD_MAX_BYTES, _channels, _status_s, _unread, held_bytes
@@ -180,7 +180,7 @@ def test_debian_ffmpeg_plays_the_incident_over_http_every_frame_within_10_s(inci
 def _big_clip(d, frames: int, pad_bytes: int) -> int:
     """A closed loop clip of real frames, each carrying ``pad_bytes`` of H.264 filler data
     (a NAL unit decoders skip): a large file without a long recording. Its sequence number."""
-    from appliance.mp4 import SegmentWriter
+    from appliance.media.segment import SegmentWriter
 
     info, packets = camera_packets(frames / 30 + 0.2)
     filler = b"\x00\x00\x00\x01\x0c" + b"\xff" * pad_bytes + b"\x80"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from appliance.track import Fix, PositionSource
-from appliance.tracks import SpeedWatch, TrackRecorder
+from appliance.gps_track import Fix, PositionSource
+from appliance.track_recorder import SpeedWatch, TrackRecorder
 
 
 class FedPositions(PositionSource):

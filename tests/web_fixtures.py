@@ -163,7 +163,7 @@ def file_counters(path: str) -> list[int]:
     """The burned-in frame counter of every frame decoded from the file at ``path``."""
     import av
 
-    from hw.camera_sim import read_frame_counter
+    from hw.camera.sim import read_frame_counter
 
     with av.open(path) as container:
         return [read_frame_counter(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]

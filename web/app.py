@@ -138,7 +138,7 @@ def create_app(
             controller's ``power_off`` performs the request); False: 501.
         hub: The preview hub; one is made over ``controller.camera`` if None. Its viewer
             cap follows the live settings (``preview_max_viewers``).
-        uploader: The upload at home (:class:`appliance.upload.Uploader`); None: off.
+        uploader: The upload at home (:class:`appliance.uploader.Uploader`); None: off.
         allowed_hosts: Host names the dashboard answers to besides IP literals; None: this
             machine's name, ``<name>.local`` and ``localhost``
             (:func:`web.security.default_host_names`).

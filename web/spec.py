@@ -48,7 +48,7 @@ class Deps:
         panel: The simulation's virtual panel, or None.
         set_clock: Sets the system clock to epoch seconds, or None.
         power: The appliance can restart and power off (its controller's ``power_off``).
-        upload: The uploader (:class:`appliance.upload.Uploader`), or None: upload is off.
+        upload: The uploader (:class:`appliance.uploader.Uploader`), or None: upload is off.
     """
 
     controller: Controller

@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 import av  # noqa: E402
 
-from appliance.mp4 import MOVFLAGS  # noqa: E402
+from appliance.media.segment import MOVFLAGS  # noqa: E402
+from appliance.media.stream_copy import copy_stream, mux_stream  # noqa: E402
 from appliance.states import Event, State  # noqa: E402
-from appliance.stream_copy import copy_stream, mux_stream  # noqa: E402
 from tests.harness import Appliance, decode_counters, wait_until  # noqa: E402
 from tests.mp4tools import provenance  # noqa: E402
 
@@ -248,7 +248,7 @@ def import_to_record(workdir: Path, runs: int = 7) -> dict:
 
 def make_source(path: Path, seconds: int = 12) -> Path:
     """A 1920x1080 H.264 MP4 from the simulated camera at 8 Mbit/s (the Pi's default)."""
-    from hw.camera_sim import SimulatedCamera
+    from hw.camera.sim import SimulatedCamera
 
     camera = SimulatedCamera(width=1920, height=1080, fps=30, bitrate=8_000_000, realtime=False)
     packets = []
@@ -320,7 +320,7 @@ def replay_path_cpu_per_frame(source: Path, out_dir: Path, frames: int = 3000) -
     on the path (the camera's and the recorder's), read from /proc, so the appliance's
     other threads (controller, LED, thumbnails) do not blur the comparison.
     """
-    from hw.camera_replay import ReplayCamera
+    from hw.camera.replay import ReplayCamera
 
     camera = ReplayCamera(source, realtime=False, loop=True)
     with Appliance(out_dir / "replay", camera=camera, segment_seconds=60.0) as app:
@@ -349,7 +349,7 @@ def replay_path_cpu_per_frame(source: Path, out_dir: Path, frames: int = 3000) -
 
 def realtime_process_cpu_per_frame(source: Path, out_dir: Path) -> dict:
     """Whole-process CPU per frame while recording the replay in real time (context)."""
-    from hw.camera_replay import ReplayCamera
+    from hw.camera.replay import ReplayCamera
 
     camera = ReplayCamera(source, realtime=True, loop=False)
     with Appliance(out_dir / "realtime", camera=camera, segment_seconds=60.0) as app:

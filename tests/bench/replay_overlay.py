@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from appliance.overlay import Overlay  # noqa: E402
-from hw.camera_replay import ReplayCamera  # noqa: E402
-from hw.camera_sim import SimulatedCamera  # noqa: E402
+from hw.camera.replay import ReplayCamera  # noqa: E402
+from hw.camera.sim import SimulatedCamera  # noqa: E402
 from tests.camera_fixtures import Collector, write_mp4  # noqa: E402
 
 FPS = 30

@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 from appliance.controller import Controller  # noqa: E402
 from appliance.library import Library  # noqa: E402
 from appliance.states import State  # noqa: E402
-from hw.camera_sim import SimulatedCamera  # noqa: E402
+from hw.camera.sim import SimulatedCamera  # noqa: E402
 from tests.bench.library import FakeDisk, build_card  # noqa: E402
 from tests.harness import decode_counters, wait_until  # noqa: E402
 from tests.web_fixtures import dashboard, free_port  # noqa: E402
@@ -174,7 +174,7 @@ def bench_export(tmp: str) -> tuple[float, dict]:
     """Seconds for the API to export an incident of three 60 s clips at 8 Mbit/s, and the
     cost of its one video (see the module docstring)."""
     from appliance.config import Config
-    from appliance.mp4 import SegmentWriter
+    from appliance.media.segment import SegmentWriter
     from appliance.ports import EncodedPacket
     from tests.harness import camera_packets
 

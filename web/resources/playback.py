@@ -4,7 +4,7 @@ A clip and an incident are played as one ordinary MP4 each (:mod:`web.resources.
 Every large body here goes to the client only as fast as it reads (:mod:`web.bodies`):
 the ZIP is pulled by the server, the export is a file.
 
-The export itself is the core's (:class:`appliance.exports.Exports`: the folder, one at a
+The export itself is the core's (:class:`appliance.export_service.Exports`: the folder, one at a
 time, room, the evidence); here it is mapped to HTTP: a refusal to 409, 503 or 507.
 """
 
@@ -15,7 +15,7 @@ import os
 
 import falcon
 
-from appliance import exports
+from appliance import export_service
 from appliance.errors import NotFound
 from appliance.items import Item
 from appliance.library import Library
@@ -31,11 +31,11 @@ log = logging.getLogger(__name__)
 MAX_ZIP_ITEMS = 500
 #: The answer to each kind of refused export.
 _REFUSED = {
-    exports.ExportBusy: falcon.HTTPConflict,
-    exports.StillRecording: falcon.HTTPConflict,
-    exports.ClipsChanged: falcon.HTTPConflict,
-    exports.FolderRefused: falcon.HTTPServiceUnavailable,
-    exports.NoRoom: falcon.HTTPInsufficientStorage,
+    export_service.ExportBusy: falcon.HTTPConflict,
+    export_service.StillRecording: falcon.HTTPConflict,
+    export_service.ClipsChanged: falcon.HTTPConflict,
+    export_service.FolderRefused: falcon.HTTPServiceUnavailable,
+    export_service.NoRoom: falcon.HTTPInsufficientStorage,
 }
 
 EXPORTED = Component(
@@ -79,7 +79,7 @@ class Playback:
 
     def __init__(self, deps: Deps) -> None:
         self.library: Library = deps.library
-        self.exports: exports.Exports = deps.controller.exports
+        self.exports: export_service.Exports = deps.controller.exports
 
     # ----------------------------------------------------------------- export
 
@@ -95,7 +95,7 @@ class Playback:
             raise NotFound(f"incident {incident_id} has no clips left")
         try:
             made = self.exports.export(incident_id, items, complete=incident.complete)
-        except exports.ExportRefused as refused:
+        except export_service.ExportRefused as refused:
             raise _REFUSED[type(refused)](description=str(refused)) from refused
         resp.status = falcon.HTTP_201
         resp.media = {
@@ -119,7 +119,9 @@ class Playback:
         if not os.path.lexists(path):
             raise NotFound(f"incident {incident_id} has no export now: export it again")
         items = incident_items(self.library, incident)
-        name = exports.export_name(incident_id, items[0]) if items else os.path.basename(path)
+        name = (
+            export_service.export_name(incident_id, items[0]) if items else os.path.basename(path)
+        )
         send_file(req, resp, self.library.root, path, name)
 
     on_head_export = on_get_export
@@ -136,7 +138,9 @@ class Playback:
             raise NotFound(f"incident {incident_id} has no export now: export it again")
         items = incident_items(self.library, incident)
         stem = (
-            os.path.splitext(exports.export_name(incident_id, items[0]))[0] if items else "export"
+            os.path.splitext(export_service.export_name(incident_id, items[0]))[0]
+            if items
+            else "export"
         )
         base = os.path.splitext(path)[0]
         members = []

@@ -1,6 +1,6 @@
 """A clip's GPS track: its points for the dashboard, its GPX and SRT files to download.
 
-The files are those :class:`appliance.tracks.TrackRecorder` wrote beside the clip; a
+The files are those :class:`appliance.track_recorder.TrackRecorder` wrote beside the clip; a
 clip recorded without a fix (or without GPS) has none, and every answer about it is a 404
 that says so.
 """
@@ -12,8 +12,8 @@ import os
 import falcon
 
 from appliance.errors import NotFound
+from appliance.gps_track import gpx_points
 from appliance.library import Item
-from appliance.track import gpx_points
 from web.media import RANGE_PARAM, open_below, send_file
 from web.spec import Component, Deps, Reply, operation
 

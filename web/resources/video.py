@@ -1,9 +1,9 @@
 """A closed clip, or an incident's clips as one, served as an ordinary MP4 that is never
-written anywhere (:mod:`appliance.progressive`): every browser and player sees one file
+written anywhere (:mod:`appliance.media.progressive`): every browser and player sees one file
 with its whole duration in its first bytes, and seeks anywhere in it by range.
 
 The header (``ftyp`` + ``moov`` + the ``mdat`` header) is made in memory from the clips'
-fragment tables and kept (:class:`appliance.progressive.ProgressiveCache`); the rest of
+fragment tables and kept (:class:`appliance.media.progressive.ProgressiveCache`); the rest of
 every answer is read from the clips as the client reads it (:class:`web.bodies.PulledBody`,
 one read of at most :data:`web.bodies.READ_BYTES` at a time), so an answer holds a chunk,
 never the file. A clip that changes or goes while it is being sent cuts the answer
@@ -21,10 +21,10 @@ from typing import Any
 import falcon
 
 from appliance.errors import NotFound
-from appliance.fmp4 import LayoutError
 from appliance.items import Item, stamp_wall_s
 from appliance.library import Library
-from appliance.progressive import Progressive, ProgressiveCache
+from appliance.media.fragments import LayoutError
+from appliance.media.progressive import Progressive, ProgressiveCache
 from web.bodies import READ_BYTES, BodyCut, PulledBody
 from web.media import (
     RANGE_PARAM,

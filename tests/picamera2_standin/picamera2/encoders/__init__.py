@@ -229,14 +229,14 @@ class MJPEGEncoder(Encoder):
 
 
 def _parameter_sets(data: bytes) -> bytes:
-    from hw.camera_annexb import nal_type, split_nal_units
+    from hw.camera.annexb import nal_type, split_nal_units
 
     units = [u for u in split_nal_units(data) if u and nal_type(u) in (_NAL_SPS, _NAL_PPS)]
     return b"".join(b"\x00\x00\x00\x01" + u for u in units)
 
 
 def _strip_parameter_sets(data: bytes) -> bytes:
-    from hw.camera_annexb import nal_type, split_nal_units
+    from hw.camera.annexb import nal_type, split_nal_units
 
     units = [u for u in split_nal_units(data) if u and nal_type(u) not in (_NAL_SPS, _NAL_PPS)]
     return b"".join(b"\x00\x00\x00\x01" + u for u in units)

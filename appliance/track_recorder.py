@@ -3,7 +3,7 @@
 :class:`TrackRecorder` listens to the position source (every fix) and to the controller
 (every status snapshot, the hook the LED and the dashboard use too); at each it asks the
 recorder which segment is open. While one is, its fixes go into a
-:class:`~appliance.track.Track`, timed from the segment's start on the recorder's clock.
+:class:`~appliance.gps_track.Track`, timed from the segment's start on the recorder's clock.
 Once the recorder reports the segment closed (its ``last_closed_seq`` reached it: the
 clip is indexed), the track goes to a worker
 thread that writes the clip's GPX and SRT beside it with the card's atomic, synced
@@ -22,7 +22,7 @@ is deleted, and a last line a power cut tore is ignored.
 The files lie beside the clip, under its base name (``<clip>.gpx``, ``<clip>.srt``: VLC
 and mpv find the subtitles of a clip opened from the card), written through
 :meth:`appliance.library.Library.place_sidecar`; they move with the clip to PROTECTED and
-back, and :meth:`appliance.card.Card.delete_files` deletes them with it. A track an older
+back, and :meth:`appliance.card.volume.Card.delete_files` deletes them with it. A track an older
 version left in TRACK is moved beside its clip at start. A clip deleted before its track
 is written loses it.
 """
@@ -41,13 +41,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from appliance.card import TRACK_JOURNAL_EXT
-from appliance.cardfiles import fsync_dir, unlink
+from appliance.card.files import fsync_dir, unlink
+from appliance.card.volume import TRACK_JOURNAL_EXT
 from appliance.errors import NotFound
 from appliance.exif import utc_offset_text
+from appliance.gps_track import MAX_POINTS, Fix, Track, speed_text
 from appliance.items import PARTIAL_SUFFIX, VIDEO_EXT, stamp_wall_s
 from appliance.ports import Clock
-from appliance.track import MAX_POINTS, Fix, Track, speed_text
 from appliance.worker import Worker
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,9 @@ import threading
 from collections.abc import Callable, Iterable
 
 from appliance.config import Config
-from appliance.config_values import bandwidth_bytes_s
+from appliance.config_rules import bandwidth_bytes_s
 from appliance.library import Kind, Library
-from appliance.upload import (
+from appliance.uploader import (
     Transfer,
     TransferCancelled,
     TransferError,

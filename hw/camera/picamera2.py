@@ -7,18 +7,18 @@
   ``Output`` from its own thread, or (``LibavH264Encoder``) from the camera thread; the
   buffers reach ``on_packet`` through a bounded queue and a delivery thread, a keyframe
   being a buffer with an IDR slice and its SPS/PPS in-line (see
-  :mod:`hw.camera_picamera2_packets`). Buffers dropped there are ``packets_dropped``.
+  :mod:`hw.camera.picamera2_packets`). Buffers dropped there are ``packets_dropped``.
 * Releases: ``H264Encoder.force_key_frame`` (picamera2 0.3.32), ``Picamera2.wait(job,
   timeout=)`` (0.3.17) and the JPEG of a YUV420 stream by ``capture_file`` (0.3.26) are
-  feature-tested (:mod:`hw.camera_picamera2_features`); without them a requested keyframe
+  feature-tested (:mod:`hw.camera.picamera2_features`); without them a requested keyframe
   is the next periodic IDR, a still waits through a signal function, and the still is
   encoded here.
 * Sensor mode: the mode that reads the whole sensor at the frame rate
-  (:mod:`hw.camera_picamera2_modes`), asked for with ``sensor=`` (picamera2 0.3.16 on) or,
+  (:mod:`hw.camera.picamera2_modes`), asked for with ``sensor=`` (picamera2 0.3.16 on) or,
   before, a raw stream of its size; picamera2's own choice follows the main stream's size
   and crops a Camera Module 2 at 1080p.
 * HDR: a Camera Module 3's (IMX708) sensor HDR is its V4L2 control, written before the
-  camera opens when it differs (:mod:`hw.camera_picamera2_subdev`, not picamera2's
+  camera opens when it differs (:mod:`hw.camera.picamera2_subdev`, not picamera2's
   ``devices`` package, which imports OpenCV); other cameras get the ISP's ``HdrMode``.
 * Preview: the lores stream (YUV420, preview size) goes to picamera2's ``MJPEGEncoder``,
   started only while a preview sink is set and stopped when it is cleared.
@@ -53,11 +53,11 @@ from appliance.errors import CameraError, CameraStuck
 from appliance.overlay import Overlay
 from appliance.ports import ErrorSink, JpegSink, PacketSink
 from appliance.worker import Worker, run_once
-from hw.camera_base import STILL_JPEG_QUALITY, CameraBase, frame_to_jpeg, stream_info
-from hw.camera_picamera2_features import Picamera2Features, features_of, picamera2_features
-from hw.camera_picamera2_modes import ModeChoice, choose_sensor_mode, sensor_config, takes_sensor
-from hw.camera_picamera2_packets import H264Delivery, output_class
-from hw.camera_picamera2_subdev import SensorSubdevices, reset_camera_manager
+from hw.camera.base import STILL_JPEG_QUALITY, CameraBase, frame_to_jpeg, stream_info
+from hw.camera.picamera2_features import Picamera2Features, features_of, picamera2_features
+from hw.camera.picamera2_modes import ModeChoice, choose_sensor_mode, sensor_config, takes_sensor
+from hw.camera.picamera2_packets import H264Delivery, output_class
+from hw.camera.picamera2_subdev import SensorSubdevices, reset_camera_manager
 
 __all__ = [
     "BUFFER_COUNT_HD",
@@ -527,7 +527,7 @@ class Picamera2Camera(CameraBase):
         picam.configure(config)
 
     def _choose_sensor_mode(self, picam: Any) -> ModeChoice:
-        """The sensor mode for the video (see :mod:`hw.camera_picamera2_modes`), logged.
+        """The sensor mode for the video (see :mod:`hw.camera.picamera2_modes`), logged.
 
         ``Picamera2.sensor_modes`` configures the camera once a mode to list them, so they
         are read once a camera and sensor state (an IMX708's HDR changes them).

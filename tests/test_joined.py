@@ -7,10 +7,10 @@ from pathlib import Path
 import av
 import pytest
 
-from appliance.export import ExportError, export_clips
-from appliance.fmp4 import boxes
-from appliance.mp4 import SegmentWriter
-from hw.camera_sim import read_frame_counter
+from appliance.media.fragments import boxes
+from appliance.media.joined import ExportError, export_clips
+from appliance.media.segment import SegmentWriter
+from hw.camera.sim import read_frame_counter
 from tests.harness import camera_packets
 from tests.mp4tools import is_plain_faststart
 

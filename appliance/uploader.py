@@ -6,7 +6,7 @@ then loop clips, oldest first within each. Each upload done is written to the ca
 (:class:`UploadLog`, ``DCIM/UPLOADED``), so a restart does not send a file twice, the
 gallery can show it, and pruning can prefer loop clips already safe at home.
 
-The transfer itself is a port (:class:`Transfer`): ``hw/upload.py`` runs rclone at low
+The transfer itself is a port (:class:`Transfer`): ``hw/rclone.py`` runs rclone at low
 CPU and I/O priority. :class:`Uploader` runs on its own thread: it never holds a lock the
 recorder or the buttons need, and when the network goes away it cancels the transfer and
 waits; a file cut off is sent again from the start next time, under the same name.

@@ -22,7 +22,7 @@ from typing import Any
 
 from appliance.ports import EncodedPacket, PacketSink
 from appliance.worker import ErrorHandler, Worker
-from hw.camera_annexb import NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS, nal_types, parameter_sets
+from hw.camera.annexb import NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS, nal_types, parameter_sets
 
 log = logging.getLogger(__name__)
 

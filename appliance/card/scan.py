@@ -12,8 +12,8 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from appliance.card import Card
-from appliance.cardfiles import unlink
+from appliance.card.files import unlink
+from appliance.card.volume import Card
 from appliance.items import (
     DAY_RE,
     LOST_RE,

@@ -17,10 +17,10 @@ from fractions import Fraction
 
 import av
 
-from appliance.fmp4 import boxes
-from appliance.mp4header import patch_duration, patch_file_duration
+from appliance.media.fragments import boxes
+from appliance.media.header import patch_duration, patch_file_duration
+from appliance.media.stream_copy import mux_stream
 from appliance.ports import PTS_PER_SECOND, CameraInfo, EncodedPacket
-from appliance.stream_copy import mux_stream
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class SegmentWriter:
         """Write the last fragment and the clip's length into its header, sync and close.
         Safe to call twice.
 
-        The header is patched (:func:`appliance.mp4header.patch_duration`) before the
+        The header is patched (:func:`appliance.media.header.patch_duration`) before the
         one last sync, which makes both durable: a rollover waits for no extra sync.
         """
         if self._container is None:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from appliance.fmp4 import LayoutError, boxes
+from appliance.media.fragments import LayoutError, boxes
 
 #: The ``ftyp`` of the virtual file: a plain ISO MP4 with H.264.
 _FTYP_BRANDS = (b"isom", 0x200, (b"isom", b"iso2", b"avc1", b"mp41"))
@@ -350,7 +350,7 @@ def _fragment_runs(
 
 
 class _Bytes:
-    """Bytes read as a file (for :func:`appliance.fmp4.boxes`)."""
+    """Bytes read as a file (for :func:`appliance.media.fragments.boxes`)."""
 
     def __init__(self, data: bytes) -> None:
         self._data = data

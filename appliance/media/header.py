@@ -24,7 +24,7 @@ import math
 import os
 import struct
 
-from appliance.fmp4 import LayoutError, boxes
+from appliance.media.fragments import LayoutError, boxes
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ _ENCODER_TAG = b"\xa9too"
 
 
 class _Bytes:
-    """A bytes buffer read as a file (for :func:`appliance.fmp4.boxes`)."""
+    """A bytes buffer read as a file (for :func:`appliance.media.fragments.boxes`)."""
 
     def __init__(self, data: bytes) -> None:
         self.data = data

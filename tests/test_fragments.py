@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.fmp4 import LayoutError, read_layout
-from appliance.mp4 import SegmentWriter
+from appliance.media.fragments import LayoutError, read_layout
+from appliance.media.segment import SegmentWriter
 from tests.harness import camera_packets
 
 FPS = 30

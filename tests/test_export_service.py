@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from appliance import exports
+from appliance import export_service
 from appliance.items import DCIM, EXPORT_DIR
 from appliance.library import Library
 from tests.test_library import FakeClock, FakeDisk, local_time, make_lib
@@ -28,7 +28,7 @@ def test_the_folder_is_the_card_layouts_and_building_touches_nothing(tmp_path, c
     folder.mkdir(parents=True)
     (folder / "incident-00000001.mp4").write_bytes(b"an earlier run's")
     lib = make_lib(tmp_path, clock, disk)
-    service = exports.Exports(lib, lambda: "km/h")
+    service = export_service.Exports(lib, lambda: "km/h")
     assert service.folder == lib.card.export_dir == str(folder)
     assert service.path(7) == str(folder / "incident-00000007.mp4")
     assert os.listdir(folder) == ["incident-00000001.mp4"]  # kept until cleared
@@ -43,18 +43,18 @@ def test_clear_never_walks_a_symlinked_folder(tmp_path, clock, disk):
     elsewhere.mkdir()
     (elsewhere / "mine.mp4").write_bytes(b"not the card's")
     os.symlink(elsewhere, lib.card.export_dir)
-    exports.Exports(lib, lambda: "km/h").clear()
+    export_service.Exports(lib, lambda: "km/h").clear()
     assert [p.name for p in elsewhere.iterdir()] == ["mine.mp4"]
 
 
 def test_an_incident_still_recording_or_a_second_export_is_refused_in_words(tmp_path, clock, disk):
     lib = make_lib(tmp_path, clock, disk)
-    service = exports.Exports(lib, lambda: "km/h")
-    with pytest.raises(exports.StillRecording, match="still recording"):
+    service = export_service.Exports(lib, lambda: "km/h")
+    with pytest.raises(export_service.StillRecording, match="still recording"):
         service.export(3, [], complete=False)
     assert service._one.acquire(blocking=False)  # an export running
     try:
-        with pytest.raises(exports.ExportBusy, match="an export is running"):
+        with pytest.raises(export_service.ExportBusy, match="an export is running"):
             service.export(3, [], complete=True)
     finally:
         service._one.release()

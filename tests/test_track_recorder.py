@@ -1,4 +1,4 @@
-"""A GPS track per clip (appliance/tracks.py) on a recording appliance: real recorder,
+"""A GPS track per clip (appliance/track_recorder.py) on a recording appliance: real recorder,
 library, files; the GPS receiver fed by the test (the hardware boundary). The same against
 a real gpsd is in tests/test_gps.py."""
 
@@ -20,14 +20,14 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from appliance.errors import NotFound
+from appliance.gps_track import Fix, gpx_points
 from appliance.incident import IncidentKind
 from appliance.items import Kind
 from appliance.library import Library
 from appliance.ports import FileSystem
 from appliance.share import share_path
 from appliance.states import Event, State
-from appliance.track import Fix, gpx_points
-from appliance.tracks import SpeedWatch
+from appliance.track_recorder import SpeedWatch
 from appliance.worker import Worker
 from tests.harness import Appliance, wait_until
 from tests.track_fixtures import moving, wire_gps
@@ -226,7 +226,7 @@ class FailingTrackWrites(FileSystem):
 
 
 def test_a_track_that_cannot_be_written_never_stops_the_recording(tmp_path, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="appliance.tracks")
+    caplog.set_level(logging.WARNING, logger="appliance.track_recorder")
     with Appliance(tmp_path / "card", segment_seconds=1.0, fs=FailingTrackWrites()) as a:
         assert a.controller.wait_for_state(State.RECORDING)
         source, tracks = wire_gps(a)

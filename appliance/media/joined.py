@@ -24,9 +24,9 @@ from typing import Any
 
 import av
 
-from appliance.fmp4 import LayoutError, read_layout
 from appliance.items import Item
-from appliance.stream_copy import copy_stream
+from appliance.media.fragments import LayoutError, read_layout
+from appliance.media.stream_copy import copy_stream
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +180,9 @@ def export_incident(
     """
     from appliance.chain import CHAIN_EXT, file_sha256, make_link, read_links, utc_text
     from appliance.exif import utc_offset_text
+    from appliance.gps_track import Track, read_gpx_track
     from appliance.items import stamp_wall_s
     from appliance.telemetry import add_gps_track
-    from appliance.track import Track, read_gpx_track
 
     frames, starts, length_s = export_timed([c.path for c in clips], out_path)
     base = os.path.splitext(out_path)[0]

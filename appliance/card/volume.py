@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Iterable
 
-from appliance.cardfiles import (
+from appliance.card.files import (
     fsync_dir,
     read_small_file,
     storage_error,
@@ -40,7 +40,7 @@ from appliance.ports import DiskUsageFn, FileSystem
 
 log = logging.getLogger(__name__)
 
-#: The extension of a track's journal in TRACK (see :mod:`appliance.tracks`).
+#: The extension of a track's journal in TRACK (see :mod:`appliance.track_recorder`).
 TRACK_JOURNAL_EXT = ".part"
 #: Name of the small file :meth:`Card.check_writable` writes, syncs and deletes.
 PROBE_NAME = ".probe"
@@ -67,7 +67,7 @@ class Card:
         self.thumb_dir = os.path.join(dcim, THUMB_DIR)
         self.track_dir = os.path.join(dcim, TRACK_DIR)
         self.lost_dir = os.path.join(dcim, LOST_DIR)
-        #: Made by the first export, not by :meth:`make_layout` (:mod:`appliance.exports`).
+        #: Made by the first export, not by :meth:`make_layout` (:mod:`appliance.export_service`).
         self.export_dir = os.path.join(dcim, EXPORT_DIR)
         self.sequence_path = os.path.join(dcim, SEQUENCE_FILE)
         self._made = False

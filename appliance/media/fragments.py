@@ -5,7 +5,7 @@ fragment (one keyframe interval). :func:`read_layout` walks the top-level boxes 
 an 8-byte read each, never the media) and reads each fragment's start and duration from
 its ``tfdt``/``tfhd``/``trun`` (ISO/IEC 14496-12), so it works on a clip recovered after a
 power cut too, which has no ``mfra`` index. The export sizes its index from it;
-:mod:`appliance.progressive` reads the fragments' sample tables with :func:`boxes`.
+:mod:`appliance.media.progressive` reads the fragments' sample tables with :func:`boxes`.
 """
 
 from __future__ import annotations

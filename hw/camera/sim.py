@@ -5,7 +5,7 @@ machine-readable bar along the top edge (24 bits, most significant first, one bl
 white block per bit; see :func:`read_frame_counter`), and a box sweeping across. Only the
 parts that change are redrawn; the background is drawn once.
 
-Encoding is libx264 ``ultrafast`` + ``zerolatency`` (:mod:`hw.camera_x264`): no B-frames,
+Encoding is libx264 ``ultrafast`` + ``zerolatency`` (:mod:`hw.camera.x264`): no B-frames,
 one packet per frame, delivered at once. Keyframes are IDR frames with SPS/PPS in-line
 (Annex B, no global header), as the Picamera2 hardware encoder gives them.
 """
@@ -23,8 +23,8 @@ from PIL import Image, ImageDraw, ImageFont
 from appliance.errors import CameraError
 from appliance.overlay import Overlay, Stamp
 from appliance.ports import PTS_PER_SECOND, EncodedPacket
-from hw.camera_base import ThreadedCamera, stream_info
-from hw.camera_x264 import copy_frame, encode_frame, open_x264, plane_view
+from hw.camera.base import ThreadedCamera, stream_info
+from hw.camera.x264 import copy_frame, encode_frame, open_x264, plane_view
 
 #: Bits of the frame counter bar; the index is burned in modulo 2**24.
 COUNTER_BITS = 24

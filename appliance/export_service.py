@@ -1,7 +1,7 @@
 """An incident's export: the card's ``DCIM/EXPORT`` folder and the one export it holds.
 
 An export is one plain MP4 of an incident with its evidence beside it (merged track,
-signed manifest, public key: :func:`appliance.export.export_incident`). It is never an
+signed manifest, public key: :func:`appliance.media.joined.export_incident`). It is never an
 item (the card scan does not look in ``DCIM/EXPORT``); there is one at a time, the
 previous one deleted first, and none is kept from one start to the next
 (:meth:`Exports.clear`, which the controller calls once it has scanned the card). Room is
@@ -20,9 +20,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from appliance.export import Evidence, export_incident
 from appliance.items import Item
 from appliance.library import Library
+from appliance.media.joined import Evidence, export_incident
 
 log = logging.getLogger(__name__)
 

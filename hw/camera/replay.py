@@ -13,7 +13,7 @@ preview decoder runs only while a preview sink is set.
 
 With an overlay (as the simulated camera and the Pi draw it) each packet is decoded, the
 date and time at its delivery are drawn on the picture, and the picture is encoded again
-by libx264 as the simulated camera encodes (:mod:`hw.camera_x264`), at the file's average
+by libx264 as the simulated camera encodes (:mod:`hw.camera.x264`), at the file's average
 bit rate: one packet per frame, an IDR where the file has a keyframe and on
 :meth:`ReplayCamera.request_keyframe`. The decoder keeps the picture as the reference for
 the next frames, so the pixels under the text are put back after encoding. Stills and
@@ -39,8 +39,8 @@ from av.bitstream import BitStreamFilterContext
 from appliance.errors import CameraError
 from appliance.overlay import Overlay
 from appliance.ports import PTS_PER_SECOND, EncodedPacket
-from hw.camera_base import MAX_BITRATE, MIN_BITRATE, ThreadedCamera, stream_info
-from hw.camera_x264 import copy_frame, encode_frame, open_x264, plane_view
+from hw.camera.base import MAX_BITRATE, MIN_BITRATE, ThreadedCamera, stream_info
+from hw.camera.x264 import copy_frame, encode_frame, open_x264, plane_view
 
 log = logging.getLogger(__name__)
 
