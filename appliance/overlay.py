@@ -90,6 +90,8 @@ class Overlay:
         time_format: strftime format of the clock.
         position: The corner the text sits in (:data:`POSITIONS`).
         time_zone: The zone the clock shows; None: the system's local time.
+        extra: Gives the text after the clock when none is passed (speed and position,
+            where there is a GPS); None: the clock alone.
 
     Raises:
         ValueError: A size, position or format that cannot be drawn.
@@ -103,6 +105,7 @@ class Overlay:
         time_format: str = DEFAULT_FORMAT,
         position: str = "bottom-left",
         time_zone: dt.tzinfo | None = None,
+        extra: Callable[[], str] | None = None,
     ) -> None:
         if width < 2 or height < 2 or width % 2 or height % 2:
             raise ValueError(f"the picture must have even sides, got {width}x{height}")
@@ -121,9 +124,9 @@ class Overlay:
         self._font = ImageFont.load_default(size=self.text_px)
         self._lock = threading.Lock()
         self._stamp: Stamp | None = None
-        #: Gives the text after the clock when none is passed (speed and position, once GPS
-        #: is wired); set by the composition root. A failing one shows nothing.
-        self.extra: Callable[[], str] | None = None
+        #: Gives the text after the clock when none is passed (speed and position, where
+        #: there is a GPS). A failing one shows nothing.
+        self.extra = extra
 
     def text(self, wall_s: float, extra: str = "") -> str:
         """The overlay's text at epoch seconds ``wall_s``, with ``extra`` (or what
@@ -247,8 +250,11 @@ class Overlay:
         )
 
 
-def overlay_for(config: Config, width: int, height: int) -> Overlay | None:
-    """The overlay the config asks for, on pictures of ``width`` x ``height``; or None."""
+def overlay_for(
+    config: Config, width: int, height: int, extra: Callable[[], str] | None = None
+) -> Overlay | None:
+    """The overlay the config asks for, on pictures of ``width`` x ``height``, with ``extra``
+    giving the text after the clock; or None."""
     if not config.overlay:
         return None
     zone = None
@@ -262,4 +268,5 @@ def overlay_for(config: Config, width: int, height: int) -> Overlay | None:
         time_format=config.overlay_format,
         position=config.overlay_position,
         time_zone=zone,
+        extra=extra,
     )

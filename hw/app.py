@@ -108,8 +108,14 @@ def bind_web(config: Config) -> list:
     return sockets
 
 
-def make_camera(kind: str, config: Config, replay_path: str | None = None) -> Any:
-    """The camera backend ``kind`` ("sim", "replay" or "picamera2") built from the config.
+def make_camera(
+    kind: str,
+    config: Config,
+    replay_path: str | None = None,
+    overlay_extra: Callable[[], str] | None = None,
+) -> Any:
+    """The camera backend ``kind`` ("sim", "replay" or "picamera2") built from the config;
+    its overlay shows what ``overlay_extra`` gives after the clock (:meth:`App.overlay_extra`).
 
     Raises:
         SystemExit: a replay camera without a file to replay.
@@ -122,10 +128,9 @@ def make_camera(kind: str, config: Config, replay_path: str | None = None) -> An
         path = replay_path or config.replay_path
         if not path:
             raise SystemExit("dashcam: --replay MP4 (or replay_path in the config) is needed")
-        camera = ReplayCamera(path)
-        # The file's size is known once it is scanned; the overlay is taken at start.
-        camera.overlay = overlay_for(config, camera.info.width, camera.info.height)
-        return camera
+        return ReplayCamera(
+            path, overlay_for_size=lambda w, h: overlay_for(config, w, h, overlay_extra)
+        )
     streams = {  # what the simulated and the real camera both take from the config
         "width": config.video_width,
         "height": config.video_height,
@@ -136,7 +141,7 @@ def make_camera(kind: str, config: Config, replay_path: str | None = None) -> An
         "preview_height": config.preview_height,
         "preview_fps": config.preview_fps,
     }
-    streams["overlay"] = overlay_for(config, config.video_width, config.video_height)
+    streams["overlay"] = overlay_for(config, config.video_width, config.video_height, overlay_extra)
     if kind == "sim":
         from hw.camera.sim import SimulatedCamera
 
@@ -150,6 +155,28 @@ def make_camera(kind: str, config: Config, replay_path: str | None = None) -> An
         vflip=config.camera_vflip,
         hdr=config.camera_hdr,
     )
+
+
+def make_app(
+    config: Config, source: str | None, kind: str, replay_path: str | None = None, **kw: Any
+) -> App:
+    """The :class:`App` with its camera (:func:`make_camera`): the camera is made first, and
+    its overlay asks the App for the GPS's text (:meth:`App.overlay_extra`).
+
+    Args:
+        config: The configuration.
+        source: Where it was read from (logs), or None.
+        kind: The camera ("sim", "replay" or "picamera2").
+        replay_path: The file a replay camera plays.
+        **kw: The App's other arguments.
+    """
+    app: App | None = None
+
+    def overlay_extra() -> str:
+        return app.overlay_extra() if app is not None else ""
+
+    app = App(config, source, make_camera(kind, config, replay_path, overlay_extra), **kw)
+    return app
 
 
 def start_panel(config: Config, controller, simulated: bool, make_factory=None):
@@ -407,7 +434,6 @@ class App:
             if lowered:  # the library's storage policy follows
                 settings.publish(fitted)
             config = self.config = settings.current
-        self.watchdog = Watchdog()  # pings only under systemd
         self.gps = self._make_gps()  # started later; its fixes reach the status at once
         from appliance.seal import Sealer
 
@@ -417,14 +443,15 @@ class App:
             self.camera,
             library,
             power_off=self._power_off(),
-            on_tick=self.watchdog.tick,
+            on_tick=self._tick,
             on_camera_stuck=self._camera_stuck,
             provenance=self.simulated,  # frame numbers in the simulation's clips, for tests
             settings=settings,
             position=self.gps,
             on_clip_closed=self.sealer.clip_closed,
         )
-        self.watchdog.health = recorder_health(self.controller)
+        # Pings only under systemd; its health check reads the controller that ticks it.
+        self.watchdog = Watchdog(recorder_health(self.controller))
         self.controller.start()
         self.sealer.start()  # after the scan: it catches up with clips a cut left unsealed
 
@@ -450,6 +477,11 @@ class App:
             log.warning("device key %s made (public key %s)", path, public_path(path))
         log.info("clips are signed by device %s", key.id)
         return key
+
+    def _tick(self) -> None:
+        """The controller's heartbeat (its thread, at least once a second): the watchdog's."""
+        if self.watchdog is not None:
+            self.watchdog.tick()
 
     def _camera_stuck(self, exc: BaseException) -> None:
         """The controller's word that the camera could not be closed: stop as a service
@@ -546,7 +578,7 @@ class App:
             return
         import time as wall_clock
 
-        from appliance.gps_track import ClockFollower, position_text, speed_text
+        from appliance.gps_track import ClockFollower
         from appliance.track_recorder import SpeedWatch, TrackRecorder
 
         ctl, unit = self.controller, self.config.speed_unit
@@ -555,15 +587,19 @@ class App:
         source.subscribe(self.tracks.on_fix)
         ctl.subscribe(self.tracks.on_status)
         source.subscribe(SpeedWatch(ctl.refresh, ctl.clock, unit).on_fix)
-        overlay = getattr(self.camera, "overlay", None)
-        if overlay is not None:
-
-            def where() -> str:
-                fix = source.latest()
-                return "  ".join(t for t in (speed_text(fix, unit), position_text(fix)) if t)
-
-            overlay.extra = where  # the camera was made before the GPS: see make_camera
         source.start()
+
+    def overlay_extra(self) -> str:
+        """The overlay's text after the clock: the speed and position of the GPS's latest
+        fix; empty without a GPS (the camera asks it at each frame)."""
+        source = self.gps
+        if source is None:
+            return ""
+        from appliance.gps_track import position_text, speed_text
+
+        fix = source.latest()
+        unit = self.config.speed_unit
+        return "  ".join(t for t in (speed_text(fix, unit), position_text(fix)) if t)
 
     def _bump(self) -> None:
         """The panels' "bump": the simulated accelerometer replays a low-speed knock."""

@@ -156,7 +156,7 @@ def run(args, config, source) -> int:
     if args.storage:
         config = config.replace(storage_root=os.path.abspath(args.storage))
     from appliance.errors import ConfigError
-    from hw.app import App, bind_web, make_camera, serve
+    from hw.app import bind_web, make_app, serve
 
     try:  # before anything records: a port in use stops the start, with the key named
         listeners = None if args.no_web else bind_web(config)
@@ -164,10 +164,11 @@ def run(args, config, source) -> int:
         print(f"dashcam: config error: {exc}", file=sys.stderr)
         return 2
     simulated = args.sim or args.camera in ("sim", "replay") or bool(args.replay)
-    app = App(
+    app = make_app(
         config,
         source,
-        make_camera(_camera_kind(args, config), config, args.replay),
+        _camera_kind(args, config),
+        args.replay,
         simulated=simulated,
         listeners=listeners,
         console=args.console or (simulated and sys.stdin.isatty()),

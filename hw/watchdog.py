@@ -76,8 +76,7 @@ class Watchdog:
     """Readiness, status and watchdog pings for systemd.
 
     Args:
-        health: Says what is wrong, or None when healthy; asked before every ping. May be
-            set later (:attr:`health`): the check often needs the controller that ticks.
+        health: Says what is wrong, or None when healthy; asked before every ping.
         socket_path: The notify socket; default ``$NOTIFY_SOCKET``.
         interval_s: Time between pings; default half of ``$WATCHDOG_USEC``, else 5 s.
         monotonic: Clock for the ping schedule.

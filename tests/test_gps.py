@@ -173,7 +173,7 @@ def test_the_app_takes_speed_into_the_overlay_and_the_clock_from_gpsd(
     import logging
 
     from appliance.config import Config
-    from hw.app import App, make_camera
+    from hw.app import make_app
     from tests.harness import SMALL
 
     config = Config(
@@ -183,7 +183,7 @@ def test_the_app_takes_speed_into_the_overlay_and_the_clock_from_gpsd(
         gps_port=gpsfake_ahead,
         power_off_command=("true",),
     )
-    app = App(config, None, make_camera("sim", config), simulated=True)
+    app = make_app(config, None, "sim", simulated=True)  # as `dashcam run` makes it
     caplog.set_level(logging.INFO, logger="dashcam")
     try:
         app.start()
@@ -222,7 +222,7 @@ def test_the_app_writes_each_clips_track_from_gpsd(tmp_path, gpsfake) -> None:
     from appliance.config import Config
     from appliance.gps_track import gpx_points
     from appliance.states import Event
-    from hw.app import App, make_camera
+    from hw.app import make_app
     from tests.harness import SMALL
 
     config = Config(
@@ -232,7 +232,7 @@ def test_the_app_writes_each_clips_track_from_gpsd(tmp_path, gpsfake) -> None:
         gps_port=gpsfake,
         power_off_command=("true",),
     )
-    app = App(config, None, make_camera("sim", config), simulated=True)
+    app = make_app(config, None, "sim", simulated=True)
     last = START + dt.timedelta(seconds=len(drive(START)) - 1 + 3600)  # the drive's end
     try:
         app.start()

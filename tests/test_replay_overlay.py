@@ -205,7 +205,7 @@ def test_a_keyframe_request_is_honoured_by_the_next_frame_with_the_overlay(
 
 def test_a_still_and_the_preview_show_the_overlay_with_its_extra_text(source: Path) -> None:
     overlay = Overlay(*SIZE, time_zone=dt.UTC)
-    overlay.extra = lambda: "52 km/h"  # as the composition root sets it from GPS
+    overlay.extra = lambda: "52 km/h"  # as App.overlay_extra gives it from the GPS
     wall_s = WALL_S + 0.5
     camera = ReplayCamera(
         source, realtime=True, overlay=overlay, wall=lambda: wall_s,

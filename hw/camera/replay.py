@@ -85,6 +85,8 @@ class ReplayCamera(ThreadedCamera):
         overlay: Burns the date and time into each frame (decoded and encoded again);
             None: the packets are stream-copied. Also settable as :attr:`overlay` before
             ``start`` (the file's size is known from :attr:`info` then).
+        overlay_for_size: Makes the overlay for the file's width and height once it is
+            scanned, when ``overlay`` is None (the composition root does not know the size).
         wall: The wall clock the overlay shows, read at each frame's delivery.
 
     Attributes:
@@ -110,6 +112,7 @@ class ReplayCamera(ThreadedCamera):
         preview_fps: float | None = None,
         fail_after_frames: int | None = None,
         overlay: Overlay | None = None,
+        overlay_for_size: Callable[[int, int], Overlay | None] | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self._path = Path(path)
@@ -128,6 +131,8 @@ class ReplayCamera(ThreadedCamera):
         self._gop_frames = max(1, math.ceil(max_gap_us * fps / PTS_PER_SECOND))
         self._bitrate = bitrate
         self._overlay: Overlay | None = None
+        if overlay is None and overlay_for_size is not None:
+            overlay = overlay_for_size(width, height)  # the size is known once scanned
         self.overlay = overlay
         self._wall = wall
         self._encoder: av.VideoCodecContext | None = None
