@@ -283,6 +283,26 @@ def camera_packets(seconds: float, *, fps: int = 30, keyframe_interval_s: float 
     return camera.info, packets
 
 
+def three_clips(folder: Path, fps: int = 30) -> list[tuple[Path, list[int]]]:
+    """Three 3-second clips in ``folder``, cut at keyframes from one run of the simulated
+    camera as the recorder cuts segments; each with the frame counters it holds."""
+    from appliance.media.segment import SegmentWriter
+
+    info, packets = camera_packets(9.2, fps=fps)
+    keyframes = [i for i, p in enumerate(packets) if p.keyframe]
+    cuts = [keyframes[0], keyframes[3], keyframes[6], keyframes[9]]
+    out = []
+    for n in range(3):
+        part = packets[cuts[n] : cuts[n + 1]]
+        path = folder / f"clip{n}.mp4"
+        writer = SegmentWriter(str(path), info, part[0], max_fragment_s=1.5)
+        for packet in part[1:]:
+            writer.write(packet)
+        writer.close()
+        out.append((path, list(range(cuts[n], cuts[n + 1]))))
+    return out
+
+
 class PowerCutModel:
     """What a power cut leaves of a segment, judged by what each ``fdatasync`` made durable.
 

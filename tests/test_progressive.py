@@ -16,29 +16,15 @@ from appliance.media.fragments import LayoutError, read_layout
 from appliance.media.progressive import ProgressiveCache, build
 from appliance.media.segment import SegmentWriter
 from hw.camera.sim import read_frame_counter
-from tests.harness import camera_packets
+from tests.harness import camera_packets, three_clips
 
 FPS = 30
 
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> list[tuple[Path, list[int]]]:
-    """Three 3-second clips cut at keyframes from one run of the simulated camera, as the
-    recorder cuts segments; each with the frame counters it holds."""
-    info, packets = camera_packets(9.2, fps=FPS)
-    folder = tmp_path_factory.mktemp("clips")
-    keyframes = [i for i, p in enumerate(packets) if p.keyframe]
-    cuts = [keyframes[0], keyframes[3], keyframes[6], keyframes[9]]
-    out = []
-    for n in range(3):
-        part = packets[cuts[n] : cuts[n + 1]]
-        path = folder / f"clip{n}.mp4"
-        writer = SegmentWriter(str(path), info, part[0], max_fragment_s=1.5)
-        for packet in part[1:]:
-            writer.write(packet)
-        writer.close()
-        out.append((path, list(range(cuts[n], cuts[n + 1]))))
-    return out
+    """Three 3-second clips cut at keyframes (:func:`tests.harness.three_clips`)."""
+    return three_clips(tmp_path_factory.mktemp("clips"), FPS)
 
 
 def whole(plan, tmp_path: Path, name: str = "virtual.mp4") -> Path:
