@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import os
 import tempfile
 import tomllib
@@ -163,6 +164,32 @@ class Config:
     rclone_config: str | None = field(default=None, metadata={**_TEXT, "optional": True})
     # The device's Ed25519 key that signs each clip's link (appliance/chain.py).
     signing_key: str | None = field(default=None, metadata={**_TEXT, "optional": True})
+    # Parking mode (appliance/parking*.py, hw/ignition.py, hw/battery.py).
+    parking: bool = field(default=False, metadata={**_FLAG, **LIVE})
+    parking_trigger: str = field(
+        default="ignition", metadata={**_rule(Choice(("ignition", "power_loss"))), **RESTART}
+    )
+    ignition_pin: int | None = field(default=None, metadata={**_PIN, "optional": True})
+    ignition_active_low: bool = field(default=True, metadata=_FLAG)
+    ignition_off_delay_s: float = field(default=10.0, metadata=_float(0.0, 600.0))
+    parking_fps: int = field(default=5, metadata={**_int(1, 30), **LIVE})
+    parking_bitrate: int = field(default=1_000_000, metadata={**_int(100_000, 50_000_000), **LIVE})
+    parking_preroll_s: float = field(default=10.0, metadata={**_float(1.0, 60.0), **LIVE})
+    parking_postroll_s: float = field(default=20.0, metadata={**_float(1.0, 300.0), **LIVE})
+    parking_motion: bool = field(default=True, metadata={**_FLAG, **LIVE})
+    parking_motion_sensitivity: float = field(default=0.5, metadata={**_float(0.0, 1.0), **LIVE})
+    parking_mask_bottom_percent: float = field(default=0.0, metadata={**_float(0.0, 90.0), **LIVE})
+    parking_gsensor_threshold_g: float = field(default=0.4, metadata=_float(0.05, 16.0))
+    parking_max_hours: float = field(default=24.0, metadata={**_float(0.05, 720.0), **LIVE})
+    battery_monitor: str = field(default="none", metadata=_rule(Choice(("none", "ina219"))))
+    battery_i2c_bus: int = field(default=1, metadata=_int(0, 31))
+    battery_address: int = field(default=0x40, metadata=_int(3, 119))
+    battery_cutoff_v: float = field(default=11.8, metadata={**_float(3.0, 30.0), **LIVE})
+    # Health watch (appliance/health.py, hw/health_sysfs.py).
+    health_interval_s: float = field(default=5.0, metadata=_float(0.5, 300.0))
+    thermal_warm_c: float = field(default=75.0, metadata={**_float(40.0, 110.0), **LIVE})
+    thermal_hot_c: float = field(default=80.0, metadata={**_float(40.0, 110.0), **LIVE})
+    card_endurance_tb: float = field(default=0.0, metadata={**_float(0.0, 100000.0), **LIVE})
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -201,11 +228,14 @@ _FIELDS = {f.name: f for f in fields(Config)}
 
 
 def _reject_unknown(keys: Any) -> None:
+    """Name the first unknown key and the known keys closest to it (the list of every key
+    is too long for a message: the README's table has them all)."""
     unknown = sorted(set(keys) - set(_FIELDS))
     if unknown:
-        raise ConfigError(
-            f"unknown config key {_shown(unknown[0])}; allowed keys: {', '.join(sorted(_FIELDS))}"
-        )
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), list(_FIELDS), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else " (the README lists every key)"
+        raise ConfigError(f"unknown config key {_shown(key)}{hint}")
 
 
 def bounds() -> dict[str, tuple[str, int | float, int | float]]:

@@ -39,12 +39,16 @@ from appliance.states import (
     State,
     next_transition,
 )
+from appliance.video_rate import NO_LIMITS, ThermalLimits, VideoRate, effective_rate
 from appliance.worker import Worker, run_once
 
 log = logging.getLogger(__name__)
 
 #: An internal wake-up: publish a fresh snapshot (not a state-machine event).
 _REFRESH = "refresh"
+
+#: An internal event: new thermal limits (the detail) for the camera's rate.
+_THERMAL = "thermal"
 
 #: Seconds between attempts to bring a failed camera or card back.
 RETRY_INTERVAL_S = 5.0
@@ -94,6 +98,8 @@ class Status:
     notice: str | None = None
     wants_recording: bool = False
     gps: dict[str, Any] | None = None  # None: no GPS (see appliance.gps_track.gps_status)
+    parking: dict[str, Any] | None = None  # None: parking mode is off
+    health: dict[str, Any] | None = None  # None: no health watch
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -205,6 +211,11 @@ class Controller:
         self._next_card_check = 0.0
         self._storage = _NO_STORAGE  # the last figures read; kept while the card is gone
         self._camera_info = camera.info
+        # The camera's rate: the mode's base (parking lowers it), the thermal limits, and
+        # what the camera was last given (it starts at the configured rate).
+        self._video_base = VideoRate(config.video_fps, config.video_bitrate)
+        self._thermal = NO_LIMITS
+        self._video_rate = self._video_base
         self._ready_mono: float | None = None
         self._info_started = False  # clips found at start: durations and thumbnails
         self._closing = False
@@ -366,6 +377,37 @@ class Controller:
             self.settings, config_path, self.library.storage, lambda: self.recorder.headroom_bytes
         )
 
+    def set_thermal_limits(self, limits: ThermalLimits) -> None:
+        """The thermal policy's limits on the camera's rate (applied on the controller
+        thread; safe from any thread, never blocks)."""
+        self.post(_THERMAL, limits)
+
+    @property
+    def thermal_limits(self) -> ThermalLimits:
+        """The thermal limits in force."""
+        return self._thermal
+
+    @property
+    def video_rate(self) -> VideoRate:
+        """The rate the camera was last asked for (the configured one until a change)."""
+        return self._video_rate
+
+    def _set_video_base(self, base: VideoRate) -> None:
+        """The mode's rate (normal or parked); the camera gets it with the thermal limits."""
+        self._video_base = base
+        self._apply_video_rate()
+
+    def _apply_video_rate(self) -> None:
+        """Give the camera the mode's rate within the thermal limits, if that changed."""
+        rate = effective_rate(self._video_base, self._thermal)
+        if rate == self._video_rate:
+            return
+        if self.camera.set_video_rate(rate.fps, rate.bitrate):
+            log.info("camera rate %d fps, %d bit/s", rate.fps, rate.bitrate)
+            self._video_rate = rate
+        else:
+            log.warning("the camera cannot change its rate while it runs")
+
     def _follow_settings(self, config: Config) -> None:
         """The live settings changed: the segment length and the headroom follow."""
         self.config = config
@@ -436,6 +478,11 @@ class Controller:
 
     def _dispatch(self, event: Event, detail: Any) -> bool:
         if event is _REFRESH:
+            self._publish(None)
+            return False
+        if event is _THERMAL:
+            self._thermal = detail
+            self._apply_video_rate()
             self._publish(None)
             return False
         transition = next_transition(self._state, event)
@@ -720,7 +767,17 @@ class Controller:
             notice=notice,
             wants_recording=self.recorder.wants_recording,
             gps=None if self.position is None else gps_status(self.position.latest(), unit),
+            parking=self._parking_status(),
+            health=self._health_status(),
         )
+
+    def _parking_status(self) -> dict[str, Any] | None:
+        """The parking part of the status; None while parking mode is off."""
+        return None
+
+    def _health_status(self) -> dict[str, Any] | None:
+        """The health part of the status; None without a health watch."""
+        return None
 
     def _publish(self, notice: str | None) -> None:
         with self._changed:

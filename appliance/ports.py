@@ -12,7 +12,10 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Packet timestamps are in microseconds, as picamera2 gives them.
 PTS_PER_SECOND = 1_000_000
@@ -52,6 +55,9 @@ class CameraInfo:
 
 
 PacketSink = Callable[[EncodedPacket], None]
+#: A motion frame: a small grey picture (``(h, w)`` uint8 luma, no overlay drawn on it)
+#: and the ``pts_us`` of the frame it shows.
+MotionSink = Callable[["np.ndarray", int], None]
 JpegSink = Callable[[bytes, int], None]  # (jpeg bytes, pts_us of the frame it shows)
 ErrorSink = Callable[[BaseException], None]
 
@@ -101,6 +107,25 @@ class Camera(ABC):
     @abstractmethod
     def set_preview_sink(self, sink: JpegSink | None) -> None:
         """Send preview JPEGs to ``sink``; ``None`` stops preview work entirely."""
+
+    def set_video_rate(self, fps: int, bitrate: int) -> bool:
+        """Encode at ``fps`` and ``bitrate`` from the next keyframe on, without stopping
+        the video (parking, the thermal policy). ``frame_index`` and ``pts_us`` go on
+        rising; the first packet at the new rate is a keyframe.
+
+        Returns:
+            False if this backend cannot change its rate while it runs (nothing changed).
+        """
+        return False
+
+    def set_motion_sink(self, sink: MotionSink | None, fps: float = 5.0) -> bool:
+        """Send small grey frames (at most ``fps`` a second) to ``sink`` for motion
+        detection; ``None`` stops that work entirely.
+
+        Returns:
+            False if this backend has no motion stream (nothing is ever sent).
+        """
+        return False
 
 
 class DiskUsage(NamedTuple):

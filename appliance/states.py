@@ -16,6 +16,8 @@ class State(enum.StrEnum):
     IDLE = "idle"
     RECORDING = "recording"
     STORAGE_FULL = "storage_full"  # wants to record, the card has no room left
+    PARKED = "parked"  # the ignition is off: the camera fills a RAM ring, nothing is written
+    PARKED_EVENT = "parked_event"  # parked, writing a parking clip (pre-roll + post-roll)
     ERROR = "error"
     SHUTTING_DOWN = "shutting_down"
     OFF = "off"
@@ -41,6 +43,12 @@ class Event(enum.StrEnum):
     PROTECT_PRESSED = "protect_pressed"
     # sensors
     IMPACT = "impact"  # the G-sensor: protects the incident as the protect button does
+    # parking
+    IGNITION_OFF = "ignition_off"  # the car is parked (ignition sense, UPS line, dashboard)
+    IGNITION_ON = "ignition_on"  # the car is driven again
+    PARKING_TRIGGER = "parking_trigger"  # motion in the picture while parked (detail: why)
+    PARKING_CLIP_DONE = "parking_clip_done"  # the parking clip's post-roll is over
+    PARKING_LIMIT = "parking_limit"  # battery cut-off or longest parking time: shut down
     # web
     START_RECORDING = "start_recording"
     STOP_RECORDING = "stop_recording"
@@ -63,6 +71,10 @@ class Action(enum.StrEnum):
     TAKE_PHOTO = "take_photo"
     PROTECT = "protect"
     SHUT_DOWN = "shut_down"
+    ENTER_PARKING = "enter_parking"  # loop recording stops; low rate, ring and triggers armed
+    LEAVE_PARKING = "leave_parking"  # the ring's frames from its last keyframe start the loop
+    PARKING_CLIP = "parking_clip"  # a trigger: write the pre-roll and a post-roll (or extend)
+    PARKING_CLIP_END = "parking_clip_end"  # close the parking clip, protected as an incident
     FINISH = "finish"
 
 
@@ -74,7 +86,10 @@ class Transition(NamedTuple):
 S, E, A = State, Event, Action
 
 #: States in which the appliance runs (ERROR must be reachable from each).
-RUNNING_STATES = (S.STARTING, S.IDLE, S.RECORDING, S.STORAGE_FULL)
+RUNNING_STATES = (S.STARTING, S.IDLE, S.RECORDING, S.STORAGE_FULL, S.PARKED, S.PARKED_EVENT)
+
+#: The parking mode's states.
+PARKED_STATES = (S.PARKED, S.PARKED_EVENT)
 
 _SHUTDOWN_EVENTS = (E.RECORD_HELD, E.SHUTDOWN, E.POWER_LOST)
 
@@ -104,16 +119,38 @@ TRANSITIONS: dict[tuple[State, Event], Transition] = {
     (S.ERROR, E.CAMERA_RECOVERED): Transition(S.IDLE, A.NONE),
     (S.ERROR, E.STORAGE_RECOVERED): Transition(S.IDLE, A.NONE),
     (S.SHUTTING_DOWN, E.SHUTDOWN_DONE): Transition(S.OFF, A.FINISH),
+    # Parking: entered when the ignition goes off, left when it comes back.
+    (S.IDLE, E.IGNITION_OFF): Transition(S.PARKED, A.ENTER_PARKING),
+    (S.RECORDING, E.IGNITION_OFF): Transition(S.PARKED, A.ENTER_PARKING),
+    (S.STORAGE_FULL, E.IGNITION_OFF): Transition(S.PARKED, A.ENTER_PARKING),
+    (S.PARKED, E.PARKING_TRIGGER): Transition(S.PARKED_EVENT, A.PARKING_CLIP),
+    (S.PARKED, E.IMPACT): Transition(S.PARKED_EVENT, A.PARKING_CLIP),  # a bump
+    (S.PARKED, E.PROTECT_PRESSED): Transition(S.PARKED_EVENT, A.PARKING_CLIP),
+    (S.PARKED_EVENT, E.PARKING_TRIGGER): Transition(S.PARKED_EVENT, A.PARKING_CLIP),  # extends
+    (S.PARKED_EVENT, E.IMPACT): Transition(S.PARKED_EVENT, A.PARKING_CLIP),
+    (S.PARKED_EVENT, E.PROTECT_PRESSED): Transition(S.PARKED_EVENT, A.PARKING_CLIP),
+    (S.PARKED_EVENT, E.PARKING_CLIP_DONE): Transition(S.PARKED, A.PARKING_CLIP_END),
+    # The card ran out under a parking clip: it ends there, protected.
+    (S.PARKED_EVENT, E.STORAGE_FULL): Transition(S.PARKED, A.PARKING_CLIP_END),
+    (S.PARKED, E.PHOTO_PRESSED): Transition(S.PARKED, A.TAKE_PHOTO),
+    (S.PARKED_EVENT, E.PHOTO_PRESSED): Transition(S.PARKED_EVENT, A.TAKE_PHOTO),
 }
-for _state in (S.STARTING, S.IDLE, S.RECORDING, S.STORAGE_FULL, S.ERROR):
+for _state in PARKED_STATES:
+    # The ignition back, or the driver asking to record: loop recording from the ring.
+    for _event in (E.IGNITION_ON, E.RECORD_PRESSED, E.START_RECORDING):
+        TRANSITIONS[(_state, _event)] = Transition(S.RECORDING, A.LEAVE_PARKING)
+    TRANSITIONS[(_state, E.PARKING_LIMIT)] = Transition(S.SHUTTING_DOWN, A.SHUT_DOWN)
+    TRANSITIONS[(_state, E.CAMERA_FAILED)] = Transition(S.ERROR, A.PAUSE_RECORDING)
+for _state in (S.STARTING, S.IDLE, S.RECORDING, S.STORAGE_FULL, *PARKED_STATES, S.ERROR):
     for _event in _SHUTDOWN_EVENTS:
         TRANSITIONS[(_state, _event)] = Transition(S.SHUTTING_DOWN, A.SHUT_DOWN)
 # A failing card or a failing action: ERROR from every running state, recording paused.
 for _state in RUNNING_STATES:
     for _event in (E.STORAGE_FAILED, E.FAULT):
-        _action = A.PAUSE_RECORDING if _state is S.RECORDING else A.NONE
+        _writing = _state in (S.RECORDING, *PARKED_STATES)
+        _action = A.PAUSE_RECORDING if _writing else A.NONE
         TRANSITIONS[(_state, _event)] = Transition(S.ERROR, _action)
-del _state, _event, _action
+del _state, _event, _action, _writing
 
 
 def next_transition(state: State, event: Event) -> Transition | None:

@@ -445,3 +445,10 @@ def test_save_refuses_to_overwrite_a_file_it_cannot_read_as_config(tmp_path):
     with pytest.raises(ConfigError, match="not valid TOML"):
         save(Config(), path)
     assert path.read_text() == "segment_seconds = = 3\n"
+
+
+def test_an_unknown_key_names_the_known_keys_closest_to_it() -> None:
+    with pytest.raises(
+        ConfigError, match="unknown config key 'parking_fsp'; did you mean parking_fps"
+    ):
+        from_mapping({"parking_fsp": 5})
