@@ -179,7 +179,7 @@ class Config:
     parking_motion: bool = field(default=True, metadata={**_FLAG, **LIVE})
     parking_motion_sensitivity: float = field(default=0.5, metadata={**_float(0.0, 1.0), **LIVE})
     parking_mask_bottom_percent: float = field(default=0.0, metadata={**_float(0.0, 90.0), **LIVE})
-    parking_gsensor_threshold_g: float = field(default=0.4, metadata=_float(0.05, 16.0))
+    parking_gsensor_threshold_g: float = field(default=0.4, metadata=_float(0.1, 16.0))
     parking_max_hours: float = field(default=24.0, metadata={**_float(0.05, 720.0), **LIVE})
     battery_monitor: str = field(default="none", metadata=_rule(Choice(("none", "ina219"))))
     battery_i2c_bus: int = field(default=1, metadata=_int(0, 31))
