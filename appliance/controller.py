@@ -28,10 +28,13 @@ from appliance.incident import IncidentKind
 from appliance.items import Item
 from appliance.library import Library, StorageFigures
 from appliance.live_settings import LiveSettings
+from appliance.motion import MotionDetector
+from appliance.parking import MOTION_FPS, MotionWatch, ParkingGate
 from appliance.ports import Camera, CameraInfo, Clock
 from appliance.recorder import Recorder
 from appliance.settings_change import SettingsChange
 from appliance.states import (
+    PARKED_STATES,
     RUNNING_STATES,
     Action,
     Event,
@@ -70,6 +73,13 @@ SHUTDOWN_JOBS_WAIT_S = 0.7
 
 #: Longest fragment when keyframes come late, in keyframe intervals.
 MAX_FRAGMENT_KEYFRAMES = 1.5
+
+_PARKING_ACTIONS = (
+    Action.ENTER_PARKING,
+    Action.LEAVE_PARKING,
+    Action.PARKING_CLIP,
+    Action.PARKING_CLIP_END,
+)
 
 _NO_STORAGE = StorageFigures(total=0, free=0, loop=0, protected=0, photos=0, reserve=0)
 
@@ -196,6 +206,17 @@ class Controller:
             on_closed=lambda item: self._clip_closed(item, False),
         )
         self.recorder.headroom_bytes = self._segment_bytes_estimate()
+        #: Between the camera and the recorder: passes packets on, or rings them parked.
+        self.gate = ParkingGate(self.recorder)
+        self._ignition_off = False  # the last word of the ignition, kept in every state
+        self._parked_mono: float | None = None  # when parking began
+        self._limit_posted = False
+        self._session: dict[str, Any] | None = None  # the parking session under way
+        self._last_session: dict[str, Any] | None = None  # the one that ended last
+        self._motion: MotionWatch | None = None
+        self._clip_seqs: set[int] | None = None  # the parking clip's segments; None: no clip
+        self._clip_until: float | None = None  # monotonic end of its post-roll
+        self._clip_done_posted = False
         self.settings.subscribe(self._follow_settings)
         library.subscribe(self.refresh)  # a change made by a request is published too
         self._state = State.STARTING
@@ -264,7 +285,7 @@ class Controller:
         """Start the camera (the ``camera-open`` thread of :meth:`start`); a failure goes
         into ``failed``."""
         try:
-            self.camera.start(self.recorder.put, self._camera_error)
+            self.camera.start(self.gate.put, self._camera_error)
         except BaseException as exc:  # noqa: BLE001 - the state machine shows it
             failed.append(exc)
 
@@ -474,6 +495,9 @@ class Controller:
                 log.exception("reporting a failure failed too")
 
     def _tick_s(self) -> float:
+        if self._state is State.PARKED_EVENT and self._clip_until is not None:
+            left_s = self._clip_until - self.clock.monotonic()
+            return min(1.0, max(0.02, left_s))  # the post-roll ends on time
         return 0.5 if self._state in (State.ERROR, State.STORAGE_FULL) else 1.0
 
     def _dispatch(self, event: Event, detail: Any) -> bool:
@@ -485,6 +509,13 @@ class Controller:
             self._apply_video_rate()
             self._publish(None)
             return False
+        if event is Event.IGNITION_OFF:
+            self._ignition_off = True
+            if not self.config.parking:
+                log.info("ignition off ignored: parking mode is off (parking = false)")
+                return False
+        elif event is Event.IGNITION_ON:
+            self._ignition_off = False
         transition = next_transition(self._state, event)
         if transition is None:
             log.info("event %s ignored in state %s", event.value, self._state.value)
@@ -499,7 +530,10 @@ class Controller:
             notice = None
             self._action_failed(transition.action, exc)
         if transition.target is not self._state:
+            was_parked = self._state in PARKED_STATES
             self._state = transition.target
+            if was_parked and self._state not in PARKED_STATES:
+                self._parking_ended(transition.action)
             self._since = self.clock.wall()
             if self._state is State.ERROR:  # the first retry comes after an interval too
                 self._next_retry = self.clock.monotonic() + self._retry_interval_s
@@ -507,8 +541,11 @@ class Controller:
             self._ready_mono = self.clock.monotonic()
         self._publish(notice)
         resumable = event in (Event.READY, Event.CAMERA_RECOVERED, Event.STORAGE_RECOVERED)
-        if self._state is State.IDLE and resumable and self._resume:
-            self.post(Event.START_RECORDING)
+        if self._state is State.IDLE and resumable:
+            if self._ignition_off and self.config.parking:
+                self.post(Event.IGNITION_OFF)  # parked before the error or the start
+            elif self._resume:
+                self.post(Event.START_RECORDING)
         if self._state is State.SHUTTING_DOWN and transition.action is Action.SHUT_DOWN:
             self.post(Event.SHUTDOWN_DONE)
         return transition.action is Action.FINISH
@@ -548,6 +585,8 @@ class Controller:
             items = self.library.protect_incident(open_seq, kind, peak, position_of(self.position))
             log.info("protected %s (open segment %s, %s)", [i.seq for i in items], open_seq, kind)
             return "protect"
+        elif action in _PARKING_ACTIONS:
+            self._perform_parking(action, event, detail)
         elif action is Action.SHUT_DOWN:
             if isinstance(detail, PowerRequest):  # the dashboard's restart or shutdown
                 self._power_request = detail
@@ -581,7 +620,9 @@ class Controller:
             ):
                 self._info_started = True
                 self._submit(self._fill_clip_info, None)
-        if self._state in (State.RECORDING, State.STORAGE_FULL) and now >= self._next_prune:
+        self._parking_tick(now)
+        writing = (State.RECORDING, State.PARKED_EVENT)
+        if self._state in (*writing, State.STORAGE_FULL) and now >= self._next_prune:
             self._next_prune = now + self.config.prune_interval_s
             # Open segments are never pruned; the newest closed one is kept too.
             result = self.library.prune(writing=self.recorder.last_closed_seq)
@@ -589,7 +630,7 @@ class Controller:
                 figures = self.library.storage()
                 if figures.free >= figures.reserve + self.recorder.headroom_bytes:
                     self.post(Event.STORAGE_OK)
-            elif self._state is State.RECORDING and not result.ok:
+            elif self._state in writing and not result.ok:
                 self.post(Event.STORAGE_FULL)
             if result.deleted:
                 self._publish(None)
@@ -602,7 +643,7 @@ class Controller:
             try:
                 self.camera.stop()
                 put_before = rec.frames_seen + rec.queued
-                self.camera.start(rec.put, self._camera_error)
+                self.camera.start(self.gate.put, self._camera_error)
             except CameraStuck as exc:
                 self._camera_stuck(exc)
                 self._publish(None)
@@ -708,6 +749,9 @@ class Controller:
 
     def _clip_closed(self, item: Item, recovered: bool) -> None:
         """Hand a closed or recovered clip on (:attr:`on_clip_closed`); never raises."""
+        seqs = self._clip_seqs
+        if seqs is not None and not recovered:
+            seqs.add(item.seq)  # a segment of the parking clip
         hook = self.on_clip_closed
         if hook is None:
             return
@@ -734,6 +778,135 @@ class Controller:
 
     def _segment_bytes_estimate(self) -> int:
         return int(self.config.video_bitrate / 8 * self.config.segment_seconds * 1.5)
+
+    # --- parking --------------------------------------------------------------------
+
+    def _perform_parking(self, action: Action, event: Event | None, detail: Any) -> None:
+        """The four parking actions (see :mod:`appliance.parking`)."""
+        rec, cfg = self.recorder, self.config
+        if action is Action.ENTER_PARKING:
+            self.gate.park(cfg)  # first: the recorder's stop comes after the last packet
+            rec.stop_recording()
+            self._parked_mono = self.clock.monotonic()
+            self._limit_posted = False
+            self._session = {"started_wall": self.clock.wall(), "events": 0, "incidents": []}
+            self._set_video_base(VideoRate(cfg.parking_fps, cfg.parking_bitrate))
+            self._start_motion()
+            log.info("parked: nothing is written until something happens")
+        elif action is Action.PARKING_CLIP:
+            why = detail.get("why") if isinstance(detail, dict) else None
+            why = why or (event.value if event is not None else "trigger")
+            self._clip_until = self.clock.monotonic() + cfg.parking_postroll_s
+            self._clip_done_posted = False
+            if self._clip_seqs is not None:
+                log.info("parking clip extended (%s)", why)
+                return
+            self._clip_seqs = set()
+            rec.start_recording()  # queued before the ring's packets
+            anchor = detail.get("pts_us") if isinstance(detail, dict) else None
+            self.gate.start_clip(anchor if isinstance(anchor, int) else None)
+            ring = self.gate.ring
+            if ring is None or len(ring) == 0:
+                self.camera.request_keyframe()
+            log.info("parking clip (%s)", why)
+        elif action is Action.PARKING_CLIP_END:
+            self.gate.end_clip()  # first: the recorder's stop comes after its last packet
+            rec.stop_recording()
+            self._finish_clip()
+        elif action is Action.LEAVE_PARKING:
+            self._resume = True
+            if self._clip_seqs is not None:  # the recorder has every packet already
+                self.gate.leave(flush=False)
+                self._finish_clip()
+            else:
+                rec.start_recording()  # queued before the ring's packets
+                ring = self.gate.ring
+                if ring is None or len(ring) == 0:
+                    self.camera.request_keyframe()
+                self.gate.leave(flush=True)
+            self._stop_parking()
+
+    def _finish_clip(self) -> None:
+        """Protect the parking clip's segments as one incident (the open one is marked)."""
+        seqs, self._clip_seqs = self._clip_seqs, None
+        self._clip_until = None
+        if seqs is None:
+            return
+        status = self.recorder.status
+        if status.recording and status.seq is not None:
+            seqs.add(status.seq)
+        incident = self.library.protect_clips(
+            seqs, IncidentKind.PARKING, position_of(self.position)
+        )
+        if self._session is not None and incident is not None:
+            self._session["events"] += 1
+            self._session["incidents"].append(incident.id)
+        log.info("parking clip protected: incident %s, clips %s", incident and incident.id, seqs)
+
+    def _start_motion(self) -> None:
+        """Watch the picture for motion while parked, if the config and camera allow."""
+        cfg = self.config
+        if not cfg.parking_motion:
+            return
+        detector = MotionDetector(cfg.parking_motion_sensitivity, cfg.parking_mask_bottom_percent)
+        watch = MotionWatch(detector, lambda d: self.post(Event.PARKING_TRIGGER, d))
+        if self.camera.set_motion_sink(watch, min(MOTION_FPS, float(cfg.parking_fps))):
+            self._motion = watch
+        else:
+            log.warning("this camera has no motion stream: only bumps trigger a parking clip")
+
+    def _stop_parking(self) -> None:
+        """Motion off, the driving rate back, the session closed."""
+        if self._motion is not None:
+            self._motion = None
+            try:
+                self.camera.set_motion_sink(None)
+            except Exception:  # noqa: BLE001 - a failed camera is the retry's business
+                log.exception("stopping the motion stream failed")
+        try:
+            self._set_video_base(VideoRate(self.config.video_fps, self.config.video_bitrate))
+        except Exception:  # noqa: BLE001
+            log.exception("the driving rate could not be set")
+        self._parked_mono = None
+        session, self._session = self._session, None
+        if session is not None:
+            self._last_session = {**session, "ended_wall": self.clock.wall()}
+            log.info(
+                "parking ended: %d events, incidents %s", session["events"], session["incidents"]
+            )
+
+    def _parking_ended(self, action: Action) -> None:
+        """Parking was left another way than LEAVE_PARKING (an error, a shutdown): a
+        clip under way is protected as it stands, packets pass again."""
+        if action is Action.LEAVE_PARKING:
+            return
+        try:
+            self.gate.end_clip()
+            self.gate.leave(flush=False)
+            if self._clip_seqs is not None:
+                self._finish_clip()
+        finally:
+            self._stop_parking()
+
+    def _parking_tick(self, now: float) -> None:
+        """The post-roll's end and the longest parking time."""
+        if (
+            self._state is State.PARKED_EVENT
+            and self._clip_until is not None
+            and now >= self._clip_until
+            and not self._clip_done_posted
+        ):
+            self._clip_done_posted = True
+            self.post(Event.PARKING_CLIP_DONE)
+        if (
+            self._state in PARKED_STATES
+            and self._parked_mono is not None
+            and not self._limit_posted
+            and now - self._parked_mono >= self.config.parking_max_hours * 3600.0
+        ):
+            self._limit_posted = True
+            log.warning("parked for %.1f h: shutting down", self.config.parking_max_hours)
+            self.post(Event.PARKING_LIMIT, "parking_max_hours")
 
     # --- snapshots ------------------------------------------------------------------
 
@@ -772,8 +945,32 @@ class Controller:
         )
 
     def _parking_status(self) -> dict[str, Any] | None:
-        """The parking part of the status; None while parking mode is off."""
-        return None
+        """The parking part of the status; None while parking mode is off (and it has
+        never been parked since the start).
+
+        ``events`` and ``incidents`` are the current session's, or the last one's once
+        left; ``last_session`` is the session that ended last.
+        """
+        session, last = self._session, self._last_session
+        if not self.config.parking and session is None and last is None:
+            return None
+        shown = session or last
+        status: dict[str, Any] = {
+            "parked": self._state in PARKED_STATES,
+            "events": shown["events"] if shown else 0,
+            "incidents": list(shown["incidents"]) if shown else [],
+            "since_wall": session["started_wall"] if session else None,
+            "last_session": None if last is None else {**last, "incidents": [*last["incidents"]]},
+            "ignition_off": self._ignition_off,
+            "motion": self._motion is not None,
+            "clip_left_s": None,
+        }
+        if self._clip_until is not None and self._state is State.PARKED_EVENT:
+            status["clip_left_s"] = round(max(0.0, self._clip_until - self.clock.monotonic()), 1)
+        ring = self.gate.ring_status()
+        if ring is not None:
+            status.update(ring)
+        return status
 
     def _health_status(self) -> dict[str, Any] | None:
         """The health part of the status; None without a health watch."""

@@ -46,6 +46,7 @@ class IncidentKind(enum.StrEnum):
 
     MANUAL = "manual"  # the protect button or the dashboard
     IMPACT = "impact"  # the G-sensor felt an impact over its threshold
+    PARKING = "parking"  # a parking clip: motion or a bump while the car was parked
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from appliance.card.files import fsync_dir, storage_error, unlink, write_atomic,
 from appliance.card.scan import LostFolder, partial_segment_seq, read_card
 from appliance.card.volume import Card
 from appliance.errors import NotFound
-from appliance.incident import Incident, IncidentKind, Incidents, select_clips
+from appliance.incident import Incident, IncidentKind, Incidents, Selection, select_clips
 from appliance.items import (
     ALL_KINDS,
     MEDIA_RE,
@@ -617,6 +617,35 @@ class Library:
         self._delete_files(victims)
         log.info("incident %s protects %s now", incident and incident.id, [i.id for i in protected])
         return protected
+
+    def protect_clips(
+        self,
+        seqs: Iterable[int],
+        kind: IncidentKind,
+        position: tuple[float, float] | None = None,
+    ) -> Incident | None:
+        """Protect exactly ``seqs`` as one incident (a parking clip's segments): closed loop
+        clips now, open segments marked (they close into PROTECTED). Clips no longer on
+        the card are left out.
+
+        Returns:
+            The incident, or None if none of ``seqs`` is left.
+        """
+        with self._lock:
+            wanted = set(seqs)
+            marked = tuple(sorted(s for s in wanted if s in self._open))
+            now = tuple(sorted(s for s in wanted - set(marked) if s in self._index.items))
+            for seq in now:
+                if self._index.items[seq].kind is Kind.LOOP:
+                    self._protect_locked(seq)
+            clips = tuple(sorted({*now, *marked}))
+            selection = Selection(now=now, marked=marked, next_segment=False, clips=clips)
+            incident = self._incidents.begin(kind, self._clock.wall(), selection, None, position)
+            victims = self._enforce_quota_locked(self._incidents.shield())
+            self._incidents.end_moment()
+        self._delete_files(victims)
+        log.info("incident %s (%s) protects %s", incident and incident.id, kind, clips)
+        return incident
 
     def incidents(self) -> list[Incident]:
         """Every incident recorded on this card, newest first (kept across restarts)."""

@@ -93,6 +93,7 @@ class Recorder:
         # queue depth needs no lock. Commands are never dropped and not counted.
         self._put = 0
         self._taken = 0
+        self._backlog = 0  # packets of a backlog still counted on top of the bound
         self._jobs = jobs
         self._clock = clock or Clock()
         self._on_storage_full = on_storage_full
@@ -117,11 +118,23 @@ class Recorder:
 
     def put(self, packet: EncodedPacket) -> None:
         """The camera's packet sink (one camera thread). Never blocks; drops past the bound."""
-        if self._put - self._taken >= self._max_queued:
+        depth = self._put - self._taken
+        if self._backlog and depth <= self._max_queued:
+            self._backlog = 0  # the backlog has drained
+        if depth >= self._max_queued + self._backlog:
             self.frames_dropped += 1
             return
         self._put += 1
         self._queue.put(packet)
+
+    def put_backlog(self, packets: list[EncodedPacket]) -> None:
+        """Queue ``packets`` (the parking pre-roll) whole, past the bound, from the thread
+        that calls :meth:`put`; the bound grows by as many until they are written, so the
+        live packets behind them are not dropped either."""
+        self._backlog = max(0, self._put - self._taken - self._max_queued) + len(packets)
+        for packet in packets:
+            self._put += 1
+            self._queue.put(packet)
 
     def start_recording(self, wait_s: float | None = None) -> bool:
         """Open a segment at the next keyframe (ask the camera for one first)."""

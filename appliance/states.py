@@ -130,6 +130,8 @@ TRANSITIONS: dict[tuple[State, Event], Transition] = {
     (S.PARKED_EVENT, E.IMPACT): Transition(S.PARKED_EVENT, A.PARKING_CLIP),
     (S.PARKED_EVENT, E.PROTECT_PRESSED): Transition(S.PARKED_EVENT, A.PARKING_CLIP),
     (S.PARKED_EVENT, E.PARKING_CLIP_DONE): Transition(S.PARKED, A.PARKING_CLIP_END),
+    # The recorder failed under a parking clip: as under loop recording.
+    (S.PARKED_EVENT, E.RECORDER_FAILED): Transition(S.ERROR, A.PAUSE_RECORDING),
     # The card ran out under a parking clip: it ends there, protected.
     (S.PARKED_EVENT, E.STORAGE_FULL): Transition(S.PARKED, A.PARKING_CLIP_END),
     (S.PARKED, E.PHOTO_PRESSED): Transition(S.PARKED, A.TAKE_PHOTO),

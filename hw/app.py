@@ -263,6 +263,7 @@ def start_gsensor(config: Config, controller, simulated: bool, open_bus=None, on
         log.error("gsensor: %s cannot be opened (%s): recording goes on without it", kind, exc)
         return None, None
     detector = ImpactDetector(config.gsensor_threshold_g)
+    follow_parking_threshold(controller, detector)
     watcher = ImpactWatcher(
         source,
         detector,
@@ -270,6 +271,19 @@ def start_gsensor(config: Config, controller, simulated: bool, open_bus=None, on
         on_samples=on_samples,
     )
     return watcher.start(), trace
+
+
+def follow_parking_threshold(controller, detector) -> None:
+    """The impact threshold follows the mode: ``parking_gsensor_threshold_g`` while parked,
+    ``gsensor_threshold_g`` otherwise (set from each status the controller publishes)."""
+    from appliance.parking import gsensor_threshold_g
+    from appliance.states import PARKED_STATES
+
+    def follow(status) -> None:
+        parked = status.state in PARKED_STATES
+        detector.threshold_g = gsensor_threshold_g(controller.config, parked)
+
+    controller.subscribe(follow)
 
 
 def wait_until_settled(controller, autostart: bool, timeout_s: float) -> bool:

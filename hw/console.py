@@ -26,6 +26,8 @@ STATE_LABELS = {
     State.IDLE: "IDLE",
     State.RECORDING: "REC",
     State.STORAGE_FULL: "CARD FULL",
+    State.PARKED: "PARKED",
+    State.PARKED_EVENT: "PARKED REC",
     State.ERROR: "ERROR",
     State.SHUTTING_DOWN: "SHUTTING DOWN",
     State.OFF: "OFF",
@@ -85,6 +87,10 @@ def status_line(status, now_wall: float, led: str | None = None) -> str:
     gps = getattr(status, "gps", None)
     if gps:
         parts.append(f"GPS {gps.get('speed_text') or 'fix'}" if gps.get("fix") else "GPS no fix")
+    parking = getattr(status, "parking", None)
+    if parking and parking.get("parked"):
+        events = parking.get("events", 0)
+        parts.append(f"{events} event{'' if events == 1 else 's'} while parked")
     if status.frames_dropped:
         parts.append(f"{status.frames_dropped} frames dropped")
     if led:

@@ -54,6 +54,8 @@ STATE_PATTERNS: dict[State, Pattern] = {
     State.RECORDING: Pattern("solid", ((1.0, 1.0),)),
     State.STORAGE_FULL: Pattern("slow blink", _blinks(1, 0.5, 0.5)),
     State.ERROR: Pattern("triple blink", _blinks(3, 0.15, 0.15) + ((0.0, 0.9),)),
+    State.PARKED: Pattern("parked blip", ((0.3, 0.05), (0.0, 2.95))),
+    State.PARKED_EVENT: Pattern("parking clip", ((1.0, 0.5), (0.3, 0.5))),
     State.SHUTTING_DOWN: Pattern("dim", ((0.2, 1.0),)),
     State.OFF: Pattern("off", ((0.0, 1.0),)),
 }
@@ -416,7 +418,7 @@ class Panel:
         self._record_down = True
         self._record_held = False
         # Starting never waits for the release: not one second of footage is missed.
-        self._record_started = self._state is State.IDLE
+        self._record_started = self._state in (State.IDLE, State.PARKED, State.PARKED_EVENT)
         if self._record_started:
             self._post(Event.RECORD_PRESSED)
 

@@ -60,6 +60,14 @@ class FaultyCamera(Camera):
     def set_preview_sink(self, sink):
         self.inner.set_preview_sink(sink)
 
+    def set_video_rate(self, fps, bitrate):
+        self._check("set_video_rate")
+        return self.inner.set_video_rate(fps, bitrate)
+
+    def set_motion_sink(self, sink, fps=5.0):
+        self._check("set_motion_sink")
+        return self.inner.set_motion_sink(sink, fps)
+
 
 class FailingFS(FileSystem):
     """A card whose sync, rename or mkdir fail with ``error`` while named in ``failing``."""
@@ -100,6 +108,10 @@ class Disk:
         return DiskUsage(GIB, 0 if self.full else GIB // 2)
 
 
+#: Parking on (no test posts IGNITION_OFF but the parking ones), short pre- and post-roll.
+PARKING = {"parking": True, "parking_preroll_s": 1.0, "parking_postroll_s": 1.0}
+
+
 class Rig:
     def __init__(self, tmp_path, **overrides):
         self.camera = FaultyCamera()
@@ -112,7 +124,7 @@ class Rig:
             disk_usage=self.disk,
             retry_interval_s=RETRY_S,
             min_free_bytes=1024**2,
-            **overrides,
+            **{**PARKING, **overrides},
         )
         self.ctl = self.app.controller
         self.states: list[State] = []
@@ -253,6 +265,60 @@ def fail_none(rig):
     assert wait_until(rig.recording, 10)
 
 
+def park(rig):
+    start_recording(rig)
+    rig.ctl.post(Event.IGNITION_OFF)
+    assert rig.ctl.wait_for_state(State.PARKED)
+
+
+def parked_again(rig):
+    """The ignition is still off: after the retry the appliance parks again."""
+    assert rig.ctl.wait_for_state(State.PARKED, timeout_s=10), rig.states
+
+
+def fail_enter_parking(rig):
+    start_recording(rig)
+    rig.camera.failing.add("set_video_rate")  # the camera refuses the parking rate
+    rig.ctl.post(Event.IGNITION_OFF)
+    went_to_error(rig)
+    assert "set_video_rate" in rig.camera.raised
+    rig.camera.failing.clear()
+    parked_again(rig)
+
+
+def fail_parking_clip(rig):
+    park(rig)
+    rig.fs.failing.add("sync")  # the parking clip's first fragment cannot be made durable
+    rig.ctl.post(Event.PARKING_TRIGGER)
+    went_to_error(rig)
+    assert "sync" in rig.fs.raised
+    rig.fs.failing.clear()
+    parked_again(rig)
+
+
+def fail_parking_clip_end(rig):
+    park(rig)
+    rig.ctl.post(Event.PARKING_TRIGGER)
+    assert wait_until(lambda: rig.ctl.status.recording, 10)
+    rig.fs.failing.add("rename")  # neither the clip's close nor its protection can rename
+    assert wait_until(lambda: "rename" in rig.fs.raised, 10)  # at the post-roll's end
+    went_to_error(rig)
+    rig.fs.failing.clear()
+    parked_again(rig)
+
+
+def fail_leave_parking(rig):
+    park(rig)
+    rig.ctl.post(Event.PARKING_TRIGGER)
+    assert wait_until(lambda: rig.ctl.status.recording, 10)
+    rig.fs.failing.add("rename")  # the clip cannot be moved into PROTECTED
+    rig.ctl.post(Event.IGNITION_ON)
+    went_to_error(rig)
+    assert "rename" in rig.fs.raised
+    rig.fs.failing.clear()
+    assert wait_until(rig.recording, 10)  # the ignition is on: loop recording again
+
+
 INJECTIONS = {
     Action.NONE: fail_none,
     Action.START_RECORDING: fail_start_recording,
@@ -261,6 +327,10 @@ INJECTIONS = {
     Action.TAKE_PHOTO: fail_take_photo,
     Action.PROTECT: fail_protect,
     Action.SHUT_DOWN: fail_shut_down,
+    Action.ENTER_PARKING: fail_enter_parking,
+    Action.PARKING_CLIP: fail_parking_clip,
+    Action.PARKING_CLIP_END: fail_parking_clip_end,
+    Action.LEAVE_PARKING: fail_leave_parking,
 }
 
 

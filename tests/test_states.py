@@ -5,6 +5,7 @@ from collections import deque
 import pytest
 
 from appliance.states import (
+    PARKED_STATES,
     RUNNING_STATES,
     TRANSITIONS,
     Action,
@@ -72,8 +73,10 @@ def test_a_user_stop_and_a_system_pause_differ():
 def test_a_failing_card_or_action_leads_to_error_from_every_running_state(state, event):
     transition = next_transition(state, event)
     assert transition is not None and transition.target is State.ERROR
-    # Recording pauses (the wish to record is kept for the recovery); nothing else acts.
-    expected = Action.PAUSE_RECORDING if state is State.RECORDING else Action.NONE
+    # Recording pauses (the wish to record is kept for the recovery), a parking clip
+    # too; nothing else acts.
+    writing = (State.RECORDING, *PARKED_STATES)
+    expected = Action.PAUSE_RECORDING if state in writing else Action.NONE
     assert transition.action is expected
 
 

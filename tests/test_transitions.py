@@ -42,6 +42,13 @@ def enter(app, disk, state):
     if state is State.SHUTTING_DOWN:
         ctl.post(Event.SHUTDOWN)
         return
+    if state in (State.PARKED, State.PARKED_EVENT):
+        ctl.post(Event.IGNITION_OFF)
+        assert ctl.wait_for_state(State.PARKED)
+        if state is State.PARKED_EVENT:
+            ctl.post(Event.PARKING_TRIGGER)
+            assert ctl.wait_for_state(State.PARKED_EVENT)
+        return
     ctl.post(Event.START_RECORDING)
     assert wait_until(lambda: ctl.status.recording, 10)
     if state is State.STORAGE_FULL:
@@ -61,7 +68,12 @@ def test_the_controller_follows_the_row(tmp_path, caplog, key, transition):
     if source is State.ERROR:
         camera = SimulatedCamera(width=320, height=240, fps=30, fail_after_frames=10)
     app = Appliance(
-        tmp_path, camera=camera, disk_usage=disk, autostart=False, min_free_bytes=1024**2
+        tmp_path,
+        camera=camera,
+        disk_usage=disk,
+        autostart=False,
+        min_free_bytes=1024**2,
+        parking=True,
     )
     try:
         with caplog.at_level(logging.INFO, logger="appliance.controller"):
