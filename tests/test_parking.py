@@ -404,3 +404,20 @@ def test_the_gsensor_threshold_follows_the_mode_and_a_light_knock_triggers_parke
         if watcher is not None:
             watcher.close()
         app.close()
+
+
+def test_a_preroll_longer_than_the_recorders_queue_bound_is_not_dropped(tmp_path):
+    # 10 fps: the recorder's queue takes 40 packets; the pre-roll flush is 50 and more.
+    app = parked(tmp_path, video_fps=10, parking_preroll_s=5.0)
+    try:
+        ctl = app.controller
+        assert ctl.recorder.queued == 0
+        trigger = newest_frame(app)
+        ctl.post(Event.IMPACT)
+        (incident,) = wait_clip_done(app)
+        counters = clip_counters(app, incident)
+        assert counters[0] <= trigger - 5.0 * 10
+        assert counters == list(range(counters[0], counters[0] + len(counters)))
+        assert ctl.recorder.frames_dropped == 0
+    finally:
+        app.close()
