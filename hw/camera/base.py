@@ -177,6 +177,22 @@ def frame_to_jpeg(
     return out.getvalue()
 
 
+def check_rate(fps: Any, bitrate: Any) -> None:
+    """Check a rate given to :meth:`~appliance.ports.Camera.set_video_rate`.
+
+    Raises:
+        ValueError: ``fps`` or ``bitrate`` is not a whole number in the backends' bounds.
+    """
+    if not isinstance(fps, int) or isinstance(fps, bool) or not MIN_FPS <= fps <= MAX_FPS:
+        raise ValueError(f"fps must be an integer in {MIN_FPS}..{MAX_FPS}, got {fps!r}")
+    if (
+        not isinstance(bitrate, int)
+        or isinstance(bitrate, bool)
+        or not MIN_BITRATE <= bitrate <= MAX_BITRATE
+    ):
+        raise ValueError(f"bitrate must be in {MIN_BITRATE}..{MAX_BITRATE}, got {bitrate!r}")
+
+
 def grey_thumbnail(luma: np.ndarray, width: int = MOTION_WIDTH) -> np.ndarray:
     """A small grey picture of a luma plane: the mean of each ``f``×``f`` block, where
     ``f`` is the plane's width over ``width`` (whole blocks only)."""

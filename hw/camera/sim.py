@@ -23,14 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 from appliance.errors import CameraError
 from appliance.overlay import Overlay, Stamp
 from appliance.ports import PTS_PER_SECOND, EncodedPacket
-from hw.camera.base import (
-    MAX_BITRATE,
-    MAX_FPS,
-    MIN_BITRATE,
-    MIN_FPS,
-    ThreadedCamera,
-    stream_info,
-)
+from hw.camera.base import ThreadedCamera, check_rate, stream_info
 from hw.camera.scenes import Scene
 from hw.camera.x264 import copy_frame, encode_frame, open_x264, plane_view
 
@@ -364,10 +357,7 @@ class SimulatedCamera(ThreadedCamera):
         Raises:
             ValueError: A rate out of the backend's bounds.
         """
-        if not (isinstance(fps, int) and MIN_FPS <= fps <= MAX_FPS):
-            raise ValueError(f"fps must be an integer in {MIN_FPS}..{MAX_FPS}, got {fps!r}")
-        if not (isinstance(bitrate, int) and MIN_BITRATE <= bitrate <= MAX_BITRATE):
-            raise ValueError(f"bitrate must be in {MIN_BITRATE}..{MAX_BITRATE}, got {bitrate!r}")
+        check_rate(fps, bitrate)
         self._rate_request = (fps, bitrate)
         return True
 
