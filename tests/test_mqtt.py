@@ -250,7 +250,9 @@ def test_state_messages_come_at_most_once_a_second(tmp_path, broker, watchers):
     with w._changed:
         sent = [(t, json.loads(p)) for t, topic, p, _r in w.messages if topic == f"{BASE}/state"]
     gaps = [b[0] - a[0] for a, b in zip(sent, sent[1:], strict=False)]
-    assert gaps and min(gaps) > 0.8, gaps  # at most one a second (1 s, less broker jitter)
+    # At most one a second: sent 1 s apart, received so less the broker's and the
+    # watcher's delays on a loaded machine (unspaced, the photos' states come ms apart).
+    assert gaps and min(gaps) > 0.5, gaps
     photos = [body["counts"].get("photo", 0) for _t, body in sent]
     assert photos[-1] == 6 and len(photos) < 7, photos  # the newest won; older were dropped
 
@@ -296,6 +298,22 @@ def test_no_broker_at_start_records_anyway_and_connects_when_one_comes(tmp_path,
             w.wait_for(f"{BASE}/state", state_is("recording"))
         finally:
             broker.kill()
+
+
+def test_a_broker_that_never_answers_costs_nothing_and_the_stop_is_bounded(tmp_path):
+    with socket.socket() as silent:  # takes the connection, never says CONNACK
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        with running(tmp_path, mqtt_port=port, segment_seconds=1.0) as app:
+            assert wait_until(lambda: closed(app) >= 2, WAIT_S)
+            for _ in range(3):
+                app.controller.post(Event.PHOTO_PRESSED)
+            assert wait_until(lambda: app.controller.status.counts.get("photo", 0) == 3, WAIT_S)
+            assert not app.mqtt.connected
+            assert app.controller.status.frames_dropped == 0
+            stopping = time.monotonic()
+        assert time.monotonic() - stopping < 10  # the bridge's stop waits a bounded time
 
 
 def test_a_broker_with_a_password(tmp_path, watchers):
