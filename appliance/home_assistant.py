@@ -12,7 +12,7 @@ same, so Home Assistant groups them. The values travel on the appliance's own to
 - ``position``: the GPS's last fix (a ``device_tracker``'s attributes), retained;
 - ``incident``: each new incident once (id, kind, time, position when known), retained;
 - ``health``, ``parking``: the status's ``health`` and ``parking`` dicts as they are, when
-  the status has them;
+  the status has them (retained, as ``state`` is: Home Assistant restarted reads them);
 - ``command/protect``, ``command/photo``: Home Assistant's buttons (payload ``PRESS``).
 """
 
@@ -135,8 +135,9 @@ class HomeAssistant:
     def _entity(self, component: str, key: str, name: str, **config: Any) -> Message:
         payload = {
             "name": name,
+            # No object_id (deprecated by Home Assistant 2025.10, gone in 2026.4): the entity
+            # id comes from the device's name and the entity's.
             "unique_id": f"dashcam_{self.node}_{key}",
-            "object_id": f"dashcam_{self.node}_{key}",
             "availability_topic": self.availability_topic,
             "device": self.device,
             **config,
@@ -311,7 +312,8 @@ class HomeAssistant:
         for section, topic in (("health", self.health_topic), ("parking", self.parking_topic)):
             part = status.get(section)
             if isinstance(part, Mapping):
-                out.append(Message(topic, json.dumps(dict(part), sort_keys=True, default=str)))
+                payload = json.dumps(dict(part), sort_keys=True, default=str)
+                out.append(Message(topic, payload, True))
         return out
 
     def incident(self, incident: Mapping[str, Any]) -> Message:

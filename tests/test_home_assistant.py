@@ -63,6 +63,7 @@ def test_every_discovery_config_is_one_device_with_unique_ids_and_its_own_topics
     }
     ids = [c["unique_id"] for c in found.values()]
     assert len(set(ids)) == len(ids) and all(i.startswith("dashcam_car_1_") for i in ids)
+    assert not any("object_id" in c for c in found.values())  # gone in Home Assistant 2026.4
     devices = {json.dumps(c["device"], sort_keys=True) for c in found.values()}
     assert len(devices) == 1
     device = next(iter(found.values()))["device"]
@@ -129,6 +130,7 @@ def test_position_health_and_parking_have_their_own_messages() -> None:
         "longitude": 13.4,
         "speed_mps": 13.9,
     }
+    assert all(m.retain for m in messages)  # Home Assistant restarted reads them again
     assert by_topic["dashcam/car_1/health"] == HEALTH
     assert by_topic["dashcam/car_1/parking"] == PARKING
     no_fix = {"fix": False, "mode": 1, "speed_mps": None, "lat": None, "lon": None}
