@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ import pytest
 
 from appliance.states import Event, State
 from hw.app import App, make_camera
+from hw.panel import press
 from tests.harness import SMALL, run_child, wait_until
 from tests.test_app_root import config_for, free_port, started
 
@@ -217,7 +219,7 @@ def test_home_assistant_sees_the_device_its_state_an_incident_and_commands_work(
         state = json.loads(w.wait_for(state_topic, state_is("recording")))
         assert state["recording"] is True and state["free_bytes"] > 0
 
-        app.controller.post(Event.PROTECT_PRESSED)  # the button's event
+        press(app.panel.protect)  # the protect button, through its (mock) pin
         first = json.loads(w.wait_for(f"{BASE}/incident"))
         assert first["kind"] == "manual" and first["id"] == 1 and "time" in first
 
@@ -314,6 +316,16 @@ def test_a_broker_that_never_answers_costs_nothing_and_the_stop_is_bounded(tmp_p
             assert app.controller.status.frames_dropped == 0
             stopping = time.monotonic()
         assert time.monotonic() - stopping < 10  # the bridge's stop waits a bounded time
+
+
+def test_paho_is_not_imported_when_mqtt_is_off():
+    code = (
+        "import sys; from appliance.config import Config; import hw.app; "
+        "from hw.mqtt import start_mqtt; assert start_mqtt(Config(), None, None) is None; "
+        "assert 'paho' not in sys.modules, 'paho imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
 
 
 def test_a_broker_with_a_password(tmp_path, watchers):
