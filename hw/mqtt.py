@@ -45,6 +45,8 @@ MAX_QUEUED = 200
 #: Longest wait at a clean stop for ``offline`` to reach the broker, and for paho's
 #: thread to end (it may be in a connect attempt).
 STOP_WAIT_S = 2.0
+#: Longest wait for the broker's answer in ``dashcam doctor``.
+PROBE_TIMEOUT_S = 5.0
 #: paho's ``MQTT_ERR_NO_CONN`` (paho is imported only when MQTT is on).
 _NO_CONN = 4
 
@@ -79,7 +81,7 @@ class MqttBridge:
         config: ``mqtt_*`` and ``device_id`` are read.
         controller: Its status is published (``subscribe``); commands are ``post``-ed.
         library: Its incidents are published (``incidents``, ``subscribe``).
-        client_factory: Makes the paho client from a client id (tests may wrap it).
+        client_factory: Makes the paho client from a client id.
         interval_s: Least seconds between two state messages.
         monotonic: The clock that spaces them.
     """
@@ -119,7 +121,7 @@ class MqttBridge:
         self._unsubscribe: list[Callable[[], None]] = []
         self._client: Any = None
         self._worker = Worker(self._run, "mqtt")
-        #: Counts of messages published and commands taken (``dashcam doctor``, tests).
+        #: Counts of messages handed to paho and of commands taken (for the tests).
         self.published = 0
         self.commands = 0
 
@@ -302,6 +304,51 @@ class MqttBridge:
             if self._publish(self.ha.incident(incident.to_dict())) is None:
                 return  # paho's queue is full: tried again at the next change
             self._last_incident = incident.id
+
+
+def probe(
+    config: Config,
+    timeout_s: float = PROBE_TIMEOUT_S,
+    client_factory: Callable[[str], Any] = make_client,
+) -> str | None:
+    """Connect to the broker once, as ``dashcam doctor`` does (its own client id, so the
+    running appliance's connection is left alone).
+
+    Returns:
+        None if the broker accepted the connection, else why not, in words.
+    """
+    cfg = config
+    answered = threading.Event()
+    result: dict[str, Any] = {}
+
+    def on_connect(_client, _userdata, _flags, reason_code, _properties=None) -> None:
+        result["reason"] = reason_code
+        answered.set()
+
+    try:
+        client = client_factory(f"dashcam-{HomeAssistant(device_name(cfg.device_id)).node}-doctor")
+    except ImportError as exc:
+        return f"paho-mqtt cannot be imported ({exc})"
+    if cfg.mqtt_username is not None:
+        client.username_pw_set(cfg.mqtt_username, cfg.mqtt_password)
+    client.on_connect = on_connect
+    client.connect_timeout = timeout_s
+    try:
+        client.connect(cfg.mqtt_host, cfg.mqtt_port, keepalive=max(5, int(timeout_s) * 2))
+    except (OSError, ValueError) as exc:
+        return f"{cfg.mqtt_host}:{cfg.mqtt_port} cannot be reached: {exc}"
+    client.loop_start()
+    try:
+        if not answered.wait(timeout_s):
+            return f"{cfg.mqtt_host}:{cfg.mqtt_port} takes the connection but does not answer"
+        reason = result["reason"]
+        if reason.is_failure:
+            return f"{cfg.mqtt_host}:{cfg.mqtt_port} refused the connection: {reason}"
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            client.disconnect()
+        run_once(client.loop_stop, "mqtt-probe-stop").join(STOP_WAIT_S)
 
 
 def start_mqtt(config: Config, controller: Any, library: Any, **kw: Any) -> MqttBridge | None:

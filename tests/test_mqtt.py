@@ -388,3 +388,34 @@ def test_the_appliance_killed_leaves_offline_by_the_last_will(tmp_path, broker, 
         if child.poll() is None:
             child.kill()
             child.wait(10)
+
+
+def test_doctor_says_whether_the_broker_takes_the_camera(tmp_path):
+    from appliance.config import Config
+    from hw.doctor import FAIL, OK, SKIP
+    from hw.doctor_sensors import check_mqtt, sensor_checks
+
+    assert check_mqtt(Config()).status == SKIP
+    broker = Broker(tmp_path, free_port(), users={"dashcam": "s3cret"}).start()
+    try:
+        good = Config(
+            mqtt_host="127.0.0.1",
+            mqtt_port=broker.port,
+            mqtt_username="dashcam",
+            mqtt_password="s3cret",
+            device_id=DEVICE,
+        )
+        checks = {c.name: c for c in sensor_checks(good, simulated=True)}
+        check = checks["Home Assistant (MQTT)"]
+        assert check.status == OK, check
+        assert "accepts dashcam" in check.found and f"{BASE}/" in check.found
+        assert "s3cret" not in check.found + check.fix
+        wrong = check_mqtt(good.replace(mqtt_password="nope"))
+        assert wrong.status == FAIL and "refused" in wrong.found, wrong
+        assert "mqtt_password" in wrong.fix
+    finally:
+        broker.kill()
+    began = time.monotonic()
+    away = check_mqtt(good)  # the broker is gone: nothing listens on its port
+    assert away.status == FAIL and "cannot be reached" in away.found, away
+    assert time.monotonic() - began < 5
