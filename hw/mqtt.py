@@ -15,7 +15,8 @@ recording anything:
   messages) sends the birth (``online``), the discovery configs and the latest state
   again; the last will (``offline``) is left with the broker at connect;
 - a command (``<prefix>/<device>/command/protect`` or ``photo``, payload ``PRESS``) is
-  posted to the controller as the button's event; anything else is logged and dropped.
+  posted to the controller as the button's event, at most one of a kind a second;
+  anything else is logged and dropped.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ MAX_QUEUED = 200
 #: Longest wait at a clean stop for ``offline`` to reach the broker, and for paho's
 #: thread to end (it may be in a connect attempt).
 STOP_WAIT_S = 2.0
+#: Least seconds between two commands of one kind taken (a button is not pressed faster).
+COMMAND_SPACING_S = 1.0
 #: Longest wait for the broker's answer in ``dashcam doctor``.
 PROBE_TIMEOUT_S = 5.0
 #: paho's ``MQTT_ERR_NO_CONN`` (paho is imported only when MQTT is on).
@@ -121,9 +124,10 @@ class MqttBridge:
         self._unsubscribe: list[Callable[[], None]] = []
         self._client: Any = None
         self._worker = Worker(self._run, "mqtt")
-        #: Counts of messages handed to paho and of commands taken (for the tests).
+        #: Counts of messages handed to paho, of commands taken and dropped (for the tests).
         self.published = 0
-        self.commands = 0
+        self.commands = self.commands_dropped = 0
+        self._last_command: dict[Any, float] = {}  # paho's thread only
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -226,12 +230,28 @@ class MqttBridge:
             log.warning("mqtt: connection lost (%s); reconnecting by itself", reason_code)
 
     def _on_message(self, _client, _userdata, message) -> None:
-        """paho's thread: a command becomes the button's event; anything else is dropped."""
+        """paho's thread: a command becomes the button's event; anything else is dropped,
+        and so is a command repeated within :data:`COMMAND_SPACING_S` (a flood of presses
+        would fill the controller's queue and the card's protected share)."""
         event = self.ha.command(message.topic, message.payload)
-        if event is not None:
-            log.info("mqtt: command %s", event.value)
-            self.commands += 1
-            self.controller.post(event)
+        if event is None:
+            return
+        now = self._monotonic()
+        last = self._last_command.get(event)
+        if last is not None and now - last < COMMAND_SPACING_S:
+            self.commands_dropped += 1
+            if self.commands_dropped == 1 or self.commands_dropped % 100 == 0:
+                log.warning(
+                    "mqtt: command %s repeated within %.0f s: dropped (%d so far)",
+                    event.value,
+                    COMMAND_SPACING_S,
+                    self.commands_dropped,
+                )
+            return
+        self._last_command[event] = now
+        log.info("mqtt: command %s", event.value)
+        self.commands += 1
+        self.controller.post(event)
 
     # -- the bridge's thread ------------------------------------------------------------
 

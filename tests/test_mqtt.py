@@ -241,6 +241,25 @@ def test_home_assistant_sees_the_device_its_state_an_incident_and_commands_work(
     assert w.wait_for(f"{BASE}/availability", lambda p: p == b"offline")
 
 
+def test_a_flood_of_commands_is_one_press_a_second(tmp_path, broker, watchers):
+    with running(tmp_path, mqtt_port=broker.port) as app:
+        w = watchers(broker.port)
+        w.wait_for(f"{BASE}/availability", lambda p: p == b"online")
+        began = time.monotonic()
+        for _ in range(50):
+            w.client.publish(f"{BASE}/command/protect", "PRESS", qos=1)
+        assert wait_until(lambda: app.mqtt.commands + app.mqtt.commands_dropped >= 50, WAIT_S)
+        if time.monotonic() - began < 1.0:  # all 50 within a second: one taken
+            assert app.mqtt.commands == 1, app.mqtt.commands
+        assert app.mqtt.commands <= 1 + (time.monotonic() - began)
+        assert wait_until(lambda: len(app.library.incidents()) == app.mqtt.commands, WAIT_S)
+        taken = app.mqtt.commands
+        assert wait_until(lambda: time.monotonic() - began > 1.2, 5)  # the spacing is over
+        w.client.publish(f"{BASE}/command/protect", "PRESS", qos=1)
+        assert wait_until(lambda: len(app.library.incidents()) == taken + 1, WAIT_S)
+        assert app.controller.state is State.RECORDING
+
+
 def test_state_messages_come_at_most_once_a_second(tmp_path, broker, watchers):
     w = watchers(broker.port)
     with running(tmp_path, mqtt_port=broker.port, segment_seconds=1.0) as app:
