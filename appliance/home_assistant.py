@@ -71,6 +71,20 @@ def node_id(device_id: str) -> str:
     return _ID_UNSAFE.sub("_", device_id).strip("_") or "dashcam"
 
 
+def _plain(value: Any) -> Any:
+    """``value`` as strict JSON holds it: a NaN or infinity is None (Home Assistant's
+    parser refuses them), a tuple a list, anything else unknown its text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
 def _iso(wall_s: float) -> str:
     return dt.datetime.fromtimestamp(wall_s, dt.UTC).isoformat(timespec="seconds")
 
@@ -312,7 +326,7 @@ class HomeAssistant:
         for section, topic in (("health", self.health_topic), ("parking", self.parking_topic)):
             part = status.get(section)
             if isinstance(part, Mapping):
-                payload = json.dumps(dict(part), sort_keys=True, default=str)
+                payload = json.dumps(_plain(part), sort_keys=True, allow_nan=False)
                 out.append(Message(topic, payload, True))
         return out
 

@@ -138,6 +138,15 @@ def test_position_health_and_parking_have_their_own_messages() -> None:
     assert topics == ["dashcam/car_1/state"]  # the last known position stays retained
 
 
+def test_health_and_parking_are_strict_json_whatever_the_dicts_hold() -> None:
+    odd = {"cpu_temp_c": float("nan"), "warning": None, "flags": ("a", 1), "since": object()}
+    by_topic = {m.topic: m for m in ha().state({**STATUS, "health": odd})}
+    text = by_topic["dashcam/car_1/health"].payload
+    body = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in {text}"))
+    assert body["cpu_temp_c"] is None and body["flags"] == ["a", 1]
+    assert body["since"].startswith("<object")
+
+
 def test_an_incident_carries_its_kind_time_and_position_when_known() -> None:
     h = ha()
     manual = {"id": 4, "kind": "manual", "wall_s": 1_790_000_000.0, "clips": [7, 8]}
