@@ -45,6 +45,7 @@ CORE_TESTS = (
     "tests/test_camera_sim.py",
     "tests/test_camera_base.py",
     "tests/test_camera_contract.py",
+    "tests/test_camera_motion_rate.py",
     "tests/test_picamera2.py",
     "tests/test_picamera2_upstream.py",
     "tests/test_appliance.py",
