@@ -72,6 +72,11 @@ class MotionDetector:
         #: Changed blocks in the last frame (for tests and the log).
         self.changed_blocks = 0
 
+    @property
+    def run_frames(self) -> int:
+        """Frames in a row, up to the last one, that showed a change (0: the last did not)."""
+        return self._run
+
     def reset(self) -> None:
         """Forget the background (the next frame starts a new one)."""
         self._background = None

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from appliance.config import Config
-from appliance.motion import MotionDetector
+from appliance.motion import PERSIST_FRAMES, MotionDetector
 from appliance.packet_ring import PacketRing, ring_bounds
 from appliance.ports import PTS_PER_SECOND, EncodedPacket
 
@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The ring holds this much more than the pre-roll: a trigger reaches the camera thread
-#: a moment after the frame it came from, and the clip still starts a full pre-roll
-#: before that frame.
+#: The ring holds this much more than the pre-roll (and the motion detector's delay, see
+#: :func:`ring_keep_s`): a trigger reaches the camera thread a moment after the frame it
+#: came from, and the clip still starts a full pre-roll before that frame.
 RING_SLACK_S = 1.5
 #: Most motion frames a second looked at.
 MOTION_FPS = 5.0
@@ -51,6 +51,13 @@ class Mode(enum.Enum):
     PASS = "pass"  # driving: every packet to the recorder
     RING = "ring"  # parked: every packet to the ring
     CLIP = "clip"  # parked, writing a clip: to the ring and the recorder
+
+
+def ring_keep_s(config: Config) -> float:
+    """Seconds the ring keeps: the pre-roll, :data:`RING_SLACK_S`, and the motion frames a
+    change takes to count (it is anchored at the last still frame before it)."""
+    motion_fps = min(MOTION_FPS, float(config.parking_fps))
+    return config.parking_preroll_s + RING_SLACK_S + (PERSIST_FRAMES + 1) / motion_fps
 
 
 def gsensor_threshold_g(config: Config, parked: bool) -> float:
@@ -137,16 +144,16 @@ class ParkingGate:
 
     def park(self, config: Config) -> None:
         """From now on keep packets in a ring sized for ``config``'s parking rate."""
-        preroll_s = config.parking_preroll_s
+        preroll_s, keep_s = config.parking_preroll_s, ring_keep_s(config)
         max_bytes, max_packets = ring_bounds(
-            preroll_s + RING_SLACK_S, config.parking_bitrate, max(config.parking_fps, 1)
+            keep_s, config.parking_bitrate, max(config.parking_fps, 1)
         )
         # The camera takes the parking rate at its next keyframe: a second or so at the
         # driving rate comes first, which the packet bound must take too.
         max_packets += config.video_fps * 2
         with self._lock:
             self._pending = None
-            self._ring = PacketRing(preroll_s + RING_SLACK_S, max_bytes, max_packets)
+            self._ring = PacketRing(keep_s, max_bytes, max_packets)
             self._preroll_s = preroll_s
             self._newest_us = None
             self._mode = Mode.RING
@@ -208,13 +215,17 @@ class MotionWatch:
     Args:
         detector: What a frame means.
         post: Called with ``{"why": "motion", "pts_us": ...}`` when motion is seen (at
-            most every :data:`MOTION_REPOST_S` of the frames' time).
+            most every :data:`MOTION_REPOST_S` of the frames' time). ``pts_us`` is the
+            last frame before the change began (the change came after it: the pre-roll
+            counts from there, not from the frame that confirmed it).
     """
 
     def __init__(self, detector: MotionDetector, post: Callable[[dict[str, Any]], None]) -> None:
         self.detector = detector
         self._post = post
         self._last_post_us: int | None = None
+        self._prev_us: int | None = None  # the frame before this one
+        self._still_us: int | None = None  # the last frame before the current change
         self._failing = False
         self.frames = 0
         self.triggers = 0
@@ -223,14 +234,19 @@ class MotionWatch:
         """The camera's motion sink (a camera thread). Never raises."""
         try:
             self.frames += 1
-            if not self.detector.feed(frame):
+            prev, self._prev_us = self._prev_us, pts_us
+            moving = self.detector.feed(frame)
+            if self.detector.run_frames == 1:  # a change begins in this frame
+                self._still_us = prev if prev is not None else pts_us
+            if not moving:
                 return
             last = self._last_post_us
             if last is not None and pts_us - last < MOTION_REPOST_S * PTS_PER_SECOND:
                 return
             self._last_post_us = pts_us
             self.triggers += 1
-            self._post({"why": "motion", "pts_us": pts_us})
+            anchor = self._still_us if self._still_us is not None else pts_us
+            self._post({"why": "motion", "pts_us": anchor})
         except Exception:  # noqa: BLE001 - motion is never worth the camera
             if not self._failing:
                 self._failing = True

@@ -109,7 +109,12 @@ class Disk:
 
 
 #: Parking on (no test posts IGNITION_OFF but the parking ones), short pre- and post-roll.
-PARKING = {"parking": True, "parking_preroll_s": 1.0, "parking_postroll_s": 1.0}
+PARKING = {
+    "parking": True,
+    "parking_preroll_s": 1.0,
+    "parking_postroll_s": 1.0,
+    "parking_motion": False,  # the test picture's box always moves
+}
 
 
 class Rig:

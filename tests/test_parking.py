@@ -10,6 +10,7 @@ import logging
 import threading
 
 import numpy as np
+import pytest
 from falcon import testing
 
 from appliance.config import Config
@@ -19,15 +20,21 @@ from appliance.motion import MotionDetector
 from appliance.parking import MotionWatch, ParkingGate
 from appliance.ports import Clock, EncodedPacket
 from appliance.states import Event, State
+from hw.camera.scenes import Flicker, MovingObject, StillScene
+from hw.camera.sim import SimulatedCamera
 from hw.console import STATE_LABELS, status_line
 from hw.panel import STATE_PATTERNS
 from tests.harness import Appliance, decode_counters, wait_until
 from tests.test_appliance import assert_pattern_played
 from tests.web_fixtures import dashboard
 
-FPS = 30
+FPS = 30  # the simulated camera's driving rate
+PFPS = 10  # its rate while parked
 PARKING = {
     "parking": True,
+    "parking_fps": PFPS,
+    "parking_bitrate": 200_000,
+    "parking_motion": False,  # the default picture's box always moves: the scenes turn it on
     "parking_preroll_s": 2.0,
     "parking_postroll_s": 2.0,
     "segment_seconds": 60.0,
@@ -91,7 +98,7 @@ def test_parked_nothing_is_written_and_the_ring_holds_the_preroll(tmp_path):
         seen = app.library.counts()
         closed = ctl.recorder.frames_written
         start = newest_frame(app)
-        assert wait_until(lambda: newest_frame(app) >= start + 2 * FPS, 10)
+        assert wait_until(lambda: newest_frame(app) >= start + 2 * PFPS, 10)
         assert ctl.recorder.frames_written == closed  # nothing written while parked
         assert app.library.counts() == seen
         assert not ctl.status.recording
@@ -144,8 +151,8 @@ def test_a_bump_writes_a_parking_clip_with_the_preroll_before_it(tmp_path):
         counters = clip_counters(app, incident)
         cfg = app.config
         assert counters == list(range(counters[0], counters[0] + len(counters)))  # no gap
-        assert counters[0] <= trigger - cfg.parking_preroll_s * FPS, (counters[0], trigger)
-        assert counters[-1] >= trigger + (cfg.parking_postroll_s - 0.5) * FPS
+        assert counters[0] <= trigger - cfg.parking_preroll_s * PFPS, (counters[0], trigger)
+        assert counters[-1] >= trigger + (cfg.parking_postroll_s - 0.5) * PFPS
         assert ctl.recorder.frames_dropped == 0
         status = ctl.status.parking
         assert status["events"] == 1 and status["incidents"] == [incident.id]
@@ -162,16 +169,16 @@ def test_a_trigger_in_the_postroll_extends_the_same_clip(tmp_path):
         first = newest_frame(app)
         ctl.post(Event.IMPACT)
         assert ctl.wait_for_state(State.PARKED_EVENT)
-        assert wait_until(lambda: newest_frame(app) >= first + int(1.5 * FPS), 10)
+        assert wait_until(lambda: newest_frame(app) >= first + int(1.5 * PFPS), 10)
         second = newest_frame(app)
         ctl.post(Event.PARKING_TRIGGER, {"why": "motion"})
         assert ctl.state is State.PARKED_EVENT
         (incident,) = wait_clip_done(app)  # one incident
         counters = clip_counters(app, incident)
         assert counters == list(range(counters[0], counters[0] + len(counters)))
-        assert counters[0] <= first - cfg.parking_preroll_s * FPS
-        assert counters[-1] >= second + (cfg.parking_postroll_s - 0.5) * FPS
-        span_s = len(counters) / FPS
+        assert counters[0] <= first - cfg.parking_preroll_s * PFPS
+        assert counters[-1] >= second + (cfg.parking_postroll_s - 0.5) * PFPS
+        span_s = len(counters) / PFPS
         assert span_s > cfg.parking_preroll_s + cfg.parking_postroll_s + 1.0
         assert len(parking_incidents(app)) == 1
     finally:
@@ -419,5 +426,92 @@ def test_a_preroll_longer_than_the_recorders_queue_bound_is_not_dropped(tmp_path
         assert counters[0] <= trigger - 5.0 * 10
         assert counters == list(range(counters[0], counters[0] + len(counters)))
         assert ctl.recorder.frames_dropped == 0
+    finally:
+        app.close()
+
+
+# --- motion in the picture: the simulated camera films scripted scenes ----------------
+
+
+def scene_app(tmp_path, scene, *, realtime=True, **overrides) -> Appliance:
+    """An appliance whose simulated camera films ``scene`` (parked once started)."""
+    camera = SimulatedCamera(
+        width=320, height=240, fps=FPS, bitrate=400_000, scene=scene, realtime=realtime
+    )
+    app = Appliance(tmp_path, camera=camera, **{**PARKING, "parking_motion": True, **overrides})
+    ctl = app.controller
+    app.start()
+    assert ctl.wait_for_state(State.IDLE)
+    ctl.post(Event.IGNITION_OFF)
+    assert ctl.wait_for_state(State.PARKED)
+    return app
+
+
+def test_an_object_walking_in_triggers_a_clip_with_the_preroll_before_it_appeared(tmp_path):
+    walker = MovingObject(appears_at_s=7.0, leaves_at_s=10.0)
+    app = scene_app(tmp_path, walker, parking_fps=5, parking_bitrate=200_000)
+    try:
+        ctl = app.controller
+        assert wait_until(lambda: app.camera.video_rate == (5, 200_000), 5)  # parking rate
+        assert ctl.wait_for_state(State.PARKED_EVENT, timeout_s=20), "no trigger"
+        appeared = walker.appeared_index
+        assert appeared is not None
+        (incident,) = wait_clip_done(app, timeout_s=30)
+        counters = clip_counters(app, incident)
+        assert counters == list(range(counters[0], counters[0] + len(counters)))
+        # Every frame before the object came is at the parking rate (5 a second).
+        assert appeared - counters[0] >= app.config.parking_preroll_s * 5, (counters[0], appeared)
+        assert counters[-1] > appeared
+        assert ctl.status.parking["events"] == 1
+        assert ctl.status.parking["motion"] is True
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize(
+    ("scene", "overrides"),
+    [
+        (StillScene(noise=6), {}),
+        (Flicker(period_s=0.8, amplitude=40), {}),
+        (
+            MovingObject(appears_at_s=0.0, band=(0.85, 1.0), speed=0.5),
+            {"parking_mask_bottom_percent": 20.0},
+        ),
+    ],
+    ids=["still", "flicker", "bonnet"],
+)
+@pytest.mark.parametrize("sensitivity", [0.5, 1.0])
+def test_a_still_scene_a_flickering_light_and_the_bonnet_trigger_nothing(
+    tmp_path, scene, overrides, sensitivity
+):
+    # Faster than real time: 20 s of the camera's time; the motion frames come at 5 a
+    # second of camera time, whatever the machine's speed.
+    app = scene_app(
+        tmp_path,
+        scene,
+        realtime=False,
+        parking_fps=5,
+        parking_motion_sensitivity=sensitivity,
+        **overrides,
+    )
+    try:
+        ctl = app.controller
+        watch = ctl._motion
+        assert watch is not None
+        assert wait_until(lambda: watch.frames >= 100, 60), watch.frames
+        assert watch.triggers == 0
+        assert ctl.state is State.PARKED and parking_incidents(app) == []
+    finally:
+        app.close()
+
+
+def test_the_same_bonnet_movement_unmasked_triggers(tmp_path):
+    """The bonnet case's control: without the mask the same movement is seen."""
+    scene = MovingObject(appears_at_s=0.0, band=(0.85, 1.0), speed=0.5)
+    app = scene_app(tmp_path, scene, realtime=False, parking_fps=5)
+    try:
+        watch = app.controller._motion
+        assert watch is not None
+        assert wait_until(lambda: watch.triggers >= 1, 60), watch.frames
     finally:
         app.close()

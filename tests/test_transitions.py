@@ -74,6 +74,7 @@ def test_the_controller_follows_the_row(tmp_path, caplog, key, transition):
         autostart=False,
         min_free_bytes=1024**2,
         parking=True,
+        parking_motion=False,  # the test picture's box always moves
     )
     try:
         with caplog.at_level(logging.INFO, logger="appliance.controller"):
