@@ -1,7 +1,8 @@
 """Recorder benchmark: frames lost across rollovers (also while uploading, and with each clip
 hashed, chained and signed, with the sealer's CPU per MB), button-to-record
-latency, start-up time, CPU per frame against a bare remux, and peak memory of
-``dashcam run --sim``.
+latency, start-up time, CPU per frame against a bare remux, peak memory of
+``dashcam run --sim``, and parking: the process CPU while parked with nothing happening
+against recording's, and the shortest pre-roll a parking clip had before its trigger.
 
 Run: ``.venv/bin/python tests/bench/recorder.py``. Progress goes to stderr; the last line
 of stdout is one JSON object with the figures.
@@ -365,6 +366,112 @@ def realtime_process_cpu_per_frame(source: Path, out_dir: Path) -> dict:
     }
 
 
+def _process_cpu_percent(seconds: float) -> float:
+    """This process's CPU over the next ``seconds`` (every thread), in percent of one core."""
+    pause = threading.Event()
+    t0, w0 = time.process_time(), time.monotonic()
+    pause.wait(seconds)
+    return (time.process_time() - t0) / (time.monotonic() - w0) * 100
+
+
+def parking_idle_cpu(workdir: Path, seconds: float = 10.0) -> dict:
+    """Process CPU while parked with nothing happening (camera at the parking rate, the
+    ring, the motion detector on a still scene), against loop recording of the same scene
+    measured the same way in the same run (1280x720, 30 fps / parking 5 fps)."""
+    from hw.camera.scenes import StillScene
+    from hw.camera.sim import SimulatedCamera
+
+    camera = SimulatedCamera(
+        width=1280, height=720, fps=30, bitrate=4_000_000, scene=StillScene(noise=2)
+    )
+    overrides = dict(
+        video_width=1280,
+        video_height=720,
+        video_bitrate=4_000_000,
+        segment_seconds=60.0,
+        parking=True,
+        parking_fps=5,
+        parking_bitrate=1_000_000,
+    )
+    with Appliance(workdir / "parking-cpu", camera=camera, **overrides) as app:
+        ctl = app.controller
+        wait_until(lambda: ctl.status.recording, 10)
+        recording = _process_cpu_percent(seconds)
+        ctl.post(Event.IGNITION_OFF)
+        ctl.wait_for_state(State.PARKED)
+        wait_until(lambda: camera.video_rate == (5, 1_000_000), 5)
+        motion = ctl._motion
+        parked = _process_cpu_percent(seconds)
+        assert ctl.state is State.PARKED, "something triggered a parking clip"
+        frames = motion.frames if motion is not None else 0
+    return {
+        "recording_cpu_percent": round(recording, 1),
+        "parking_idle_cpu_percent": round(parked, 1),
+        "parking_idle_cpu_ratio": round(parked / recording, 3),
+        "parking_motion_frames": frames,
+    }
+
+
+class _Visits:
+    """A scene: a grey block comes into the picture at each of ``times_s`` (camera time)
+    for ``stay_s``; ``appeared`` holds the index of each first frame it is in."""
+
+    def __init__(self, times_s: list[float], stay_s: float = 1.5) -> None:
+        from hw.camera.scenes import MovingObject
+
+        self.objects = [MovingObject(t, leaves_at_s=t + stay_s, speed=0.2) for t in times_s]
+
+    @property
+    def appeared(self) -> list[int | None]:
+        return [o.appeared_index for o in self.objects]
+
+    def draw(self, y, background, index: int, t_s: float) -> bool:
+        for obj in self.objects:
+            obj.draw(y, background, index, t_s)
+        return False
+
+
+def parking_preroll(workdir: Path, visits: int = 4, preroll_s: float = 5.0) -> dict:
+    """Over ``visits`` objects walking into a parked car's picture: the smallest time from
+    a parking clip's first frame to the frame its object appeared in (burned-in counters,
+    the parking rate), against the configured pre-roll."""
+    from appliance.incident import IncidentKind
+    from hw.camera.sim import SimulatedCamera
+
+    fps = 5
+    times = [12.0 + 12.0 * n for n in range(visits)]
+    scene = _Visits(times)
+    camera = SimulatedCamera(width=320, height=240, fps=30, bitrate=400_000, scene=scene)
+    overrides = dict(
+        autostart=False,
+        segment_seconds=60.0,
+        parking=True,
+        parking_fps=fps,
+        parking_preroll_s=preroll_s,
+        parking_postroll_s=2.0,
+    )
+    with Appliance(workdir / "parking-preroll", camera=camera, **overrides) as app:
+        ctl = app.controller
+        ctl.wait_for_state(State.IDLE)
+        ctl.post(Event.IGNITION_OFF)
+        ctl.wait_for_state(State.PARKED)
+
+        def clips():
+            return [i for i in app.library.incidents() if i.kind is IncidentKind.PARKING]
+
+        wait_until(lambda: len(clips()) >= visits and all(i.complete for i in clips()), 120)
+        incidents = sorted(clips(), key=lambda i: i.id)
+        firsts = [
+            decode_counters(app.library.get(i.clips[0]).path)[0] for i in incidents if i.clips
+        ]
+    leads = [(a - f) / fps for a, f in zip(scene.appeared, firsts, strict=False) if a is not None]
+    return {
+        "parking_preroll_s_min": round(min(leads), 2) if leads else None,
+        "parking_preroll_s_configured": preroll_s,
+        "parking_clips": len(firsts),
+    }
+
+
 def peak_rss(workdir: Path, source: Path, seconds: float = 15.0, web: bool = True) -> float:
     """Peak resident memory (VmHWM, MB) of ``dashcam run --sim`` fed by the replay camera.
 
@@ -459,6 +566,10 @@ def main() -> None:
         results.update(start_to_record(work))
         say("process start to the first packet, no web ...")
         results.update(import_to_record(work))
+        say("parked, nothing happening: process CPU against recording ...")
+        results.update(parking_idle_cpu(work))
+        say("parking pre-roll over several objects walking in ...")
+        results.update(parking_preroll(work))
         say("making a 1080p source clip ...")
         source = make_source(work / "source.mp4")
         say("replay path vs bare remux ...")
@@ -484,6 +595,8 @@ def main() -> None:
         "cpu_per_frame_ratio_vs_remux": 1.5,
         "peak_rss_mb": 80,
         "overlay_cpu_ms_per_frame": 0.5,
+        "parking_idle_cpu_ratio": 0.333,
+        "parking_preroll_s_min": 5.0,
     }
     print(json.dumps(results))
 
