@@ -6,6 +6,7 @@ back with PyAV and their counters compared with the frame of the trigger.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 
@@ -513,5 +514,48 @@ def test_the_same_bonnet_movement_unmasked_triggers(tmp_path):
         watch = app.controller._motion
         assert watch is not None
         assert wait_until(lambda: watch.triggers >= 1, 60), watch.frames
+    finally:
+        app.close()
+
+
+def test_the_ring_stays_within_its_bound_on_a_busy_picture(tmp_path):
+    # Heavy noise on every pixel, faster than real time: the encoder works at the top of
+    # the parking bit rate. (The unit tests drive the ring past its bound with spikes.)
+    app = scene_app(
+        tmp_path, StillScene(noise=64), realtime=False, parking_motion=False, parking_fps=10
+    )
+    try:
+        gate, camera = app.controller.gate, app.camera
+        most = {"bytes": 0, "packets": 0}
+        start = camera.frames_encoded
+
+        def sample() -> bool:
+            ring = gate.ring
+            held = ring.held()
+            assert not held or held[0].keyframe
+            most["bytes"] = max(most["bytes"], ring.bytes)
+            most["packets"] = max(most["packets"], len(ring))
+            return camera.frames_encoded > start + 600  # a minute at 10 fps
+
+        assert wait_until(sample, 60, interval_s=0.002)
+        ring = gate.ring
+        assert most["bytes"] <= ring.max_bytes and most["packets"] <= ring.max_packets
+        assert ring.span_s >= app.config.parking_preroll_s
+        assert ring.dropped_early == 0  # the bound leaves the pre-roll whole at this rate
+    finally:
+        app.close()
+
+
+def test_parking_switched_off_while_parked_still_leaves_on_the_ignition(tmp_path):
+    app = parked(tmp_path)
+    try:
+        ctl = app.controller
+        ctl.apply_config(dataclasses.replace(app.config, parking=False))
+        assert wait_until(lambda: ctl.config.parking is False, 5)
+        assert ctl.state is State.PARKED
+        ctl.post(Event.IGNITION_ON)
+        assert ctl.wait_for_state(State.RECORDING)
+        ctl.post(Event.IGNITION_OFF)  # ignored now: parking is off
+        assert not ctl.wait_for_state(State.PARKED, timeout_s=1.5)
     finally:
         app.close()
