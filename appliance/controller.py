@@ -53,6 +53,9 @@ _REFRESH = "refresh"
 #: An internal event: new thermal limits (the detail) for the camera's rate.
 _THERMAL = "thermal"
 
+#: An internal event: the live settings changed (parked: the rate and motion follow).
+_SETTINGS = "settings"
+
 #: Seconds between attempts to bring a failed camera or card back.
 RETRY_INTERVAL_S = 5.0
 
@@ -434,7 +437,7 @@ class Controller:
         self.config = config
         self.recorder.segment_seconds = config.segment_seconds
         self.recorder.headroom_bytes = self._segment_bytes_estimate()
-        self.post(_REFRESH)
+        self.post(_SETTINGS)
 
     # --- the controller thread ------------------------------------------------------
 
@@ -502,6 +505,10 @@ class Controller:
 
     def _dispatch(self, event: Event, detail: Any) -> bool:
         if event is _REFRESH:
+            self._publish(None)
+            return False
+        if event is _SETTINGS:
+            self._parking_follow_settings()
             self._publish(None)
             return False
         if event is _THERMAL:
@@ -887,6 +894,25 @@ class Controller:
                 self._finish_clip()
         finally:
             self._stop_parking()
+
+    def _parking_follow_settings(self) -> None:
+        """Parked, the live settings changed: the parking rate and the motion watch
+        (switched, sensitivity, mask) follow now; the pre-roll at the next parking."""
+        if self._state not in PARKED_STATES:
+            return
+        cfg = self.config
+        self._set_video_base(VideoRate(cfg.parking_fps, cfg.parking_bitrate))
+        watch = self._motion
+        detector = watch.detector if watch is not None else None
+        wanted = (cfg.parking_motion_sensitivity, cfg.parking_mask_bottom_percent)
+        if not cfg.parking_motion and watch is not None:
+            self._motion = None
+            self.camera.set_motion_sink(None)
+            log.info("parked: motion no longer triggers")
+        elif cfg.parking_motion and (
+            detector is None or (detector.sensitivity, detector.mask_bottom_percent) != wanted
+        ):
+            self._start_motion()
 
     def _parking_tick(self, now: float) -> None:
         """The post-roll's end and the longest parking time."""

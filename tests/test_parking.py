@@ -559,3 +559,24 @@ def test_parking_switched_off_while_parked_still_leaves_on_the_ignition(tmp_path
         assert not ctl.wait_for_state(State.PARKED, timeout_s=1.5)
     finally:
         app.close()
+
+
+def test_the_parking_rate_and_motion_settings_apply_while_parked(tmp_path):
+    app = scene_app(tmp_path, StillScene(), parking_motion=False, parking_fps=5)
+    try:
+        ctl, camera = app.controller, app.camera
+        assert wait_until(lambda: camera.video_rate == (5, 200_000), 5)
+        assert ctl._motion is None and camera.motion_frames == 0
+        ctl.apply_config(
+            dataclasses.replace(
+                ctl.config, parking_motion=True, parking_fps=2, parking_motion_sensitivity=0.9
+            )
+        )
+        assert wait_until(lambda: camera.video_rate == (2, 200_000), 5)
+        assert wait_until(lambda: ctl._motion is not None and ctl._motion.frames > 0, 10)
+        assert ctl._motion.detector.sensitivity == 0.9
+        ctl.apply_config(dataclasses.replace(ctl.config, parking_motion=False))
+        assert wait_until(lambda: ctl._motion is None, 5)
+        assert ctl.state is State.PARKED
+    finally:
+        app.close()
