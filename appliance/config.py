@@ -187,8 +187,9 @@ class Config:
     battery_cutoff_v: float = field(default=11.8, metadata={**_float(3.0, 30.0), **LIVE})
     # Health watch (appliance/health.py, hw/health_sysfs.py).
     health_interval_s: float = field(default=5.0, metadata=_float(0.5, 300.0))
-    thermal_warm_c: float = field(default=75.0, metadata={**_float(40.0, 110.0), **LIVE})
-    thermal_hot_c: float = field(default=80.0, metadata={**_float(40.0, 110.0), **LIVE})
+    # warm < hot (checked below): each bound leaves room for the other.
+    thermal_warm_c: float = field(default=75.0, metadata={**_float(40.0, 105.0), **LIVE})
+    thermal_hot_c: float = field(default=80.0, metadata={**_float(45.0, 110.0), **LIVE})
     card_endurance_tb: float = field(default=0.0, metadata={**_float(0.0, 100000.0), **LIVE})
 
     def __post_init__(self) -> None:
@@ -217,6 +218,11 @@ class Config:
         _check_clock_text(self.overlay_format, self.time_zone)
         if self.camera == "replay" and not self.replay_path:
             raise ConfigError("replay_path: required when camera = 'replay'")
+        if not self.thermal_warm_c < self.thermal_hot_c:
+            raise ConfigError(
+                f"thermal_warm_c ({self.thermal_warm_c}) must be below thermal_hot_c "
+                f"({self.thermal_hot_c}): the bit rate is lowered before the frame rate"
+            )
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied and validated (unknown keys named)."""

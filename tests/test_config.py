@@ -228,12 +228,24 @@ def test_non_finite_numbers_in_a_file_are_refused_naming_the_key(tmp_path, key, 
     assert f"{path}: {key}: " in str(info.value)
 
 
+def test_the_warm_temperature_must_be_below_the_hot_one():
+    Config(thermal_warm_c=70.0, thermal_hot_c=71.0)
+    for warm, hot in ((80.0, 80.0), (85.0, 75.0)):
+        with pytest.raises(ConfigError, match="thermal_warm_c .* must be below thermal_hot_c"):
+            Config(thermal_warm_c=warm, thermal_hot_c=hot)
+    with pytest.raises(ConfigError, match="thermal_warm_c .* thermal_hot_c"):
+        Config().replace(thermal_warm_c=90.0)  # a live change too
+
+
 def test_each_bound_is_inclusive_and_one_step_past_it_is_refused():
     for key, (kind, lo, hi) in BOUNDS.items():
         step = 1 if kind == "int" else 1e-9
         for inside, outside in ((lo, lo - step), (hi, hi + step)):
             if key == "preview_max_viewers":  # also bounded by web_threads
                 Config(preview_max_viewers=inside, web_threads=64)
+            elif key in ("thermal_warm_c", "thermal_hot_c"):  # warm < hot
+                low, high = (inside, 110.0) if key == "thermal_warm_c" else (40.0, inside)
+                assert Config(thermal_warm_c=low, thermal_hot_c=high)
             elif key.endswith("_pin") or key == "web_threads":
                 pass  # cross-checked keys: the bounds alone are tested below
             else:
