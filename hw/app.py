@@ -438,6 +438,15 @@ class App:
         from appliance.seal import Sealer
 
         self.sealer = Sealer(library, self._device_key)
+        from appliance.health import WEAR_FILE, HealthWatch
+        from hw.health_sysfs import SysfsHealth  # temperature, throttling, card writes
+
+        health = HealthWatch(
+            config,
+            SysfsHealth(config.storage_root),
+            os.path.join(library.card.dcim_dir, WEAR_FILE),
+            fs=library.fs,
+        )
         self.controller = Controller(
             config,
             self.camera,
@@ -449,6 +458,7 @@ class App:
             settings=settings,
             position=self.gps,
             on_clip_closed=self.sealer.clip_closed,
+            health=health,  # started and stopped by the controller
         )
         # Pings only under systemd; its health check reads the controller that ticks it.
         self.watchdog = Watchdog(recorder_health(self.controller))
