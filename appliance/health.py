@@ -225,16 +225,10 @@ class CardWear:
         """Add the writes since the last reading; returns the total (None: never read)."""
         if counter_bytes is None:
             return self.total_bytes
-        rebooted = boot_id is not None and self.boot_id is not None and boot_id != self.boot_id
+        rebooted = self._rebooted(boot_id)
         if rebooted:
             self.boot_to_record_s = None
-        # All of the counter: the first reading since install (this boot's writes so far),
-        # or a new boot (the counter started again from 0).
-        restarted = rebooted or self._counter is None or counter_bytes < self._counter
-        if self.total_bytes is None or restarted:
-            delta = counter_bytes
-        else:
-            delta = counter_bytes - self._counter
+        delta = self._delta(counter_bytes, boot_id)
         self.total_bytes = (self.total_bytes or 0) + delta
         self._counter = counter_bytes
         if boot_id is not None:
@@ -244,6 +238,27 @@ class CardWear:
         if self._dirty and (self._saved_at is None or now - self._saved_at >= self.save_interval_s):
             self.save()
         return self.total_bytes
+
+    def _rebooted(self, boot_id: str | None) -> bool:
+        return boot_id is not None and self.boot_id is not None and boot_id != self.boot_id
+
+    def _delta(self, counter_bytes: int, boot_id: str | None) -> int:
+        """What the counter grew by since the last reading: all of it on the first
+        reading since install (this boot's writes so far) or after a reboot (the counter
+        started again from 0)."""
+        restarted = (
+            self._rebooted(boot_id) or self._counter is None or counter_bytes < self._counter
+        )
+        if self.total_bytes is None or restarted:
+            return counter_bytes
+        return counter_bytes - self._counter
+
+    def peek(self, counter_bytes: int | None, boot_id: str | None) -> int | None:
+        """The total with ``counter_bytes`` counted, changing nothing (``dashcam doctor``
+        beside the running service)."""
+        if counter_bytes is None:
+            return self.total_bytes
+        return (self.total_bytes or 0) + self._delta(counter_bytes, boot_id)
 
     def note_boot_to_record(self, seconds: float) -> None:
         """This boot's first segment came ``seconds`` after the kernel started (saved next)."""

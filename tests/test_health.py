@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import urllib.request
 
 import pytest
 
@@ -313,3 +314,54 @@ def test_a_failing_source_never_stops_the_watch_or_the_recording(tmp_path, caplo
         assert app.controller.state is State.RECORDING
         assert app.controller.status.health["boot_to_record_s"] is None
     assert "health reading failed" in caplog.text
+
+
+# --- the status API and the preview --------------------------------------------------------
+
+
+def test_the_status_api_carries_the_health_and_a_hot_camera_pauses_the_preview(fake, tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    from tests.web_fixtures import dashboard
+    from tests.webclient import Stream, serve
+    from web.resources.status import STATUS
+
+    source = SysfsHealth(str(fake.storage), root=str(fake.root))
+    with (
+        dashboard(tmp_path, health_source=source, health_interval_s=300.0) as d,
+        serve(d.app) as addr,
+    ):
+        health, hub, rec = d.appliance.health, d.app.hub, d.appliance.controller.recorder
+        d.appliance.wait_segments(1)
+        with urllib.request.urlopen(f"http://{addr[0]}:{addr[1]}/api/status") as resp:
+            body = json.load(resp)
+        jsonschema.validate(body, STATUS.definition)
+        assert body["health"]["thermal_step"] == "normal" and body["health"]["preview"] is True
+        viewer = Stream(addr, "/api/preview.mjpeg")
+        assert viewer.status == 200
+        viewer.read_until(b"\r\n\r\n")  # a frame's head: the stream runs
+
+        fake.set_temp_c(76.0)
+        health.read_once()
+        assert wait_until(lambda: hub.paused == "Preview paused: the camera is hot", 5.0)
+        with pytest.raises(ConnectionError):  # the open stream ends
+            for _ in range(10_000):
+                viewer.read_exact(1024)
+        refused = Stream(addr, "/api/preview.mjpeg")
+        assert refused.status == 503
+        assert "Preview paused: the camera is hot" in refused.read_body().decode()
+        assert wait_until(lambda: hub.viewers == 0, 5.0)
+        made, seen = hub.frames_received, rec.frames_seen
+        assert wait_until(lambda: rec.frames_seen >= seen + 15, 5.0)  # half a second of video
+        assert hub.frames_received == made  # and no preview JPEG made meanwhile
+        with urllib.request.urlopen(f"http://{addr[0]}:{addr[1]}/api/status") as resp:
+            jsonschema.validate(json.load(resp), STATUS.definition)
+
+        fake.set_temp_c(60.0)
+        health.read_once()
+        assert wait_until(lambda: hub.paused is None, 5.0)
+        again = Stream(addr, "/api/preview.mjpeg")
+        assert again.status == 200
+        again.read_until(b"\r\n\r\n")
+        again.sock.close()
+        viewer.sock.close()
+        refused.sock.close()

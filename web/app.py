@@ -147,6 +147,7 @@ def create_app(
     config = controller.config
     hub = hub or PreviewHub(controller.camera, config.preview_max_viewers)
     controller.settings.subscribe(hub.follow_settings)
+    controller.subscribe(hub.follow_status)  # paused while the camera is hot
     sessions = Sessions(monotonic)
     guard = Guard(
         lambda: controller.config.web_password,

@@ -236,8 +236,12 @@ for (const b of document.querySelectorAll(".vbtn[data-button]")) {
 // ---------- live view ----------
 // Watched only while the Live tab and the page are both visible: removing the src closes
 // the stream, and the camera stops making previews when nobody watches.
+// While the camera is hot the dashcam makes no preview (its health's `preview` is false):
+// the live view says so instead of showing a broken picture.
 let liveRetry = null;
-function liveWanted() { return !$("tab-live").hidden && !document.hidden; }
+const PAUSED_TEXT = "Preview paused: the camera is hot";
+function previewPaused() { return !!(status && status.health && status.health.preview === false); }
+function liveWanted() { return !$("tab-live").hidden && !document.hidden && !previewPaused(); }
 function restartLiveView() {  // the stream may have died with the connection: a new one
   clearTimeout(liveRetry);
   if (liveWanted()) $("preview").src = `/api/preview.mjpeg?t=${Date.now()}`;
@@ -246,6 +250,12 @@ function updateLiveView() {
   const img = $("preview");
   const on = liveWanted();
   $("liveview").dataset.on = String(on);
+  const paused = previewPaused();
+  if (paused || $("liveview").dataset.paused === "true") {
+    $("preview-note").textContent = PAUSED_TEXT;
+    $("preview-note").hidden = !paused;
+  }
+  $("liveview").dataset.paused = String(paused);
   if (!on) {
     clearTimeout(liveRetry);
     $("liveview").dataset.playing = "false";
@@ -258,7 +268,7 @@ function updateLiveView() {
 $("preview").addEventListener("load", () => { $("liveview").dataset.playing = "true"; });
 $("preview").addEventListener("error", () => {
   $("liveview").dataset.playing = "false";
-  if (!liveWanted() || !$("preview").getAttribute("src")) return;
+  if (!liveWanted() || !$("preview").getAttribute("src")) { updateLiveView(); return; }
   $("preview-note").textContent = "Live view busy or lost; retrying…";
   $("preview-note").hidden = false;
   $("preview").removeAttribute("src");
@@ -268,6 +278,9 @@ $("preview").addEventListener("error", () => {
   liveRetry = setTimeout(() => { if (!linkLost()) updateLiveView(); }, 2000);
 });
 document.addEventListener("visibilitychange", updateLiveView);
+document.addEventListener("dashcam:status", () => {
+  if (String(previewPaused()) !== $("liveview").dataset.paused) updateLiveView();
+});
 
 // Tap for full screen (landscape where the phone allows it); tap again to leave.
 function toggleFullscreen() {
