@@ -77,4 +77,4 @@ def test_no_gpsd_or_something_else_on_its_port_fails_with_the_fix() -> None:
 
 def test_the_doctor_reports_the_sensors(tmp_path) -> None:
     names = [c.name for c in Doctor(Config(storage_root=str(tmp_path)), simulated=True).run()]
-    assert names[-3:] == ["G-sensor", "GPS", "Upload"]
+    assert names[-4:] == ["G-sensor", "GPS", "Upload", "Home Assistant (MQTT)"]
