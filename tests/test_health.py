@@ -365,3 +365,47 @@ def test_the_status_api_carries_the_health_and_a_hot_camera_pauses_the_preview(f
         again.sock.close()
         viewer.sock.close()
         refused.sock.close()
+
+
+def segment_rate(path: str) -> tuple[float, float]:
+    """A closed segment's frame rate (frames per second of its timestamps) and bit rate
+    (its packets' bits per second)."""
+    import av
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        packets = [p for p in container.demux(stream) if p.size]
+        times = sorted(float(p.pts * stream.time_base) for p in packets)
+    fps = (len(times) - 1) / (times[-1] - times[0])
+    return fps, sum(p.size for p in packets) * 8 / (len(times) / fps)
+
+
+def test_hot_really_lowers_the_encoded_frame_rate_and_bit_rate(fake, tmp_path):
+    source = SysfsHealth(str(fake.storage), root=str(fake.root))
+    # 1 s segments at 30 fps and 150 kbit/s (below what the picture would take: the rate
+    # binds); each segment is one rate (a change is a keyframe).
+    app = Appliance(
+        fake.storage, health_source=source, health_interval_s=300.0, video_bitrate=150_000
+    )
+    with app:
+        ctl, health = app.controller, app.health
+        normal = app.wait_segments(2)[-1]
+        for temp_c, rate in ((76.0, (30, 90_000)), (81.0, (15, 90_000))):
+            fake.set_temp_c(temp_c)
+            health.read_once()
+            assert wait_until(lambda r=rate: (ctl.video_rate.fps, ctl.video_rate.bitrate) == r)
+            assert wait_until(lambda r=rate: app.camera.video_rate == r)  # the next frame on
+            seen = len(app.segments)
+            app.wait_segments(seen + 2)  # one may straddle the change: the next does not
+        hot = app.segments[-1]
+        warm = app.segments[-3]
+        assert ctl.state is State.RECORDING
+    normal_fps, normal_bps = segment_rate(normal.path)
+    warm_fps, warm_bps = segment_rate(warm.path)
+    hot_fps, hot_bps = segment_rate(hot.path)
+    assert abs(normal_fps - 30) < 1 and abs(warm_fps - 30) < 1 and abs(hot_fps - 15) < 1
+    # x264 stays under a target it cannot use whole (the normal rate: ~120 of 150 kbit/s
+    # here); the lowered one (90 kbit/s) binds, and comes out below what normal took.
+    rates = (normal_bps, warm_bps, hot_bps)
+    assert warm_bps <= 1.15 * 90_000 and hot_bps <= 1.15 * 90_000, rates
+    assert normal_bps > 1.15 * 90_000, rates
