@@ -328,6 +328,8 @@ class HealthWatch:
         self._on_change: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self._worker: Worker | None = None
+        self._failing = False  # the source failed at the last reading
+        self._published: tuple | None = None  # what the last status change showed
 
     # --- life cycle -----------------------------------------------------------------
 
@@ -373,21 +375,39 @@ class HealthWatch:
     # --- readings -------------------------------------------------------------------
 
     def read_once(self) -> None:
-        """One reading, applied; a failing source or callback is logged, never raised."""
+        """One reading, applied; a failing source or callback is logged (once while it
+        keeps failing), never raised. The status is republished when what the driver
+        sees changed (the temperature to the degree, a flag, the step, the wear, the
+        warning); the bytes written and the last clip's age follow at the next one."""
         try:
             reading = self.source.read()
-        except Exception:  # noqa: BLE001 - a bad reading never stops the watch
-            log.exception("health reading failed")
+        except Exception as exc:  # noqa: BLE001 - a bad reading never stops the watch
+            if not self._failing:
+                log.error("health reading failed: %r (reported once until it works)", exc)
+            self._failing = True
             return
+        if self._failing:
+            log.info("health readings work again")
+            self._failing = False
         try:
             self._apply(reading)
         except Exception:  # noqa: BLE001 - nor a bad card file or callback
             log.exception("applying a health reading failed")
-        if self._on_change is not None:
+        shown = self._shown()
+        if self._on_change is not None and shown != self._published:
+            self._published = shown
             try:
                 self._on_change()
             except Exception:  # noqa: BLE001
                 log.exception("health on_change failed")
+
+    def _shown(self) -> tuple:
+        """What the driver sees of the health (see :meth:`read_once`)."""
+        data = self.status()
+        temp = data["cpu_temp_c"]
+        skip = ("cpu_temp_c", "card_written_bytes", "last_segment_wall", "last_segment_age_s")
+        rest = tuple(sorted((k, repr(v)) for k, v in data.items() if k not in skip))
+        return (None if temp is None else round(temp), rest)
 
     def _apply(self, reading: HealthReading) -> None:
         before = self.policy.step

@@ -298,7 +298,7 @@ def test_a_failing_source_never_stops_the_watch_or_the_recording(tmp_path, caplo
     class Flaky:
         def read(self):
             calls.append(1)
-            if len(calls) % 2:
+            if len(calls) <= 3:  # the start's reading and two of the thread's
                 raise OSError("sysfs went away")
             ok.set()
             return HealthReading(cpu_temp_c=50.0)
@@ -307,13 +307,34 @@ def test_a_failing_source_never_stops_the_watch_or_the_recording(tmp_path, caplo
             raise OSError("no uptime")
 
     app = Appliance(tmp_path / "card", health_source=Flaky(), health_interval_s=0.5)
-    with caplog.at_level(logging.ERROR), app:
+    with caplog.at_level(logging.INFO), app:
         assert ok.wait(5.0)
         assert wait_until(lambda: app.controller.status.health["cpu_temp_c"] == 50.0, 5.0)
         app.wait_segments(1)
         assert app.controller.state is State.RECORDING
         assert app.controller.status.health["boot_to_record_s"] is None
-    assert "health reading failed" in caplog.text
+    failures = [r for r in caplog.records if "health reading failed" in r.getMessage()]
+    assert len(failures) == 1, "a source that keeps failing is reported once until it works"
+    assert "health readings work again" in caplog.text
+
+
+def test_the_status_is_republished_only_when_what_the_driver_sees_changed(fake, tmp_path):
+    watch = _watch(fake, tmp_path, health_interval_s=300)
+    changes = _start(watch)
+    try:
+        assert len(changes) == 1  # the first reading
+        fake.set_card_written(10**9)  # more bytes written: shown at the next change
+        fake.set_temp_c(55.3)  # the same degree
+        watch.read_once()
+        assert len(changes) == 1
+        fake.set_temp_c(56.0)
+        watch.read_once()
+        assert len(changes) == 2 and watch.status()["card_written_bytes"] == 10**9
+        fake.set_throttled(0x40000)  # a flag: throttled since boot
+        watch.read_once()
+        assert len(changes) == 3
+    finally:
+        watch.stop()
 
 
 # --- the status API and the preview --------------------------------------------------------
