@@ -97,6 +97,17 @@ class HealthSource(Protocol):
         ...
 
 
+class NoReadings:
+    """A source that shows nothing (the simulation: the host's temperature and disk are
+    not the Pi's and must not lower the simulated camera's rate)."""
+
+    def read(self) -> HealthReading:
+        return HealthReading()
+
+    def uptime_s(self) -> float | None:
+        return None
+
+
 def throttle_flags(bits: int | None, since_boot: bool = False) -> dict[str, bool] | None:
     """The named flags of ``get_throttled`` (now, or since boot); None without them."""
     if bits is None:

@@ -302,7 +302,8 @@ class App:
         config: The configuration (``storage_root`` already overridden if asked).
         source: The config file it came from (None: defaults); the dashboard saves there.
         camera: The camera backend (see :func:`make_camera`).
-        simulated: Mock pins, no power-off, no clock setting, the dashboard's virtual panel.
+        simulated: Mock pins, no power-off, no clock setting, the dashboard's virtual panel,
+            no health readings (the host's are not the Pi's).
         listeners: The sockets :func:`bind_web` bound; None: no dashboard.
         console: Read button presses from standard input (:class:`hw.console.Console`).
         run_command: Runs the power-off or reboot command (``subprocess.run``'s interface).
@@ -442,12 +443,12 @@ class App:
         from appliance.seal import Sealer
 
         self.sealer = Sealer(library, self._device_key)
-        from appliance.health import WEAR_FILE, HealthWatch
+        from appliance.health import WEAR_FILE, HealthWatch, NoReadings
         from hw.health_sysfs import SysfsHealth  # temperature, throttling, card writes
 
         health = HealthWatch(
             config,
-            SysfsHealth(config.storage_root),
+            NoReadings() if self.simulated else SysfsHealth(config.storage_root),
             os.path.join(library.card.dcim_dir, WEAR_FILE),
             fs=library.fs,
         )
