@@ -7,6 +7,7 @@ The layout is the Pi's: the SoC's thermal zone, the firmware's ``get_throttled``
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -92,3 +93,27 @@ class FakeSys:
         self.set_card_written(0)
         self.set_uptime_s(3.0)
         self.set_throttled(0)
+
+
+@contextlib.contextmanager
+def served_car(tmp_path: Path):
+    """A recording appliance whose health comes from a fake tree (72 °C, under-voltage and
+    throttling earlier in this boot, 12 % of a 1 TB card written), its dashboard on a real
+    Waitress server; yields (the tree, the base URL, the dashboard)."""
+    from hw.health_sysfs import SysfsHealth
+    from tests.web_fixtures import dashboard
+    from tests.webclient import serve
+
+    card = tmp_path / "card"
+    card.mkdir()
+    fake = FakeSys(tmp_path / "sysroot", card)
+    fake.set_temp_c(72.2)
+    fake.set_throttled(0x50000)
+    fake.set_card_written(120 * 10**9)
+    source = SysfsHealth(str(card), root=str(fake.root))
+    with dashboard(
+        tmp_path, health_source=source, health_interval_s=0.5, card_endurance_tb=1.0
+    ) as d:
+        d.appliance.wait_segments(1)
+        with serve(d.app) as (host, port):
+            yield fake, f"http://{host}:{port}", d

@@ -11,11 +11,9 @@ import urllib.request
 import pytest
 
 from tests.browser_fixtures import PHONE, chromium, phone_page
-from tests.health_fixtures import FakeSys
+from tests.health_fixtures import served_car
 from tests.web_fixtures import dashboard
 from tests.webclient import serve
-
-from hw.health_sysfs import SysfsHealth  # isort: skip
 
 
 @pytest.fixture(scope="module")
@@ -27,19 +25,8 @@ def browser():
 @pytest.fixture
 def car(tmp_path):
     """(the fake tree, the dashboard's base URL, the dashboard) of a recording appliance."""
-    card = tmp_path / "card"
-    card.mkdir()
-    fake = FakeSys(tmp_path / "sysroot", card)
-    fake.set_temp_c(72.2)
-    fake.set_throttled(0x50000)  # under-voltage and throttling earlier in this boot
-    fake.set_card_written(120 * 10**9)  # 12 % of 1 TB
-    source = SysfsHealth(str(card), root=str(fake.root))
-    with dashboard(
-        tmp_path, health_source=source, health_interval_s=0.5, card_endurance_tb=1.0
-    ) as d:
-        d.appliance.wait_segments(1)
-        with serve(d.app) as (host, port):
-            yield fake, f"http://{host}:{port}", d
+    with served_car(tmp_path) as served:
+        yield served
 
 
 def preview_status(base: str) -> tuple[int, str]:
