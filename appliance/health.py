@@ -329,7 +329,6 @@ class HealthWatch:
         self._fs = fs
         self.wear: CardWear | None = None
         self._reading: HealthReading | None = None
-        self._uptime_s: float | None = None
         self._under_voltage_seen = False
         self._last_clip_wall: float | None = None
         self._last_clip_mono: float | None = None
@@ -353,7 +352,8 @@ class HealthWatch:
         Args:
             on_limits: Given the thermal limits at each step change (the controller's
                 ``set_thermal_limits``); must not block.
-            on_change: Called after each reading (the controller publishes the status).
+            on_change: Called after a reading that changed what the driver sees (the
+                controller publishes the status).
         """
         self._on_limits, self._on_change = on_limits, on_change
         if self._wear_path is not None:
@@ -432,7 +432,6 @@ class HealthWatch:
                 self._boot_to_record_s = wear.boot_to_record_s  # an earlier start this boot
         with self._lock:
             self._reading = reading
-            self._uptime_s = reading.uptime_s
         if step is not before:
             limits = self.policy.limits(step)
             log.warning(
