@@ -815,7 +815,11 @@ class Controller:
         health watch."""
         if self.health is None:
             return None
-        return self.health.status()
+        try:
+            return self.health.status()
+        except Exception:  # noqa: BLE001 - a bad reading never freezes the status
+            log.exception("health status failed")
+            return None
 
     def _publish(self, notice: str | None) -> None:
         with self._changed:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,6 +96,29 @@ class HealthSource(Protocol):
     def uptime_s(self) -> float | None:
         """Seconds since the kernel started; None if unknown."""
         ...
+
+
+_FIELD_TYPES = {
+    "cpu_temp_c": (int, float),
+    "throttled": (int,),
+    "under_voltage_alarm": (bool,),
+    "card_written_bytes": (int,),
+    "boot_id": (str,),
+    "uptime_s": (int, float),
+}
+
+
+def checked(reading: HealthReading) -> HealthReading:
+    """``reading`` with every field of the wrong type (or a number that is not finite or
+    is negative where it cannot be) as None: what cannot be understood is unknown."""
+    values = {}
+    for name, types in _FIELD_TYPES.items():
+        value = getattr(reading, name, None)
+        ok = isinstance(value, types) and (bool in types or not isinstance(value, bool))
+        if ok and isinstance(value, int | float) and not isinstance(value, bool):
+            ok = math.isfinite(value) and (name == "cpu_temp_c" or value >= 0)
+        values[name] = value if ok else None
+    return HealthReading(**values)
 
 
 class NoReadings:
@@ -391,19 +415,18 @@ class HealthWatch:
         sees changed (the temperature to the degree, a flag, the step, the wear, the
         warning); the bytes written and the last clip's age follow at the next one."""
         try:
-            reading = self.source.read()
+            reading = checked(self.source.read())
+            self._apply(reading)
         except Exception as exc:  # noqa: BLE001 - a bad reading never stops the watch
             if not self._failing:
-                log.error("health reading failed: %r (reported once until it works)", exc)
+                log.error(
+                    "health reading failed: %r (reported once until it works)", exc, exc_info=exc
+                )
             self._failing = True
             return
         if self._failing:
             log.info("health readings work again")
             self._failing = False
-        try:
-            self._apply(reading)
-        except Exception:  # noqa: BLE001 - nor a bad card file or callback
-            log.exception("applying a health reading failed")
         shown = self._shown()
         if self._on_change is not None and shown != self._published:
             self._published = shown

@@ -430,3 +430,38 @@ def test_hot_really_lowers_the_encoded_frame_rate_and_bit_rate(fake, tmp_path):
     rates = (normal_bps, warm_bps, hot_bps)
     assert warm_bps <= 1.15 * 90_000 and hot_bps <= 1.15 * 90_000, rates
     assert normal_bps > 1.15 * 90_000, rates
+
+
+def test_a_reading_that_makes_no_sense_is_unknown_and_stops_nothing(tmp_path, caplog):
+    """A source giving nonsense at the hardware boundary (flags that are not a number, a
+    temperature that is not finite, negative bytes): each such figure is unknown, the
+    rest is shown, the status goes on being published and the recording too."""
+    readings = [
+        HealthReading(
+            cpu_temp_c=float("nan"),
+            throttled="zz",  # type: ignore[arg-type]
+            under_voltage_alarm=1,  # type: ignore[arg-type]
+            card_written_bytes=-5,
+            boot_id=7,  # type: ignore[arg-type]
+            uptime_s=3.5,
+        )
+    ]
+
+    class Garbled:
+        def read(self):
+            return readings[-1]
+
+        def uptime_s(self):
+            return readings[-1].uptime_s
+
+    app = Appliance(tmp_path / "card", health_source=Garbled(), health_interval_s=0.5)
+    with caplog.at_level(logging.ERROR), app:
+        ctl = app.controller
+        app.wait_segments(1)
+        health = ctl.status.health
+        assert health["cpu_temp_c"] is None and health["throttled_now"] is None
+        assert health["under_voltage"] is None and health["card_written_bytes"] is None
+        assert health["boot_to_record_s"] == 3.5 and ctl.state is State.RECORDING
+        readings.append(HealthReading(cpu_temp_c=51.0, throttled=0))
+        assert wait_until(lambda: ctl.status.health["cpu_temp_c"] == 51.0, 5.0)
+    assert "health reading failed" not in caplog.text
