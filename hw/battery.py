@@ -141,6 +141,7 @@ class BatteryWatch:
         cutoff_v: The cut-off now (the live setting ``battery_cutoff_v``).
         interval_s: Seconds between readings.
         readings_below: Readings in a row under the cut-off before PARKING_LIMIT is posted.
+        on_close: Called by :meth:`close` after the thread ended (closes the bus).
 
     Attributes:
         voltage_v: The last good reading; None before one (or after a failed one).
@@ -155,6 +156,7 @@ class BatteryWatch:
         *,
         interval_s: float = INTERVAL_S,
         readings_below: int = READINGS_BELOW,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         if interval_s <= 0 or readings_below < 1:
             raise ValueError("interval_s must be > 0 and readings_below >= 1")
@@ -169,15 +171,19 @@ class BatteryWatch:
         self._failing = False
         self._stop = threading.Event()
         self._worker: Worker | None = None
+        self._on_close = on_close
 
     def start(self) -> BatteryWatch:
         self._worker = Worker(self._run, "battery").start()
         return self
 
     def close(self) -> None:
+        """Stop polling; then the bus is closed (``on_close``)."""
         self._stop.set()
         if self._worker is not None:
             self._worker.join()
+        if self._on_close is not None:
+            self._on_close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -216,4 +222,6 @@ class BatteryWatch:
         )
         if self._below >= self.readings_below:
             self._below = 0  # posted again after as many readings if still parked
-            self._post(Event.PARKING_LIMIT, f"battery {voltage_v:.1f} V below {cutoff_v:.1f} V")
+            reason = f"battery {voltage_v:.1f} V below {cutoff_v:.1f} V"
+            log.error("%s: parking ends with a safe shutdown", reason)
+            self._post(Event.PARKING_LIMIT, reason)
