@@ -205,9 +205,10 @@ def _bodies():
 BODIES = _bodies()
 
 
-#: The running config a settings body is merged into: threads for every preview viewer, so
-#: that no rule across keys (web_threads >= preview_max_viewers + 3) refuses a body.
-_RUNNING = config_mod.Config(web_threads=64)
+#: The running config a settings body is merged into: threads for every preview viewer and
+#: a power-loss pin, so that no rule across keys (web_threads >= preview_max_viewers + 3;
+#: parking_trigger "power_loss" needs power_loss_pin) refuses a body.
+_RUNNING = config_mod.Config(web_threads=64, power_loss_pin=26)
 
 
 def api_problem(name, body, sch) -> str | None:
@@ -241,6 +242,7 @@ def test_the_api_declares_bodies_for_settings_clock_panel_and_login():
         "post /api/system/clock",
         "post /api/panel/buttons/{name}",
         "post /api/session",
+        "post /api/parking",
     }
 
 

@@ -27,7 +27,17 @@ from appliance.library import Library
 from appliance.preview import PreviewHub
 from web import openapi, pages, streams
 from web.media import Media
-from web.resources import gallery, incidents, panel, settings, status, system, tracks, upload
+from web.resources import (
+    gallery,
+    incidents,
+    panel,
+    parking,
+    settings,
+    status,
+    system,
+    tracks,
+    upload,
+)
 from web.resources.playback import Playback
 from web.resources.video import Video
 from web.security import Guard, LoginThrottle, Sessions, StrictJSON
@@ -222,6 +232,7 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/api/panel/buttons/{name:button}", panel.Panel, "press"),
     ("/api/panel/bump", panel.Panel, "bump"),
     ("/api/session", system.Session, None),
+    ("/api/parking", parking.Parking, None),
     ("/api/upload", upload.Upload, None),
     ("/api/upload/now", upload.Upload, "now"),
     ("/api/preview.mjpeg", streams.Preview, None),

@@ -8,6 +8,7 @@ import falcon
 
 from appliance.controller import Controller
 from appliance.states import Event, State
+from web.resources.parking import PARKING
 from web.spec import ACCEPTED, Component, Deps, Reply, operation
 
 STATUS = Component(
@@ -37,6 +38,7 @@ STATUS = Component(
                     "lon": {"type": ["number", "null"]},
                 },
             },
+            "parking": PARKING,
         },
     },
 )
