@@ -4,7 +4,8 @@
 // What the top bar says on every tab; not recording is said in words and in colour.
 const STATE_TEXT = { starting: "Starting…", idle: "Not recording", recording: "Recording",
   storage_full: "Card full · not recording", error: "Error · not recording",
-  shutting_down: "Shutting down", off: "Off · not recording" };
+  shutting_down: "Shutting down", off: "Off · not recording",
+  parked: "Parked · watching", parked_event: "Parked · recording an event" };
 const isRec = (s) => !!s && (s.state === "recording" || s.state === "storage_full");
 
 function showStatus(s) {
