@@ -182,3 +182,27 @@ def test_a_battery_under_the_cut_off_while_parked_shuts_down_safely(tmp_path):
     assert log.index(reason) < log.index("would power off")
     assert not partials(child.card), "the open segment was not closed"
     assert "stopped (off)" in log
+
+
+def test_the_ups_power_loss_line_parks_instead_of_shutting_down(tmp_path):
+    config = CONFIG.replace("ignition_pin = 5\n", "") + (
+        'parking_trigger = "power_loss"\npower_loss_pin = 26\npower_loss_grace_s = 0.2\n'
+    )
+    child = Child(tmp_path, config)
+    try:
+        child.wait_for(r"^keys: .*\bi ignition\b")
+        assert wait_until(lambda: partials(child.card), 30), "never recorded"
+        child.key("i")  # the UPS's line: external power lost
+        child.wait_for(r"^ignition off$")
+        child.status_until(PARKED, 10)  # parked, not shut down after the 0.2 s grace time
+        assert "external power lost; parking in 0.5 s" in child.log
+        assert child.proc.poll() is None
+        child.key("i")  # power back
+        child.status_until(RECORDING, 10)
+        assert "external power back: leaving parking" in child.log
+        child.key("q")
+        assert child.end() == 0, child.log[-2000:]
+    finally:
+        if child.proc.poll() is None:
+            child.end()
+    assert "power_lost" not in child.log
