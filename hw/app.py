@@ -632,6 +632,7 @@ class App:
             set_clock=self._set_clock,
             power=True,  # restart and shutdown: the controller's power_off performs them
             uploader=self.uploader,
+            battery=self.battery,
         )
         self.server = make_server(
             mount(self.web_app, "/dav", self._make_drive, host_ok=self._host_ok),

@@ -1,7 +1,8 @@
 """The Live tab's parking card in a real browser (Debian's Chromium) against a real
 ``dashcam run --sim`` child with ``parking = true``: "Parked: watching" with the events so
 far, "3 events while parked" on return with a button per event that opens it in the player,
-dismissed for good on this phone, and "Park now" / "Leave parking" reaching the appliance.
+dismissed for good on this phone, the battery's voltage (the simulated INA219), and "Park
+now" / "Leave parking" reaching the appliance.
 
 The snapshot's ``parking`` member is filled by the parking core; until it lands (and to
 show states the child does not reach by itself) the test stops the page's live stream and
@@ -18,7 +19,7 @@ from tests.harness import wait_until
 from tests.test_web_browser import shot
 from tests.test_web_ui_words import JARGON
 
-server, browser = module_fixtures("parking = true\n", "parking")
+server, browser = module_fixtures('parking = true\nbattery_monitor = "ina219"\n', "parking")
 
 #: Stop the live stream: from here on the page shows only what the test hands it.
 QUIET = "source.close(); source = null;"
@@ -79,6 +80,10 @@ def test_parked_then_back_shows_the_events_with_their_clips(browser, server, thr
         assert watch.startswith("Parked: watching · 2 events since "), watch
         assert page.text_content("#park-toggle") == "Leave parking"
         assert page.is_hidden("#parking-return")
+        # the simulated INA219, read by the real driver in the child
+        page.wait_for_function("document.getElementById('parking-battery').innerText.length")
+        battery = page.text_content("#parking-battery")
+        assert battery == "Battery 12.6 V · parking ends below 11.8 V", battery
         shot(page, "parking-watching")
         show(page, snapshot(server, 2, state="parked_event", recording=False, segment=None,
                             parking={**parking, "last_session": None}))  # fmt: skip

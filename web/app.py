@@ -132,6 +132,7 @@ def create_app(
     power: bool = False,
     hub: PreviewHub | None = None,
     uploader: Any = None,
+    battery: Any = None,
     allowed_hosts: Iterable[str] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> DashboardApp:
@@ -149,6 +150,8 @@ def create_app(
         hub: The preview hub; one is made over ``controller.camera`` if None. Its viewer
             cap follows the live settings (``preview_max_viewers``).
         uploader: The upload at home (:class:`appliance.uploader.Uploader`); None: off.
+        battery: The battery monitor (:class:`hw.battery.BatteryWatch`: ``voltage_v``);
+            None: none.
         allowed_hosts: Host names the dashboard answers to besides IP literals; None: this
             machine's name, ``<name>.local`` and ``localhost``
             (:func:`web.security.default_host_names`).
@@ -192,6 +195,7 @@ def create_app(
         set_clock=set_clock,
         power=power,
         upload=uploader,
+        battery=battery,
     )
     resources: dict[type, Any] = {}
     for path, cls, suffix in ROUTES:

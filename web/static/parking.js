@@ -3,8 +3,11 @@
 // parking mode is off: no card). While parked: "Parked: watching" and the events so far.
 // Back from parking: "3 events while parked" with a button per event that opens it in the
 // player; dismissed per parking session on this phone (localStorage). "Park now" / "Leave
-// parking" post to /api/parking, as the ignition going off or on does.
+// parking" post to /api/parking, as the ignition going off or on does. With a battery monitor
+// the card shows its voltage and the cut-off (GET /api/parking, every BATTERY_POLL_MS while
+// the card is in view).
 const PARKING_DISMISSED = "dashcam.parking.dismissed";
+const BATTERY_POLL_MS = 10000;
 const parkingView = { session: null, shown: "" };  // the session shown; its incidents' key
 
 function parkingCard() {
@@ -20,6 +23,7 @@ function parkingCard() {
       <ul id="parking-events" class="parking-events"></ul>
       <button id="parking-dismiss" type="button" class="btn small">Dismiss</button>
     </div>
+    <p id="parking-battery" class="note" hidden></p>
     <button id="park-toggle" type="button" class="btn">Park now</button>
     <p id="parking-msg" class="note" role="status"></p>`;
   $("live-extra").append(card);
@@ -105,6 +109,16 @@ function dismissParking() {
   $("parking-return").hidden = true;
 }
 
+async function refreshBattery() {
+  if ($("parking").hidden || $("tab-live").hidden || document.hidden) return;
+  let b = null;
+  try { b = await api("GET", "/api/parking"); } catch (e) { return; }
+  const line = $("parking-battery");
+  line.hidden = b.battery_monitor === "none";
+  line.textContent = b.battery_v == null ? "Battery: no reading yet."
+    : `Battery ${b.battery_v.toFixed(1)} V · parking ends below ${b.cutoff_v.toFixed(1)} V`;
+}
+
 async function toggleParking() {
   const toggle = $("park-toggle");
   const park = toggle.dataset.parked !== "true";
@@ -126,3 +140,6 @@ document.addEventListener("dashcam:link", (ev) => {
   block($("park-toggle"), "link", ev.detail.live ? null : "No connection to the dashcam.");
 });
 if (status) showParking(status);
+setInterval(refreshBattery, BATTERY_POLL_MS);
+new MutationObserver(() => refreshBattery()).observe($("parking"), { attributes: true,
+  attributeFilter: ["hidden"] });
