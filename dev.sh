@@ -64,6 +64,8 @@ case "$cmd" in
     apt_install webkit2gtk-driver xvfb gstreamer1.0-libav gstreamer1.0-plugins-good || echo "dev.sh: WebKitGTK could not be installed; WebKit tests will skip" >&2
     # The GPS tests run the real gpsd, fed by gpsfake (gpsd-clients, python3-gps).
     apt_install gpsd gpsd-clients python3-gps || echo "dev.sh: gpsd could not be installed; GPS tests will skip" >&2
+    # The Home Assistant tests run Debian's MQTT broker on loopback (tests/test_mqtt.py).
+    apt_install mosquitto mosquitto-clients || echo "dev.sh: mosquitto could not be installed; MQTT tests will skip" >&2
     # The tools an insurer or a court opens the files with, run on real output by the
     # evidence tests (exiftool, mediainfo, ffprobe, xmllint); openssl makes install.sh's key.
     apt_install libimage-exiftool-perl mediainfo ffmpeg libxml2-utils openssl || echo "dev.sh: exiftool, mediainfo, ffmpeg or xmllint could not be installed; evidence tests will skip" >&2

@@ -31,6 +31,8 @@ from appliance.config_rules import (
     Rule,
     Text,
     check_device_id,
+    check_mqtt_host,
+    check_topic_prefix,
     check_upload_bandwidth,
     check_upload_kinds,
     check_upload_remote,
@@ -75,6 +77,7 @@ _TEXT = _rule(Text())
 
 
 _PIN = _int(0, 27)
+_TOPIC = Custom(check_topic_prefix, {"type": "string", "minLength": 1})
 
 # Keys the dashboard may change: applied at once by the running appliance, or at the next
 # start. The settings API, the controller and the OpenAPI document all read this.
@@ -146,6 +149,15 @@ class Config:
     gsensor_i2c_bus: int = field(default=1, metadata=_int(0, 31))
     gsensor_address: int | None = field(default=None, metadata={**_int(3, 119), "optional": True})
     gsensor_threshold_g: float = field(default=1.5, metadata=_float(0.5, 16.0))
+    # Home Assistant over MQTT (read at start: hw/mqtt.py); mqtt_host "" is off.
+    mqtt_host: str = field(
+        default="", metadata=_rule(Custom(check_mqtt_host, {"type": "string", "maxLength": 253}))
+    )
+    mqtt_port: int = field(default=1883, metadata=_int(1, 65535))
+    mqtt_username: str | None = field(default=None, metadata={**_TEXT, "optional": True})
+    mqtt_password: str | None = field(default=None, metadata={**_TEXT, "optional": True})
+    mqtt_topic_prefix: str = field(default="dashcam", metadata=_rule(_TOPIC))
+    mqtt_discovery_prefix: str = field(default="homeassistant", metadata=_rule(_TOPIC))
     power_off_command: tuple[str, ...] = field(
         default=("systemctl", "poweroff"), metadata=_rule(Argv())
     )
@@ -218,6 +230,8 @@ class Config:
         _check_clock_text(self.overlay_format, self.time_zone)
         if self.camera == "replay" and not self.replay_path:
             raise ConfigError("replay_path: required when camera = 'replay'")
+        if self.mqtt_password is not None and self.mqtt_username is None:
+            raise ConfigError("mqtt_password: needs mqtt_username (the broker's user)")
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied and validated (unknown keys named)."""

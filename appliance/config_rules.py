@@ -257,6 +257,32 @@ def check_upload_bandwidth(name: str, value: Any) -> None:
     bandwidth_bytes_s(value)
 
 
+#: A broker's host name or address: no spaces, no scheme, no port (``mqtt_port`` has it).
+_HOST = re.compile(r"[A-Za-z0-9._:%\[\]-]{1,253}")
+#: Topic levels of one's own: no wildcard, no empty level, no leading "$" or "/".
+_TOPIC_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,64}(?:/[A-Za-z0-9_-]{1,64}){0,7}")
+
+
+def check_mqtt_host(name: str, value: Any) -> None:
+    # One ":" is a port given here; an IPv6 address has more.
+    if not isinstance(value, str) or (
+        value and (not _HOST.fullmatch(value) or value.count(":") == 1)
+    ):
+        raise ConfigError(
+            f"{name}: expected the broker's host name or address, e.g. 'homeassistant.local' "
+            f"or '192.168.1.10' (no scheme, no port: mqtt_port), or '' for no MQTT; "
+            f"got {shown(value)}"
+        )
+
+
+def check_topic_prefix(name: str, value: Any) -> None:
+    if not isinstance(value, str) or not _TOPIC_PREFIX.fullmatch(value):
+        raise ConfigError(
+            f"{name}: expected MQTT topic levels of letters, digits, '_' and '-' joined by '/' "
+            f"(no '+', '#', empty level or leading '/'), e.g. 'dashcam'; got {shown(value)}"
+        )
+
+
 def check_device_id(name: str, value: Any) -> None:
     if not isinstance(value, str) or not _DEVICE_ID.fullmatch(value):
         raise ConfigError(

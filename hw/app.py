@@ -2,10 +2,10 @@
 
 Start: the dashboard's sockets are bound first (:func:`bind_web`, before anything
 records), then the camera records (it opens beside the card scan), then the pins are
-claimed (buttons, LED, the UPS's power-loss input), the sensors and the upload at home
-start, then the web is imported and served by Waitress on a worker. Stop: the
-controller's safe shutdown first (the open segment closed and synced before anything else
-can hang), then the rest in the reverse of their start.
+claimed (buttons, LED, the UPS's power-loss input), the sensors, the upload at home and
+Home Assistant's MQTT bridge start, then the web is imported and served by Waitress on a
+worker. Stop: the controller's safe shutdown first (the open segment closed and synced
+before anything else can hang), then the rest in the reverse of their start.
 
 A camera that could not be closed (:class:`appliance.errors.CameraStuck`) cannot be opened
 again by this process: the App stops as a service stop does (the power stays on) and
@@ -413,7 +413,7 @@ class App:
         self.panel = self.power_loss = self.ignition = self.console = None
         self.battery = self.battery_chip = None
         self.gsensor = self.bump_trace = self.gps = self.tracks = self.uploader = None
-        self.sealer = self.gforce = None
+        self.sealer = self.gforce = self.mqtt = None
         self.web_app = self.server = self._web_worker = None
 
     def request_stop(self) -> None:
@@ -473,6 +473,10 @@ class App:
 
         ready = self.sealer.is_settled if self.sealer is not None else None
         self.uploader = start_upload(self.config, self.library, ready)
+        if self.config.mqtt_host:  # Home Assistant: paho is imported only when asked for
+            from hw.mqtt import start_mqtt
+
+            self.mqtt = start_mqtt(self.config, ctl, self.library)
         self.watchdog.ready()
         log.info("storage: %s; config: %s", self.config.storage_root, self.source or "defaults")
         if self.panel is not None and self.want_console:
@@ -749,6 +753,8 @@ class App:
             self.console.close()
         if self.uploader is not None:  # the file being sent is cancelled: sent again later
             self.uploader.close()
+        if self.mqtt is not None:  # "offline" retained, then disconnected
+            self.mqtt.close()
         if self.panel is not None:
             self.panel.close()
         if self.power_loss is not None:

@@ -1,8 +1,9 @@
-"""``dashcam doctor``'s checks of the sensors (the G-sensor on I2C, gpsd) and of the upload
-remote (rclone).
+"""``dashcam doctor``'s checks of the sensors (the G-sensor on I2C, gpsd), of the upload
+remote (rclone) and of the MQTT broker (Home Assistant).
 
 Each check reads the real thing once (the board's identity register and one reading; gpsd's
-greeting; a listing of the remote) and says what to do when it does not answer.
+greeting; a listing of the remote; one connection to the broker) and says what to do when
+it does not answer.
 """
 
 from __future__ import annotations
@@ -111,13 +112,41 @@ def check_battery(config: Config, simulated: bool, open_bus: Callable | None = N
 
 
 def sensor_checks(config: Config, simulated: bool) -> list[Check]:
-    """The sensors' checks and the upload remote's, in report order."""
+    """The sensors' checks, the upload remote's and the MQTT broker's, in report order."""
     return [
         check_gsensor(config, simulated),
         check_battery(config, simulated),
         check_gps(config),
         check_upload(config),
+        check_mqtt(config),
     ]
+
+
+def check_mqtt(config: Config, **probe_kw: Any) -> Check:
+    """The MQTT broker (``mqtt_host``) takes a connection with the configured user."""
+    name = "Home Assistant (MQTT)"
+    if not config.mqtt_host:
+        return Check(name, SKIP, 'off (mqtt_host = "homeassistant.local" to publish there)')
+    from appliance.home_assistant import HomeAssistant
+    from hw.mqtt import device_name, probe
+
+    why = probe(config, **probe_kw)
+    if why is not None:
+        return Check(
+            name,
+            FAIL,
+            why,
+            "check the network, that the broker runs (Home Assistant's Mosquitto add-on, or "
+            "mosquitto), mqtt_host and mqtt_port, and mqtt_username and mqtt_password",
+        )
+    user = config.mqtt_username or "anonymous"
+    base = HomeAssistant(device_name(config.device_id), topic_prefix=config.mqtt_topic_prefix)
+    return Check(
+        name,
+        OK,
+        f"{config.mqtt_host}:{config.mqtt_port} accepts {user}; this camera publishes under "
+        f"{base.base}/",
+    )
 
 
 def check_upload(config: Config, transfer: Callable[..., Any] | None = None) -> Check:

@@ -24,12 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from appliance.errors import CameraError
 from appliance.overlay import Overlay
 from appliance.ports import PTS_PER_SECOND, Camera, EncodedPacket
 from hw.camera.annexb import NAL_IDR, NAL_PPS, NAL_SPS, nal_types, parameter_sets, split_nal_units
+from hw.camera.base import MOTION_WIDTH
 from hw.camera.picamera2 import Picamera2Camera
 from hw.camera.replay import ReplayCamera
 from hw.camera.sim import SimulatedCamera
@@ -381,6 +383,37 @@ def test_preview_only_while_a_sink_is_set(make_camera) -> None:
     camera.stop()
     assert camera.preview_frames_encoded == encoded, "preview work after the sink was cleared"
     assert len(sink.items) == delivered
+
+
+def test_motion_frames_only_while_a_sink_is_set_from_delivered_frames(make_camera) -> None:
+    """Every backend gives grey motion frames of MOTION_WIDTH while a motion sink is set,
+    with the pts of a delivered frame, at most at their rate, and none once it is cleared."""
+    camera = make_camera(realtime=True)
+    collector = start(camera)
+    assert collector.wait_for_count(5)
+    frames: list[tuple[np.ndarray, int]] = []
+    enough = threading.Event()
+
+    def sink(grey: np.ndarray, pts_us: int) -> None:
+        frames.append((grey, pts_us))
+        if len(frames) >= 4:
+            enough.set()
+
+    assert camera.set_motion_sink(sink, fps=5)
+    assert enough.wait(10)
+    camera.set_motion_sink(None)
+    newest = max(pts for _, pts in frames)
+    assert poll_until(lambda: collector.snapshot()[-1].pts_us >= newest, 10)
+    pts = {p.pts_us for p in collector.snapshot()}
+    for grey, pts_us in frames:
+        assert grey.dtype == np.uint8 and grey.ndim == 2 and grey.shape[1] == MOTION_WIDTH
+        assert pts_us in pts, "a motion frame's pts is not the pts of a delivered frame"
+    assert (np.diff(sorted(pts_us for _, pts_us in frames)) >= 190_000).all()
+    settle = collector.count + 3
+    assert collector.wait_for_count(settle)
+    given = len(frames)
+    assert collector.wait_for_count(settle + 12)
+    assert len(frames) == given, "motion frames after the sink was cleared"
 
 
 def test_stop_is_idempotent_and_joins_threads(make_camera) -> None:

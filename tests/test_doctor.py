@@ -230,8 +230,8 @@ def test_healthy_setup(tmp_path, card, board):
     checks = doctor(tmp_path, card).run()
     report = format_report(checks)
     print(report)
-    # no sensors, no upload remote set
-    assert [c.status for c in checks] == [OK] * 12 + [SKIP] * 5, report
+    # no sensors, no upload remote, no MQTT broker set
+    assert [c.status for c in checks] == [OK] * 12 + [SKIP] * 6, report
     assert exit_code(checks) == 0
     found = by_name(checks)
     assert "imx708_wide" in found["camera"].found

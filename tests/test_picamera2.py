@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from appliance.config import Config
@@ -700,3 +701,56 @@ def test_a_slow_sink_does_not_hold_up_the_encoder_callback(board):
     resumed = next(p for p in delivered[6:] if p.keyframe)
     assert not any(p.keyframe for p in delivered[2:6])  # the 4 queued came first, in order
     assert delivered.index(resumed) == 6  # then the stream resumed at an IDR
+
+
+def test_a_rate_change_sets_the_sensor_now_and_the_encoder_at_the_next_start(board):
+    camera = make(keyframe_interval_s=1.0)
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(3)
+        assert camera.set_video_rate(5, 400_000)
+    finally:
+        camera.stop()
+    assert board.called("set_controls")[-1] == {"FrameDurationLimits": (200000, 200000)}
+    with pytest.raises(ValueError, match="fps"):
+        camera.set_video_rate(0, 400_000)
+    assert camera.video_rate == (5, 400_000)
+    start_and_stop(camera)
+    config = board.called("configure")[-1]
+    assert config["controls"]["FrameDurationLimits"] == (200000, 200000)
+    h264 = board.called("H264Encoder")[-1]
+    assert h264 == {"bitrate": 400_000, "repeat": True, "iperiod": 5, "framerate": 5}
+
+
+def test_motion_frames_come_from_the_lores_stream_at_their_rate_only_while_a_sink_is_set(board):
+    camera = make(preview_width=320, preview_height=240)
+    frames: list[tuple[np.ndarray, int]] = []
+    enough = threading.Event()
+
+    def sink(grey: np.ndarray, pts_us: int) -> None:
+        frames.append((grey, pts_us))
+        if len(frames) >= 5:
+            enough.set()
+
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert collector.wait_for_count(10)
+        assert board.called("MappedArray") == [], "a motion frame was taken with no sink"
+        assert camera.set_motion_sink(sink, fps=10)
+        assert enough.wait(10)
+        camera.set_motion_sink(None)
+        taken = len(board.called("MappedArray"))
+        packets = len(collector.packets)
+        assert collector.wait_for_count(packets + 10)
+        assert len(board.called("MappedArray")) == taken
+    finally:
+        camera.stop()
+    assert set(board.called("MappedArray")) == {"lores"}
+    grey, _ = frames[0]
+    assert grey.shape == (120, 160) and grey.dtype == np.uint8
+    assert 0 < float(grey.mean()) < 255
+    gaps = np.diff([pts for _, pts in frames])
+    assert (gaps >= 80_000).all(), f"more than 10 motion frames a second: {gaps}"
+    assert not collector.errors

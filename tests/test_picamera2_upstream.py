@@ -544,3 +544,38 @@ def test_an_overlay_that_cannot_be_drawn_never_stops_the_camera(sensor, caplog):
         camera.stop()
     assert not collector.errors
     assert sum("the overlay cannot be drawn" in r.message for r in caplog.records) == 1
+
+
+def test_motion_frames_come_from_the_real_lores_stream_without_the_overlay(sensor):
+    """The real picamera2's MappedArray of the lores stream gives the motion frames; the
+    overlay drawn on the main stream in the same pre_callback is not in them."""
+    import datetime as dt
+
+    from appliance.overlay import Overlay
+    from hw.camera.sim import read_frame_counter
+
+    camera = make(
+        overlay=Overlay(320, 240, time_zone=dt.UTC), preview_width=320, preview_height=240
+    )
+    frames: list[tuple[np.ndarray, int]] = []
+    enough = threading.Event()
+
+    def sink(grey: np.ndarray, pts_us: int) -> None:
+        frames.append((grey, pts_us))
+        if len(frames) >= 4:
+            enough.set()
+
+    camera.set_motion_sink(sink, fps=5)
+    collector = Collector()
+    camera.start(collector.on_packet, collector.on_error)
+    try:
+        assert enough.wait(15)
+    finally:
+        camera.stop()
+    assert not collector.errors
+    grey, _ = frames[0]
+    assert grey.shape == (120, 160)
+    # the scene's own frame counter reads in the motion frame: it is the picture
+    assert read_frame_counter(grey) >= 0
+    gaps = np.diff([pts for _, pts in frames])
+    assert (gaps >= 190_000).all(), f"more than 5 motion frames a second: {gaps}"

@@ -3,7 +3,7 @@
 The floors lane (:mod:`tests.stacks`) installs the lowest release of each runtime
 dependency that ``pyproject.toml`` admits and runs the recorder, recovery, overlay,
 camera and panel tests on them, and the tests of the dashboard, the network drive, the
-config file, the sensors and the upload.
+config file, the sensors, the upload and Home Assistant over MQTT.
 """
 
 from __future__ import annotations

@@ -20,13 +20,26 @@ from collections.abc import Callable
 from typing import Any
 
 import av
+import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from appliance.errors import CameraError
-from appliance.ports import Camera, CameraInfo, EncodedPacket, ErrorSink, JpegSink, PacketSink
+from appliance.ports import (
+    PTS_PER_SECOND,
+    Camera,
+    CameraInfo,
+    EncodedPacket,
+    ErrorSink,
+    JpegSink,
+    MotionSink,
+    PacketSink,
+)
 from appliance.worker import Worker
 
 log = logging.getLogger(__name__)
+
+#: Width of the grey frames a motion detector gets (the height keeps the aspect).
+MOTION_WIDTH = 160
 
 STILL_JPEG_QUALITY = 90
 PREVIEW_JPEG_QUALITY = 75
@@ -162,6 +175,32 @@ def frame_to_jpeg(
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=quality)
     return out.getvalue()
+
+
+def check_rate(fps: Any, bitrate: Any) -> None:
+    """Check a rate given to :meth:`~appliance.ports.Camera.set_video_rate`.
+
+    Raises:
+        ValueError: ``fps`` or ``bitrate`` is not a whole number in the backends' bounds.
+    """
+    if not isinstance(fps, int) or isinstance(fps, bool) or not MIN_FPS <= fps <= MAX_FPS:
+        raise ValueError(f"fps must be an integer in {MIN_FPS}..{MAX_FPS}, got {fps!r}")
+    if (
+        not isinstance(bitrate, int)
+        or isinstance(bitrate, bool)
+        or not MIN_BITRATE <= bitrate <= MAX_BITRATE
+    ):
+        raise ValueError(f"bitrate must be in {MIN_BITRATE}..{MAX_BITRATE}, got {bitrate!r}")
+
+
+def grey_thumbnail(luma: np.ndarray, width: int = MOTION_WIDTH) -> np.ndarray:
+    """A small grey picture of a luma plane: the mean of each ``f``×``f`` block, where
+    ``f`` is the plane's width over ``width`` (whole blocks only)."""
+    height_px, width_px = luma.shape
+    f = max(1, width_px // width)
+    h, w = (height_px // f) * f, (width_px // f) * f
+    blocks = luma[:h, :w].reshape(h // f, f, w // f, f)
+    return blocks.mean(axis=(1, 3), dtype=np.float32).astype(np.uint8)
 
 
 class CameraBase(Camera):
@@ -334,6 +373,12 @@ class ThreadedCamera(CameraBase):
         self._preview_scaler = VideoReformatter()  # the preview worker's own
         self._next_preview_s = 0.0
         self._stills: list[_StillRequest] = []
+        self._motion_sink: MotionSink | None = None
+        self._motion_period_us = PTS_PER_SECOND // 5
+        self._next_motion_us: int | None = None
+        self._motion_worker: LatestWorker | None = None
+        #: Motion frames given to the motion sink so far.
+        self.motion_frames = 0
 
     # -- Camera interface -------------------------------------------------------------
 
@@ -361,6 +406,9 @@ class ThreadedCamera(CameraBase):
             self._preview_worker = LatestWorker(
                 self._preview_work, f"camera-{self._name}-preview", self._thread_failed
             )
+            self._motion_worker = LatestWorker(
+                self._motion_work, f"camera-{self._name}-motion", self._thread_failed
+            )
             self._thread = Worker(self._run_until_stopped, f"camera-{self._name}").start()
 
     def stop(self) -> None:
@@ -369,11 +417,14 @@ class ThreadedCamera(CameraBase):
         with self._lock:
             thread, self._thread = self._thread, None
             worker, self._preview_worker = self._preview_worker, None
+            motion, self._motion_worker = self._motion_worker, None
         if thread is not None:
             # The loop sees the stop event within a frame, and on_packet never blocks.
             thread.join(None)
         if worker is not None:
             worker.stop()
+        if motion is not None:
+            motion.stop()
         if thread is not None:
             self._fail_stills(CameraError(f"camera {self._name!r} stopped"))
             self._close()
@@ -405,6 +456,22 @@ class ThreadedCamera(CameraBase):
         """Send preview JPEGs to ``sink`` (at most ``preview_fps``); ``None`` stops them."""
         self._preview_sink = sink
 
+    def set_motion_sink(self, sink: MotionSink | None, fps: float = 5.0) -> bool:
+        """Send grey frames of :data:`MOTION_WIDTH` to ``sink`` at most ``fps`` a second of
+        camera time (from a worker thread: a slow sink misses frames, never the video);
+        ``None`` stops them.
+
+        Raises:
+            ValueError: ``fps`` is not positive.
+        """
+        if not fps > 0:
+            raise ValueError(f"fps must be > 0, got {fps!r}")
+        with self._lock:
+            self._motion_period_us = max(1, int(PTS_PER_SECOND / fps))
+            self._next_motion_us = None
+            self._motion_sink = sink
+        return True
+
     # -- for subclasses ---------------------------------------------------------------
 
     def _open(self) -> None:
@@ -424,14 +491,55 @@ class ThreadedCamera(CameraBase):
         """The picture of a frame's ``still_item`` and its ``pts_us`` (preview thread)."""
         raise NotImplementedError
 
-    def _deliver(self, packet: EncodedPacket, still_item: Callable[[], Any]) -> None:
-        """Serve waiting stills and preview from this frame, then pass the packet on.
+    def _motion_luma(self, item: Any) -> np.ndarray:
+        """The luma plane of a frame's ``still_item`` for motion detection (motion thread).
+
+        A backend whose frames carry drawn text (a clock, a counter) hands over a plane
+        without it where it can (:class:`hw.camera.sim.SimulatedCamera` does).
+        """
+        frame, _pts_us = self._preview_frame(item)
+        return frame.to_ndarray(format="gray")
+
+    def _motion_due(self, pts_us: int) -> bool:
+        """True if a motion frame is due at ``pts_us`` (camera time), and counts it given."""
+        if self._motion_sink is None:
+            return False
+        due = self._next_motion_us
+        if due is not None and pts_us < due:
+            return False
+        late = due is None or pts_us - due >= self._motion_period_us
+        self._next_motion_us = (pts_us if late else due) + self._motion_period_us
+        return True
+
+    def _offer_motion(self, item: Any, pts_us: int) -> None:
+        """Hand a frame to the motion worker (never blocks: an older one is replaced)."""
+        worker = self._motion_worker
+        if worker is not None:
+            worker.offer((item, pts_us))
+
+    def _motion_work(self, offered: tuple[Any, int]) -> None:
+        sink = self._motion_sink
+        if sink is None:
+            return
+        item, pts_us = offered
+        grey = grey_thumbnail(self._motion_luma(item))
+        self.motion_frames += 1
+        sink(grey, pts_us)
+
+    def _deliver(
+        self, packet: EncodedPacket, still_item: Callable[[], Any], motion_item: Any = None
+    ) -> None:
+        """Serve waiting stills, preview and motion from this frame, then pass the packet on.
 
         Args:
             packet: The frame's encoded packet.
             still_item: Makes the item given to ``_still_frame``/``_preview_frame`` for
                 this frame; called only when a still or a preview is due.
+            motion_item: A callable making this frame's item for :meth:`_motion_luma`,
+                called only when a motion frame is due; None: ``still_item``.
         """
+        if self._motion_due(packet.pts_us):
+            self._offer_motion((motion_item or still_item)(), packet.pts_us)
         item = None
         if self._stills:
             with self._lock:

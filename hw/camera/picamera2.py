@@ -51,9 +51,17 @@ import numpy as np
 
 from appliance.errors import CameraError, CameraStuck
 from appliance.overlay import Overlay
-from appliance.ports import ErrorSink, JpegSink, PacketSink
+from appliance.ports import ErrorSink, JpegSink, MotionSink, PacketSink
 from appliance.worker import Worker, run_once
-from hw.camera.base import STILL_JPEG_QUALITY, CameraBase, frame_to_jpeg, stream_info
+from hw.camera.base import (
+    STILL_JPEG_QUALITY,
+    CameraBase,
+    LatestWorker,
+    check_rate,
+    frame_to_jpeg,
+    grey_thumbnail,
+    stream_info,
+)
 from hw.camera.picamera2_features import Picamera2Features, features_of, picamera2_features
 from hw.camera.picamera2_modes import ModeChoice, choose_sensor_mode, sensor_config, takes_sensor
 from hw.camera.picamera2_packets import H264Delivery, output_class
@@ -218,6 +226,7 @@ class Picamera2Camera(CameraBase):
             raise ValueError(f"packet_queue must be a positive integer, got {packet_queue!r}")
         super().__init__(info, preview_fps)
         self._bitrate = bitrate
+        self._rate = (fps, bitrate)  # set_video_rate's; the sensor and encoder start at it
         self._gop_frames = max(1, round(keyframe_interval_s * fps))
         self.keyframe_interval_s = self._gop_frames / fps
         self.keyframe_on_request: bool | None = None
@@ -232,6 +241,13 @@ class Picamera2Camera(CameraBase):
         self.overlay = overlay
         self._wall = wall
         self._overlay_failed = False
+        self._motion_sink: MotionSink | None = None
+        self._motion_period_us = 200_000
+        self._next_motion_us: int | None = None
+        self._motion_worker: LatestWorker | None = None
+        self._motion_failed = False
+        #: Motion frames given to the motion sink so far.
+        self.motion_frames = 0
         self._hflip = bool(hflip) ^ (rotation == 180)
         self._vflip = bool(vflip) ^ (rotation == 180)
         self._hdr = hdr
@@ -316,13 +332,13 @@ class Picamera2Camera(CameraBase):
             self._delivery.start(on_packet, self._stop_event, self._thread_failed)
             try:
                 self._configure(picam, Transform, controls)
-                if self.overlay is not None:
-                    self._set_overlay(picam)
+                self._set_pre_callback(picam)
+                fps, bitrate = self._rate
                 encoder = H264Encoder(
-                    bitrate=self._bitrate,
+                    bitrate=bitrate,
                     repeat=True,
-                    iperiod=self._gop_frames,
-                    framerate=self._info.fps,
+                    iperiod=max(1, round(self.keyframe_interval_s * fps)),
+                    framerate=fps,
                 )
                 output = self._output(self._on_h264, encoder)
                 self._picam, self._h264 = picam, encoder
@@ -336,6 +352,9 @@ class Picamera2Camera(CameraBase):
                 self._close_quietly(picam)
                 self._delivery.stop(DELIVERY_JOIN_TIMEOUT_S)
                 raise CameraError(f"camera {self._camera_num} failed to start: {exc}") from exc
+            self._motion_worker = LatestWorker(
+                self._motion_work, f"camera-{self._name}-motion", self._thread_failed
+            )
             self._watch = Worker(
                 self._watch_frames, f"camera-{self._name}-watch", on_error=self._thread_failed
             ).start()
@@ -346,12 +365,51 @@ class Picamera2Camera(CameraBase):
         with self._lock:
             picam, self._picam = self._picam, None
             watch, self._watch = self._watch, None
+            motion, self._motion_worker = self._motion_worker, None
             self._h264 = self._mjpeg = None
         if watch is not None:
             watch.stop()
+        if motion is not None:
+            motion.stop()
         if picam is not None:
             self._close_bounded(picam)
         self._delivery.stop(DELIVERY_JOIN_TIMEOUT_S)
+
+    @property
+    def video_rate(self) -> tuple[int, int]:
+        """``(fps, bitrate)`` the sensor and the encoder were last set to."""
+        return self._rate
+
+    def set_video_rate(self, fps: int, bitrate: int) -> bool:
+        """Run the sensor at ``fps`` (libcamera's ``FrameDurationLimits``, taken while the
+        camera runs) and ask for a keyframe.
+
+        The bit rate is the H.264 encoder's, set when it starts: picamera2 gives no way to
+        change it on a running encoder, so it takes effect at the next start (a lower frame
+        rate at the same bit rate spends more bits on each frame). The sensor's rate applies
+        from the next start too if the camera is not running.
+
+        Returns:
+            True (the frame rate is set, or kept for the next start).
+
+        Raises:
+            ValueError: A rate out of the backend's bounds.
+        """
+        check_rate(fps, bitrate)
+        with self._lock:
+            self._rate = (fps, bitrate)
+            picam = self._picam
+            if picam is None or self._stop_event.is_set():
+                return True
+            frame_us = round(1_000_000 / fps)
+            try:
+                picam.set_controls({"FrameDurationLimits": (frame_us, frame_us)})
+            except Exception:  # noqa: BLE001 - the video goes on at its old rate
+                log.exception("camera %s: the frame rate cannot be changed", self._name)
+                return False
+        log.info("camera %s: %d fps (bit rate %d from the next start)", self._name, fps, bitrate)
+        self.request_keyframe()
+        return True
 
     def request_keyframe(self) -> None:
         """Ask the H.264 encoder for an IDR as soon as possible.
@@ -504,7 +562,7 @@ class Picamera2Camera(CameraBase):
 
     def _configure(self, picam: Any, transform_class: Any, controls: Any) -> None:
         info = self._info
-        frame_us = round(1_000_000 / info.fps)
+        frame_us = round(1_000_000 / self._rate[0])
         wanted: dict[str, Any] = {"FrameDurationLimits": (frame_us, frame_us)}
         available = picam.camera_controls
         if self._autofocus and "AfMode" in available:
@@ -548,18 +606,78 @@ class Picamera2Camera(CameraBase):
         log.log(level, "camera %s (%s): sensor mode %s", self._name, self.model, choice)
         return choice
 
-    def _set_overlay(self, picam: Any) -> None:
+    def set_motion_sink(self, sink: MotionSink | None, fps: float = 5.0) -> bool:
+        """Send the lores stream's luma, as grey frames of :data:`MOTION_WIDTH`, to ``sink``
+        at most ``fps`` a second (copied in picamera2's ``pre_callback``, scaled and handed
+        over on a worker: a slow sink misses frames, never the video); ``None`` stops it.
+
+        Raises:
+            ValueError: ``fps`` is not positive.
+        """
+        if not fps > 0:
+            raise ValueError(f"fps must be > 0, got {fps!r}")
+        with self._lock:
+            self._motion_period_us = max(1, int(1_000_000 / fps))
+            self._next_motion_us = None
+            self._motion_sink = sink
+        return True
+
+    def _set_pre_callback(self, picam: Any) -> None:
         try:
             from picamera2 import MappedArray
         except ImportError as exc:  # the recording matters more than the overlay
-            log.error("camera %s: no overlay (picamera2 has no MappedArray: %s)", self._name, exc)
+            log.error(
+                "camera %s: no overlay and no motion frames (picamera2 has no MappedArray: %s)",
+                self._name,
+                exc,
+            )
             return
-        picam.pre_callback = functools.partial(self._draw_overlay, MappedArray)
+        picam.pre_callback = functools.partial(self._pre_callback, MappedArray)
+
+    def _pre_callback(self, mapped_array: Any, request: Any) -> None:
+        """picamera2's ``pre_callback``, on every frame before it is encoded: the overlay on
+        the main stream, and a motion frame from the lores stream when one is due."""
+        if self.overlay is not None:
+            self._draw_overlay(mapped_array, request)
+        if self._motion_sink is not None:
+            self._take_motion_frame(mapped_array, request)
+
+    def _take_motion_frame(self, mapped_array: Any, request: Any) -> None:
+        """Copy the lores stream's Y plane for the motion worker, at most at its rate of
+        sensor time (the lores stream carries no overlay). Never raises: picamera2's loop
+        must not die of it."""
+        info = self._info
+        try:
+            pts_us = int(request.get_metadata()["SensorTimestamp"]) // 1000
+            due, period = self._next_motion_us, self._motion_period_us
+            if due is not None and pts_us < due:
+                return
+            late = due is None or pts_us - due >= period
+            self._next_motion_us = (pts_us if late else due) + period
+            with mapped_array(request, "lores") as m:
+                luma = np.array(m.array[: info.preview_height, : info.preview_width])
+        except Exception as exc:  # noqa: BLE001 - the video goes on without motion frames
+            if not self._motion_failed:
+                self._motion_failed = True
+                log.error("camera %s: no motion frame from the lores stream: %s", self._name, exc)
+            return
+        worker = self._motion_worker
+        if worker is not None:
+            worker.offer((luma, pts_us))
+
+    def _motion_work(self, item: tuple[np.ndarray, int]) -> None:
+        sink = self._motion_sink
+        if sink is None:
+            return
+        luma, pts_us = item
+        grey = grey_thumbnail(luma)
+        self.motion_frames += 1
+        sink(grey, pts_us)
 
     def _draw_overlay(self, mapped_array: Any, request: Any) -> None:
-        """picamera2's ``pre_callback``: the overlay on the main stream's YUV420 buffer, in
-        place (only the text's pixels are written). It runs in picamera2's event loop, so
-        it never raises: a failure is logged once and the frame goes out without it."""
+        """The overlay on the main stream's YUV420 buffer, in place (only the text's pixels
+        are written). It runs in picamera2's event loop, so it never raises: a failure is
+        logged once and the frame goes out without it."""
         try:
             with mapped_array(request, "main") as m:
                 self.overlay.draw_i420(m.array, self._wall())

@@ -23,7 +23,8 @@ from PIL import Image, ImageDraw, ImageFont
 from appliance.errors import CameraError
 from appliance.overlay import Overlay, Stamp
 from appliance.ports import PTS_PER_SECOND, EncodedPacket
-from hw.camera.base import ThreadedCamera, stream_info
+from hw.camera.base import ThreadedCamera, check_rate, stream_info
+from hw.camera.scenes import Scene
 from hw.camera.x264 import copy_frame, encode_frame, open_x264, plane_view
 
 #: Bits of the frame counter bar; the index is burned in modulo 2**24.
@@ -126,12 +127,18 @@ class TestPattern:
         height: Picture height in pixels (even).
         label: Text drawn once in the corner (the camera name).
         fps: Frame rate, for the box speed.
+        scene: What moves in the picture instead of the sweeping box
+            (:mod:`hw.camera.scenes`); None: the box. A scene draws into a luma plane of
+            its own (:attr:`scene_y`), copied into the frame before the counter and clock.
     """
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, width: int, height: int, label: str, fps: int) -> None:
+    def __init__(
+        self, width: int, height: int, label: str, fps: int, scene: Scene | None = None
+    ) -> None:
         self.width, self.height, self.fps = width, height, fps
+        self.scene = scene
         self.bar_h = round(height * BAR_HEIGHT_FRACTION)
         shift = (COUNTER_BITS - 1) - (np.arange(width) * COUNTER_BITS // width)
         self._bar_shift = shift.astype(np.int64)
@@ -154,6 +161,8 @@ class TestPattern:
         self._clock_text = ""
         self._background = self._draw_background(label)
         self.y = self.u = self.v = np.empty((0, 0), np.uint8)
+        #: The scene alone (no counter, clock or overlay): what a motion detector sees.
+        self.scene_y = self._background[0].copy()
 
     def attach(self, frame: av.VideoFrame) -> None:
         """Draw from now on into ``frame`` (yuv420p, pattern size), background first."""
@@ -206,8 +215,15 @@ class TestPattern:
         x = ((index % sweep) * (self.width - self._box_w) // (sweep - 1)) & ~1
         return x, self._box_y, x + self._box_w, self._box_y + self._box_h
 
-    def draw(self, index: int, wall_s: float) -> None:
-        """Update the planes for frame ``index`` shown at wall-clock time ``wall_s``."""
+    def draw(self, index: int, wall_s: float, t_s: float | None = None) -> None:
+        """Update the planes for frame ``index`` shown at wall-clock time ``wall_s`` and
+        ``t_s`` seconds after the camera started (default: from ``index`` and ``fps``)."""
+        if self.scene is not None:
+            self.scene.draw(
+                self.scene_y, self._background[0], index, index / self.fps if t_s is None else t_s
+            )
+            self.y[:] = self.scene_y
+            self._clock_text = ""  # the copy covered it
         code = index % (1 << COUNTER_BITS)
         self.y[: self.bar_h] = ((code >> self._bar_shift) & 1).astype(np.uint8) * (
             _Y_WHITE - _Y_BLACK
@@ -219,7 +235,8 @@ class TestPattern:
             self._clock.draw(self.y, *self._clock_xy, text)
             self._clock_text = text
         self._counter.draw(self.y, *self._counter_xy, f"#{code:08d}")
-
+        if self.scene is not None:
+            return
         x = self.box_rect(index)[0]
         if x != self._box_x:
             self._paint_box(self._box_x, restore=True)
@@ -264,6 +281,9 @@ class SimulatedCamera(ThreadedCamera):
         overlay: Burns the date and time into each frame before it is encoded, as the Pi
             backend's ``pre_callback`` does; None: no overlay.
         wall: The wall clock the frames' times come from.
+        scene: What moves in the picture (:mod:`hw.camera.scenes`) instead of the sweeping
+            box; its frames, without counter, clock or overlay, are what
+            :meth:`set_motion_sink` gives.
 
     Attributes:
         keyframe_interval_s: Time between periodic keyframes.
@@ -291,6 +311,7 @@ class SimulatedCamera(ThreadedCamera):
         fail_after_frames: int | None = None,
         overlay: Overlay | None = None,
         wall: Callable[[], float] = time.time,
+        scene: Scene | None = None,
     ) -> None:
         info = stream_info(
             name,
@@ -310,7 +331,9 @@ class SimulatedCamera(ThreadedCamera):
         self._realtime = realtime
         self.overlay = overlay
         self._wall = wall
-        self._pattern = TestPattern(width, height, name, fps)
+        self._pattern = TestPattern(width, height, name, fps, scene)
+        self._rate = (fps, bitrate)  # what the encoder runs at
+        self._rate_request: tuple[int, int] | None = None
         self._encoder: av.VideoCodecContext | None = None
         self._keyframe_requested = False
         self._next_index = 0
@@ -322,14 +345,33 @@ class SimulatedCamera(ThreadedCamera):
         """The picture's layout (for tests that look at decoded frames)."""
         return self._pattern
 
+    @property
+    def video_rate(self) -> tuple[int, int]:
+        """``(fps, bitrate)`` the encoder runs at now."""
+        return self._rate
+
+    def set_video_rate(self, fps: int, bitrate: int) -> bool:
+        """Encode at ``fps`` and ``bitrate`` from the next frame on: a new encoder whose
+        first frame is a keyframe; frame indices and timestamps go on rising.
+
+        Raises:
+            ValueError: A rate out of the backend's bounds.
+        """
+        check_rate(fps, bitrate)
+        self._rate_request = (fps, bitrate)
+        return True
+
     def request_keyframe(self) -> None:
         """Make the next frame an IDR (or the one after, if an encode is under way)."""
         self._keyframe_requested = True
 
     def _open(self) -> None:
         info = self._info
+        if self._rate_request is not None:
+            self._rate, self._rate_request = self._rate_request, None
+        fps, bitrate = self._rate
         self._encoder = open_x264(
-            info.width, info.height, info.fps, self._bitrate, self._gop_frames
+            info.width, info.height, fps, bitrate, max(1, round(self.keyframe_interval_s * fps))
         )
         self._keyframe_requested = False
 
@@ -345,16 +387,28 @@ class SimulatedCamera(ThreadedCamera):
         frame = av.VideoFrame(info.width, info.height, "yuv420p")
         pattern.attach(frame)
 
-        base_index = self._next_index
-        start_mono_s = time.monotonic()
-        start_us = int(start_mono_s * PTS_PER_SECOND)
+        # The schedule restarts at every rate change: frames since ``base_index`` at
+        # ``period_s`` from ``start_mono_s`` (and ``start_us`` on the packets' clock).
+        index = self._next_index
+        start_us = int(time.monotonic() * PTS_PER_SECOND)
         if self._last_pts_us is not None:
             start_us = max(start_us, self._last_pts_us + 1)
-        period_s = 1.0 / info.fps
-        wall_base_s = self._wall() - base_index * period_s
+        first_us = start_us
+        base_index, start_mono_s, period_s = index, time.monotonic(), 1.0 / self._rate[0]
+        wall_base_s = self._wall() - index * period_s
         overlay, drawn = self.overlay, None
-        index = base_index
+        scene_item = (lambda: pattern.scene_y.copy()) if pattern.scene is not None else None
         while not self._stop_event.is_set():
+            if self._rate_request is not None:
+                self._rate, self._rate_request = self._rate_request, None
+                fps, bitrate = self._rate
+                gop = max(1, round(self.keyframe_interval_s * fps))
+                encoder = self._encoder = open_x264(info.width, info.height, fps, bitrate, gop)
+                if self._last_pts_us is not None:
+                    start_us = self._last_pts_us + PTS_PER_SECOND // fps
+                base_index, start_mono_s, period_s = index, time.monotonic(), 1.0 / fps
+                wall_base_s = self._wall() - index * period_s
+            fps = self._rate[0]
             n = index - base_index
             if self._realtime:
                 delay_s = start_mono_s + n * period_s - time.monotonic()
@@ -363,7 +417,8 @@ class SimulatedCamera(ThreadedCamera):
             if self._fail_after_frames is not None and index >= self._fail_after_frames:
                 raise CameraError(f"simulated sensor failure after {index} frames")
             wall_s = wall_base_s + index * period_s
-            pattern.draw(index, wall_s)
+            pts_us = start_us + n * PTS_PER_SECOND // fps
+            pattern.draw(index, wall_s, (pts_us - first_us) / PTS_PER_SECOND)
             if overlay is not None:  # as the Pi's pre_callback: on the frame, before encoding
                 stamp = overlay.stamp(overlay.text(wall_s))
                 if drawn is not None and drawn is not stamp:
@@ -373,7 +428,6 @@ class SimulatedCamera(ThreadedCamera):
             if keyframe:
                 self._keyframe_requested = False
             encoded = encode_frame(encoder, frame, n, keyframe, index)
-            pts_us = start_us + n * PTS_PER_SECOND // info.fps
             packet = EncodedPacket(
                 data=bytes(encoded),
                 pts_us=pts_us,
@@ -384,7 +438,11 @@ class SimulatedCamera(ThreadedCamera):
             self._last_pts_us = pts_us
             index += 1
             self._next_index = index
-            self._deliver(packet, lambda p=pts_us: (copy_frame(frame), p))
+            self._deliver(packet, lambda p=pts_us: (copy_frame(frame), p), scene_item)
+
+    def _motion_luma(self, item) -> np.ndarray:
+        """The scene alone (a copy of :attr:`TestPattern.scene_y`) when a scene is set."""
+        return item if isinstance(item, np.ndarray) else super()._motion_luma(item)
 
     def _still_frame(self, item: tuple[av.VideoFrame, int]) -> av.VideoFrame:
         return item[0]

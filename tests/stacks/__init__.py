@@ -45,6 +45,7 @@ CORE_TESTS = (
     "tests/test_camera_sim.py",
     "tests/test_camera_base.py",
     "tests/test_camera_contract.py",
+    "tests/test_camera_motion_rate.py",
     "tests/test_picamera2.py",
     "tests/test_picamera2_upstream.py",
     "tests/test_appliance.py",
@@ -61,7 +62,7 @@ CORE_TESTS = (
 )
 
 #: What the floors lane runs: :data:`CORE_TESTS` and the tests of every other runtime
-#: dependency (Falcon, Waitress and WsgiDAV; tomlkit; smbus2; gpsdclient; rclone).
+#: dependency (Falcon, Waitress and WsgiDAV; tomlkit; smbus2; gpsdclient; rclone; paho-mqtt).
 FLOOR_TESTS = (
     *CORE_TESTS,
     "tests/test_web_api.py",
@@ -74,6 +75,7 @@ FLOOR_TESTS = (
     "tests/test_gps.py",
     "tests/test_upload.py",
     "tests/test_upload_app.py",
+    "tests/test_mqtt.py",
 )
 
 #: What runs on arm64 under emulation: segment writing and what a power cut leaves of it,

@@ -124,6 +124,25 @@ class _Request:
         return {"SensorTimestamp": self.request.metadata[controls.SensorTimestamp]}
 
 
+class MappedArray:
+    """picamera2's ``MappedArray``: one stream's buffer of a request as an array (here a
+    copy: what is drawn on it does not reach the encoded packets, which the board's source
+    gives)."""
+
+    def __init__(self, request: _Request, stream: str, reshape: bool = True, write: bool = True):
+        self._request, self._stream = request, stream
+        self.array: np.ndarray | None = None
+
+    def __enter__(self) -> MappedArray:
+        request = self._request
+        self.array = request._camera._array(self._stream, request._index)
+        request._camera._board.calls.append(("MappedArray", self._stream))
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
 def _align(value: int, to: int) -> int:
     return (value + to - 1) // to * to
 
@@ -481,6 +500,9 @@ class Picamera2:
             if wants_key and not frames[index].keyframe:
                 index = next((i for i in range(index, len(frames)) if frames[i].keyframe), 0)
             request = _Request(self, frames[index], index, start_ns + n * self._frame_ns)
+            pre_callback = getattr(self, "pre_callback", None)
+            if pre_callback is not None:
+                pre_callback(request)  # as picamera2: before the encoders, on its loop
             for encoder in encoders:
                 encoder.encode(encoder.name, request)
             for job in jobs:
