@@ -103,8 +103,8 @@ def status_line(
         parts.append(f"GPS {gps.get('speed_text') or 'fix'}" if gps.get("fix") else "GPS no fix")
     parking = getattr(status, "parking", None)
     if parking and parking.get("parked"):
-        events = parking.get("events") or 0
-        parts.append(f"parked: {events} event{'' if events == 1 else 's'}")
+        events = parking.get("events", 0)
+        parts.append(f"{events} event{'' if events == 1 else 's'} while parked")
     if battery_v is not None:
         parts.append(f"battery {battery_v:.1f} V")
     if status.frames_dropped:

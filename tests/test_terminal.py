@@ -127,12 +127,12 @@ def test_parked_the_line_says_the_events_and_the_battery_and_i_v_keys_come_with_
     assert label.lower() == "parked"
     assert status_line(parked, NOW_S, "parked", battery_v=12.43) == (
         f"{label} 00:03:12 · card 12.3 GB free (loop 4.1 GB, protected 200 MB, 12 photos) · "
-        "parked: 2 events · battery 12.4 V · LED parked"
+        "2 events while parked · battery 12.4 V · LED parked"
     )
     one = dataclasses.replace(parked, parking={**parked.parking, "events": 1})
-    assert " · parked: 1 event · " in status_line(one, NOW_S, "x")
+    assert " · 1 event while parked · " in status_line(one, NOW_S, "x")
     driving = dataclasses.replace(parked, state=State.RECORDING, parking={"parked": False})
-    assert "parked:" not in status_line(driving, NOW_S, "solid")
+    assert "while parked" not in status_line(driving, NOW_S, "solid")
     keys = [key for key, _ in keys_help(3.0, bump=True, ignition=True, battery=True)]
     assert keys == ["r", "h", "p", "x", "b", "i", "v", "s", "?", "q"]
     assert [k for k, _ in keys_help(3.0, bump=False, ignition=True)] == [

@@ -19,7 +19,9 @@ from tests.harness import wait_until
 from tests.test_web_browser import shot
 from tests.test_web_ui_words import JARGON
 
-server, browser = module_fixtures('parking = true\nbattery_monitor = "ina219"\n', "parking")
+# No motion watch: the simulated picture moves, and the state must stay "parked" here.
+CONFIG = 'parking = true\nparking_motion = false\nbattery_monitor = "ina219"\n'
+server, browser = module_fixtures(CONFIG, "parking")
 
 #: Stop the live stream: from here on the page shows only what the test hands it.
 QUIET = "source.close(); source = null;"

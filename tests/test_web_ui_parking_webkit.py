@@ -9,7 +9,7 @@ import pytest
 
 from tests.browser_fixtures import get_json, post, sim_server
 from tests.harness import wait_until
-from tests.test_web_ui_parking import QUIET, snapshot
+from tests.test_web_ui_parking import CONFIG, QUIET, snapshot
 from tests.webkit_fixtures import wait_js, webkit
 
 pytestmark = pytest.mark.slow
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with sim_server(tmp_path_factory.mktemp("parking-webkit"), "parking = true\n") as base:
+    with sim_server(tmp_path_factory.mktemp("parking-webkit"), CONFIG) as base:
         yield base
 
 
