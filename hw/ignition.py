@@ -1,15 +1,14 @@
-"""What says the car is parked: the ignition-sense input, or a UPS HAT's power-loss line.
+"""What says the car is parked: the ignition-sense input.
 
-An optocoupler (or a divider with a zener) from the ignition-switched 12 V pulls a GPIO low
-while the ignition is on. :class:`IgnitionMonitor` posts :attr:`Event.IGNITION_OFF` once
+An optocoupler from the ignition-switched 12 V pulls a GPIO low while the ignition is on (a
+divider with a zener holds it high instead: ``active_low=False``). :class:`IgnitionMonitor` posts :attr:`Event.IGNITION_OFF` once
 the ignition has stayed off for ``off_delay_s`` (a crank dip or a short stop does not
 park) and :attr:`Event.IGNITION_ON` at once when it comes back. The state at start-up is
 posted too (off: after the same delay). The controller decides what the events mean
 (parking off: IGNITION_OFF is ignored); this module only translates the line.
 
-The same monitor reads a UPS HAT's power-loss line (``parking_trigger = "power_loss"``):
-the line is active while external power is lost, so active means "ignition off"
-(``on_when_active=False``).
+A UPS HAT's power-loss line says the same with ``parking_trigger = "power_loss"``: that is
+:class:`hw.power.PowerLossMonitor`'s parking mode (it still shuts down with parking off).
 """
 
 from __future__ import annotations
@@ -33,15 +32,12 @@ class IgnitionMonitor:
             :attr:`Event.IGNITION_ON`.
         pin_factory: A gpiozero pin factory (see :func:`hw.pins.make_pin_factory`).
         off_delay_s: How long the ignition must stay off before IGNITION_OFF is posted.
-        active_low: True: internal pull-up, the line is active when pulled to GND.
-            False: pull-down, active when high.
-        on_when_active: True: the ignition is on while the line is active (ignition sense
-            through an optocoupler). False: it is off while the line is active (a UPS's
-            power-loss line).
+        active_low: True: internal pull-up, the ignition is on while the line is pulled to
+            GND (an optocoupler). False: pull-down, on while it is high (a divider).
         name: What the line is called in the log.
 
     Attributes:
-        input: The gpiozero input.
+        input: The gpiozero input (active while the ignition is on).
         parked: True once IGNITION_OFF was posted and until IGNITION_ON is.
     """
 
@@ -53,7 +49,6 @@ class IgnitionMonitor:
         pin_factory,
         off_delay_s: float = 10.0,
         active_low: bool = True,
-        on_when_active: bool = True,
         name: str = "ignition",
     ) -> None:
         if off_delay_s < 0:
@@ -69,10 +64,8 @@ class IgnitionMonitor:
         from gpiozero import DigitalInputDevice
 
         self.input = DigitalInputDevice(pin, pull_up=active_low, pin_factory=pin_factory)
-        on, off = (self._on, self._off) if on_when_active else (self._off, self._on)
-        self.input.when_activated = on
-        self.input.when_deactivated = off
-        self._on_when_active = on_when_active
+        self.input.when_activated = self._on
+        self.input.when_deactivated = self._off
         if self.is_on:
             log.info("%s on at start-up", name)
             self._post(Event.IGNITION_ON)
@@ -82,7 +75,7 @@ class IgnitionMonitor:
     @property
     def is_on(self) -> bool:
         """Whether the line says the ignition is on now."""
-        return bool(self.input.is_active) == self._on_when_active
+        return bool(self.input.is_active)
 
     def close(self) -> None:
         """Stop watching; a pending off delay is cancelled (nothing is posted after)."""
