@@ -160,3 +160,26 @@ def test_without_parking_mode_there_is_no_card(browser, server):
         page.evaluate(QUIET)
         show(page, snapshot(server, 8, parking=None))
         assert page.is_hidden("#parking")
+
+
+def test_parking_incidents_have_their_own_words_and_filter_in_the_gallery(
+    browser, server, three_incidents
+):
+    with phone_page(browser, server) as page:
+        assert page.evaluate("incidentText({ kind: 'parking' })") == "While parked"
+        toast = page.evaluate(
+            "incidentToast({ kind: 'parking', clips: [1, 2], wall_s: 1.8e9, complete: true })"
+        )
+        assert toast.startswith("Event while parked · protected · "), toast
+        page.click("a[data-tab='gallery']")
+        page.click("#views .chip[data-kind='events']")
+        page.wait_for_selector("#event-kinds .chip[data-ikind='parking']", state="visible")
+        page.wait_for_function("document.getElementById('count-events').textContent === '3'")
+        assert page.text_content("#count-parking") == "0"  # the three are the driver's
+        page.click("#event-kinds .chip[data-ikind='parking']")
+        page.wait_for_function(
+            "document.getElementById('more').textContent === 'Nothing here yet.'"
+        )
+        assert page.eval_on_selector_all("#gallery .tile[data-incident]", "ts => ts.length") == 0
+        page.click("#event-kinds .chip[data-ikind='']")
+        page.wait_for_function("document.querySelectorAll('#gallery .tile[data-incident]').length")

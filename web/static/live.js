@@ -108,7 +108,8 @@ function noticeFeedback(before, s) {
 function incidentToast(inc, detail) {
   const n = inc.clips.length;
   const parts = [inc.kind === "impact"
-    ? `IMPACT${inc.peak_g != null ? ` ${inc.peak_g.toFixed(1)} g` : ""} · protected` : "Incident protected",
+    ? `IMPACT${inc.peak_g != null ? ` ${inc.peak_g.toFixed(1)} g` : ""} · protected`
+    : inc.kind === "parking" ? "Event while parked · protected" : "Incident protected",
   timeText(inc.wall_s * 1000)];
   const dur = detail && detail.duration_s;
   if (n) parts.push(`${dur ? `${clock(dur)}, ` : ""}${n} clip${n === 1 ? "" : "s"}`);
