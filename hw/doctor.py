@@ -360,6 +360,8 @@ class Doctor:
         listing = ", ".join(f"{k} {v}" for k, v in pins.items()) + f", LED {cfg.led_pin}"
         if cfg.power_loss_pin is not None:
             listing += f", power loss {cfg.power_loss_pin}"
+        if cfg.ignition_pin is not None:
+            listing += f", ignition {cfg.ignition_pin}"
         devices = []
         try:
             factory = self._pin_factory
@@ -374,6 +376,12 @@ class Doctor:
                 devices.append(
                     DigitalInputDevice(
                         cfg.power_loss_pin, pull_up=cfg.power_loss_active_low, pin_factory=factory
+                    )
+                )
+            if cfg.ignition_pin is not None:
+                devices.append(
+                    DigitalInputDevice(
+                        cfg.ignition_pin, pull_up=cfg.ignition_active_low, pin_factory=factory
                     )
                 )
         except Exception as exc:  # noqa: BLE001 - gpiozero/lgpio errors are the finding

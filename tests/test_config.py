@@ -471,3 +471,39 @@ def test_an_unknown_key_names_the_known_keys_closest_to_it() -> None:
         ConfigError, match="unknown config key 'parking_fsp'; did you mean parking_fps"
     ):
         from_mapping({"parking_fsp": 5})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"ignition_pin": 17}, r"^ignition_pin: must differ from the button, LED and power-loss"),
+        ({"ignition_pin": 12}, r"^ignition_pin: must differ"),
+        ({"ignition_pin": 26, "power_loss_pin": 26}, r"^ignition_pin: must differ"),
+        ({"parking_trigger": "power_loss"}, r'^parking_trigger: "power_loss" needs power_loss_pin'),
+        (
+            {"battery_monitor": "ina219", "battery_address": 0x68},
+            r"^battery_address: an INA219 answers at 0x40 to 0x4f \(64 to 79\), got 0x68",
+        ),
+        (
+            {"battery_monitor": "ina219", "battery_address": 0x41, "gsensor_address": 0x41},
+            r"^battery_address: the G-sensor has the same address",
+        ),
+    ],
+)
+def test_the_parking_inputs_are_checked_against_the_other_keys(values, message):
+    with pytest.raises(ConfigError, match=message):
+        Config(**values)
+
+
+def test_parking_inputs_that_fit_are_taken():
+    config = Config(
+        parking=True,
+        parking_trigger="power_loss",
+        power_loss_pin=26,
+        ignition_pin=5,
+        battery_monitor="ina219",
+        battery_address=0x45,
+        gsensor_address=0x45,
+        gsensor_i2c_bus=3,  # the same address on another bus is another board
+    )
+    assert (config.ignition_pin, config.battery_address) == (5, 0x45)

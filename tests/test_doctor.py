@@ -233,7 +233,7 @@ def test_healthy_setup(tmp_path, card, board):
     report = format_report(checks)
     print(report)
     # no sensors, no upload remote, no MQTT broker set; a cool, healthy Pi
-    assert [c.status for c in checks] == [OK] * 12 + [SKIP] * 5 + [OK] * 4, report
+    assert [c.status for c in checks] == [OK] * 12 + [SKIP] * 6 + [OK] * 4, report
     assert exit_code(checks) == 0
     found = by_name(checks)
     assert "imx708_wide" in found["camera"].found
@@ -373,6 +373,12 @@ def test_pins_that_cannot_be_claimed(tmp_path, card, board):
 
     pins = by_name(doctor(tmp_path, card, pin_factory=NoGpio()).run())["pins"]
     assert pins.status == FAIL and "python3-lgpio" in pins.fix
+
+
+def test_the_ignition_input_is_claimed_with_the_pins(tmp_path, card, board):
+    config = Config(storage_root=str(card), power_loss_pin=26, ignition_pin=5)
+    pins = by_name(doctor(tmp_path, card, config=config).run())["pins"]
+    assert pins.status == OK and "power loss 26, ignition 5" in pins.found
 
 
 # -- picamera2 release, CMA, the unit's working directory ----------------------------------

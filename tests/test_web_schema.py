@@ -206,10 +206,13 @@ BODIES = _bodies()
 
 
 #: The running config a settings body is merged into: threads for every preview viewer, so
-#: that no rule across keys (web_threads >= preview_max_viewers + 3) refuses a body.
+#: a power-loss pin, so that no rule across keys (web_threads >= preview_max_viewers + 3;
+#: parking_trigger "power_loss" needs power_loss_pin) refuses a body.
 # The thermal thresholds as far apart as they may be: a body naming one of them is then
 # judged by that key's own rule, as JSON Schema judges it.
-_RUNNING = config_mod.Config(web_threads=64, thermal_warm_c=40.0, thermal_hot_c=110.0)
+_RUNNING = config_mod.Config(
+    web_threads=64, power_loss_pin=26, thermal_warm_c=40.0, thermal_hot_c=110.0
+)
 
 
 def _refused_across_keys(body) -> bool:
@@ -251,6 +254,7 @@ def test_the_api_declares_bodies_for_settings_clock_panel_and_login():
         "post /api/system/clock",
         "post /api/panel/buttons/{name}",
         "post /api/session",
+        "post /api/parking",
     }
 
 

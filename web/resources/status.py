@@ -8,6 +8,7 @@ import falcon
 
 from appliance.controller import Controller
 from appliance.states import Event, State
+from web.resources.parking import PARKING
 from web.spec import ACCEPTED, Component, Deps, Reply, operation
 
 #: The firmware's throttling flags (``get_throttled``) by name; null where not shown.
@@ -87,6 +88,7 @@ STATUS = Component(
                 },
             },
             "health": HEALTH,
+            "parking": PARKING,
         },
     },
 )

@@ -4,7 +4,8 @@
 // What the top bar says on every tab; not recording is said in words and in colour.
 const STATE_TEXT = { starting: "Starting…", idle: "Not recording", recording: "Recording",
   storage_full: "Card full · not recording", error: "Error · not recording",
-  shutting_down: "Shutting down", off: "Off · not recording" };
+  shutting_down: "Shutting down", off: "Off · not recording",
+  parked: "Parked · watching", parked_event: "Parked · recording an event" };
 const isRec = (s) => !!s && (s.state === "recording" || s.state === "storage_full");
 
 function showStatus(s) {
@@ -107,7 +108,8 @@ function noticeFeedback(before, s) {
 function incidentToast(inc, detail) {
   const n = inc.clips.length;
   const parts = [inc.kind === "impact"
-    ? `IMPACT${inc.peak_g != null ? ` ${inc.peak_g.toFixed(1)} g` : ""} · protected` : "Incident protected",
+    ? `IMPACT${inc.peak_g != null ? ` ${inc.peak_g.toFixed(1)} g` : ""} · protected`
+    : inc.kind === "parking" ? "Event while parked · protected" : "Incident protected",
   timeText(inc.wall_s * 1000)];
   const dur = detail && detail.duration_s;
   if (n) parts.push(`${dur ? `${clock(dur)}, ` : ""}${n} clip${n === 1 ? "" : "s"}`);
