@@ -199,8 +199,9 @@ class Config:
     battery_cutoff_v: float = field(default=11.8, metadata={**_float(3.0, 30.0), **LIVE})
     # Health watch (appliance/health.py, hw/health_sysfs.py).
     health_interval_s: float = field(default=5.0, metadata=_float(0.5, 300.0))
-    thermal_warm_c: float = field(default=75.0, metadata={**_float(40.0, 110.0), **LIVE})
-    thermal_hot_c: float = field(default=80.0, metadata={**_float(40.0, 110.0), **LIVE})
+    # warm < hot (checked below): each bound leaves room for the other.
+    thermal_warm_c: float = field(default=75.0, metadata={**_float(40.0, 105.0), **LIVE})
+    thermal_hot_c: float = field(default=80.0, metadata={**_float(45.0, 110.0), **LIVE})
     card_endurance_tb: float = field(default=0.0, metadata={**_float(0.0, 100000.0), **LIVE})
 
     def __post_init__(self) -> None:
@@ -226,9 +227,15 @@ class Config:
             self.led_pin,
         ):
             raise ConfigError("power_loss_pin: must differ from the button and LED pins")
+        _check_parking_inputs(self)
         _check_clock_text(self.overlay_format, self.time_zone)
         if self.camera == "replay" and not self.replay_path:
             raise ConfigError("replay_path: required when camera = 'replay'")
+        if not self.thermal_warm_c < self.thermal_hot_c:
+            raise ConfigError(
+                f"thermal_warm_c ({self.thermal_warm_c}) must be below thermal_hot_c "
+                f"({self.thermal_hot_c}): the bit rate is lowered before the frame rate"
+            )
         if self.mqtt_password is not None and self.mqtt_username is None:
             raise ConfigError("mqtt_password: needs mqtt_username (the broker's user)")
 
@@ -239,6 +246,36 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in fields(Config)}
+
+#: The INA219's addresses (A0 and A1 each to GND, VS+, SDA or SCL).
+INA219_ADDRESSES = range(0x40, 0x50)
+
+
+def _check_parking_inputs(config: Config) -> None:
+    """What says the car is parked, and the battery monitor, fit the other keys."""
+    c = config
+    if c.ignition_pin is not None:
+        others = {c.record_pin, c.photo_pin, c.protect_pin, c.led_pin, c.power_loss_pin}
+        if c.ignition_pin in others:
+            raise ConfigError(
+                f"ignition_pin: must differ from the button, LED and power-loss pins, got "
+                f"{c.ignition_pin}"
+            )
+    if c.parking_trigger == "power_loss" and c.power_loss_pin is None:
+        raise ConfigError(
+            'parking_trigger: "power_loss" needs power_loss_pin (the UPS HAT\'s power-loss '
+            'line); set it, or use "ignition" with ignition_pin'
+        )
+    if c.battery_monitor == "ina219":
+        if c.battery_address not in INA219_ADDRESSES:
+            raise ConfigError(
+                f"battery_address: an INA219 answers at 0x40 to 0x4f (64 to 79), got "
+                f"0x{c.battery_address:02x}"
+            )
+        if c.gsensor_address == c.battery_address and c.gsensor_i2c_bus == c.battery_i2c_bus:
+            raise ConfigError(
+                "battery_address: the G-sensor has the same address on the same I2C bus"
+            )
 
 
 def _reject_unknown(keys: Any) -> None:

@@ -24,6 +24,7 @@ from appliance.config import Config
 from appliance.errors import CameraStuck
 from appliance.export_service import Exports
 from appliance.gps_track import PositionSource, gps_status, position_of
+from appliance.health import HealthWatch
 from appliance.incident import IncidentKind
 from appliance.items import Item
 from appliance.library import Library, StorageFigures
@@ -150,6 +151,9 @@ class Controller:
         on_clip_closed: Called with each clip closed (the recorder's thread) or recovered
             after a power cut (the jobs thread), and whether it was recovered; the sealer
             queues it there (``hw/app.py``). It must not block.
+        health: The health watch (:class:`appliance.health.HealthWatch`): started once the
+            card is scanned, stopped at the end; its thermal limits reach the camera and
+            its readings the status. None: no health watch (``Status.health`` is None).
 
     Raises:
         ValueError: ``settings`` runs another config than ``config``.
@@ -171,6 +175,7 @@ class Controller:
         settings: LiveSettings | None = None,
         position: PositionSource | None = None,
         on_clip_closed: Callable[[Item, bool], None] | None = None,
+        health: HealthWatch | None = None,
     ) -> None:
         if settings is not None and settings.current != config:
             raise ValueError("the live settings run another config than the controller's")
@@ -186,6 +191,7 @@ class Controller:
         self._stuck_reported = False
         self.position = position
         self.on_clip_closed = on_clip_closed
+        self.health = health
         self._retry_interval_s = retry_interval_s
         self._events: queue.SimpleQueue[tuple[Event, Any]] = queue.SimpleQueue()
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobs")
@@ -221,6 +227,8 @@ class Controller:
         self._clip_until: float | None = None  # monotonic end of its post-roll
         self._clip_done_posted = False
         self.settings.subscribe(self._follow_settings)
+        if health is not None:
+            self.settings.subscribe(health.follow_settings)  # the thresholds are live
         library.subscribe(self.refresh)  # a change made by a request is published too
         self._state = State.STARTING
         self._since = self.clock.wall()
@@ -275,6 +283,7 @@ class Controller:
             log.error("the card cannot be read: %s", exc)
             partials = []
             self.post(Event.STORAGE_FAILED, exc)
+        self._start_health()
         self._worker.start()
         opening.join(None)  # as long as the camera takes: READY needs it open
         if failed:
@@ -283,6 +292,17 @@ class Controller:
             self.post(Event.READY)
         for path in partials:
             self._submit(self._recover_partial, path)
+
+    def _start_health(self) -> None:
+        """Start the health watch (after the scan: its file is on the card); a failure
+        is logged and recording goes on without it."""
+        if self.health is None:
+            return
+        try:
+            self.health.start(self.set_thermal_limits, self.refresh)
+            self.subscribe(self.health.on_status)  # boot-to-record: the first segment
+        except Exception:  # noqa: BLE001 - the health watch is never worth the recording
+            log.exception("the health watch cannot start")
 
     def _open_camera(self, failed: list[BaseException]) -> None:
         """Start the camera (the ``camera-open`` thread of :meth:`start`); a failure goes
@@ -463,6 +483,7 @@ class Controller:
             self._closing = True
             try:
                 self._finish_jobs()
+                self._stop_health()
             finally:
                 self.stopped.set()
 
@@ -479,6 +500,14 @@ class Controller:
             if not drained.wait(max(0.0, deadline - self.clock.monotonic())):
                 log.error("jobs still running at shutdown; not waiting for them")
             executor.shutdown(wait=False)
+
+    def _stop_health(self) -> None:
+        """Stop the health watch (its write total saved); never raises."""
+        if self.health is not None:
+            try:
+                self.health.stop()
+            except Exception:  # noqa: BLE001
+                log.exception("stopping the health watch failed")
 
     def _fault(self, where: str, exc: BaseException) -> None:
         """Report an exception of the controller thread; never raises.
@@ -755,10 +784,17 @@ class Controller:
         self._publish(None)
 
     def _clip_closed(self, item: Item, recovered: bool) -> None:
-        """Hand a closed or recovered clip on (:attr:`on_clip_closed`); never raises."""
+        """Hand a closed or recovered clip on (:attr:`on_clip_closed`, and a clip closed
+        whole to the health watch as the last good segment; a parking clip's segment is
+        noted); never raises."""
         seqs = self._clip_seqs
         if seqs is not None and not recovered:
             seqs.add(item.seq)  # a segment of the parking clip
+        if self.health is not None and not recovered:
+            try:
+                self.health.clip_closed(self.clock.wall())
+            except Exception:  # noqa: BLE001
+                log.exception("health clip_closed failed")
         hook = self.on_clip_closed
         if hook is None:
             return
@@ -999,8 +1035,15 @@ class Controller:
         return status
 
     def _health_status(self) -> dict[str, Any] | None:
-        """The health part of the status; None without a health watch."""
-        return None
+        """The health part of the status (:meth:`HealthWatch.status`); None without a
+        health watch."""
+        if self.health is None:
+            return None
+        try:
+            return self.health.status()
+        except Exception:  # noqa: BLE001 - a bad reading never freezes the status
+            log.exception("health status failed")
+            return None
 
     def _publish(self, notice: str | None) -> None:
         with self._changed:

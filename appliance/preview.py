@@ -33,6 +33,14 @@ class HubFull(Exception):
     """No room for another viewer: the hub has ``max_viewers`` already."""
 
 
+class PreviewPaused(Exception):
+    """The preview is paused (the thermal policy); the message says why, for the driver."""
+
+
+#: What the dashboard shows while the thermal policy keeps the preview off.
+PAUSED_HOT = "Preview paused: the camera is hot"
+
+
 class Viewer:
     """A viewer's handle: wait for newer frames, then :meth:`leave` (or use ``with``)."""
 
@@ -81,6 +89,7 @@ class PreviewHub:
         self._seq = 0
         self._viewers = 0
         self._closed = False
+        self._paused: str | None = None
         self.frames_received = 0
 
     def follow_settings(self, config) -> None:
@@ -89,6 +98,36 @@ class PreviewHub:
         if config.preview_max_viewers < 1:
             raise ValueError("max_viewers must be >= 1")
         self.max_viewers = config.preview_max_viewers
+
+    def follow_status(self, status) -> None:
+        """A controller status (its subscriber): the preview pauses while the health
+        watch's thermal step has it off (``status.health["preview"]`` false)."""
+        health = getattr(status, "health", None)
+        off = isinstance(health, dict) and health.get("preview") is False
+        self.pause(PAUSED_HOT if off else None)
+
+    def pause(self, reason: str | None) -> None:
+        """Pause the preview (``reason``: why, in the driver's words) or resume it (None).
+
+        While paused the camera makes no preview JPEG, new viewers are refused
+        (:class:`PreviewPaused`) and the viewers in are woken to leave.
+        """
+        with self._cond:
+            if reason == self._paused:
+                return
+            was, self._paused = self._paused, reason
+            if reason is not None and was is None:
+                if self._viewers:
+                    self.camera.set_preview_sink(None)
+                self._frame = None
+            elif reason is None and self._viewers:
+                self.camera.set_preview_sink(self.put)
+            self._cond.notify_all()
+
+    @property
+    def paused(self) -> str | None:
+        """Why the preview is paused, or None."""
+        return self._paused
 
     @property
     def viewers(self) -> int:
@@ -107,8 +146,11 @@ class PreviewHub:
 
         Raises:
             HubFull: ``max_viewers`` viewers are connected already.
+            PreviewPaused: the preview is paused (:meth:`pause`).
         """
         with self._cond:
+            if self._paused is not None:
+                raise PreviewPaused(self._paused)
             if self._viewers >= self.max_viewers:
                 raise HubFull(f"{self._viewers} preview viewers already (the most allowed)")
             self._viewers += 1
@@ -119,18 +161,26 @@ class PreviewHub:
         return Viewer(self)
 
     def put(self, jpeg: bytes, pts_us: int) -> None:
-        """The camera's preview sink: keep this frame as the newest and wake viewers."""
+        """The camera's preview sink: keep this frame as the newest and wake viewers (a
+        frame made as the pause began is dropped)."""
         with self._cond:
+            if self._paused is not None:
+                return
             self._seq += 1
             self.frames_received += 1
             self._frame = Frame(self._seq, jpeg, pts_us)
             self._cond.notify_all()
 
     def wait_newer(self, after_seq: int, timeout_s: float) -> Frame | None:
-        """Block until a frame with ``seq > after_seq`` exists; None on timeout."""
+        """Block until a frame with ``seq > after_seq`` exists; None on timeout, at a pause
+        or at :meth:`close`."""
         with self._cond:
             self._cond.wait_for(
-                lambda: self._closed or (self._frame is not None and self._frame.seq > after_seq),
+                lambda: (
+                    self._closed
+                    or self._paused is not None
+                    or (self._frame is not None and self._frame.seq > after_seq)
+                ),
                 timeout_s,
             )
             frame = self._frame
@@ -145,6 +195,6 @@ class PreviewHub:
     def _leave(self) -> None:
         with self._cond:
             self._viewers -= 1
-            if self._viewers == 0:
+            if self._viewers == 0 and self._paused is None:  # paused: cleared already
                 self.camera.set_preview_sink(None)
             self._cond.notify_all()

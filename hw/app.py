@@ -38,6 +38,9 @@ WEB_AFTER_S = 15.0
 POLL_S = 0.5
 #: Longest wait for Waitress's loop to end once its sockets are closed.
 WEB_STOP_S = 3.0
+#: Seconds between readings of the simulated battery board (a test sees the cut-off in
+#: seconds; a real board is read every few seconds).
+SIM_BATTERY_INTERVAL_S = 0.5
 #: The device key install.sh makes (the service user's, mode 0600; its public key beside).
 INSTALLED_KEY = "/etc/dashcam/device-key.pem"
 #: Where a key is made at first start when there is none (a laptop, ``dashcam run --sim``).
@@ -180,10 +183,14 @@ def make_app(
 
 
 def start_panel(config: Config, controller, simulated: bool, make_factory=None):
-    """Claim the pins: the buttons and the LED, and the UPS's power-loss input if any.
+    """Claim the pins: the buttons and the LED, the UPS's power-loss input and the
+    ignition-sense input if any.
 
     Called once recording has started. Pins that cannot be claimed stop nothing: the
     error is logged and recording goes on without buttons (``dashcam doctor`` shows why).
+    With ``parking_trigger = "power_loss"`` the power-loss input parks the car while
+    ``parking`` is on (asked at each loss) instead of shutting down. In simulation the
+    ignition's mock pin starts with the ignition on.
 
     Args:
         config: The appliance's configuration.
@@ -192,12 +199,12 @@ def start_panel(config: Config, controller, simulated: bool, make_factory=None):
         make_factory: Makes the pin factory; default :func:`hw.pins.make_pin_factory`.
 
     Returns:
-        (panel, power-loss monitor); None for what could not be made.
+        (panel, power-loss monitor, ignition monitor); None for what could not be made.
     """
     from hw.panel import Panel
     from hw.pins import make_pin_factory
 
-    panel = power_loss = None
+    panel = power_loss = ignition = None
     try:
         factory = (make_factory or make_pin_factory)(simulated)
         panel = Panel(config, controller.post, pin_factory=factory)
@@ -206,22 +213,90 @@ def start_panel(config: Config, controller, simulated: bool, make_factory=None):
         if config.power_loss_pin is not None:
             from hw.power import PowerLossMonitor
 
+            parks = config.parking_trigger == "power_loss"
             power_loss = PowerLossMonitor(
                 config.power_loss_pin,
                 controller.post,
                 pin_factory=factory,
                 grace_s=config.power_loss_grace_s,
                 active_low=config.power_loss_active_low,
+                parking=(lambda: controller.config.parking) if parks else None,
+                park_delay_s=config.ignition_off_delay_s,
             )
+        if config.ignition_pin is not None and config.parking_trigger == "ignition":
+            ignition = start_ignition(config, controller.post, factory, simulated)
+        elif config.ignition_pin is not None:
+            log.warning("ignition_pin is not read: parking_trigger is %r", config.parking_trigger)
     except Exception as exc:  # noqa: BLE001 - recording must go on without the pins
+        missing = "buttons and LED"
+        if panel is not None:
+            missing = "the power-loss input"
+            if config.power_loss_pin is None or power_loss is not None:
+                missing = "the ignition input"
         log.error(
             "the pins cannot be claimed (%s: %s): recording goes on without %s; "
             "dashcam doctor shows why",
             type(exc).__name__,
             exc,
-            "the power-loss input" if panel is not None else "buttons and LED",
+            missing,
         )
-    return panel, power_loss
+    return panel, power_loss, ignition
+
+
+def start_ignition(config: Config, post, factory, simulated: bool):
+    """The ignition-sense input on ``ignition_pin`` (:class:`hw.ignition.IgnitionMonitor`);
+    in simulation its mock pin is wired with the ignition on (the console's ``i`` turns
+    it)."""
+    from hw.ignition import IgnitionMonitor
+
+    if simulated:
+        from hw.pins import wire_mock_input
+
+        # on: the optocoupler pulls an active-low line down (a divider holds it up)
+        wire_mock_input(factory, config.ignition_pin, high=not config.ignition_active_low)
+    return IgnitionMonitor(
+        config.ignition_pin,
+        post,
+        pin_factory=factory,
+        off_delay_s=config.ignition_off_delay_s,
+        active_low=config.ignition_active_low,
+    )
+
+
+def start_battery(config: Config, controller, simulated: bool, open_bus=None):
+    """The battery monitor (``battery_monitor = "ina219"``): while parked, a voltage under
+    ``battery_cutoff_v`` ends parking with a safe shutdown (:class:`hw.battery.BatteryWatch`).
+
+    In simulation the board is :class:`hw.battery.SimulatedINA219` (the console's ``v``
+    lowers its voltage), read through the real driver every :data:`SIM_BATTERY_INTERVAL_S`.
+    A board that does not answer stops nothing: the error is logged and recording goes on.
+
+    Returns:
+        (the watch, the simulated board or None); (None, None) without.
+    """
+    if config.battery_monitor == "none":
+        return None, None
+    from appliance.states import PARKED_STATES
+    from hw.battery import INTERVAL_S, BatteryWatch, SimulatedINA219, open_ina219
+
+    chip = None
+    if simulated and open_bus is None:
+        chip = SimulatedINA219(address=config.battery_address)
+        open_bus = chip.bus
+    try:
+        sensor = open_ina219(config.battery_i2c_bus, config.battery_address, open_bus=open_bus)
+    except OSError as exc:
+        log.error("battery: the INA219 cannot be opened (%s): parking has no cut-off", exc)
+        return None, None
+    watch = BatteryWatch(
+        sensor.read_voltage_v,
+        controller.post,
+        lambda: controller.state in PARKED_STATES,
+        lambda: controller.config.battery_cutoff_v,
+        interval_s=SIM_BATTERY_INTERVAL_S if chip is not None else INTERVAL_S,
+        on_close=sensor.close,
+    )
+    return watch.start(), chip
 
 
 def gsensor_kind(config: Config, simulated: bool) -> str:
@@ -316,7 +391,8 @@ class App:
         config: The configuration (``storage_root`` already overridden if asked).
         source: The config file it came from (None: defaults); the dashboard saves there.
         camera: The camera backend (see :func:`make_camera`).
-        simulated: Mock pins, no power-off, no clock setting, the dashboard's virtual panel.
+        simulated: Mock pins, no power-off, no clock setting, the dashboard's virtual panel,
+            no health readings (the host's are not the Pi's).
         listeners: The sockets :func:`bind_web` bound; None: no dashboard.
         console: Read button presses from standard input (:class:`hw.console.Console`).
         run_command: Runs the power-off or reboot command (``subprocess.run``'s interface).
@@ -349,7 +425,8 @@ class App:
         self.stopping = threading.Event()
         self.restart_reason: str | None = None
         self.library = self.controller = self.watchdog = None
-        self.panel = self.power_loss = self.console = None
+        self.panel = self.power_loss = self.ignition = self.console = None
+        self.battery = self.battery_chip = None
         self.gsensor = self.bump_trace = self.gps = self.tracks = self.uploader = None
         self.sealer = self.gforce = self.mqtt = None
         self.web_app = self.server = self._web_worker = None
@@ -387,8 +464,11 @@ class App:
         # The buttons and the LED (gpiozero) come once the first segment is open (a
         # fraction of a second), so their import does not slow it down.
         wait_until_settled(self.controller, self.config.autostart, timeout_s=PANEL_AFTER_S)
-        self.panel, self.power_loss = start_panel(self.config, self.controller, self.simulated)
+        self.panel, self.power_loss, self.ignition = start_panel(
+            self.config, self.controller, self.simulated
+        )
         ctl = self.controller
+        self.battery, self.battery_chip = start_battery(self.config, ctl, self.simulated)
         if gsensor_kind(self.config, self.simulated) != "none":
             from appliance.gforce import GForceRecorder  # an impact's samples (<clip>.csv)
 
@@ -419,7 +499,12 @@ class App:
 
             bump = self._bump if self.bump_trace is not None else None
             self.console = Console(
-                self.panel, self.controller, on_quit=self.request_stop, bump=bump
+                self.panel,
+                self.controller,
+                on_quit=self.request_stop,
+                bump=bump,
+                ignition=self._parking_line(),
+                battery=self._battery_keys(),
             )
             self.console.start()
         if self.listeners is not None:
@@ -456,6 +541,15 @@ class App:
         from appliance.seal import Sealer
 
         self.sealer = Sealer(library, self._device_key)
+        from appliance.health import WEAR_FILE, HealthWatch, NoReadings
+        from hw.health_sysfs import SysfsHealth  # temperature, throttling, card writes
+
+        health = HealthWatch(
+            config,
+            NoReadings() if self.simulated else SysfsHealth(config.storage_root),
+            os.path.join(library.card.dcim_dir, WEAR_FILE),
+            fs=library.fs,
+        )
         self.controller = Controller(
             config,
             self.camera,
@@ -467,6 +561,7 @@ class App:
             settings=settings,
             position=self.gps,
             on_clip_closed=self.sealer.clip_closed,
+            health=health,  # started and stopped by the controller
         )
         # Pings only under systemd; its health check reads the controller that ticks it.
         self.watchdog = Watchdog(recorder_health(self.controller))
@@ -566,6 +661,7 @@ class App:
             set_clock=self._set_clock,
             power=True,  # restart and shutdown: the controller's power_off performs them
             uploader=self.uploader,
+            battery=self.battery,
         )
         self.server = make_server(
             mount(self.web_app, "/dav", self._make_drive, host_ok=self._host_ok),
@@ -625,6 +721,23 @@ class App:
             raise LookupError("no simulated G-sensor (gsensor is not auto or sim)")
         self.bump_trace.play("bump")
 
+    def _parking_line(self):
+        """The console's ``i``: the gpiozero input that says the car is parked (the
+        ignition's, or the UPS's with ``parking_trigger = "power_loss"``) and whether it is
+        active while the ignition is on; None without one."""
+        if self.ignition is not None:
+            return self.ignition.input, True
+        if self.power_loss is not None and self.config.parking_trigger == "power_loss":
+            return self.power_loss.input, False
+        return None
+
+    def _battery_keys(self):
+        """The console's ``v``: the simulated battery board and the watch that reads it;
+        None without one."""
+        if self.battery_chip is None or self.battery is None:
+            return None
+        return self.battery_chip, self.battery
+
     def _make_drive(self):
         """The WebDAV drive (``/dav``), built at its first request (see ``web/dav.py``)."""
         from web.dav import create_dav_app
@@ -671,6 +784,10 @@ class App:
             self.panel.close()
         if self.power_loss is not None:
             self.power_loss.close()
+        if self.ignition is not None:
+            self.ignition.close()
+        if self.battery is not None:
+            self.battery.close()
         if self.gsensor is not None:
             self.gsensor.close()
         if self.gforce is not None:

@@ -2,10 +2,13 @@
 
 Keys (one per line, or single keys on a terminal): ``r`` press record, ``h`` hold record
 (safe shutdown, with a countdown; any key during the hold releases it), ``p`` photo,
-``x`` protect, ``b`` bump the simulated G-sensor, ``s`` status in one line, ``?`` help,
-``q`` quit. The keys drive the same mock pins the buttons read, so the appliance cannot
-tell them from real presses. The LED is drawn live on the terminal (``●`` lit, ``○``
-dark) with its pattern's name.
+``x`` protect, ``b`` bump the simulated G-sensor, ``i`` turn the ignition off or on (the
+ignition's mock pin, or the UPS's power-loss pin with ``parking_trigger = "power_loss"``),
+``v`` lower the simulated battery's voltage by :data:`BATTERY_STEP_V`, ``s`` status in one
+line, ``?`` help, ``q`` quit. The keys drive the same mock pins the buttons read (and the
+simulated battery board the real driver reads), so the appliance cannot tell them from
+real presses. The LED is drawn live on the terminal (``●`` lit, ``○`` dark) with its
+pattern's name.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from appliance.states import State
 from appliance.worker import Worker, run_once
@@ -32,23 +36,31 @@ STATE_LABELS = {
     State.SHUTTING_DOWN: "SHUTTING DOWN",
     State.OFF: "OFF",
 }
+#: How much ``v`` lowers the simulated battery's voltage.
+BATTERY_STEP_V = 0.5
 #: Longest wait past the hold time for the panel to take the press as a hold.
 HOLD_MARGIN_S = 1.0
 
 
-def keys_help(hold_s: float, bump: bool) -> list[tuple[str, str]]:
-    """(key, what it does) for each key the console reads; ``b`` only with a G-sensor."""
+def keys_help(
+    hold_s: float, bump: bool, ignition: bool = False, battery: bool = False
+) -> list[tuple[str, str]]:
+    """(key, what it does) for each key the console reads; ``b`` only with a G-sensor,
+    ``i`` with an ignition (or parking power-loss) input, ``v`` with a simulated battery."""
     keys = [
         ("r", "record button: start or stop recording"),
         ("h", f"hold record {hold_s:g} s: safe shutdown (any key during the hold releases)"),
         ("p", "photo button: a still"),
         ("x", "protect button: keep this incident (previous, current and next clip)"),
         ("b", "bump: knock the simulated G-sensor (an impact protects the incident)"),
+        ("i", "ignition: turn it off (parking after ignition_off_delay_s) or on again"),
+        ("v", f"battery: lower the simulated battery by {BATTERY_STEP_V:g} V"),
         ("s", "status in one line"),
         ("?", "this help"),
         ("q", "quit: close the clip and stop"),
     ]
-    return [(key, text) for key, text in keys if bump or key != "b"]
+    present = {"b": bump, "i": ignition, "v": battery}
+    return [(key, text) for key, text in keys if present.get(key, True)]
 
 
 def _clock(seconds: float) -> str:
@@ -62,11 +74,15 @@ def _size(n_bytes: int) -> str:
     return f"{n_bytes / 1e6:.0f} MB" if n_bytes >= 10**6 else f"{n_bytes / 1e3:.0f} kB"
 
 
-def status_line(status, now_wall: float, led: str | None = None) -> str:
-    """The status snapshot as one line: state and for how long, clip, card, GPS, LED.
+def status_line(
+    status, now_wall: float, led: str | None = None, battery_v: float | None = None
+) -> str:
+    """The status snapshot as one line: state and for how long, clip, card, GPS, parking,
+    battery, LED.
 
     Fields that do not apply are left out (no clip when nothing records, no GPS without a
-    receiver); ``status.gps`` is read if the snapshot has it.
+    receiver, no battery without a monitor); ``status.gps`` and ``status.parking`` are read
+    if the snapshot has them.
     """
     parts = [
         f"{STATE_LABELS.get(status.state, status.state.value)} "
@@ -91,6 +107,8 @@ def status_line(status, now_wall: float, led: str | None = None) -> str:
     if parking and parking.get("parked"):
         events = parking.get("events", 0)
         parts.append(f"{events} event{'' if events == 1 else 's'} while parked")
+    if battery_v is not None:
+        parts.append(f"battery {battery_v:.1f} V")
     if status.frames_dropped:
         parts.append(f"{status.frames_dropped} frames dropped")
     if led:
@@ -111,6 +129,10 @@ class Console:
         controller: The controller (status lines).
         on_quit: Called for ``q``.
         bump: Knocks the simulated G-sensor; None without one (no ``b`` key).
+        ignition: (the gpiozero input that says the car is parked, whether it is active
+            while the ignition is on); None without one (no ``i`` key).
+        battery: (the simulated battery board, the watch that reads it); None without one
+            (no ``v`` key).
         wall: The wall clock (for how long the state has lasted).
         monotonic: The clock the hold's countdown follows.
     """
@@ -121,6 +143,8 @@ class Console:
         controller,
         on_quit: Callable[[], None],
         bump: Callable[[], None] | None = None,
+        ignition: tuple[Any, bool] | None = None,
+        battery: tuple[Any, Any] | None = None,
         wall: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -128,6 +152,8 @@ class Console:
         self.controller = controller
         self.on_quit = on_quit
         self._bump = bump
+        self._ignition = ignition
+        self._battery = battery
         self._wall = wall
         self._monotonic = monotonic
         self.tty = sys.stdin.isatty() and sys.stdout.isatty()
@@ -137,7 +163,9 @@ class Console:
         self._holder: Worker | None = None
         self._last_line = ""  # the last state line shown (a refresh that changes none: none)
         self._out = threading.Lock()  # one line at a time: the LED's redraw never cuts one
-        self.keys = keys_help(panel.record.hold_time, bump is not None)
+        self.keys = keys_help(
+            panel.record.hold_time, bump is not None, ignition is not None, battery is not None
+        )
 
     def start(self) -> None:
         self._say("keys: " + "  ".join(f"{k} {t.split(':')[0]}" for k, t in self.keys))
@@ -222,15 +250,31 @@ class Console:
             press(panel.protect)
         elif key == "b" and self._bump is not None:
             self._bump()
+        elif key == "i" and self._ignition is not None:
+            self._turn_ignition()
+        elif key == "v" and self._battery is not None:
+            chip, _ = self._battery
+            chip.voltage_v = round(chip.voltage_v - BATTERY_STEP_V, 3)
+            self._say(f"battery {chip.voltage_v:.1f} V")
         elif key == "s":
             pattern = panel.led_pattern.name
-            self._say(status_line(self.controller.status, self._wall(), pattern))
+            battery_v = self._battery[1].voltage_v if self._battery is not None else None
+            self._say(status_line(self.controller.status, self._wall(), pattern, battery_v))
         elif key == "q":
             self.on_quit()
             return True
         elif key:
             self._say("\n".join(f"  {k}  {text}" for k, text in self.keys))
         return False
+
+    def _turn_ignition(self) -> None:
+        """Drive the parking line's mock pin to the other side: the ignition off or on."""
+        device, on_when_active = self._ignition
+        turning_on = bool(device.is_active) != on_when_active  # off now
+        active = turning_on == on_when_active
+        active_low = device.pull_up  # pulled up: active when low
+        (device.pin.drive_low if active == active_low else device.pin.drive_high)()
+        self._say(f"ignition {'on' if turning_on else 'off'}")
 
     def _hold(self, release: threading.Event) -> None:
         """Hold the record button down with a countdown, until the panel takes it as a hold

@@ -174,6 +174,7 @@ class Doctor:
         dev_dir: Where the device nodes are (``/dev``).
         accounts: The user and group databases the device checks read
             (``hw.doctor_access.Accounts``; the ``pwd`` and ``grp`` modules by default).
+        sysfs_root: Where the health checks find ``sys`` and ``proc`` (``/``).
     """
 
     def __init__(
@@ -193,6 +194,7 @@ class Doctor:
         run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
         dev_dir: str = "/dev",
         accounts: Any = None,
+        sysfs_root: str = "/",
     ) -> None:
         self.config = config
         self.simulated = simulated
@@ -208,6 +210,7 @@ class Doctor:
         self._run = run
         self._dev_dir = dev_dir
         self._accounts = accounts
+        self._sysfs_root = sysfs_root
 
     def run(self) -> list[Check]:
         """All checks, in report order."""
@@ -224,6 +227,7 @@ class Doctor:
             self.check_service_directory(),
             *self.check_device_access(),
             *sensor_checks(self.config, self.simulated),
+            *self.check_health(),
         ]
 
     def _camera_simulated(self) -> bool:
@@ -356,6 +360,8 @@ class Doctor:
         listing = ", ".join(f"{k} {v}" for k, v in pins.items()) + f", LED {cfg.led_pin}"
         if cfg.power_loss_pin is not None:
             listing += f", power loss {cfg.power_loss_pin}"
+        if cfg.ignition_pin is not None:
+            listing += f", ignition {cfg.ignition_pin}"
         devices = []
         try:
             factory = self._pin_factory
@@ -370,6 +376,12 @@ class Doctor:
                 devices.append(
                     DigitalInputDevice(
                         cfg.power_loss_pin, pull_up=cfg.power_loss_active_low, pin_factory=factory
+                    )
+                )
+            if cfg.ignition_pin is not None:
+                devices.append(
+                    DigitalInputDevice(
+                        cfg.ignition_pin, pull_up=cfg.ignition_active_low, pin_factory=factory
                     )
                 )
         except Exception as exc:  # noqa: BLE001 - gpiozero/lgpio errors are the finding
@@ -650,6 +662,14 @@ class Doctor:
             dev_dir=self._dev_dir,
             accounts=self._accounts or Accounts(),
         )
+
+    # -- health -----------------------------------------------------------------------
+
+    def check_health(self) -> list[Check]:
+        """The Health section: temperature, throttling, under-voltage, card writes."""
+        from hw.doctor_health import health_checks
+
+        return health_checks(self.config, self._sysfs_root)
 
 
 def format_report(checks: Sequence[Check]) -> str:

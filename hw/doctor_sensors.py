@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.config import Config
-from hw.doctor import FAIL, OK, SKIP, Check
+from hw.doctor import FAIL, OK, SKIP, WARN, Check
 from hw.gsensor import DRIVERS, open_gsensor
 
 #: How long gpsd may take to greet.
@@ -23,6 +23,11 @@ I2C_FIX = (
     "wire it to 3.3 V, GND, SDA (pin 3) and SCL (pin 5); switch I2C on (sudo "
     "hw/deploy/install.sh --enable-i2c, or sudo raspi-config nonint do_i2c 0; then reboot) "
     "and check gsensor_i2c_bus and gsensor_address"
+)
+BATTERY_FIX = (
+    "wire the INA219 board's VCC to 3.3 V, GND, SDA (pin 3) and SCL (pin 5); switch I2C on "
+    "(sudo hw/deploy/install.sh --enable-i2c; then reboot); its address is 0x40 with A0 and "
+    "A1 open (i2cdetect -y 1 lists it): check battery_i2c_bus and battery_address"
 )
 GPSD_FIX = (
     "sudo hw/deploy/install.sh --gps-serial (a module on the UART; then reboot) or "
@@ -75,10 +80,42 @@ def check_gps(config: Config, connect: Callable[..., Any] = socket.create_connec
     return Check("GPS", OK, f"gpsd {greeting.get('release', '?')} at {where}")
 
 
+def check_battery(config: Config, simulated: bool, open_bus: Callable | None = None) -> Check:
+    """The battery monitor (``battery_monitor``) answers and reads a voltage, shown against
+    the cut-off."""
+    if config.battery_monitor == "none":
+        return Check("Battery", SKIP, 'none (battery_monitor = "ina219" to read the voltage)')
+    from hw.battery import SimulatedINA219, open_ina219
+
+    if simulated and open_bus is None:
+        open_bus = SimulatedINA219(address=config.battery_address).bus
+    where = f"0x{config.battery_address:02x} on /dev/i2c-{config.battery_i2c_bus}"
+    try:
+        sensor = open_ina219(config.battery_i2c_bus, config.battery_address, open_bus=open_bus)
+        try:
+            voltage_v = sensor.read_voltage_v()
+        finally:
+            sensor.close()
+    except FileNotFoundError:
+        return Check("Battery", FAIL, f"no I2C bus /dev/i2c-{config.battery_i2c_bus}", BATTERY_FIX)
+    except OSError as exc:
+        return Check("Battery", FAIL, f"INA219 at {where}: {exc}", BATTERY_FIX)
+    found = f"INA219 at {where}: {voltage_v:.2f} V (cut-off {config.battery_cutoff_v:.1f} V)"
+    if voltage_v < config.battery_cutoff_v:
+        return Check(
+            "Battery",
+            WARN,
+            found + ": below the cut-off, parking would end at once",
+            "charge the battery, or check VIN+/VIN- and battery_cutoff_v",
+        )
+    return Check("Battery", OK, found)
+
+
 def sensor_checks(config: Config, simulated: bool) -> list[Check]:
     """The sensors' checks, the upload remote's and the MQTT broker's, in report order."""
     return [
         check_gsensor(config, simulated),
+        check_battery(config, simulated),
         check_gps(config),
         check_upload(config),
         check_mqtt(config),

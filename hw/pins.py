@@ -254,3 +254,38 @@ def make_pin_factory(
         # the command line (a config file to save to) must keep meaning what they meant.
         if cwd is not None and os.getcwd() != cwd:
             os.chdir(cwd)
+
+
+def wire_mock_input(factory, pin: int, high: bool):
+    """Make mock pin ``pin`` an input whose level an outside circuit holds at ``high``.
+
+    gpiozero's MockPin drives its level from the pull resistor when an input is set up;
+    on the Pi an optocoupler or a UPS that holds the line wins over the weak pull. The
+    simulation (the ignition on at start) and tests (a UPS that already lost power) wire
+    such pins before the device is made; ``drive_high``/``drive_low`` change the level later.
+
+    Returns:
+        The mock pin.
+    """
+    from gpiozero.pins.mock import MockPWMPin
+
+    class WiredPin(MockPWMPin):
+        def __init__(self, factory, info, high: bool) -> None:
+            super().__init__(factory, info)
+            self._held_high = high
+            super().drive_high() if high else super().drive_low()
+
+        def drive_high(self) -> None:
+            self._held_high = True
+            super().drive_high()
+
+        def drive_low(self) -> None:
+            self._held_high = False
+            super().drive_low()
+
+        def _set_pull(self, value) -> None:
+            held = self._held_high
+            super()._set_pull(value)  # checks the value; drives the level as the pull says
+            self.drive_high() if held else self.drive_low()  # the circuit wins
+
+    return factory.pin(pin, pin_class=WiredPin, high=high)

@@ -76,16 +76,25 @@ class PowerLossMonitor:
     line to GND when external power goes). Power that comes back within the grace time
     cancels: nothing is posted.
 
+    With parking (``parking`` given and true when the power goes), the line is the
+    ignition: a loss that lasts ``park_delay_s`` posts :attr:`Event.IGNITION_OFF`
+    instead, and power back posts :attr:`Event.IGNITION_ON` at once. ``parking`` is asked
+    at each loss, so the live setting is followed.
+
     Args:
         pin: BCM pin of the power-loss input.
         post: The controller's ``post``; receives :attr:`Event.POWER_LOST`.
         pin_factory: A gpiozero pin factory (see :func:`hw.pins.make_pin_factory`).
         grace_s: How long power must stay lost before the shutdown starts.
         active_low: True: pull-up, lost when low. False: pull-down, lost when high.
+        parking: Whether a loss parks rather than shuts down (asked at each loss; the
+            config's ``parking`` with ``parking_trigger = "power_loss"``); None: never.
+        park_delay_s: How long power must stay lost before parking starts.
 
     Attributes:
         input: The gpiozero input (active while external power is lost).
         posted: True once :attr:`Event.POWER_LOST` was posted.
+        parked: True once a loss posted :attr:`Event.IGNITION_OFF`, until power is back.
     """
 
     def __init__(
@@ -96,11 +105,16 @@ class PowerLossMonitor:
         pin_factory,
         grace_s: float = 5.0,
         active_low: bool = True,
+        parking: Callable[[], bool] | None = None,
+        park_delay_s: float = 10.0,
     ) -> None:
-        if grace_s < 0:
-            raise ValueError(f"grace_s must be >= 0, got {grace_s!r}")
+        if grace_s < 0 or park_delay_s < 0:
+            raise ValueError(f"delays must be >= 0, got {grace_s!r}, {park_delay_s!r}")
         self._post = post
         self.grace_s = grace_s
+        self.park_delay_s = park_delay_s
+        self._parking = parking
+        self.parked = False
         self._lock = threading.Lock()
         self._restored: threading.Event | None = None
         self._timer: Worker | None = None
@@ -125,27 +139,56 @@ class PowerLossMonitor:
             timer.join()  # at once: the timer wakes on ``restored`` (never from itself)
         self.input.close()
 
+    def _wants_parking(self) -> bool:
+        if self._parking is None:
+            return False
+        try:
+            return bool(self._parking())
+        except Exception:  # noqa: BLE001 - a loss must still lead somewhere: shut down
+            log.exception("power loss: cannot tell whether parking is on; shutting down")
+            return False
+
     def _lost(self) -> None:
         with self._lock:
-            if self._restored is not None or self.posted or self._closed.is_set():
+            if self._restored is not None or self.posted or self.parked or self._closed.is_set():
                 return
+            park = self._wants_parking()
             restored = self._restored = threading.Event()
-            self._timer = run_once(self._grace, "power-loss", args=(restored,))
-        log.warning("external power lost; shutting down in %.1f s unless it returns", self.grace_s)
+            self._timer = run_once(self._grace, "power-loss", args=(restored, park))
+        if park:
+            log.warning(
+                "external power lost; parking in %.1f s unless it returns", self.park_delay_s
+            )
+        else:
+            log.warning(
+                "external power lost; shutting down in %.1f s unless it returns", self.grace_s
+            )
 
     def _back(self) -> None:
         with self._lock:
             restored, self._restored = self._restored, None
+            was_parked, self.parked = self.parked, False
+            if was_parked and not self._closed.is_set():
+                self._post(Event.IGNITION_ON)  # under the lock: after its IGNITION_OFF
         if restored is not None and not restored.is_set():
             restored.set()
+        if was_parked:
+            log.warning("external power back: leaving parking")
 
-    def _grace(self, restored: threading.Event) -> None:
-        if restored.wait(self.grace_s):
+    def _grace(self, restored: threading.Event, park: bool) -> None:
+        delay_s = self.park_delay_s if park else self.grace_s
+        if restored.wait(delay_s):
             if not self._closed.is_set():
-                log.warning("external power back within %.1f s: shutdown cancelled", self.grace_s)
+                what = "parking" if park else "shutdown"
+                log.warning("external power back within %.1f s: %s cancelled", delay_s, what)
             return
         with self._lock:
             if self._restored is not restored or self._closed.is_set():
+                return
+            if park:
+                self._restored = None
+                self.parked = True
+                self._post(Event.IGNITION_OFF)
                 return
             self.posted = True
         self._post(Event.POWER_LOST)

@@ -1,4 +1,5 @@
-"""A fake I2C bus with three accelerometer chips that answer as their datasheets say.
+"""A fake I2C bus with three accelerometer chips and a voltage monitor (INA219) that answer
+as their datasheets say.
 
 Only what the drivers touch is modelled, but that part strictly: reset values, sleep or
 standby until the chip is woken, full-scale settings that change the scaling, saturation
@@ -39,6 +40,10 @@ class Chip:
 
     def read(self, register: int, length: int) -> list[int]:
         return [self.regs.get(register + i, 0) for i in range(length)]
+
+    def write_block(self, register: int, data: list[int]) -> None:
+        for i, value in enumerate(data):
+            self.write(register + i, value)
 
 
 class FakeMPU6050(Chip):
@@ -110,6 +115,41 @@ class FakeADXL345(Chip):
         return super().read(register, length)
 
 
+class FakeINA219(Chip):
+    """TI SBOS448: 16-bit registers, most significant byte first. CONFIG (0x00) resets to
+    0x399F (32 V range, continuous); MODE (bits 2..0) without bit 1 converts no bus
+    voltage, and the register keeps its last conversion (0 after reset). BUS_VOLTAGE
+    (0x02): bits 15..3 at 4 mV, CNVR bit 1, OVF bit 0; the 16 V range (BRNG, bit 13, clear)
+    saturates at 16 V. A test sets ``voltage_v``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.config = 0x399F
+        self.voltage_v = 12.6
+        self._last = 0
+
+    def write_block(self, register: int, data: list[int]) -> None:
+        self.writes.append((register, (data[0] << 8) | data[1]))
+        if register == 0x00:
+            self.config = ((data[0] << 8) | data[1]) & 0xFFFF
+            if self.config & 0x8000:  # RST: back to the reset values
+                self.config, self._last = 0x399F, 0
+
+    def read(self, register: int, length: int) -> list[int]:
+        if register == 0x00:
+            value = self.config
+        elif register == 0x02:
+            if self.config & 0x02:  # the bus voltage is being converted
+                full_scale_v = 32.0 if self.config & 0x2000 else 16.0
+                volts = max(0.0, min(self.voltage_v, full_scale_v))
+                self._last = (min(0x1FFF, round(volts / 0.004)) << 3) | 0x02
+            value = self._last
+        else:
+            value = 0
+        return _be(value)[:length]
+
+
 class FakeBus:
     """smbus2.SMBus's three calls over chips by address."""
 
@@ -132,6 +172,9 @@ class FakeBus:
 
     def read_i2c_block_data(self, i2c_addr: int, register: int, length: int) -> list[int]:
         return self._chip(i2c_addr).read(register, length)
+
+    def write_i2c_block_data(self, i2c_addr: int, register: int, data: list[int]) -> None:
+        self._chip(i2c_addr).write_block(register, list(data))
 
     def close(self) -> None:
         self.closed = True

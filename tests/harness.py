@@ -130,6 +130,7 @@ class Appliance:
         on_tick=None,
         provenance=True,
         seal_key=None,
+        health_source=None,
         **overrides,
     ):
         os.makedirs(root, exist_ok=True)
@@ -156,6 +157,13 @@ class Appliance:
 
             self.sealer = Sealer(self.library, seal_key)
             ctl_kw["on_clip_closed"] = self.sealer.clip_closed
+        self.health = None
+        if health_source is not None:  # as the App wires it: the controller starts it
+            from appliance.health import WEAR_FILE, HealthWatch
+
+            wear = os.path.join(self.library.card.dcim_dir, WEAR_FILE)
+            self.health = HealthWatch(cfg, health_source, wear, fs=fs, clock=clock)
+            ctl_kw["health"] = self.health
         self.controller = Controller(
             cfg,
             self.camera,

@@ -10,6 +10,7 @@ import logging
 import socket
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from appliance.config import Config
 from appliance.errors import ConfigError
+from appliance.health import NoReadings
 from appliance.states import Event, State
 from appliance.worker import Worker
 from hw.app import RESTART_EXIT_CODE, App, bind_web, make_camera
@@ -391,3 +393,24 @@ def test_the_process_ends_with_the_restart_status_though_the_camera_never_closes
     assert "the power stays on" in log_text
     assert [p.suffix for p in card.rglob("*.mp4")] == [".mp4"]
     assert not list(card.rglob("*.partial"))
+
+
+def test_in_simulation_the_health_watch_runs_but_reads_nothing_of_the_host(tmp_path):
+    """The host's temperature and disk are not the Pi's: a hot laptop must not slow the
+    simulated camera down nor pause its preview."""
+    config = config_for(tmp_path)
+    app = App(config, None, make_camera("sim", config), simulated=True)
+    run = started(app)
+    try:
+        assert wait_until(lambda: app.controller is not None and app.controller.status.health, 30)
+        # (this machine has no thermal zone: the source itself says nothing is read)
+        assert isinstance(app.controller.health.source, NoReadings)
+        health = app.controller.status.health
+        assert health["cpu_temp_c"] is None and health["throttled_now"] is None
+        assert health["thermal_step"] == "normal" and health["preview"] is True
+        assert health["card_written_bytes"] is None and health["warning"] is None
+    finally:
+        app.request_stop()
+        assert run["worker"].join(30)
+    assert run["code"] == 0
+    assert wait_until(lambda: "health" not in {t.name for t in threading.enumerate()}, 5)

@@ -119,7 +119,9 @@ def test_pins_that_cannot_be_claimed_do_not_stop_the_recording(tmp_path, caplog)
         ctl = app.controller
         assert ctl.wait_for_state(State.RECORDING)
         with caplog.at_level(logging.ERROR, logger="dashcam"):
-            panel, power_loss = start_panel(app.config, ctl, simulated=False, make_factory=NoGpio)
+            panel, power_loss, _ = start_panel(
+                app.config, ctl, simulated=False, make_factory=NoGpio
+            )
         assert panel is None and power_loss is None
         assert "the pins cannot be claimed (OSError: can not open gpiochip)" in caplog.text
         assert "recording goes on without buttons and LED" in caplog.text
@@ -145,7 +147,7 @@ def test_a_power_loss_pin_that_fails_leaves_the_buttons(tmp_path, caplog):
     with Appliance(tmp_path / "card", power_loss_pin=26, segment_seconds=60.0) as app:
         assert app.controller.wait_for_state(State.RECORDING)
         with caplog.at_level(logging.ERROR, logger="dashcam"):
-            panel, power_loss = start_panel(
+            panel, power_loss, _ = start_panel(
                 app.config, app.controller, False, lambda simulated: PowerLossPinMissing(26)
             )
         try:
@@ -163,7 +165,7 @@ def test_mock_pins_give_a_working_panel(tmp_path, autostart):
         wanted = State.RECORDING if autostart else State.IDLE
         assert app.controller.wait_for_state(wanted)
         factory = MockFactory(pin_class=MockPWMPin)
-        panel, power_loss = start_panel(app.config, app.controller, True, lambda s: factory)
+        panel, power_loss, _ = start_panel(app.config, app.controller, True, lambda s: factory)
         try:
             assert power_loss is None and panel is not None
             record = factory.pin(app.config.record_pin)

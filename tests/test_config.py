@@ -235,12 +235,24 @@ def test_non_finite_numbers_in_a_file_are_refused_naming_the_key(tmp_path, key, 
     assert f"{path}: {key}: " in str(info.value)
 
 
+def test_the_warm_temperature_must_be_below_the_hot_one():
+    Config(thermal_warm_c=70.0, thermal_hot_c=71.0)
+    for warm, hot in ((80.0, 80.0), (85.0, 75.0)):
+        with pytest.raises(ConfigError, match="thermal_warm_c .* must be below thermal_hot_c"):
+            Config(thermal_warm_c=warm, thermal_hot_c=hot)
+    with pytest.raises(ConfigError, match="thermal_warm_c .* thermal_hot_c"):
+        Config().replace(thermal_warm_c=90.0)  # a live change too
+
+
 def test_each_bound_is_inclusive_and_one_step_past_it_is_refused():
     for key, (kind, lo, hi) in BOUNDS.items():
         step = 1 if kind == "int" else 1e-9
         for inside, outside in ((lo, lo - step), (hi, hi + step)):
             if key == "preview_max_viewers":  # also bounded by web_threads
                 Config(preview_max_viewers=inside, web_threads=64)
+            elif key in ("thermal_warm_c", "thermal_hot_c"):  # warm < hot
+                low, high = (inside, 110.0) if key == "thermal_warm_c" else (40.0, inside)
+                assert Config(thermal_warm_c=low, thermal_hot_c=high)
             elif key.endswith("_pin") or key == "web_threads":
                 pass  # cross-checked keys: the bounds alone are tested below
             else:
@@ -459,3 +471,39 @@ def test_an_unknown_key_names_the_known_keys_closest_to_it() -> None:
         ConfigError, match="unknown config key 'parking_fsp'; did you mean parking_fps"
     ):
         from_mapping({"parking_fsp": 5})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"ignition_pin": 17}, r"^ignition_pin: must differ from the button, LED and power-loss"),
+        ({"ignition_pin": 12}, r"^ignition_pin: must differ"),
+        ({"ignition_pin": 26, "power_loss_pin": 26}, r"^ignition_pin: must differ"),
+        ({"parking_trigger": "power_loss"}, r'^parking_trigger: "power_loss" needs power_loss_pin'),
+        (
+            {"battery_monitor": "ina219", "battery_address": 0x68},
+            r"^battery_address: an INA219 answers at 0x40 to 0x4f \(64 to 79\), got 0x68",
+        ),
+        (
+            {"battery_monitor": "ina219", "battery_address": 0x41, "gsensor_address": 0x41},
+            r"^battery_address: the G-sensor has the same address",
+        ),
+    ],
+)
+def test_the_parking_inputs_are_checked_against_the_other_keys(values, message):
+    with pytest.raises(ConfigError, match=message):
+        Config(**values)
+
+
+def test_parking_inputs_that_fit_are_taken():
+    config = Config(
+        parking=True,
+        parking_trigger="power_loss",
+        power_loss_pin=26,
+        ignition_pin=5,
+        battery_monitor="ina219",
+        battery_address=0x45,
+        gsensor_address=0x45,
+        gsensor_i2c_bus=3,  # the same address on another bus is another board
+    )
+    assert (config.ignition_pin, config.battery_address) == (5, 0x45)

@@ -7,6 +7,7 @@ import threading
 import time
 
 from appliance.config import settable
+from appliance.health import NoReadings
 from appliance.ports import Clock
 from appliance.states import Event, State
 from tests.harness import Appliance, wait_until
@@ -18,8 +19,8 @@ APPLIED_BY_THEIR_OWNERS = {"led_brightness": 0.25, "preview_max_viewers": 2}
 
 
 def test_every_live_key_changes_the_running_appliance(tmp_path):
-    with Appliance(tmp_path / "card", autostart=False) as app:
-        ctl, lib = app.controller, app.library
+    with Appliance(tmp_path / "card", autostart=False, health_source=NoReadings()) as app:
+        ctl, lib, health = app.controller, app.library, app.health
         probes = {
             "segment_seconds": (7.0, lambda: ctl.recorder.segment_seconds),
             "min_free_bytes": (123_456, lambda: lib.min_free_bytes),
@@ -27,6 +28,23 @@ def test_every_live_key_changes_the_running_appliance(tmp_path):
             "loop_quota_bytes": (9_000_000, lambda: lib.loop_quota_bytes),
             "protected_quota_percent": (42.0, lambda: lib.protected_quota_percent),
             "autostart": (True, lambda: ctl.config.autostart),
+            "thermal_warm_c": (70.0, lambda: health.policy.warm_c),
+            "thermal_hot_c": (85.0, lambda: health.policy.hot_c),
+            "card_endurance_tb": (2.0, lambda: health.config.card_endurance_tb),
+            # Parking reads these from the controller's config where it uses them (the
+            # ignition, a trigger, the next parking; test_parking drives them parked).
+            "parking": (True, lambda: ctl.config.parking),
+            "parking_fps": (7, lambda: ctl.config.parking_fps),
+            "parking_bitrate": (700_000, lambda: ctl.config.parking_bitrate),
+            "parking_preroll_s": (4.0, lambda: ctl.config.parking_preroll_s),
+            "parking_postroll_s": (6.0, lambda: ctl.config.parking_postroll_s),
+            "parking_motion": (False, lambda: ctl.config.parking_motion),
+            "parking_motion_sensitivity": (0.8, lambda: ctl.config.parking_motion_sensitivity),
+            "parking_mask_bottom_percent": (
+                15.0,
+                lambda: ctl.config.parking_mask_bottom_percent,
+            ),
+            "parking_max_hours": (2.0, lambda: ctl.config.parking_max_hours),
         }
         live = {key for key, now in settable().items() if now}
         assert live == set(probes) | set(APPLIED_BY_THEIR_OWNERS), "a live key lacks a probe"

@@ -26,6 +26,7 @@ from hw.doctor_access import Accounts
 from tests import picamera2_standin
 from tests.camera_fixtures import make_sim_mp4
 from tests.harness import tmpfs
+from tests.health_fixtures import FakeSys
 
 GIB = 2**30
 NOW_S = 1_795_000_000.0  # 2026-11-18
@@ -217,6 +218,7 @@ def doctor(tmp_path, card, config: Config | None = None, **kw) -> Doctor:
         "fake_hwclock_path": str(hwclock),
         "dev_dir": dev_tree(tmp_path),
         "accounts": FakeAccounts(),
+        "sysfs_root": str(FakeSys(Path(tempfile.mkdtemp(dir=tmp_path)), card).root),  # cool
     } | kw
     config = config or Config(storage_root=str(card), power_loss_pin=26)
     return Doctor(config, **args)
@@ -230,8 +232,8 @@ def test_healthy_setup(tmp_path, card, board):
     checks = doctor(tmp_path, card).run()
     report = format_report(checks)
     print(report)
-    # no sensors, no upload remote, no MQTT broker set
-    assert [c.status for c in checks] == [OK] * 12 + [SKIP] * 5, report
+    # no sensors, no upload remote, no MQTT broker set; a cool, healthy Pi
+    assert [c.status for c in checks] == [OK] * 12 + [SKIP] * 6 + [OK] * 4, report
     assert exit_code(checks) == 0
     found = by_name(checks)
     assert "imx708_wide" in found["camera"].found
@@ -371,6 +373,12 @@ def test_pins_that_cannot_be_claimed(tmp_path, card, board):
 
     pins = by_name(doctor(tmp_path, card, pin_factory=NoGpio()).run())["pins"]
     assert pins.status == FAIL and "python3-lgpio" in pins.fix
+
+
+def test_the_ignition_input_is_claimed_with_the_pins(tmp_path, card, board):
+    config = Config(storage_root=str(card), power_loss_pin=26, ignition_pin=5)
+    pins = by_name(doctor(tmp_path, card, config=config).run())["pins"]
+    assert pins.status == OK and "power loss 26, ignition 5" in pins.found
 
 
 # -- picamera2 release, CMA, the unit's working directory ----------------------------------

@@ -7,9 +7,9 @@ import socket
 import pytest
 
 from appliance.config import Config
-from hw.doctor import FAIL, OK, SKIP, Doctor
-from hw.doctor_sensors import check_gps, check_gsensor
-from tests.fake_i2c import FakeBus, FakeLIS3DH
+from hw.doctor import FAIL, OK, SKIP, WARN, Doctor
+from hw.doctor_sensors import check_battery, check_gps, check_gsensor
+from tests.fake_i2c import FakeBus, FakeINA219, FakeLIS3DH
 from tests.test_gps import START, _gpsfake
 
 
@@ -77,4 +77,33 @@ def test_no_gpsd_or_something_else_on_its_port_fails_with_the_fix() -> None:
 
 def test_the_doctor_reports_the_sensors(tmp_path) -> None:
     names = [c.name for c in Doctor(Config(storage_root=str(tmp_path)), simulated=True).run()]
-    assert names[-4:] == ["G-sensor", "GPS", "Upload", "Home Assistant (MQTT)"]
+    assert names[-5:] == ["G-sensor", "Battery", "GPS", "Upload", "Home Assistant (MQTT)"]
+
+
+def test_the_battery_voltage_is_shown_against_the_cut_off() -> None:
+    chip = FakeINA219()
+    chip.voltage_v = 12.48
+    config = Config(battery_monitor="ina219", battery_address=0x41)
+    check = check_battery(config, False, open_bus=lambda n: FakeBus({0x41: chip}))
+    assert (check.status, check.found) == (
+        OK,
+        "INA219 at 0x41 on /dev/i2c-1: 12.48 V (cut-off 11.8 V)",
+    )
+    chip.voltage_v = 11.5
+    low = check_battery(config, False, open_bus=lambda n: FakeBus({0x41: chip}))
+    assert low.status == WARN and "11.50 V (cut-off 11.8 V): below the cut-off" in low.found
+
+
+def test_a_battery_monitor_that_does_not_answer_fails_with_the_wiring() -> None:
+    config = Config(battery_monitor="ina219")
+    check = check_battery(config, False, open_bus=lambda n: FakeBus({}))
+    assert check.status == FAIL and check.found.startswith("INA219 at 0x40 on /dev/i2c-1:")
+    assert "battery_address" in check.fix
+
+    def no_bus(n):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    assert check_battery(config, False, open_bus=no_bus).found == "no I2C bus /dev/i2c-1"
+    assert check_battery(Config(), False).status == SKIP
+    simulated = check_battery(config, True)  # dashcam doctor --sim: the simulated board
+    assert simulated.status == OK and "12.60 V" in simulated.found

@@ -114,6 +114,32 @@ def test_the_help_has_one_line_per_key_and_b_only_with_a_g_sensor():
     assert "2.5 s" in dict(keys_help(2.5, bump=False))["h"]
 
 
+def test_parked_the_line_says_the_events_and_the_battery_and_i_v_keys_come_with_them():
+    parked = dataclasses.replace(
+        RECORDING,
+        state=State.PARKED,
+        segment=None,
+        segment_elapsed_s=None,
+        gps=None,
+        parking={"parked": True, "events": 2, "incidents": [], "since_wall": NOW_S - 60},
+    )
+    label = status_line(parked, NOW_S).split(" ")[0]  # the console's label for PARKED
+    assert label.lower() == "parked"
+    assert status_line(parked, NOW_S, "parked", battery_v=12.43) == (
+        f"{label} 00:03:12 · card 12.3 GB free (loop 4.1 GB, protected 200 MB, 12 photos) · "
+        "2 events while parked · battery 12.4 V · LED parked"
+    )
+    one = dataclasses.replace(parked, parking={**parked.parking, "events": 1})
+    assert " · 1 event while parked · " in status_line(one, NOW_S, "x")
+    driving = dataclasses.replace(parked, state=State.RECORDING, parking={"parked": False})
+    assert "while parked" not in status_line(driving, NOW_S, "solid")
+    keys = [key for key, _ in keys_help(3.0, bump=True, ignition=True, battery=True)]
+    assert keys == ["r", "h", "p", "x", "b", "i", "v", "s", "?", "q"]
+    assert [k for k, _ in keys_help(3.0, bump=False, ignition=True)] == [
+        "r", "h", "p", "x", "i", "s", "?", "q"
+    ]  # fmt: skip
+
+
 # -- the addresses ----------------------------------------------------------------------
 
 

@@ -27,7 +27,17 @@ from appliance.library import Library
 from appliance.preview import PreviewHub
 from web import openapi, pages, streams
 from web.media import Media
-from web.resources import gallery, incidents, panel, settings, status, system, tracks, upload
+from web.resources import (
+    gallery,
+    incidents,
+    panel,
+    parking,
+    settings,
+    status,
+    system,
+    tracks,
+    upload,
+)
 from web.resources.playback import Playback
 from web.resources.video import Video
 from web.security import Guard, LoginThrottle, Sessions, StrictJSON
@@ -122,6 +132,7 @@ def create_app(
     power: bool = False,
     hub: PreviewHub | None = None,
     uploader: Any = None,
+    battery: Any = None,
     allowed_hosts: Iterable[str] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> DashboardApp:
@@ -139,6 +150,8 @@ def create_app(
         hub: The preview hub; one is made over ``controller.camera`` if None. Its viewer
             cap follows the live settings (``preview_max_viewers``).
         uploader: The upload at home (:class:`appliance.uploader.Uploader`); None: off.
+        battery: The battery monitor (:class:`hw.battery.BatteryWatch`: ``voltage_v``);
+            None: none.
         allowed_hosts: Host names the dashboard answers to besides IP literals; None: this
             machine's name, ``<name>.local`` and ``localhost``
             (:func:`web.security.default_host_names`).
@@ -147,6 +160,7 @@ def create_app(
     config = controller.config
     hub = hub or PreviewHub(controller.camera, config.preview_max_viewers)
     controller.settings.subscribe(hub.follow_settings)
+    controller.subscribe(hub.follow_status)  # paused while the camera is hot
     sessions = Sessions(monotonic)
     guard = Guard(
         lambda: controller.config.web_password,
@@ -182,6 +196,7 @@ def create_app(
         set_clock=set_clock,
         power=power,
         upload=uploader,
+        battery=battery,
     )
     resources: dict[type, Any] = {}
     for path, cls, suffix in ROUTES:
@@ -222,6 +237,7 @@ ROUTES: list[tuple[str, type, str | None]] = [
     ("/api/panel/buttons/{name:button}", panel.Panel, "press"),
     ("/api/panel/bump", panel.Panel, "bump"),
     ("/api/session", system.Session, None),
+    ("/api/parking", parking.Parking, None),
     ("/api/upload", upload.Upload, None),
     ("/api/upload/now", upload.Upload, "now"),
     ("/api/preview.mjpeg", streams.Preview, None),

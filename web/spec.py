@@ -49,6 +49,7 @@ class Deps:
         set_clock: Sets the system clock to epoch seconds, or None.
         power: The appliance can restart and power off (its controller's ``power_off``).
         upload: The uploader (:class:`appliance.uploader.Uploader`), or None: upload is off.
+        battery: The battery monitor (its ``voltage_v``: the last reading or None), or None.
     """
 
     controller: Controller
@@ -63,6 +64,7 @@ class Deps:
     set_clock: Callable[[float], None] | None = None
     power: bool = False
     upload: Any = None
+    battery: Any = None
 
 
 class Component(dict):

@@ -25,7 +25,7 @@ from typing import Any
 
 import falcon
 
-from appliance.preview import HubFull, Viewer
+from appliance.preview import HubFull, PreviewPaused, Viewer
 from web.resources.panel import led_dict
 from web.resources.status import status_dict
 from web.spec import Deps, Reply, operation
@@ -195,6 +195,8 @@ class Preview:
 
     Every viewer shares the hub's one encode and always gets the newest frame. Each part
     carries ``X-Frame-Seq`` (the hub's number) and ``X-Pts-Us`` (the camera's timestamp).
+    While the preview is paused (the camera is hot) a new viewer gets 503 saying why and
+    the streams open end.
     """
 
     def __init__(self, deps: Deps) -> None:
@@ -211,18 +213,24 @@ class Preview:
             viewer = self.hub.join()
         except HubFull:
             raise _busy("preview viewers", self.hub.max_viewers) from None
+        except PreviewPaused as exc:  # the thermal policy: the dashboard says why
+            raise falcon.HTTPServiceUnavailable(
+                description=str(exc), retry_after=RETRY_AFTER_S
+            ) from None
         resp.content_type = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
         resp.cache_control = ["no-store"]
         resp.set_header("X-Accel-Buffering", "no")
         resp.stream = _Closing(self._frames(viewer, Outlet.of(req)), viewer.leave)
 
     def _frames(self, viewer: Viewer, outlet: Outlet) -> Iterator[bytes]:
-        while not self.stop.is_set() and not outlet.gone:
+        while not self.stop.is_set() and not outlet.gone and self.hub.paused is None:
             if outlet.behind:  # frames made meanwhile are skipped, not queued
                 self.stop.wait(BACKLOG_POLL_S)
                 continue
             frame = viewer.next_frame(KEEPALIVE_S)
             if frame is None:
+                if self.hub.paused is not None:  # the stream ends; the page says why
+                    return
                 frame = self.hub.latest  # nothing new: send the last again (finds a gone client)
                 if frame is None:
                     continue

@@ -8,7 +8,57 @@ import falcon
 
 from appliance.controller import Controller
 from appliance.states import Event, State
+from web.resources.parking import PARKING
 from web.spec import ACCEPTED, Component, Deps, Reply, operation
+
+#: The firmware's throttling flags (``get_throttled``) by name; null where not shown.
+_FLAGS = {
+    "type": ["object", "null"],
+    "description": "null: not shown by this machine (no get_throttled)",
+    "properties": {
+        "under_voltage": {"type": "boolean"},
+        "freq_capped": {"type": "boolean", "description": "ARM frequency capped"},
+        "throttled": {"type": "boolean"},
+        "soft_temp_limit": {"type": "boolean", "description": "soft temperature limit"},
+    },
+}
+_NUMBER = {"type": ["number", "null"]}
+_FLAG = {"type": ["boolean", "null"], "description": "null: unknown here"}
+
+#: The health watch's part of the status (appliance/health.py ``HealthWatch.status``).
+HEALTH = {
+    "type": ["object", "null"],
+    "description": "null without a health watch",
+    "required": ["cpu_temp_c", "thermal_step", "preview", "warning"],
+    "properties": {
+        "cpu_temp_c": {**_NUMBER, "description": "the SoC's temperature, °C (null: unknown)"},
+        "thermal_step": {
+            "type": "string",
+            "enum": ["normal", "warm", "hot"],
+            "description": "warm: no preview, lower bit rate; hot: lower frame rate too",
+        },
+        "warm_c": {"type": "number"},
+        "hot_c": {"type": "number"},
+        "throttled_now": _FLAGS,
+        "throttled_since_boot": _FLAGS,
+        "under_voltage": _FLAG,
+        "under_voltage_since_boot": _FLAG,
+        "card_written_bytes": {
+            "type": ["integer", "null"],
+            "description": "bytes written to the card since install",
+        },
+        "card_endurance_bytes": {"type": ["integer", "null"], "description": "null: not set"},
+        "card_wear_percent": {**_NUMBER, "description": "of the rated writes (null: unknown)"},
+        "last_segment_wall": {**_NUMBER, "description": "when the last clip closed (epoch s)"},
+        "last_segment_age_s": {**_NUMBER, "description": "seconds since then"},
+        "boot_to_record_s": {**_NUMBER, "description": "kernel start to the first segment"},
+        "preview": {"type": "boolean", "description": "false: the preview is paused (heat)"},
+        "warning": {
+            "type": ["string", "null"],
+            "description": "what the driver should do, in plain words; null: nothing",
+        },
+    },
+}
 
 STATUS = Component(
     "Status",
@@ -37,6 +87,8 @@ STATUS = Component(
                     "lon": {"type": ["number", "null"]},
                 },
             },
+            "health": HEALTH,
+            "parking": PARKING,
         },
     },
 )

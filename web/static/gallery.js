@@ -5,7 +5,7 @@
 let galleryStale = true;  // live.js and app.js set it when the card's contents changed
 const gal = {
   view: "loop",         // "loop" | "events" | "protected" | "photo"
-  eventKind: "",        // in Events: "" (all), "manual" or "impact"
+  eventKind: "",        // in Events: "" (all), "manual", "impact" or "parking"
   day: "",
   before: null,         // the next page's cursor (Events: an index into gal.events)
   gen: 0,               // the reload in force: answers for an older one are dropped
@@ -30,6 +30,7 @@ const VIEW_NOTE = {
 
 function durText(s) { return s == null ? "" : clock(Math.round(s)); }
 function incidentText(inc) {
+  if (inc.kind === "parking") return "While parked";
   if (inc.kind !== "impact") return "By you";
   return inc.peak_g == null ? "Impact" : `Impact ${inc.peak_g.toFixed(1)} g`;
 }
@@ -67,6 +68,7 @@ async function loadEvents() {
   $("count-events").textContent = n("");
   $("count-manual").textContent = n("manual");
   $("count-impact").textContent = n("impact");
+  $("count-parking").textContent = n("parking");
 }
 function showGalleryCounts(counts) {
   for (const k of ["loop", "protected", "photo"]) $(`count-${k}`).textContent = counts[k] ?? 0;

@@ -4,7 +4,8 @@
 // What the top bar says on every tab; not recording is said in words and in colour.
 const STATE_TEXT = { starting: "Starting…", idle: "Not recording", recording: "Recording",
   storage_full: "Card full · not recording", error: "Error · not recording",
-  shutting_down: "Shutting down", off: "Off · not recording" };
+  shutting_down: "Shutting down", off: "Off · not recording",
+  parked: "Parked · watching", parked_event: "Parked · recording an event" };
 const isRec = (s) => !!s && (s.state === "recording" || s.state === "storage_full");
 
 function showStatus(s) {
@@ -107,7 +108,8 @@ function noticeFeedback(before, s) {
 function incidentToast(inc, detail) {
   const n = inc.clips.length;
   const parts = [inc.kind === "impact"
-    ? `IMPACT${inc.peak_g != null ? ` ${inc.peak_g.toFixed(1)} g` : ""} · protected` : "Incident protected",
+    ? `IMPACT${inc.peak_g != null ? ` ${inc.peak_g.toFixed(1)} g` : ""} · protected`
+    : inc.kind === "parking" ? "Event while parked · protected" : "Incident protected",
   timeText(inc.wall_s * 1000)];
   const dur = detail && detail.duration_s;
   if (n) parts.push(`${dur ? `${clock(dur)}, ` : ""}${n} clip${n === 1 ? "" : "s"}`);
@@ -236,8 +238,12 @@ for (const b of document.querySelectorAll(".vbtn[data-button]")) {
 // ---------- live view ----------
 // Watched only while the Live tab and the page are both visible: removing the src closes
 // the stream, and the camera stops making previews when nobody watches.
+// While the camera is hot the dashcam makes no preview (its health's `preview` is false):
+// the live view says so instead of showing a broken picture.
 let liveRetry = null;
-function liveWanted() { return !$("tab-live").hidden && !document.hidden; }
+const PAUSED_TEXT = "Preview paused: the camera is hot";
+function previewPaused() { return !!(status && status.health && status.health.preview === false); }
+function liveWanted() { return !$("tab-live").hidden && !document.hidden && !previewPaused(); }
 function restartLiveView() {  // the stream may have died with the connection: a new one
   clearTimeout(liveRetry);
   if (liveWanted()) $("preview").src = `/api/preview.mjpeg?t=${Date.now()}`;
@@ -246,6 +252,12 @@ function updateLiveView() {
   const img = $("preview");
   const on = liveWanted();
   $("liveview").dataset.on = String(on);
+  const paused = previewPaused();
+  if (paused || $("liveview").dataset.paused === "true") {
+    $("preview-note").textContent = PAUSED_TEXT;
+    $("preview-note").hidden = !paused;
+  }
+  $("liveview").dataset.paused = String(paused);
   if (!on) {
     clearTimeout(liveRetry);
     $("liveview").dataset.playing = "false";
@@ -258,7 +270,7 @@ function updateLiveView() {
 $("preview").addEventListener("load", () => { $("liveview").dataset.playing = "true"; });
 $("preview").addEventListener("error", () => {
   $("liveview").dataset.playing = "false";
-  if (!liveWanted() || !$("preview").getAttribute("src")) return;
+  if (!liveWanted() || !$("preview").getAttribute("src")) { updateLiveView(); return; }
   $("preview-note").textContent = "Live view busy or lost; retrying…";
   $("preview-note").hidden = false;
   $("preview").removeAttribute("src");
@@ -268,6 +280,9 @@ $("preview").addEventListener("error", () => {
   liveRetry = setTimeout(() => { if (!linkLost()) updateLiveView(); }, 2000);
 });
 document.addEventListener("visibilitychange", updateLiveView);
+document.addEventListener("dashcam:status", () => {
+  if (String(previewPaused()) !== $("liveview").dataset.paused) updateLiveView();
+});
 
 // Tap for full screen (landscape where the phone allows it); tap again to leave.
 function toggleFullscreen() {
