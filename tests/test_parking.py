@@ -201,8 +201,11 @@ def test_leaving_parking_resumes_loop_recording_without_a_lost_frame(tmp_path):
     try:
         ctl = app.controller
         at_leave = newest_frame(app)
+        assert app.camera.video_rate == (PFPS, 200_000)
         ctl.post(Event.IGNITION_ON)
         assert ctl.wait_for_state(State.RECORDING)
+        assert wait_until(lambda: app.camera.video_rate == (FPS, 400_000), 5)  # driving rate
+        assert ctl.gate.ring is None  # the ring is let go
         assert wait_until(lambda: app.segments and app.segments[-1].seq >= 3, 20)
         flushed = ctl.gate.last_flush_first
         assert flushed is not None and flushed.keyframe
