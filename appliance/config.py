@@ -179,7 +179,7 @@ class Config:
     # Parking mode (appliance/parking*.py, hw/ignition.py, hw/battery.py).
     parking: bool = field(default=False, metadata={**_FLAG, **LIVE})
     parking_trigger: str = field(
-        default="ignition", metadata={**_rule(Choice(("ignition", "power_loss"))), **RESTART}
+        default="ignition", metadata=_rule(Choice(("ignition", "power_loss")))
     )
     ignition_pin: int | None = field(default=None, metadata={**_PIN, "optional": True})
     ignition_active_low: bool = field(default=True, metadata=_FLAG)

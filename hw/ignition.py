@@ -1,11 +1,12 @@
 """What says the car is parked: the ignition-sense input.
 
 An optocoupler from the ignition-switched 12 V pulls a GPIO low while the ignition is on (a
-divider with a zener holds it high instead: ``active_low=False``). :class:`IgnitionMonitor` posts :attr:`Event.IGNITION_OFF` once
-the ignition has stayed off for ``off_delay_s`` (a crank dip or a short stop does not
-park) and :attr:`Event.IGNITION_ON` at once when it comes back. The state at start-up is
-posted too (off: after the same delay). The controller decides what the events mean
-(parking off: IGNITION_OFF is ignored); this module only translates the line.
+divider with a zener holds it high instead: ``active_low=False``). :class:`IgnitionMonitor`
+posts :attr:`Event.IGNITION_OFF` once the ignition has stayed off for ``off_delay_s`` (a
+crank dip or a short stop does not park) and :attr:`Event.IGNITION_ON` at once when it comes
+back. The state at start-up is posted too (off: after the same delay). The controller
+decides what the events mean (parking off: IGNITION_OFF is ignored); this module only
+translates the line.
 
 A UPS HAT's power-loss line says the same with ``parking_trigger = "power_loss"``: that is
 :class:`hw.power.PowerLossMonitor`'s parking mode (it still shuts down with parking off).

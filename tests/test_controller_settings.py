@@ -45,6 +45,8 @@ def test_every_live_key_changes_the_running_appliance(tmp_path):
                 lambda: ctl.config.parking_mask_bottom_percent,
             ),
             "parking_max_hours": (2.0, lambda: ctl.config.parking_max_hours),
+            # The battery watch reads the cut-off from the controller's config at each reading.
+            "battery_cutoff_v": (12.2, lambda: ctl.config.battery_cutoff_v),
         }
         live = {key for key, now in settable().items() if now}
         assert live == set(probes) | set(APPLIED_BY_THEIR_OWNERS), "a live key lacks a probe"

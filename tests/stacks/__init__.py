@@ -59,6 +59,9 @@ CORE_TESTS = (
     "tests/test_evidence_mp4.py",
     "tests/test_chain.py",
     "tests/test_exif.py",
+    "tests/test_packet_ring.py",
+    "tests/test_motion.py",
+    "tests/test_ignition.py",
 )
 
 #: What the floors lane runs: :data:`CORE_TESTS` and the tests of every other runtime
@@ -76,6 +79,7 @@ FLOOR_TESTS = (
     "tests/test_upload.py",
     "tests/test_upload_app.py",
     "tests/test_mqtt.py",
+    "tests/test_battery.py",
 )
 
 #: What runs on arm64 under emulation: segment writing and what a power cut leaves of it,
