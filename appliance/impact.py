@@ -96,6 +96,8 @@ class ImpactDetector:
         threshold_g: The acceleration, gravity removed, that counts as an impact.
         calibration_samples: Readings averaged to learn gravity before any impact counts.
         debounce_s: See :data:`DEBOUNCE_S`.
+        threshold_now: Gives the threshold to use, read at each reading (the mode's: lower
+            while parked); None: ``threshold_g`` always.
 
     Raises:
         ValueError: A threshold or count out of range.
@@ -107,12 +109,14 @@ class ImpactDetector:
         *,
         calibration_samples: int = CALIBRATION_SAMPLES,
         debounce_s: float = DEBOUNCE_S,
+        threshold_now: Callable[[], float] | None = None,
     ) -> None:
         if not (math.isfinite(threshold_g) and 0.1 <= threshold_g <= 16.0):
             raise ValueError(f"threshold_g must be from 0.1 to 16, got {threshold_g!r}")
         if calibration_samples < 1:
             raise ValueError(f"calibration_samples must be >= 1, got {calibration_samples!r}")
-        self.threshold_g = threshold_g
+        self._threshold_g = threshold_g
+        self._threshold_now = threshold_now
         self.debounce_s = debounce_s
         self._calibration_samples = calibration_samples
         self._sum = [0.0, 0.0, 0.0]
@@ -123,6 +127,13 @@ class ImpactDetector:
         self._event_peak = 0.0
         self._last_over: float | None = None
         self._quiet_until = -math.inf
+
+    @property
+    def threshold_g(self) -> float:
+        """The threshold in force now."""
+        if self._threshold_now is None:
+            return self._threshold_g
+        return self._threshold_now()
 
     @property
     def calibrated(self) -> bool:
@@ -141,7 +152,7 @@ class ImpactDetector:
         g = math.sqrt((x_g - gx) ** 2 + (y_g - gy) ** 2 + (z_g - gz) ** 2)
         dt_s = max(0.0, t_s - (self._last_t if self._last_t is not None else t_s))
         self._last_t = t_s
-        if g >= self.threshold_g:
+        if g >= self.threshold_g:  # the mode's, read at each reading
             if self._event_start is None and t_s >= self._quiet_until:
                 self._event_start, self._event_peak = t_s, g
             elif self._event_start is not None:

@@ -337,8 +337,9 @@ def start_gsensor(config: Config, controller, simulated: bool, open_bus=None, on
     except (OSError, ValueError) as exc:
         log.error("gsensor: %s cannot be opened (%s): recording goes on without it", kind, exc)
         return None, None
-    detector = ImpactDetector(config.gsensor_threshold_g)
-    follow_parking_threshold(controller, detector)
+    detector = ImpactDetector(
+        config.gsensor_threshold_g, threshold_now=lambda: mode_threshold_g(controller)
+    )
     watcher = ImpactWatcher(
         source,
         detector,
@@ -348,17 +349,13 @@ def start_gsensor(config: Config, controller, simulated: bool, open_bus=None, on
     return watcher.start(), trace
 
 
-def follow_parking_threshold(controller, detector) -> None:
-    """The impact threshold follows the mode: ``parking_gsensor_threshold_g`` while parked,
-    ``gsensor_threshold_g`` otherwise (set from each status the controller publishes)."""
+def mode_threshold_g(controller) -> float:
+    """The impact threshold of the controller's mode: ``parking_gsensor_threshold_g`` while
+    parked, ``gsensor_threshold_g`` otherwise (read at each reading of the G-sensor)."""
     from appliance.parking import gsensor_threshold_g
     from appliance.states import PARKED_STATES
 
-    def follow(status) -> None:
-        parked = status.state in PARKED_STATES
-        detector.threshold_g = gsensor_threshold_g(controller.config, parked)
-
-    controller.subscribe(follow)
+    return gsensor_threshold_g(controller.config, controller.state in PARKED_STATES)
 
 
 def wait_until_settled(controller, autostart: bool, timeout_s: float) -> bool:

@@ -77,7 +77,9 @@ def test_no_gpsd_or_something_else_on_its_port_fails_with_the_fix() -> None:
 
 def test_the_doctor_reports_the_sensors(tmp_path) -> None:
     names = [c.name for c in Doctor(Config(storage_root=str(tmp_path)), simulated=True).run()]
-    assert names[-5:] == ["G-sensor", "Battery", "GPS", "Upload", "Home Assistant (MQTT)"]
+    sensors = ["G-sensor", "Battery", "GPS", "Upload", "Home Assistant (MQTT)"]
+    first = names.index("G-sensor")
+    assert names[first : first + len(sensors)] == sensors, names
 
 
 def test_the_battery_voltage_is_shown_against_the_cut_off() -> None:

@@ -457,7 +457,10 @@ def test_without_power_and_clock_actions_the_system_endpoints_say_so(tmp_path):
             501,
         )
         assert_error(client.simulate_get("/api/panel"), 404, "not in simulation")
-        assert d.appliance.controller.state is State.IDLE
+        # nothing shut down: the appliance reaches IDLE (it may still be starting) and stays
+        ctl = d.appliance.controller
+        assert ctl.wait_for_state(State.IDLE)
+        assert not ctl.stopped.is_set() and ctl.state is State.IDLE
 
 
 # --- virtual panel -----------------------------------------------------------------------
