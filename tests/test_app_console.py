@@ -8,9 +8,9 @@ import contextlib
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
+from tests.console_child import ConsoleChild
 from tests.harness import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,57 +56,11 @@ def test_console_keys_take_a_photo_and_q_stops_with_the_segment_closed(tmp_path)
     assert [p.suffix for p in files(card / "DCIM" / "LOOP", "*.mp4")] == [".mp4"]
 
 
-class Child:
-    """``dashcam run --sim --no-web --console`` with its standard output read as it comes."""
-
-    def __init__(self, tmp_path: Path, config: str = CONFIG) -> None:
-        path = tmp_path / "dashcam.toml"
-        path.write_text(config)
-        self.card = tmp_path / "card"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hw.cli", "run", "--sim", "--no-web", "--console"]
-            + ["--config", str(path), "--storage", str(self.card)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=ROOT,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for raw in self.proc.stdout:
-            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-
-    def key(self, line: str) -> None:
-        self.proc.stdin.write(line.encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def seen(self, pattern: str) -> list[str]:
-        return [line for line in list(self.lines) if re.search(pattern, line)]
-
-    def wait_for(self, pattern: str, timeout_s: float = 15) -> str:
-        assert wait_until(lambda: self.seen(pattern), timeout_s), (pattern, self.lines[-20:])
-        return self.seen(pattern)[0]
-
-    def end(self, timeout_s: float = 30) -> int:
-        try:
-            _, err = self.proc.communicate(timeout=timeout_s)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.communicate()
-        self._reader.join(5)
-        assert self.proc.returncode == 0, err.decode()[-2000:]
-        return self.proc.returncode
-
-
 HOLD_CONFIG = CONFIG + "hold_time_s = 2.0\n"
 
 
 def test_s_prints_one_readable_status_line_and_the_help_lists_every_key(tmp_path):
-    child = Child(tmp_path)
+    child = ConsoleChild(tmp_path, CONFIG)
     try:
         child.wait_for(r"^\[RECORDING\] LED solid  segment")
         child.key("s")
@@ -126,7 +80,7 @@ def test_s_prints_one_readable_status_line_and_the_help_lists_every_key(tmp_path
 
 
 def test_h_counts_the_hold_down_and_shuts_down_safely(tmp_path):
-    child = Child(tmp_path, HOLD_CONFIG)
+    child = ConsoleChild(tmp_path, HOLD_CONFIG)
     try:
         child.wait_for(r"^\[RECORDING\] LED solid  segment")
         child.key("h")
@@ -145,7 +99,7 @@ def test_h_counts_the_hold_down_and_shuts_down_safely(tmp_path):
 
 
 def test_a_key_during_the_hold_releases_it_and_cancels_the_shutdown(tmp_path):
-    child = Child(tmp_path, HOLD_CONFIG)
+    child = ConsoleChild(tmp_path, HOLD_CONFIG)
     try:
         child.wait_for(r"^\[RECORDING\] LED solid  segment")
         child.key("h")

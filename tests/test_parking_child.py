@@ -4,32 +4,15 @@ ignition's mock pin, ``v`` lowers the simulated INA219 that the real driver read
 Ignition off -> parked -> on -> recording again with a new segment; battery under the
 cut-off while parked -> the safe shutdown (the open segment closed, the child exits 0, its
 power-off ran: in simulation the log line that stands for it).
-
-What needs the parking core (appliance/parking.py: the recorder stopped while parked, the
-loop started again on leaving) is marked: until it lands those tests are expected to fail;
-the state changes through the pins and the I2C stand-in are checked now.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
-import pytest
-
+from tests.console_child import ConsoleChild
 from tests.harness import wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
-#: The parking core's actions (ENTER_PARKING stops the loop, LEAVE_PARKING restarts it).
-CORE = importlib.util.find_spec("appliance.parking") is not None
-needs_core = pytest.mark.xfail(
-    not CORE, reason="waits on the parking core (appliance/parking.py)", strict=True
-)
 
 CONFIG = (
     "min_free_bytes = 0\nmin_free_percent = 0.0\nsegment_seconds = 60.0\n"
@@ -43,69 +26,6 @@ PARKED = r"^(?i:parked)\b"
 RECORDING = r"^REC "
 
 
-class Child:
-    """``dashcam run --sim --no-web --console``: standard output read as it comes, the log
-    (standard error) in a file."""
-
-    def __init__(self, tmp_path: Path, config: str = CONFIG) -> None:
-        path = tmp_path / "dashcam.toml"
-        path.write_text(config)
-        self.card = tmp_path / "card"
-        self.log_path = tmp_path / "child.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hw.cli", "run", "--sim", "--no-web", "--console"]
-            + ["--config", str(path), "--storage", str(self.card)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            cwd=ROOT,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for raw in self.proc.stdout:
-            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def key(self, line: str) -> None:
-        self.proc.stdin.write(line.encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def seen(self, pattern: str) -> list[str]:
-        return [line for line in list(self.lines) if re.search(pattern, line)]
-
-    def wait_for(self, pattern: str, timeout_s: float = 15) -> str:
-        assert wait_until(lambda: self.seen(pattern), timeout_s), (pattern, self.lines[-20:])
-        return self.seen(pattern)[-1]
-
-    def status_until(self, pattern: str, timeout_s: float = 15) -> str:
-        """Ask for the status line (``s``) until one matches ``pattern``."""
-        deadline = time.monotonic() + timeout_s
-        start = len(self.lines)
-        while time.monotonic() < deadline:
-            self.key("s")
-            if wait_until(lambda: any(re.search(pattern, x) for x in self.lines[start:]), 0.3):
-                return [x for x in self.lines[start:] if re.search(pattern, x)][-1]
-        raise AssertionError((pattern, self.lines[-20:], self.log[-2000:]))
-
-    def end(self, timeout_s: float = 30) -> int:
-        try:
-            self.proc.communicate(timeout=timeout_s)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.communicate()
-            self._log.close()
-        self._reader.join(5)
-        return self.proc.returncode
-
-
 def loop_files(card: Path) -> set[str]:
     folder = card / "DCIM" / "LOOP"  # a folder per day
     return {p.name.split(".")[0] for p in folder.rglob("*.mp4*")} if folder.exists() else set()
@@ -116,7 +36,7 @@ def partials(card: Path) -> list[Path]:
 
 
 def test_the_ignition_key_parks_and_brings_back_recording_through_the_pin(tmp_path):
-    child = Child(tmp_path)
+    child = ConsoleChild(tmp_path, CONFIG)
     try:
         child.wait_for(r"^keys: .*\bi ignition\b.*\bv battery\b")
         assert wait_until(lambda: partials(child.card), 30), "never recorded"
@@ -134,13 +54,12 @@ def test_the_ignition_key_parks_and_brings_back_recording_through_the_pin(tmp_pa
         assert child.end() == 0, child.log[-2000:]
     finally:
         if child.proc.poll() is None:
-            child.end()
+            child.end(check=False)
     assert not partials(child.card)
 
 
-@needs_core
 def test_parking_writes_nothing_and_leaving_starts_a_new_segment(tmp_path):
-    child = Child(tmp_path)
+    child = ConsoleChild(tmp_path, CONFIG)
     try:
         assert wait_until(lambda: partials(child.card), 30), "never recorded"
         child.status_until(RECORDING)
@@ -156,11 +75,11 @@ def test_parking_writes_nothing_and_leaving_starts_a_new_segment(tmp_path):
         assert child.end() == 0, child.log[-2000:]
     finally:
         if child.proc.poll() is None:
-            child.end()
+            child.end(check=False)
 
 
 def test_a_battery_under_the_cut_off_while_parked_shuts_down_safely(tmp_path):
-    child = Child(tmp_path)
+    child = ConsoleChild(tmp_path, CONFIG)
     try:
         assert wait_until(lambda: partials(child.card), 30), "never recorded"
         child.key("i")
@@ -174,7 +93,7 @@ def test_a_battery_under_the_cut_off_while_parked_shuts_down_safely(tmp_path):
         assert child.end() == 0, child.log[-2000:]
     finally:
         if child.proc.poll() is None:
-            child.end()
+            child.end(check=False)
     log = child.log
     reason = "battery 11.6 V below 11.8 V: parking ends with a safe shutdown"
     assert reason in log
@@ -189,7 +108,7 @@ def test_the_ups_power_loss_line_parks_instead_of_shutting_down(tmp_path):
     config = CONFIG.replace("ignition_pin = 5\n", "") + (
         'parking_trigger = "power_loss"\npower_loss_pin = 26\npower_loss_grace_s = 0.2\n'
     )
-    child = Child(tmp_path, config)
+    child = ConsoleChild(tmp_path, config)
     try:
         child.wait_for(r"^keys: .*\bi ignition\b")
         assert wait_until(lambda: partials(child.card), 30), "never recorded"
@@ -205,5 +124,5 @@ def test_the_ups_power_loss_line_parks_instead_of_shutting_down(tmp_path):
         assert child.end() == 0, child.log[-2000:]
     finally:
         if child.proc.poll() is None:
-            child.end()
+            child.end(check=False)
     assert "power_lost" not in child.log

@@ -421,3 +421,23 @@ def test_an_impact_is_toasted_with_its_peak(browser, recording):
         )
         impact = [c for c in colours if c.startswith("impact ")]
         assert impact and impact[0].split(" ", 1)[1] != photo, (colours, photo)
+
+
+def test_an_error_of_the_live_view_with_no_stream_asked_asks_for_none(browser, recording):
+    """WebKit fires ``error`` on the live view's <img> when its src is removed. The handler
+    must then do nothing: asking for a new stream there looped for minutes in WebKit against
+    a dashcam that refused the stream (401 after a restart with a password)."""
+    with phone_page(browser, recording) as page:
+        page.wait_for_function("document.getElementById('liveview').dataset.on === 'true'")
+        asked = page.evaluate(
+            """() => new Promise((done) => {
+              const img = document.getElementById('preview');
+              img.removeAttribute('src');
+              let sets = 0;
+              new MutationObserver(() => { if (img.getAttribute('src')) sets++; })
+                .observe(img, { attributes: true, attributeFilter: ['src'] });
+              img.dispatchEvent(new Event('error'));
+              setTimeout(() => done(sets), 300);
+            })"""
+        )
+        assert asked == 0, "an error with no stream asked for asked for a new one"

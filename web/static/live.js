@@ -270,7 +270,10 @@ function updateLiveView() {
 $("preview").addEventListener("load", () => { $("liveview").dataset.playing = "true"; });
 $("preview").addEventListener("error", () => {
   $("liveview").dataset.playing = "false";
-  if (!liveWanted() || !$("preview").getAttribute("src")) { updateLiveView(); return; }
+  // No stream asked for: nothing to retry (and nothing to update: WebKit fires error when
+  // the src is removed, so updating here would remove it again, and again, for ever).
+  if (!$("preview").getAttribute("src")) return;
+  if (!liveWanted()) { updateLiveView(); return; }  // e.g. the preview paused while hot
   $("preview-note").textContent = "Live view busy or lost; retrying…";
   $("preview-note").hidden = false;
   $("preview").removeAttribute("src");
